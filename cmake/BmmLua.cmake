@@ -1,0 +1,12 @@
+# BmmLua.cmake: find the interpreters the generator runs under (LuaJIT preferred, then Lua 5.4).
+function(bmm_find_lua out)
+  find_program(BMM_LUAJIT_EXE NAMES luajit)
+  find_program(BMM_LUA54_EXE NAMES lua5.4 lua54)
+  if(BMM_LUAJIT_EXE)
+    set(${out} ${BMM_LUAJIT_EXE} PARENT_SCOPE)
+  elseif(BMM_LUA54_EXE)
+    set(${out} ${BMM_LUA54_EXE} PARENT_SCOPE)
+  else()
+    set(${out} "" PARENT_SCOPE)
+  endif()
+endfunction()

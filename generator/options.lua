@@ -1,0 +1,31 @@
+-- options.lua: every knob of the generator in one place (style.md #8).
+return {
+  version = "0.1.0",
+
+  -- Vocabulary the spec may use.
+  dtypes = { f32 = { ctype = "float", size = 4 }, f64 = { ctype = "double", size = 8 } },
+  dtype_order = { "f32", "f64" },
+  layouts = { bf = true, sf = true },
+  layout_order = { "bf", "sf" },
+  isas = { c99 = true },
+  isa_order = { "c99" },
+  -- alpha/beta specializations: general (beta != 0), beta = 0, alpha = 1 and beta = 0.
+  scalars = { ab = true, b0 = true, a1b0 = true },
+  scalars_order = { "a1b0", "b0", "ab" },
+
+  -- Defaults a spec may override.
+  defaults = {
+    name = "default",
+    dtypes = { "f32", "f64" },
+    layouts = { "bf", "sf" },
+    isas = { "c99" },
+    scalars = { "a1b0", "b0", "ab" },
+    -- Multiply-adds per matrix (n*m*p) up to which a kernel is fully unrolled; past it,
+    -- an unrolled register tile runs inside loops.
+    unroll_budget = 4096,
+    -- Register tile (rows x cols of C) for the looped form.
+    tile = { rows = 4, cols = 8 },
+  },
+
+  max_dim = 4096,
+}

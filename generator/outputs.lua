@@ -1,0 +1,119 @@
+-- outputs.lua: descriptors + emitted C -> { [relative path] = file text } through the templates.
+local util = require("util")
+local template = require("template")
+local options = require("options")
+local variants = require("variants")
+
+local M = {}
+
+local ENUM = {
+  dtype = { f32 = "BMM_F32", f64 = "BMM_F64" },
+  layout = { bf = "BMM_LAYOUT_BF", sf = "BMM_LAYOUT_SF" },
+  isa = { c99 = "BMM_ISA_C99" },
+  scalars = { ab = "BMM_SCALARS_AB", b0 = "BMM_SCALARS_B0", a1b0 = "BMM_SCALARS_A1B0" },
+}
+local SCALARS_DOC = {
+  ab = "alpha*A*B + beta*C (beta != 0)",
+  b0 = "alpha*A*B (beta = 0: C is not read)",
+  a1b0 = "A*B (alpha = 1, beta = 0: C is not read)",
+}
+
+local function comment(text, open, prefix, close)
+  local lines = {}
+  if open then lines[#lines + 1] = open end
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = (prefix .. l):gsub("%s+$", "") end
+  if close then lines[#lines + 1] = close end
+  return table.concat(lines, "\n")
+end
+
+-- ctx: { spec, hash, command, tdir }; kernels: list of { desc, cost, c = {body, decls} }.
+function M.build(ctx, kernels)
+  local spec, tdir = ctx.spec, ctx.tdir
+  local T = function(name) return template.load(tdir, name) end
+  local banner = template.fill(T("banner.txt.in"), {
+    version = options.version, spec_name = spec.name, spec_hash = ctx.hash, command = ctx.command,
+  })
+  local cbanner = comment(banner, "/*", " * ", " */")
+  local files, order = {}, {}
+  local by_file = {}
+  for _, k in ipairs(kernels) do
+    local f = k.desc.file
+    if not by_file[f] then by_file[f] = {}; order[#order + 1] = f end
+    table.insert(by_file[f], k)
+  end
+
+  local parts, externs, sources, names, shape_rows, seen_shape = {}, {}, {}, {}, {}, {}
+  local nkernels = 0
+  for _, f in ipairs(order) do
+    local ks = by_file[f]
+    local d0 = ks[1].desc
+    local part = "bmm__kernels_" .. spec.name .. "_" .. d0.dtype .. "_" .. variants.shape_tag(d0)
+    local ktext, dtext = {}, {}
+    for _, k in ipairs(ks) do
+      local d, c = k.desc, k.cost
+      ktext[#ktext + 1] = template.fill(T("kernel.c.in"), {
+        name = d.name, dtype = d.dtype, n = util.cint(d.n), m = util.cint(d.m), p = util.cint(d.p),
+        scalars_doc = SCALARS_DOC[d.scalars], layout = d.layout, isa = d.isa, form = d.form,
+        flops = util.cint(c.flops), loads = util.cint(c.loads.A + c.loads.B + c.loads.C),
+        loads_a = util.cint(c.loads.A), loads_b = util.cint(c.loads.B), loads_c = util.cint(c.loads.C),
+        stores = util.cint(c.stores), accumulators = util.cint(c.accumulators),
+        decls = k.c.decls, body = k.c.body,
+      })
+      dtext[#dtext + 1] = template.fill(T("desc.c.in"), {
+        name = d.name, dtype_enum = ENUM.dtype[d.dtype], n = util.cint(d.n), m = util.cint(d.m),
+        p = util.cint(d.p), layout_enum = ENUM.layout[d.layout], isa_enum = ENUM.isa[d.isa],
+        scalars_enum = ENUM.scalars[d.scalars], form = d.form, flops = util.cint(c.flops),
+        fn_f32 = d.dtype == "f32" and d.name or "NULL", fn_f64 = d.dtype == "f64" and d.name or "NULL",
+      })
+      names[#names + 1] = "    " .. d.name
+      nkernels = nkernels + 1
+    end
+    local path = "kernels/" .. f .. ".c"
+    files[path] = template.fill(T("kernel_file.c.in"), {
+      banner = cbanner, dtype = d0.dtype, shape = variants.shape_tag(d0), count = util.cint(#ks),
+      kernels = table.concat(ktext, "\n\n"), part = part, descs = table.concat(dtext, "\n"),
+    }) .. "\n"
+    parts[#parts + 1] = "    { " .. util.cint(#ks) .. ", " .. part .. " },"
+    externs[#externs + 1] = "extern const bmm_kernel_desc " .. part .. "[" .. util.cint(#ks) .. "];"
+    sources[#sources + 1] = "    ${CMAKE_CURRENT_LIST_DIR}/" .. path
+    local tag = variants.shape_tag(d0)
+    if not seen_shape[tag] then
+      seen_shape[tag] = true
+      shape_rows[#shape_rows + 1] = "| " .. tag .. " | " .. d0.form .. " |"
+    end
+  end
+
+  local header = "bmm_table_" .. spec.name .. ".h"
+  local common = { banner = cbanner, spec_name = spec.name, nparts = util.cint(#parts),
+    nkernels = util.cint(nkernels) }
+  local function with(extra)
+    local t = {}
+    for k, v in pairs(common) do t[k] = v end
+    for k, v in pairs(extra) do t[k] = v end
+    return t
+  end
+  files[header] = template.fill(T("header.h.in"), with({
+    spec_name_upper = spec.name:upper(), externs = table.concat(externs, "\n"),
+  })) .. "\n"
+  local table_src = "bmm_table_" .. spec.name .. ".c"
+  files[table_src] = template.fill(T("table.c.in"), with({
+    header = header, parts = table.concat(parts, "\n"), version = options.version,
+    spec_hash = ctx.hash,
+  })) .. "\n"
+  sources[#sources + 1] = "    ${CMAKE_CURRENT_LIST_DIR}/" .. table_src
+  files["files.cmake"] = template.fill(T("files.cmake.in"), {
+    banner = comment(banner, nil, "# ", nil), spec_name = spec.name,
+    sources = table.concat(sources, "\n"), kernels = table.concat(names, "\n"),
+  }) .. "\n"
+  local tile = util.cint(spec.tile.rows) .. "x" .. util.cint(spec.tile.cols)
+  files["README.md"] = template.fill(T("readme.md.in"), {
+    banner = banner, spec_name = spec.name, command = ctx.command, nkernels = util.cint(nkernels),
+    nparts = util.cint(#parts), isas = table.concat(spec.isas, ", "),
+    scalars = table.concat(spec.scalars, ", "), dtypes = table.concat(spec.dtypes, ", "),
+    layouts = table.concat(spec.layouts, ", "), unroll_budget = util.cint(spec.unroll_budget),
+    tile = tile, shape_rows = table.concat(shape_rows, "\n"),
+  }) .. "\n"
+  return files
+end
+
+return M

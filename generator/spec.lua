@@ -1,0 +1,195 @@
+-- spec.lua: spec file + command-line options -> validated spec table.
+-- Errors name the field and the line; any error means no later stage runs.
+local compat = require("compat")
+local util = require("util")
+local options = require("options")
+local locate = require("locate")
+
+local M = {}
+
+local KNOWN = {
+  name = true, shapes = true, dtypes = true, layouts = true, isas = true,
+  scalars = true, unroll_budget = true, tile = true,
+}
+
+local function fieldname(path)
+  local s = ""
+  for _, k in ipairs(path) do
+    if type(k) == "number" then s = s .. "[" .. util.cint(k) .. "]"
+    else s = (s == "" and k) or (s .. "." .. k) end
+  end
+  return s
+end
+
+local function describe(v)
+  if type(v) == "string" then return string.format("%q", v) end
+  if type(v) == "number" then
+    return compat.is_integer(v) and util.cint(v) or util.cfloat(v)
+  end
+  return type(v)
+end
+
+-- Parse "NxMxP" (or a {n, m, p} table) into three integers, or nil + reason.
+function M.parse_shape(v)
+  local dims
+  if type(v) == "string" then
+    local a, b, c = v:match("^%s*(%d+)%s*[xX]%s*(%d+)%s*[xX]%s*(%d+)%s*$")
+    if not a then
+      if v:match("^[%s%dxX%-]+$") and v:match("%-") then
+        return nil, "dimensions must be >= 1 (got " .. string.format("%q", v) .. ")"
+      end
+      return nil, "shape must be a triple \"NxMxP\" (got " .. string.format("%q", v) .. ")"
+    end
+    dims = { tonumber(a), tonumber(b), tonumber(c) }
+  elseif type(v) == "table" then
+    if #v ~= 3 then
+      return nil, "shape must be a triple {n, m, p} (got " .. util.cint(#v) .. " values)"
+    end
+    dims = { v[1], v[2], v[3] }
+  else
+    return nil, "shape must be a triple \"NxMxP\" or {n, m, p} (got " .. type(v) .. ")"
+  end
+  local names = { "n", "m", "p" }
+  for i = 1, 3 do
+    local d = dims[i]
+    if not compat.is_integer(d) then
+      return nil, names[i] .. " must be an integer (got " .. describe(d) .. ")"
+    end
+    if d < 1 then
+      return nil, names[i] .. " must be >= 1 (got " .. util.cint(d) .. ")"
+    end
+    if d > options.max_dim then
+      return nil, names[i] .. " must be <= " .. util.cint(options.max_dim)
+        .. " (got " .. util.cint(d) .. ")"
+    end
+  end
+  return dims
+end
+
+-- raw: table from the spec file (or {}); where: file name; line_of: path -> line;
+-- cli: { field = {value=..., flag=...} } overrides. Returns spec or nil, errors.
+function M.validate(raw, where, line_of, cli)
+  local errs = util.errors()
+  local function bad(path, msg)
+    local c = cli[path[1]]
+    if c then
+      errs.add("<command line>", 0, c.flag .. ": " .. msg)
+    else
+      errs.add(where, line_of(path), fieldname(path) .. ": " .. msg)
+    end
+  end
+  local src = {}
+  if type(raw) ~= "table" then
+    errs.add(where, 1, "spec must return a table (got " .. type(raw) .. ")")
+    return nil, errs.list
+  end
+  for _, k in ipairs(compat.sorted_keys(raw)) do
+    if not KNOWN[k] then
+      bad({ k }, "unknown key (known: dtypes, isas, layouts, name, scalars, shapes, tile, unroll_budget)")
+    else
+      src[k] = raw[k]
+    end
+  end
+  for k, c in pairs(cli) do src[k] = c.value end
+
+  local spec = {}
+  local d = options.defaults
+
+  local name = src.name == nil and d.name or src.name
+  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+    bad({ "name" }, "must be a C identifier (got " .. describe(name) .. ")")
+  end
+  spec.name = name
+
+  -- A list of words drawn from a vocabulary, kept in the vocabulary's order.
+  local function wordlist(key, vocab, order, default)
+    local v = src[key]
+    if v == nil then v = default end
+    if type(v) ~= "table" or #v == 0 then
+      bad({ key }, "must be a non-empty list (got " .. describe(v) .. ")")
+      return {}
+    end
+    local seen = {}
+    for i = 1, #v do
+      if not vocab[v[i]] then
+        bad({ key, i }, "unknown value " .. describe(v[i]) .. " (known: "
+          .. table.concat(order, ", ") .. ")")
+      elseif seen[v[i]] then
+        bad({ key, i }, "duplicate value " .. describe(v[i]))
+      end
+      seen[v[i]] = true
+    end
+    local out = {}
+    for _, w in ipairs(order) do if seen[w] then out[#out + 1] = w end end
+    return out
+  end
+  spec.dtypes = wordlist("dtypes", options.dtypes, options.dtype_order, d.dtypes)
+  spec.layouts = wordlist("layouts", options.layouts, options.layout_order, d.layouts)
+  spec.isas = wordlist("isas", options.isas, options.isa_order, d.isas)
+  spec.scalars = wordlist("scalars", options.scalars, options.scalars_order, d.scalars)
+
+  spec.shapes = {}
+  if type(src.shapes) ~= "table" or #src.shapes == 0 then
+    bad({ "shapes" }, "must be a non-empty list of \"NxMxP\" (got " .. describe(src.shapes) .. ")")
+  else
+    local seen = {}
+    for i = 1, #src.shapes do
+      local dims, why = M.parse_shape(src.shapes[i])
+      if not dims then
+        bad({ "shapes", i }, why)
+      else
+        local key = table.concat({ util.cint(dims[1]), util.cint(dims[2]), util.cint(dims[3]) }, "x")
+        if seen[key] then
+          bad({ "shapes", i }, "duplicate shape " .. key)
+        end
+        seen[key] = true
+        spec.shapes[#spec.shapes + 1] = { n = dims[1], m = dims[2], p = dims[3] }
+      end
+    end
+  end
+
+  local budget = src.unroll_budget == nil and d.unroll_budget or src.unroll_budget
+  if not compat.is_integer(budget) or budget < 1 then
+    bad({ "unroll_budget" }, "must be an integer >= 1 (got " .. describe(budget) .. ")")
+  end
+  spec.unroll_budget = budget
+
+  local tile = src.tile == nil and d.tile or src.tile
+  if type(tile) ~= "table" then
+    bad({ "tile" }, "must be a table {rows = R, cols = C} (got " .. describe(tile) .. ")")
+  else
+    for _, k in ipairs(compat.sorted_keys(tile)) do
+      if k ~= "rows" and k ~= "cols" then bad({ "tile", k }, "unknown key (known: cols, rows)") end
+    end
+    for _, k in ipairs({ "rows", "cols" }) do
+      local v = tile[k]
+      if not compat.is_integer(v) or v < 1 or v > 32 then
+        bad({ "tile", k }, "must be an integer in 1..32 (got " .. describe(v) .. ")")
+      end
+    end
+    spec.tile = { rows = tile.rows, cols = tile.cols }
+  end
+
+  if #errs.list > 0 then return nil, errs.list end
+  return spec
+end
+
+-- Read a spec file; returns raw table, line_of, or nil + errors.
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil, nil, { path .. ":0: error: cannot open spec file" } end
+  local text = f:read("*a")
+  f:close()
+  local chunk, err = compat.load(text, "@" .. path, {})
+  if not chunk then return nil, nil, { (err:gsub(":(%d+):", ":%1: error:", 1)) } end
+  local ok, raw = pcall(chunk)
+  if not ok then return nil, nil, { path .. ":0: error: spec raised: " .. tostring(raw) } end
+  return raw, locate.index(text)
+end
+
+-- Canonical text of a validated spec: what the banner hash covers.
+function M.canonical(spec)
+  return util.serialize(spec)
+end
+
+return M

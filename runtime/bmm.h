@@ -1,0 +1,98 @@
+/* bmm.h: public API of bmmgen, batched small matrix products C_i = alpha A_i B_i + beta C_i.
+ *
+ * Semantics are those of torch.bmm / torch.baddbmm. Every operand is an element pointer plus
+ * three element strides {batch, row, col}, like a PyTorch tensor. Every entry point validates
+ * its arguments, returns a status, and never aborts, exits or prints; on error the output is
+ * untouched and bmm_last_error() says which argument broke which rule. */
+#ifndef BMM_H
+#define BMM_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(BMM_SHARED)
+#define BMM_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define BMM_API __attribute__((visibility("default")))
+#else
+#define BMM_API
+#endif
+
+#define BMM_VERSION "0.1.0"
+
+typedef enum { BMM_F32 = 1, BMM_F64 = 2 } bmm_dtype;
+
+/* Strides in elements of a rows x cols operand: element (b, i, j) is at
+ * base + b*batch + i*row + j*col. */
+typedef struct { int64_t batch, row, col; } bmm_stride;
+
+/* (batch, rows, cols) contiguous: {rows*cols, cols, 1}. */
+BMM_API bmm_stride bmm_stride_batch_first(int64_t rows, int64_t cols);
+/* (rows, batch, cols) contiguous, the RNN default (seq_len, batch, features): {cols, batch*cols, 1}. */
+BMM_API bmm_stride bmm_stride_seq_first(int64_t rows, int64_t cols, int64_t batch);
+/* The same memory seen as the transpose (torch's .transpose(1, 2)): row and col swapped. */
+BMM_API bmm_stride bmm_stride_transpose(bmm_stride s);
+
+typedef enum {
+    BMM_OK = 0,
+    BMM_EINVAL,        /* an argument breaks a rule (null, size, stride, overflow, flags) */
+    BMM_EOVERLAP,      /* C overlaps itself, A or B */
+    BMM_ENOMEM,        /* an allocation failed */
+    BMM_EUNSUPPORTED,  /* valid, but not served (e.g. BMM_WISDOM_ONLY without wisdom) */
+    BMM_EIO,           /* a file could not be read or written */
+    BMM_EFORMAT        /* a wisdom file is corrupt, truncated or from another configuration */
+} bmm_status;
+
+BMM_API const char *bmm_strerror(bmm_status s);
+/* What the last failing call in this thread rejected, naming the argument and the rule.
+ * Never NULL; "" when no call has failed in this thread. */
+BMM_API const char *bmm_last_error(void);
+
+/* One call: validates, finds the cached plan for this problem (creating it from wisdom or,
+ * without wisdom, from the static rule), executes. m == 0 is rejected (BMM_EINVAL); batch == 0
+ * is a no-op (the pointers may then be NULL). */
+BMM_API bmm_status bmm_sgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p,
+    float alpha, const float *A, bmm_stride sa, const float *B, bmm_stride sb,
+    float beta, float *C, bmm_stride sc);
+BMM_API bmm_status bmm_dgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p,
+    double alpha, const double *A, bmm_stride sa, const double *B, bmm_stride sb,
+    double beta, double *C, bmm_stride sc);
+
+/* Plans, FFTW style: choose once, execute many times, from many threads at once. */
+typedef struct bmm_plan bmm_plan;
+
+enum {
+    BMM_ESTIMATE = 0,          /* choose by a static rule, no timing */
+    BMM_MEASURE = 1u << 0,     /* time the candidates here; record the winner in wisdom */
+    BMM_WISDOM_ONLY = 1u << 1, /* use wisdom or fail with BMM_EUNSUPPORTED */
+    BMM_GENERIC_ONLY = 1u << 2 /* always the generic path (for comparisons and debugging) */
+};
+
+/* Creates a plan for a problem; *plan is set to NULL on error. Wisdom (in memory, or from
+ * the file named by BMM_WISDOM, imported at first use) is consulted before anything else. */
+BMM_API bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt,
+    int64_t batch, int64_t n, int64_t m, int64_t p,
+    bmm_stride sa, bmm_stride sb, bmm_stride sc,
+    double alpha, double beta, unsigned flags);
+/* Runs the plan on new operands of the planned shape and strides. */
+BMM_API bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void *C);
+/* Name of the chosen kernel ("generic" for the generic path); "" for NULL. */
+BMM_API const char *bmm_plan_kernel(const bmm_plan *plan);
+BMM_API void bmm_plan_destroy(bmm_plan *plan);
+
+/* Persisted tuning. A file is versioned text signed with the kernel table and the CPU; one
+ * that is corrupt, truncated or signed for another configuration is rejected whole
+ * (BMM_EFORMAT) and the wisdom in memory is kept. Export writes a temporary file and renames. */
+BMM_API bmm_status bmm_wisdom_import_file(const char *path);
+BMM_API bmm_status bmm_wisdom_export_file(const char *path);
+/* Forgets all wisdom and every cached plan choice. */
+BMM_API void bmm_wisdom_forget(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,93 @@
+/* bmm_kernel.h: the kernel ABI, shared by generated kernels and the runtime.
+ *
+ * Every generated kernel of a dtype has one signature: it takes one args struct, runs the
+ * whole batch loop itself, and trusts its arguments (the runtime validated them once).
+ * Each kernel comes with a descriptor; a generated file exports an array of them (a part),
+ * and a generated table lists the parts. The runtime walks tables, never kernel names.
+ * C99, and also valid C++, so vendored and consumer builds can include it. */
+#ifndef BMM_KERNEL_H
+#define BMM_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bmm.h"
+
+#ifdef __cplusplus
+#define BMM_RESTRICT __restrict
+extern "C" {
+#else
+#define BMM_RESTRICT restrict
+#endif
+
+/* Arguments of one batched product. Strides in elements; the column stride is 1 for
+ * every operand a generated kernel accepts. Row strides are read only by kernels whose
+ * layout takes them at run time (seq-first); batch strides always are (0 broadcasts A or B). */
+typedef struct bmm_f32_args {
+    const float *A;          /* first element of A_0 */
+    const float *B;          /* first element of B_0 */
+    float *C;                /* first element of C_0 */
+    int64_t batch;           /* number of products, >= 1 */
+    int64_t sa_batch, sa_row;
+    int64_t sb_batch, sb_row;
+    int64_t sc_batch, sc_row;
+    float alpha, beta;
+} bmm_f32_args;
+
+typedef struct bmm_f64_args {
+    const double *A;
+    const double *B;
+    double *C;
+    int64_t batch;
+    int64_t sa_batch, sa_row;
+    int64_t sb_batch, sb_row;
+    int64_t sc_batch, sc_row;
+    double alpha, beta;
+} bmm_f64_args;
+
+typedef void (*bmm_kernel_f32)(const bmm_f32_args *args);
+typedef void (*bmm_kernel_f64)(const bmm_f64_args *args);
+
+/* Layout class of a kernel (all three operands alike).
+ * BF: rows packed (row stride == cols), fixed at generation time.
+ * SF: row stride taken at run time (seq-first: batch * cols; also serves padded rows). */
+enum { BMM_LAYOUT_BF = 1, BMM_LAYOUT_SF = 2 };
+
+/* Instruction sets, lowest first. A kernel runs only where the CPU has its ISA. */
+enum { BMM_ISA_C99 = 1, BMM_ISA_AVX2 = 2, BMM_ISA_AVX512 = 3 };
+
+/* Alpha/beta forms. AB: any alpha, beta != 0 (reads C). B0: beta == 0 (never reads C).
+ * A1B0: alpha == 1 and beta == 0. */
+enum { BMM_SCALARS_AB = 0, BMM_SCALARS_B0 = 1, BMM_SCALARS_A1B0 = 2 };
+
+typedef struct bmm_kernel_desc {
+    const char *name;        /* bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars> */
+    int dtype;               /* BMM_F32 or BMM_F64 */
+    int32_t n, m, p;         /* C is n x p, A is n x m, B is m x p */
+    int layout;              /* BMM_LAYOUT_* */
+    int isa;                 /* BMM_ISA_* */
+    int scalars;             /* BMM_SCALARS_* */
+    const char *form;        /* "unroll" or "t<R>x<C>" (register tile in loops) */
+    int64_t flops;           /* per matrix product, as generated */
+    bmm_kernel_f32 f32;      /* set when dtype == BMM_F32, else NULL */
+    bmm_kernel_f64 f64;      /* set when dtype == BMM_F64, else NULL */
+} bmm_kernel_desc;
+
+typedef struct bmm_kernel_part {
+    int32_t count;
+    const bmm_kernel_desc *kernels;
+} bmm_kernel_part;
+
+typedef struct bmm_kernel_table {
+    const char *spec_name;   /* the spec's name */
+    const char *version;     /* generator version */
+    const char *spec_hash;   /* hash of the canonical spec */
+    int32_t nparts;
+    const bmm_kernel_part *parts;
+} bmm_kernel_table;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

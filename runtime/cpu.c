@@ -1,0 +1,91 @@
+/* cpu.c: which ISAs this CPU and OS admit (cpuid + xgetbv), lowered by BMM_ARCH, and the CPU
+ * signature that wisdom is keyed by. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bmm_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define BMM_X86 1
+#endif
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int max_isa = BMM_ISA_C99;
+static char signature[160];
+
+static const char *isa_name(int isa)
+{
+    return isa == BMM_ISA_AVX512 ? "avx512" : isa == BMM_ISA_AVX2 ? "avx2" : "c99";
+}
+
+#ifdef BMM_X86
+static unsigned long long xgetbv0(void)
+{
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+#endif
+
+static void detect(void)
+{
+    char vendor[13] = "unknown";
+    unsigned family = 0, model = 0, stepping = 0;
+#ifdef BMM_X86
+    unsigned a, b, c, d;
+    if (__get_cpuid(0, &a, &b, &c, &d)) {
+        memcpy(vendor, &b, 4);
+        memcpy(vendor + 4, &d, 4);
+        memcpy(vendor + 8, &c, 4);
+        vendor[12] = 0;
+        unsigned maxleaf = a;
+        __get_cpuid(1, &a, &b, &c, &d);
+        family = (a >> 8) & 0xf;
+        model = (a >> 4) & 0xf;
+        stepping = a & 0xf;
+        if (family == 0xf)
+            family += (a >> 20) & 0xff;
+        if (family >= 6)
+            model += ((a >> 16) & 0xf) << 4;
+        int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+        unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
+        int ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6;
+        if (maxleaf >= 7) {
+            __cpuid_count(7, 0, a, b, c, d);
+            int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1;
+            if (avx && avx2 && fma && ymm)
+                max_isa = BMM_ISA_AVX2;
+            if (max_isa == BMM_ISA_AVX2 && avx512f && zmm)
+                max_isa = BMM_ISA_AVX512;
+        }
+    }
+#endif
+    const char *arch = getenv("BMM_ARCH");
+    if (arch && *arch) {
+        int want = strcmp(arch, "avx512") == 0 ? BMM_ISA_AVX512
+            : strcmp(arch, "avx2") == 0 ? BMM_ISA_AVX2
+            : strcmp(arch, "c99") == 0 ? BMM_ISA_C99 : 0;
+        if (want && want < max_isa)
+            max_isa = want;
+        if (bmm__verbose())
+            fprintf(stderr, "bmm: BMM_ARCH=%s%s; admitting up to %s\n", arch,
+                want ? "" : " (unknown: use c99, avx2 or avx512)", isa_name(max_isa));
+    }
+    snprintf(signature, sizeof signature, "%s-%x-%x-%x-%s", vendor, family, model, stepping,
+        isa_name(max_isa));
+}
+
+int bmm__cpu_admits(int isa)
+{
+    pthread_once(&once, detect);
+    return isa <= max_isa;
+}
+
+const char *bmm__cpu_signature(void)
+{
+    pthread_once(&once, detect);
+    return signature;
+}

@@ -1,0 +1,187 @@
+/* problem.c: a call's arguments -> a checked problem. Every rule lives here, once; kernels
+ * trust what passes. Nothing is touched before all checks pass. */
+#include <string.h>
+
+#include "bmm_internal.h"
+
+static const char *const OPERAND[3] = { "A", "B", "C" };
+static const char *const STRIDE[3] = { "sa", "sb", "sc" };
+
+void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
+    int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta)
+{
+    memset(pr, 0, sizeof *pr);
+    pr->dtype = (int32_t)dt;
+    pr->scalars = bmm__scalars_class(alpha, beta);
+    pr->batch = batch;
+    pr->n = n;
+    pr->m = m;
+    pr->p = p;
+    pr->sa = sa;
+    pr->sb = sb;
+    pr->sc = sc;
+}
+
+int bmm__scalars_class(double alpha, double beta)
+{
+    if (beta != 0)
+        return BMM_SCALARS_AB;
+    return alpha == 1 ? BMM_SCALARS_A1B0 : BMM_SCALARS_B0;
+}
+
+size_t bmm__dtype_size(int dtype)
+{
+    return dtype == BMM_F64 ? sizeof(double) : sizeof(float);
+}
+
+static void dims(const bmm__problem *pr, int operand, int64_t *rows, int64_t *cols,
+    bmm_stride *s)
+{
+    switch (operand) {
+    case 0: *rows = pr->n; *cols = pr->m; *s = pr->sa; break;
+    case 1: *rows = pr->m; *cols = pr->p; *s = pr->sb; break;
+    default: *rows = pr->n; *cols = pr->p; *s = pr->sc; break;
+    }
+}
+
+/* a*b + c without overflow, all >= 0; returns 0 on overflow. */
+static int muladd(int64_t a, int64_t b, int64_t c, int64_t *out)
+{
+    int64_t t;
+    if (__builtin_mul_overflow(a, b, &t) || __builtin_add_overflow(t, c, out))
+        return 0;
+    return 1;
+}
+
+/* 1 + largest element offset of an operand, or -1 if it overflows int64. */
+static int64_t extent(int64_t batch, int64_t rows, int64_t cols, bmm_stride s)
+{
+    int64_t e = 1;
+    if (!muladd(batch - 1, s.batch, e, &e) || !muladd(rows - 1, s.row, e, &e)
+        || !muladd(cols - 1, s.col, e, &e))
+        return -1;
+    return e;
+}
+
+void bmm__extents(const bmm__problem *pr, int64_t ext[3])
+{
+    for (int o = 0; o < 3; o++) {
+        int64_t rows, cols;
+        bmm_stride s;
+        dims(pr, o, &rows, &cols, &s);
+        ext[o] = pr->batch > 0 ? extent(pr->batch, rows, cols, s) : 0;
+    }
+}
+
+/* C's elements map to distinct addresses if, with size-1 dimensions dropped and the rest
+ * ordered by stride, each stride exceeds the span of the smaller ones. That holds for every
+ * view torch makes without overlap; anything else is rejected rather than guessed at. */
+static int self_overlaps(int64_t batch, int64_t rows, int64_t cols, bmm_stride s)
+{
+    int64_t size[3] = { batch, rows, cols }, stride[3] = { s.batch, s.row, s.col };
+    int idx[3], k = 0;
+    for (int d = 0; d < 3; d++)
+        if (size[d] > 1)
+            idx[k++] = d;
+    for (int i = 1; i < k; i++)  /* insertion sort by stride */
+        for (int j = i; j > 0 && stride[idx[j]] < stride[idx[j - 1]]; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    int64_t span = 0;  /* largest offset reachable with the smaller dimensions */
+    for (int i = 0; i < k; i++) {
+        int d = idx[i];
+        if (stride[d] <= span)
+            return 1;
+        span += (size[d] - 1) * stride[d];  /* fits: extent() passed */
+    }
+    return 0;
+}
+
+bmm_status bmm__check_problem(const bmm__problem *pr)
+{
+    if (pr->dtype != BMM_F32 && pr->dtype != BMM_F64)
+        return bmm__fail(BMM_EINVAL, "dtype must be BMM_F32 or BMM_F64 (got %d)", (int)pr->dtype);
+    if (pr->batch < 0)
+        return bmm__fail(BMM_EINVAL, "batch must be >= 0 (got %lld)", (long long)pr->batch);
+    if (pr->n < 1)
+        return bmm__fail(BMM_EINVAL, "n must be >= 1 (got %lld)", (long long)pr->n);
+    if (pr->m < 1)
+        return bmm__fail(BMM_EINVAL, "m must be >= 1 (got %lld; m == 0 is not supported)",
+            (long long)pr->m);
+    if (pr->p < 1)
+        return bmm__fail(BMM_EINVAL, "p must be >= 1 (got %lld)", (long long)pr->p);
+    for (int o = 0; o < 3; o++) {
+        int64_t rows, cols;
+        bmm_stride s;
+        dims(pr, o, &rows, &cols, &s);
+        if (s.row < 1 || s.col < 1)
+            return bmm__fail(BMM_EINVAL, "%s.%s must be >= 1 (got %lld)", STRIDE[o],
+                s.row < 1 ? "row" : "col", (long long)(s.row < 1 ? s.row : s.col));
+        if (s.batch < 0)
+            return bmm__fail(BMM_EINVAL, "%s.batch must be >= 0 (got %lld)", STRIDE[o],
+                (long long)s.batch);
+        if (pr->batch == 0)
+            continue;
+        int64_t e = extent(pr->batch, rows, cols, s), bytes;
+        if (e < 0 || __builtin_mul_overflow(e, (int64_t)bmm__dtype_size(pr->dtype), &bytes)
+            || (uint64_t)bytes > (uint64_t)PTRDIFF_MAX)
+            return bmm__fail(BMM_EINVAL,
+                "%s spans more than the address space (batch %lld, %lld x %lld, strides "
+                "{%lld, %lld, %lld})", OPERAND[o], (long long)pr->batch, (long long)rows,
+                (long long)cols, (long long)s.batch, (long long)s.row, (long long)s.col);
+    }
+    if (pr->batch > 0 && self_overlaps(pr->batch, pr->n, pr->p, pr->sc))
+        return bmm__fail(BMM_EOVERLAP,
+            "C overlaps itself: strides sc {%lld, %lld, %lld} map two elements of a "
+            "batch %lld x %lld x %lld output to one address", (long long)pr->sc.batch,
+            (long long)pr->sc.row, (long long)pr->sc.col, (long long)pr->batch,
+            (long long)pr->n, (long long)pr->p);
+    return BMM_OK;
+}
+
+bmm_status bmm__check_operands(const bmm__problem *pr, const void *A, const void *B, const void *C)
+{
+    if (pr->batch == 0)
+        return BMM_OK;  /* nothing is referenced */
+    const void *ptr[3] = { A, B, C };
+    for (int o = 0; o < 3; o++)
+        if (!ptr[o])
+            return bmm__fail(BMM_EINVAL, "%s is NULL", OPERAND[o]);
+    int64_t ext[3];
+    bmm__extents(pr, ext);
+    size_t es = bmm__dtype_size(pr->dtype);
+    uintptr_t c0 = (uintptr_t)C, c1 = c0 + (uintptr_t)ext[2] * es;
+    for (int o = 0; o < 2; o++) {
+        uintptr_t x0 = (uintptr_t)ptr[o], x1 = x0 + (uintptr_t)ext[o] * es;
+        if (x0 < c1 && c0 < x1)
+            return bmm__fail(BMM_EOVERLAP, "C overlaps %s: C spans [%p, %p), %s spans [%p, %p)",
+                OPERAND[o], (void *)c0, (void *)c1, OPERAND[o], (void *)x0, (void *)x1);
+    }
+    return BMM_OK;
+}
+
+int bmm__layout_class(const bmm__problem *pr, int operand)
+{
+    int64_t rows, cols;
+    bmm_stride s;
+    dims(pr, operand, &rows, &cols, &s);
+    if (s.col != 1 && cols > 1)
+        return 0;
+    int64_t packed, seq;
+    int packed_ok = !__builtin_mul_overflow(rows, cols, &packed);
+    int seq_ok = !__builtin_mul_overflow(pr->batch, cols, &seq);
+    if ((s.row == cols || rows == 1) && ((packed_ok && s.batch == packed) || pr->batch <= 1))
+        return BMM_LAYOUT_BF;
+    if (s.batch == cols && ((seq_ok && s.row == seq) || rows == 1))
+        return BMM_LAYOUT_SF;
+    return 0;
+}
+
+int bmm__regime(const bmm__problem *pr)
+{
+    double n = (double)pr->n, m = (double)pr->m, p = (double)pr->p;
+    double bytes = (double)pr->batch * (n * m + m * p + n * p) * (double)bmm__dtype_size(pr->dtype);
+    return bytes > (double)BMM__CACHE_REGIME_BYTES;
+}

@@ -1,0 +1,175 @@
+/* harness.c: shared test helpers (see harness.h). */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static const double SENTINEL = 12345.0;
+
+static unsigned rnd(unsigned *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+bmm_stride th_stride(int layout, int64_t rows, int64_t cols, int64_t batch, unsigned *seed)
+{
+    bmm_stride s;
+    switch (layout) {
+    case TH_BF: return bmm_stride_batch_first(rows, cols);
+    case TH_SF: return bmm_stride_seq_first(rows, cols, batch);
+    case TH_SF_PADDED:
+        s = bmm_stride_seq_first(rows, cols, batch);
+        s.row += 3;  /* padded rows: still unit columns */
+        return s;
+    case TH_BF_TRANSPOSED:  /* a cols x rows batch-first tensor seen through .transpose(1, 2) */
+        return bmm_stride_transpose(bmm_stride_batch_first(cols, rows));
+    default:
+        s.col = 1 + rnd(seed) % 3;
+        s.row = cols * s.col + rnd(seed) % 4;
+        s.batch = rows * s.row + rnd(seed) % 5;
+        if (rnd(seed) % 2) {  /* column-major inside each matrix */
+            s.row = 1 + rnd(seed) % 2;
+            s.col = rows * s.row + rnd(seed) % 3;
+            s.batch = cols * s.col + rnd(seed) % 5;
+        }
+        return s;
+    }
+}
+
+static double get(int dt, const void *p, int64_t i)
+{
+    return dt == BMM_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
+}
+
+static void set(int dt, void *p, int64_t i, double v)
+{
+    if (dt == BMM_F32)
+        ((float *)p)[i] = (float)v;
+    else
+        ((double *)p)[i] = v;
+}
+
+void th_case_init(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int64_t p,
+    bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta, unsigned seed,
+    int c_nan)
+{
+    memset(tc, 0, sizeof *tc);
+    bmm__problem_init(&tc->pr, dt, batch, n, m, p, sa, sb, sc, alpha, beta);
+    assert_int_equal(bmm__check_problem(&tc->pr), BMM_OK);
+    tc->alpha = alpha;
+    tc->beta = beta;
+    bmm__extents(&tc->pr, tc->ext);
+    size_t es = bmm__dtype_size(dt);
+    void **buf[4] = { &tc->A, &tc->B, &tc->C, &tc->C0 };
+    for (int o = 0; o < 4; o++) {
+        int64_t e = tc->ext[o < 3 ? o : 2];
+        *buf[o] = malloc((size_t)(e > 0 ? e : 1) * es);
+        assert_non_null(*buf[o]);
+        for (int64_t i = 0; i < e; i++)
+            set(dt, *buf[o], i, o < 2 ? (double)(rnd(&seed) % 2001) / 1000.0 - 1.0 : SENTINEL);
+    }
+    /* C's own elements: random, or NaN */
+    for (int64_t t = 0; t < batch; t++)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < p; j++) {
+                int64_t at = t * sc.batch + i * sc.row + j * sc.col;
+                set(dt, tc->C, at, c_nan ? NAN : (double)(rnd(&seed) % 2001) / 1000.0 - 1.0);
+            }
+    memcpy(tc->C0, tc->C, (size_t)tc->ext[2] * es);
+}
+
+void th_case_free(th_case *tc)
+{
+    free(tc->A);
+    free(tc->B);
+    free(tc->C);
+    free(tc->C0);
+}
+
+void th_case_reset(th_case *tc)
+{
+    memcpy(tc->C, tc->C0, (size_t)tc->ext[2] * bmm__dtype_size(tc->pr.dtype));
+}
+
+void *th_copy_c(const th_case *tc)
+{
+    size_t bytes = (size_t)tc->ext[2] * bmm__dtype_size(tc->pr.dtype);
+    void *p = malloc(bytes);
+    assert_non_null(p);
+    memcpy(p, tc->C, bytes);
+    return p;
+}
+
+void th_check(const th_case *tc, const void *want, double c, const char *what)
+{
+    const bmm__problem *pr = &tc->pr;
+    int dt = pr->dtype;
+    double eps = dt == BMM_F32 ? FLT_EPSILON : DBL_EPSILON;
+    double worst = 0, worst_err = 0, worst_ref = 0, worst_got = 0;
+    int64_t wt = -1, wi = -1, wj = -1;
+    char *is_c = calloc((size_t)tc->ext[2], 1);
+    assert_non_null(is_c);
+    for (int64_t t = 0; t < pr->batch; t++)
+        for (int64_t i = 0; i < pr->n; i++)
+            for (int64_t j = 0; j < pr->p; j++) {
+                long double acc = 0, mag = 0;
+                for (int64_t k = 0; k < pr->m; k++) {
+                    long double a = get(dt, tc->A, t * pr->sa.batch + i * pr->sa.row + k * pr->sa.col);
+                    long double b = get(dt, tc->B, t * pr->sb.batch + k * pr->sb.row + j * pr->sb.col);
+                    acc += a * b;
+                    mag += fabsl(a * b);
+                }
+                int64_t at = t * pr->sc.batch + i * pr->sc.row + j * pr->sc.col;
+                is_c[at] = 1;
+                long double c0 = tc->beta != 0 ? get(dt, tc->C0, at) : 0;
+                long double ref = (long double)tc->alpha * acc + (long double)tc->beta * c0;
+                double bound = c * (double)pr->m * eps
+                    * (fabs(tc->alpha) * (double)mag + fabs(tc->beta) * fabsl(c0)) + DBL_MIN;
+                double got = get(dt, tc->C, at);
+                double target = want ? get(dt, want, at) : (double)ref;
+                double err = fabs(got - target);
+                double ratio = isnan(err) ? INFINITY : err / bound;
+                if (ratio > worst || (isnan(err) && wt < 0)) {
+                    worst = ratio;
+                    worst_err = err;
+                    worst_ref = target;
+                    worst_got = got;
+                    wt = t; wi = i; wj = j;
+                }
+            }
+    int64_t bad_pad = -1;
+    for (int64_t x = 0; x < tc->ext[2] && bad_pad < 0; x++)
+        if (!is_c[x] && get(dt, tc->C, x) != get(dt, tc->C0, x))
+            bad_pad = x;
+    free(is_c);
+    if (worst > 1.0 || isnan(worst)) {
+        print_error("%s: %s %lldx%lldx%lld batch %lld alpha %g beta %g: worst error %.3g "
+                    "(%.3g x the bound) at (batch %lld, i %lld, j %lld): got %.17g want %.17g\n",
+            what, dt == BMM_F32 ? "f32" : "f64", (long long)pr->n, (long long)pr->m,
+            (long long)pr->p, (long long)pr->batch, tc->alpha, tc->beta, worst_err, worst,
+            (long long)wt, (long long)wi, (long long)wj, worst_got, worst_ref);
+        fail();
+    }
+    if (bad_pad >= 0) {
+        print_error("%s: wrote outside C, at buffer element %lld\n", what, (long long)bad_pad);
+        fail();
+    }
+}
+
+void th_poison(void *p, size_t bytes)
+{
+    memset(p, 0xA5, bytes);
+}
+
+int th_poisoned(const void *p, size_t bytes)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < bytes; i++)
+        if (b[i] != 0xA5)
+            return 0;
+    return 1;
+}

@@ -1,0 +1,225 @@
+-- run.lua: unit tests of the generator's stages. Usage: <lua> tests/lua/run.lua <repo root>
+-- Runs under Lua 5.4 and LuaJIT; prints "N passed, N failed" and exits non-zero on failure.
+local root = arg[1] or "."
+local interp = arg[-1] or "lua"
+package.path = root .. "/generator/?.lua;" .. package.path
+
+local util = require("util")
+local compat = require("compat")
+local spec = require("spec")
+local driver = require("driver")
+local template = require("template")
+local ir = require("ir")
+
+local passed, failed = 0, 0
+local function test(name, fn)
+  local ok, err = pcall(fn)
+  if ok then passed = passed + 1
+  else
+    failed = failed + 1
+    io.write("FAIL ", name, ": ", tostring(err), "\n")
+  end
+end
+local function check(cond, msg) if not cond then error(msg or "check failed", 2) end end
+local function eq(a, b) if a ~= b then error(("got %s, want %s"):format(tostring(a), tostring(b)), 2) end end
+
+local tmp = os.tmpname()
+os.remove(tmp)
+local function write(path, text) local f = assert(io.open(path, "wb")); f:write(text); f:close() end
+local function exists(path) local f = io.open(path, "rb"); if f then f:close() end; return f ~= nil end
+local TDIR = root .. "/templates"
+
+-- Runs the pipeline on spec text; returns result or nil, errors.
+local function run_spec(text, stop)
+  local p = tmp .. ".spec.lua"
+  write(p, text)
+  local r, errs = driver.run({ spec_path = p, command = "test", tdir = TDIR, stop_after = stop })
+  os.remove(p)
+  return r, errs, p
+end
+
+local GOOD = 'return {\n  shapes = { "2x3x4", "5x5x5" },\n  dtypes = { "f32" },\n}\n'
+
+test("cint prints integers the same on every interpreter", function()
+  eq(util.cint(3), "3"); eq(util.cint(3.0), "3"); eq(util.cint(-12), "-12")
+  check(not pcall(util.cint, 0.5), "cint must refuse fractions")
+end)
+
+test("cfloat is the shortest round trip, f suffix for f32", function()
+  eq(util.cfloat(1, "f32"), "1.0f"); eq(util.cfloat(0.1, "f64"), "0.1"); eq(util.cfloat(0, "f64"), "0.0")
+  eq(tonumber(util.cfloat(1 / 3)), 1 / 3)
+end)
+
+test("hash is stable and sensitive", function()
+  eq(util.hash("abc"), util.hash("abc")); check(util.hash("abc") ~= util.hash("abd"))
+  eq(#util.hash(""), 16)
+end)
+
+test("sorted_keys orders numbers before strings", function()
+  local k = compat.sorted_keys({ b = 1, a = 2, [2] = 3, [1] = 4 })
+  eq(k[1], 1); eq(k[2], 2); eq(k[3], "a"); eq(k[4], "b")
+end)
+
+test("parse_shape", function()
+  local d = spec.parse_shape("12x20x3"); eq(d[1], 12); eq(d[2], 20); eq(d[3], 3)
+  d = spec.parse_shape({ 1, 2, 3 }); eq(d[3], 3)
+  check(not spec.parse_shape("4x4")); check(not spec.parse_shape("4x0x4"))
+  check(not spec.parse_shape({ 1, 2 })); check(not spec.parse_shape(7))
+end)
+
+-- Each bad spec: the error names the file, the line and the field.
+local BAD = {
+  { 'return {\n  shapes = { "4x4x4" },\n  colour = "red",\n}\n', ":3: error: colour: unknown key" },
+  { 'return {\n  shapes = {\n    "4x4x4",\n    "4x4x0",\n  },\n}\n', ":4: error: shapes[2]: p must be >= 1 (got 0)" },
+  { 'return {\n  shapes = { "4x4x4", "4x4" },\n}\n', ":2: error: shapes[2]: shape must be a triple" },
+  { 'return {\n  shapes = { {1, 2} },\n}\n', ":2: error: shapes[1]: shape must be a triple {n, m, p}" },
+  { 'return {\n  shapes = { "4x4x4" },\n  dtypes = { "f32",\n "f16" },\n}\n', ":4: error: dtypes[2]: unknown value \"f16\"" },
+  { 'return {\n  shapes = { "4x4x4" },\n  layouts = { "cf" },\n}\n', ":3: error: layouts[1]: unknown value \"cf\"" },
+  { 'return {\n  shapes = { "4x4x4", "4x4x4" },\n}\n', "shapes[2]: duplicate shape 4x4x4" },
+  { 'return {\n  shapes = { "4x4x4" },\n  unroll_budget = 0,\n}\n', ":3: error: unroll_budget: must be an integer >= 1" },
+  { 'return {\n  shapes = { "4x4x4" },\n  tile = { rows = 4, cols = 99 },\n}\n', ":3: error: tile.cols: must be an integer in 1..32" },
+  { 'return {\n  shapes = {},\n}\n', ":2: error: shapes: must be a non-empty list" },
+  { 'return 42\n', ":1: error: spec must return a table" },
+  { 'return {\n  shapes = { "4x4x4" \n', "error:" },
+}
+for i, case in ipairs(BAD) do
+  test("bad spec " .. util.cint(i) .. " names its field", function()
+    local r, errs = run_spec(case[1], "spec")
+    check(not r, "bad spec accepted")
+    local all = table.concat(errs, "\n")
+    check(all:find(case[2], 1, true), "errors were:\n" .. all .. "\nwanted: " .. case[2])
+  end)
+end
+
+test("every error of a spec is reported, not just the first", function()
+  local r, errs = run_spec('return {\n  shapes = { "0x1x1" },\n  dtypes = { "f8" },\n  x = 1,\n}\n', "spec")
+  check(not r); eq(#errs, 3)
+end)
+
+test("command-line options override the spec and are checked", function()
+  local r = driver.run({ cli = { shapes = { value = { "3x3x3" }, flag = "--shapes" },
+    dtypes = { value = { "f64" }, flag = "--dtypes" } }, command = "t", tdir = TDIR, stop_after = "problems" })
+  eq(#r.value, 2); eq(r.value[1].dtype, "f64"); eq(r.value[1].n, 3)
+  local bad, errs = driver.run({ cli = { shapes = { value = { "3x3" }, flag = "--shapes" } },
+    command = "t", tdir = TDIR })
+  check(not bad); check(errs[1]:find("<command line>:0: error: --shapes: shape must be a triple", 1, true), errs[1])
+end)
+
+test("problems and variants are sorted and named in the fixed order", function()
+  local r = run_spec(GOOD, "variants")
+  local v = r.value
+  eq(#v, 2 * 2 * 3)  -- shapes x layouts x alpha/beta forms
+  eq(v[1].name, "bmm_f32_2x3x4_bf_c99_a1b0"); eq(v[4].name, "bmm_f32_2x3x4_sf_c99_a1b0")
+  eq(v[12].name, "bmm_f32_5x5x5_sf_c99_ab")
+end)
+
+test("the unroll budget switches to register tiles in loops", function()
+  local r = run_spec('return { shapes = { "9x9x9", "3x3x3" }, dtypes = { "f64" }, unroll_budget = 100,\n'
+    .. '  tile = { rows = 2, cols = 4 }, layouts = { "bf" }, scalars = { "ab" } }\n', "variants")
+  eq(r.value[1].form, "unroll"); eq(r.value[2].form, "t2x4")
+  eq(r.value[2].name, "bmm_f64_9x9x9_bf_c99_t2x4_ab")
+end)
+
+test("IR cost: flops, loads, stores per matrix", function()
+  local d = { n = 2, m = 3, p = 4, form = "unroll", scalars = "a1b0", dtype = "f32", layout = "bf" }
+  local c = ir.cost(ir.simplify(ir.build(d)))
+  eq(c.flops, 2 * 4 * (2 * 3 - 1)); eq(c.loads.C, 0); eq(c.stores, 8); eq(c.loads.A, 24); eq(c.loads.B, 24)
+  d.scalars = "ab"
+  c = ir.cost(ir.simplify(ir.build(d)))
+  eq(c.flops, 2 * 4 * (2 * 3 - 1) + 3 * 8); eq(c.loads.C, 8)
+end)
+
+test("IR of the tiled form covers every element of C once, edges included", function()
+  for _, shape in ipairs({ { 9, 5, 11 }, { 4, 4, 8 }, { 1, 3, 3 } }) do
+    local d = { n = shape[1], m = shape[2], p = shape[3], form = "t4x8", tile = { rows = 4, cols = 8 },
+      scalars = "b0", dtype = "f64", layout = "sf" }
+    local c = ir.cost(ir.simplify(ir.build(d)))
+    eq(c.stores, d.n * d.p); eq(c.flops, d.n * d.p * (2 * d.m - 1) + d.n * d.p)
+  end
+end)
+
+test("simplify removes alpha for a1b0 and never reads C when beta = 0", function()
+  local r = run_spec(GOOD, "c")
+  for _, k in ipairs(r.value) do
+    local text = k.decls .. k.body
+    if k.name:find("_a1b0$") then check(not text:find("alpha"), k.name .. " uses alpha") end
+    if not k.name:find("_ab$") then
+      check(not text:find("beta"), k.name .. " uses beta")
+      check(not k.body:find("= [^;]*c%["), k.name .. " reads C")
+    else
+      check(k.body:find("beta %* c%["), k.name .. " does not read C")
+    end
+  end
+end)
+
+test("templates are strict: missing and unused variables are errors", function()
+  local t = { name = "t.in", text = "a ${x}\nb ${y}\n" }
+  eq(template.fill(t, { x = "1", y = "2" }), "a 1\nb 2")
+  local ok, err = pcall(template.fill, t, { x = "1" })
+  check(not ok and err:find("t.in:2: error: template variable ${y} not given", 1, true), err)
+  ok, err = pcall(template.fill, t, { x = "1", y = "2", z = "3" })
+  check(not ok and err:find("${z} given but not used", 1, true), err)
+  eq(template.fill({ name = "u", text = "$${LIT} ${v}\n" }, { v = "ok" }), "${LIT} ok")
+end)
+
+test("generated files carry the banner and the cost comment", function()
+  local r = run_spec(GOOD, "files")
+  local n = 0
+  for _, path in ipairs(compat.sorted_keys(r.value)) do
+    n = n + 1
+    local text = r.value[path]
+    check(text:find("DO NOT EDIT", 1, true), path .. " has no banner")
+    check(text:find("Command: test", 1, true), path .. " does not name the command")
+    if path:find("^kernels/") then check(text:find("Cost per matrix:", 1, true), path) end
+  end
+  eq(n, 2 + 4)  -- two kernel files, table .c and .h, files.cmake, README.md
+end)
+
+test("output is deterministic", function()
+  local a = run_spec(GOOD, "files")
+  local b = run_spec(GOOD, "files")
+  for k, v in pairs(a.value) do eq(b.value[k], v) end
+end)
+
+-- The CLI, as a user runs it: errors exit non-zero and write no file.
+local function sh(cmd) local ok, _, code = os.execute(cmd); if type(ok) == "number" then return ok end; return ok and 0 or code end
+local bmmgen = interp .. " " .. root .. "/generator/bmmgen.lua"
+
+test("CLI: a bad spec exits non-zero, names the field, writes nothing", function()
+  local p = tmp .. ".bad.lua"
+  write(p, 'return {\n  shapes = { "4x4x4" },\n  dtypes = { "f32", "bf16" },\n}\n')
+  local out = tmp .. ".out"
+  local rc = sh(bmmgen .. " --spec " .. p .. " --out " .. out .. " 2> " .. tmp .. ".err")
+  local f = io.open(tmp .. ".err"); local err = f:read("*a"); f:close()
+  os.remove(p); os.remove(tmp .. ".err")
+  check(rc ~= 0, "exit code 0")
+  check(err:find(p .. ":3: error: dtypes[2]: unknown value \"bf16\"", 1, true), err)
+  check(not exists(out .. "/files.cmake"), "files written despite the error")
+end)
+
+test("CLI: generates, then writes nothing when nothing changed", function()
+  local p, out = tmp .. ".good.lua", tmp .. ".gen"
+  write(p, GOOD)
+  eq(sh(bmmgen .. " --spec " .. p .. " --out " .. out .. " 2>/dev/null"), 0)
+  check(exists(out .. "/kernels/bmm_f32_2x3x4.c"))
+  eq(sh(bmmgen .. " --spec " .. p .. " --out " .. out .. " 2> " .. tmp .. ".log"), 0)
+  local f = io.open(tmp .. ".log"); local log = f:read("*a"); f:close()
+  check(log:find("0 file%(s%) written"), log)
+  -- drop a shape: its kernel file goes too
+  eq(sh(bmmgen .. " --shapes 5x5x5 --dtypes f32 --out " .. out .. " 2>/dev/null"), 0)
+  check(not exists(out .. "/kernels/bmm_f32_2x3x4.c"), "stale kernel file kept")
+  sh("rm -rf '" .. out .. "'"); os.remove(p); os.remove(tmp .. ".log")
+end)
+
+test("CLI: --stop-after and --dump print a stage", function()
+  local rc = sh(bmmgen .. " --shapes 2x2x2 --dtypes f32 --stop-after problems --dump > " .. tmp .. ".dump")
+  local f = io.open(tmp .. ".dump"); local text = f:read("*a"); f:close(); os.remove(tmp .. ".dump")
+  eq(rc, 0)
+  local v = compat.load("return " .. text, "dump", {})()
+  eq(#v, 2); eq(v[1].layout, "bf"); eq(v[2].layout, "sf")
+  check(sh(bmmgen .. " --shapes 2x2x2 --stop-after nonsense 2>/dev/null") ~= 0)
+  check(sh(bmmgen .. " --bogus 2>/dev/null") ~= 0)
+end)
+
+io.write(string.format("%d passed, %d failed\n", passed, failed))
+os.exit(failed == 0 and 0 or 1)

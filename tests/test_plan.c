@@ -1,0 +1,195 @@
+/* test_plan.c: planning (ESTIMATE, MEASURE, GENERIC_ONLY), the one-shot calls and their plan
+ * cache, and many threads planning and executing at once. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+/* Plans a problem with flags, executes it on a fresh case and checks the result. */
+static void plan_and_check(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int64_t p,
+    int layout, double alpha, double beta, unsigned flags, char *kernel, size_t klen)
+{
+    unsigned s = 3;
+    bmm_stride sa = th_stride(layout, n, m, batch, &s), sb = th_stride(layout, m, p, batch, &s);
+    bmm_stride sc = th_stride(layout, n, p, batch, &s);
+    th_case tc;
+    th_case_init(&tc, dt, batch, n, m, p, sa, sb, sc, alpha, beta, 11, beta == 0);
+    bmm_plan *plan = NULL;
+    assert_int_equal(bmm_plan_create(&plan, dt, batch, n, m, p, sa, sb, sc, alpha, beta, flags),
+        BMM_OK);
+    const bmm_kernel_desc *k = bmm__kernel_by_name(bmm_plan_kernel(plan));
+    if (k)  /* whatever was chosen must apply to the problem */
+        assert_true(bmm__kernel_applies(k, &tc.pr));
+    else
+        assert_string_equal(bmm_plan_kernel(plan), "generic");
+    assert_int_equal(bmm_execute(plan, tc.A, tc.B, tc.C), BMM_OK);
+    th_check(&tc, NULL, 4.0, bmm_plan_kernel(plan));
+    snprintf(kernel, klen, "%s", bmm_plan_kernel(plan));
+    bmm_plan_destroy(plan);
+    th_case_free(&tc);
+}
+
+static void test_estimate_picks_exact_kernel(void **state)
+{
+    (void)state;
+    char k[128];
+    bmm_wisdom_forget();
+    plan_and_check(BMM_F32, 37, 4, 4, 4, TH_BF, 1, 0, BMM_ESTIMATE, k, sizeof k);
+    assert_string_equal(k, "bmm_f32_4x4x4_bf_c99_a1b0");
+    plan_and_check(BMM_F64, 37, 5, 7, 3, TH_SF, 2, 0, BMM_ESTIMATE, k, sizeof k);
+    assert_string_equal(k, "bmm_f64_5x7x3_sf_c99_b0");
+    plan_and_check(BMM_F32, 3, 13, 13, 13, TH_SF_PADDED, 0.5, 2, BMM_ESTIMATE, k, sizeof k);
+    assert_string_equal(k, "bmm_f32_13x13x13_sf_c99_ab");
+    /* a shape outside the table, and strides no kernel takes: the generic path */
+    plan_and_check(BMM_F32, 5, 9, 9, 9, TH_BF, 1, 0, BMM_ESTIMATE, k, sizeof k);
+    assert_string_equal(k, "generic");
+    plan_and_check(BMM_F64, 5, 4, 4, 4, TH_RANDOM, 1, 0, BMM_ESTIMATE, k, sizeof k);
+    assert_string_equal(k, "generic");
+    plan_and_check(BMM_F32, 5, 4, 4, 4, TH_BF, 1, 0, BMM_GENERIC_ONLY, k, sizeof k);
+    assert_string_equal(k, "generic");
+}
+
+static void test_attention_shapes_use_kernels(void **state)
+{
+    (void)state;
+    /* scores = bmm(enc, dec^T): B x S x h times the transposed view of B x 1 x h */
+    enum { BATCH = 8, S = 10, H = 256 };
+    float *enc = calloc(BATCH * S * H, sizeof *enc), *dec = calloc(BATCH * H, sizeof *dec);
+    float *scores = calloc(BATCH * S, sizeof *scores);
+    for (int i = 0; i < BATCH * S * H; i++)
+        enc[i] = (float)(i % 13) * 0.25f;
+    for (int i = 0; i < BATCH * H; i++)
+        dec[i] = (float)(i % 7) - 3.0f;
+    bmm_plan *plan = NULL;
+    bmm_stride dec_t = bmm_stride_transpose(bmm_stride_batch_first(1, H));
+    assert_int_equal(bmm_plan_create(&plan, BMM_F32, BATCH, S, H, 1, bmm_stride_batch_first(S, H),
+        dec_t, bmm_stride_batch_first(S, 1), 1, 0, BMM_ESTIMATE), BMM_OK);
+    assert_string_equal(bmm_plan_kernel(plan), "bmm_f32_10x256x1_bf_c99_a1b0");
+    assert_int_equal(bmm_execute(plan, enc, dec, scores), BMM_OK);
+    for (int b = 0; b < BATCH; b++)
+        for (int s = 0; s < S; s++) {
+            double want = 0;
+            for (int h = 0; h < H; h++)
+                want += (double)enc[(b * S + s) * H + h] * dec[b * H + h];
+            assert_float_equal(scores[b * S + s], want, 1e-3 * (1 + fabs(want)));
+        }
+    bmm_plan_destroy(plan);
+    free(enc);
+    free(dec);
+    free(scores);
+}
+
+static void test_measure_records_wisdom(void **state)
+{
+    (void)state;
+    char measured[128], again[128];
+    bmm_wisdom_forget();
+    plan_and_check(BMM_F32, 64, 8, 8, 8, TH_BF, 1, 0, BMM_MEASURE, measured, sizeof measured);
+    /* the winner is now wisdom: WISDOM_ONLY finds it, for a batch in the same regime */
+    plan_and_check(BMM_F32, 60, 8, 8, 8, TH_BF, 1, 0, BMM_WISDOM_ONLY, again, sizeof again);
+    assert_string_equal(measured, again);
+    plan_and_check(BMM_F64, 9, 23, 23, 23, TH_SF, 1, 0.5, BMM_MEASURE, measured, sizeof measured);
+    plan_and_check(BMM_F64, 3, 3, 5, 7, TH_SF, -1, 0, BMM_MEASURE, measured, sizeof measured);
+    bmm_wisdom_forget();
+    bmm_plan *plan = NULL;
+    bmm_stride s = bmm_stride_batch_first(8, 8);
+    assert_int_equal(bmm_plan_create(&plan, BMM_F32, 64, 8, 8, 8, s, s, s, 1, 0, BMM_WISDOM_ONLY),
+        BMM_EUNSUPPORTED);
+}
+
+static void test_oneshot_cache_uses_callers_scalars(void **state)
+{
+    (void)state;
+    /* same problem class, different alpha/beta: one cached choice, each call's own scalars */
+    static const double scal[][2] = { { 2, 0 }, { -1, 0 }, { 3, 0 }, { 0.5, 1.5 }, { 1, -1 } };
+    for (int rep = 0; rep < 3; rep++)
+        for (int i = 0; i < 5; i++) {
+            bmm_stride s = bmm_stride_batch_first(6, 6);
+            th_case tc;
+            th_case_init(&tc, BMM_F64, 11, 6, 6, 6, s, s, s, scal[i][0], scal[i][1], 20 + i, 0);
+            assert_int_equal(bmm_dgemm_strided(11, 6, 6, 6, scal[i][0], tc.A, s, tc.B, s,
+                scal[i][1], tc.C, s), BMM_OK);
+            th_check(&tc, NULL, 4.0, "one-shot");
+            th_case_free(&tc);
+        }
+}
+
+typedef struct {
+    int id;
+    int failures;
+} worker_arg;
+
+static void *worker(void *p)
+{
+    worker_arg *w = p;
+    static const int64_t shapes[][3] = { { 2, 2, 2 }, { 4, 4, 4 }, { 5, 7, 3 }, { 9, 9, 9 }, { 16, 16, 16 } };
+    for (int it = 0; it < 60; it++) {
+        const int64_t *sh = shapes[(it + w->id) % 5];
+        int64_t n = sh[0], m = sh[1], p = sh[2], batch = 1 + (it % 7);
+        float *A = malloc(sizeof(float) * batch * n * m), *B = malloc(sizeof(float) * batch * m * p);
+        float *C = malloc(sizeof(float) * batch * n * p);
+        for (int64_t i = 0; i < batch * n * m; i++) A[i] = (float)((i + w->id) % 5);
+        for (int64_t i = 0; i < batch * m * p; i++) B[i] = (float)(i % 3);
+        bmm_stride sa = bmm_stride_batch_first(n, m), sb = bmm_stride_batch_first(m, p);
+        bmm_stride sc = bmm_stride_batch_first(n, p);
+        bmm_status st;
+        if (it % 3 == 0) {
+            bmm_plan *plan = NULL;
+            st = bmm_plan_create(&plan, BMM_F32, batch, n, m, p, sa, sb, sc, 1, 0,
+                it % 6 == 0 ? BMM_MEASURE : BMM_ESTIMATE);
+            if (st == BMM_OK)
+                st = bmm_execute(plan, A, B, C);
+            bmm_plan_destroy(plan);
+        } else {
+            st = bmm_sgemm_strided(batch, n, m, p, 1, A, sa, B, sb, 0, C, sc);
+        }
+        if (it % 20 == 19 && w->id == 0)
+            bmm_wisdom_forget();
+        w->failures += st != BMM_OK;
+        for (int64_t t = 0; t < batch && st == BMM_OK; t++)  /* small integers: exact */
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < p; j++) {
+                    float want = 0;
+                    for (int64_t k = 0; k < m; k++)
+                        want += A[t * n * m + i * m + k] * B[t * m * p + k * p + j];
+                    w->failures += C[t * n * p + i * p + j] != want;
+                }
+        free(A);
+        free(B);
+        free(C);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    enum { NT = 4 };
+    pthread_t th[NT];
+    worker_arg args[NT];
+    for (int i = 0; i < NT; i++) {
+        args[i].id = i;
+        args[i].failures = 0;
+        assert_int_equal(pthread_create(&th[i], NULL, worker, &args[i]), 0);
+    }
+    for (int i = 0; i < NT; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+}
+
+int main(void)
+{
+    setenv("BMM_TUNE_BUDGET_MS", "5", 1);  /* tests check choices, not speed */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_estimate_picks_exact_kernel),
+        cmocka_unit_test(test_attention_shapes_use_kernels),
+        cmocka_unit_test(test_measure_records_wisdom),
+        cmocka_unit_test(test_oneshot_cache_uses_callers_scalars),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
+}
