@@ -1,6 +1,7 @@
 /* bmm-tune: the main job. Plans every shape of the kernel table (or those named on the
  * command line) with BMM_MEASURE on this machine, prints what was chosen and how fast, and
  * writes the wisdom file. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +172,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "bmm-tune: %d cases on CPU %s\n", ncases, bmm__cpu_signature());
     printf("%-12s %-5s %-6s %-40s %9s %9s\n", "shape", "dtype", "layout", "kernel", "GFLOP/s",
         "vs generic");
-    int failed = 0;
+    int failed = 0, done = 0;
+    double log_speedup = 0;
     for (int i = 0; i < ncases; i++) {
         const tcase *c = &cases[i];
         fprintf(stderr, "\r[%3d/%3d] %lldx%lldx%lld          ", i + 1, ncases, (long long)c->n,
@@ -184,11 +186,16 @@ int main(int argc, char **argv)
             failed++;
             continue;
         }
+        done++;
+        log_speedup += log(sp);
         printf("%-12s %-5s %-6s %-40s %9.2f %8.2fx\n", shape, c->dtype == BMM_F32 ? "f32" : "f64",
             c->layout == BMM_LAYOUT_BF ? "bf" : "sf", kernel, gf, sp);
         fflush(stdout);
     }
     fprintf(stderr, "\n");
+    if (done)
+        printf("%d cases tuned; geometric mean speedup over the generic path: %.2fx\n", done,
+            exp(log_speedup / done));
     bmm_status st = bmm_wisdom_export_file(wisdom);
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s\n", bmm_last_error());

@@ -1,0 +1,17 @@
+#!/bin/sh
+# test.sh: every test. Installs what is missing, builds with -Wall -Wextra -Werror, runs CTest
+# (cmocka suites, one test per generated kernel, the Lua generator tests under Lua 5.4 and
+# LuaJIT, and the generated/ drift check). --sanitize does the same in an ASan+UBSan build.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/deps.sh
+dir=build
+flags="-DCMAKE_BUILD_TYPE=Release"
+if [ "${1:-}" = "--sanitize" ]; then
+  dir=build-asan
+  flags="-DCMAKE_BUILD_TYPE=Debug -DBMM_SANITIZE=ON"
+fi
+cmake -S . -B "$dir" $flags -DBMM_WERROR=ON >/dev/null
+cmake --build "$dir" -j "$(nproc)" >/dev/null
+cd "$dir"
+ctest -j "$(nproc)" --output-on-failure
