@@ -15,7 +15,7 @@ usage: bmmgen.lua [--spec FILE] --out DIR [options]
   --shapes LIST         e.g. 4x4x4,5x7x3 (overrides the spec's shapes)
   --dtypes LIST         f32,f64
   --layouts LIST        bf,sf
-  --isas LIST           c99
+  --isas LIST           c99,avx2,avx512
   --scalars LIST        a1b0,b0,ab
   --unroll-budget N     multiply-adds per matrix up to which kernels are fully unrolled
   --tile RxC            register tile of the looped form, e.g. 4x8

@@ -7,7 +7,9 @@ local specmod = require("spec")
 local problems = require("problems")
 local variants = require("variants")
 local ir = require("ir")
-local emit = require("emit_c99")
+local vector = require("vector")
+local emit_c99 = require("emit_c99")
+local emit_simd = require("emit_simd")
 local outputs = require("outputs")
 
 local M = {}
@@ -37,8 +39,13 @@ function M.run(opts)
 
   local kernels = {}
   for i, d in ipairs(descs) do
-    local k = ir.simplify(ir.build(d))
-    kernels[i] = { desc = d, ir = k, cost = ir.cost(k) }
+    if d.isa == "c99" then
+      local k = ir.simplify(ir.build(d))
+      kernels[i] = { desc = d, ir = k, cost = ir.cost(k), emit = emit_c99 }
+    else
+      local k = vector.build(d)
+      kernels[i] = { desc = d, ir = k, cost = k.cost, emit = emit_simd }
+    end
   end
   if stop == "ir" then
     local v = {}
@@ -46,7 +53,7 @@ function M.run(opts)
     return { stage = "ir", value = v }
   end
 
-  for _, k in ipairs(kernels) do k.c = emit.emit(k.ir) end
+  for _, k in ipairs(kernels) do k.c = k.emit.emit(k.ir) end
   if stop == "c" then
     local v = {}
     for i, k in ipairs(kernels) do v[i] = { name = k.desc.name, decls = k.c.decls, body = k.c.body } end

@@ -36,6 +36,9 @@ local function address(desc, used, operand, row, col)
   return PTR[operand] .. "[" .. table.concat(terms, " + ") .. "]"
 end
 
+M.address = address
+M.row_stride = row_stride
+
 local ATOM = { load = true, ref = true, param = true, const = true }
 
 local function expr(desc, used, e)

@@ -7,8 +7,10 @@ return {
   dtype_order = { "f32", "f64" },
   layouts = { bf = true, sf = true },
   layout_order = { "bf", "sf" },
-  isas = { c99 = true },
-  isa_order = { "c99" },
+  -- c99: portable scalar C; avx2 (AVX2+FMA) and avx512 (AVX-512F): intrinsics, each kernel
+  -- compiled for its ISA by a function attribute and called only where the CPU has it.
+  isas = { c99 = true, avx2 = true, avx512 = true },
+  isa_order = { "c99", "avx2", "avx512" },
   -- alpha/beta specializations: general (beta != 0), beta = 0, alpha = 1 and beta = 0.
   scalars = { ab = true, b0 = true, a1b0 = true },
   scalars_order = { "a1b0", "b0", "ab" },
@@ -18,7 +20,7 @@ return {
     name = "default",
     dtypes = { "f32", "f64" },
     layouts = { "bf", "sf" },
-    isas = { "c99" },
+    isas = { "c99", "avx2", "avx512" },
     scalars = { "a1b0", "b0", "ab" },
     -- Multiply-adds per matrix (n*m*p) up to which a kernel is fully unrolled; past it,
     -- an unrolled register tile runs inside loops.

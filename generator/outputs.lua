@@ -9,7 +9,7 @@ local M = {}
 local ENUM = {
   dtype = { f32 = "BMM_F32", f64 = "BMM_F64" },
   layout = { bf = "BMM_LAYOUT_BF", sf = "BMM_LAYOUT_SF" },
-  isa = { c99 = "BMM_ISA_C99" },
+  isa = { c99 = "BMM_ISA_C99", avx2 = "BMM_ISA_AVX2", avx512 = "BMM_ISA_AVX512" },
   scalars = { ab = "BMM_SCALARS_AB", b0 = "BMM_SCALARS_B0", a1b0 = "BMM_SCALARS_A1B0" },
 }
 local SCALARS_DOC = {
@@ -51,19 +51,28 @@ function M.build(ctx, kernels)
     local ktext, dtext = {}, {}
     for _, k in ipairs(ks) do
       local d, c = k.desc, k.cost
-      ktext[#ktext + 1] = template.fill(T("kernel.c.in"), {
+      local fields = {
         name = d.name, dtype = d.dtype, n = util.cint(d.n), m = util.cint(d.m), p = util.cint(d.p),
         scalars_doc = SCALARS_DOC[d.scalars], layout = d.layout, isa = d.isa, form = d.form,
-        flops = util.cint(c.flops), loads = util.cint(c.loads.A + c.loads.B + c.loads.C),
-        loads_a = util.cint(c.loads.A), loads_b = util.cint(c.loads.B), loads_c = util.cint(c.loads.C),
-        stores = util.cint(c.stores), accumulators = util.cint(c.accumulators),
-        decls = k.c.decls, body = k.c.body,
-      })
+        flops = util.cint(c.flops), stores = util.cint(c.stores), decls = k.c.decls, body = k.c.body,
+      }
+      local fn = d.name
+      if d.isa == "c99" then
+        fields.loads = util.cint(c.loads.A + c.loads.B + c.loads.C)
+        fields.loads_a, fields.loads_b = util.cint(c.loads.A), util.cint(c.loads.B)
+        fields.loads_c, fields.accumulators = util.cint(c.loads.C), util.cint(c.accumulators)
+        ktext[#ktext + 1] = template.fill(T("kernel.c.in"), fields)
+      else
+        fields.loads, fields.vregs = util.cint(c.loads), util.cint(c.vregs)
+        fields.permutes, fields.target = util.cint(c.permutes), k.c.target
+        ktext[#ktext + 1] = template.fill(T("kernel_simd.c.in"), fields)
+        fn = "BMM_X86_FN(" .. d.name .. ")"
+      end
       dtext[#dtext + 1] = template.fill(T("desc.c.in"), {
         name = d.name, dtype_enum = ENUM.dtype[d.dtype], n = util.cint(d.n), m = util.cint(d.m),
         p = util.cint(d.p), layout_enum = ENUM.layout[d.layout], isa_enum = ENUM.isa[d.isa],
         scalars_enum = ENUM.scalars[d.scalars], form = d.form, flops = util.cint(c.flops),
-        fn_f32 = d.dtype == "f32" and d.name or "NULL", fn_f64 = d.dtype == "f64" and d.name or "NULL",
+        fn_f32 = d.dtype == "f32" and fn or "NULL", fn_f64 = d.dtype == "f64" and fn or "NULL",
       })
       names[#names + 1] = "    " .. d.name
       nkernels = nkernels + 1
@@ -78,8 +87,12 @@ function M.build(ctx, kernels)
     sources[#sources + 1] = "    ${CMAKE_CURRENT_LIST_DIR}/" .. path
     local tag = variants.shape_tag(d0)
     if not seen_shape[tag] then
-      seen_shape[tag] = true
-      shape_rows[#shape_rows + 1] = "| " .. tag .. " | " .. d0.form .. " |"
+      seen_shape[tag] = {}
+      shape_rows[#shape_rows + 1] = tag
+    end
+    for _, k in ipairs(ks) do
+      local row, key = seen_shape[tag], k.desc.isa .. ": " .. k.desc.form
+      if not row[key] then row[key] = true; row[#row + 1] = key end
     end
   end
 
@@ -106,12 +119,16 @@ function M.build(ctx, kernels)
     sources = table.concat(sources, "\n"), kernels = table.concat(names, "\n"),
   }) .. "\n"
   local tile = util.cint(spec.tile.rows) .. "x" .. util.cint(spec.tile.cols)
+  local rows_md = {}
+  for _, tag in ipairs(shape_rows) do
+    rows_md[#rows_md + 1] = "| " .. tag .. " | " .. table.concat(seen_shape[tag], ", ") .. " |"
+  end
   files["README.md"] = template.fill(T("readme.md.in"), {
     banner = banner, spec_name = spec.name, command = ctx.command, nkernels = util.cint(nkernels),
     nparts = util.cint(#parts), isas = table.concat(spec.isas, ", "),
     scalars = table.concat(spec.scalars, ", "), dtypes = table.concat(spec.dtypes, ", "),
     layouts = table.concat(spec.layouts, ", "), unroll_budget = util.cint(spec.unroll_budget),
-    tile = tile, shape_rows = table.concat(shape_rows, "\n"),
+    tile = tile, shape_rows = table.concat(rows_md, "\n"),
   }) .. "\n"
   return files
 end

@@ -73,9 +73,16 @@ const char *bmm__cpu_signature(void);
  * within budget seconds. */
 double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
     double beta, const void *A, const void *B, void *C, double budget);
-/* Times every candidate on private buffers; *best is the winner (NULL: generic). */
+/* One candidate's timing (kernel NULL: the generic path). */
+typedef struct bmm__timing {
+    const bmm_kernel_desc *kernel;
+    double seconds;  /* per call on the timing sample */
+    int wrong;       /* disagreed with the generic path: never chosen */
+} bmm__timing;
+/* Times every candidate on private buffers; *best is the winner (NULL: generic). log (may be
+ * NULL) receives up to max_log timings, *nlog of them, candidates then the generic path. */
 bmm_status bmm__measure(const bmm__problem *pr, double alpha, double beta,
-    const bmm_kernel_desc **best);
+    const bmm_kernel_desc **best, bmm__timing *log, size_t max_log, size_t *nlog);
 
 /* wisdom.c */
 void bmm__wisdom_init(void);  /* imports $BMM_WISDOM once */

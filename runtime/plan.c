@@ -148,7 +148,7 @@ static bmm_status choose(const bmm__problem *pr, double alpha, double beta, unsi
             pr->dtype == BMM_F32 ? "f32" : "f64", (long long)pr->n, (long long)pr->m,
             (long long)pr->p, (long long)pr->batch);
     if (flags & BMM_MEASURE) {
-        bmm_status st = bmm__measure(pr, alpha, beta, kd);
+        bmm_status st = bmm__measure(pr, alpha, beta, kd, NULL, 0, NULL);
         if (st != BMM_OK)
             return st;
         bmm__wisdom_record(pr, *kd);

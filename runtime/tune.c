@@ -1,6 +1,8 @@
 /* tune.c: BMM_MEASURE. Times every applicable kernel and the generic path on private buffers
  * with the plan's strides, warm-up then best of repetitions, within a time budget per plan
- * (BMM_TUNE_BUDGET_MS, default 50). The caller's memory is never touched. */
+ * (BMM_TUNE_BUDGET_MS, default 50). The winner is checked once against the generic path.
+ * The caller's memory is never touched. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,11 +61,44 @@ static void *alloc_filled(int64_t elems, size_t es, unsigned seed)
     return p;
 }
 
+/* Largest |x - y| allowed between a kernel and the generic path on the timing data: both are
+ * sums of m products of values in [-0.5, 0.5), so the standard bound with a margin. */
+static double tolerance(const bmm__problem *pr, double alpha, double beta)
+{
+    double eps = pr->dtype == BMM_F32 ? 1.2e-7 : 2.3e-16;
+    double mag = fabs(alpha) * 0.25 * (double)pr->m + fabs(beta) * 0.5;
+    return 8.0 * (double)(pr->m + 2) * eps * (mag + 1e-30);
+}
+
+/* Runs k and the generic path from the same C and compares every element of C. */
+static int agrees(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, double beta,
+    const void *A, const void *B, const void *C0, void *Ck, void *Cg, int64_t celems)
+{
+    size_t es = bmm__dtype_size(pr->dtype);
+    memcpy(Ck, C0, (size_t)celems * es);
+    memcpy(Cg, C0, (size_t)celems * es);
+    bmm__run(k, pr, alpha, beta, A, B, Ck);
+    bmm__run(NULL, pr, alpha, beta, A, B, Cg);
+    double tol = tolerance(pr, alpha, beta);
+    for (int64_t t = 0; t < pr->batch; t++)
+        for (int64_t i = 0; i < pr->n; i++)
+            for (int64_t j = 0; j < pr->p; j++) {
+                int64_t o = t * pr->sc.batch + i * pr->sc.row + j * pr->sc.col;
+                double x = es == 4 ? ((const float *)Ck)[o] : ((const double *)Ck)[o];
+                double y = es == 4 ? ((const float *)Cg)[o] : ((const double *)Cg)[o];
+                if (!(fabs(x - y) <= tol))
+                    return 0;
+            }
+    return 1;
+}
+
 bmm_status bmm__measure(const bmm__problem *pr, double alpha, double beta,
-    const bmm_kernel_desc **best)
+    const bmm_kernel_desc **best, bmm__timing *log, size_t max_log, size_t *nlog)
 {
     const bmm_kernel_desc *cand[MAX_CANDIDATES];
     size_t nc = bmm__candidates(pr, cand, MAX_CANDIDATES);
+    if (nlog)
+        *nlog = 0;
     *best = bmm__estimate(pr);
     if (nc == 0 || pr->batch == 0)
         return BMM_OK;  /* the generic path is the only candidate */
@@ -79,31 +114,55 @@ bmm_status bmm__measure(const bmm__problem *pr, double alpha, double beta,
         sample.batch = cap;
     int64_t ext[3];
     bmm__extents(&sample, ext);
-    if ((double)(ext[0] + ext[1] + ext[2]) * (double)es > (double)MAX_BUFFER_BYTES) {
+    if ((double)(ext[0] + ext[1] + 3 * ext[2]) * (double)es > (double)MAX_BUFFER_BYTES) {
         bmm__note("measure: operands too large to time; using the static rule");
         return BMM_OK;
     }
     void *A = alloc_filled(ext[0], es, 1), *B = alloc_filled(ext[1], es, 2);
-    void *C = alloc_filled(ext[2], es, 3);
+    void *C = alloc_filled(ext[2], es, 3), *Ck = alloc_filled(ext[2], es, 4);
+    void *Cg = alloc_filled(ext[2], es, 5);
+    double times[MAX_CANDIDATES + 1];
     bmm_status st = BMM_OK;
-    if (!A || !B || !C) {
+    if (!A || !B || !C || !Ck || !Cg) {
         st = bmm__fail(BMM_ENOMEM, "measure: cannot allocate %lld bytes of timing buffers",
-            (long long)((ext[0] + ext[1] + ext[2]) * (int64_t)es));
+            (long long)((ext[0] + ext[1] + 3 * ext[2]) * (int64_t)es));
         goto out;
     }
     double share = budget_seconds() / (double)(nc + 1);
-    double t_best = bmm__time_kernel(NULL, &sample, alpha, beta, A, B, C, share);
+    times[nc] = bmm__time_kernel(NULL, &sample, alpha, beta, A, B, Ck, share);
+    for (size_t i = 0; i < nc; i++)
+        times[i] = bmm__time_kernel(cand[i], &sample, alpha, beta, A, B, Ck, share);
+    for (size_t i = 0; i <= nc; i++)
+        bmm__note("measure: %-44s %10.3f us", i < nc ? cand[i]->name : "generic",
+            times[i] * 1e6);
+
+    /* The fastest kernel that agrees with the generic path wins; one that does not is
+     * reported and never chosen. The generic path is the fallback. */
+    int wrong[MAX_CANDIDATES] = { 0 };
     *best = NULL;
-    for (size_t i = 0; i < nc; i++) {
-        double t = bmm__time_kernel(cand[i], &sample, alpha, beta, A, B, C, share);
-        if (t < t_best) {
-            t_best = t;
-            *best = cand[i];
+    for (;;) {
+        size_t w = nc;
+        for (size_t i = 0; i < nc; i++)
+            if (!wrong[i] && times[i] < times[w])
+                w = i;
+        if (w == nc || agrees(cand[w], &sample, alpha, beta, A, B, C, Ck, Cg, ext[2])) {
+            *best = w == nc ? NULL : cand[w];
+            break;
         }
+        wrong[w] = 1;
+        bmm__note("measure: %s disagrees with the generic path; not used", cand[w]->name);
+    }
+    for (size_t i = 0; log && i <= nc && i < max_log; i++) {
+        log[i].kernel = i < nc ? cand[i] : NULL;
+        log[i].seconds = times[i];
+        log[i].wrong = i < nc ? wrong[i] : 0;
+        *nlog = i + 1;
     }
 out:
     free(A);
     free(B);
     free(C);
+    free(Ck);
+    free(Cg);
     return st;
 }

@@ -4,7 +4,7 @@ return {
   name = "default",
   dtypes = { "f32", "f64" },
   layouts = { "bf", "sf" },   -- batch-first and seq-first, all three operands alike
-  isas = { "c99" },
+  isas = { "c99", "avx2", "avx512" },
   scalars = { "a1b0", "b0", "ab" },
   shapes = {
     -- tiny squares: transforms, small blocks; call overhead dominates elsewhere

@@ -1,6 +1,7 @@
 /* bmm-tune: the main job. Plans every shape of the kernel table (or those named on the
- * command line) with BMM_MEASURE on this machine, prints what was chosen and how fast, and
- * writes the wisdom file. */
+ * command line) by measurement on this machine, prints what was chosen and how fast, and
+ * writes the wisdom file. Shapes the wisdom file already answers are planned without timing
+ * the search (only the figures of the table are measured). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,25 @@ static void usage(FILE *f)
         "  --layout bf|sf       only this layout (shapes given: default both)\n"
         "  --batch N            batch size (default: operands take about 256 KiB)\n"
         "  --wisdom FILE        wisdom file to write (default: $BMM_WISDOM or bmm.wisdom)\n"
-        "  --budget MS          tuning time budget per plan (default 50)\n");
+        "  --budget MS          tuning time budget per plan (default 50)\n"
+        "  --retune             measure again even where the wisdom file has an answer\n"
+        "  -v                   print every candidate's GFLOP/s\n");
+}
+
+static int fopen_ok(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+/* A progress bar on stderr (the table goes to stdout). */
+static void progress(int i, int n, const char *what)
+{
+    int w = 30, filled = n ? i * w / n : w;
+    fprintf(stderr, "\r[%.*s%*s] %3d/%3d %-14s", filled, "##############################",
+        w - filled, "", i, n, what);
 }
 
 static int has_case(const tcase *cs, int n, const tcase *c)
@@ -53,9 +72,32 @@ static void *alloc_random(int64_t elems, size_t es)
     return p;
 }
 
+typedef struct {
+    char kernel[128];
+    const char *source;      /* "measured" or "wisdom" */
+    double gflops, vs_generic, vs_c99;  /* vs_c99: NAN when no portable kernel applies */
+    int estimate_same;       /* the static rule picked the same kernel (-1: not measured) */
+    int estimate_close;      /* ... or one within 10% of its speed */
+} result;
+
+static double gflops_of(const tcase *c, int64_t batch, double seconds)
+{
+    return 2.0 * (double)c->n * (double)c->m * (double)c->p * (double)batch / seconds * 1e-9;
+}
+
+/* Best time of the portable C kernels among the timings (NAN if none applied). */
+static double best_c99(const bmm__timing *log, size_t n)
+{
+    double t = NAN;
+    for (size_t i = 0; i < n; i++)
+        if (log[i].kernel && log[i].kernel->isa == BMM_ISA_C99 && !log[i].wrong
+            && !(log[i].seconds >= t))
+            t = log[i].seconds;
+    return t;
+}
+
 /* Returns 0 on success; fills the row of the table. */
-static int run_case(const tcase *c, int64_t batch_opt, char *kernel, size_t klen, double *gflops,
-    double *speedup)
+static int run_case(const tcase *c, int64_t batch_opt, int verbose, int retune, result *r)
 {
     size_t es = c->dtype == BMM_F32 ? 4 : 8;
     int64_t per = (c->n * c->m + c->m * c->p + c->n * c->p) * (int64_t)es;
@@ -70,7 +112,6 @@ static int run_case(const tcase *c, int64_t batch_opt, char *kernel, size_t klen
         sb = bmm_stride_seq_first(c->m, c->p, batch);
         sc = bmm_stride_seq_first(c->n, c->p, batch);
     }
-    bmm_plan *tuned = NULL, *generic = NULL;
     void *A = alloc_random(batch * c->n * c->m, es), *B = alloc_random(batch * c->m * c->p, es);
     void *C = alloc_random(batch * c->n * c->p, es);
     int rc = 1;
@@ -78,27 +119,66 @@ static int run_case(const tcase *c, int64_t batch_opt, char *kernel, size_t klen
         fprintf(stderr, "bmm-tune: out of memory\n");
         goto out;
     }
-    bmm_status st = bmm_plan_create(&tuned, (bmm_dtype)c->dtype, batch, c->n, c->m, c->p, sa, sb,
-        sc, 1.0, 0.0, BMM_MEASURE);
-    if (st == BMM_OK)
-        st = bmm_plan_create(&generic, (bmm_dtype)c->dtype, batch, c->n, c->m, c->p, sa, sb, sc,
-            1.0, 0.0, BMM_GENERIC_ONLY);
+    bmm__problem pr;
+    bmm__problem_init(&pr, (bmm_dtype)c->dtype, batch, c->n, c->m, c->p, sa, sb, sc, 1.0, 0.0);
+    bmm_status st = bmm__check_problem(&pr);
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s: %s\n", bmm_strerror(st), bmm_last_error());
         goto out;
     }
-    bmm__problem pr;
-    bmm__problem_init(&pr, (bmm_dtype)c->dtype, batch, c->n, c->m, c->p, sa, sb, sc, 1.0, 0.0);
-    const bmm_kernel_desc *kd = bmm__kernel_by_name(bmm_plan_kernel(tuned));
-    double t = bmm__time_kernel(kd, &pr, 1.0, 0.0, A, B, C, 0.02);
-    double tg = bmm__time_kernel(NULL, &pr, 1.0, 0.0, A, B, C, 0.02);
-    snprintf(kernel, klen, "%s", bmm_plan_kernel(tuned));
-    *gflops = 2.0 * (double)c->n * (double)c->m * (double)c->p * (double)batch / t * 1e-9;
-    *speedup = tg / t;
+    const bmm_kernel_desc *kd = NULL;
+    bmm__timing log[64];
+    size_t nlog = 0;
+    r->estimate_same = r->estimate_close = -1;
+    if (!retune && bmm__wisdom_lookup(&pr, &kd)) {
+        /* planned from wisdom: no search, only the figures for the table */
+        r->source = "wisdom";
+        const bmm_kernel_desc *cand[64];
+        size_t nc = bmm__candidates(&pr, cand, 64);
+        log[nlog++] = (bmm__timing){ NULL, bmm__time_kernel(NULL, &pr, 1, 0, A, B, C, 0.01), 0 };
+        if (kd)
+            log[nlog++] = (bmm__timing){ kd, bmm__time_kernel(kd, &pr, 1, 0, A, B, C, 0.01), 0 };
+        for (size_t i = 0; i < nc && nlog < 64; i++)
+            if (cand[i]->isa == BMM_ISA_C99 && cand[i] != kd)
+                log[nlog++] = (bmm__timing){ cand[i],
+                    bmm__time_kernel(cand[i], &pr, 1, 0, A, B, C, 0.01), 0 };
+    } else {
+        r->source = "measured";
+        st = bmm__measure(&pr, 1.0, 0.0, &kd, log, 64, &nlog);
+        if (st != BMM_OK) {
+            fprintf(stderr, "bmm-tune: %s: %s\n", bmm_strerror(st), bmm_last_error());
+            goto out;
+        }
+        bmm__wisdom_record(&pr, kd);
+    }
+    double t_win = NAN, t_gen = NAN, t_est = NAN;
+    const bmm_kernel_desc *est = bmm__estimate(&pr);
+    for (size_t i = 0; i < nlog; i++) {
+        if (log[i].kernel == kd)
+            t_win = log[i].seconds;
+        if (!log[i].kernel)
+            t_gen = log[i].seconds;
+        if (log[i].kernel == est)
+            t_est = log[i].seconds;
+    }
+    if (verbose) {
+        for (size_t i = 0; i < nlog; i++)
+            fprintf(stderr, "\n    %-44s %9.2f GFLOP/s%s%s",
+                log[i].kernel ? log[i].kernel->name : "generic",
+                gflops_of(c, batch, log[i].seconds), log[i].kernel == kd ? "  <- chosen" : "",
+                log[i].wrong ? "  WRONG (disagrees with the generic path)" : "");
+        fprintf(stderr, "\n");
+    }
+    snprintf(r->kernel, sizeof r->kernel, "%s", kd ? kd->name : "generic");
+    r->gflops = gflops_of(c, batch, t_win);
+    r->vs_generic = t_gen / t_win;
+    r->vs_c99 = best_c99(log, nlog) / t_win;
+    if (!strcmp(r->source, "measured")) {
+        r->estimate_same = est == kd;
+        r->estimate_close = est == kd || t_est <= 1.1 * t_win;
+    }
     rc = 0;
 out:
-    bmm_plan_destroy(tuned);
-    bmm_plan_destroy(generic);
     free(A);
     free(B);
     free(C);
@@ -108,7 +188,7 @@ out:
 int main(int argc, char **argv)
 {
     static tcase cases[MAX_CASES];
-    int ncases = 0, want_dtype = 0, want_layout = 0, nshapes = 0;
+    int ncases = 0, want_dtype = 0, want_layout = 0, nshapes = 0, verbose = 0, retune = 0;
     int64_t batch = 0, shapes[256][3];
     const char *wisdom = getenv("BMM_WISDOM");
     if (!wisdom || !*wisdom)
@@ -120,6 +200,10 @@ int main(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            verbose = 1;
+        } else if (!strcmp(a, "--retune")) {
+            retune = 1;
         } else if (!strcmp(a, "--dtype") && v) {
             want_dtype = !strcmp(v, "f32") ? BMM_F32 : !strcmp(v, "f64") ? BMM_F64 : -1;
             i++;
@@ -169,33 +253,53 @@ int main(int argc, char **argv)
                 cases[ncases++] = c;
         }
     }
+    if (!retune && fopen_ok(wisdom)) {
+        if (bmm_wisdom_import_file(wisdom) == BMM_OK)
+            fprintf(stderr, "bmm-tune: wisdom imported from %s (--retune to measure again)\n",
+                wisdom);
+        else
+            fprintf(stderr, "bmm-tune: ignoring %s: %s\n", wisdom, bmm_last_error());
+    }
     fprintf(stderr, "bmm-tune: %d cases on CPU %s\n", ncases, bmm__cpu_signature());
-    printf("%-12s %-5s %-6s %-40s %9s %9s\n", "shape", "dtype", "layout", "kernel", "GFLOP/s",
-        "vs generic");
-    int failed = 0, done = 0;
-    double log_speedup = 0;
+    printf("%-12s %-5s %-6s %-44s %8s %8s %8s  %s\n", "shape", "dtype", "layout", "kernel",
+        "GFLOP/s", "vs gen", "vs c99", "from");
+    int failed = 0, done = 0, measured = 0, same = 0, close = 0, nc99 = 0;
+    double log_generic = 0, log_c99 = 0;
     for (int i = 0; i < ncases; i++) {
         const tcase *c = &cases[i];
-        fprintf(stderr, "\r[%3d/%3d] %lldx%lldx%lld          ", i + 1, ncases, (long long)c->n,
-            (long long)c->m, (long long)c->p);
-        char kernel[128], shape[48];
-        double gf, sp;
+        char shape[48];
         snprintf(shape, sizeof shape, "%lldx%lldx%lld", (long long)c->n, (long long)c->m,
             (long long)c->p);
-        if (run_case(c, batch, kernel, sizeof kernel, &gf, &sp) != 0) {
+        progress(i, ncases, shape);
+        result r;
+        if (run_case(c, batch, verbose, retune, &r) != 0) {
             failed++;
             continue;
         }
         done++;
-        log_speedup += log(sp);
-        printf("%-12s %-5s %-6s %-40s %9.2f %8.2fx\n", shape, c->dtype == BMM_F32 ? "f32" : "f64",
-            c->layout == BMM_LAYOUT_BF ? "bf" : "sf", kernel, gf, sp);
+        log_generic += log(r.vs_generic);
+        if (r.vs_c99 == r.vs_c99) {
+            log_c99 += log(r.vs_c99);
+            nc99++;
+        }
+        if (r.estimate_same >= 0) {
+            measured++;
+            same += r.estimate_same;
+            close += r.estimate_close;
+        }
+        printf("%-12s %-5s %-6s %-44s %8.2f %7.2fx %7.2fx  %s\n", shape,
+            c->dtype == BMM_F32 ? "f32" : "f64", c->layout == BMM_LAYOUT_BF ? "bf" : "sf",
+            r.kernel, r.gflops, r.vs_generic, r.vs_c99, r.source);
         fflush(stdout);
     }
+    progress(ncases, ncases, "done");
     fprintf(stderr, "\n");
     if (done)
-        printf("%d cases tuned; geometric mean speedup over the generic path: %.2fx\n", done,
-            exp(log_speedup / done));
+        printf("%d cases; geometric mean speedup over the generic path %.2fx, over the portable "
+               "C kernels %.2fx\n", done, exp(log_generic / done), nc99 ? exp(log_c99 / nc99) : NAN);
+    if (measured)
+        printf("static rule (BMM_ESTIMATE) picked the measured winner in %d of %d cases, "
+               "one within 10%% of it in %d\n", same, measured, close);
     bmm_status st = bmm_wisdom_export_file(wisdom);
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s\n", bmm_last_error());

@@ -1,0 +1,183 @@
+-- emit_simd.lua: vector IR -> C99 with x86 intrinsics (AVX2+FMA or AVX-512F). One table per
+-- ISA and dtype names the intrinsics; everything else is shared. Constants (alpha, beta, lane
+-- masks, permute indices) are hoisted out of the batch loop.
+local util = require("util")
+local c99 = require("emit_c99")
+
+local M = {}
+
+local function mask_bits(lanes) return string.format("0x%X", math.floor(2 ^ lanes) - 1) end
+
+local ISA = {
+  avx512 = {
+    target = "BMM_TARGET_AVX512",
+    f32 = { vt = "__m512", pre = "_mm512_", sfx = "ps", w = 16, mt = "__mmask16", idx = "_mm512_set_epi32" },
+    f64 = { vt = "__m512d", pre = "_mm512_", sfx = "pd", w = 8, mt = "__mmask8", idx = "_mm512_set_epi64" },
+    mask = function(t, lanes) return "(" .. t.mt .. ")" .. mask_bits(lanes) end,
+    mload = function(t, m, p) return t.pre .. "maskz_loadu_" .. t.sfx .. "(" .. m .. ", " .. p .. ")" end,
+    mstore = function(t, m, p, v) return t.pre .. "mask_storeu_" .. t.sfx .. "(" .. p .. ", " .. m .. ", " .. v .. ")" end,
+    hsum = function(t, v) return t.pre .. "reduce_add_" .. t.sfx .. "(" .. v .. ")" end,
+  },
+  avx2 = {
+    target = "BMM_TARGET_AVX2",
+    f32 = { vt = "__m256", pre = "_mm256_", sfx = "ps", w = 8, mt = "__m256i", set = "_mm256_setr_epi32",
+      hsum = "bmm__hsum_avx2_f32" },
+    f64 = { vt = "__m256d", pre = "_mm256_", sfx = "pd", w = 4, mt = "__m256i", set = "_mm256_setr_epi64x",
+      hsum = "bmm__hsum_avx2_f64" },
+    mask = function(t, lanes)
+      local l = {}
+      for i = 1, t.w do l[i] = i <= lanes and "-1" or "0" end
+      return t.set .. "(" .. table.concat(l, ", ") .. ")"
+    end,
+    mload = function(t, m, p) return t.pre .. "maskload_" .. t.sfx .. "(" .. p .. ", " .. m .. ")" end,
+    mstore = function(t, m, p, v) return t.pre .. "maskstore_" .. t.sfx .. "(" .. p .. ", " .. m .. ", " .. v .. ")" end,
+    hsum = function(t, v) return t.hsum .. "(" .. v .. ")" end,
+  },
+}
+
+-- Emission state of one kernel: the ISA tables, the row strides used, hoisted constants.
+local function state(kernel)
+  local d = kernel.desc
+  local isa = ISA[d.isa]
+  return { d = d, isa = isa, t = isa[d.dtype], used = {}, consts = {}, const_order = {} }
+end
+
+local function const(S, ctype, name, init)
+  local key = ctype .. " " .. init
+  if not S.consts[key] then
+    if not name then name = "ix" .. util.cint(#S.const_order) end
+    S.consts[key] = name
+    S.const_order[#S.const_order + 1] = "    const " .. ctype .. " " .. name .. " = " .. init .. ";"
+  end
+  return S.consts[key]
+end
+
+local function mask(S, lanes)
+  return const(S, S.t.mt, "mask" .. util.cint(lanes), S.isa.mask(S.t, lanes))
+end
+
+local function ptr(S, operand, row, col)
+  if operand == "Bcol" then
+    local base = S.d.layout == "sf" and "bcol" or "b"
+    return "&" .. base .. "[" .. util.cint(col.off) .. "]"
+  end
+  return "&" .. c99.address(S.d, S.used, operand, row, col)
+end
+
+local function load(S, operand, row, col, lanes)
+  local p = ptr(S, operand, row, col)
+  if lanes >= S.t.w then return S.t.pre .. "loadu_" .. S.t.sfx .. "(" .. p .. ")" end
+  return S.isa.mload(S.t, mask(S, lanes), p)
+end
+
+local function perm_index(S, lanes)
+  local l = {}
+  for i = S.t.w, 1, -1 do l[#l + 1] = util.cint(lanes[i] or 0) end   -- _mm512_set_*: last lane first
+  return const(S, "__m512i", nil, S.t.idx .. "(" .. table.concat(l, ", ") .. ")")
+end
+
+local function expr(S, e)
+  local t = S.t
+  if e.op == "vref" then return e.name
+  elseif e.op == "vzero" then return t.pre .. "setzero_" .. t.sfx .. "()"
+  elseif e.op == "vload" then return load(S, e.operand, e.row, e.col, e.lanes)
+  elseif e.op == "vbcast" then
+    return t.pre .. "set1_" .. t.sfx .. "(" .. c99.address(S.d, S.used, e.operand, e.row, e.col) .. ")"
+  elseif e.op == "vmul" then return t.pre .. "mul_" .. t.sfx .. "(" .. expr(S, e.a) .. ", " .. expr(S, e.b) .. ")"
+  elseif e.op == "vfma" then
+    return t.pre .. "fmadd_" .. t.sfx .. "(" .. expr(S, e.a) .. ", " .. expr(S, e.b) .. ", " .. expr(S, e.c) .. ")"
+  elseif e.op == "vperm" then
+    local ix = perm_index(S, e.idx)
+    if e.b then
+      return t.pre .. "permutex2var_" .. t.sfx .. "(" .. expr(S, e.a) .. ", " .. ix .. ", " .. expr(S, e.b) .. ")"
+    end
+    return t.pre .. "permutexvar_" .. t.sfx .. "(" .. ix .. ", " .. expr(S, e.a) .. ")"
+  end
+  error("emit_simd: unknown expression " .. tostring(e.op))
+end
+
+local function scalar_param(S, name)
+  S.used[name] = true
+  return name
+end
+
+local function vparam(S, name)
+  S.used[name] = true
+  return const(S, S.t.vt, "v" .. name, S.t.pre .. "set1_" .. S.t.sfx .. "(" .. name .. ")")
+end
+
+-- C = alpha*acc + beta*C, folded as the variant fixes (beta = 0 never reads C).
+local function epilogue(S, acc, row, col, lanes)
+  local t, sc = S.t, S.d.scalars
+  if sc == "a1b0" then return acc end
+  local scaled = t.pre .. "mul_" .. t.sfx .. "(" .. vparam(S, "alpha") .. ", " .. acc .. ")"
+  if sc == "b0" then return scaled end
+  local cold = load(S, "C", row, col, lanes)
+  return t.pre .. "fmadd_" .. t.sfx .. "(" .. vparam(S, "beta") .. ", " .. cold .. ", " .. scaled .. ")"
+end
+
+local function block(S, body, indent, out)
+  local t = S.t
+  for _, s in ipairs(body) do
+    if s.op == "vdef" then
+      out[#out + 1] = indent .. t.vt .. " " .. s.name .. " = " .. expr(S, s.value) .. ";"
+    elseif s.op == "vset" then
+      out[#out + 1] = indent .. s.name .. " = " .. expr(S, s.value) .. ";"
+    elseif s.op == "store" then
+      local v = epilogue(S, expr(S, s.acc), s.row, s.col, s.lanes)
+      local p = ptr(S, "C", s.row, s.col)
+      if s.lanes >= t.w then
+        out[#out + 1] = indent .. t.pre .. "storeu_" .. t.sfx .. "(" .. p .. ", " .. v .. ");"
+      else
+        out[#out + 1] = indent .. S.isa.mstore(t, mask(S, s.lanes), p, v) .. ";"
+      end
+    elseif s.op == "dot_store" then
+      local sum = S.isa.hsum(t, expr(S, s.acc))
+      local cref = c99.address(S.d, S.used, "C", s.row, s.col)
+      local sc = S.d.scalars
+      local v = sc == "a1b0" and sum or (scalar_param(S, "alpha") .. " * " .. sum)
+      if sc == "ab" then v = v .. " + " .. scalar_param(S, "beta") .. " * " .. cref end
+      out[#out + 1] = indent .. cref .. " = " .. v .. ";"
+    elseif s.op == "pack_bcol" then
+      S.used.sb_row = true
+      S.pack = true
+      out[#out + 1] = string.format("%sfor (int64_t k = 0; k < %s; ++k) bcol[k] = b[k * sb_row];",
+        indent, util.cint(S.d.m))
+    elseif s.op == "block" then
+      out[#out + 1] = indent .. "{"
+      block(S, s.body, indent .. "    ", out)
+      out[#out + 1] = indent .. "}"
+    elseif s.op == "loop" then
+      out[#out + 1] = string.format("%sfor (int64_t %s = %s; %s < %s; %s += %s) {", indent,
+        s.var, util.cint(s.from), s.var, util.cint(s.to), s.var, util.cint(s.step))
+      block(S, s.body, indent .. "    ", out)
+      out[#out + 1] = indent .. "}"
+    else
+      error("emit_simd: unknown statement " .. tostring(s.op))
+    end
+  end
+end
+
+-- Returns { body, decls, attributes } like emit_c99.emit, plus the function attribute.
+function M.emit(kernel)
+  local S = state(kernel)
+  local lines = {}
+  block(S, kernel.body, "        ", lines)
+  local d, ct = S.d, S.d.ctype
+  local decls = {
+    "    const " .. ct .. " *BMM_RESTRICT a = g->A;",
+    "    const " .. ct .. " *BMM_RESTRICT b = g->B;",
+    "    " .. ct .. " *BMM_RESTRICT c = g->C;",
+  }
+  for _, s in ipairs({ "sa_row", "sb_row", "sc_row" }) do
+    if S.used[s] then decls[#decls + 1] = "    const int64_t " .. s .. " = g->" .. s .. ";" end
+  end
+  for _, s in ipairs({ "alpha", "beta" }) do
+    if S.used[s] then decls[#decls + 1] = "    const " .. ct .. " " .. s .. " = g->" .. s .. ";" end
+  end
+  if S.pack then decls[#decls + 1] = "    " .. ct .. " bcol[" .. util.cint(d.m) .. "];" end
+  for _, l in ipairs(S.const_order) do decls[#decls + 1] = l end
+  return { body = table.concat(lines, "\n"), decls = table.concat(decls, "\n"), target = S.isa.target }
+end
+
+return M
