@@ -3,20 +3,20 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* The table the runtime walks: one part per generated file, 710 kernels. */
+/* The table the runtime walks: one part per generated file, 738 kernels. */
 #include "bmm_table_default.h"
 
 static const bmm_kernel_part parts[44] = {
     { 14, bmm__kernels_default_f32_1x10x256 },
     { 14, bmm__kernels_default_f32_1x32x64 },
     { 14, bmm__kernels_default_f32_1x64x128 },
-    { 16, bmm__kernels_default_f32_2x2x2 },
-    { 16, bmm__kernels_default_f32_3x3x3 },
-    { 16, bmm__kernels_default_f32_3x5x7 },
-    { 16, bmm__kernels_default_f32_4x4x4 },
-    { 16, bmm__kernels_default_f32_5x5x5 },
-    { 16, bmm__kernels_default_f32_5x7x3 },
-    { 16, bmm__kernels_default_f32_6x6x6 },
+    { 18, bmm__kernels_default_f32_2x2x2 },
+    { 18, bmm__kernels_default_f32_3x3x3 },
+    { 18, bmm__kernels_default_f32_3x5x7 },
+    { 18, bmm__kernels_default_f32_4x4x4 },
+    { 18, bmm__kernels_default_f32_5x5x5 },
+    { 18, bmm__kernels_default_f32_5x7x3 },
+    { 18, bmm__kernels_default_f32_6x6x6 },
     { 16, bmm__kernels_default_f32_7x7x7 },
     { 16, bmm__kernels_default_f32_8x8x8 },
     { 14, bmm__kernels_default_f32_10x256x1 },
@@ -32,13 +32,13 @@ static const bmm_kernel_part parts[44] = {
     { 14, bmm__kernels_default_f64_1x10x256 },
     { 14, bmm__kernels_default_f64_1x32x64 },
     { 18, bmm__kernels_default_f64_1x64x128 },
-    { 16, bmm__kernels_default_f64_2x2x2 },
-    { 16, bmm__kernels_default_f64_3x3x3 },
-    { 14, bmm__kernels_default_f64_3x5x7 },
-    { 16, bmm__kernels_default_f64_4x4x4 },
-    { 14, bmm__kernels_default_f64_5x5x5 },
-    { 16, bmm__kernels_default_f64_5x7x3 },
-    { 14, bmm__kernels_default_f64_6x6x6 },
+    { 18, bmm__kernels_default_f64_2x2x2 },
+    { 18, bmm__kernels_default_f64_3x3x3 },
+    { 16, bmm__kernels_default_f64_3x5x7 },
+    { 18, bmm__kernels_default_f64_4x4x4 },
+    { 16, bmm__kernels_default_f64_5x5x5 },
+    { 18, bmm__kernels_default_f64_5x7x3 },
+    { 16, bmm__kernels_default_f64_6x6x6 },
     { 14, bmm__kernels_default_f64_7x7x7 },
     { 14, bmm__kernels_default_f64_8x8x8 },
     { 14, bmm__kernels_default_f64_10x256x1 },

@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* Kernel table of spec "default": 710 kernels in 44 parts. */
+/* Kernel table of spec "default": 738 kernels in 44 parts. */
 #ifndef BMM_TABLE_DEFAULT_H
 #define BMM_TABLE_DEFAULT_H
 
@@ -16,13 +16,13 @@ extern "C" {
 extern const bmm_kernel_desc bmm__kernels_default_f32_1x10x256[14];
 extern const bmm_kernel_desc bmm__kernels_default_f32_1x32x64[14];
 extern const bmm_kernel_desc bmm__kernels_default_f32_1x64x128[14];
-extern const bmm_kernel_desc bmm__kernels_default_f32_2x2x2[16];
-extern const bmm_kernel_desc bmm__kernels_default_f32_3x3x3[16];
-extern const bmm_kernel_desc bmm__kernels_default_f32_3x5x7[16];
-extern const bmm_kernel_desc bmm__kernels_default_f32_4x4x4[16];
-extern const bmm_kernel_desc bmm__kernels_default_f32_5x5x5[16];
-extern const bmm_kernel_desc bmm__kernels_default_f32_5x7x3[16];
-extern const bmm_kernel_desc bmm__kernels_default_f32_6x6x6[16];
+extern const bmm_kernel_desc bmm__kernels_default_f32_2x2x2[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_3x3x3[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_3x5x7[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_4x4x4[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_5x5x5[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_5x7x3[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_6x6x6[18];
 extern const bmm_kernel_desc bmm__kernels_default_f32_7x7x7[16];
 extern const bmm_kernel_desc bmm__kernels_default_f32_8x8x8[16];
 extern const bmm_kernel_desc bmm__kernels_default_f32_10x256x1[14];
@@ -38,13 +38,13 @@ extern const bmm_kernel_desc bmm__kernels_default_f32_64x128x1[14];
 extern const bmm_kernel_desc bmm__kernels_default_f64_1x10x256[14];
 extern const bmm_kernel_desc bmm__kernels_default_f64_1x32x64[14];
 extern const bmm_kernel_desc bmm__kernels_default_f64_1x64x128[18];
-extern const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[16];
-extern const bmm_kernel_desc bmm__kernels_default_f64_3x3x3[16];
-extern const bmm_kernel_desc bmm__kernels_default_f64_3x5x7[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_4x4x4[16];
-extern const bmm_kernel_desc bmm__kernels_default_f64_5x5x5[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_5x7x3[16];
-extern const bmm_kernel_desc bmm__kernels_default_f64_6x6x6[14];
+extern const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[18];
+extern const bmm_kernel_desc bmm__kernels_default_f64_3x3x3[18];
+extern const bmm_kernel_desc bmm__kernels_default_f64_3x5x7[16];
+extern const bmm_kernel_desc bmm__kernels_default_f64_4x4x4[18];
+extern const bmm_kernel_desc bmm__kernels_default_f64_5x5x5[16];
+extern const bmm_kernel_desc bmm__kernels_default_f64_5x7x3[18];
+extern const bmm_kernel_desc bmm__kernels_default_f64_6x6x6[16];
 extern const bmm_kernel_desc bmm__kernels_default_f64_7x7x7[14];
 extern const bmm_kernel_desc bmm__kernels_default_f64_8x8x8[14];
 extern const bmm_kernel_desc bmm__kernels_default_f64_10x256x1[14];

@@ -108,6 +108,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_2x2x2_sf_avx2_rows_ab
     bmm_f32_2x2x2_sf_avx512_rows_b0
     bmm_f32_2x2x2_sf_avx512_rows_ab
+    bmm_f32_2x2x2_sf_avx512_xb_b0
+    bmm_f32_2x2x2_sf_avx512_xb_ab
     bmm_f32_3x3x3_bf_c99_a1b0
     bmm_f32_3x3x3_bf_c99_b0
     bmm_f32_3x3x3_bf_c99_ab
@@ -124,6 +126,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_3x3x3_sf_avx2_rows_ab
     bmm_f32_3x3x3_sf_avx512_rows_b0
     bmm_f32_3x3x3_sf_avx512_rows_ab
+    bmm_f32_3x3x3_sf_avx512_xb_b0
+    bmm_f32_3x3x3_sf_avx512_xb_ab
     bmm_f32_3x5x7_bf_c99_a1b0
     bmm_f32_3x5x7_bf_c99_b0
     bmm_f32_3x5x7_bf_c99_ab
@@ -140,6 +144,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_3x5x7_sf_avx2_rows_ab
     bmm_f32_3x5x7_sf_avx512_rows_b0
     bmm_f32_3x5x7_sf_avx512_rows_ab
+    bmm_f32_3x5x7_sf_avx512_xb_b0
+    bmm_f32_3x5x7_sf_avx512_xb_ab
     bmm_f32_4x4x4_bf_c99_a1b0
     bmm_f32_4x4x4_bf_c99_b0
     bmm_f32_4x4x4_bf_c99_ab
@@ -156,6 +162,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_4x4x4_sf_avx2_rows_ab
     bmm_f32_4x4x4_sf_avx512_rows_b0
     bmm_f32_4x4x4_sf_avx512_rows_ab
+    bmm_f32_4x4x4_sf_avx512_xb_b0
+    bmm_f32_4x4x4_sf_avx512_xb_ab
     bmm_f32_5x5x5_bf_c99_a1b0
     bmm_f32_5x5x5_bf_c99_b0
     bmm_f32_5x5x5_bf_c99_ab
@@ -172,6 +180,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_5x5x5_sf_avx2_rows_ab
     bmm_f32_5x5x5_sf_avx512_rows_b0
     bmm_f32_5x5x5_sf_avx512_rows_ab
+    bmm_f32_5x5x5_sf_avx512_xb_b0
+    bmm_f32_5x5x5_sf_avx512_xb_ab
     bmm_f32_5x7x3_bf_c99_a1b0
     bmm_f32_5x7x3_bf_c99_b0
     bmm_f32_5x7x3_bf_c99_ab
@@ -188,6 +198,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_5x7x3_sf_avx2_rows_ab
     bmm_f32_5x7x3_sf_avx512_rows_b0
     bmm_f32_5x7x3_sf_avx512_rows_ab
+    bmm_f32_5x7x3_sf_avx512_xb_b0
+    bmm_f32_5x7x3_sf_avx512_xb_ab
     bmm_f32_6x6x6_bf_c99_a1b0
     bmm_f32_6x6x6_bf_c99_b0
     bmm_f32_6x6x6_bf_c99_ab
@@ -204,6 +216,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_6x6x6_sf_avx2_rows_ab
     bmm_f32_6x6x6_sf_avx512_rows_b0
     bmm_f32_6x6x6_sf_avx512_rows_ab
+    bmm_f32_6x6x6_sf_avx512_xb_b0
+    bmm_f32_6x6x6_sf_avx512_xb_ab
     bmm_f32_7x7x7_bf_c99_a1b0
     bmm_f32_7x7x7_bf_c99_b0
     bmm_f32_7x7x7_bf_c99_ab
@@ -470,6 +484,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_2x2x2_sf_avx2_rows_ab
     bmm_f64_2x2x2_sf_avx512_rows_b0
     bmm_f64_2x2x2_sf_avx512_rows_ab
+    bmm_f64_2x2x2_sf_avx512_xb_b0
+    bmm_f64_2x2x2_sf_avx512_xb_ab
     bmm_f64_3x3x3_bf_c99_a1b0
     bmm_f64_3x3x3_bf_c99_b0
     bmm_f64_3x3x3_bf_c99_ab
@@ -486,6 +502,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_3x3x3_sf_avx2_rows_ab
     bmm_f64_3x3x3_sf_avx512_rows_b0
     bmm_f64_3x3x3_sf_avx512_rows_ab
+    bmm_f64_3x3x3_sf_avx512_xb_b0
+    bmm_f64_3x3x3_sf_avx512_xb_ab
     bmm_f64_3x5x7_bf_c99_a1b0
     bmm_f64_3x5x7_bf_c99_b0
     bmm_f64_3x5x7_bf_c99_ab
@@ -500,6 +518,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_3x5x7_sf_avx2_rows_ab
     bmm_f64_3x5x7_sf_avx512_rows_b0
     bmm_f64_3x5x7_sf_avx512_rows_ab
+    bmm_f64_3x5x7_sf_avx512_xb_b0
+    bmm_f64_3x5x7_sf_avx512_xb_ab
     bmm_f64_4x4x4_bf_c99_a1b0
     bmm_f64_4x4x4_bf_c99_b0
     bmm_f64_4x4x4_bf_c99_ab
@@ -516,6 +536,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_4x4x4_sf_avx2_rows_ab
     bmm_f64_4x4x4_sf_avx512_rows_b0
     bmm_f64_4x4x4_sf_avx512_rows_ab
+    bmm_f64_4x4x4_sf_avx512_xb_b0
+    bmm_f64_4x4x4_sf_avx512_xb_ab
     bmm_f64_5x5x5_bf_c99_a1b0
     bmm_f64_5x5x5_bf_c99_b0
     bmm_f64_5x5x5_bf_c99_ab
@@ -530,6 +552,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_5x5x5_sf_avx2_rows_ab
     bmm_f64_5x5x5_sf_avx512_rows_b0
     bmm_f64_5x5x5_sf_avx512_rows_ab
+    bmm_f64_5x5x5_sf_avx512_xb_b0
+    bmm_f64_5x5x5_sf_avx512_xb_ab
     bmm_f64_5x7x3_bf_c99_a1b0
     bmm_f64_5x7x3_bf_c99_b0
     bmm_f64_5x7x3_bf_c99_ab
@@ -546,6 +570,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_5x7x3_sf_avx2_rows_ab
     bmm_f64_5x7x3_sf_avx512_rows_b0
     bmm_f64_5x7x3_sf_avx512_rows_ab
+    bmm_f64_5x7x3_sf_avx512_xb_b0
+    bmm_f64_5x7x3_sf_avx512_xb_ab
     bmm_f64_6x6x6_bf_c99_a1b0
     bmm_f64_6x6x6_bf_c99_b0
     bmm_f64_6x6x6_bf_c99_ab
@@ -560,6 +586,8 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_6x6x6_sf_avx2_rows_ab
     bmm_f64_6x6x6_sf_avx512_rows_b0
     bmm_f64_6x6x6_sf_avx512_rows_ab
+    bmm_f64_6x6x6_sf_avx512_xb_b0
+    bmm_f64_6x6x6_sf_avx512_xb_ab
     bmm_f64_7x7x7_bf_c99_a1b0
     bmm_f64_7x7x7_bf_c99_b0
     bmm_f64_7x7x7_bf_c99_ab

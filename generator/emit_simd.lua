@@ -6,6 +6,7 @@ local c99 = require("emit_c99")
 
 local M = {}
 
+local function idiv(a, b) return math.floor(a / b) end
 local function mask_bits(lanes) return string.format("0x%X", math.floor(2 ^ lanes) - 1) end
 
 local ISA = {
@@ -42,10 +43,10 @@ local function state(kernel)
   return { d = d, isa = isa, t = isa[d.dtype], used = {}, consts = {}, const_order = {} }
 end
 
-local function const(S, ctype, name, init)
+local function const(S, ctype, name, init, prefix)
   local key = ctype .. " " .. init
   if not S.consts[key] then
-    if not name then name = "ix" .. util.cint(#S.const_order) end
+    if not name then name = (prefix or "ix") .. util.cint(#S.const_order) end
     S.consts[key] = name
     S.const_order[#S.const_order + 1] = "    const " .. ctype .. " " .. name .. " = " .. init .. ";"
   end
@@ -96,6 +97,65 @@ local function expr(S, e)
   error("emit_simd: unknown expression " .. tostring(e.op))
 end
 
+-- Lane shuffles of the across-batch form. src: names of c vectors holding W groups of c
+-- elements each (group t = one matrix). gather(t, k) -> element index into src ++ ...:
+-- deinterleave makes vector k from lanes t*c + k; interleave makes vector r from
+-- (vector e % c, lane e // c) for e = r*W + l. Pairs of sources go through permutex2var,
+-- pair results are merged by masked blends.
+local function shuffle(S, out, indent, dst, srcs, lane_source)
+  local t, W = S.t, S.t.w
+  local per_pair = {}
+  for l = 0, W - 1 do
+    local reg, lane = lane_source(l)
+    local q = idiv(reg, 2)
+    per_pair[q] = per_pair[q] or { idx = {}, mask = 0 }
+    per_pair[q].idx[l + 1] = (reg - 2 * q) * W + lane
+    per_pair[q].mask = per_pair[q].mask + 2 ^ l
+  end
+  local expr_of = nil
+  for q = 0, idiv(#srcs - 1, 2) do
+    local pp = per_pair[q]
+    if pp then
+      local lanes = {}
+      for l = 1, W do lanes[l] = pp.idx[l] or 0 end
+      local ix = perm_index(S, lanes)
+      local e
+      if srcs[2 * q + 2] then
+        e = t.pre .. "permutex2var_" .. t.sfx .. "(" .. srcs[2 * q + 1] .. ", " .. ix .. ", " .. srcs[2 * q + 2] .. ")"
+      else
+        e = t.pre .. "permutexvar_" .. t.sfx .. "(" .. ix .. ", " .. srcs[2 * q + 1] .. ")"
+      end
+      if expr_of then
+        local mk = const(S, t.mt, nil, "(" .. t.mt .. ")" .. string.format("0x%X", math.floor(pp.mask)), "km")
+        e = t.pre .. "mask_blend_" .. t.sfx .. "(" .. mk .. ", " .. expr_of .. ", " .. e .. ")"
+      end
+      expr_of = e
+    end
+  end
+  out[#out + 1] = indent .. t.vt .. " " .. dst .. " = " .. expr_of .. ";"
+end
+
+-- Row `row` of W consecutive items: cols vectors loaded, deinterleaved into names[k + 1].
+local function deinterleave(S, out, indent, operand, row, cols, names, tmp)
+  local t, W = S.t, S.t.w
+  if cols == 1 then
+    out[#out + 1] = indent .. t.vt .. " " .. names[1] .. " = " .. load(S, operand, row, { off = 0 }, W) .. ";"
+    return
+  end
+  local srcs = {}
+  for r = 0, cols - 1 do
+    srcs[r + 1] = tmp .. r
+    out[#out + 1] = indent .. t.vt .. " " .. srcs[r + 1] .. " = "
+      .. load(S, operand, row, { off = r * W }, W) .. ";"
+  end
+  for k = 0, cols - 1 do
+    shuffle(S, out, indent, names[k + 1], srcs, function(l)
+      local e = l * cols + k
+      return idiv(e, W), e % W
+    end)
+  end
+end
+
 local function scalar_param(S, name)
   S.used[name] = true
   return name
@@ -138,6 +198,43 @@ local function block(S, body, indent, out)
       local v = sc == "a1b0" and sum or (scalar_param(S, "alpha") .. " * " .. sum)
       if sc == "ab" then v = v .. " + " .. scalar_param(S, "beta") .. " * " .. cref end
       out[#out + 1] = indent .. cref .. " = " .. v .. ";"
+    elseif s.op == "deint" then
+      deinterleave(S, out, indent, s.operand, s.row, s.cols, s.names, s.names[1] .. "_s")
+    elseif s.op == "xstore" then
+      local vals = {}
+      if S.d.scalars == "ab" then
+        local cold = {}
+        for j = 1, s.cols do cold[j] = "cold_" .. (j - 1) end
+        deinterleave(S, out, indent, "C", s.row, s.cols, cold, "cold_s")
+        for j = 1, s.cols do
+          out[#out + 1] = indent .. t.vt .. " e_" .. (j - 1) .. " = " .. t.pre .. "fmadd_" .. t.sfx .. "("
+            .. vparam(S, "beta") .. ", " .. cold[j] .. ", " .. t.pre .. "mul_" .. t.sfx .. "("
+            .. vparam(S, "alpha") .. ", " .. s.accs[j] .. "));"
+          vals[j] = "e_" .. (j - 1)
+        end
+      else
+        for j = 1, s.cols do vals[j] = epilogue(S, s.accs[j]) end
+      end
+      if s.cols == 1 then
+        out[#out + 1] = indent .. t.pre .. "storeu_" .. t.sfx .. "(" .. ptr(S, "C", s.row, { off = 0 }) .. ", " .. vals[1] .. ");"
+      else
+        local srcs = {}
+        for j = 1, s.cols do
+          if vals[j]:match("^[%w_]+$") then srcs[j] = vals[j] else
+            srcs[j] = "e_" .. (j - 1)
+            out[#out + 1] = indent .. t.vt .. " " .. srcs[j] .. " = " .. vals[j] .. ";"
+          end
+        end
+        local W = t.w
+        for r = 0, s.cols - 1 do
+          shuffle(S, out, indent, "o_" .. r, srcs, function(l)
+            local e = r * W + l
+            return e % s.cols, idiv(e, s.cols)
+          end)
+          out[#out + 1] = indent .. t.pre .. "storeu_" .. t.sfx .. "(" .. ptr(S, "C", s.row, { off = r * W })
+            .. ", o_" .. r .. ");"
+        end
+      end
     elseif s.op == "pack_bcol" then
       S.used.sb_row = true
       S.pack = true
@@ -162,7 +259,7 @@ end
 function M.emit(kernel)
   local S = state(kernel)
   local lines = {}
-  block(S, kernel.body, "        ", lines)
+  block(S, kernel.body, kernel.desc.form == "xb" and "            " or "        ", lines)
   local d, ct = S.d, S.d.ctype
   local decls = {
     "    const " .. ct .. " *BMM_RESTRICT a = g->A;",

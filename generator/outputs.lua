@@ -65,7 +65,12 @@ function M.build(ctx, kernels)
       else
         fields.loads, fields.vregs = util.cint(c.loads), util.cint(c.vregs)
         fields.permutes, fields.target = util.cint(c.permutes), k.c.target
-        ktext[#ktext + 1] = template.fill(T("kernel_simd.c.in"), fields)
+        if d.form == "xb" then
+          fields.w, fields.fallback = util.cint(k.ir.width), d.fallback
+          ktext[#ktext + 1] = template.fill(T("kernel_xb.c.in"), fields)
+        else
+          ktext[#ktext + 1] = template.fill(T("kernel_simd.c.in"), fields)
+        end
         fn = "BMM_X86_FN(" .. d.name .. ")"
       end
       dtext[#dtext + 1] = template.fill(T("desc.c.in"), {

@@ -34,8 +34,11 @@ function M.from_problems(problems, spec)
           if not (vec and sc == "a1b0" and has_b0) then
             local name = table.concat({ "bmm", pr.dtype, shape_tag(pr), pr.layout, isa }, "_")
             if form ~= "unroll" then name = name .. "_" .. form end
+            -- the across-batch form hands leftover items to the first form of its ISA
+            local fallback = nil
+            if form == "xb" then fallback = name:gsub("_xb$", "_" .. fs[1]) .. "_" .. sc end
             out[#out + 1] = {
-              name = name .. "_" .. sc, dtype = pr.dtype, n = pr.n, m = pr.m, p = pr.p,
+              name = name .. "_" .. sc, fallback = fallback, dtype = pr.dtype, n = pr.n, m = pr.m, p = pr.p,
               ctype = options.dtypes[pr.dtype].ctype,
               layout = pr.layout, isa = isa, scalars = sc, form = form, tile = tile,
               file = "bmm_" .. pr.dtype .. "_" .. shape_tag(pr),

@@ -9,7 +9,10 @@
 --   index:       {var = loop variable or nil, off = integer}
 -- Forms: rows (vectorize along p, broadcast A; R rows x V vectors of C per block),
 -- rl<R> (the same block in loops past the unroll budget), flat (the whole small C in
--- registers, built with permutes, batch-first only), dot (p = 1: dot products along m).
+-- registers, built with permutes, batch-first only), dot (p = 1: dot products along m),
+-- xb (across the batch: lanes are consecutive seq-first batch items).
+--   xb statements: deint{operand,row,cols,names} (row of W items -> one vector per column),
+--                  xstore{row,cols,accs} (epilogue, interleave back, store)
 local util = require("util")
 
 local M = {}
@@ -217,6 +220,52 @@ local function dot_form(K, W)
   K.cost.vregs = R + 2
 end
 
+-- Across the batch (seq-first): SIMD lanes are W consecutive batch items, whose rows lie next
+-- to each other in memory (batch stride = cols), so row i of W items is W*cols contiguous
+-- elements: loaded as cols vectors and deinterleaved by permutes into one vector per column.
+-- Every multiply-add then uses whole vectors, whatever the shape; C is interleaved back.
+function M.xb_applies(pr, isa)
+  return M.ISA[isa].permute and pr.layout == "sf" and pr.m <= 8 and pr.p <= 8 and pr.m * pr.p <= 40
+end
+
+local function xb_form(K, W)
+  local d = K.desc
+  local body = K.body
+  local function names(prefix, count)
+    local t = {}
+    for j = 0, count - 1 do t[#t + 1] = prefix .. "_" .. j end
+    return t
+  end
+  for k = 0, d.m - 1 do
+    body[#body + 1] = { op = "deint", operand = "B", row = idx(nil, k), cols = d.p, names = names("b" .. k, d.p) }
+  end
+  for i = 0, d.n - 1 do
+    local blk = {}
+    blk[#blk + 1] = { op = "deint", operand = "A", row = idx(nil, i), cols = d.m, names = names("a", d.m) }
+    local accs = names("acc", d.p)
+    for j = 0, d.p - 1 do
+      for k = 0, d.m - 1 do
+        local a, b = { op = "vref", name = "a_" .. k }, { op = "vref", name = "b" .. k .. "_" .. j }
+        if k == 0 then
+          blk[#blk + 1] = { op = "vdef", name = accs[j + 1], value = { op = "vmul", a = a, b = b } }
+        else
+          blk[#blk + 1] = { op = "vset", name = accs[j + 1],
+            value = { op = "vfma", a = a, b = b, c = { op = "vref", name = accs[j + 1] } } }
+        end
+      end
+    end
+    blk[#blk + 1] = { op = "xstore", row = idx(nil, i), cols = d.p, accs = accs }
+    body[#body + 1] = { op = "block", body = blk }
+  end
+  -- per group of W matrices: deinterleaving costs about cols/2 permutes per vector made
+  local perms = function(c) return c * math.max(1, ceil_div(c, 2)) end
+  K.cost.loads = d.m * d.p + d.n * d.m + (d.scalars == "ab" and d.n * d.p or 0)
+  K.cost.stores = d.n * d.p
+  K.cost.permutes = d.m * perms(d.p) + d.n * perms(d.m) + d.n * perms(d.p) * (d.scalars == "ab" and 2 or 1)
+  K.cost.vregs = d.m * d.p + d.m + d.p + 2
+  K.per = "group of " .. util.cint(W) .. " matrices"
+end
+
 -- Which vector forms apply to a problem on an ISA (the search space of variants.lua).
 function M.forms(pr, isa, budget)
   local W = M.ISA[isa].width[pr.dtype]
@@ -237,6 +286,7 @@ function M.forms(pr, isa, budget)
     and pr.p < W then
     out[#out + 1] = "flat"
   end
+  if M.xb_applies(pr, isa) then out[#out + 1] = "xb" end
   return out
 end
 
@@ -257,6 +307,8 @@ function M.build(desc)
     flat_form(K, W)
   elseif desc.form == "dot" then
     dot_form(K, W)
+  elseif desc.form == "xb" then
+    xb_form(K, W)
   else
     error("vector: unknown form " .. tostring(desc.form))
   end

@@ -95,8 +95,9 @@ static int64_t lanes_of(const bmm_kernel_desc *k)
 /* The static rule, distilled from bmm-tune's measurements over the default spec on Zen 5
  * (it reports how often this rule picks the measured winner). In order:
  * 1. the kernel whose layout matches the problem exactly (compile-time row strides);
- * 2. portable C for products of 8 multiply-adds or fewer (vectors do not pay), else the
- *    flat form (whole C in registers) in f32 or when its rows fill a vector exactly, else
+ * 2. the across-batch form for seq-first products with B and C at most 5 wide (in f64 only
+ *    where p divides the lanes), else portable C for products of 8 multiply-adds or fewer
+ *    (vectors do not pay), else the flat form (whole C in registers) in f32 or when its rows fill a vector exactly, else
  *    the narrowest vector that holds a row of C (no idle lanes; widest if none does);
  * 3. among looped forms the taller register tile;
  * 4. the most specialized alpha/beta form. */
@@ -110,6 +111,10 @@ static int64_t score(const bmm_kernel_desc *k, const bmm__problem *pr)
         tier = pr->n * pr->m * pr->p <= 8 ? 255 : 0;
     else
         tier = 1 + (w >= pr->p ? 128 - w : w);
+    /* across the batch: all lanes busy whatever the shape, while deinterleaving stays cheap */
+    if (!strcmp(k->form, "xb") && pr->m * pr->p <= 25 && pr->p <= 5
+        && (k->dtype == BMM_F32 || w % pr->p == 0))
+        tier = 300;
     if (!strcmp(k->form, "flat")) {
         int64_t rows = w / pr->p;  /* rows of C per vector, as the generator groups them */
         if (rows > pr->n)
@@ -121,7 +126,7 @@ static int64_t score(const bmm_kernel_desc *k, const bmm__problem *pr)
         if (form > 14)
             form = 14;
     }
-    return ((int64_t)exact << 20) | (tier << 12) | (form << 4) | k->scalars;
+    return ((int64_t)exact << 24) | (tier << 12) | (form << 4) | k->scalars;  /* tier < 4096 */
 }
 
 const bmm_kernel_desc *bmm__estimate(const bmm__problem *pr)

@@ -31,9 +31,8 @@ static void run_one(const bmm_kernel_desc *k, int64_t batch, int layout, int bro
         print_error("%s does not apply to its own layout\n", what);
         fail();
     }
-    bmm__run(NULL, &tc.pr, alpha, beta, tc.A, tc.B, tc.C);
+    bmm__run(NULL, &tc.pr, alpha, beta, tc.A, tc.B, tc.C);  /* test_generic checks it */
     void *want = th_copy_c(&tc);
-    th_check(&tc, NULL, 2.0, "generic path");  /* the yardstick itself, against long double */
     th_case_reset(&tc);
     bmm__run(k, &tc.pr, alpha, beta, tc.A, tc.B, tc.C);
     th_check(&tc, want, 4.0, what);

@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f32 5x7x3 kernels: 16 variants (layouts x ISAs x alpha/beta forms). */
+/* f32 5x7x3 kernels: 18 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -1934,7 +1934,761 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_f32_args
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f32_5x7x3[16] = {
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_5x7x3_sf_avx512_xb_b0
+ * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx512, form xb:
+ * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
+ * are adjacent), deinterleaved by permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 210 useful flops per matrix, 33 vector values live,
+ * 56 vector loads, 15 vector stores, 212 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 30, 27, 24, 21, 18, 15, 12, 9, 6, 3, 0);
+    const __m512i ix1 = _mm512_set_epi32(13, 10, 7, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km2 = (__mmask16)0xF800;
+    const __m512i ix3 = _mm512_set_epi32(0, 0, 0, 0, 0, 31, 28, 25, 22, 19, 16, 13, 10, 7, 4, 1);
+    const __m512i ix4 = _mm512_set_epi32(14, 11, 8, 5, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix5 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 29, 26, 23, 20, 17, 14, 11, 8, 5, 2);
+    const __m512i ix6 = _mm512_set_epi32(15, 12, 9, 6, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km7 = (__mmask16)0xFC00;
+    const __m512i ix8 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 28, 21, 14, 7, 0);
+    const __m512i ix9 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 31, 24, 17, 10, 3, 0, 0, 0, 0, 0);
+    const __mmask16 km10 = (__mmask16)0x3E0;
+    const __m512i ix11 = _mm512_set_epi32(0, 0, 27, 20, 13, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km12 = (__mmask16)0x3C00;
+    const __m512i ix13 = _mm512_set_epi32(9, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km14 = (__mmask16)0xC000;
+    const __m512i ix15 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 29, 22, 15, 8, 1);
+    const __m512i ix16 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 25, 18, 11, 4, 0, 0, 0, 0, 0);
+    const __mmask16 km17 = (__mmask16)0x1E0;
+    const __m512i ix18 = _mm512_set_epi32(0, 0, 28, 21, 14, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km19 = (__mmask16)0x3E00;
+    const __m512i ix20 = _mm512_set_epi32(10, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix21 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 30, 23, 16, 9, 2);
+    const __m512i ix22 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 26, 19, 12, 5, 0, 0, 0, 0, 0);
+    const __m512i ix23 = _mm512_set_epi32(0, 0, 29, 22, 15, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix24 = _mm512_set_epi32(11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix25 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 31, 24, 17, 10, 3);
+    const __m512i ix26 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 27, 20, 13, 6, 0, 0, 0, 0, 0);
+    const __m512i ix27 = _mm512_set_epi32(0, 0, 30, 23, 16, 9, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix28 = _mm512_set_epi32(12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix29 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 18, 11, 4);
+    const __m512i ix30 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 28, 21, 14, 7, 0, 0, 0, 0, 0);
+    const __mmask16 km31 = (__mmask16)0x1F0;
+    const __m512i ix32 = _mm512_set_epi32(0, 0, 31, 24, 17, 10, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix33 = _mm512_set_epi32(13, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix34 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 26, 19, 12, 5);
+    const __m512i ix35 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 29, 22, 15, 8, 1, 0, 0, 0, 0);
+    const __m512i ix36 = _mm512_set_epi32(0, 0, 0, 25, 18, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km37 = (__mmask16)0x1E00;
+    const __m512i ix38 = _mm512_set_epi32(14, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km39 = (__mmask16)0xE000;
+    const __m512i ix40 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 20, 13, 6);
+    const __m512i ix41 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 30, 23, 16, 9, 2, 0, 0, 0, 0);
+    const __m512i ix42 = _mm512_set_epi32(0, 0, 0, 26, 19, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix43 = _mm512_set_epi32(15, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512i ix45 = _mm512_set_epi32(5, 0, 20, 4, 0, 19, 3, 0, 18, 2, 0, 17, 1, 0, 16, 0);
+    const __m512i ix46 = _mm512_set_epi32(0, 4, 0, 0, 3, 0, 0, 2, 0, 0, 1, 0, 0, 0, 0, 0);
+    const __mmask16 km47 = (__mmask16)0x4924;
+    const __m512i ix48 = _mm512_set_epi32(26, 10, 0, 25, 9, 0, 24, 8, 0, 23, 7, 0, 22, 6, 0, 21);
+    const __m512i ix49 = _mm512_set_epi32(0, 0, 9, 0, 0, 8, 0, 0, 7, 0, 0, 6, 0, 0, 5, 0);
+    const __mmask16 km50 = (__mmask16)0x2492;
+    const __m512i ix51 = _mm512_set_epi32(0, 31, 15, 0, 30, 14, 0, 29, 13, 0, 28, 12, 0, 27, 11, 0);
+    const __m512i ix52 = _mm512_set_epi32(15, 0, 0, 14, 0, 0, 13, 0, 0, 12, 0, 0, 11, 0, 0, 10);
+    const __mmask16 km53 = (__mmask16)0x9249;
+    int64_t t = 0;
+    if (g->sa_batch == 7 && g->sb_batch == 3 && g->sc_batch == 3) {
+        for (; t + 16 <= g->batch; t += 16) {
+            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+            __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_ps(ix1, b0_0_s2));
+            __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_ps(ix4, b0_0_s2));
+            __m512 b0_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutexvar_ps(ix6, b0_0_s2));
+            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+            __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_ps(ix1, b1_0_s2));
+            __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_ps(ix4, b1_0_s2));
+            __m512 b1_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutexvar_ps(ix6, b1_0_s2));
+            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+            __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_ps(ix1, b2_0_s2));
+            __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_ps(ix4, b2_0_s2));
+            __m512 b2_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutexvar_ps(ix6, b2_0_s2));
+            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+            __m512 b3_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutexvar_ps(ix1, b3_0_s2));
+            __m512 b3_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix3, b3_0_s1), _mm512_permutexvar_ps(ix4, b3_0_s2));
+            __m512 b3_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutexvar_ps(ix6, b3_0_s2));
+            __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
+            __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
+            __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
+            __m512 b4_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutexvar_ps(ix1, b4_0_s2));
+            __m512 b4_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix3, b4_0_s1), _mm512_permutexvar_ps(ix4, b4_0_s2));
+            __m512 b4_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutexvar_ps(ix6, b4_0_s2));
+            __m512 b5_0_s0 = _mm512_loadu_ps(&b[5 * sb_row]);
+            __m512 b5_0_s1 = _mm512_loadu_ps(&b[5 * sb_row + 16]);
+            __m512 b5_0_s2 = _mm512_loadu_ps(&b[5 * sb_row + 32]);
+            __m512 b5_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix0, b5_0_s1), _mm512_permutexvar_ps(ix1, b5_0_s2));
+            __m512 b5_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix3, b5_0_s1), _mm512_permutexvar_ps(ix4, b5_0_s2));
+            __m512 b5_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b5_0_s0, ix5, b5_0_s1), _mm512_permutexvar_ps(ix6, b5_0_s2));
+            __m512 b6_0_s0 = _mm512_loadu_ps(&b[6 * sb_row]);
+            __m512 b6_0_s1 = _mm512_loadu_ps(&b[6 * sb_row + 16]);
+            __m512 b6_0_s2 = _mm512_loadu_ps(&b[6 * sb_row + 32]);
+            __m512 b6_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix0, b6_0_s1), _mm512_permutexvar_ps(ix1, b6_0_s2));
+            __m512 b6_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix3, b6_0_s1), _mm512_permutexvar_ps(ix4, b6_0_s2));
+            __m512 b6_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b6_0_s0, ix5, b6_0_s1), _mm512_permutexvar_ps(ix6, b6_0_s2));
+            {
+                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+                __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
+                __m512 a_0_s5 = _mm512_loadu_ps(&a[80]);
+                __m512 a_0_s6 = _mm512_loadu_ps(&a[96]);
+                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+                __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
+                _mm512_storeu_ps(&c[0], o_0);
+                __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
+                _mm512_storeu_ps(&c[16], o_1);
+                __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
+                _mm512_storeu_ps(&c[32], o_2);
+            }
+            {
+                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+                __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
+                __m512 a_0_s5 = _mm512_loadu_ps(&a[1 * sa_row + 80]);
+                __m512 a_0_s6 = _mm512_loadu_ps(&a[1 * sa_row + 96]);
+                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+                __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
+                _mm512_storeu_ps(&c[1 * sc_row], o_0);
+                __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
+                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+                __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
+                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+            }
+            {
+                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+                __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
+                __m512 a_0_s5 = _mm512_loadu_ps(&a[2 * sa_row + 80]);
+                __m512 a_0_s6 = _mm512_loadu_ps(&a[2 * sa_row + 96]);
+                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+                __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
+                _mm512_storeu_ps(&c[2 * sc_row], o_0);
+                __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
+                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+                __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
+                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+            }
+            {
+                __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
+                __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
+                __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
+                __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
+                __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
+                __m512 a_0_s5 = _mm512_loadu_ps(&a[3 * sa_row + 80]);
+                __m512 a_0_s6 = _mm512_loadu_ps(&a[3 * sa_row + 96]);
+                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+                __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
+                _mm512_storeu_ps(&c[3 * sc_row], o_0);
+                __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
+                _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
+                __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
+                _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
+            }
+            {
+                __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
+                __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
+                __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
+                __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
+                __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
+                __m512 a_0_s5 = _mm512_loadu_ps(&a[4 * sa_row + 80]);
+                __m512 a_0_s6 = _mm512_loadu_ps(&a[4 * sa_row + 96]);
+                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+                __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
+                _mm512_storeu_ps(&c[4 * sc_row], o_0);
+                __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
+                _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
+                __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
+                _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
+            }
+            a += 16 * 7;
+            b += 16 * 3;
+            c += 16 * 3;
+        }
+    }
+    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+        bmm_f32_args rest = *g;
+        rest.A += t * g->sa_batch;
+        rest.B += t * g->sb_batch;
+        rest.C += t * g->sc_batch;
+        rest.batch = g->batch - t;
+        bmm_f32_5x7x3_sf_avx512_rows_b0(&rest);
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_5x7x3_sf_avx512_xb_ab
+ * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx512, form xb:
+ * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
+ * are adjacent), deinterleaved by permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 210 useful flops per matrix, 33 vector values live,
+ * 71 vector loads, 15 vector stores, 242 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 30, 27, 24, 21, 18, 15, 12, 9, 6, 3, 0);
+    const __m512i ix1 = _mm512_set_epi32(13, 10, 7, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km2 = (__mmask16)0xF800;
+    const __m512i ix3 = _mm512_set_epi32(0, 0, 0, 0, 0, 31, 28, 25, 22, 19, 16, 13, 10, 7, 4, 1);
+    const __m512i ix4 = _mm512_set_epi32(14, 11, 8, 5, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix5 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 29, 26, 23, 20, 17, 14, 11, 8, 5, 2);
+    const __m512i ix6 = _mm512_set_epi32(15, 12, 9, 6, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km7 = (__mmask16)0xFC00;
+    const __m512i ix8 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 28, 21, 14, 7, 0);
+    const __m512i ix9 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 31, 24, 17, 10, 3, 0, 0, 0, 0, 0);
+    const __mmask16 km10 = (__mmask16)0x3E0;
+    const __m512i ix11 = _mm512_set_epi32(0, 0, 27, 20, 13, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km12 = (__mmask16)0x3C00;
+    const __m512i ix13 = _mm512_set_epi32(9, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km14 = (__mmask16)0xC000;
+    const __m512i ix15 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 29, 22, 15, 8, 1);
+    const __m512i ix16 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 25, 18, 11, 4, 0, 0, 0, 0, 0);
+    const __mmask16 km17 = (__mmask16)0x1E0;
+    const __m512i ix18 = _mm512_set_epi32(0, 0, 28, 21, 14, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km19 = (__mmask16)0x3E00;
+    const __m512i ix20 = _mm512_set_epi32(10, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix21 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 30, 23, 16, 9, 2);
+    const __m512i ix22 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 26, 19, 12, 5, 0, 0, 0, 0, 0);
+    const __m512i ix23 = _mm512_set_epi32(0, 0, 29, 22, 15, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix24 = _mm512_set_epi32(11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix25 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 31, 24, 17, 10, 3);
+    const __m512i ix26 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 27, 20, 13, 6, 0, 0, 0, 0, 0);
+    const __m512i ix27 = _mm512_set_epi32(0, 0, 30, 23, 16, 9, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix28 = _mm512_set_epi32(12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix29 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 18, 11, 4);
+    const __m512i ix30 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 28, 21, 14, 7, 0, 0, 0, 0, 0);
+    const __mmask16 km31 = (__mmask16)0x1F0;
+    const __m512i ix32 = _mm512_set_epi32(0, 0, 31, 24, 17, 10, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix33 = _mm512_set_epi32(13, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix34 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 26, 19, 12, 5);
+    const __m512i ix35 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 29, 22, 15, 8, 1, 0, 0, 0, 0);
+    const __m512i ix36 = _mm512_set_epi32(0, 0, 0, 25, 18, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km37 = (__mmask16)0x1E00;
+    const __m512i ix38 = _mm512_set_epi32(14, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask16 km39 = (__mmask16)0xE000;
+    const __m512i ix40 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 20, 13, 6);
+    const __m512i ix41 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 30, 23, 16, 9, 2, 0, 0, 0, 0);
+    const __m512i ix42 = _mm512_set_epi32(0, 0, 0, 26, 19, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ix43 = _mm512_set_epi32(15, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512i ix46 = _mm512_set_epi32(5, 0, 20, 4, 0, 19, 3, 0, 18, 2, 0, 17, 1, 0, 16, 0);
+    const __m512i ix47 = _mm512_set_epi32(0, 4, 0, 0, 3, 0, 0, 2, 0, 0, 1, 0, 0, 0, 0, 0);
+    const __mmask16 km48 = (__mmask16)0x4924;
+    const __m512i ix49 = _mm512_set_epi32(26, 10, 0, 25, 9, 0, 24, 8, 0, 23, 7, 0, 22, 6, 0, 21);
+    const __m512i ix50 = _mm512_set_epi32(0, 0, 9, 0, 0, 8, 0, 0, 7, 0, 0, 6, 0, 0, 5, 0);
+    const __mmask16 km51 = (__mmask16)0x2492;
+    const __m512i ix52 = _mm512_set_epi32(0, 31, 15, 0, 30, 14, 0, 29, 13, 0, 28, 12, 0, 27, 11, 0);
+    const __m512i ix53 = _mm512_set_epi32(15, 0, 0, 14, 0, 0, 13, 0, 0, 12, 0, 0, 11, 0, 0, 10);
+    const __mmask16 km54 = (__mmask16)0x9249;
+    int64_t t = 0;
+    if (g->sa_batch == 7 && g->sb_batch == 3 && g->sc_batch == 3) {
+        for (; t + 16 <= g->batch; t += 16) {
+            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+            __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_ps(ix1, b0_0_s2));
+            __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_ps(ix4, b0_0_s2));
+            __m512 b0_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutexvar_ps(ix6, b0_0_s2));
+            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+            __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_ps(ix1, b1_0_s2));
+            __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_ps(ix4, b1_0_s2));
+            __m512 b1_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutexvar_ps(ix6, b1_0_s2));
+            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+            __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_ps(ix1, b2_0_s2));
+            __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_ps(ix4, b2_0_s2));
+            __m512 b2_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutexvar_ps(ix6, b2_0_s2));
+            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+            __m512 b3_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutexvar_ps(ix1, b3_0_s2));
+            __m512 b3_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix3, b3_0_s1), _mm512_permutexvar_ps(ix4, b3_0_s2));
+            __m512 b3_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutexvar_ps(ix6, b3_0_s2));
+            __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
+            __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
+            __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
+            __m512 b4_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutexvar_ps(ix1, b4_0_s2));
+            __m512 b4_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix3, b4_0_s1), _mm512_permutexvar_ps(ix4, b4_0_s2));
+            __m512 b4_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutexvar_ps(ix6, b4_0_s2));
+            __m512 b5_0_s0 = _mm512_loadu_ps(&b[5 * sb_row]);
+            __m512 b5_0_s1 = _mm512_loadu_ps(&b[5 * sb_row + 16]);
+            __m512 b5_0_s2 = _mm512_loadu_ps(&b[5 * sb_row + 32]);
+            __m512 b5_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix0, b5_0_s1), _mm512_permutexvar_ps(ix1, b5_0_s2));
+            __m512 b5_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix3, b5_0_s1), _mm512_permutexvar_ps(ix4, b5_0_s2));
+            __m512 b5_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b5_0_s0, ix5, b5_0_s1), _mm512_permutexvar_ps(ix6, b5_0_s2));
+            __m512 b6_0_s0 = _mm512_loadu_ps(&b[6 * sb_row]);
+            __m512 b6_0_s1 = _mm512_loadu_ps(&b[6 * sb_row + 16]);
+            __m512 b6_0_s2 = _mm512_loadu_ps(&b[6 * sb_row + 32]);
+            __m512 b6_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix0, b6_0_s1), _mm512_permutexvar_ps(ix1, b6_0_s2));
+            __m512 b6_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix3, b6_0_s1), _mm512_permutexvar_ps(ix4, b6_0_s2));
+            __m512 b6_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b6_0_s0, ix5, b6_0_s1), _mm512_permutexvar_ps(ix6, b6_0_s2));
+            {
+                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+                __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
+                __m512 a_0_s5 = _mm512_loadu_ps(&a[80]);
+                __m512 a_0_s6 = _mm512_loadu_ps(&a[96]);
+                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+                __m512 cold_s0 = _mm512_loadu_ps(&c[0]);
+                __m512 cold_s1 = _mm512_loadu_ps(&c[16]);
+                __m512 cold_s2 = _mm512_loadu_ps(&c[32]);
+                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
+                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
+                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
+                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+                __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
+                _mm512_storeu_ps(&c[0], o_0);
+                __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
+                _mm512_storeu_ps(&c[16], o_1);
+                __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
+                _mm512_storeu_ps(&c[32], o_2);
+            }
+            {
+                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+                __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
+                __m512 a_0_s5 = _mm512_loadu_ps(&a[1 * sa_row + 80]);
+                __m512 a_0_s6 = _mm512_loadu_ps(&a[1 * sa_row + 96]);
+                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+                __m512 cold_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
+                __m512 cold_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
+                __m512 cold_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
+                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
+                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
+                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
+                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+                __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
+                _mm512_storeu_ps(&c[1 * sc_row], o_0);
+                __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
+                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+                __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
+                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+            }
+            {
+                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+                __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
+                __m512 a_0_s5 = _mm512_loadu_ps(&a[2 * sa_row + 80]);
+                __m512 a_0_s6 = _mm512_loadu_ps(&a[2 * sa_row + 96]);
+                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+                __m512 cold_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
+                __m512 cold_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
+                __m512 cold_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
+                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
+                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
+                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
+                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+                __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
+                _mm512_storeu_ps(&c[2 * sc_row], o_0);
+                __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
+                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+                __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
+                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+            }
+            {
+                __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
+                __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
+                __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
+                __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
+                __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
+                __m512 a_0_s5 = _mm512_loadu_ps(&a[3 * sa_row + 80]);
+                __m512 a_0_s6 = _mm512_loadu_ps(&a[3 * sa_row + 96]);
+                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+                __m512 cold_s0 = _mm512_loadu_ps(&c[3 * sc_row]);
+                __m512 cold_s1 = _mm512_loadu_ps(&c[3 * sc_row + 16]);
+                __m512 cold_s2 = _mm512_loadu_ps(&c[3 * sc_row + 32]);
+                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
+                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
+                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
+                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+                __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
+                _mm512_storeu_ps(&c[3 * sc_row], o_0);
+                __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
+                _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
+                __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
+                _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
+            }
+            {
+                __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
+                __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
+                __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
+                __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
+                __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
+                __m512 a_0_s5 = _mm512_loadu_ps(&a[4 * sa_row + 80]);
+                __m512 a_0_s6 = _mm512_loadu_ps(&a[4 * sa_row + 96]);
+                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+                __m512 cold_s0 = _mm512_loadu_ps(&c[4 * sc_row]);
+                __m512 cold_s1 = _mm512_loadu_ps(&c[4 * sc_row + 16]);
+                __m512 cold_s2 = _mm512_loadu_ps(&c[4 * sc_row + 32]);
+                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
+                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
+                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
+                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+                __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
+                _mm512_storeu_ps(&c[4 * sc_row], o_0);
+                __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
+                _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
+                __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
+                _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
+            }
+            a += 16 * 7;
+            b += 16 * 3;
+            c += 16 * 3;
+        }
+    }
+    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+        bmm_f32_args rest = *g;
+        rest.A += t * g->sa_batch;
+        rest.B += t * g->sb_batch;
+        rest.C += t * g->sc_batch;
+        rest.batch = g->batch - t;
+        bmm_f32_5x7x3_sf_avx512_rows_ab(&rest);
+    }
+}
+#endif
+
+const bmm_kernel_desc bmm__kernels_default_f32_5x7x3[18] = {
     { "bmm_f32_5x7x3_bf_c99_a1b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 195, bmm_f32_5x7x3_bf_c99_a1b0, NULL },
     { "bmm_f32_5x7x3_bf_c99_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 210, bmm_f32_5x7x3_bf_c99_b0, NULL },
     { "bmm_f32_5x7x3_bf_c99_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 240, bmm_f32_5x7x3_bf_c99_ab, NULL },
@@ -1951,4 +2705,6 @@ const bmm_kernel_desc bmm__kernels_default_f32_5x7x3[16] = {
     { "bmm_f32_5x7x3_sf_avx2_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_ab), NULL },
     { "bmm_f32_5x7x3_sf_avx512_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_b0), NULL },
     { "bmm_f32_5x7x3_sf_avx512_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_5x7x3_sf_avx512_xb_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_b0), NULL },
+    { "bmm_f32_5x7x3_sf_avx512_xb_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_ab), NULL },
 };

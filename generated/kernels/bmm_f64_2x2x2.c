@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f64 2x2x2 kernels: 16 variants (layouts x ISAs x alpha/beta forms). */
+/* f64 2x2x2 kernels: 18 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -580,7 +580,177 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_f64_args
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[16] = {
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_2x2x2_sf_avx512_xb_b0
+ * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout sf, isa avx512, form xb:
+ * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
+ * are adjacent), deinterleaved by permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 16 useful flops per matrix, 10 vector values live,
+ * 8 vector loads, 4 vector stores, 12 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __m512i ix0 = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i ix1 = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512i ix3 = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i ix4 = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    int64_t t = 0;
+    if (g->sa_batch == 2 && g->sb_batch == 2 && g->sc_batch == 2) {
+        for (; t + 8 <= g->batch; t += 8) {
+            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+            __m512d b0_0 = _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1);
+            __m512d b0_1 = _mm512_permutex2var_pd(b0_0_s0, ix1, b0_0_s1);
+            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+            __m512d b1_0 = _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1);
+            __m512d b1_1 = _mm512_permutex2var_pd(b1_0_s0, ix1, b1_0_s1);
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+                __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
+                __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+                __m512d o_0 = _mm512_permutex2var_pd(e_0, ix3, e_1);
+                _mm512_storeu_pd(&c[0], o_0);
+                __m512d o_1 = _mm512_permutex2var_pd(e_0, ix4, e_1);
+                _mm512_storeu_pd(&c[8], o_1);
+            }
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+                __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
+                __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+                __m512d o_0 = _mm512_permutex2var_pd(e_0, ix3, e_1);
+                _mm512_storeu_pd(&c[1 * sc_row], o_0);
+                __m512d o_1 = _mm512_permutex2var_pd(e_0, ix4, e_1);
+                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            }
+            a += 8 * 2;
+            b += 8 * 2;
+            c += 8 * 2;
+        }
+    }
+    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+        bmm_f64_args rest = *g;
+        rest.A += t * g->sa_batch;
+        rest.B += t * g->sb_batch;
+        rest.C += t * g->sc_batch;
+        rest.batch = g->batch - t;
+        bmm_f64_2x2x2_sf_avx512_rows_b0(&rest);
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_2x2x2_sf_avx512_xb_ab
+ * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa avx512, form xb:
+ * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
+ * are adjacent), deinterleaved by permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 16 useful flops per matrix, 10 vector values live,
+ * 12 vector loads, 4 vector stores, 16 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m512i ix0 = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i ix1 = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512i ix4 = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i ix5 = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    int64_t t = 0;
+    if (g->sa_batch == 2 && g->sb_batch == 2 && g->sc_batch == 2) {
+        for (; t + 8 <= g->batch; t += 8) {
+            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+            __m512d b0_0 = _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1);
+            __m512d b0_1 = _mm512_permutex2var_pd(b0_0_s0, ix1, b0_0_s1);
+            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+            __m512d b1_0 = _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1);
+            __m512d b1_1 = _mm512_permutex2var_pd(b1_0_s0, ix1, b1_0_s1);
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+                __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
+                __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                __m512d cold_s0 = _mm512_loadu_pd(&c[0]);
+                __m512d cold_s1 = _mm512_loadu_pd(&c[8]);
+                __m512d cold_0 = _mm512_permutex2var_pd(cold_s0, ix0, cold_s1);
+                __m512d cold_1 = _mm512_permutex2var_pd(cold_s0, ix1, cold_s1);
+                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+                __m512d o_0 = _mm512_permutex2var_pd(e_0, ix4, e_1);
+                _mm512_storeu_pd(&c[0], o_0);
+                __m512d o_1 = _mm512_permutex2var_pd(e_0, ix5, e_1);
+                _mm512_storeu_pd(&c[8], o_1);
+            }
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+                __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
+                __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                __m512d cold_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
+                __m512d cold_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+                __m512d cold_0 = _mm512_permutex2var_pd(cold_s0, ix0, cold_s1);
+                __m512d cold_1 = _mm512_permutex2var_pd(cold_s0, ix1, cold_s1);
+                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+                __m512d o_0 = _mm512_permutex2var_pd(e_0, ix4, e_1);
+                _mm512_storeu_pd(&c[1 * sc_row], o_0);
+                __m512d o_1 = _mm512_permutex2var_pd(e_0, ix5, e_1);
+                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            }
+            a += 8 * 2;
+            b += 8 * 2;
+            c += 8 * 2;
+        }
+    }
+    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+        bmm_f64_args rest = *g;
+        rest.A += t * g->sa_batch;
+        rest.B += t * g->sb_batch;
+        rest.C += t * g->sc_batch;
+        rest.batch = g->batch - t;
+        bmm_f64_2x2x2_sf_avx512_rows_ab(&rest);
+    }
+}
+#endif
+
+const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[18] = {
     { "bmm_f64_2x2x2_bf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 12, NULL, bmm_f64_2x2x2_bf_c99_a1b0 },
     { "bmm_f64_2x2x2_bf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 16, NULL, bmm_f64_2x2x2_bf_c99_b0 },
     { "bmm_f64_2x2x2_bf_c99_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 24, NULL, bmm_f64_2x2x2_bf_c99_ab },
@@ -597,4 +767,6 @@ const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[16] = {
     { "bmm_f64_2x2x2_sf_avx2_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_ab) },
     { "bmm_f64_2x2x2_sf_avx512_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_b0) },
     { "bmm_f64_2x2x2_sf_avx512_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_ab) },
+    { "bmm_f64_2x2x2_sf_avx512_xb_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_b0) },
+    { "bmm_f64_2x2x2_sf_avx512_xb_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_ab) },
 };

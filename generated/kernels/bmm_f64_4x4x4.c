@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f64 4x4x4 kernels: 16 variants (layouts x ISAs x alpha/beta forms). */
+/* f64 4x4x4 kernels: 18 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -1260,7 +1260,517 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_f64_args
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f64_4x4x4[16] = {
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_4x4x4_sf_avx512_xb_b0
+ * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx512, form xb:
+ * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
+ * are adjacent), deinterleaved by permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 128 useful flops per matrix, 26 vector values live,
+ * 32 vector loads, 16 vector stores, 96 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __m512i ix0 = _mm512_set_epi64(0, 0, 0, 0, 12, 8, 4, 0);
+    const __m512i ix1 = _mm512_set_epi64(12, 8, 4, 0, 0, 0, 0, 0);
+    const __mmask8 km2 = (__mmask8)0xF0;
+    const __m512i ix3 = _mm512_set_epi64(0, 0, 0, 0, 13, 9, 5, 1);
+    const __m512i ix4 = _mm512_set_epi64(13, 9, 5, 1, 0, 0, 0, 0);
+    const __m512i ix5 = _mm512_set_epi64(0, 0, 0, 0, 14, 10, 6, 2);
+    const __m512i ix6 = _mm512_set_epi64(14, 10, 6, 2, 0, 0, 0, 0);
+    const __m512i ix7 = _mm512_set_epi64(0, 0, 0, 0, 15, 11, 7, 3);
+    const __m512i ix8 = _mm512_set_epi64(15, 11, 7, 3, 0, 0, 0, 0);
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512i ix10 = _mm512_set_epi64(0, 0, 9, 1, 0, 0, 8, 0);
+    const __m512i ix11 = _mm512_set_epi64(9, 1, 0, 0, 8, 0, 0, 0);
+    const __mmask8 km12 = (__mmask8)0xCC;
+    const __m512i ix13 = _mm512_set_epi64(0, 0, 11, 3, 0, 0, 10, 2);
+    const __m512i ix14 = _mm512_set_epi64(11, 3, 0, 0, 10, 2, 0, 0);
+    const __m512i ix15 = _mm512_set_epi64(0, 0, 13, 5, 0, 0, 12, 4);
+    const __m512i ix16 = _mm512_set_epi64(13, 5, 0, 0, 12, 4, 0, 0);
+    const __m512i ix17 = _mm512_set_epi64(0, 0, 15, 7, 0, 0, 14, 6);
+    const __m512i ix18 = _mm512_set_epi64(15, 7, 0, 0, 14, 6, 0, 0);
+    int64_t t = 0;
+    if (g->sa_batch == 4 && g->sb_batch == 4 && g->sc_batch == 4) {
+        for (; t + 8 <= g->batch; t += 8) {
+            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+            __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
+            __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3));
+            __m512d b0_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix4, b0_0_s3));
+            __m512d b0_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3));
+            __m512d b0_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix8, b0_0_s3));
+            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+            __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
+            __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3));
+            __m512d b1_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix4, b1_0_s3));
+            __m512d b1_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3));
+            __m512d b1_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix8, b1_0_s3));
+            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+            __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
+            __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3));
+            __m512d b2_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix4, b2_0_s3));
+            __m512d b2_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3));
+            __m512d b2_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix8, b2_0_s3));
+            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+            __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
+            __m512d b3_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3));
+            __m512d b3_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix3, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix4, b3_0_s3));
+            __m512d b3_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3));
+            __m512d b3_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix8, b3_0_s3));
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
+                _mm512_storeu_pd(&c[0], o_0);
+                __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
+                _mm512_storeu_pd(&c[8], o_1);
+                __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
+                _mm512_storeu_pd(&c[16], o_2);
+                __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
+                _mm512_storeu_pd(&c[24], o_3);
+            }
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
+                _mm512_storeu_pd(&c[1 * sc_row], o_0);
+                __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
+                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+                __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
+                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+                __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
+                _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
+            }
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
+                _mm512_storeu_pd(&c[2 * sc_row], o_0);
+                __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
+                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+                __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
+                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+                __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
+                _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
+            }
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
+                __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
+                __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
+                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
+                _mm512_storeu_pd(&c[3 * sc_row], o_0);
+                __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
+                _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
+                __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
+                _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
+                __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
+                _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
+            }
+            a += 8 * 4;
+            b += 8 * 4;
+            c += 8 * 4;
+        }
+    }
+    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+        bmm_f64_args rest = *g;
+        rest.A += t * g->sa_batch;
+        rest.B += t * g->sb_batch;
+        rest.C += t * g->sc_batch;
+        rest.batch = g->batch - t;
+        bmm_f64_4x4x4_sf_avx512_rows_b0(&rest);
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_4x4x4_sf_avx512_xb_ab
+ * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx512, form xb:
+ * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
+ * are adjacent), deinterleaved by permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 128 useful flops per matrix, 26 vector values live,
+ * 48 vector loads, 16 vector stores, 128 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m512i ix0 = _mm512_set_epi64(0, 0, 0, 0, 12, 8, 4, 0);
+    const __m512i ix1 = _mm512_set_epi64(12, 8, 4, 0, 0, 0, 0, 0);
+    const __mmask8 km2 = (__mmask8)0xF0;
+    const __m512i ix3 = _mm512_set_epi64(0, 0, 0, 0, 13, 9, 5, 1);
+    const __m512i ix4 = _mm512_set_epi64(13, 9, 5, 1, 0, 0, 0, 0);
+    const __m512i ix5 = _mm512_set_epi64(0, 0, 0, 0, 14, 10, 6, 2);
+    const __m512i ix6 = _mm512_set_epi64(14, 10, 6, 2, 0, 0, 0, 0);
+    const __m512i ix7 = _mm512_set_epi64(0, 0, 0, 0, 15, 11, 7, 3);
+    const __m512i ix8 = _mm512_set_epi64(15, 11, 7, 3, 0, 0, 0, 0);
+    const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512i ix11 = _mm512_set_epi64(0, 0, 9, 1, 0, 0, 8, 0);
+    const __m512i ix12 = _mm512_set_epi64(9, 1, 0, 0, 8, 0, 0, 0);
+    const __mmask8 km13 = (__mmask8)0xCC;
+    const __m512i ix14 = _mm512_set_epi64(0, 0, 11, 3, 0, 0, 10, 2);
+    const __m512i ix15 = _mm512_set_epi64(11, 3, 0, 0, 10, 2, 0, 0);
+    const __m512i ix16 = _mm512_set_epi64(0, 0, 13, 5, 0, 0, 12, 4);
+    const __m512i ix17 = _mm512_set_epi64(13, 5, 0, 0, 12, 4, 0, 0);
+    const __m512i ix18 = _mm512_set_epi64(0, 0, 15, 7, 0, 0, 14, 6);
+    const __m512i ix19 = _mm512_set_epi64(15, 7, 0, 0, 14, 6, 0, 0);
+    int64_t t = 0;
+    if (g->sa_batch == 4 && g->sb_batch == 4 && g->sc_batch == 4) {
+        for (; t + 8 <= g->batch; t += 8) {
+            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+            __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
+            __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3));
+            __m512d b0_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix4, b0_0_s3));
+            __m512d b0_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3));
+            __m512d b0_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix8, b0_0_s3));
+            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+            __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
+            __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3));
+            __m512d b1_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix4, b1_0_s3));
+            __m512d b1_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3));
+            __m512d b1_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix8, b1_0_s3));
+            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+            __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
+            __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3));
+            __m512d b2_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix4, b2_0_s3));
+            __m512d b2_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3));
+            __m512d b2_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix8, b2_0_s3));
+            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+            __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
+            __m512d b3_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3));
+            __m512d b3_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix3, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix4, b3_0_s3));
+            __m512d b3_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3));
+            __m512d b3_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix8, b3_0_s3));
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+                __m512d cold_s0 = _mm512_loadu_pd(&c[0]);
+                __m512d cold_s1 = _mm512_loadu_pd(&c[8]);
+                __m512d cold_s2 = _mm512_loadu_pd(&c[16]);
+                __m512d cold_s3 = _mm512_loadu_pd(&c[24]);
+                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3));
+                __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutex2var_pd(cold_s2, ix4, cold_s3));
+                __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3));
+                __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3));
+                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+                __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
+                _mm512_storeu_pd(&c[0], o_0);
+                __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
+                _mm512_storeu_pd(&c[8], o_1);
+                __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
+                _mm512_storeu_pd(&c[16], o_2);
+                __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
+                _mm512_storeu_pd(&c[24], o_3);
+            }
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+                __m512d cold_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
+                __m512d cold_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+                __m512d cold_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
+                __m512d cold_s3 = _mm512_loadu_pd(&c[1 * sc_row + 24]);
+                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3));
+                __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutex2var_pd(cold_s2, ix4, cold_s3));
+                __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3));
+                __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3));
+                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+                __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
+                _mm512_storeu_pd(&c[1 * sc_row], o_0);
+                __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
+                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+                __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
+                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+                __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
+                _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
+            }
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+                __m512d cold_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
+                __m512d cold_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+                __m512d cold_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
+                __m512d cold_s3 = _mm512_loadu_pd(&c[2 * sc_row + 24]);
+                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3));
+                __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutex2var_pd(cold_s2, ix4, cold_s3));
+                __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3));
+                __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3));
+                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+                __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
+                _mm512_storeu_pd(&c[2 * sc_row], o_0);
+                __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
+                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+                __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
+                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+                __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
+                _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
+            }
+            {
+                __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
+                __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
+                __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
+                __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
+                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+                __m512d cold_s0 = _mm512_loadu_pd(&c[3 * sc_row]);
+                __m512d cold_s1 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
+                __m512d cold_s2 = _mm512_loadu_pd(&c[3 * sc_row + 16]);
+                __m512d cold_s3 = _mm512_loadu_pd(&c[3 * sc_row + 24]);
+                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3));
+                __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutex2var_pd(cold_s2, ix4, cold_s3));
+                __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3));
+                __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3));
+                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+                __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
+                _mm512_storeu_pd(&c[3 * sc_row], o_0);
+                __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
+                _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
+                __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
+                _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
+                __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
+                _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
+            }
+            a += 8 * 4;
+            b += 8 * 4;
+            c += 8 * 4;
+        }
+    }
+    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+        bmm_f64_args rest = *g;
+        rest.A += t * g->sa_batch;
+        rest.B += t * g->sb_batch;
+        rest.C += t * g->sc_batch;
+        rest.batch = g->batch - t;
+        bmm_f64_4x4x4_sf_avx512_rows_ab(&rest);
+    }
+}
+#endif
+
+const bmm_kernel_desc bmm__kernels_default_f64_4x4x4[18] = {
     { "bmm_f64_4x4x4_bf_c99_a1b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 112, NULL, bmm_f64_4x4x4_bf_c99_a1b0 },
     { "bmm_f64_4x4x4_bf_c99_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 128, NULL, bmm_f64_4x4x4_bf_c99_b0 },
     { "bmm_f64_4x4x4_bf_c99_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 160, NULL, bmm_f64_4x4x4_bf_c99_ab },
@@ -1277,4 +1787,6 @@ const bmm_kernel_desc bmm__kernels_default_f64_4x4x4[16] = {
     { "bmm_f64_4x4x4_sf_avx2_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_ab) },
     { "bmm_f64_4x4x4_sf_avx512_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_b0) },
     { "bmm_f64_4x4x4_sf_avx512_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_ab) },
+    { "bmm_f64_4x4x4_sf_avx512_xb_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_b0) },
+    { "bmm_f64_4x4x4_sf_avx512_xb_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_ab) },
 };

@@ -167,7 +167,7 @@ static int run_case(const tcase *c, int64_t batch_opt, int verbose, int retune, 
                 log[i].kernel ? log[i].kernel->name : "generic",
                 gflops_of(c, batch, log[i].seconds), log[i].kernel == kd ? "  <- chosen" : "",
                 log[i].wrong ? "  WRONG (disagrees with the generic path)" : "");
-        fprintf(stderr, "\n");
+        fprintf(stderr, "\n    static rule: %s\n", est ? est->name : "generic");
     }
     snprintf(r->kernel, sizeof r->kernel, "%s", kd ? kd->name : "generic");
     r->gflops = gflops_of(c, batch, t_win);

@@ -121,6 +121,9 @@ test("vector variants: forms per shape and ISA, no alpha = 1 form beside b0", fu
   check(not names["bmm_f32_4x4x4_sf_avx512_flat_b0"], "flat needs batch-first rows")
   check(not names["bmm_f32_4x4x4_bf_avx2_flat_b0"], "flat needs AVX-512 permutes")
   check(names["bmm_f32_4x4x4_sf_avx2_rows_ab"] and not names["bmm_f32_4x4x4_sf_avx2_rows_a1b0"])
+  local xb = names["bmm_f32_4x4x4_sf_avx512_xb_ab"]
+  check(xb and xb.fallback == "bmm_f32_4x4x4_sf_avx512_rows_ab", "across-batch form falls back to rows")
+  check(names[xb.fallback] and not names["bmm_f32_4x4x4_bf_avx512_xb_ab"], "across-batch is seq-first only")
   check(names["bmm_f32_10x64x1_bf_avx2_dot_b0"] and not names["bmm_f32_10x64x1_bf_avx2_rows_b0"], "p = 1: dot only")
   check(names["bmm_f32_40x40x40_bf_avx512_rl8_b0"] and names["bmm_f32_40x40x40_bf_avx512_rl4_b0"], "looped tiles")
   check(names["bmm_f32_40x40x40_bf_c99_t4x8_a1b0"])
@@ -144,10 +147,10 @@ test("vector IR stores every element of C exactly once, every form", function()
                   walk(s.body, e)
                 end
               elseif s.op == "block" then walk(s.body, env)
-              elseif s.op == "store" or s.op == "dot_store" then
+              elseif s.op == "store" or s.op == "dot_store" or s.op == "xstore" then
                 local row = s.row.off + (s.row.var and env[s.row.var] or 0)
-                for l = 0, (s.lanes or 1) - 1 do
-                  local flat = row * pr.p + s.col.off + l   -- bf view: lanes may run across rows
+                for l = 0, (s.lanes or s.cols or 1) - 1 do
+                  local flat = row * pr.p + (s.col and s.col.off or 0) + l   -- bf view: lanes may run across rows
                   check(not seen[flat], ("%s %s: element %d stored twice"):format(isa, form, flat))
                   seen[flat] = true; count = count + 1
                 end
