@@ -1,15 +1,16 @@
 #!/bin/sh
 # test.sh: every test. Installs what is missing, builds with -Wall -Wextra -Werror, runs CTest
 # (cmocka suites, one test per generated kernel, the Lua generator tests under Lua 5.4 and
-# LuaJIT, and the generated/ drift check). --sanitize does the same in an ASan+UBSan build.
+# LuaJIT, the generated/ drift check, and the benchmark harness's own test).
+# --sanitize does the same in an ASan+UBSan build (without the benchmark).
 set -eu
 cd "$(dirname "$0")/.."
-sh scripts/deps.sh
+BMM_EXTRA_PACKAGES="g++ libbenchmark-dev" sh scripts/deps.sh
 dir=build
-flags="-DCMAKE_BUILD_TYPE=Release"
+flags="-DCMAKE_BUILD_TYPE=Release -DBMM_BUILD_BENCH=ON"
 if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
-  flags="-DCMAKE_BUILD_TYPE=Debug -DBMM_SANITIZE=ON"
+  flags="-DCMAKE_BUILD_TYPE=Debug -DBMM_SANITIZE=ON -DBMM_BUILD_BENCH=OFF"
 fi
 cmake -S . -B "$dir" $flags -DBMM_WERROR=ON >/dev/null
 cmake --build "$dir" -j "$(nproc)" >/dev/null

@@ -5,6 +5,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBMM_BUILD_BENCH=OFF >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 exec ./build/bmm-tune --wisdom build/bmm.wisdom "$@"

@@ -1,0 +1,74 @@
+/* bench.h: the C side of the benchmark. A case is one batched product (shape, dtype, layout,
+ * regime) with its operands; a contender is one way to compute it (bmmgen, a peer library,
+ * the compiler's own loops). The C++ shim (shim.cpp) registers every (case, contender) pair
+ * with Google Benchmark; everything else is here and in the contender_*.c files. */
+#ifndef BENCH_H
+#define BENCH_H
+
+#include <stdint.h>
+
+#include "bmm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { BENCH_BF = 1, BENCH_SF = 2 };            /* all three operands alike */
+enum { BENCH_CACHE = 0, BENCH_STREAM = 1 };     /* ~256 KiB or ~256 MiB of operands */
+
+typedef struct bench_case {
+    bmm_dtype dtype;
+    int layout, regime;
+    int64_t n, m, p, batch;
+    bmm_stride sa, sb, sc;
+    void *A, *B, *C;        /* C: shared with the checking child process */
+    void *Cref;             /* the generic path's result */
+    int64_t ext[3];         /* elements spanned by A, B, C */
+    double flops, bytes;    /* per batched call: 2nmp*batch; A, B read and C written once */
+} bench_case;
+
+typedef struct bench_contender {
+    const char *name;
+    /* Once per run: NULL when usable, else why not (the contender is then left out). */
+    const char *(*init)(void);
+    /* Which kernels or configuration it runs with, for the report. */
+    const char *(*info)(void);
+    /* Per case: state for run(), or NULL with *why set when it does not handle the case. */
+    void *(*prepare)(const bench_case *c, const char **why);
+    /* One batched product: C = A B for every item (alpha 1, beta 0). */
+    void (*run)(void *state, const bench_case *c);
+    void (*release)(void *state);
+} bench_contender;
+
+/* contenders.c: every contender built in, NULL-terminated. */
+extern const bench_contender *const bench_contenders[];
+
+/* cases.c */
+const char *bench_layout_name(int layout);
+const char *bench_regime_name(int regime);
+/* Sets up operands for the case (fills A, B; C from the generic path into Cref).
+ * Returns 0, or -1 when memory runs out. */
+int bench_case_setup(bench_case *c, bmm_dtype dt, int layout, int regime, int64_t n, int64_t m,
+    int64_t p);
+void bench_case_free(bench_case *c);
+
+/* check.c: runs the contender once in a child process on C (filled with NaN first) and
+ * compares with Cref. Returns NULL when right, else what went wrong (static text). */
+const char *bench_check(const bench_contender *k, void *state, bench_case *c);
+
+/* limits.c: the machine's limits, measured in the same run. */
+double bench_peak_gflops(bmm_dtype dt);     /* FMA throughput of the widest ISA admitted */
+double bench_triad_gbs(int64_t bytes);       /* a[i] = b[i] + s c[i] over 3 arrays of bytes/3 */
+/* Roofline bound of a case in GFLOP/s: min(peak, bandwidth x flops / bytes). */
+double bench_bound(const bench_case *c, double peak, double gbs);
+
+/* The shapes of the default spec, from bench_shapes.h (made from the spec at build time). */
+typedef struct bench_shape { int64_t n, m, p; } bench_shape;
+extern const bench_shape bench_shapes[];
+extern const int bench_nshapes;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,94 @@
+/* cases.c: operands of a benchmark case in its layout and regime, and the generic path's
+ * result that every contender is checked against. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "bench.h"
+
+#define CACHE_BYTES ((int64_t)256 << 10)
+#define STREAM_BYTES ((int64_t)256 << 20)
+
+const bench_shape bench_shapes[] = {
+#define BENCH_SHAPE(n, m, p) { n, m, p },
+#include "bench_shapes.h"
+#undef BENCH_SHAPE
+};
+const int bench_nshapes = (int)(sizeof bench_shapes / sizeof bench_shapes[0]);
+
+const char *bench_layout_name(int layout) { return layout == BENCH_BF ? "bf" : "sf"; }
+const char *bench_regime_name(int regime) { return regime == BENCH_CACHE ? "cache" : "stream"; }
+
+static void fill(void *p, int64_t elems, bmm_dtype dt, unsigned seed)
+{
+    for (int64_t i = 0; i < elems; i++) {
+        seed = seed * 1103515245u + 12345u;
+        double v = (double)((seed >> 8) & 0xffff) / 65536.0 - 0.5;
+        if (dt == BMM_F32)
+            ((float *)p)[i] = (float)v;
+        else
+            ((double *)p)[i] = v;
+    }
+}
+
+int bench_case_setup(bench_case *c, bmm_dtype dt, int layout, int regime, int64_t n, int64_t m,
+    int64_t p)
+{
+    memset(c, 0, sizeof *c);
+    size_t es = dt == BMM_F32 ? sizeof(float) : sizeof(double);
+    int64_t per = (n * m + m * p + n * p) * (int64_t)es;
+    int64_t target = regime == BENCH_CACHE ? CACHE_BYTES : STREAM_BYTES;
+    c->dtype = dt;
+    c->layout = layout;
+    c->regime = regime;
+    c->n = n, c->m = m, c->p = p;
+    c->batch = (target + per - 1) / per;
+    if (layout == BENCH_BF) {
+        c->sa = bmm_stride_batch_first(n, m);
+        c->sb = bmm_stride_batch_first(m, p);
+        c->sc = bmm_stride_batch_first(n, p);
+    } else {
+        c->sa = bmm_stride_seq_first(n, m, c->batch);
+        c->sb = bmm_stride_seq_first(m, p, c->batch);
+        c->sc = bmm_stride_seq_first(n, p, c->batch);
+    }
+    c->ext[0] = c->batch * n * m;
+    c->ext[1] = c->batch * m * p;
+    c->ext[2] = c->batch * n * p;
+    c->flops = 2.0 * (double)(n * m * p) * (double)c->batch;
+    c->bytes = (double)per * (double)c->batch;
+    c->A = aligned_alloc(64, ((size_t)c->ext[0] * es + 63) & ~(size_t)63);
+    c->B = aligned_alloc(64, ((size_t)c->ext[1] * es + 63) & ~(size_t)63);
+    c->Cref = malloc((size_t)c->ext[2] * es);
+    /* C is shared so that the checking child's writes are seen here */
+    void *C = mmap(NULL, (size_t)c->ext[2] * es, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+        -1, 0);
+    c->C = C == MAP_FAILED ? NULL : C;
+    if (!c->A || !c->B || !c->C || !c->Cref) {
+        bench_case_free(c);
+        return -1;
+    }
+    fill(c->A, c->ext[0], dt, 1);
+    fill(c->B, c->ext[1], dt, 2);
+    bmm_plan *plan = NULL;
+    if (bmm_plan_create(&plan, dt, c->batch, n, m, p, c->sa, c->sb, c->sc, 1, 0, BMM_GENERIC_ONLY)
+            != BMM_OK
+        || bmm_execute(plan, c->A, c->B, c->Cref) != BMM_OK) {
+        bmm_plan_destroy(plan);
+        bench_case_free(c);
+        return -1;
+    }
+    bmm_plan_destroy(plan);
+    return 0;
+}
+
+void bench_case_free(bench_case *c)
+{
+    size_t es = c->dtype == BMM_F32 ? sizeof(float) : sizeof(double);
+    free(c->A);
+    free(c->B);
+    free(c->Cref);
+    if (c->C)
+        munmap(c->C, (size_t)c->ext[2] * es);
+    memset(c, 0, sizeof *c);
+}

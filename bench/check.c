@@ -1,0 +1,53 @@
+/* check.c: a contender's result is checked once before it is timed, in a child process, so a
+ * contender that crashes or exits is reported for that case and the run goes on. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+const char *bench_check(const bench_contender *k, void *state, bench_case *c)
+{
+    static _Thread_local char why[160];
+    int f32 = c->dtype == BMM_F32;
+    for (int64_t i = 0; i < c->ext[2]; i++) {  /* what the contender does not write stays NaN */
+        if (f32)
+            ((float *)c->C)[i] = NAN;
+        else
+            ((double *)c->C)[i] = NAN;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return "cannot fork to check";
+    if (pid == 0) {
+        k->run(state, c);
+        _exit(0);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid)
+        return "lost the checking process";
+    if (WIFSIGNALED(status)) {
+        snprintf(why, sizeof why, "crashed (signal %d)", WTERMSIG(status));
+        return why;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(status));
+        return why;
+    }
+    /* both are sums of m products of values in [-0.5, 0.5): the standard bound, a margin */
+    double eps = f32 ? 1.2e-7 : 2.3e-16;
+    double tol = 8.0 * (double)(c->m + 2) * eps * 0.25 * (double)c->m;
+    for (int64_t i = 0; i < c->ext[2]; i++) {
+        double got = f32 ? ((float *)c->C)[i] : ((double *)c->C)[i];
+        double want = f32 ? ((float *)c->Cref)[i] : ((double *)c->Cref)[i];
+        if (!(fabs(got - want) <= tol)) {
+            snprintf(why, sizeof why, "wrong result: element %lld is %.9g, want %.9g",
+                (long long)i, got, want);
+            return why;
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,49 @@
+/* contender_bmm.c: bmmgen itself, four ways: a plan made by the static rule (BMM_ESTIMATE),
+ * a plan made by measurement (BMM_MEASURE; the tuning is not timed), the one-shot call
+ * (plan cache lookup and dispatch timed with it), and the generic path alone. */
+#include <stdlib.h>
+
+#include "bench.h"
+
+static const char *ok(void) { return NULL; }
+
+static bmm_plan *plan_with(const bench_case *c, unsigned flags, const char **why)
+{
+    bmm_plan *plan = NULL;
+    if (bmm_plan_create(&plan, c->dtype, c->batch, c->n, c->m, c->p, c->sa, c->sb, c->sc, 1, 0,
+            flags) != BMM_OK) {
+        *why = bmm_last_error();
+        return NULL;
+    }
+    return plan;
+}
+
+static void *prep_estimate(const bench_case *c, const char **why) { return plan_with(c, BMM_ESTIMATE, why); }
+static void *prep_measure(const bench_case *c, const char **why) { return plan_with(c, BMM_MEASURE, why); }
+static void *prep_generic(const bench_case *c, const char **why) { return plan_with(c, BMM_GENERIC_ONLY, why); }
+static void run_plan(void *s, const bench_case *c) { bmm_execute(s, c->A, c->B, c->C); }
+static void release_plan(void *s) { bmm_plan_destroy(s); }
+
+static void *prep_oneshot(const bench_case *c, const char **why)
+{
+    (void)c, (void)why;
+    return (void *)1;  /* no state: the library's plan cache is the state */
+}
+
+static void run_oneshot(void *s, const bench_case *c)
+{
+    (void)s;
+    if (c->dtype == BMM_F32)
+        bmm_sgemm_strided(c->batch, c->n, c->m, c->p, 1.0f, c->A, c->sa, c->B, c->sb, 0.0f, c->C, c->sc);
+    else
+        bmm_dgemm_strided(c->batch, c->n, c->m, c->p, 1.0, c->A, c->sa, c->B, c->sb, 0.0, c->C, c->sc);
+}
+
+static void release_none(void *s) { (void)s; }
+
+static const char *info(void) { return "bmmgen generated kernels (libbmm)"; }
+
+const bench_contender bench_bmm_estimate = { "bmm-estimate", ok, info, prep_estimate, run_plan, release_plan };
+const bench_contender bench_bmm_measure = { "bmm-measure", ok, info, prep_measure, run_plan, release_plan };
+const bench_contender bench_bmm_oneshot = { "bmm-oneshot", ok, info, prep_oneshot, run_oneshot, release_none };
+const bench_contender bench_bmm_generic = { "bmm-generic", ok, info, prep_generic, run_plan, release_plan };

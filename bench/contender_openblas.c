@@ -1,0 +1,57 @@
+/* contender_openblas.c: OpenBLAS, one cblas_?gemm per matrix (row-major, leading dimension =
+ * the row stride), pinned to one thread. Version 0.3.21 has no batched cblas call. */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "bench.h"
+
+static const char *init(void)
+{
+    /* BLIS exports cblas_* too: make sure these calls reach OpenBLAS */
+    static char why[300];
+    Dl_info where;
+    if (dladdr((void *)cblas_sgemm, &where) && where.dli_fname
+        && !strstr(where.dli_fname, "openblas")) {
+        snprintf(why, sizeof why, "cblas_sgemm resolves to %s, not OpenBLAS", where.dli_fname);
+        return why;
+    }
+    openblas_set_num_threads(1);
+    return NULL;
+}
+
+static const char *info(void)
+{
+    static char s[128];
+    snprintf(s, sizeof s, "OpenBLAS core %s, %s", openblas_get_corename(), openblas_get_config());
+    return s;
+}
+
+static void *prepare(const bench_case *c, const char **why)
+{
+    (void)c, (void)why;
+    return (void *)1;
+}
+
+static void run(void *s, const bench_case *c)
+{
+    (void)s;
+    for (int64_t t = 0; t < c->batch; t++) {
+        if (c->dtype == BMM_F32)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->n, (int)c->p, (int)c->m,
+                1.0f, (const float *)c->A + t * c->sa.batch, (int)c->sa.row,
+                (const float *)c->B + t * c->sb.batch, (int)c->sb.row, 0.0f,
+                (float *)c->C + t * c->sc.batch, (int)c->sc.row);
+        else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->n, (int)c->p, (int)c->m,
+                1.0, (const double *)c->A + t * c->sa.batch, (int)c->sa.row,
+                (const double *)c->B + t * c->sb.batch, (int)c->sb.row, 0.0,
+                (double *)c->C + t * c->sc.batch, (int)c->sc.row);
+    }
+}
+
+static void release(void *s) { (void)s; }
+
+const bench_contender bench_openblas = { "openblas", init, info, prepare, run, release };

@@ -1,0 +1,27 @@
+/* contenders.c: the contenders built into this benchmark (peers only where CMake found them),
+ * in the order of the report's columns. */
+#include <stddef.h>
+
+#include "bench.h"
+
+extern const bench_contender bench_bmm_measure, bench_bmm_estimate, bench_bmm_oneshot,
+    bench_bmm_generic, bench_loops, bench_openblas, bench_blis, bench_libxsmm, bench_libxsmm_pf,
+    bench_eigen, bench_wrong, bench_crash;
+
+const bench_contender *const bench_contenders[] = {
+    &bench_bmm_measure, &bench_bmm_estimate, &bench_bmm_oneshot, &bench_bmm_generic, &bench_loops,
+#ifdef BENCH_HAVE_OPENBLAS
+    &bench_openblas,
+#endif
+#ifdef BENCH_HAVE_BLIS
+    &bench_blis,
+#endif
+#ifdef BENCH_HAVE_LIBXSMM
+    &bench_libxsmm, &bench_libxsmm_pf,
+#endif
+#ifdef BENCH_HAVE_EIGEN
+    &bench_eigen,
+#endif
+    &bench_wrong, &bench_crash,
+    NULL,
+};

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""report.py RAW_JSON OUT_DIR: Google Benchmark's JSON of bmm-bench -> OUT_DIR/report.md (a
+table per regime: GFLOP/s per contender, bmmgen's speedup over the best peer and its % of the
+roofline bound, with group summaries) and OUT_DIR/report.svg (gnuplot: GFLOP/s per case for
+every contender, the bound marked)."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+PEERS = ["openblas", "blis", "libxsmm", "libxsmm-pf", "eigen"]
+BMM = "bmm-measure"
+GROUPS = [  # shared/shapes.md
+    ("tiny", lambda n, m, p: max(n, m, p) <= 8 and n == m == p),
+    ("odd", lambda n, m, p: (n, m, p) in [(5, 7, 3), (3, 5, 7), (12, 20, 3)]),
+    ("blocks 13-32", lambda n, m, p: n == m == p and 13 <= n <= 32),
+    ("attention", lambda n, m, p: p == 1 or n == 1),
+    ("64x64x64", lambda n, m, p: (n, m, p) == (64, 64, 64)),
+]
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def short_error(msg):
+    if msg.startswith("WRONG"):
+        return "WRONG"
+    if "crashed" in msg or "exited" in msg:
+        return "CRASH"
+    return "n/a"
+
+
+def main():
+    raw, out = sys.argv[1], sys.argv[2]
+    with open(raw) as f:
+        data = json.load(f)
+    ctx = data.get("context", {})
+    limits, cases, contenders, notes = {}, {}, [], []
+    for b in data["benchmarks"]:
+        parts = b["name"].split("/")
+        if parts[0] == "limits":
+            limits["/".join(parts[1:3])] = b.get("GFLOP/s", b.get("GB/s"))
+            continue
+        regime, dtype, layout, shape, who = parts[:5]
+        if who not in contenders:
+            contenders.append(who)
+        key = (regime, dtype, layout, shape)
+        c = cases.setdefault(key, {"bound": None, "gf": {}, "pct": {}})
+        if b.get("error_occurred"):
+            c["gf"][who] = short_error(b.get("error_message", ""))
+            if not b.get("error_message", "").startswith("skipped"):
+                notes.append("%s: %s" % (b["name"].rsplit("/", 1)[0], b.get("error_message")))
+        else:
+            c["gf"][who] = b["GFLOP/s"]
+            c["pct"][who] = b["pct_bound"]
+            c["bound"] = b["bound_GFLOP/s"]
+
+    peers = [p for p in PEERS if p in contenders]
+    lines = ["# bmmgen benchmark", ""]
+    lines.append("Machine: %s, %d CPUs at %s MHz; run %s, pinned to one core. Google Benchmark "
+                 "library build: %s." % (ctx.get("host_name", "?"), ctx.get("num_cpus", 0),
+                                         ctx.get("mhz_per_cpu", "?"), ctx.get("date", "?"),
+                                         ctx.get("library_build_type", "?")))
+    lines.append("")
+    lines.append("Limits measured in the same run: FMA peak %.0f GFLOP/s f32, %.0f f64; triad "
+                 "bandwidth %.0f GB/s in L2, %.1f GB/s from DRAM. Bound of a case = min(peak, "
+                 "bandwidth x 2nmp / (elem_size (nm + mp + np))), L2 bandwidth in cache, DRAM "
+                 "streaming." % (limits.get("peak/f32", 0), limits.get("peak/f64", 0),
+                                 limits.get("triad/l2", 0), limits.get("triad/dram", 0)))
+    lines.append("")
+    lines.append("Contenders and the kernels they ran with:")
+    lines.append("")
+    for who in contenders:
+        lines.append("- `%s`: %s" % (who, ctx.get("contender:" + who, "?")))
+    lines.append("")
+
+    plot_sets = []
+    for regime in ["cache", "stream"]:
+        keys = [k for k in cases if k[0] == regime]
+        if not keys:
+            continue
+        title = "In cache (~256 KiB of operands)" if regime == "cache" else "Streaming (~256 MiB of operands)"
+        lines += ["## " + title, ""]
+        head = ["case"] + contenders + ["bmm / best peer", "bmm / loops", "bmm % of bound"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        speed = {}
+        for k in keys:
+            c = cases[k]
+            cells = ["%s %s %s" % (k[1], k[2], k[3])]
+            for who in contenders:
+                v = c["gf"].get(who, "")
+                cells.append("%.1f" % v if isinstance(v, float) else v)
+            best_peer = max([c["gf"][p] for p in peers if isinstance(c["gf"].get(p), float)] or [0])
+            ours = c["gf"].get(BMM)
+            loops = c["gf"].get("compiler-loops")
+            sp = ours / best_peer if isinstance(ours, float) and best_peer else None
+            sl = ours / loops if isinstance(ours, float) and isinstance(loops, float) else None
+            speed[k] = (sp, sl, c["pct"].get(BMM))
+            cells.append("%.2fx" % sp if sp else "")
+            cells.append("%.2fx" % sl if sl else "")
+            cells.append("%.0f%%" % c["pct"][BMM] if BMM in c["pct"] else "")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        lines.append("Geometric means of bmmgen (`%s`) over the best peer / over the compiler's "
+                     "loops, by group:" % BMM)
+        lines.append("")
+        for gname, test in GROUPS:
+            ks = [k for k in keys if test(*map(int, k[3].split("x")))]
+            if ks:
+                sps = [speed[k][0] for k in ks]
+                lines.append("- %s: %.2fx / %.2fx (lowest over the best peer %.2fx, %s)" % (
+                    gname, geomean(sps), geomean([speed[k][1] for k in ks]),
+                    min(s for s in sps if s) if any(sps) else float("nan"),
+                    min(ks, key=lambda k: speed[k][0] or 1e9)[3]))
+        sf = [cases[k]["gf"].get(BMM) / cases[(k[0], k[1], "bf", k[3])]["gf"].get(BMM)
+              for k in keys if k[2] == "sf" and (k[0], k[1], "bf", k[3]) in cases
+              and isinstance(cases[k]["gf"].get(BMM), float)
+              and isinstance(cases[(k[0], k[1], "bf", k[3])]["gf"].get(BMM), float)]
+        if sf:
+            lines.append("- seq-first / batch-first, same shape: geomean %.2f, lowest %.2f" % (geomean(sf), min(sf)))
+        lines.append("")
+        plot_sets.append((regime, title, keys))
+
+    if notes:
+        lines += ["## Contenders reported wrong, crashed or failed", ""]
+        lines += ["- " + n for n in notes]
+        lines.append("")
+    lines.append("Made by `bench/report.sh`; raw numbers in `raw.json`; plot in `report.svg`.")
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    # plot: one panel per regime, cases along x, GFLOP/s (log) per contender, bound as a line
+    script = ["set terminal svg size 1800,%d dynamic font 'sans,10'" % (520 * len(plot_sets)),
+              "set output '%s'" % os.path.join(out, "report.svg"),
+              "set multiplot layout %d,1" % len(plot_sets),
+              "set logscale y", "set ylabel 'GFLOP/s'", "set key outside right top",
+              "set xtics rotate by -60 font ',7'", "set grid ytics"]
+    for regime, title, keys in plot_sets:
+        dat = os.path.join(out, "plot-%s.dat" % regime)
+        with open(dat, "w") as f:
+            f.write("# case bound " + " ".join(contenders) + "\n")
+            for i, k in enumerate(keys):
+                c = cases[k]
+                vals = [("%.4g" % c["gf"][w]) if isinstance(c["gf"].get(w), float) else "NaN" for w in contenders]
+                f.write("%d %s_%s_%s %s %s\n" % (i, k[1], k[2], k[3], c["bound"] or "NaN", " ".join(vals)))
+        plots = ["'%s' using 1:3:xtic(2) with lines lw 2 lc rgb 'black' title 'roofline bound'" % dat]
+        for j, w in enumerate(contenders):
+            style = "linespoints lw 2 pt 7" if w == BMM else "points pt %d" % (j + 1)
+            plots.append("'' using 1:%d with %s title '%s'" % (j + 4, style, w))
+        script.append("set title '%s'" % title)
+        script.append("plot " + ", ".join(plots))
+    script.append("unset multiplot")
+    try:
+        subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("report.py: no plot: %s" % e, file=sys.stderr)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+#!/bin/sh
+# report.sh [--quick] [--out DIR] [--filter REGEX]: builds the benchmark, runs it pinned to one
+# core, saves Google Benchmark's JSON as DIR/raw.json and turns it into DIR/report.md and
+# DIR/report.svg (default DIR: bench-results/). --quick: a few shapes in cache, under 2
+# minutes; the full run (every shape, dtype, layout, both regimes) takes about 10.
+# The filter is a regex over regime/dtype/layout/NxMxP/contender, e.g. 'cache/f32/sf/'.
+set -eu
+cd "$(dirname "$0")/.."
+out=bench-results quick=0 filter=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --out) out=$2; shift ;;
+    --filter) filter=$2; shift ;;
+    *) echo "usage: bench/report.sh [--quick] [--out DIR] [--filter REGEX]" >&2; exit 2 ;;
+  esac
+  shift
+done
+BMM_EXTRA_PACKAGES="g++ libbenchmark-dev libopenblas-dev libblis-dev libblis-serial-dev libxsmm-dev libeigen3-dev gnuplot-nox python3" \
+  sh scripts/deps.sh
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBMM_BUILD_BENCH=ON -DBMM_BUILD_TESTS=OFF >/dev/null
+cmake --build build-bench -j "$(nproc)" --target bmm-bench >/dev/null
+
+# Fair peers: OpenBLAS picks its own kernels for this CPU (an environment may preset AVX2 ones),
+# and BLIS 0.9.0, which does not know Zen 5 and would fall back to generic C, gets zen3's (6).
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS
+if grep -q AuthenticAMD /proc/cpuinfo && grep -qE '^cpu family\s*: (25|26)$' /proc/cpuinfo; then
+  export BLIS_ARCH_TYPE="${BLIS_ARCH_TYPE:-6}"
+fi
+
+mintime=0.1
+if [ "$quick" = 1 ]; then
+  mintime=0.05
+  [ -n "$filter" ] || filter='cache/f32/(bf|sf)/(3x3x3|4x4x4|8x8x8|5x7x3|13x13x13|32x32x32|10x256x1|1x64x128|64x64x64)/'
+fi
+[ -n "$filter" ] || filter='.'
+mkdir -p "$out"
+taskset -c 0 build-bench/bench/bmm-bench --benchmark_filter="^(limits/|.*${filter})" \
+  --benchmark_min_time="$mintime" --benchmark_out="$out/raw.json" --benchmark_out_format=json \
+  --benchmark_format=console >"$out/console.txt"
+python3 bench/report.py "$out/raw.json" "$out"
+echo "bench/report.sh: $out/report.md, $out/report.svg, $out/raw.json" >&2

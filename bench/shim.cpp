@@ -1,0 +1,155 @@
+// shim.cpp: the only C++ of the harness. Registers every (case, contender) pair with Google
+// Benchmark under the name regime/dtype/layout/shape/contender (so --benchmark_filter selects
+// by any of them), checks each contender once before timing it, and reports GFLOP/s, GB/s,
+// the case's roofline bound and the percentage of it reached. The machine's limits are
+// measured first, in the same run, as benchmarks of their own (limits/...).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench.h"
+
+namespace {
+
+struct limits {
+    double peak[2] = { 0, 0 };  // GFLOP/s, f32 and f64
+    double l2 = 0, dram = 0;    // GB/s
+} lim;
+
+// Limits not measured yet (filtered out) are measured when first needed.
+double bound_of(const bench_case *c)
+{
+    double &peak = lim.peak[c->dtype == BMM_F64];
+    if (peak == 0) peak = bench_peak_gflops(c->dtype);
+    double &gbs = c->regime == BENCH_CACHE ? lim.l2 : lim.dram;
+    if (gbs == 0) gbs = bench_triad_gbs(c->regime == BENCH_CACHE ? int64_t(512) << 10 : int64_t(768) << 20);
+    return bench_bound(c, peak, gbs);
+}
+
+struct spec {
+    int key;
+    bmm_dtype dt;
+    int layout, regime;
+    int64_t n, m, p;
+};
+
+// One case is set up at a time (cases run in registration order); each contender's state and
+// check verdict are kept for as long as its case is current.
+struct current {
+    int key = -1;
+    bool ok = false;
+    bench_case c{};
+    std::vector<void *> state;
+    std::vector<std::string> verdict;  // "" = checked and right
+    std::vector<bool> done;
+} cur;
+
+std::vector<const bench_contender *> contenders;
+
+void switch_to(const spec &s)
+{
+    if (cur.key == s.key) return;
+    for (size_t i = 0; i < cur.state.size(); i++)
+        if (cur.state[i]) contenders[i]->release(cur.state[i]);
+    if (cur.ok) bench_case_free(&cur.c);
+    cur.key = s.key;
+    cur.ok = bench_case_setup(&cur.c, s.dt, s.layout, s.regime, s.n, s.m, s.p) == 0;
+    cur.state.assign(contenders.size(), nullptr);
+    cur.verdict.assign(contenders.size(), "");
+    cur.done.assign(contenders.size(), false);
+}
+
+void run_case(benchmark::State &st, spec s, size_t ki)
+{
+    switch_to(s);
+    if (!cur.ok) {
+        st.SkipWithError("out of memory for the operands");
+        return;
+    }
+    const bench_contender *k = contenders[ki];
+    bench_case *c = &cur.c;
+    if (!cur.done[ki]) {  // prepare and check once per case, never timed
+        cur.done[ki] = true;
+        const char *why = "not applicable";
+        cur.state[ki] = k->prepare(c, &why);
+        if (!cur.state[ki])
+            cur.verdict[ki] = std::string("skipped: ") + why;
+        else if (const char *bad = bench_check(k, cur.state[ki], c))
+            cur.verdict[ki] = (bad[0] == 'w' ? "WRONG: " : "FAILED: ") + std::string(bad);
+    }
+    if (!cur.verdict[ki].empty()) {
+        st.SkipWithError(cur.verdict[ki].c_str());
+        return;
+    }
+    void *state = cur.state[ki];
+    auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : st) {
+        k->run(state, c);
+        benchmark::ClobberMemory();
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double it = double(st.iterations());
+    double gf = c->flops * it / secs * 1e-9;
+    double bound = bound_of(c);
+    st.counters["GFLOP/s"] = gf;
+    st.counters["GB/s"] = c->bytes * it / secs * 1e-9;
+    st.counters["bound_GFLOP/s"] = bound;
+    st.counters["pct_bound"] = 100.0 * gf / bound;
+    st.counters["batch"] = double(c->batch);
+}
+
+void limit_peak(benchmark::State &st, bmm_dtype dt)
+{
+    for (auto _ : st) lim.peak[dt == BMM_F64] = bench_peak_gflops(dt);
+    st.counters["GFLOP/s"] = lim.peak[dt == BMM_F64];
+}
+
+void limit_triad(benchmark::State &st, int64_t bytes, double *out)
+{
+    for (auto _ : st) *out = bench_triad_gbs(bytes);
+    st.counters["GB/s"] = *out;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    benchmark::Initialize(&argc, argv);
+    for (int i = 0; bench_contenders[i]; i++) {
+        const char *why = bench_contenders[i]->init();
+        if (why) {
+            std::fprintf(stderr, "bench: contender %s left out: %s\n", bench_contenders[i]->name, why);
+            continue;
+        }
+        contenders.push_back(bench_contenders[i]);
+        benchmark::AddCustomContext(std::string("contender:") + bench_contenders[i]->name,
+            bench_contenders[i]->info());
+    }
+    benchmark::RegisterBenchmark("limits/peak/f32", limit_peak, BMM_F32)->Iterations(1)->UseRealTime();
+    benchmark::RegisterBenchmark("limits/peak/f64", limit_peak, BMM_F64)->Iterations(1)->UseRealTime();
+    benchmark::RegisterBenchmark("limits/triad/l2", limit_triad, int64_t(512) << 10, &lim.l2)
+        ->Iterations(1)->UseRealTime();
+    benchmark::RegisterBenchmark("limits/triad/dram", limit_triad, int64_t(768) << 20, &lim.dram)
+        ->Iterations(1)->UseRealTime();
+    int key = 0;
+    for (int regime : { BENCH_CACHE, BENCH_STREAM })
+        for (bmm_dtype dt : { BMM_F32, BMM_F64 })
+            for (int layout : { BENCH_BF, BENCH_SF })
+                for (int si = 0; si < bench_nshapes; si++, key++) {
+                    const bench_shape &sh = bench_shapes[si];
+                    spec s = { key, dt, layout, regime, sh.n, sh.m, sh.p };
+                    char base[96];
+                    std::snprintf(base, sizeof base, "%s/%s/%s/%lldx%lldx%lld/",
+                        bench_regime_name(regime), dt == BMM_F32 ? "f32" : "f64",
+                        bench_layout_name(layout), (long long)sh.n, (long long)sh.m, (long long)sh.p);
+                    for (size_t ki = 0; ki < contenders.size(); ki++)
+                        benchmark::RegisterBenchmark((base + std::string(contenders[ki]->name)).c_str(),
+                            run_case, s, ki)->UseRealTime();
+                }
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
