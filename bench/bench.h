@@ -41,6 +41,9 @@ typedef struct bench_contender {
 } bench_contender;
 
 /* contenders.c: every contender built in, NULL-terminated. */
+/* prepare() and release() of a contender that keeps no state per case. */
+void *bench_stateless(const bench_case *c, const char **why);
+void bench_release_none(void *state);
 extern const bench_contender *const bench_contenders[];
 
 /* cases.c */

@@ -24,12 +24,7 @@ static void *prep_generic(const bench_case *c, const char **why) { return plan_w
 static void run_plan(void *s, const bench_case *c) { bmm_execute(s, c->A, c->B, c->C); }
 static void release_plan(void *s) { bmm_plan_destroy(s); }
 
-static void *prep_oneshot(const bench_case *c, const char **why)
-{
-    (void)c, (void)why;
-    return (void *)1;  /* no state: the library's plan cache is the state */
-}
-
+/* no state of its own: the library's plan cache is the state */
 static void run_oneshot(void *s, const bench_case *c)
 {
     (void)s;
@@ -39,11 +34,9 @@ static void run_oneshot(void *s, const bench_case *c)
         bmm_dgemm_strided(c->batch, c->n, c->m, c->p, 1.0, c->A, c->sa, c->B, c->sb, 0.0, c->C, c->sc);
 }
 
-static void release_none(void *s) { (void)s; }
-
 static const char *info(void) { return "bmmgen generated kernels (libbmm)"; }
 
 const bench_contender bench_bmm_estimate = { "bmm-estimate", ok, info, prep_estimate, run_plan, release_plan };
 const bench_contender bench_bmm_measure = { "bmm-measure", ok, info, prep_measure, run_plan, release_plan };
-const bench_contender bench_bmm_oneshot = { "bmm-oneshot", ok, info, prep_oneshot, run_oneshot, release_none };
+const bench_contender bench_bmm_oneshot = { "bmm-oneshot", ok, info, bench_stateless, run_oneshot, bench_release_none };
 const bench_contender bench_bmm_generic = { "bmm-generic", ok, info, prep_generic, run_plan, release_plan };

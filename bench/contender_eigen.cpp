@@ -70,8 +70,7 @@ void *prepare(const bench_case *c, const char **why)
 }
 
 void run(void *s, const bench_case *c) { reinterpret_cast<fn>(s)(c); }
-void release(void *) {}
 
 }  // namespace
 
-extern "C" const bench_contender bench_eigen = { "eigen", init, info, prepare, run, release };
+extern "C" const bench_contender bench_eigen = { "eigen", init, info, prepare, run, bench_release_none };

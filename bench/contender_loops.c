@@ -68,6 +68,4 @@ static void run(void *s, const bench_case *c)
     fn(c);
 }
 
-static void release(void *s) { (void)s; }
-
-const bench_contender bench_loops = { "compiler-loops", ok, info, prepare, run, release };
+const bench_contender bench_loops = { "compiler-loops", ok, info, prepare, run, bench_release_none };

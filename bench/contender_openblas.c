@@ -29,12 +29,6 @@ static const char *info(void)
     return s;
 }
 
-static void *prepare(const bench_case *c, const char **why)
-{
-    (void)c, (void)why;
-    return (void *)1;
-}
-
 static void run(void *s, const bench_case *c)
 {
     (void)s;
@@ -52,6 +46,4 @@ static void run(void *s, const bench_case *c)
     }
 }
 
-static void release(void *s) { (void)s; }
-
-const bench_contender bench_openblas = { "openblas", init, info, prepare, run, release };
+const bench_contender bench_openblas = { "openblas", init, info, bench_stateless, run, bench_release_none };

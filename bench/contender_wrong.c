@@ -14,12 +14,6 @@ static const char *init(void)
 
 static const char *info(void) { return "deliberately wrong (a test of the harness)"; }
 
-static void *prepare(const bench_case *c, const char **why)
-{
-    (void)c, (void)why;
-    return (void *)1;
-}
-
 static void run(void *s, const bench_case *c)
 {
     (void)s;
@@ -41,8 +35,6 @@ static void run(void *s, const bench_case *c)
             }
 }
 
-static void release(void *s) { (void)s; }
-
 static const char *info_crash(void) { return "deliberately crashing (a test of the harness)"; }
 
 static void run_crash(void *s, const bench_case *c)
@@ -51,5 +43,5 @@ static void run_crash(void *s, const bench_case *c)
     abort();
 }
 
-const bench_contender bench_wrong = { "wrong", init, info, prepare, run, release };
-const bench_contender bench_crash = { "crash", init, info_crash, prepare, run_crash, release };
+const bench_contender bench_wrong = { "wrong", init, info, bench_stateless, run, bench_release_none };
+const bench_contender bench_crash = { "crash", init, info_crash, bench_stateless, run_crash, bench_release_none };

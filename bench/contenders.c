@@ -8,6 +8,14 @@ extern const bench_contender bench_bmm_measure, bench_bmm_estimate, bench_bmm_on
     bench_bmm_generic, bench_loops, bench_openblas, bench_blis, bench_libxsmm, bench_libxsmm_pf,
     bench_eigen, bench_wrong, bench_crash;
 
+void *bench_stateless(const bench_case *c, const char **why)
+{
+    (void)c, (void)why;
+    return (void *)1;  /* non-NULL: the case is handled */
+}
+
+void bench_release_none(void *state) { (void)state; }
+
 const bench_contender *const bench_contenders[] = {
     &bench_bmm_measure, &bench_bmm_estimate, &bench_bmm_oneshot, &bench_bmm_generic, &bench_loops,
 #ifdef BENCH_HAVE_OPENBLAS

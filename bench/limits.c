@@ -22,62 +22,41 @@ static double now(void)
 #define ACC 16  /* accumulators: latency 4 x 2 pipes, with room */
 
 #ifdef BENCH_X86
-__attribute__((target("avx512f"))) static double fma512(int f32)
-{
-    __m512 s[ACC];
-    __m512d d[ACC];
-    for (int i = 0; i < ACC; i++) {
-        s[i] = _mm512_set1_ps((float)i);
-        d[i] = _mm512_set1_pd((double)i);
+/* ACC independent FMA chains per dtype for one ISA: vector types, width, intrinsic prefix */
+#define FMA_PEAK(name, isa, vs, vd, lanes, pre)                                                \
+    __attribute__((target(isa))) static double name(int f32)                                  \
+    {                                                                                         \
+        vs s[ACC];                                                                            \
+        vd d[ACC];                                                                            \
+        for (int i = 0; i < ACC; i++) {                                                       \
+            s[i] = pre##set1_ps((float)i);                                                    \
+            d[i] = pre##set1_pd((double)i);                                                   \
+        }                                                                                     \
+        const vs a = pre##set1_ps(0.999999f), b = pre##set1_ps(1e-7f);                        \
+        const vd ad = pre##set1_pd(0.999999), bd = pre##set1_pd(1e-7);                        \
+        double t = now();                                                                     \
+        if (f32)                                                                              \
+            for (long r = 0; r < REPS / 10; r++)                                              \
+                for (int i = 0; i < ACC; i++)                                                 \
+                    s[i] = pre##fmadd_ps(s[i], a, b);                                         \
+        else                                                                                  \
+            for (long r = 0; r < REPS / 10; r++)                                              \
+                for (int i = 0; i < ACC; i++)                                                 \
+                    d[i] = pre##fmadd_pd(d[i], ad, bd);                                       \
+        t = now() - t;                                                                        \
+        float out[16];                                                                        \
+        double outd[8];                                                                       \
+        volatile double sink = 0;                                                             \
+        for (int i = 0; i < ACC; i++) {                                                       \
+            pre##storeu_ps(out, s[i]);                                                        \
+            pre##storeu_pd(outd, d[i]);                                                       \
+            sink += out[0] + outd[0];                                                         \
+        }                                                                                     \
+        (void)sink;                                                                           \
+        return (double)(REPS / 10) * ACC * (f32 ? lanes : lanes / 2) * 2 / t * 1e-9;         \
     }
-    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-    const __m512d ad = _mm512_set1_pd(0.999999), bd = _mm512_set1_pd(1e-7);
-    double t = now();
-    for (long r = 0; r < REPS / 10; r++)
-        for (int i = 0; i < ACC; i++) {
-            if (f32)
-                s[i] = _mm512_fmadd_ps(s[i], a, b);
-            else
-                d[i] = _mm512_fmadd_pd(d[i], ad, bd);
-        }
-    t = now() - t;
-    volatile float sink = 0;
-    for (int i = 0; i < ACC; i++)
-        sink += _mm512_reduce_add_ps(s[i]) + (float)_mm512_reduce_add_pd(d[i]);
-    (void)sink;
-    return (double)(REPS / 10) * ACC * (f32 ? 16 : 8) * 2 / t * 1e-9;
-}
-
-__attribute__((target("avx2,fma"))) static double fma256(int f32)
-{
-    __m256 s[ACC];
-    __m256d d[ACC];
-    for (int i = 0; i < ACC; i++) {
-        s[i] = _mm256_set1_ps((float)i);
-        d[i] = _mm256_set1_pd((double)i);
-    }
-    const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-    const __m256d ad = _mm256_set1_pd(0.999999), bd = _mm256_set1_pd(1e-7);
-    double t = now();
-    for (long r = 0; r < REPS / 10; r++)
-        for (int i = 0; i < ACC; i++) {
-            if (f32)
-                s[i] = _mm256_fmadd_ps(s[i], a, b);
-            else
-                d[i] = _mm256_fmadd_pd(d[i], ad, bd);
-        }
-    t = now() - t;
-    volatile float sink = 0;
-    float tmp[8];
-    double tmpd[4];
-    for (int i = 0; i < ACC; i++) {
-        _mm256_storeu_ps(tmp, s[i]);
-        _mm256_storeu_pd(tmpd, d[i]);
-        sink += tmp[0] + (float)tmpd[0];
-    }
-    (void)sink;
-    return (double)(REPS / 10) * ACC * (f32 ? 8 : 4) * 2 / t * 1e-9;
-}
+FMA_PEAK(fma512, "avx512f", __m512, __m512d, 16, _mm512_)
+FMA_PEAK(fma256, "avx2,fma", __m256, __m256d, 8, _mm256_)
 #endif
 
 double bench_peak_gflops(bmm_dtype dt)

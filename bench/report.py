@@ -28,6 +28,8 @@ def geomean(xs):
 def short_error(msg):
     if msg.startswith("WRONG"):
         return "WRONG"
+    if "too slow" in msg:
+        return "slow"
     if "crashed" in msg or "exited" in msg:
         return "CRASH"
     return "n/a"
@@ -129,6 +131,11 @@ def main():
         lines += ["## Contenders reported wrong, crashed or failed", ""]
         lines += ["- " + n for n in notes]
         lines.append("")
+    lines.append("In the tables: `n/a` the contender has no kernel for the case (LIBXSMM declines some "
+                 "shapes); `slow` not run streaming, since at its in-cache rate one call would take "
+                 "over a second; `WRONG`/`CRASH` see above. Bounds use a triad's bandwidth, a third "
+                 "of it writes; a read-mostly case can pass its bound.")
+    lines.append("")
     lines.append("Made by `bench/report.sh`; raw numbers in `raw.json`; plot in `report.svg`.")
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -37,6 +37,11 @@ local function address(desc, used, operand, row, col)
 end
 
 M.address = address
+
+function M.loop_header(indent, s)
+  return string.format("%sfor (int64_t %s = %s; %s < %s; %s += %s) {", indent,
+    s.var, util.cint(s.from), s.var, util.cint(s.to), s.var, util.cint(s.step))
+end
 M.row_stride = row_stride
 
 local ATOM = { load = true, ref = true, param = true, const = true }
@@ -80,8 +85,7 @@ local function block(desc, used, body, indent, out)
       block(desc, used, s.body, indent .. "    ", out)
       out[#out + 1] = indent .. "}"
     elseif s.op == "loop" then
-      out[#out + 1] = string.format("%sfor (int64_t %s = %s; %s < %s; %s += %s) {", indent,
-        s.var, util.cint(s.from), s.var, util.cint(s.to), s.var, util.cint(s.step))
+      out[#out + 1] = M.loop_header(indent, s)
       block(desc, used, s.body, indent .. "    ", out)
       out[#out + 1] = indent .. "}"
     else
@@ -90,11 +94,9 @@ local function block(desc, used, body, indent, out)
   end
 end
 
--- Returns { body = text, decls = text }: the batch-loop body and the declarations it needs.
-function M.emit(kernel)
-  local desc = kernel.desc
-  local used, lines = {}, {}
-  block(desc, used, kernel.body, "        ", lines)
+-- The declarations before the batch loop: operand pointers, and the row strides and scalars
+-- the body used (shared with emit_simd.lua).
+function M.decls(desc, used)
   local ct = desc.ctype
   local decls = {
     "    const " .. ct .. " *BMM_RESTRICT a = g->A;",
@@ -107,7 +109,15 @@ function M.emit(kernel)
   for _, s in ipairs({ "alpha", "beta" }) do
     if used[s] then decls[#decls + 1] = "    const " .. ct .. " " .. s .. " = g->" .. s .. ";" end
   end
-  return { body = table.concat(lines, "\n"), decls = table.concat(decls, "\n") }
+  return decls
+end
+
+-- Returns { body = text, decls = text }: the batch-loop body and the declarations it needs.
+function M.emit(kernel)
+  local desc = kernel.desc
+  local used, lines = {}, {}
+  block(desc, used, kernel.body, "        ", lines)
+  return { body = table.concat(lines, "\n"), decls = table.concat(M.decls(desc, used), "\n") }
 end
 
 return M

@@ -245,8 +245,7 @@ local function block(S, body, indent, out)
       block(S, s.body, indent .. "    ", out)
       out[#out + 1] = indent .. "}"
     elseif s.op == "loop" then
-      out[#out + 1] = string.format("%sfor (int64_t %s = %s; %s < %s; %s += %s) {", indent,
-        s.var, util.cint(s.from), s.var, util.cint(s.to), s.var, util.cint(s.step))
+      out[#out + 1] = c99.loop_header(indent, s)
       block(S, s.body, indent .. "    ", out)
       out[#out + 1] = indent .. "}"
     else
@@ -261,17 +260,7 @@ function M.emit(kernel)
   local lines = {}
   block(S, kernel.body, kernel.desc.form == "xb" and "            " or "        ", lines)
   local d, ct = S.d, S.d.ctype
-  local decls = {
-    "    const " .. ct .. " *BMM_RESTRICT a = g->A;",
-    "    const " .. ct .. " *BMM_RESTRICT b = g->B;",
-    "    " .. ct .. " *BMM_RESTRICT c = g->C;",
-  }
-  for _, s in ipairs({ "sa_row", "sb_row", "sc_row" }) do
-    if S.used[s] then decls[#decls + 1] = "    const int64_t " .. s .. " = g->" .. s .. ";" end
-  end
-  for _, s in ipairs({ "alpha", "beta" }) do
-    if S.used[s] then decls[#decls + 1] = "    const " .. ct .. " " .. s .. " = g->" .. s .. ";" end
-  end
+  local decls = c99.decls(d, S.used)
   if S.pack then decls[#decls + 1] = "    " .. ct .. " bcol[" .. util.cint(d.m) .. "];" end
   for _, l in ipairs(S.const_order) do decls[#decls + 1] = l end
   return { body = table.concat(lines, "\n"), decls = table.concat(decls, "\n"), target = S.isa.target }
