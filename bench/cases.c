@@ -19,6 +19,38 @@ const int bench_nshapes = (int)(sizeof bench_shapes / sizeof bench_shapes[0]);
 const char *bench_layout_name(int layout) { return layout == BENCH_BF ? "bf" : "sf"; }
 const char *bench_regime_name(int regime) { return regime == BENCH_CACHE ? "cache" : "stream"; }
 
+/* Operand buffers, kept from case to case: allocating and faulting in 256 MiB per streaming
+ * case cost more than running it. Slot 2 (C) is a shared mapping, so that the checking child's
+ * writes are seen here. The benchmark runs on one thread. */
+static struct {
+    void *p;
+    size_t cap;
+} arena[4];
+
+static int arena_get(void **out, int slot, size_t bytes)
+{
+    bytes = (bytes + 4095) & ~(size_t)4095;
+    if (arena[slot].cap < bytes) {
+        void *p = NULL;
+        if (slot == 2) {
+            if (arena[slot].p)
+                munmap(arena[slot].p, arena[slot].cap);
+            p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED)
+                p = NULL;
+        } else {
+            free(arena[slot].p);
+            p = aligned_alloc(4096, bytes);
+        }
+        arena[slot].p = p;
+        arena[slot].cap = p ? bytes : 0;
+        if (p)
+            memset(p, 0, bytes);  /* fault it in now, not in the first timed call */
+    }
+    *out = arena[slot].p;
+    return *out != NULL;
+}
+
 static void fill(void *p, int64_t elems, bmm_dtype dt, unsigned seed)
 {
     for (int64_t i = 0; i < elems; i++) {
@@ -57,14 +89,9 @@ int bench_case_setup(bench_case *c, bmm_dtype dt, int layout, int regime, int64_
     c->ext[2] = c->batch * n * p;
     c->flops = 2.0 * (double)(n * m * p) * (double)c->batch;
     c->bytes = (double)per * (double)c->batch;
-    c->A = aligned_alloc(64, ((size_t)c->ext[0] * es + 63) & ~(size_t)63);
-    c->B = aligned_alloc(64, ((size_t)c->ext[1] * es + 63) & ~(size_t)63);
-    c->Cref = malloc((size_t)c->ext[2] * es);
-    /* C is shared so that the checking child's writes are seen here */
-    void *C = mmap(NULL, (size_t)c->ext[2] * es, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-        -1, 0);
-    c->C = C == MAP_FAILED ? NULL : C;
-    if (!c->A || !c->B || !c->C || !c->Cref) {
+    if (!arena_get(&c->A, 0, (size_t)c->ext[0] * es) || !arena_get(&c->B, 1, (size_t)c->ext[1] * es)
+        || !arena_get(&c->C, 2, (size_t)c->ext[2] * es)
+        || !arena_get(&c->Cref, 3, (size_t)c->ext[2] * es)) {
         bench_case_free(c);
         return -1;
     }
@@ -84,11 +111,5 @@ int bench_case_setup(bench_case *c, bmm_dtype dt, int layout, int regime, int64_
 
 void bench_case_free(bench_case *c)
 {
-    size_t es = c->dtype == BMM_F32 ? sizeof(float) : sizeof(double);
-    free(c->A);
-    free(c->B);
-    free(c->Cref);
-    if (c->C)
-        munmap(c->C, (size_t)c->ext[2] * es);
-    memset(c, 0, sizeof *c);
+    memset(c, 0, sizeof *c);  /* the buffers stay in the arena for the next case */
 }

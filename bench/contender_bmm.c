@@ -34,9 +34,12 @@ static void run_oneshot(void *s, const bench_case *c)
         bmm_dgemm_strided(c->batch, c->n, c->m, c->p, 1.0, c->A, c->sa, c->B, c->sb, 0.0, c->C, c->sc);
 }
 
-static const char *info(void) { return "bmmgen generated kernels (libbmm)"; }
+static const char *info_estimate(void) { return "bmmgen plan, kernel picked by the static rule (BMM_ESTIMATE)"; }
+static const char *info_measure(void) { return "bmmgen plan, kernel picked by timing (BMM_MEASURE), tuning not timed"; }
+static const char *info_oneshot(void) { return "bmm_?gemm_strided: plan cache lookup and dispatch timed with the kernel"; }
+static const char *info_generic(void) { return "bmmgen generic path (no generated kernel)"; }
 
-const bench_contender bench_bmm_estimate = { "bmm-estimate", ok, info, prep_estimate, run_plan, release_plan };
-const bench_contender bench_bmm_measure = { "bmm-measure", ok, info, prep_measure, run_plan, release_plan };
-const bench_contender bench_bmm_oneshot = { "bmm-oneshot", ok, info, bench_stateless, run_oneshot, bench_release_none };
-const bench_contender bench_bmm_generic = { "bmm-generic", ok, info, prep_generic, run_plan, release_plan };
+const bench_contender bench_bmm_estimate = { "bmm-estimate", ok, info_estimate, prep_estimate, run_plan, release_plan };
+const bench_contender bench_bmm_measure = { "bmm-measure", ok, info_measure, prep_measure, run_plan, release_plan };
+const bench_contender bench_bmm_oneshot = { "bmm-oneshot", ok, info_oneshot, bench_stateless, run_oneshot, bench_release_none };
+const bench_contender bench_bmm_generic = { "bmm-generic", ok, info_generic, prep_generic, run_plan, release_plan };

@@ -62,10 +62,11 @@ def main():
 
     peers = [p for p in PEERS if p in contenders]
     lines = ["# bmmgen benchmark", ""]
-    lines.append("Machine: %s, %d CPUs at %s MHz; run %s, pinned to one core. Google Benchmark "
-                 "library build: %s." % (ctx.get("host_name", "?"), ctx.get("num_cpus", 0),
-                                         ctx.get("mhz_per_cpu", "?"), ctx.get("date", "?"),
-                                         ctx.get("library_build_type", "?")))
+    lines.append("Machine: %s (host %s, %d CPUs at %s MHz); run %s, pinned to one core. Google "
+                 "Benchmark library build: %s (the label Debian's package gets "
+                 "from being built without NDEBUG)." % (ctx.get("cpu_model", "?"), ctx.get("host_name", "?"),
+                                  ctx.get("num_cpus", 0), ctx.get("mhz_per_cpu", "?"),
+                                  ctx.get("date", "?"), ctx.get("library_build_type", "?")))
     lines.append("")
     lines.append("Limits measured in the same run: FMA peak %.0f GFLOP/s f32, %.0f f64; triad "
                  "bandwidth %.0f GB/s in L2, %.1f GB/s from DRAM. Bound of a case = min(peak, "

@@ -56,3 +56,12 @@ static const bmm_kernel_part parts[44] = {
 const bmm_kernel_table bmm_table_default = {
     "default", "0.1.0", "182aa26d2daca544", 44, parts
 };
+
+#if defined(BMM_AUTO_REGISTER) && (defined(__GNUC__) || defined(__clang__))
+/* Built by CMake's bmm_generate_kernels: join the runtime's kernels when the program loads.
+ * Elsewhere, call bmm_register_kernels(&bmm_table_default) before planning. */
+__attribute__((constructor)) static void bmm__register_default(void)
+{
+    bmm_register_kernels(&bmm_table_default);
+}
+#endif

@@ -20,7 +20,11 @@ usage: bmmgen.lua [--spec FILE] --out DIR [options]
   --unroll-budget N     multiply-adds per matrix up to which kernels are fully unrolled
   --tile RxC            register tile of the looped form, e.g. 4x8
   --name NAME           spec name (C identifier; names the kernel table)
+  --vendor NAME         write NAME.c and NAME.h: the kernels, a dispatcher and a generic
+                        fallback, needing only a C99 compiler (no runtime, no Lua, no CMake)
+  --list-files          print the files the output folder would get, one per line
   --templates DIR       template folder (default: ../templates beside this script)
+  --runtime DIR         runtime headers pasted by --vendor (default: ../runtime beside this script)
   --stop-after STAGE    spec|problems|variants|ir|c|files: stop after that stage
   --dump                print the last stage's output to stdout instead of writing files
   --version             print the generator version
@@ -38,7 +42,7 @@ local function fail(msgs)
 end
 
 local function parse_args(argv)
-  local o = { cli = {}, tdir = script_dir .. "/../templates" }
+  local o = { cli = {}, tdir = script_dir .. "/../templates", rdir = script_dir .. "/../runtime" }
   local shown = { "generator/bmmgen.lua" }
   local i = 1
   local function value(flag)
@@ -57,6 +61,14 @@ local function parse_args(argv)
       o.out = value(a)
       shown[#shown + 1] = "--out " .. (o.out:gsub("/+$", ""):match("([^/]*)$"))
     elseif a == "--templates" then o.tdir = value(a)
+    elseif a == "--runtime" then o.rdir = value(a)
+    elseif a == "--list-files" then o.list_files = true; i = i + 1
+    elseif a == "--vendor" then
+      o.vendor = value(a)
+      if not o.vendor:match("^[%a_][%w_]*$") then
+        fail({ "<command line>:0: error: --vendor: \"" .. o.vendor .. "\" is not a C identifier" })
+      end
+      shown[#shown + 1] = "--vendor " .. o.vendor
     elseif a == "--stop-after" then
       o.stop_after = value(a)
       local known = false
@@ -86,12 +98,13 @@ local function parse_args(argv)
       fail({ "<command line>:0: error: unknown option \"" .. a .. "\" (see --help)" })
     end
   end
-  if not o.dump and not o.stop_after and not o.out then
+  if not o.dump and not o.stop_after and not o.list_files and not o.out then
     fail({ "<command line>:0: error: --out DIR is required (or --dump)" })
   end
   if not o.spec_path and not o.cli.shapes then
     fail({ "<command line>:0: error: give --spec FILE or --shapes LIST" })
   end
+  if o.vendor and not o.cli.name then o.cli.name = { value = o.vendor, flag = "--vendor" } end
   o.command = table.concat(shown, " ")
   return o
 end
@@ -99,6 +112,10 @@ end
 local o = parse_args(arg)
 local result, errs = driver.run(o)
 if not result then fail(errs) end
+if result.stage == "list" then
+  for _, path in ipairs(result.value) do io.write(path, "\n") end
+  os.exit(0)
+end
 if o.dump then
   if result.stage == "files" then
     local keys = require("compat").sorted_keys(result.value)

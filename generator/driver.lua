@@ -16,7 +16,9 @@ local M = {}
 
 M.STAGES = { "spec", "problems", "variants", "ir", "c", "files" }
 
--- opts: { spec_path?, cli = { field = {value, flag} }, command, tdir, stop_after? }
+-- opts: { spec_path?, cli = { field = {value, flag} }, command, tdir, rdir, stop_after?,
+--   list_files? (stop after the variants with the list of files build() would write),
+--   vendor? (a name: one self-contained .c/.h pair instead of the table and file list) }
 function M.run(opts)
   local raw, line_of = {}, function() return 0 end
   local where = "<command line>"
@@ -36,6 +38,7 @@ function M.run(opts)
 
   local descs = variants.from_problems(probs, spec)
   if stop == "variants" then return { stage = "variants", value = descs } end
+  if opts.list_files then return { stage = "list", value = outputs.file_list(spec, descs) } end
 
   local kernels = {}
   for i, d in ipairs(descs) do
@@ -61,8 +64,13 @@ function M.run(opts)
   end
 
   local ctx = { spec = spec, hash = util.hash(specmod.canonical(spec)), command = opts.command,
-    tdir = opts.tdir }
-  local ok, files = pcall(outputs.build, ctx, kernels)
+    tdir = opts.tdir, rdir = opts.rdir }
+  local ok, files
+  if opts.vendor then
+    ok, files = pcall(outputs.vendor, ctx, kernels, opts.vendor)
+  else
+    ok, files = pcall(outputs.build, ctx, kernels)
+  end
   if not ok then return nil, { tostring(files) } end
   return { stage = "files", value = files }
 end

@@ -26,14 +26,68 @@ local function comment(text, open, prefix, close)
   return table.concat(lines, "\n")
 end
 
+-- One kernel -> its C function (through its template) and its descriptor initializer.
+local function render(T, k)
+  local d, c = k.desc, k.cost
+  local fields = {
+    name = d.name, dtype = d.dtype, n = util.cint(d.n), m = util.cint(d.m), p = util.cint(d.p),
+    scalars_doc = SCALARS_DOC[d.scalars], layout = d.layout, isa = d.isa, form = d.form,
+    flops = util.cint(c.flops), stores = util.cint(c.stores), decls = k.c.decls, body = k.c.body,
+  }
+  local fn, text = d.name, nil
+  if d.isa == "c99" then
+    fields.loads = util.cint(c.loads.A + c.loads.B + c.loads.C)
+    fields.loads_a, fields.loads_b = util.cint(c.loads.A), util.cint(c.loads.B)
+    fields.loads_c, fields.accumulators = util.cint(c.loads.C), util.cint(c.accumulators)
+    text = template.fill(T("kernel.c.in"), fields)
+  else
+    fields.loads, fields.vregs = util.cint(c.loads), util.cint(c.vregs)
+    fields.permutes, fields.target = util.cint(c.permutes), k.c.target
+    if d.form == "xb" then
+      fields.w, fields.fallback = util.cint(k.ir.width), d.fallback
+      text = template.fill(T("kernel_xb.c.in"), fields)
+    else
+      text = template.fill(T("kernel_simd.c.in"), fields)
+    end
+    fn = "BMM_X86_FN(" .. d.name .. ")"
+  end
+  local desc = template.fill(T("desc.c.in"), {
+    name = d.name, dtype_enum = ENUM.dtype[d.dtype], n = util.cint(d.n), m = util.cint(d.m),
+    p = util.cint(d.p), layout_enum = ENUM.layout[d.layout], isa_enum = ENUM.isa[d.isa],
+    scalars_enum = ENUM.scalars[d.scalars], form = d.form, flops = util.cint(c.flops),
+    fn_f32 = d.dtype == "f32" and fn or "NULL", fn_f64 = d.dtype == "f64" and fn or "NULL",
+  })
+  return text, desc
+end
+
+-- Paths of the output files, relative to the output folder.
+function M.kernel_path(file) return "kernels/" .. file .. ".c" end
+function M.table_header(name) return "bmm_table_" .. name .. ".h" end
+function M.table_source(name) return "bmm_table_" .. name .. ".c" end
+
+-- Every file build() writes, sorted, from the descriptors alone (CMake asks for this list
+-- at configure time, before anything is generated).
+function M.file_list(spec, descs)
+  local seen, list = {}, { "README.md", "files.cmake", M.table_header(spec.name), M.table_source(spec.name) }
+  for _, d in ipairs(descs) do
+    if not seen[d.file] then seen[d.file] = true; list[#list + 1] = M.kernel_path(d.file) end
+  end
+  table.sort(list)
+  return list
+end
+
+local function banners(ctx)
+  local banner = template.fill(template.load(ctx.tdir, "banner.txt.in"), {
+    version = options.version, spec_name = ctx.spec.name, spec_hash = ctx.hash, command = ctx.command,
+  })
+  return banner, comment(banner, "/*", " * ", " */")
+end
+
 -- ctx: { spec, hash, command, tdir }; kernels: list of { desc, cost, c = {body, decls} }.
 function M.build(ctx, kernels)
   local spec, tdir = ctx.spec, ctx.tdir
   local T = function(name) return template.load(tdir, name) end
-  local banner = template.fill(T("banner.txt.in"), {
-    version = options.version, spec_name = spec.name, spec_hash = ctx.hash, command = ctx.command,
-  })
-  local cbanner = comment(banner, "/*", " * ", " */")
+  local banner, cbanner = banners(ctx)
   local files, order = {}, {}
   local by_file = {}
   for _, k in ipairs(kernels) do
@@ -50,39 +104,11 @@ function M.build(ctx, kernels)
     local part = "bmm__kernels_" .. spec.name .. "_" .. d0.dtype .. "_" .. variants.shape_tag(d0)
     local ktext, dtext = {}, {}
     for _, k in ipairs(ks) do
-      local d, c = k.desc, k.cost
-      local fields = {
-        name = d.name, dtype = d.dtype, n = util.cint(d.n), m = util.cint(d.m), p = util.cint(d.p),
-        scalars_doc = SCALARS_DOC[d.scalars], layout = d.layout, isa = d.isa, form = d.form,
-        flops = util.cint(c.flops), stores = util.cint(c.stores), decls = k.c.decls, body = k.c.body,
-      }
-      local fn = d.name
-      if d.isa == "c99" then
-        fields.loads = util.cint(c.loads.A + c.loads.B + c.loads.C)
-        fields.loads_a, fields.loads_b = util.cint(c.loads.A), util.cint(c.loads.B)
-        fields.loads_c, fields.accumulators = util.cint(c.loads.C), util.cint(c.accumulators)
-        ktext[#ktext + 1] = template.fill(T("kernel.c.in"), fields)
-      else
-        fields.loads, fields.vregs = util.cint(c.loads), util.cint(c.vregs)
-        fields.permutes, fields.target = util.cint(c.permutes), k.c.target
-        if d.form == "xb" then
-          fields.w, fields.fallback = util.cint(k.ir.width), d.fallback
-          ktext[#ktext + 1] = template.fill(T("kernel_xb.c.in"), fields)
-        else
-          ktext[#ktext + 1] = template.fill(T("kernel_simd.c.in"), fields)
-        end
-        fn = "BMM_X86_FN(" .. d.name .. ")"
-      end
-      dtext[#dtext + 1] = template.fill(T("desc.c.in"), {
-        name = d.name, dtype_enum = ENUM.dtype[d.dtype], n = util.cint(d.n), m = util.cint(d.m),
-        p = util.cint(d.p), layout_enum = ENUM.layout[d.layout], isa_enum = ENUM.isa[d.isa],
-        scalars_enum = ENUM.scalars[d.scalars], form = d.form, flops = util.cint(c.flops),
-        fn_f32 = d.dtype == "f32" and fn or "NULL", fn_f64 = d.dtype == "f64" and fn or "NULL",
-      })
-      names[#names + 1] = "    " .. d.name
+      ktext[#ktext + 1], dtext[#dtext + 1] = render(T, k)
+      names[#names + 1] = "    " .. k.desc.name
       nkernels = nkernels + 1
     end
-    local path = "kernels/" .. f .. ".c"
+    local path = M.kernel_path(f)
     files[path] = template.fill(T("kernel_file.c.in"), {
       banner = cbanner, dtype = d0.dtype, shape = variants.shape_tag(d0), count = util.cint(#ks),
       kernels = table.concat(ktext, "\n\n"), part = part, descs = table.concat(dtext, "\n"),
@@ -101,7 +127,7 @@ function M.build(ctx, kernels)
     end
   end
 
-  local header = "bmm_table_" .. spec.name .. ".h"
+  local header = M.table_header(spec.name)
   local common = { banner = cbanner, spec_name = spec.name, nparts = util.cint(#parts),
     nkernels = util.cint(nkernels) }
   local function with(extra)
@@ -113,7 +139,7 @@ function M.build(ctx, kernels)
   files[header] = template.fill(T("header.h.in"), with({
     spec_name_upper = spec.name:upper(), externs = table.concat(externs, "\n"),
   })) .. "\n"
-  local table_src = "bmm_table_" .. spec.name .. ".c"
+  local table_src = M.table_source(spec.name)
   files[table_src] = template.fill(T("table.c.in"), with({
     header = header, parts = table.concat(parts, "\n"), version = options.version,
     spec_hash = ctx.hash,
@@ -136,6 +162,50 @@ function M.build(ctx, kernels)
     tile = tile, shape_rows = table.concat(rows_md, "\n"),
   }) .. "\n"
   return files
+end
+
+-- The license line of vendored files (generated code is under bmmgen's license).
+M.LICENSE = "SPDX-License-Identifier: BSD-3-Clause (generated by bmmgen; see its LICENSE)."
+
+-- A runtime header, pasted whole into a vendored file, without its local #includes.
+local function runtime_header(dir, name)
+  local path = dir .. "/" .. name
+  local f = io.open(path, "rb")
+  if not f then error(path .. ":0: error: cannot open runtime header", 0) end
+  local text = f:read("*a")
+  f:close()
+  text = text:gsub('\n#include "[^"\n]*"', "")
+  return (text:gsub("%s+$", ""))
+end
+
+-- ctx (with rdir, the runtime folder) and kernels -> { [vname .. ".c"], [vname .. ".h"] }:
+-- a self-contained pair, every kernel of the spec and a dispatcher (style.md: cJSON, sqlite).
+function M.vendor(ctx, kernels, vname)
+  local spec = ctx.spec
+  local T = function(name) return template.load(ctx.tdir, name) end
+  local _, cbanner = banners(ctx)
+  local ktext, dtext = {}, {}
+  for _, k in ipairs(kernels) do ktext[#ktext + 1], dtext[#dtext + 1] = render(T, k) end
+  local shapes = {}
+  for _, sh in ipairs(spec.shapes) do shapes[#shapes + 1] = variants.shape_tag(sh) end
+  local common = {
+    banner = cbanner, vname = vname, vname_upper = vname:upper(), license = M.LICENSE,
+  }
+  local h = {
+    shapes = table.concat(shapes, ", "), dtypes = table.concat(spec.dtypes, ", "),
+    layouts = table.concat(spec.layouts, ", "), isas = table.concat(spec.isas, ", "),
+  }
+  local c = {
+    count = util.cint(#kernels), kernels = table.concat(ktext, "\n\n"),
+    descs = table.concat(dtext, "\n"), kernel_h = runtime_header(ctx.rdir, "bmm_kernel.h"),
+    simd_h = runtime_header(ctx.rdir, "bmm_simd.h"),
+    select_h = runtime_header(ctx.rdir, "bmm_select.h"),
+  }
+  for k, v in pairs(common) do h[k] = v; c[k] = v end
+  return {
+    [vname .. ".h"] = template.fill(T("vendor.h.in"), h) .. "\n",
+    [vname .. ".c"] = template.fill(T("vendor.c.in"), c) .. "\n",
+  }
 end
 
 return M

@@ -91,6 +91,16 @@ BMM_API bmm_status bmm_wisdom_export_file(const char *path);
 /* Forgets all wisdom and every cached plan choice. */
 BMM_API void bmm_wisdom_forget(void);
 
+/* More kernels: a table generated for other shapes (bmmgen.lua --name X writes bmm_table_X;
+ * see bmm_kernel.h). Plans made after the call consider its kernels, and one-shot calls drop
+ * their cached choices. Tables compiled with BMM_AUTO_REGISTER defined (as CMake's
+ * bmm_generate_kernels does) register themselves when the program loads, on GCC and Clang.
+ * The table must stay valid for the life of the process; registering it again does nothing.
+ * BMM_EINVAL names what is malformed; BMM_ENOMEM past 63 extra tables. Wisdom is signed with
+ * every table registered, so register before importing wisdom made with them. */
+struct bmm_kernel_table;
+BMM_API bmm_status bmm_register_kernels(const struct bmm_kernel_table *table);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,15 +6,23 @@
 #ifndef BMM_SIMD_H
 #define BMM_SIMD_H
 
+#include "bmm_kernel.h"
+
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define BMM_HAVE_X86_SIMD 1
+#include <cpuid.h>
 #include <immintrin.h>
+#if defined(__cplusplus) && defined(__GNUC__) && !defined(__clang__)
+/* g++ 12 warns inside its own headers: _mm512_undefined_* initialize a variable with itself,
+ * and every inlined _mm512_permutexvar_* then reports it "may be used uninitialized". */
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #define BMM_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define BMM_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define BMM_X86_FN(f) f
 
-/* Horizontal sums (AVX-512 has _mm512_reduce_add_*). */
-static inline BMM_TARGET_AVX2 float bmm__hsum_avx2_f32(__m256 v)
+/* Horizontal sums (AVX-512 has _mm512_reduce_add_*); unused in files without AVX2 kernels. */
+static inline BMM_TARGET_AVX2 __attribute__((unused)) float bmm__hsum_avx2_f32(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -22,11 +30,31 @@ static inline BMM_TARGET_AVX2 float bmm__hsum_avx2_f32(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-static inline BMM_TARGET_AVX2 double bmm__hsum_avx2_f64(__m256d v)
+static inline BMM_TARGET_AVX2 __attribute__((unused)) double bmm__hsum_avx2_f64(__m256d v)
 {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
     return _mm_cvtsd_f64(s);
+}
+
+/* The widest ISA this CPU and its OS admit: cpuid says the CPU has it, xgetbv that the OS
+ * saves its registers (YMM state for AVX2, ZMM and opmask state for AVX-512). */
+static inline int bmm__x86_max_isa(void)
+{
+    unsigned a, b, c, d, lo, hi;
+    if (!__get_cpuid(0, &a, &b, &c, &d) || a < 7)
+        return BMM_ISA_C99;
+    __get_cpuid(1, &a, &b, &c, &d);
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!osxsave)
+        return BMM_ISA_C99;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    int ymm = (lo & 0x6) == 0x6, zmm = (lo & 0xe6) == 0xe6;
+    __cpuid_count(7, 0, a, b, c, d);
+    int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1;
+    if (!(avx && avx2 && fma && ymm))
+        return BMM_ISA_C99;
+    return avx512f && zmm ? BMM_ISA_AVX512 : BMM_ISA_AVX2;
 }
 #else
 #define BMM_HAVE_X86_SIMD 0

@@ -6,11 +6,7 @@
 #include <string.h>
 
 #include "bmm_internal.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#define BMM_X86 1
-#endif
+#include "bmm_simd.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int max_isa = BMM_ISA_C99;
@@ -21,27 +17,17 @@ static const char *isa_name(int isa)
     return isa == BMM_ISA_AVX512 ? "avx512" : isa == BMM_ISA_AVX2 ? "avx2" : "c99";
 }
 
-#ifdef BMM_X86
-static unsigned long long xgetbv0(void)
-{
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((unsigned long long)hi << 32) | lo;
-}
-#endif
-
 static void detect(void)
 {
     char vendor[13] = "unknown";
     unsigned family = 0, model = 0, stepping = 0;
-#ifdef BMM_X86
+#if BMM_HAVE_X86_SIMD
     unsigned a, b, c, d;
     if (__get_cpuid(0, &a, &b, &c, &d)) {
         memcpy(vendor, &b, 4);
         memcpy(vendor + 4, &d, 4);
         memcpy(vendor + 8, &c, 4);
         vendor[12] = 0;
-        unsigned maxleaf = a;
         __get_cpuid(1, &a, &b, &c, &d);
         family = (a >> 8) & 0xf;
         model = (a >> 4) & 0xf;
@@ -50,18 +36,8 @@ static void detect(void)
             family += (a >> 20) & 0xff;
         if (family >= 6)
             model += ((a >> 16) & 0xf) << 4;
-        int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
-        unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
-        int ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6;
-        if (maxleaf >= 7) {
-            __cpuid_count(7, 0, a, b, c, d);
-            int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1;
-            if (avx && avx2 && fma && ymm)
-                max_isa = BMM_ISA_AVX2;
-            if (max_isa == BMM_ISA_AVX2 && avx512f && zmm)
-                max_isa = BMM_ISA_AVX512;
-        }
     }
+    max_isa = bmm__x86_max_isa();
 #endif
     const char *arch = getenv("BMM_ARCH");
     if (arch && *arch) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bmm_internal.h"
+#include "bmm_select.h"
 
 static const char *const OPERAND[3] = { "A", "B", "C" };
 static const char *const STRIDE[3] = { "sa", "sb", "sc" };
@@ -24,9 +25,7 @@ void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n,
 
 int bmm__scalars_class(double alpha, double beta)
 {
-    if (beta != 0)
-        return BMM_SCALARS_AB;
-    return alpha == 1 ? BMM_SCALARS_A1B0 : BMM_SCALARS_B0;
+    return bmm__scalars_of(alpha, beta);
 }
 
 size_t bmm__dtype_size(int dtype)
@@ -167,16 +166,7 @@ int bmm__layout_class(const bmm__problem *pr, int operand)
     int64_t rows, cols;
     bmm_stride s;
     dims(pr, operand, &rows, &cols, &s);
-    if (s.col != 1 && cols > 1)
-        return 0;
-    int64_t packed, seq;
-    int packed_ok = !__builtin_mul_overflow(rows, cols, &packed);
-    int seq_ok = !__builtin_mul_overflow(pr->batch, cols, &seq);
-    if ((s.row == cols || rows == 1) && ((packed_ok && s.batch == packed) || pr->batch <= 1))
-        return BMM_LAYOUT_BF;
-    if (s.batch == cols && ((seq_ok && s.row == seq) || rows == 1))
-        return BMM_LAYOUT_SF;
-    return 0;
+    return bmm__operand_class(pr->batch, rows, cols, s.batch, s.row, s.col);
 }
 
 int bmm__regime(const bmm__problem *pr)

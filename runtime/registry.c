@@ -1,20 +1,37 @@
 /* registry.c: the generated kernel table, walked by descriptor. Applicability is one
  * predicate (style.md #4); the ESTIMATE rule ranks what applies. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bmm_internal.h"
+#include "bmm_select.h"
 #include "bmm_table_default.h"
 
-static const bmm_kernel_table *const tables[] = { &bmm_table_default };
-#define NTABLES (sizeof tables / sizeof tables[0])
+/* The built-in table, then those registered at run time (bmm_register_kernels). Slots are
+ * written once, under the lock, before the count that publishes them; readers take the
+ * count with acquire and walk without locking. */
+#define MAX_TABLES 64
+#ifdef BMM_NO_DEFAULT_KERNELS /* built with -DBMM_DEFAULT_KERNELS=OFF: registered tables only */
+static const bmm_kernel_table *tables[MAX_TABLES];
+static atomic_size_t ntables = 0;
+#else
+static const bmm_kernel_table *tables[MAX_TABLES] = { &bmm_table_default };
+static atomic_size_t ntables = 1;
+#endif
+static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t table_count(void)
+{
+    return atomic_load_explicit(&ntables, memory_order_acquire);
+}
 
 size_t bmm__kernel_count(void)
 {
-    size_t n = 0;
-    for (size_t t = 0; t < NTABLES; t++)
+    size_t n = 0, nt = table_count();
+    for (size_t t = 0; t < nt; t++)
         for (int32_t i = 0; i < tables[t]->nparts; i++)
             n += (size_t)tables[t]->parts[i].count;
     return n;
@@ -22,7 +39,8 @@ size_t bmm__kernel_count(void)
 
 const bmm_kernel_desc *bmm__kernel_at(size_t idx)
 {
-    for (size_t t = 0; t < NTABLES; t++)
+    size_t nt = table_count();
+    for (size_t t = 0; t < nt; t++)
         for (int32_t i = 0; i < tables[t]->nparts; i++) {
             size_t c = (size_t)tables[t]->parts[i].count;
             if (idx < c)
@@ -30,6 +48,61 @@ const bmm_kernel_desc *bmm__kernel_at(size_t idx)
             idx -= c;
         }
     return NULL;
+}
+
+static const char *table_error(const bmm_kernel_table *t)
+{
+    if (!t->spec_name || !t->version || !t->spec_hash)
+        return "spec_name, version and spec_hash must be set";
+    if (t->nparts < 0 || (t->nparts > 0 && !t->parts))
+        return "nparts must be >= 0 and parts set";
+    for (int32_t i = 0; i < t->nparts; i++) {
+        const bmm_kernel_part *pt = &t->parts[i];
+        if (pt->count < 0 || (pt->count > 0 && !pt->kernels))
+            return "a part has a negative count or no kernels";
+        for (int32_t j = 0; j < pt->count; j++) {
+            const bmm_kernel_desc *k = &pt->kernels[j];
+            int fn_ok = k->dtype == BMM_F32 ? !k->f64 : k->dtype == BMM_F64 ? !k->f32 : 0;
+            if (!k->name || !k->form || !fn_ok || k->n < 1 || k->m < 1 || k->p < 1
+                || (k->layout != BMM_LAYOUT_BF && k->layout != BMM_LAYOUT_SF)
+                || k->isa < BMM_ISA_C99 || k->isa > BMM_ISA_AVX512
+                || k->scalars < BMM_SCALARS_AB || k->scalars > BMM_SCALARS_A1B0)
+                return "a kernel descriptor is malformed";
+            if (k->isa == BMM_ISA_C99 && !(k->dtype == BMM_F32 ? (void *)k->f32 : (void *)k->f64))
+                return "a portable C kernel has no function";
+        }
+    }
+    return NULL;
+}
+
+bmm_status bmm_register_kernels(const bmm_kernel_table *table)
+{
+    if (!table)
+        return bmm__fail(BMM_EINVAL, "table is NULL");
+    const char *bad = table_error(table);
+    if (bad)
+        return bmm__fail(BMM_EINVAL, "kernel table \"%s\": %s",
+            table->spec_name ? table->spec_name : "?", bad);
+    bmm_status st = BMM_OK;
+    pthread_mutex_lock(&register_lock);
+    size_t nt = table_count();
+    int known = 0;
+    for (size_t t = 0; t < nt; t++)
+        known |= tables[t] == table;
+    if (!known && nt == MAX_TABLES) {
+        st = bmm__fail(BMM_ENOMEM, "kernel table \"%s\": already %d tables registered",
+            table->spec_name, MAX_TABLES);
+    } else if (!known) {
+        tables[nt] = table;
+        atomic_store_explicit(&ntables, nt + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&register_lock);
+    if (st == BMM_OK && !known) {
+        bmm__plan_cache_clear();  /* one-shot calls may now have a specialized kernel */
+        bmm__note("registered kernel table \"%s\" (%s, hash %s)", table->spec_name,
+            table->version, table->spec_hash);
+    }
+    return st;
 }
 
 const bmm_kernel_desc *bmm__kernel_by_name(const char *name)
@@ -42,17 +115,6 @@ const bmm_kernel_desc *bmm__kernel_by_name(const char *name)
     return NULL;
 }
 
-/* Operand fits a kernel layout: unit column stride (unless one column), and for BF packed
- * rows (unless one row). Batch strides are run-time arguments of every kernel. */
-static int operand_fits(int layout, int64_t rows, int64_t cols, bmm_stride s)
-{
-    if (cols > 1 && s.col != 1)
-        return 0;
-    if (layout == BMM_LAYOUT_BF && rows > 1 && s.row != cols)
-        return 0;
-    return 1;
-}
-
 int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm__problem *pr)
 {
     if (k->dtype != pr->dtype || k->n != pr->n || k->m != pr->m || k->p != pr->p)
@@ -60,15 +122,11 @@ int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm__problem *pr)
     /* a NULL entry is a vector kernel compiled out (not an x86 GCC/Clang build) */
     if (!bmm__cpu_admits(k->isa) || (k->dtype == BMM_F32 ? !k->f32 : !k->f64))
         return 0;
-    switch (k->scalars) {
-    case BMM_SCALARS_AB: if (pr->scalars != BMM_SCALARS_AB) return 0; break;
-    case BMM_SCALARS_B0: if (pr->scalars == BMM_SCALARS_AB) return 0; break;
-    case BMM_SCALARS_A1B0: if (pr->scalars != BMM_SCALARS_A1B0) return 0; break;
-    default: return 0;
-    }
-    return operand_fits(k->layout, pr->n, pr->m, pr->sa)
-        && operand_fits(k->layout, pr->m, pr->p, pr->sb)
-        && operand_fits(k->layout, pr->n, pr->p, pr->sc);
+    if (!bmm__scalars_fit(k->scalars, pr->scalars))
+        return 0;
+    return bmm__operand_fits(k->layout, pr->n, pr->m, pr->sa.row, pr->sa.col)
+        && bmm__operand_fits(k->layout, pr->m, pr->p, pr->sb.row, pr->sb.col)
+        && bmm__operand_fits(k->layout, pr->n, pr->p, pr->sc.row, pr->sc.col);
 }
 
 size_t bmm__candidates(const bmm__problem *pr, const bmm_kernel_desc **out, size_t max)
@@ -85,48 +143,13 @@ size_t bmm__candidates(const bmm__problem *pr, const bmm_kernel_desc **out, size
     return found < max ? found : max;
 }
 
-/* Lanes of one vector register of kernel k's ISA (1 for portable C). */
-static int64_t lanes_of(const bmm_kernel_desc *k)
-{
-    int64_t bytes = k->isa == BMM_ISA_AVX512 ? 64 : k->isa == BMM_ISA_AVX2 ? 32 : 0;
-    return bytes ? bytes / (int64_t)bmm__dtype_size(k->dtype) : 1;
-}
-
-/* The static rule, distilled from bmm-tune's measurements over the default spec on Zen 5
- * (it reports how often this rule picks the measured winner). In order:
- * 1. the kernel whose layout matches the problem exactly (compile-time row strides);
- * 2. the across-batch form for seq-first products with B and C at most 5 wide (in f64 only
- *    where p divides the lanes), else portable C for products of 8 multiply-adds or fewer
- *    (vectors do not pay), else the flat form (whole C in registers) in f32 or when its rows fill a vector exactly, else
- *    the narrowest vector that holds a row of C (no idle lanes; widest if none does);
- * 3. among looped forms the taller register tile;
- * 4. the most specialized alpha/beta form. */
+/* The static rule (bmm_select.h), for a problem. */
 static int64_t score(const bmm_kernel_desc *k, const bmm__problem *pr)
 {
     int exact = 1;
     for (int o = 0; o < 3; o++)
         exact &= bmm__layout_class(pr, o) == k->layout;
-    int64_t w = lanes_of(k), tier, form = 8;
-    if (k->isa == BMM_ISA_C99)
-        tier = pr->n * pr->m * pr->p <= 8 ? 255 : 0;
-    else
-        tier = 1 + (w >= pr->p ? 128 - w : w);
-    /* across the batch: all lanes busy whatever the shape, while deinterleaving stays cheap */
-    if (!strcmp(k->form, "xb") && pr->m * pr->p <= 25 && pr->p <= 5
-        && (k->dtype == BMM_F32 || w % pr->p == 0))
-        tier = 300;
-    if (!strcmp(k->form, "flat")) {
-        int64_t rows = w / pr->p;  /* rows of C per vector, as the generator groups them */
-        if (rows > pr->n)
-            rows = pr->n;
-        if (k->dtype == BMM_F32 || rows * pr->p == w)
-            tier = 130;  /* above every rows form */
-    } else if (k->form[0] == 'r' && k->form[1] == 'l') {
-        form = atoi(k->form + 2) / 2;
-        if (form > 14)
-            form = 14;
-    }
-    return ((int64_t)exact << 24) | (tier << 12) | (form << 4) | k->scalars;  /* tier < 4096 */
+    return bmm__rule_score(k, exact, pr->n, pr->m, pr->p);
 }
 
 const bmm_kernel_desc *bmm__estimate(const bmm__problem *pr)
@@ -143,19 +166,19 @@ const bmm_kernel_desc *bmm__estimate(const bmm__problem *pr)
     return best;
 }
 
-static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
-static char sig[256];
-
-static void make_signature(void)
-{
-    const bmm_kernel_table *t = tables[0];
-    snprintf(sig, sizeof sig, "%s-%s-%s-%zu", t->spec_name, t->version, t->spec_hash,
-        bmm__kernel_count());
-}
-
+/* Every table registered so far, in order: wisdom made with other kernels is refused. */
 const char *bmm__table_signature(void)
 {
-    pthread_once(&sig_once, make_signature);
+    static _Thread_local char sig[1024];
+    size_t nt = table_count(), len = 0;
+    sig[0] = 0;
+    for (size_t t = 0; t < nt && len < sizeof sig; t++) {
+        int w = snprintf(sig + len, sizeof sig - len, "%s%s-%s-%s", t ? "+" : "",
+            tables[t]->spec_name, tables[t]->version, tables[t]->spec_hash);
+        len += w > 0 ? (size_t)w : 0;
+    }
+    if (len < sizeof sig)
+        snprintf(sig + len, sizeof sig - len, "-%zu", bmm__kernel_count());
     return sig;
 }
 

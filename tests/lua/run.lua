@@ -274,5 +274,37 @@ test("CLI: --stop-after and --dump print a stage", function()
   check(sh(bmmgen .. " --bogus 2>/dev/null") ~= 0)
 end)
 
+local function slurp(path) local f = io.open(path, "rb"); if not f then return nil end; local t = f:read("*a"); f:close(); return t end
+
+test("CLI: --list-files names exactly the files a run writes", function()
+  local out = tmp .. ".list"
+  local cmd = bmmgen .. " --shapes 2x3x4,5x5x5 --dtypes f32,f64 --name listed"
+  eq(sh(cmd .. " --list-files > " .. tmp .. ".files"), 0)
+  eq(sh(cmd .. " --out " .. out .. " 2>/dev/null"), 0)
+  eq(sh("cd '" .. out .. "' && find . -type f | sed 's|^./||' | LC_ALL=C sort > " .. tmp .. ".found"), 0)
+  local listed, found = slurp(tmp .. ".files"), slurp(tmp .. ".found")
+  check(listed:find("kernels/bmm_f64_5x5x5.c", 1, true) and listed:find("bmm_table_listed.h", 1, true), listed)
+  eq(listed, found)
+  sh("rm -rf '" .. out .. "'"); os.remove(tmp .. ".files"); os.remove(tmp .. ".found")
+end)
+
+test("CLI: --vendor writes one self-contained pair, or nothing for a bad name", function()
+  local out = tmp .. ".vendor"
+  eq(sh(bmmgen .. " --vendor vk --shapes 2x3x4 --dtypes f32 --out " .. out .. " 2>/dev/null"), 0)
+  local c, h = slurp(out .. "/vk.c"), slurp(out .. "/vk.h")
+  check(c and h, "vk.c or vk.h missing")
+  check(c:find("DO NOT EDIT", 1, true) and h:find("--vendor vk", 1, true), "banner")
+  check(c:find("SPDX-License-Identifier", 1, true) and h:find("SPDX-License-Identifier", 1, true), "license line")
+  local includes = {}
+  for inc in c:gmatch('#include "([^"]+)"') do includes[#includes + 1] = inc end
+  eq(table.concat(includes, ","), "vk.h")  -- nothing from the runtime or generated/
+  check(c:find("bmm_f32_2x3x4_bf_c99_a1b0", 1, true) and c:find("bmm__rule_score", 1, true), "kernels and rule")
+  check(h:find("int vk_sgemm_strided(", 1, true) and h:find("VK_EOVERLAP", 1, true), "API")
+  check(not exists(out .. "/files.cmake"), "a vendored pair has no file list")
+  check(sh(bmmgen .. " --vendor 9lives --shapes 2x3x4 --out " .. out .. ".bad 2>/dev/null") ~= 0)
+  check(not exists(out .. ".bad"), "wrote output for a bad name")
+  sh("rm -rf '" .. out .. "'")
+end)
+
 io.write(string.format("%d passed, %d failed\n", passed, failed))
 os.exit(failed == 0 and 0 or 1)

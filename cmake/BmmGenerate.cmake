@@ -1,0 +1,73 @@
+# BmmGenerate.cmake: bmm_generate_kernels(<target> SHAPES 7x7x5 9x3x4 DTYPES f32 f64
+#   LAYOUTS bf sf [ISAS c99 avx2 avx512] [NAME name])
+# Generates kernels for those shapes while <target> builds and compiles them into it; their
+# table registers itself with the runtime when the program loads, so plans and one-shot calls
+# find them. ISAS defaults to all three; NAME (the table's, a C identifier) to the target's
+# name. The generator runs again only when it or the arguments change. Needs BMMGEN_GENERATOR_DIR
+# (set by bmmgen's CMakeLists.txt or bmmgenConfig.cmake) and LuaJIT or Lua 5.4.
+include_guard(GLOBAL)
+include(${CMAKE_CURRENT_LIST_DIR}/BmmLua.cmake)
+
+function(bmm_generate_kernels target)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "NAME" "SHAPES;DTYPES;LAYOUTS;ISAS")
+  set(fn "bmm_generate_kernels(${target})")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "${fn}: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT TARGET ${target})
+    message(FATAL_ERROR "${fn}: no target named ${target}")
+  endif()
+  foreach(required SHAPES DTYPES LAYOUTS)
+    if(NOT arg_${required})
+      message(FATAL_ERROR "${fn}: ${required} is required")
+    endif()
+  endforeach()
+  if(NOT arg_ISAS)
+    set(arg_ISAS c99 avx2 avx512)
+  endif()
+  if(NOT arg_NAME)
+    string(MAKE_C_IDENTIFIER "${target}" arg_NAME)
+  endif()
+  bmm_find_lua(lua)
+  if(NOT lua)
+    message(FATAL_ERROR "${fn}: the kernel generator needs LuaJIT or Lua 5.4, and neither was "
+      "found (Debian: apt-get install luajit, or lua5.4)")
+  endif()
+  if(NOT BMMGEN_GENERATOR_DIR OR NOT EXISTS "${BMMGEN_GENERATOR_DIR}/bmmgen.lua")
+    message(FATAL_ERROR "${fn}: BMMGEN_GENERATOR_DIR (${BMMGEN_GENERATOR_DIR}) has no bmmgen.lua")
+  endif()
+
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/bmmgen/${arg_NAME})
+  foreach(list SHAPES DTYPES LAYOUTS ISAS)
+    list(JOIN arg_${list} "," ${list})
+  endforeach()
+  set(gen ${lua} ${BMMGEN_GENERATOR_DIR}/bmmgen.lua --name ${arg_NAME} --shapes ${SHAPES}
+    --dtypes ${DTYPES} --layouts ${LAYOUTS} --isas ${ISAS})
+  # The file list at configure time (cheap: it stops before any C is emitted); a bad
+  # argument stops here with the generator's message naming it.
+  execute_process(COMMAND ${gen} --list-files RESULT_VARIABLE rc OUTPUT_VARIABLE listed
+    ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${fn}:\n${err}")
+  endif()
+  string(REGEX REPLACE "\n$" "" listed "${listed}")
+  string(REPLACE "\n" ";" listed "${listed}")
+  set(outputs "")
+  set(sources "")
+  foreach(file ${listed})
+    list(APPEND outputs ${out}/${file})
+    if(file MATCHES "\\.c$")
+      list(APPEND sources ${out}/${file})
+    endif()
+  endforeach()
+  file(GLOB deps ${BMMGEN_GENERATOR_DIR}/*.lua ${BMMGEN_GENERATOR_DIR}/../templates/*.in)
+  add_custom_command(OUTPUT ${outputs}
+    COMMAND ${gen} --out ${out}
+    DEPENDS ${deps}
+    COMMENT "bmmgen: kernels ${arg_NAME} (${SHAPES}; ${DTYPES}; ${LAYOUTS}; ${ISAS})"
+    VERBATIM)
+  target_sources(${target} PRIVATE ${sources})
+  set_source_files_properties(${sources} PROPERTIES COMPILE_DEFINITIONS BMM_AUTO_REGISTER)
+  target_include_directories(${target} PRIVATE ${out}
+    $<TARGET_PROPERTY:bmmgen::bmm,INTERFACE_INCLUDE_DIRECTORIES>)
+endfunction()

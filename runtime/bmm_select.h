@@ -1,0 +1,111 @@
+/* bmm_select.h: which generated kernels fit a call, and the static rule that ranks them.
+ * Pure functions of the shape and strides, shared by the runtime (registry.c) and the
+ * dispatcher of vendored files (bmmgen.lua --vendor pastes this file), so both pick alike.
+ * C99, and also valid C++. */
+#ifndef BMM_SELECT_H
+#define BMM_SELECT_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bmm_kernel.h"
+
+/* Layout class of one rows x cols operand with strides {sb, sr, sc} in a batch:
+ * BMM_LAYOUT_BF (packed rows, packed matrices), BMM_LAYOUT_SF (rows batch*cols apart,
+ * matrices cols apart) or 0 (any other view). */
+static inline int bmm__operand_class(int64_t batch, int64_t rows, int64_t cols, int64_t sb,
+    int64_t sr, int64_t sc)
+{
+    if (sc != 1 && cols > 1)
+        return 0;
+    int64_t packed = 0, seq = 0;
+    int packed_ok = rows <= INT64_MAX / cols, seq_ok = batch <= INT64_MAX / cols;
+    if (packed_ok)
+        packed = rows * cols;
+    if (seq_ok)
+        seq = batch * cols;
+    if ((sr == cols || rows == 1) && ((packed_ok && sb == packed) || batch <= 1))
+        return BMM_LAYOUT_BF;
+    if (sb == cols && ((seq_ok && sr == seq) || rows == 1))
+        return BMM_LAYOUT_SF;
+    return 0;
+}
+
+/* An operand fits a kernel layout: unit column stride (unless one column), and for BF packed
+ * rows (unless one row). Batch strides are run-time arguments of every kernel. */
+static inline int bmm__operand_fits(int layout, int64_t rows, int64_t cols, int64_t sr,
+    int64_t sc)
+{
+    if (cols > 1 && sc != 1)
+        return 0;
+    if (layout == BMM_LAYOUT_BF && rows > 1 && sr != cols)
+        return 0;
+    return 1;
+}
+
+/* The alpha/beta form of a call: BMM_SCALARS_AB (beta != 0, C is read), else A1B0 when
+ * alpha == 1, else B0. */
+static inline int bmm__scalars_of(double alpha, double beta)
+{
+    if (beta != 0)
+        return BMM_SCALARS_AB;
+    return alpha == 1 ? BMM_SCALARS_A1B0 : BMM_SCALARS_B0;
+}
+
+/* A kernel of alpha/beta form ks serves a call of form cs: AB kernels only AB calls (they
+ * read C), B0 kernels B0 and A1B0 calls, A1B0 kernels only A1B0 calls. */
+static inline int bmm__scalars_fit(int ks, int cs)
+{
+    switch (ks) {
+    case BMM_SCALARS_AB: return cs == BMM_SCALARS_AB;
+    case BMM_SCALARS_B0: return cs != BMM_SCALARS_AB;
+    case BMM_SCALARS_A1B0: return cs == BMM_SCALARS_A1B0;
+    default: return 0;
+    }
+}
+
+/* Lanes of one vector register of kernel k's ISA (1 for portable C). */
+static inline int64_t bmm__lanes_of(const bmm_kernel_desc *k)
+{
+    int64_t bytes = k->isa == BMM_ISA_AVX512 ? 64 : k->isa == BMM_ISA_AVX2 ? 32 : 0;
+    return bytes ? bytes / (k->dtype == BMM_F64 ? 8 : 4) : 1;
+}
+
+/* The static rule, distilled from bmm-tune's measurements over the default spec on Zen 5
+ * (bmm-tune reports how often it picks the measured winner). Higher is better; exact is 1
+ * when all three operands are in the kernel's layout class. In order:
+ * 1. the kernel whose layout matches the problem exactly (compile-time row strides);
+ * 2. the across-batch form for seq-first products with B and C at most 5 wide (in f64 only
+ *    where p divides the lanes), else portable C for products of 8 multiply-adds or fewer
+ *    (vectors do not pay), else the flat form (whole C in registers) in f32 or when its rows
+ *    fill a vector exactly, else the narrowest vector that holds a row of C (no idle lanes;
+ *    widest if none does);
+ * 3. among looped forms the taller register tile;
+ * 4. the most specialized alpha/beta form. */
+static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, int exact, int64_t n,
+    int64_t m, int64_t p)
+{
+    int64_t w = bmm__lanes_of(k), tier, form = 8;
+    if (k->isa == BMM_ISA_C99)
+        tier = n * m * p <= 8 ? 255 : 0;
+    else
+        tier = 1 + (w >= p ? 128 - w : w);
+    /* across the batch: all lanes busy whatever the shape, while deinterleaving stays cheap */
+    if (!strcmp(k->form, "xb") && m * p <= 25 && p <= 5 && (k->dtype == BMM_F32 || w % p == 0))
+        tier = 300;
+    if (!strcmp(k->form, "flat")) {
+        int64_t rows = w / p;  /* rows of C per vector, as the generator groups them */
+        if (rows > n)
+            rows = n;
+        if (k->dtype == BMM_F32 || rows * p == w)
+            tier = 130;  /* above every rows form */
+    } else if (k->form[0] == 'r' && k->form[1] == 'l') {
+        form = atoi(k->form + 2) / 2;
+        if (form > 14)
+            form = 14;
+    }
+    return ((int64_t)exact << 24) | (tier << 12) | (form << 4) | k->scalars;  /* tier < 4096 */
+}
+
+#endif

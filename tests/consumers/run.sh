@@ -1,0 +1,50 @@
+#!/bin/sh
+# run.sh MODE SOURCE_DIR BUILD_DIR WORK_DIR: builds and runs one consumer example, as a user
+# would. find_package: install BUILD_DIR into a temporary prefix, then a CMake project that
+# finds it and generates its own shapes (and a pkg-config build). subdir: a CMake project
+# that adds bmmgen's source with add_subdirectory. vendor: a vendored pair compiled with plain
+# cc commands by gcc and clang as C99, and by g++ as C++. Any failure exits non-zero.
+set -eu
+mode=$1 src=$2 build=$3 work=$4
+here=$src/tests/consumers
+rm -rf "$work"
+mkdir -p "$work"
+quiet() { "$@" >"$work/log" 2>&1 || { cat "$work/log"; echo "run.sh: failed: $*" >&2; exit 1; }; }
+
+case $mode in
+find_package)
+  quiet cmake --install "$build" --prefix "$work/prefix"
+  quiet cmake -S "$here/find_package" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" \
+    -DCMAKE_BUILD_TYPE=Release
+  quiet cmake --build "$work/build" -j 2
+  "$work/build/consumer"
+  pc=$(dirname "$(find "$work/prefix" -name bmm.pc)")
+  flags=$(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs bmm)
+  quiet cc -std=c99 -Wall -Wextra -Werror -o "$work/pc" "$here/pkgconfig_main.c" $flags -lm
+  LD_LIBRARY_PATH=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir bmm) "$work/pc"
+  ;;
+subdir)
+  quiet cmake -S "$here/subdir" -B "$work/build" -DBMMGEN_SOURCE_DIR="$src" \
+    -DCMAKE_BUILD_TYPE=Release
+  quiet cmake --build "$work/build" -j 2
+  "$work/build/consumer"
+  ;;
+vendor)
+  lua=$(command -v luajit || command -v lua5.4)
+  quiet "$lua" "$src/generator/bmmgen.lua" --vendor vbmm --shapes 7x7x5,9x3x4 --out "$work"
+  for cc in gcc clang; do
+    quiet $cc -std=c99 -pedantic -Wall -Wextra -Werror -O2 -I"$work" -o "$work/main-$cc" \
+      "$here/vendor/main.c" "$work/vbmm.c" -lm
+    echo "== $cc -std=c99"
+    "$work/main-$cc"
+  done
+  quiet g++ -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -I"$work" -o "$work/main-cxx" \
+    "$here/vendor/main.c" "$work/vbmm.c"
+  echo "== g++ (as C++)"
+  "$work/main-cxx"
+  ;;
+*)
+  echo "usage: run.sh find_package|subdir|vendor SOURCE_DIR BUILD_DIR WORK_DIR" >&2
+  exit 2
+  ;;
+esac

@@ -1,0 +1,85 @@
+/* main.c: a project that compiles only a vendored pair (bmmgen.lua --vendor vbmm --shapes
+ * 7x7x5,9x3x4), with a plain cc command: no runtime, no Lua, no CMake. Checks results, that
+ * the vendored shapes run a generated kernel, that other shapes still compute (generic), and
+ * the error codes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vbmm.h"
+#include "../reference.h"
+
+static int run(int f64, int seq_first, int64_t n, int64_t m, int64_t p, double alpha, double beta,
+    int want_generated)
+{
+    const int64_t batch = 37;
+    size_t es = f64 ? sizeof(double) : sizeof(float);
+    char what[96];
+    snprintf(what, sizeof what, "%s %s %lldx%lldx%lld alpha %g beta %g", f64 ? "f64" : "f32",
+        seq_first ? "sf" : "bf", (long long)n, (long long)m, (long long)p, alpha, beta);
+    void *A = malloc(batch * n * m * es), *B = malloc(batch * m * p * es);
+    void *C = malloc(batch * n * p * es), *C0 = malloc(batch * n * p * es);
+    for (int64_t i = 0; i < batch * n * m; i++)
+        f64 ? (void)(((double *)A)[i] = ref_fill()) : (void)(((float *)A)[i] = (float)ref_fill());
+    for (int64_t i = 0; i < batch * m * p; i++)
+        f64 ? (void)(((double *)B)[i] = ref_fill()) : (void)(((float *)B)[i] = (float)ref_fill());
+    for (int64_t i = 0; i < batch * n * p; i++)
+        f64 ? (void)(((double *)C0)[i] = ref_fill()) : (void)(((float *)C0)[i] = (float)ref_fill());
+    ref_stride ra = ref_layout(seq_first, n, m, batch), rb = ref_layout(seq_first, m, p, batch),
+        rc = ref_layout(seq_first, n, p, batch);
+    vbmm_stride sa = { ra.batch, ra.row, ra.col }, sb = { rb.batch, rb.row, rb.col },
+        sc = { rc.batch, rc.row, rc.col };
+    const char *kernel = vbmm_kernel_name(f64, batch, n, m, p, sa, sb, sc, alpha, beta);
+    int bad = want_generated ? strcmp(kernel, "generic") == 0 || !*kernel
+                             : strcmp(kernel, "generic") != 0;
+    if (bad)
+        fprintf(stderr, "%s: runs %s\n", what, kernel);
+    memcpy(C, C0, batch * n * p * es);
+    int st = f64 ? vbmm_dgemm_strided(batch, n, m, p, alpha, (const double *)A, sa,
+                       (const double *)B, sb, beta, (double *)C, sc)
+                 : vbmm_sgemm_strided(batch, n, m, p, (float)alpha, (const float *)A, sa,
+                       (const float *)B, sb, (float)beta, (float *)C, sc);
+    bad |= st != VBMM_OK;
+    bad |= ref_check(what, f64, batch, n, m, p, alpha, A, ra, B, rb, beta, C0, C, rc);
+    printf("%-40s %s %s\n", what, kernel, bad ? "FAILED" : "ok");
+
+    /* bad input: a status, and C untouched */
+    memcpy(C, C0, batch * n * p * es);
+    vbmm_stride self = sc;
+    self.batch = 0;  /* every matrix of C at one address */
+    int e1 = f64 ? vbmm_dgemm_strided(batch, 0, m, p, alpha, (const double *)A, sa,
+                       (const double *)B, sb, beta, (double *)C, sc)
+                 : vbmm_sgemm_strided(batch, 0, m, p, (float)alpha, (const float *)A, sa,
+                       (const float *)B, sb, (float)beta, (float *)C, sc);
+    int e2 = f64 ? vbmm_dgemm_strided(batch, n, m, p, alpha, (const double *)A, sa,
+                       (const double *)B, sb, beta, (double *)C, self)
+                 : vbmm_sgemm_strided(batch, n, m, p, (float)alpha, (const float *)A, sa,
+                       (const float *)B, sb, (float)beta, (float *)C, self);
+    int e3 = f64 ? vbmm_dgemm_strided(batch, n, m, p, alpha, (const double *)A, sa,
+                       (const double *)B, sb, beta, (double *)A, sc)
+                 : vbmm_sgemm_strided(batch, n, m, p, (float)alpha, (const float *)A, sa,
+                       (const float *)B, sb, (float)beta, (float *)A, sc);
+    if (e1 != VBMM_EINVAL || e2 != VBMM_EOVERLAP || e3 != VBMM_EOVERLAP
+        || memcmp(C, C0, batch * n * p * es) != 0) {
+        fprintf(stderr, "%s: bad input gave %d %d %d (want %d %d %d) or touched C\n", what, e1,
+            e2, e3, VBMM_EINVAL, VBMM_EOVERLAP, VBMM_EOVERLAP);
+        bad = 1;
+    }
+    free(A), free(B), free(C), free(C0);
+    return bad;
+}
+
+int main(void)
+{
+    static const int64_t shapes[][4] = { { 7, 7, 5, 1 }, { 9, 3, 4, 1 }, { 4, 6, 2, 0 } };
+    int bad = 0;
+    for (int s = 0; s < 3; s++)
+        for (int f64 = 0; f64 < 2; f64++)
+            for (int sf = 0; sf < 2; sf++) {
+                const int64_t *sh = shapes[s];
+                bad |= run(f64, sf, sh[0], sh[1], sh[2], 1, 0, (int)sh[3]);
+                bad |= run(f64, sf, sh[0], sh[1], sh[2], -0.5, 2, (int)sh[3]);
+            }
+    printf("%s\n", bad ? "FAILED" : "all passed");
+    return bad;
+}

@@ -1,0 +1,110 @@
+/* test_register.c: bmm_register_kernels, the public way to add kernels generated for other
+ * shapes: malformed tables are refused, a good one is found by plans and one-shot calls (whose
+ * cached choice it replaces), registering twice does nothing, wisdom's signature names it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+static int calls;
+
+/* A hand-written kernel for 1x2x3 f32 in the generated ABI, with a call counter. */
+static void k_1x2x3(const bmm_f32_args *g)
+{
+    calls++;
+    for (int64_t t = 0; t < g->batch; t++) {
+        const float *a = g->A + t * g->sa_batch, *b = g->B + t * g->sb_batch;
+        float *c = g->C + t * g->sc_batch;
+        for (int j = 0; j < 3; j++) {
+            float v = g->alpha * (a[0] * b[j] + a[1] * b[3 + j]);
+            c[j] = g->beta != 0 ? v + g->beta * c[j] : v;
+        }
+    }
+}
+
+static const bmm_kernel_desc kernels[] = {
+    { "test_f32_1x2x3_bf_c99_ab", BMM_F32, 1, 2, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB,
+        "unroll", 12, k_1x2x3, NULL },
+    { "test_f32_1x2x3_bf_c99_b0", BMM_F32, 1, 2, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0,
+        "unroll", 12, k_1x2x3, NULL },
+};
+static const bmm_kernel_part parts[] = { { 2, kernels } };
+static const bmm_kernel_table extra = { "extra", "0.1.0", "0123456789abcdef", 1, parts };
+
+static void malformed_tables_are_refused(void **state)
+{
+    (void)state;
+    size_t before = bmm__kernel_count();
+    assert_int_equal(bmm_register_kernels(NULL), BMM_EINVAL);
+    assert_non_null(strstr(bmm_last_error(), "table"));
+    bmm_kernel_table t = extra;
+    t.nparts = -1;
+    assert_int_equal(bmm_register_kernels(&t), BMM_EINVAL);
+    bmm_kernel_desc bad[1] = { kernels[0] };
+    bad[0].dtype = 7;
+    bmm_kernel_part bad_part = { 1, bad };
+    t = extra;
+    t.parts = &bad_part;
+    assert_int_equal(bmm_register_kernels(&t), BMM_EINVAL);
+    assert_non_null(strstr(bmm_last_error(), "malformed"));
+    bad[0] = kernels[0];
+    bad[0].f32 = NULL;  /* a portable C kernel must have its function */
+    assert_int_equal(bmm_register_kernels(&t), BMM_EINVAL);
+    assert_int_equal(bmm__kernel_count(), before);
+}
+
+static void registered_kernels_are_planned_and_called(void **state)
+{
+    (void)state;
+    enum { BATCH = 5 };
+    float A[BATCH * 2], B[BATCH * 6], C[BATCH * 3], want[BATCH * 3];
+    for (int i = 0; i < BATCH * 2; i++)
+        A[i] = (float)(i % 7) - 3;
+    for (int i = 0; i < BATCH * 6; i++)
+        B[i] = (float)(i % 5) - 2;
+    for (int t = 0; t < BATCH; t++)
+        for (int j = 0; j < 3; j++)
+            want[t * 3 + j] = A[t * 2] * B[t * 6 + j] + A[t * 2 + 1] * B[t * 6 + 3 + j];
+    bmm_stride sa = bmm_stride_batch_first(1, 2), sb = bmm_stride_batch_first(2, 3);
+    bmm_stride sc = bmm_stride_batch_first(1, 3);
+
+    /* before: the one-shot call caches the generic path for this shape */
+    calls = 0;
+    assert_int_equal(bmm_sgemm_strided(BATCH, 1, 2, 3, 1, A, sa, B, sb, 0, C, sc), BMM_OK);
+    assert_int_equal(calls, 0);
+    size_t before = bmm__kernel_count();
+    char sig_before[1024];
+    snprintf(sig_before, sizeof sig_before, "%s", bmm__table_signature());
+
+    assert_int_equal(bmm_register_kernels(&extra), BMM_OK);
+    assert_int_equal(bmm__kernel_count(), before + 2);
+    assert_int_equal(bmm_register_kernels(&extra), BMM_OK);  /* again: nothing changes */
+    assert_int_equal(bmm__kernel_count(), before + 2);
+    assert_string_not_equal(bmm__table_signature(), sig_before);
+    assert_non_null(strstr(bmm__table_signature(), "+extra-0.1.0-0123456789abcdef"));
+
+    bmm_plan *plan = NULL;
+    assert_int_equal(bmm_plan_create(&plan, BMM_F32, BATCH, 1, 2, 3, sa, sb, sc, 1, 0, BMM_ESTIMATE),
+        BMM_OK);
+    assert_string_equal(bmm_plan_kernel(plan), "test_f32_1x2x3_bf_c99_b0");
+    memset(C, 0, sizeof C);
+    assert_int_equal(bmm_execute(plan, A, B, C), BMM_OK);
+    assert_int_equal(calls, 1);
+    assert_memory_equal(C, want, sizeof C);
+    bmm_plan_destroy(plan);
+
+    /* the one-shot call's cached choice was dropped: it now runs the new kernel */
+    memset(C, 0, sizeof C);
+    assert_int_equal(bmm_sgemm_strided(BATCH, 1, 2, 3, 1, A, sa, B, sb, 0, C, sc), BMM_OK);
+    assert_int_equal(calls, 2);
+    assert_memory_equal(C, want, sizeof C);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(malformed_tables_are_refused),
+        cmocka_unit_test(registered_kernels_are_planned_and_called),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
