@@ -19,8 +19,10 @@ static inline int bmm__operand_class(int64_t batch, int64_t rows, int64_t cols, 
 {
     if (sc != 1 && cols > 1)
         return 0;
+    const int64_t small = (int64_t)1 << 31;  /* products of two such cannot overflow */
     int64_t packed = 0, seq = 0;
-    int packed_ok = rows <= INT64_MAX / cols, seq_ok = batch <= INT64_MAX / cols;
+    int packed_ok = (rows < small && cols < small) || rows <= INT64_MAX / cols;
+    int seq_ok = (batch < small && cols < small) || batch <= INT64_MAX / cols;
     if (packed_ok)
         packed = rows * cols;
     if (seq_ok)
