@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* Kernel table of spec "default": 738 kernels in 44 parts. */
+/* Kernel table of spec "default": 860 kernels in 44 parts. */
 #ifndef BMM_TABLE_DEFAULT_H
 #define BMM_TABLE_DEFAULT_H
 
@@ -13,9 +13,9 @@
 extern "C" {
 #endif
 
-extern const bmm_kernel_desc bmm__kernels_default_f32_1x10x256[14];
-extern const bmm_kernel_desc bmm__kernels_default_f32_1x32x64[14];
-extern const bmm_kernel_desc bmm__kernels_default_f32_1x64x128[14];
+extern const bmm_kernel_desc bmm__kernels_default_f32_1x10x256[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_1x32x64[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_1x64x128[18];
 extern const bmm_kernel_desc bmm__kernels_default_f32_2x2x2[18];
 extern const bmm_kernel_desc bmm__kernels_default_f32_3x3x3[18];
 extern const bmm_kernel_desc bmm__kernels_default_f32_3x5x7[18];
@@ -24,20 +24,20 @@ extern const bmm_kernel_desc bmm__kernels_default_f32_5x5x5[18];
 extern const bmm_kernel_desc bmm__kernels_default_f32_5x7x3[18];
 extern const bmm_kernel_desc bmm__kernels_default_f32_6x6x6[18];
 extern const bmm_kernel_desc bmm__kernels_default_f32_7x7x7[16];
-extern const bmm_kernel_desc bmm__kernels_default_f32_8x8x8[16];
+extern const bmm_kernel_desc bmm__kernels_default_f32_8x8x8[20];
 extern const bmm_kernel_desc bmm__kernels_default_f32_10x256x1[14];
-extern const bmm_kernel_desc bmm__kernels_default_f32_12x20x3[14];
-extern const bmm_kernel_desc bmm__kernels_default_f32_13x13x13[14];
-extern const bmm_kernel_desc bmm__kernels_default_f32_16x16x16[14];
-extern const bmm_kernel_desc bmm__kernels_default_f32_23x23x23[22];
-extern const bmm_kernel_desc bmm__kernels_default_f32_26x26x26[22];
-extern const bmm_kernel_desc bmm__kernels_default_f32_32x32x32[22];
+extern const bmm_kernel_desc bmm__kernels_default_f32_12x20x3[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_13x13x13[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_16x16x16[18];
+extern const bmm_kernel_desc bmm__kernels_default_f32_23x23x23[30];
+extern const bmm_kernel_desc bmm__kernels_default_f32_26x26x26[30];
+extern const bmm_kernel_desc bmm__kernels_default_f32_32x32x32[30];
 extern const bmm_kernel_desc bmm__kernels_default_f32_32x64x1[14];
-extern const bmm_kernel_desc bmm__kernels_default_f32_64x64x64[22];
+extern const bmm_kernel_desc bmm__kernels_default_f32_64x64x64[30];
 extern const bmm_kernel_desc bmm__kernels_default_f32_64x128x1[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_1x10x256[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_1x32x64[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_1x64x128[18];
+extern const bmm_kernel_desc bmm__kernels_default_f64_1x10x256[18];
+extern const bmm_kernel_desc bmm__kernels_default_f64_1x32x64[18];
+extern const bmm_kernel_desc bmm__kernels_default_f64_1x64x128[24];
 extern const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[18];
 extern const bmm_kernel_desc bmm__kernels_default_f64_3x3x3[18];
 extern const bmm_kernel_desc bmm__kernels_default_f64_3x5x7[16];
@@ -46,16 +46,16 @@ extern const bmm_kernel_desc bmm__kernels_default_f64_5x5x5[16];
 extern const bmm_kernel_desc bmm__kernels_default_f64_5x7x3[18];
 extern const bmm_kernel_desc bmm__kernels_default_f64_6x6x6[16];
 extern const bmm_kernel_desc bmm__kernels_default_f64_7x7x7[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_8x8x8[14];
+extern const bmm_kernel_desc bmm__kernels_default_f64_8x8x8[18];
 extern const bmm_kernel_desc bmm__kernels_default_f64_10x256x1[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_12x20x3[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_13x13x13[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_16x16x16[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_23x23x23[22];
-extern const bmm_kernel_desc bmm__kernels_default_f64_26x26x26[22];
-extern const bmm_kernel_desc bmm__kernels_default_f64_32x32x32[22];
+extern const bmm_kernel_desc bmm__kernels_default_f64_12x20x3[18];
+extern const bmm_kernel_desc bmm__kernels_default_f64_13x13x13[18];
+extern const bmm_kernel_desc bmm__kernels_default_f64_16x16x16[18];
+extern const bmm_kernel_desc bmm__kernels_default_f64_23x23x23[30];
+extern const bmm_kernel_desc bmm__kernels_default_f64_26x26x26[30];
+extern const bmm_kernel_desc bmm__kernels_default_f64_32x32x32[30];
 extern const bmm_kernel_desc bmm__kernels_default_f64_32x64x1[14];
-extern const bmm_kernel_desc bmm__kernels_default_f64_64x64x64[22];
+extern const bmm_kernel_desc bmm__kernels_default_f64_64x64x64[30];
 extern const bmm_kernel_desc bmm__kernels_default_f64_64x128x1[14];
 
 extern const bmm_kernel_table bmm_table_default;

@@ -62,8 +62,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_1x10x256_sf_c99_ab
     bmm_f32_1x10x256_sf_avx2_rows_b0
     bmm_f32_1x10x256_sf_avx2_rows_ab
+    bmm_f32_1x10x256_sf_avx2_rows_pf_b0
+    bmm_f32_1x10x256_sf_avx2_rows_pf_ab
     bmm_f32_1x10x256_sf_avx512_rows_b0
     bmm_f32_1x10x256_sf_avx512_rows_ab
+    bmm_f32_1x10x256_sf_avx512_rows_pf_b0
+    bmm_f32_1x10x256_sf_avx512_rows_pf_ab
     bmm_f32_1x32x64_bf_c99_a1b0
     bmm_f32_1x32x64_bf_c99_b0
     bmm_f32_1x32x64_bf_c99_ab
@@ -76,8 +80,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_1x32x64_sf_c99_ab
     bmm_f32_1x32x64_sf_avx2_rows_b0
     bmm_f32_1x32x64_sf_avx2_rows_ab
+    bmm_f32_1x32x64_sf_avx2_rows_pf_b0
+    bmm_f32_1x32x64_sf_avx2_rows_pf_ab
     bmm_f32_1x32x64_sf_avx512_rows_b0
     bmm_f32_1x32x64_sf_avx512_rows_ab
+    bmm_f32_1x32x64_sf_avx512_rows_pf_b0
+    bmm_f32_1x32x64_sf_avx512_rows_pf_ab
     bmm_f32_1x64x128_bf_c99_t1x8_a1b0
     bmm_f32_1x64x128_bf_c99_t1x8_b0
     bmm_f32_1x64x128_bf_c99_t1x8_ab
@@ -90,8 +98,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_1x64x128_sf_c99_t1x8_ab
     bmm_f32_1x64x128_sf_avx2_rows_b0
     bmm_f32_1x64x128_sf_avx2_rows_ab
+    bmm_f32_1x64x128_sf_avx2_rows_pf_b0
+    bmm_f32_1x64x128_sf_avx2_rows_pf_ab
     bmm_f32_1x64x128_sf_avx512_rows_b0
     bmm_f32_1x64x128_sf_avx512_rows_ab
+    bmm_f32_1x64x128_sf_avx512_rows_pf_b0
+    bmm_f32_1x64x128_sf_avx512_rows_pf_ab
     bmm_f32_2x2x2_bf_c99_a1b0
     bmm_f32_2x2x2_bf_c99_b0
     bmm_f32_2x2x2_bf_c99_ab
@@ -248,8 +260,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_8x8x8_sf_c99_ab
     bmm_f32_8x8x8_sf_avx2_rows_b0
     bmm_f32_8x8x8_sf_avx2_rows_ab
+    bmm_f32_8x8x8_sf_avx2_rows_pf_b0
+    bmm_f32_8x8x8_sf_avx2_rows_pf_ab
     bmm_f32_8x8x8_sf_avx512_rows_b0
     bmm_f32_8x8x8_sf_avx512_rows_ab
+    bmm_f32_8x8x8_sf_avx512_rows_pf_b0
+    bmm_f32_8x8x8_sf_avx512_rows_pf_ab
     bmm_f32_10x256x1_bf_c99_a1b0
     bmm_f32_10x256x1_bf_c99_b0
     bmm_f32_10x256x1_bf_c99_ab
@@ -276,8 +292,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_12x20x3_sf_c99_ab
     bmm_f32_12x20x3_sf_avx2_rows_b0
     bmm_f32_12x20x3_sf_avx2_rows_ab
+    bmm_f32_12x20x3_sf_avx2_rows_pf_b0
+    bmm_f32_12x20x3_sf_avx2_rows_pf_ab
     bmm_f32_12x20x3_sf_avx512_rows_b0
     bmm_f32_12x20x3_sf_avx512_rows_ab
+    bmm_f32_12x20x3_sf_avx512_rows_pf_b0
+    bmm_f32_12x20x3_sf_avx512_rows_pf_ab
     bmm_f32_13x13x13_bf_c99_a1b0
     bmm_f32_13x13x13_bf_c99_b0
     bmm_f32_13x13x13_bf_c99_ab
@@ -290,8 +310,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_13x13x13_sf_c99_ab
     bmm_f32_13x13x13_sf_avx2_rows_b0
     bmm_f32_13x13x13_sf_avx2_rows_ab
+    bmm_f32_13x13x13_sf_avx2_rows_pf_b0
+    bmm_f32_13x13x13_sf_avx2_rows_pf_ab
     bmm_f32_13x13x13_sf_avx512_rows_b0
     bmm_f32_13x13x13_sf_avx512_rows_ab
+    bmm_f32_13x13x13_sf_avx512_rows_pf_b0
+    bmm_f32_13x13x13_sf_avx512_rows_pf_ab
     bmm_f32_16x16x16_bf_c99_a1b0
     bmm_f32_16x16x16_bf_c99_b0
     bmm_f32_16x16x16_bf_c99_ab
@@ -304,8 +328,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_16x16x16_sf_c99_ab
     bmm_f32_16x16x16_sf_avx2_rows_b0
     bmm_f32_16x16x16_sf_avx2_rows_ab
+    bmm_f32_16x16x16_sf_avx2_rows_pf_b0
+    bmm_f32_16x16x16_sf_avx2_rows_pf_ab
     bmm_f32_16x16x16_sf_avx512_rows_b0
     bmm_f32_16x16x16_sf_avx512_rows_ab
+    bmm_f32_16x16x16_sf_avx512_rows_pf_b0
+    bmm_f32_16x16x16_sf_avx512_rows_pf_ab
     bmm_f32_23x23x23_bf_c99_t4x8_a1b0
     bmm_f32_23x23x23_bf_c99_t4x8_b0
     bmm_f32_23x23x23_bf_c99_t4x8_ab
@@ -324,10 +352,18 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_23x23x23_sf_avx2_rl6_ab
     bmm_f32_23x23x23_sf_avx2_rl3_b0
     bmm_f32_23x23x23_sf_avx2_rl3_ab
+    bmm_f32_23x23x23_sf_avx2_rl6_pf_b0
+    bmm_f32_23x23x23_sf_avx2_rl6_pf_ab
+    bmm_f32_23x23x23_sf_avx2_rl3_pf_b0
+    bmm_f32_23x23x23_sf_avx2_rl3_pf_ab
     bmm_f32_23x23x23_sf_avx512_rl12_b0
     bmm_f32_23x23x23_sf_avx512_rl12_ab
     bmm_f32_23x23x23_sf_avx512_rl6_b0
     bmm_f32_23x23x23_sf_avx512_rl6_ab
+    bmm_f32_23x23x23_sf_avx512_rl12_pf_b0
+    bmm_f32_23x23x23_sf_avx512_rl12_pf_ab
+    bmm_f32_23x23x23_sf_avx512_rl6_pf_b0
+    bmm_f32_23x23x23_sf_avx512_rl6_pf_ab
     bmm_f32_26x26x26_bf_c99_t4x8_a1b0
     bmm_f32_26x26x26_bf_c99_t4x8_b0
     bmm_f32_26x26x26_bf_c99_t4x8_ab
@@ -346,10 +382,18 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_26x26x26_sf_avx2_rl6_ab
     bmm_f32_26x26x26_sf_avx2_rl3_b0
     bmm_f32_26x26x26_sf_avx2_rl3_ab
+    bmm_f32_26x26x26_sf_avx2_rl6_pf_b0
+    bmm_f32_26x26x26_sf_avx2_rl6_pf_ab
+    bmm_f32_26x26x26_sf_avx2_rl3_pf_b0
+    bmm_f32_26x26x26_sf_avx2_rl3_pf_ab
     bmm_f32_26x26x26_sf_avx512_rl12_b0
     bmm_f32_26x26x26_sf_avx512_rl12_ab
     bmm_f32_26x26x26_sf_avx512_rl6_b0
     bmm_f32_26x26x26_sf_avx512_rl6_ab
+    bmm_f32_26x26x26_sf_avx512_rl12_pf_b0
+    bmm_f32_26x26x26_sf_avx512_rl12_pf_ab
+    bmm_f32_26x26x26_sf_avx512_rl6_pf_b0
+    bmm_f32_26x26x26_sf_avx512_rl6_pf_ab
     bmm_f32_32x32x32_bf_c99_t4x8_a1b0
     bmm_f32_32x32x32_bf_c99_t4x8_b0
     bmm_f32_32x32x32_bf_c99_t4x8_ab
@@ -368,10 +412,18 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_32x32x32_sf_avx2_rl6_ab
     bmm_f32_32x32x32_sf_avx2_rl3_b0
     bmm_f32_32x32x32_sf_avx2_rl3_ab
+    bmm_f32_32x32x32_sf_avx2_rl6_pf_b0
+    bmm_f32_32x32x32_sf_avx2_rl6_pf_ab
+    bmm_f32_32x32x32_sf_avx2_rl3_pf_b0
+    bmm_f32_32x32x32_sf_avx2_rl3_pf_ab
     bmm_f32_32x32x32_sf_avx512_rl12_b0
     bmm_f32_32x32x32_sf_avx512_rl12_ab
     bmm_f32_32x32x32_sf_avx512_rl6_b0
     bmm_f32_32x32x32_sf_avx512_rl6_ab
+    bmm_f32_32x32x32_sf_avx512_rl12_pf_b0
+    bmm_f32_32x32x32_sf_avx512_rl12_pf_ab
+    bmm_f32_32x32x32_sf_avx512_rl6_pf_b0
+    bmm_f32_32x32x32_sf_avx512_rl6_pf_ab
     bmm_f32_32x64x1_bf_c99_a1b0
     bmm_f32_32x64x1_bf_c99_b0
     bmm_f32_32x64x1_bf_c99_ab
@@ -404,10 +456,18 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_64x64x64_sf_avx2_rl6_ab
     bmm_f32_64x64x64_sf_avx2_rl3_b0
     bmm_f32_64x64x64_sf_avx2_rl3_ab
+    bmm_f32_64x64x64_sf_avx2_rl6_pf_b0
+    bmm_f32_64x64x64_sf_avx2_rl6_pf_ab
+    bmm_f32_64x64x64_sf_avx2_rl3_pf_b0
+    bmm_f32_64x64x64_sf_avx2_rl3_pf_ab
     bmm_f32_64x64x64_sf_avx512_rl6_b0
     bmm_f32_64x64x64_sf_avx512_rl6_ab
     bmm_f32_64x64x64_sf_avx512_rl3_b0
     bmm_f32_64x64x64_sf_avx512_rl3_ab
+    bmm_f32_64x64x64_sf_avx512_rl6_pf_b0
+    bmm_f32_64x64x64_sf_avx512_rl6_pf_ab
+    bmm_f32_64x64x64_sf_avx512_rl3_pf_b0
+    bmm_f32_64x64x64_sf_avx512_rl3_pf_ab
     bmm_f32_64x128x1_bf_c99_t4x1_a1b0
     bmm_f32_64x128x1_bf_c99_t4x1_b0
     bmm_f32_64x128x1_bf_c99_t4x1_ab
@@ -434,8 +494,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_1x10x256_sf_c99_ab
     bmm_f64_1x10x256_sf_avx2_rows_b0
     bmm_f64_1x10x256_sf_avx2_rows_ab
+    bmm_f64_1x10x256_sf_avx2_rows_pf_b0
+    bmm_f64_1x10x256_sf_avx2_rows_pf_ab
     bmm_f64_1x10x256_sf_avx512_rows_b0
     bmm_f64_1x10x256_sf_avx512_rows_ab
+    bmm_f64_1x10x256_sf_avx512_rows_pf_b0
+    bmm_f64_1x10x256_sf_avx512_rows_pf_ab
     bmm_f64_1x32x64_bf_c99_a1b0
     bmm_f64_1x32x64_bf_c99_b0
     bmm_f64_1x32x64_bf_c99_ab
@@ -448,8 +512,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_1x32x64_sf_c99_ab
     bmm_f64_1x32x64_sf_avx2_rows_b0
     bmm_f64_1x32x64_sf_avx2_rows_ab
+    bmm_f64_1x32x64_sf_avx2_rows_pf_b0
+    bmm_f64_1x32x64_sf_avx2_rows_pf_ab
     bmm_f64_1x32x64_sf_avx512_rows_b0
     bmm_f64_1x32x64_sf_avx512_rows_ab
+    bmm_f64_1x32x64_sf_avx512_rows_pf_b0
+    bmm_f64_1x32x64_sf_avx512_rows_pf_ab
     bmm_f64_1x64x128_bf_c99_t1x8_a1b0
     bmm_f64_1x64x128_bf_c99_t1x8_b0
     bmm_f64_1x64x128_bf_c99_t1x8_ab
@@ -466,8 +534,14 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_1x64x128_sf_avx2_rl6_ab
     bmm_f64_1x64x128_sf_avx2_rl3_b0
     bmm_f64_1x64x128_sf_avx2_rl3_ab
+    bmm_f64_1x64x128_sf_avx2_rl6_pf_b0
+    bmm_f64_1x64x128_sf_avx2_rl6_pf_ab
+    bmm_f64_1x64x128_sf_avx2_rl3_pf_b0
+    bmm_f64_1x64x128_sf_avx2_rl3_pf_ab
     bmm_f64_1x64x128_sf_avx512_rows_b0
     bmm_f64_1x64x128_sf_avx512_rows_ab
+    bmm_f64_1x64x128_sf_avx512_rows_pf_b0
+    bmm_f64_1x64x128_sf_avx512_rows_pf_ab
     bmm_f64_2x2x2_bf_c99_a1b0
     bmm_f64_2x2x2_bf_c99_b0
     bmm_f64_2x2x2_bf_c99_ab
@@ -614,8 +688,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_8x8x8_sf_c99_ab
     bmm_f64_8x8x8_sf_avx2_rows_b0
     bmm_f64_8x8x8_sf_avx2_rows_ab
+    bmm_f64_8x8x8_sf_avx2_rows_pf_b0
+    bmm_f64_8x8x8_sf_avx2_rows_pf_ab
     bmm_f64_8x8x8_sf_avx512_rows_b0
     bmm_f64_8x8x8_sf_avx512_rows_ab
+    bmm_f64_8x8x8_sf_avx512_rows_pf_b0
+    bmm_f64_8x8x8_sf_avx512_rows_pf_ab
     bmm_f64_10x256x1_bf_c99_a1b0
     bmm_f64_10x256x1_bf_c99_b0
     bmm_f64_10x256x1_bf_c99_ab
@@ -642,8 +720,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_12x20x3_sf_c99_ab
     bmm_f64_12x20x3_sf_avx2_rows_b0
     bmm_f64_12x20x3_sf_avx2_rows_ab
+    bmm_f64_12x20x3_sf_avx2_rows_pf_b0
+    bmm_f64_12x20x3_sf_avx2_rows_pf_ab
     bmm_f64_12x20x3_sf_avx512_rows_b0
     bmm_f64_12x20x3_sf_avx512_rows_ab
+    bmm_f64_12x20x3_sf_avx512_rows_pf_b0
+    bmm_f64_12x20x3_sf_avx512_rows_pf_ab
     bmm_f64_13x13x13_bf_c99_a1b0
     bmm_f64_13x13x13_bf_c99_b0
     bmm_f64_13x13x13_bf_c99_ab
@@ -656,8 +738,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_13x13x13_sf_c99_ab
     bmm_f64_13x13x13_sf_avx2_rows_b0
     bmm_f64_13x13x13_sf_avx2_rows_ab
+    bmm_f64_13x13x13_sf_avx2_rows_pf_b0
+    bmm_f64_13x13x13_sf_avx2_rows_pf_ab
     bmm_f64_13x13x13_sf_avx512_rows_b0
     bmm_f64_13x13x13_sf_avx512_rows_ab
+    bmm_f64_13x13x13_sf_avx512_rows_pf_b0
+    bmm_f64_13x13x13_sf_avx512_rows_pf_ab
     bmm_f64_16x16x16_bf_c99_a1b0
     bmm_f64_16x16x16_bf_c99_b0
     bmm_f64_16x16x16_bf_c99_ab
@@ -670,8 +756,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_16x16x16_sf_c99_ab
     bmm_f64_16x16x16_sf_avx2_rows_b0
     bmm_f64_16x16x16_sf_avx2_rows_ab
+    bmm_f64_16x16x16_sf_avx2_rows_pf_b0
+    bmm_f64_16x16x16_sf_avx2_rows_pf_ab
     bmm_f64_16x16x16_sf_avx512_rows_b0
     bmm_f64_16x16x16_sf_avx512_rows_ab
+    bmm_f64_16x16x16_sf_avx512_rows_pf_b0
+    bmm_f64_16x16x16_sf_avx512_rows_pf_ab
     bmm_f64_23x23x23_bf_c99_t4x8_a1b0
     bmm_f64_23x23x23_bf_c99_t4x8_b0
     bmm_f64_23x23x23_bf_c99_t4x8_ab
@@ -690,10 +780,18 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_23x23x23_sf_avx2_rl6_ab
     bmm_f64_23x23x23_sf_avx2_rl3_b0
     bmm_f64_23x23x23_sf_avx2_rl3_ab
+    bmm_f64_23x23x23_sf_avx2_rl6_pf_b0
+    bmm_f64_23x23x23_sf_avx2_rl6_pf_ab
+    bmm_f64_23x23x23_sf_avx2_rl3_pf_b0
+    bmm_f64_23x23x23_sf_avx2_rl3_pf_ab
     bmm_f64_23x23x23_sf_avx512_rl8_b0
     bmm_f64_23x23x23_sf_avx512_rl8_ab
     bmm_f64_23x23x23_sf_avx512_rl4_b0
     bmm_f64_23x23x23_sf_avx512_rl4_ab
+    bmm_f64_23x23x23_sf_avx512_rl8_pf_b0
+    bmm_f64_23x23x23_sf_avx512_rl8_pf_ab
+    bmm_f64_23x23x23_sf_avx512_rl4_pf_b0
+    bmm_f64_23x23x23_sf_avx512_rl4_pf_ab
     bmm_f64_26x26x26_bf_c99_t4x8_a1b0
     bmm_f64_26x26x26_bf_c99_t4x8_b0
     bmm_f64_26x26x26_bf_c99_t4x8_ab
@@ -712,10 +810,18 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_26x26x26_sf_avx2_rl6_ab
     bmm_f64_26x26x26_sf_avx2_rl3_b0
     bmm_f64_26x26x26_sf_avx2_rl3_ab
+    bmm_f64_26x26x26_sf_avx2_rl6_pf_b0
+    bmm_f64_26x26x26_sf_avx2_rl6_pf_ab
+    bmm_f64_26x26x26_sf_avx2_rl3_pf_b0
+    bmm_f64_26x26x26_sf_avx2_rl3_pf_ab
     bmm_f64_26x26x26_sf_avx512_rl6_b0
     bmm_f64_26x26x26_sf_avx512_rl6_ab
     bmm_f64_26x26x26_sf_avx512_rl3_b0
     bmm_f64_26x26x26_sf_avx512_rl3_ab
+    bmm_f64_26x26x26_sf_avx512_rl6_pf_b0
+    bmm_f64_26x26x26_sf_avx512_rl6_pf_ab
+    bmm_f64_26x26x26_sf_avx512_rl3_pf_b0
+    bmm_f64_26x26x26_sf_avx512_rl3_pf_ab
     bmm_f64_32x32x32_bf_c99_t4x8_a1b0
     bmm_f64_32x32x32_bf_c99_t4x8_b0
     bmm_f64_32x32x32_bf_c99_t4x8_ab
@@ -734,10 +840,18 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_32x32x32_sf_avx2_rl6_ab
     bmm_f64_32x32x32_sf_avx2_rl3_b0
     bmm_f64_32x32x32_sf_avx2_rl3_ab
+    bmm_f64_32x32x32_sf_avx2_rl6_pf_b0
+    bmm_f64_32x32x32_sf_avx2_rl6_pf_ab
+    bmm_f64_32x32x32_sf_avx2_rl3_pf_b0
+    bmm_f64_32x32x32_sf_avx2_rl3_pf_ab
     bmm_f64_32x32x32_sf_avx512_rl6_b0
     bmm_f64_32x32x32_sf_avx512_rl6_ab
     bmm_f64_32x32x32_sf_avx512_rl3_b0
     bmm_f64_32x32x32_sf_avx512_rl3_ab
+    bmm_f64_32x32x32_sf_avx512_rl6_pf_b0
+    bmm_f64_32x32x32_sf_avx512_rl6_pf_ab
+    bmm_f64_32x32x32_sf_avx512_rl3_pf_b0
+    bmm_f64_32x32x32_sf_avx512_rl3_pf_ab
     bmm_f64_32x64x1_bf_c99_a1b0
     bmm_f64_32x64x1_bf_c99_b0
     bmm_f64_32x64x1_bf_c99_ab
@@ -770,10 +884,18 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_64x64x64_sf_avx2_rl6_ab
     bmm_f64_64x64x64_sf_avx2_rl3_b0
     bmm_f64_64x64x64_sf_avx2_rl3_ab
+    bmm_f64_64x64x64_sf_avx2_rl6_pf_b0
+    bmm_f64_64x64x64_sf_avx2_rl6_pf_ab
+    bmm_f64_64x64x64_sf_avx2_rl3_pf_b0
+    bmm_f64_64x64x64_sf_avx2_rl3_pf_ab
     bmm_f64_64x64x64_sf_avx512_rl6_b0
     bmm_f64_64x64x64_sf_avx512_rl6_ab
     bmm_f64_64x64x64_sf_avx512_rl3_b0
     bmm_f64_64x64x64_sf_avx512_rl3_ab
+    bmm_f64_64x64x64_sf_avx512_rl6_pf_b0
+    bmm_f64_64x64x64_sf_avx512_rl6_pf_ab
+    bmm_f64_64x64x64_sf_avx512_rl3_pf_b0
+    bmm_f64_64x64x64_sf_avx512_rl3_pf_ab
     bmm_f64_64x128x1_bf_c99_t4x1_a1b0
     bmm_f64_64x128x1_bf_c99_t4x1_b0
     bmm_f64_64x128x1_bf_c99_t4x1_ab

@@ -255,6 +255,25 @@ local function block(S, body, indent, out)
 end
 
 -- Returns { body, decls, attributes } like emit_c99.emit, plus the function attribute.
+-- Prefetches of the next batch item's rows of A and B (a "_pf" form), appended to the batch
+-- loop's opening line: every 64-byte line of each row, and the row's last byte.
+local function prefetch(d)
+  local es = d.dtype == "f32" and 4 or 8
+  local out = { "", "        if (t + 1 < g->batch) {" }
+  for _, op in ipairs({ { "a", "sa", d.n, d.m }, { "b", "sb", d.m, d.p } }) do
+    local ptr, s, rows, bytes = op[1], op[2], op[3], util.cint(op[4] * es)
+    out[#out + 1] = "            for (int64_t i = 0; i < " .. util.cint(rows) .. "; ++i) {"
+    out[#out + 1] = "                const char *r = (const char *)(" .. ptr .. " + g->" .. s
+      .. "_batch + i * g->" .. s .. "_row);"
+    out[#out + 1] = "                for (int o = 0; o < " .. bytes .. "; o += 64)"
+    out[#out + 1] = "                    _mm_prefetch(r + o, _MM_HINT_T0);"
+    out[#out + 1] = "                _mm_prefetch(r + " .. bytes .. " - 1, _MM_HINT_T0);"
+    out[#out + 1] = "            }"
+  end
+  out[#out + 1] = "        }"
+  return table.concat(out, "\n")
+end
+
 function M.emit(kernel)
   local S = state(kernel)
   local lines = {}
@@ -263,7 +282,8 @@ function M.emit(kernel)
   local decls = c99.decls(d, S.used)
   if S.pack then decls[#decls + 1] = "    " .. ct .. " bcol[" .. util.cint(d.m) .. "];" end
   for _, l in ipairs(S.const_order) do decls[#decls + 1] = l end
-  return { body = table.concat(lines, "\n"), decls = table.concat(decls, "\n"), target = S.isa.target }
+  return { body = table.concat(lines, "\n"), decls = table.concat(decls, "\n"), target = S.isa.target,
+    prefetch = kernel.prefetch and prefetch(d) or "" }
 end
 
 return M

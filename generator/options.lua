@@ -30,4 +30,9 @@ return {
   },
 
   max_dim = 4096,
+
+  -- Seq-first products of at least this many multiply-adds also get "_pf" twins of their
+  -- rows and rl<R> forms, which prefetch the next batch item's rows of A and B: they lie
+  -- batch*cols apart, more streams than the hardware prefetchers follow.
+  prefetch_min_madds = 512,
 }

@@ -47,6 +47,7 @@ local function render(T, k)
       fields.w, fields.fallback = util.cint(k.ir.width), d.fallback
       text = template.fill(T("kernel_xb.c.in"), fields)
     else
+      fields.prefetch = k.c.prefetch
       text = template.fill(T("kernel_simd.c.in"), fields)
     end
     fn = "BMM_X86_FN(" .. d.name .. ")"

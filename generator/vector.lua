@@ -14,6 +14,7 @@
 --   xb statements: deint{operand,row,cols,names} (row of W items -> one vector per column),
 --                  xstore{row,cols,accs} (epilogue, interleave back, store)
 local util = require("util")
+local options = require("options")
 
 local M = {}
 
@@ -282,6 +283,10 @@ function M.forms(pr, isa, budget)
     out[#out + 1] = "rl" .. util.cint(R)
     if idiv(R, 2) >= 2 then out[#out + 1] = "rl" .. util.cint(idiv(R, 2)) end
   end
+  if pr.layout == "sf" and pr.n * pr.m * pr.p >= options.prefetch_min_madds then
+    local base = #out
+    for i = 1, base do out[#out + 1] = out[i] .. "_pf" end
+  end
   if M.ISA[isa].permute and M.flat_rows({ layout = pr.layout, n = pr.n, m = pr.m, p = pr.p }, W) > 1
     and pr.p < W then
     out[#out + 1] = "flat"
@@ -294,20 +299,23 @@ function M.build(desc)
   local W = M.ISA[desc.isa].width[desc.dtype]
   local K = new_kernel(desc, 0)
   K.width = W
-  if desc.form == "rows" then
+  -- a "_pf" form is its twin plus prefetches of the next batch item (emitted in emit_simd)
+  local form = desc.form:gsub("_pf$", "")
+  K.prefetch = form ~= desc.form
+  if form == "rows" then
     rows_form(K, W, nil, false)
     local V = math.min(ceil_div(desc.p, W), M.ISA[desc.isa].vmax)
     K.cost.vregs = math.min(desc.n, idiv(M.ISA[desc.isa].acc, V)) * V + V + 1
-  elseif desc.form:match("^rl%d+$") then
-    local R = tonumber(desc.form:sub(3))
+  elseif form:match("^rl%d+$") then
+    local R = tonumber(form:sub(3))
     local V = math.min(ceil_div(desc.p, W), M.ISA[desc.isa].vmax)
     rows_form(K, W, R, true)
     K.cost.vregs = R * V + V + 1
-  elseif desc.form == "flat" then
+  elseif form == "flat" then
     flat_form(K, W)
-  elseif desc.form == "dot" then
+  elseif form == "dot" then
     dot_form(K, W)
-  elseif desc.form == "xb" then
+  elseif form == "xb" then
     xb_form(K, W)
   else
     error("vector: unknown form " .. tostring(desc.form))

@@ -17,8 +17,6 @@ typedef struct bmm__problem {
     bmm_stride sa, sb, sc;
 } bmm__problem;
 
-/* Operands touched above this many bytes mean the streaming regime, else in cache. */
-#define BMM__CACHE_REGIME_BYTES ((int64_t)2 << 20)
 
 /* error.c */
 bmm_status bmm__fail(bmm_status s, const char *fmt, ...)

@@ -67,6 +67,16 @@ static inline int bmm__scalars_fit(int ks, int cs)
     }
 }
 
+/* Operands touched past this many bytes mean the streaming regime, else in cache. */
+#define BMM__CACHE_REGIME_BYTES ((int64_t)2 << 20)
+
+/* 1 if a call's operands stream from memory (the regime wisdom is keyed by), else 0. */
+static inline int bmm__streaming(int64_t batch, int64_t n, int64_t m, int64_t p, int64_t es)
+{
+    double bytes = (double)batch * (double)(n * m + m * p + n * p) * (double)es;
+    return bytes > (double)BMM__CACHE_REGIME_BYTES;
+}
+
 /* Lanes of one vector register of kernel k's ISA (1 for portable C). */
 static inline int64_t bmm__lanes_of(const bmm_kernel_desc *k)
 {
@@ -76,17 +86,18 @@ static inline int64_t bmm__lanes_of(const bmm_kernel_desc *k)
 
 /* The static rule, distilled from bmm-tune's measurements over the default spec on Zen 5
  * (bmm-tune reports how often it picks the measured winner). Higher is better; exact is 1
- * when all three operands are in the kernel's layout class. In order:
+ * when all three operands are in the kernel's layout class, streaming from bmm__streaming. In order:
  * 1. the kernel whose layout matches the problem exactly (compile-time row strides);
  * 2. the across-batch form for seq-first products with B and C at most 5 wide (in f64 only
  *    where p divides the lanes), else portable C for products of 8 multiply-adds or fewer
  *    (vectors do not pay), else the flat form (whole C in registers) in f32 or when its rows
  *    fill a vector exactly, else the narrowest vector that holds a row of C (no idle lanes;
  *    widest if none does);
- * 3. among looped forms the taller register tile;
+ * 3. among looped forms the taller register tile; a form's prefetching twin ("_pf") just
+ *    above it when streaming (1.3-1.8x on seq-first 13 to 64 blocks), else just below;
  * 4. the most specialized alpha/beta form. */
-static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, int exact, int64_t n,
-    int64_t m, int64_t p)
+static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, int exact, int streaming,
+    int64_t n, int64_t m, int64_t p)
 {
     int64_t w = bmm__lanes_of(k), tier, form = 8;
     if (k->isa == BMM_ISA_C99)
@@ -107,6 +118,8 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, int exact, int64
         if (form > 14)
             form = 14;
     }
+    if (strstr(k->form, "_pf"))
+        form += streaming ? 1 : -1;  /* seq-first rows far apart: prefetch pays when streaming */
     return ((int64_t)exact << 24) | (tier << 12) | (form << 4) | k->scalars;  /* tier < 4096 */
 }
 

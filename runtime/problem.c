@@ -171,7 +171,5 @@ int bmm__layout_class(const bmm__problem *pr, int operand)
 
 int bmm__regime(const bmm__problem *pr)
 {
-    double n = (double)pr->n, m = (double)pr->m, p = (double)pr->p;
-    double bytes = (double)pr->batch * (n * m + m * p + n * p) * (double)bmm__dtype_size(pr->dtype);
-    return bytes > (double)BMM__CACHE_REGIME_BYTES;
+    return bmm__streaming(pr->batch, pr->n, pr->m, pr->p, (int64_t)bmm__dtype_size(pr->dtype));
 }

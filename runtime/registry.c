@@ -149,7 +149,7 @@ static int64_t score(const bmm_kernel_desc *k, const bmm__problem *pr)
     int exact = 1;
     for (int o = 0; o < 3; o++)
         exact &= bmm__layout_class(pr, o) == k->layout;
-    return bmm__rule_score(k, exact, pr->n, pr->m, pr->p);
+    return bmm__rule_score(k, exact, bmm__regime(pr), pr->n, pr->m, pr->p);
 }
 
 const bmm_kernel_desc *bmm__estimate(const bmm__problem *pr)

@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f32 23x23x23 kernels: 22 variants (layouts x ISAs x alpha/beta forms). */
+/* f32 23x23x23 kernels: 30 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -3869,6 +3869,618 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
 #endif
 
 #if BMM_HAVE_X86_SIMD
+/* bmm_f32_23x23x23_sf_avx2_rl6_pf_b0
+ * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
+ * Cost per matrix: 24334 useful flops, 15 vector registers, 1334 vector loads,
+ * 69 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_mul_ps(valpha, acc2_1));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_mul_ps(valpha, acc3_0));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_mul_ps(valpha, acc3_1));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_mul_ps(valpha, acc4_0));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_mul_ps(valpha, acc4_1));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_mul_ps(valpha, acc5_0));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_mul_ps(valpha, acc5_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc2_1 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc3_1 = _mm256_setzero_ps();
+            __m256 acc4_0 = _mm256_setzero_ps();
+            __m256 acc4_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[18 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[19 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                __m256 a2 = _mm256_set1_ps(a[20 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                __m256 a3 = _mm256_set1_ps(a[21 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
+                acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+            }
+            _mm256_storeu_ps(&c[18 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+            _mm256_storeu_ps(&c[19 * sc_row], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+            _mm256_storeu_ps(&c[20 * sc_row], _mm256_mul_ps(valpha, acc2_0));
+            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_mul_ps(valpha, acc2_1));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_mul_ps(valpha, acc3_0));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_mul_ps(valpha, acc3_1));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_mul_ps(valpha, acc4_0));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_mul_ps(valpha, acc4_1));
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256 b0 = _mm256_maskload_ps(&b[k * sb_row + 16], mask7);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                }
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc0_0));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc1_0));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc2_0));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc3_0));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc4_0));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc5_0));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc4_0 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256 b0 = _mm256_maskload_ps(&b[k * sb_row + 16], mask7);
+                __m256 a0 = _mm256_set1_ps(a[18 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                __m256 a1 = _mm256_set1_ps(a[19 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                __m256 a2 = _mm256_set1_ps(a[20 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                __m256 a3 = _mm256_set1_ps(a[21 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
+                acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+            }
+            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc0_0));
+            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc1_0));
+            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc2_0));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc3_0));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc4_0));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_23x23x23_sf_avx2_rl6_pf_ab
+ * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
+ * Cost per matrix: 24334 useful flops, 15 vector registers, 1403 vector loads,
+ * 69 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc2_1 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc3_1 = _mm256_setzero_ps();
+            __m256 acc4_0 = _mm256_setzero_ps();
+            __m256 acc4_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[18 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[19 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                __m256 a2 = _mm256_set1_ps(a[20 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                __m256 a3 = _mm256_set1_ps(a[21 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
+                acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+            }
+            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256 b0 = _mm256_maskload_ps(&b[k * sb_row + 16], mask7);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                }
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc5_0)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc4_0 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256 b0 = _mm256_maskload_ps(&b[k * sb_row + 16], mask7);
+                __m256 a0 = _mm256_set1_ps(a[18 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                __m256 a1 = _mm256_set1_ps(a[19 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                __m256 a2 = _mm256_set1_ps(a[20 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                __m256 a3 = _mm256_set1_ps(a[21 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
+                acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+            }
+            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_23x23x23_sf_avx2_rl3_pf_b0
+ * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
+ * Cost per matrix: 24334 useful flops, 9 vector registers, 1610 vector loads,
+ * 69 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 21; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_mul_ps(valpha, acc2_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[21 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 21; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256 b0 = _mm256_maskload_ps(&b[k * sb_row + 16], mask7);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                }
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc0_0));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc1_0));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc2_0));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256 b0 = _mm256_maskload_ps(&b[k * sb_row + 16], mask7);
+                __m256 a0 = _mm256_set1_ps(a[21 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+            }
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc0_0));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_mul_ps(valpha, acc1_0));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_23x23x23_sf_avx2_rl3_pf_ab
+ * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
+ * Cost per matrix: 24334 useful flops, 9 vector registers, 1679 vector loads,
+ * 69 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 21; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[21 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 21; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256 b0 = _mm256_maskload_ps(&b[k * sb_row + 16], mask7);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                }
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256 b0 = _mm256_maskload_ps(&b[k * sb_row + 16], mask7);
+                __m256 a0 = _mm256_set1_ps(a[21 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+            }
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl12_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
  * Cost per matrix: 24334 useful flops, 27 vector registers, 621 vector loads,
@@ -4496,7 +5108,691 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_f32_ar
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f32_23x23x23[22] = {
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_23x23x23_sf_avx512_rl12_pf_b0
+ * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl12_pf.
+ * Cost per matrix: 24334 useful flops, 27 vector registers, 621 vector loads,
+ * 46 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __mmask16 mask7 = (__mmask16)0x7F;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            __m512 acc2_0 = _mm512_setzero_ps();
+            __m512 acc2_1 = _mm512_setzero_ps();
+            __m512 acc3_0 = _mm512_setzero_ps();
+            __m512 acc3_1 = _mm512_setzero_ps();
+            __m512 acc4_0 = _mm512_setzero_ps();
+            __m512 acc4_1 = _mm512_setzero_ps();
+            __m512 acc5_0 = _mm512_setzero_ps();
+            __m512 acc5_1 = _mm512_setzero_ps();
+            __m512 acc6_0 = _mm512_setzero_ps();
+            __m512 acc6_1 = _mm512_setzero_ps();
+            __m512 acc7_0 = _mm512_setzero_ps();
+            __m512 acc7_1 = _mm512_setzero_ps();
+            __m512 acc8_0 = _mm512_setzero_ps();
+            __m512 acc8_1 = _mm512_setzero_ps();
+            __m512 acc9_0 = _mm512_setzero_ps();
+            __m512 acc9_1 = _mm512_setzero_ps();
+            __m512 acc10_0 = _mm512_setzero_ps();
+            __m512 acc10_1 = _mm512_setzero_ps();
+            __m512 acc11_0 = _mm512_setzero_ps();
+            __m512 acc11_1 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
+                __m512 a0 = _mm512_set1_ps(a[k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                __m512 a1 = _mm512_set1_ps(a[1 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                __m512 a2 = _mm512_set1_ps(a[2 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                __m512 a3 = _mm512_set1_ps(a[3 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                __m512 a4 = _mm512_set1_ps(a[4 * sa_row + k]);
+                acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                __m512 a5 = _mm512_set1_ps(a[5 * sa_row + k]);
+                acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                __m512 a6 = _mm512_set1_ps(a[6 * sa_row + k]);
+                acc6_0 = _mm512_fmadd_ps(a6, b0, acc6_0);
+                acc6_1 = _mm512_fmadd_ps(a6, b1, acc6_1);
+                __m512 a7 = _mm512_set1_ps(a[7 * sa_row + k]);
+                acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
+                acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
+                __m512 a8 = _mm512_set1_ps(a[8 * sa_row + k]);
+                acc8_0 = _mm512_fmadd_ps(a8, b0, acc8_0);
+                acc8_1 = _mm512_fmadd_ps(a8, b1, acc8_1);
+                __m512 a9 = _mm512_set1_ps(a[9 * sa_row + k]);
+                acc9_0 = _mm512_fmadd_ps(a9, b0, acc9_0);
+                acc9_1 = _mm512_fmadd_ps(a9, b1, acc9_1);
+                __m512 a10 = _mm512_set1_ps(a[10 * sa_row + k]);
+                acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
+                acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
+                __m512 a11 = _mm512_set1_ps(a[11 * sa_row + k]);
+                acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
+                acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
+            }
+            _mm512_storeu_ps(&c[0], _mm512_mul_ps(valpha, acc0_0));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_mul_ps(valpha, acc0_1));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_mul_ps(valpha, acc1_0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc1_1));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_mul_ps(valpha, acc2_0));
+            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc2_1));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_mul_ps(valpha, acc3_0));
+            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc3_1));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_mul_ps(valpha, acc4_0));
+            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc4_1));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_mul_ps(valpha, acc5_0));
+            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc5_1));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_mul_ps(valpha, acc6_0));
+            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc6_1));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_mul_ps(valpha, acc7_0));
+            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc7_1));
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_mul_ps(valpha, acc8_0));
+            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc8_1));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_mul_ps(valpha, acc9_0));
+            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc9_1));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_mul_ps(valpha, acc10_0));
+            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc10_1));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_mul_ps(valpha, acc11_0));
+            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc11_1));
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            __m512 acc2_0 = _mm512_setzero_ps();
+            __m512 acc2_1 = _mm512_setzero_ps();
+            __m512 acc3_0 = _mm512_setzero_ps();
+            __m512 acc3_1 = _mm512_setzero_ps();
+            __m512 acc4_0 = _mm512_setzero_ps();
+            __m512 acc4_1 = _mm512_setzero_ps();
+            __m512 acc5_0 = _mm512_setzero_ps();
+            __m512 acc5_1 = _mm512_setzero_ps();
+            __m512 acc6_0 = _mm512_setzero_ps();
+            __m512 acc6_1 = _mm512_setzero_ps();
+            __m512 acc7_0 = _mm512_setzero_ps();
+            __m512 acc7_1 = _mm512_setzero_ps();
+            __m512 acc8_0 = _mm512_setzero_ps();
+            __m512 acc8_1 = _mm512_setzero_ps();
+            __m512 acc9_0 = _mm512_setzero_ps();
+            __m512 acc9_1 = _mm512_setzero_ps();
+            __m512 acc10_0 = _mm512_setzero_ps();
+            __m512 acc10_1 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
+                __m512 a0 = _mm512_set1_ps(a[12 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                __m512 a1 = _mm512_set1_ps(a[13 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                __m512 a2 = _mm512_set1_ps(a[14 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                __m512 a3 = _mm512_set1_ps(a[15 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                __m512 a4 = _mm512_set1_ps(a[16 * sa_row + k]);
+                acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                __m512 a5 = _mm512_set1_ps(a[17 * sa_row + k]);
+                acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                __m512 a6 = _mm512_set1_ps(a[18 * sa_row + k]);
+                acc6_0 = _mm512_fmadd_ps(a6, b0, acc6_0);
+                acc6_1 = _mm512_fmadd_ps(a6, b1, acc6_1);
+                __m512 a7 = _mm512_set1_ps(a[19 * sa_row + k]);
+                acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
+                acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
+                __m512 a8 = _mm512_set1_ps(a[20 * sa_row + k]);
+                acc8_0 = _mm512_fmadd_ps(a8, b0, acc8_0);
+                acc8_1 = _mm512_fmadd_ps(a8, b1, acc8_1);
+                __m512 a9 = _mm512_set1_ps(a[21 * sa_row + k]);
+                acc9_0 = _mm512_fmadd_ps(a9, b0, acc9_0);
+                acc9_1 = _mm512_fmadd_ps(a9, b1, acc9_1);
+                __m512 a10 = _mm512_set1_ps(a[22 * sa_row + k]);
+                acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
+                acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
+            }
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc0_1));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_mul_ps(valpha, acc1_0));
+            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc1_1));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_mul_ps(valpha, acc2_0));
+            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc2_1));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_mul_ps(valpha, acc3_0));
+            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc3_1));
+            _mm512_storeu_ps(&c[16 * sc_row], _mm512_mul_ps(valpha, acc4_0));
+            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc4_1));
+            _mm512_storeu_ps(&c[17 * sc_row], _mm512_mul_ps(valpha, acc5_0));
+            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc5_1));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_mul_ps(valpha, acc6_0));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc6_1));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_mul_ps(valpha, acc7_0));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc7_1));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_mul_ps(valpha, acc8_0));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc8_1));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_mul_ps(valpha, acc9_0));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc9_1));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_mul_ps(valpha, acc10_0));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc10_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_23x23x23_sf_avx512_rl12_pf_ab
+ * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl12_pf.
+ * Cost per matrix: 24334 useful flops, 27 vector registers, 667 vector loads,
+ * 46 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __mmask16 mask7 = (__mmask16)0x7F;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            __m512 acc2_0 = _mm512_setzero_ps();
+            __m512 acc2_1 = _mm512_setzero_ps();
+            __m512 acc3_0 = _mm512_setzero_ps();
+            __m512 acc3_1 = _mm512_setzero_ps();
+            __m512 acc4_0 = _mm512_setzero_ps();
+            __m512 acc4_1 = _mm512_setzero_ps();
+            __m512 acc5_0 = _mm512_setzero_ps();
+            __m512 acc5_1 = _mm512_setzero_ps();
+            __m512 acc6_0 = _mm512_setzero_ps();
+            __m512 acc6_1 = _mm512_setzero_ps();
+            __m512 acc7_0 = _mm512_setzero_ps();
+            __m512 acc7_1 = _mm512_setzero_ps();
+            __m512 acc8_0 = _mm512_setzero_ps();
+            __m512 acc8_1 = _mm512_setzero_ps();
+            __m512 acc9_0 = _mm512_setzero_ps();
+            __m512 acc9_1 = _mm512_setzero_ps();
+            __m512 acc10_0 = _mm512_setzero_ps();
+            __m512 acc10_1 = _mm512_setzero_ps();
+            __m512 acc11_0 = _mm512_setzero_ps();
+            __m512 acc11_1 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
+                __m512 a0 = _mm512_set1_ps(a[k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                __m512 a1 = _mm512_set1_ps(a[1 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                __m512 a2 = _mm512_set1_ps(a[2 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                __m512 a3 = _mm512_set1_ps(a[3 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                __m512 a4 = _mm512_set1_ps(a[4 * sa_row + k]);
+                acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                __m512 a5 = _mm512_set1_ps(a[5 * sa_row + k]);
+                acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                __m512 a6 = _mm512_set1_ps(a[6 * sa_row + k]);
+                acc6_0 = _mm512_fmadd_ps(a6, b0, acc6_0);
+                acc6_1 = _mm512_fmadd_ps(a6, b1, acc6_1);
+                __m512 a7 = _mm512_set1_ps(a[7 * sa_row + k]);
+                acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
+                acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
+                __m512 a8 = _mm512_set1_ps(a[8 * sa_row + k]);
+                acc8_0 = _mm512_fmadd_ps(a8, b0, acc8_0);
+                acc8_1 = _mm512_fmadd_ps(a8, b1, acc8_1);
+                __m512 a9 = _mm512_set1_ps(a[9 * sa_row + k]);
+                acc9_0 = _mm512_fmadd_ps(a9, b0, acc9_0);
+                acc9_1 = _mm512_fmadd_ps(a9, b1, acc9_1);
+                __m512 a10 = _mm512_set1_ps(a[10 * sa_row + k]);
+                acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
+                acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
+                __m512 a11 = _mm512_set1_ps(a[11 * sa_row + k]);
+                acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
+                acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
+            }
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            __m512 acc2_0 = _mm512_setzero_ps();
+            __m512 acc2_1 = _mm512_setzero_ps();
+            __m512 acc3_0 = _mm512_setzero_ps();
+            __m512 acc3_1 = _mm512_setzero_ps();
+            __m512 acc4_0 = _mm512_setzero_ps();
+            __m512 acc4_1 = _mm512_setzero_ps();
+            __m512 acc5_0 = _mm512_setzero_ps();
+            __m512 acc5_1 = _mm512_setzero_ps();
+            __m512 acc6_0 = _mm512_setzero_ps();
+            __m512 acc6_1 = _mm512_setzero_ps();
+            __m512 acc7_0 = _mm512_setzero_ps();
+            __m512 acc7_1 = _mm512_setzero_ps();
+            __m512 acc8_0 = _mm512_setzero_ps();
+            __m512 acc8_1 = _mm512_setzero_ps();
+            __m512 acc9_0 = _mm512_setzero_ps();
+            __m512 acc9_1 = _mm512_setzero_ps();
+            __m512 acc10_0 = _mm512_setzero_ps();
+            __m512 acc10_1 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
+                __m512 a0 = _mm512_set1_ps(a[12 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                __m512 a1 = _mm512_set1_ps(a[13 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                __m512 a2 = _mm512_set1_ps(a[14 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                __m512 a3 = _mm512_set1_ps(a[15 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                __m512 a4 = _mm512_set1_ps(a[16 * sa_row + k]);
+                acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                __m512 a5 = _mm512_set1_ps(a[17 * sa_row + k]);
+                acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                __m512 a6 = _mm512_set1_ps(a[18 * sa_row + k]);
+                acc6_0 = _mm512_fmadd_ps(a6, b0, acc6_0);
+                acc6_1 = _mm512_fmadd_ps(a6, b1, acc6_1);
+                __m512 a7 = _mm512_set1_ps(a[19 * sa_row + k]);
+                acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
+                acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
+                __m512 a8 = _mm512_set1_ps(a[20 * sa_row + k]);
+                acc8_0 = _mm512_fmadd_ps(a8, b0, acc8_0);
+                acc8_1 = _mm512_fmadd_ps(a8, b1, acc8_1);
+                __m512 a9 = _mm512_set1_ps(a[21 * sa_row + k]);
+                acc9_0 = _mm512_fmadd_ps(a9, b0, acc9_0);
+                acc9_1 = _mm512_fmadd_ps(a9, b1, acc9_1);
+                __m512 a10 = _mm512_set1_ps(a[22 * sa_row + k]);
+                acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
+                acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
+            }
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_23x23x23_sf_avx512_rl6_pf_b0
+ * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl6_pf.
+ * Cost per matrix: 24334 useful flops, 15 vector registers, 713 vector loads,
+ * 46 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __mmask16 mask7 = (__mmask16)0x7F;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m512 acc0_0 = _mm512_setzero_ps();
+                __m512 acc0_1 = _mm512_setzero_ps();
+                __m512 acc1_0 = _mm512_setzero_ps();
+                __m512 acc1_1 = _mm512_setzero_ps();
+                __m512 acc2_0 = _mm512_setzero_ps();
+                __m512 acc2_1 = _mm512_setzero_ps();
+                __m512 acc3_0 = _mm512_setzero_ps();
+                __m512 acc3_1 = _mm512_setzero_ps();
+                __m512 acc4_0 = _mm512_setzero_ps();
+                __m512 acc4_1 = _mm512_setzero_ps();
+                __m512 acc5_0 = _mm512_setzero_ps();
+                __m512 acc5_1 = _mm512_setzero_ps();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                    __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
+                    __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                    __m512 a1 = _mm512_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                    __m512 a2 = _mm512_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                    __m512 a3 = _mm512_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                    __m512 a4 = _mm512_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                    __m512 a5 = _mm512_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc0_1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_mul_ps(valpha, acc1_0));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc1_1));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_mul_ps(valpha, acc2_0));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc2_1));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_mul_ps(valpha, acc3_0));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc3_1));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_mul_ps(valpha, acc4_0));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc4_1));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_mul_ps(valpha, acc5_0));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc5_1));
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            __m512 acc2_0 = _mm512_setzero_ps();
+            __m512 acc2_1 = _mm512_setzero_ps();
+            __m512 acc3_0 = _mm512_setzero_ps();
+            __m512 acc3_1 = _mm512_setzero_ps();
+            __m512 acc4_0 = _mm512_setzero_ps();
+            __m512 acc4_1 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
+                __m512 a0 = _mm512_set1_ps(a[18 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                __m512 a1 = _mm512_set1_ps(a[19 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                __m512 a2 = _mm512_set1_ps(a[20 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                __m512 a3 = _mm512_set1_ps(a[21 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                __m512 a4 = _mm512_set1_ps(a[22 * sa_row + k]);
+                acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+            }
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc0_1));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_mul_ps(valpha, acc1_0));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc1_1));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_mul_ps(valpha, acc2_0));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc2_1));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_mul_ps(valpha, acc3_0));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc3_1));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_mul_ps(valpha, acc4_0));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc4_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_23x23x23_sf_avx512_rl6_pf_ab
+ * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl6_pf.
+ * Cost per matrix: 24334 useful flops, 15 vector registers, 759 vector loads,
+ * 46 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __mmask16 mask7 = (__mmask16)0x7F;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 92; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m512 acc0_0 = _mm512_setzero_ps();
+                __m512 acc0_1 = _mm512_setzero_ps();
+                __m512 acc1_0 = _mm512_setzero_ps();
+                __m512 acc1_1 = _mm512_setzero_ps();
+                __m512 acc2_0 = _mm512_setzero_ps();
+                __m512 acc2_1 = _mm512_setzero_ps();
+                __m512 acc3_0 = _mm512_setzero_ps();
+                __m512 acc3_1 = _mm512_setzero_ps();
+                __m512 acc4_0 = _mm512_setzero_ps();
+                __m512 acc4_1 = _mm512_setzero_ps();
+                __m512 acc5_0 = _mm512_setzero_ps();
+                __m512 acc5_1 = _mm512_setzero_ps();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                    __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
+                    __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                    __m512 a1 = _mm512_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                    __m512 a2 = _mm512_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                    __m512 a3 = _mm512_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                    __m512 a4 = _mm512_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                    __m512 a5 = _mm512_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            __m512 acc2_0 = _mm512_setzero_ps();
+            __m512 acc2_1 = _mm512_setzero_ps();
+            __m512 acc3_0 = _mm512_setzero_ps();
+            __m512 acc3_1 = _mm512_setzero_ps();
+            __m512 acc4_0 = _mm512_setzero_ps();
+            __m512 acc4_1 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
+                __m512 a0 = _mm512_set1_ps(a[18 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                __m512 a1 = _mm512_set1_ps(a[19 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                __m512 a2 = _mm512_set1_ps(a[20 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                __m512 a3 = _mm512_set1_ps(a[21 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                __m512 a4 = _mm512_set1_ps(a[22 * sa_row + k]);
+                acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+            }
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+const bmm_kernel_desc bmm__kernels_default_f32_23x23x23[30] = {
     { "bmm_f32_23x23x23_bf_c99_t4x8_a1b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 23805, bmm_f32_23x23x23_bf_c99_t4x8_a1b0, NULL },
     { "bmm_f32_23x23x23_bf_c99_t4x8_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 24334, bmm_f32_23x23x23_bf_c99_t4x8_b0, NULL },
     { "bmm_f32_23x23x23_bf_c99_t4x8_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 25392, bmm_f32_23x23x23_bf_c99_t4x8_ab, NULL },
@@ -4515,8 +5811,16 @@ const bmm_kernel_desc bmm__kernels_default_f32_23x23x23[22] = {
     { "bmm_f32_23x23x23_sf_avx2_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_ab), NULL },
     { "bmm_f32_23x23x23_sf_avx2_rl3_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_b0), NULL },
     { "bmm_f32_23x23x23_sf_avx2_rl3_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_ab), NULL },
     { "bmm_f32_23x23x23_sf_avx512_rl12_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_b0), NULL },
     { "bmm_f32_23x23x23_sf_avx512_rl12_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_ab), NULL },
     { "bmm_f32_23x23x23_sf_avx512_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_b0), NULL },
     { "bmm_f32_23x23x23_sf_avx512_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_ab), NULL },
 };

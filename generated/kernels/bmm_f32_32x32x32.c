@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f32 32x32x32 kernels: 22 variants (layouts x ISAs x alpha/beta forms). */
+/* f32 32x32x32 kernels: 30 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -2395,6 +2395,634 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
 #endif
 
 #if BMM_HAVE_X86_SIMD
+/* bmm_f32_32x32x32_sf_avx2_rl6_pf_b0
+ * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
+ * Cost per matrix: 65536 useful flops, 15 vector registers, 2816 vector loads,
+ * 128 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_mul_ps(valpha, acc2_1));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_mul_ps(valpha, acc3_0));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_mul_ps(valpha, acc3_1));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_mul_ps(valpha, acc4_0));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_mul_ps(valpha, acc4_1));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_mul_ps(valpha, acc5_0));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_mul_ps(valpha, acc5_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_mul_ps(valpha, acc2_1));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_mul_ps(valpha, acc3_0));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_mul_ps(valpha, acc3_1));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_mul_ps(valpha, acc4_0));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_mul_ps(valpha, acc4_1));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_mul_ps(valpha, acc5_0));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_mul_ps(valpha, acc5_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                __m256 a0 = _mm256_set1_ps(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_mul_ps(valpha, acc0_1));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_mul_ps(valpha, acc1_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_32x32x32_sf_avx2_rl6_pf_ab
+ * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
+ * Cost per matrix: 65536 useful flops, 15 vector registers, 2944 vector loads,
+ * 128 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    const __m256 vbeta = _mm256_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                __m256 a0 = _mm256_set1_ps(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_32x32x32_sf_avx2_rl3_pf_b0
+ * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
+ * Cost per matrix: 65536 useful flops, 9 vector registers, 3456 vector loads,
+ * 128 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_mul_ps(valpha, acc2_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_mul_ps(valpha, acc2_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                __m256 a0 = _mm256_set1_ps(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_mul_ps(valpha, acc0_1));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_mul_ps(valpha, acc1_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_32x32x32_sf_avx2_rl3_pf_ab
+ * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
+ * Cost per matrix: 65536 useful flops, 9 vector registers, 3584 vector loads,
+ * 128 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    const __m256 vbeta = _mm256_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                __m256 a0 = _mm256_set1_ps(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl12_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
  * Cost per matrix: 65536 useful flops, 27 vector registers, 1216 vector loads,
@@ -2938,7 +3566,607 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_f32_ar
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f32_32x32x32[22] = {
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_32x32x32_sf_avx512_rl12_pf_b0
+ * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl12_pf.
+ * Cost per matrix: 65536 useful flops, 27 vector registers, 1216 vector loads,
+ * 64 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 24; i0 += 12) {
+            {
+                __m512 acc0_0 = _mm512_setzero_ps();
+                __m512 acc0_1 = _mm512_setzero_ps();
+                __m512 acc1_0 = _mm512_setzero_ps();
+                __m512 acc1_1 = _mm512_setzero_ps();
+                __m512 acc2_0 = _mm512_setzero_ps();
+                __m512 acc2_1 = _mm512_setzero_ps();
+                __m512 acc3_0 = _mm512_setzero_ps();
+                __m512 acc3_1 = _mm512_setzero_ps();
+                __m512 acc4_0 = _mm512_setzero_ps();
+                __m512 acc4_1 = _mm512_setzero_ps();
+                __m512 acc5_0 = _mm512_setzero_ps();
+                __m512 acc5_1 = _mm512_setzero_ps();
+                __m512 acc6_0 = _mm512_setzero_ps();
+                __m512 acc6_1 = _mm512_setzero_ps();
+                __m512 acc7_0 = _mm512_setzero_ps();
+                __m512 acc7_1 = _mm512_setzero_ps();
+                __m512 acc8_0 = _mm512_setzero_ps();
+                __m512 acc8_1 = _mm512_setzero_ps();
+                __m512 acc9_0 = _mm512_setzero_ps();
+                __m512 acc9_1 = _mm512_setzero_ps();
+                __m512 acc10_0 = _mm512_setzero_ps();
+                __m512 acc10_1 = _mm512_setzero_ps();
+                __m512 acc11_0 = _mm512_setzero_ps();
+                __m512 acc11_1 = _mm512_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                    __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                    __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                    __m512 a1 = _mm512_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                    __m512 a2 = _mm512_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                    __m512 a3 = _mm512_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                    __m512 a4 = _mm512_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                    __m512 a5 = _mm512_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                    __m512 a6 = _mm512_set1_ps(a[(i0 + 6) * sa_row + k]);
+                    acc6_0 = _mm512_fmadd_ps(a6, b0, acc6_0);
+                    acc6_1 = _mm512_fmadd_ps(a6, b1, acc6_1);
+                    __m512 a7 = _mm512_set1_ps(a[(i0 + 7) * sa_row + k]);
+                    acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
+                    acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
+                    __m512 a8 = _mm512_set1_ps(a[(i0 + 8) * sa_row + k]);
+                    acc8_0 = _mm512_fmadd_ps(a8, b0, acc8_0);
+                    acc8_1 = _mm512_fmadd_ps(a8, b1, acc8_1);
+                    __m512 a9 = _mm512_set1_ps(a[(i0 + 9) * sa_row + k]);
+                    acc9_0 = _mm512_fmadd_ps(a9, b0, acc9_0);
+                    acc9_1 = _mm512_fmadd_ps(a9, b1, acc9_1);
+                    __m512 a10 = _mm512_set1_ps(a[(i0 + 10) * sa_row + k]);
+                    acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
+                    acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
+                    __m512 a11 = _mm512_set1_ps(a[(i0 + 11) * sa_row + k]);
+                    acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
+                    acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
+                }
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_mul_ps(valpha, acc0_1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_mul_ps(valpha, acc1_0));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_mul_ps(valpha, acc1_1));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_mul_ps(valpha, acc2_0));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_mul_ps(valpha, acc2_1));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_mul_ps(valpha, acc3_0));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_mul_ps(valpha, acc3_1));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_mul_ps(valpha, acc4_0));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_mul_ps(valpha, acc4_1));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_mul_ps(valpha, acc5_0));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_mul_ps(valpha, acc5_1));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_mul_ps(valpha, acc6_0));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_mul_ps(valpha, acc6_1));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_mul_ps(valpha, acc7_0));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_mul_ps(valpha, acc7_1));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_mul_ps(valpha, acc8_0));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_mul_ps(valpha, acc8_1));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_mul_ps(valpha, acc9_0));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_mul_ps(valpha, acc9_1));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_mul_ps(valpha, acc10_0));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_mul_ps(valpha, acc10_1));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_mul_ps(valpha, acc11_0));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_mul_ps(valpha, acc11_1));
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            __m512 acc2_0 = _mm512_setzero_ps();
+            __m512 acc2_1 = _mm512_setzero_ps();
+            __m512 acc3_0 = _mm512_setzero_ps();
+            __m512 acc3_1 = _mm512_setzero_ps();
+            __m512 acc4_0 = _mm512_setzero_ps();
+            __m512 acc4_1 = _mm512_setzero_ps();
+            __m512 acc5_0 = _mm512_setzero_ps();
+            __m512 acc5_1 = _mm512_setzero_ps();
+            __m512 acc6_0 = _mm512_setzero_ps();
+            __m512 acc6_1 = _mm512_setzero_ps();
+            __m512 acc7_0 = _mm512_setzero_ps();
+            __m512 acc7_1 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                __m512 a0 = _mm512_set1_ps(a[24 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                __m512 a1 = _mm512_set1_ps(a[25 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                __m512 a2 = _mm512_set1_ps(a[26 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                __m512 a3 = _mm512_set1_ps(a[27 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                __m512 a4 = _mm512_set1_ps(a[28 * sa_row + k]);
+                acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                __m512 a5 = _mm512_set1_ps(a[29 * sa_row + k]);
+                acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                __m512 a6 = _mm512_set1_ps(a[30 * sa_row + k]);
+                acc6_0 = _mm512_fmadd_ps(a6, b0, acc6_0);
+                acc6_1 = _mm512_fmadd_ps(a6, b1, acc6_1);
+                __m512 a7 = _mm512_set1_ps(a[31 * sa_row + k]);
+                acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
+                acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
+            }
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_mul_ps(valpha, acc0_1));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_mul_ps(valpha, acc1_0));
+            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_mul_ps(valpha, acc1_1));
+            _mm512_storeu_ps(&c[26 * sc_row], _mm512_mul_ps(valpha, acc2_0));
+            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_mul_ps(valpha, acc2_1));
+            _mm512_storeu_ps(&c[27 * sc_row], _mm512_mul_ps(valpha, acc3_0));
+            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_mul_ps(valpha, acc3_1));
+            _mm512_storeu_ps(&c[28 * sc_row], _mm512_mul_ps(valpha, acc4_0));
+            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_mul_ps(valpha, acc4_1));
+            _mm512_storeu_ps(&c[29 * sc_row], _mm512_mul_ps(valpha, acc5_0));
+            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_mul_ps(valpha, acc5_1));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_mul_ps(valpha, acc6_0));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_mul_ps(valpha, acc6_1));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_mul_ps(valpha, acc7_0));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_mul_ps(valpha, acc7_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_32x32x32_sf_avx512_rl12_pf_ab
+ * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl12_pf.
+ * Cost per matrix: 65536 useful flops, 27 vector registers, 1280 vector loads,
+ * 64 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 24; i0 += 12) {
+            {
+                __m512 acc0_0 = _mm512_setzero_ps();
+                __m512 acc0_1 = _mm512_setzero_ps();
+                __m512 acc1_0 = _mm512_setzero_ps();
+                __m512 acc1_1 = _mm512_setzero_ps();
+                __m512 acc2_0 = _mm512_setzero_ps();
+                __m512 acc2_1 = _mm512_setzero_ps();
+                __m512 acc3_0 = _mm512_setzero_ps();
+                __m512 acc3_1 = _mm512_setzero_ps();
+                __m512 acc4_0 = _mm512_setzero_ps();
+                __m512 acc4_1 = _mm512_setzero_ps();
+                __m512 acc5_0 = _mm512_setzero_ps();
+                __m512 acc5_1 = _mm512_setzero_ps();
+                __m512 acc6_0 = _mm512_setzero_ps();
+                __m512 acc6_1 = _mm512_setzero_ps();
+                __m512 acc7_0 = _mm512_setzero_ps();
+                __m512 acc7_1 = _mm512_setzero_ps();
+                __m512 acc8_0 = _mm512_setzero_ps();
+                __m512 acc8_1 = _mm512_setzero_ps();
+                __m512 acc9_0 = _mm512_setzero_ps();
+                __m512 acc9_1 = _mm512_setzero_ps();
+                __m512 acc10_0 = _mm512_setzero_ps();
+                __m512 acc10_1 = _mm512_setzero_ps();
+                __m512 acc11_0 = _mm512_setzero_ps();
+                __m512 acc11_1 = _mm512_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                    __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                    __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                    __m512 a1 = _mm512_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                    __m512 a2 = _mm512_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                    __m512 a3 = _mm512_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                    __m512 a4 = _mm512_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                    __m512 a5 = _mm512_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                    __m512 a6 = _mm512_set1_ps(a[(i0 + 6) * sa_row + k]);
+                    acc6_0 = _mm512_fmadd_ps(a6, b0, acc6_0);
+                    acc6_1 = _mm512_fmadd_ps(a6, b1, acc6_1);
+                    __m512 a7 = _mm512_set1_ps(a[(i0 + 7) * sa_row + k]);
+                    acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
+                    acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
+                    __m512 a8 = _mm512_set1_ps(a[(i0 + 8) * sa_row + k]);
+                    acc8_0 = _mm512_fmadd_ps(a8, b0, acc8_0);
+                    acc8_1 = _mm512_fmadd_ps(a8, b1, acc8_1);
+                    __m512 a9 = _mm512_set1_ps(a[(i0 + 9) * sa_row + k]);
+                    acc9_0 = _mm512_fmadd_ps(a9, b0, acc9_0);
+                    acc9_1 = _mm512_fmadd_ps(a9, b1, acc9_1);
+                    __m512 a10 = _mm512_set1_ps(a[(i0 + 10) * sa_row + k]);
+                    acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
+                    acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
+                    __m512 a11 = _mm512_set1_ps(a[(i0 + 11) * sa_row + k]);
+                    acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
+                    acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
+                }
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            __m512 acc2_0 = _mm512_setzero_ps();
+            __m512 acc2_1 = _mm512_setzero_ps();
+            __m512 acc3_0 = _mm512_setzero_ps();
+            __m512 acc3_1 = _mm512_setzero_ps();
+            __m512 acc4_0 = _mm512_setzero_ps();
+            __m512 acc4_1 = _mm512_setzero_ps();
+            __m512 acc5_0 = _mm512_setzero_ps();
+            __m512 acc5_1 = _mm512_setzero_ps();
+            __m512 acc6_0 = _mm512_setzero_ps();
+            __m512 acc6_1 = _mm512_setzero_ps();
+            __m512 acc7_0 = _mm512_setzero_ps();
+            __m512 acc7_1 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                __m512 a0 = _mm512_set1_ps(a[24 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                __m512 a1 = _mm512_set1_ps(a[25 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                __m512 a2 = _mm512_set1_ps(a[26 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                __m512 a3 = _mm512_set1_ps(a[27 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                __m512 a4 = _mm512_set1_ps(a[28 * sa_row + k]);
+                acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                __m512 a5 = _mm512_set1_ps(a[29 * sa_row + k]);
+                acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                __m512 a6 = _mm512_set1_ps(a[30 * sa_row + k]);
+                acc6_0 = _mm512_fmadd_ps(a6, b0, acc6_0);
+                acc6_1 = _mm512_fmadd_ps(a6, b1, acc6_1);
+                __m512 a7 = _mm512_set1_ps(a[31 * sa_row + k]);
+                acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
+                acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
+            }
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_32x32x32_sf_avx512_rl6_pf_b0
+ * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
+ * Cost per matrix: 65536 useful flops, 15 vector registers, 1408 vector loads,
+ * 64 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m512 acc0_0 = _mm512_setzero_ps();
+                __m512 acc0_1 = _mm512_setzero_ps();
+                __m512 acc1_0 = _mm512_setzero_ps();
+                __m512 acc1_1 = _mm512_setzero_ps();
+                __m512 acc2_0 = _mm512_setzero_ps();
+                __m512 acc2_1 = _mm512_setzero_ps();
+                __m512 acc3_0 = _mm512_setzero_ps();
+                __m512 acc3_1 = _mm512_setzero_ps();
+                __m512 acc4_0 = _mm512_setzero_ps();
+                __m512 acc4_1 = _mm512_setzero_ps();
+                __m512 acc5_0 = _mm512_setzero_ps();
+                __m512 acc5_1 = _mm512_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                    __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                    __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                    __m512 a1 = _mm512_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                    __m512 a2 = _mm512_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                    __m512 a3 = _mm512_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                    __m512 a4 = _mm512_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                    __m512 a5 = _mm512_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_mul_ps(valpha, acc0_1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_mul_ps(valpha, acc1_0));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_mul_ps(valpha, acc1_1));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_mul_ps(valpha, acc2_0));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_mul_ps(valpha, acc2_1));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_mul_ps(valpha, acc3_0));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_mul_ps(valpha, acc3_1));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_mul_ps(valpha, acc4_0));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_mul_ps(valpha, acc4_1));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_mul_ps(valpha, acc5_0));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_mul_ps(valpha, acc5_1));
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                __m512 a0 = _mm512_set1_ps(a[30 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                __m512 a1 = _mm512_set1_ps(a[31 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_mul_ps(valpha, acc0_1));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_mul_ps(valpha, acc1_0));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_mul_ps(valpha, acc1_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_32x32x32_sf_avx512_rl6_pf_ab
+ * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
+ * Cost per matrix: 65536 useful flops, 15 vector registers, 1472 vector loads,
+ * 64 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 128; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m512 acc0_0 = _mm512_setzero_ps();
+                __m512 acc0_1 = _mm512_setzero_ps();
+                __m512 acc1_0 = _mm512_setzero_ps();
+                __m512 acc1_1 = _mm512_setzero_ps();
+                __m512 acc2_0 = _mm512_setzero_ps();
+                __m512 acc2_1 = _mm512_setzero_ps();
+                __m512 acc3_0 = _mm512_setzero_ps();
+                __m512 acc3_1 = _mm512_setzero_ps();
+                __m512 acc4_0 = _mm512_setzero_ps();
+                __m512 acc4_1 = _mm512_setzero_ps();
+                __m512 acc5_0 = _mm512_setzero_ps();
+                __m512 acc5_1 = _mm512_setzero_ps();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                    __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                    __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                    __m512 a1 = _mm512_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                    __m512 a2 = _mm512_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                    __m512 a3 = _mm512_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                    __m512 a4 = _mm512_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                    __m512 a5 = _mm512_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                __m512 a0 = _mm512_set1_ps(a[30 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                __m512 a1 = _mm512_set1_ps(a[31 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+            }
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+const bmm_kernel_desc bmm__kernels_default_f32_32x32x32[30] = {
     { "bmm_f32_32x32x32_bf_c99_t4x8_a1b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 64512, bmm_f32_32x32x32_bf_c99_t4x8_a1b0, NULL },
     { "bmm_f32_32x32x32_bf_c99_t4x8_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 65536, bmm_f32_32x32x32_bf_c99_t4x8_b0, NULL },
     { "bmm_f32_32x32x32_bf_c99_t4x8_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 67584, bmm_f32_32x32x32_bf_c99_t4x8_ab, NULL },
@@ -2957,8 +4185,16 @@ const bmm_kernel_desc bmm__kernels_default_f32_32x32x32[22] = {
     { "bmm_f32_32x32x32_sf_avx2_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_ab), NULL },
     { "bmm_f32_32x32x32_sf_avx2_rl3_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_b0), NULL },
     { "bmm_f32_32x32x32_sf_avx2_rl3_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_ab), NULL },
     { "bmm_f32_32x32x32_sf_avx512_rl12_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_b0), NULL },
     { "bmm_f32_32x32x32_sf_avx512_rl12_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_ab), NULL },
     { "bmm_f32_32x32x32_sf_avx512_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_b0), NULL },
     { "bmm_f32_32x32x32_sf_avx512_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_ab), NULL },
 };

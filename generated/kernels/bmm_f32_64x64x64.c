@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f32 64x64x64 kernels: 22 variants (layouts x ISAs x alpha/beta forms). */
+/* f32 64x64x64 kernels: 30 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -3447,6 +3447,1166 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
 #endif
 
 #if BMM_HAVE_X86_SIMD
+/* bmm_f32_64x64x64_sf_avx2_rl6_pf_b0
+ * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
+ * Cost per matrix: 524288 useful flops, 15 vector registers, 22016 vector loads,
+ * 512 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 60; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_mul_ps(valpha, acc2_1));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_mul_ps(valpha, acc3_0));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_mul_ps(valpha, acc3_1));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_mul_ps(valpha, acc4_0));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_mul_ps(valpha, acc4_1));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_mul_ps(valpha, acc5_0));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_mul_ps(valpha, acc5_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc2_1 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc3_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[60 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[61 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                __m256 a2 = _mm256_set1_ps(a[62 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                __m256 a3 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+            }
+            _mm256_storeu_ps(&c[60 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+            _mm256_storeu_ps(&c[61 * sc_row], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+            _mm256_storeu_ps(&c[62 * sc_row], _mm256_mul_ps(valpha, acc2_0));
+            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_mul_ps(valpha, acc2_1));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_mul_ps(valpha, acc3_0));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_mul_ps(valpha, acc3_1));
+        }
+        for (int64_t i0 = 0; i0 < 60; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_mul_ps(valpha, acc2_1));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_mul_ps(valpha, acc3_0));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_mul_ps(valpha, acc3_1));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_mul_ps(valpha, acc4_0));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_mul_ps(valpha, acc4_1));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_mul_ps(valpha, acc5_0));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_mul_ps(valpha, acc5_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc2_1 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc3_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                __m256 a0 = _mm256_set1_ps(a[60 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[61 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                __m256 a2 = _mm256_set1_ps(a[62 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                __m256 a3 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+            }
+            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_mul_ps(valpha, acc0_1));
+            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_mul_ps(valpha, acc1_1));
+            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_mul_ps(valpha, acc2_0));
+            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_mul_ps(valpha, acc2_1));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_mul_ps(valpha, acc3_0));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_mul_ps(valpha, acc3_1));
+        }
+        for (int64_t i0 = 0; i0 < 60; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 32]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 40]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_mul_ps(valpha, acc2_1));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_mul_ps(valpha, acc3_0));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_mul_ps(valpha, acc3_1));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_mul_ps(valpha, acc4_0));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_mul_ps(valpha, acc4_1));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_mul_ps(valpha, acc5_0));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_mul_ps(valpha, acc5_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc2_1 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc3_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 32]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 40]);
+                __m256 a0 = _mm256_set1_ps(a[60 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[61 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                __m256 a2 = _mm256_set1_ps(a[62 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                __m256 a3 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+            }
+            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_mul_ps(valpha, acc0_1));
+            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_mul_ps(valpha, acc1_1));
+            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_mul_ps(valpha, acc2_0));
+            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_mul_ps(valpha, acc2_1));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_mul_ps(valpha, acc3_0));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_mul_ps(valpha, acc3_1));
+        }
+        for (int64_t i0 = 0; i0 < 60; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 48]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 56]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_mul_ps(valpha, acc2_1));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_mul_ps(valpha, acc3_0));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_mul_ps(valpha, acc3_1));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_mul_ps(valpha, acc4_0));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_mul_ps(valpha, acc4_1));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_mul_ps(valpha, acc5_0));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_mul_ps(valpha, acc5_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc2_1 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc3_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 48]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 56]);
+                __m256 a0 = _mm256_set1_ps(a[60 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[61 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                __m256 a2 = _mm256_set1_ps(a[62 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                __m256 a3 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+            }
+            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_mul_ps(valpha, acc0_1));
+            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_mul_ps(valpha, acc1_1));
+            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_mul_ps(valpha, acc2_0));
+            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_mul_ps(valpha, acc2_1));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_mul_ps(valpha, acc3_0));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_mul_ps(valpha, acc3_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_64x64x64_sf_avx2_rl6_pf_ab
+ * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
+ * Cost per matrix: 524288 useful flops, 15 vector registers, 22528 vector loads,
+ * 512 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    const __m256 vbeta = _mm256_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 60; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc2_1 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc3_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[60 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[61 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                __m256 a2 = _mm256_set1_ps(a[62 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                __m256 a3 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+            }
+            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+        }
+        for (int64_t i0 = 0; i0 < 60; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc2_1 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc3_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                __m256 a0 = _mm256_set1_ps(a[60 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[61 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                __m256 a2 = _mm256_set1_ps(a[62 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                __m256 a3 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+            }
+            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+        }
+        for (int64_t i0 = 0; i0 < 60; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 32]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 40]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_ps(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc2_1 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc3_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 32]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 40]);
+                __m256 a0 = _mm256_set1_ps(a[60 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[61 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                __m256 a2 = _mm256_set1_ps(a[62 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                __m256 a3 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+            }
+            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
+        }
+        for (int64_t i0 = 0; i0 < 60; i0 += 6) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                __m256 acc3_0 = _mm256_setzero_ps();
+                __m256 acc3_1 = _mm256_setzero_ps();
+                __m256 acc4_0 = _mm256_setzero_ps();
+                __m256 acc4_1 = _mm256_setzero_ps();
+                __m256 acc5_0 = _mm256_setzero_ps();
+                __m256 acc5_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 48]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 56]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                    __m256 a3 = _mm256_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+                    __m256 a4 = _mm256_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
+                    __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_ps(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            __m256 acc1_0 = _mm256_setzero_ps();
+            __m256 acc1_1 = _mm256_setzero_ps();
+            __m256 acc2_0 = _mm256_setzero_ps();
+            __m256 acc2_1 = _mm256_setzero_ps();
+            __m256 acc3_0 = _mm256_setzero_ps();
+            __m256 acc3_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 48]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 56]);
+                __m256 a0 = _mm256_set1_ps(a[60 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                __m256 a1 = _mm256_set1_ps(a[61 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                __m256 a2 = _mm256_set1_ps(a[62 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                __m256 a3 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
+            }
+            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_64x64x64_sf_avx2_rl3_pf_b0
+ * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
+ * Cost per matrix: 524288 useful flops, 9 vector registers, 27648 vector loads,
+ * 512 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 63; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_mul_ps(valpha, acc2_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+            }
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_mul_ps(valpha, acc0_1));
+        }
+        for (int64_t i0 = 0; i0 < 63; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_mul_ps(valpha, acc2_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                __m256 a0 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+            }
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_mul_ps(valpha, acc0_1));
+        }
+        for (int64_t i0 = 0; i0 < 63; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 32]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 40]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_mul_ps(valpha, acc2_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 32]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 40]);
+                __m256 a0 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+            }
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_mul_ps(valpha, acc0_1));
+        }
+        for (int64_t i0 = 0; i0 < 63; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 48]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 56]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_mul_ps(valpha, acc0_0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_mul_ps(valpha, acc0_1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_mul_ps(valpha, acc1_0));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_mul_ps(valpha, acc1_1));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_mul_ps(valpha, acc2_0));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_mul_ps(valpha, acc2_1));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 48]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 56]);
+                __m256 a0 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+            }
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_mul_ps(valpha, acc0_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_64x64x64_sf_avx2_rl3_pf_ab
+ * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
+ * Cost per matrix: 524288 useful flops, 9 vector registers, 28160 vector loads,
+ * 512 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    const __m256 vbeta = _mm256_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 63; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
+                __m256 a0 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+            }
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+        }
+        for (int64_t i0 = 0; i0 < 63; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 16]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 24]);
+                __m256 a0 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+            }
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+        }
+        for (int64_t i0 = 0; i0 < 63; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 32]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 40]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 32]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 40]);
+                __m256 a0 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+            }
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+        }
+        for (int64_t i0 = 0; i0 < 63; i0 += 3) {
+            {
+                __m256 acc0_0 = _mm256_setzero_ps();
+                __m256 acc0_1 = _mm256_setzero_ps();
+                __m256 acc1_0 = _mm256_setzero_ps();
+                __m256 acc1_1 = _mm256_setzero_ps();
+                __m256 acc2_0 = _mm256_setzero_ps();
+                __m256 acc2_1 = _mm256_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 48]);
+                    __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 56]);
+                    __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+                    __m256 a1 = _mm256_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
+                    __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
+                }
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256 acc0_0 = _mm256_setzero_ps();
+            __m256 acc0_1 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m256 b0 = _mm256_loadu_ps(&b[k * sb_row + 48]);
+                __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 56]);
+                __m256 a0 = _mm256_set1_ps(a[63 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
+            }
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl6_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops, 29 vector registers, 6912 vector loads,
@@ -3978,7 +5138,595 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_f32_ar
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f32_64x64x64[22] = {
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_64x64x64_sf_avx512_rl6_pf_b0
+ * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
+ * Cost per matrix: 524288 useful flops, 29 vector registers, 6912 vector loads,
+ * 256 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 60; i0 += 6) {
+            {
+                __m512 acc0_0 = _mm512_setzero_ps();
+                __m512 acc0_1 = _mm512_setzero_ps();
+                __m512 acc0_2 = _mm512_setzero_ps();
+                __m512 acc0_3 = _mm512_setzero_ps();
+                __m512 acc1_0 = _mm512_setzero_ps();
+                __m512 acc1_1 = _mm512_setzero_ps();
+                __m512 acc1_2 = _mm512_setzero_ps();
+                __m512 acc1_3 = _mm512_setzero_ps();
+                __m512 acc2_0 = _mm512_setzero_ps();
+                __m512 acc2_1 = _mm512_setzero_ps();
+                __m512 acc2_2 = _mm512_setzero_ps();
+                __m512 acc2_3 = _mm512_setzero_ps();
+                __m512 acc3_0 = _mm512_setzero_ps();
+                __m512 acc3_1 = _mm512_setzero_ps();
+                __m512 acc3_2 = _mm512_setzero_ps();
+                __m512 acc3_3 = _mm512_setzero_ps();
+                __m512 acc4_0 = _mm512_setzero_ps();
+                __m512 acc4_1 = _mm512_setzero_ps();
+                __m512 acc4_2 = _mm512_setzero_ps();
+                __m512 acc4_3 = _mm512_setzero_ps();
+                __m512 acc5_0 = _mm512_setzero_ps();
+                __m512 acc5_1 = _mm512_setzero_ps();
+                __m512 acc5_2 = _mm512_setzero_ps();
+                __m512 acc5_3 = _mm512_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                    __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                    __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
+                    __m512 b3 = _mm512_loadu_ps(&b[k * sb_row + 48]);
+                    __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
+                    acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
+                    __m512 a1 = _mm512_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_ps(a1, b2, acc1_2);
+                    acc1_3 = _mm512_fmadd_ps(a1, b3, acc1_3);
+                    __m512 a2 = _mm512_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
+                    acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
+                    __m512 a3 = _mm512_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                    acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
+                    acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
+                    __m512 a4 = _mm512_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                    acc4_2 = _mm512_fmadd_ps(a4, b2, acc4_2);
+                    acc4_3 = _mm512_fmadd_ps(a4, b3, acc4_3);
+                    __m512 a5 = _mm512_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                    acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
+                    acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
+                }
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_mul_ps(valpha, acc0_1));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_mul_ps(valpha, acc0_2));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_mul_ps(valpha, acc0_3));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_mul_ps(valpha, acc1_0));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_mul_ps(valpha, acc1_1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_mul_ps(valpha, acc1_2));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_mul_ps(valpha, acc1_3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_mul_ps(valpha, acc2_0));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_mul_ps(valpha, acc2_1));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_mul_ps(valpha, acc2_2));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_mul_ps(valpha, acc2_3));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_mul_ps(valpha, acc3_0));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_mul_ps(valpha, acc3_1));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_mul_ps(valpha, acc3_2));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_mul_ps(valpha, acc3_3));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_mul_ps(valpha, acc4_0));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_mul_ps(valpha, acc4_1));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_mul_ps(valpha, acc4_2));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_mul_ps(valpha, acc4_3));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_mul_ps(valpha, acc5_0));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_mul_ps(valpha, acc5_1));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_mul_ps(valpha, acc5_2));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_mul_ps(valpha, acc5_3));
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc0_2 = _mm512_setzero_ps();
+            __m512 acc0_3 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            __m512 acc1_2 = _mm512_setzero_ps();
+            __m512 acc1_3 = _mm512_setzero_ps();
+            __m512 acc2_0 = _mm512_setzero_ps();
+            __m512 acc2_1 = _mm512_setzero_ps();
+            __m512 acc2_2 = _mm512_setzero_ps();
+            __m512 acc2_3 = _mm512_setzero_ps();
+            __m512 acc3_0 = _mm512_setzero_ps();
+            __m512 acc3_1 = _mm512_setzero_ps();
+            __m512 acc3_2 = _mm512_setzero_ps();
+            __m512 acc3_3 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
+                __m512 b3 = _mm512_loadu_ps(&b[k * sb_row + 48]);
+                __m512 a0 = _mm512_set1_ps(a[60 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
+                acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
+                __m512 a1 = _mm512_set1_ps(a[61 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                acc1_2 = _mm512_fmadd_ps(a1, b2, acc1_2);
+                acc1_3 = _mm512_fmadd_ps(a1, b3, acc1_3);
+                __m512 a2 = _mm512_set1_ps(a[62 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
+                acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
+                __m512 a3 = _mm512_set1_ps(a[63 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
+                acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
+            }
+            _mm512_storeu_ps(&c[60 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_mul_ps(valpha, acc0_1));
+            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_mul_ps(valpha, acc0_2));
+            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_mul_ps(valpha, acc0_3));
+            _mm512_storeu_ps(&c[61 * sc_row], _mm512_mul_ps(valpha, acc1_0));
+            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_mul_ps(valpha, acc1_1));
+            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_mul_ps(valpha, acc1_2));
+            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_mul_ps(valpha, acc1_3));
+            _mm512_storeu_ps(&c[62 * sc_row], _mm512_mul_ps(valpha, acc2_0));
+            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_mul_ps(valpha, acc2_1));
+            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_mul_ps(valpha, acc2_2));
+            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_mul_ps(valpha, acc2_3));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_mul_ps(valpha, acc3_0));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_mul_ps(valpha, acc3_1));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_mul_ps(valpha, acc3_2));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_mul_ps(valpha, acc3_3));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_64x64x64_sf_avx512_rl6_pf_ab
+ * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
+ * Cost per matrix: 524288 useful flops, 29 vector registers, 7168 vector loads,
+ * 256 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 60; i0 += 6) {
+            {
+                __m512 acc0_0 = _mm512_setzero_ps();
+                __m512 acc0_1 = _mm512_setzero_ps();
+                __m512 acc0_2 = _mm512_setzero_ps();
+                __m512 acc0_3 = _mm512_setzero_ps();
+                __m512 acc1_0 = _mm512_setzero_ps();
+                __m512 acc1_1 = _mm512_setzero_ps();
+                __m512 acc1_2 = _mm512_setzero_ps();
+                __m512 acc1_3 = _mm512_setzero_ps();
+                __m512 acc2_0 = _mm512_setzero_ps();
+                __m512 acc2_1 = _mm512_setzero_ps();
+                __m512 acc2_2 = _mm512_setzero_ps();
+                __m512 acc2_3 = _mm512_setzero_ps();
+                __m512 acc3_0 = _mm512_setzero_ps();
+                __m512 acc3_1 = _mm512_setzero_ps();
+                __m512 acc3_2 = _mm512_setzero_ps();
+                __m512 acc3_3 = _mm512_setzero_ps();
+                __m512 acc4_0 = _mm512_setzero_ps();
+                __m512 acc4_1 = _mm512_setzero_ps();
+                __m512 acc4_2 = _mm512_setzero_ps();
+                __m512 acc4_3 = _mm512_setzero_ps();
+                __m512 acc5_0 = _mm512_setzero_ps();
+                __m512 acc5_1 = _mm512_setzero_ps();
+                __m512 acc5_2 = _mm512_setzero_ps();
+                __m512 acc5_3 = _mm512_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                    __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                    __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
+                    __m512 b3 = _mm512_loadu_ps(&b[k * sb_row + 48]);
+                    __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
+                    acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
+                    __m512 a1 = _mm512_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_ps(a1, b2, acc1_2);
+                    acc1_3 = _mm512_fmadd_ps(a1, b3, acc1_3);
+                    __m512 a2 = _mm512_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
+                    acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
+                    __m512 a3 = _mm512_set1_ps(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                    acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
+                    acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
+                    __m512 a4 = _mm512_set1_ps(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
+                    acc4_2 = _mm512_fmadd_ps(a4, b2, acc4_2);
+                    acc4_3 = _mm512_fmadd_ps(a4, b3, acc4_3);
+                    __m512 a5 = _mm512_set1_ps(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
+                    acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
+                    acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
+                }
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_ps(valpha, acc4_2)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_ps(valpha, acc4_3)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_ps(valpha, acc5_2)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_ps(valpha, acc5_3)));
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc0_2 = _mm512_setzero_ps();
+            __m512 acc0_3 = _mm512_setzero_ps();
+            __m512 acc1_0 = _mm512_setzero_ps();
+            __m512 acc1_1 = _mm512_setzero_ps();
+            __m512 acc1_2 = _mm512_setzero_ps();
+            __m512 acc1_3 = _mm512_setzero_ps();
+            __m512 acc2_0 = _mm512_setzero_ps();
+            __m512 acc2_1 = _mm512_setzero_ps();
+            __m512 acc2_2 = _mm512_setzero_ps();
+            __m512 acc2_3 = _mm512_setzero_ps();
+            __m512 acc3_0 = _mm512_setzero_ps();
+            __m512 acc3_1 = _mm512_setzero_ps();
+            __m512 acc3_2 = _mm512_setzero_ps();
+            __m512 acc3_3 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
+                __m512 b3 = _mm512_loadu_ps(&b[k * sb_row + 48]);
+                __m512 a0 = _mm512_set1_ps(a[60 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
+                acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
+                __m512 a1 = _mm512_set1_ps(a[61 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                acc1_2 = _mm512_fmadd_ps(a1, b2, acc1_2);
+                acc1_3 = _mm512_fmadd_ps(a1, b3, acc1_3);
+                __m512 a2 = _mm512_set1_ps(a[62 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
+                acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
+                __m512 a3 = _mm512_set1_ps(a[63 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_ps(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_ps(a3, b1, acc3_1);
+                acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
+                acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
+            }
+            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
+            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
+            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
+            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_64x64x64_sf_avx512_rl3_pf_b0
+ * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
+ * Cost per matrix: 524288 useful flops, 17 vector registers, 9728 vector loads,
+ * 256 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 63; i0 += 3) {
+            {
+                __m512 acc0_0 = _mm512_setzero_ps();
+                __m512 acc0_1 = _mm512_setzero_ps();
+                __m512 acc0_2 = _mm512_setzero_ps();
+                __m512 acc0_3 = _mm512_setzero_ps();
+                __m512 acc1_0 = _mm512_setzero_ps();
+                __m512 acc1_1 = _mm512_setzero_ps();
+                __m512 acc1_2 = _mm512_setzero_ps();
+                __m512 acc1_3 = _mm512_setzero_ps();
+                __m512 acc2_0 = _mm512_setzero_ps();
+                __m512 acc2_1 = _mm512_setzero_ps();
+                __m512 acc2_2 = _mm512_setzero_ps();
+                __m512 acc2_3 = _mm512_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                    __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                    __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
+                    __m512 b3 = _mm512_loadu_ps(&b[k * sb_row + 48]);
+                    __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
+                    acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
+                    __m512 a1 = _mm512_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_ps(a1, b2, acc1_2);
+                    acc1_3 = _mm512_fmadd_ps(a1, b3, acc1_3);
+                    __m512 a2 = _mm512_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
+                    acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
+                }
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_mul_ps(valpha, acc0_1));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_mul_ps(valpha, acc0_2));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_mul_ps(valpha, acc0_3));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_mul_ps(valpha, acc1_0));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_mul_ps(valpha, acc1_1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_mul_ps(valpha, acc1_2));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_mul_ps(valpha, acc1_3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_mul_ps(valpha, acc2_0));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_mul_ps(valpha, acc2_1));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_mul_ps(valpha, acc2_2));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_mul_ps(valpha, acc2_3));
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc0_2 = _mm512_setzero_ps();
+            __m512 acc0_3 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
+                __m512 b3 = _mm512_loadu_ps(&b[k * sb_row + 48]);
+                __m512 a0 = _mm512_set1_ps(a[63 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
+                acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
+            }
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_mul_ps(valpha, acc0_0));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_mul_ps(valpha, acc0_1));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_mul_ps(valpha, acc0_2));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_mul_ps(valpha, acc0_3));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_64x64x64_sf_avx512_rl3_pf_ab
+ * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
+ * Cost per matrix: 524288 useful flops, 17 vector registers, 9984 vector loads,
+ * 256 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 64; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 63; i0 += 3) {
+            {
+                __m512 acc0_0 = _mm512_setzero_ps();
+                __m512 acc0_1 = _mm512_setzero_ps();
+                __m512 acc0_2 = _mm512_setzero_ps();
+                __m512 acc0_3 = _mm512_setzero_ps();
+                __m512 acc1_0 = _mm512_setzero_ps();
+                __m512 acc1_1 = _mm512_setzero_ps();
+                __m512 acc1_2 = _mm512_setzero_ps();
+                __m512 acc1_3 = _mm512_setzero_ps();
+                __m512 acc2_0 = _mm512_setzero_ps();
+                __m512 acc2_1 = _mm512_setzero_ps();
+                __m512 acc2_2 = _mm512_setzero_ps();
+                __m512 acc2_3 = _mm512_setzero_ps();
+                for (int64_t k = 0; k < 64; k += 1) {
+                    __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                    __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                    __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
+                    __m512 b3 = _mm512_loadu_ps(&b[k * sb_row + 48]);
+                    __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
+                    acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
+                    __m512 a1 = _mm512_set1_ps(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_ps(a1, b2, acc1_2);
+                    acc1_3 = _mm512_fmadd_ps(a1, b3, acc1_3);
+                    __m512 a2 = _mm512_set1_ps(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_ps(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_ps(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
+                    acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
+                }
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+            }
+        }
+        {
+            __m512 acc0_0 = _mm512_setzero_ps();
+            __m512 acc0_1 = _mm512_setzero_ps();
+            __m512 acc0_2 = _mm512_setzero_ps();
+            __m512 acc0_3 = _mm512_setzero_ps();
+            for (int64_t k = 0; k < 64; k += 1) {
+                __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
+                __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
+                __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
+                __m512 b3 = _mm512_loadu_ps(&b[k * sb_row + 48]);
+                __m512 a0 = _mm512_set1_ps(a[63 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_ps(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_ps(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
+                acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
+            }
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+const bmm_kernel_desc bmm__kernels_default_f32_64x64x64[30] = {
     { "bmm_f32_64x64x64_bf_c99_t4x8_a1b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 520192, bmm_f32_64x64x64_bf_c99_t4x8_a1b0, NULL },
     { "bmm_f32_64x64x64_bf_c99_t4x8_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 524288, bmm_f32_64x64x64_bf_c99_t4x8_b0, NULL },
     { "bmm_f32_64x64x64_bf_c99_t4x8_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 532480, bmm_f32_64x64x64_bf_c99_t4x8_ab, NULL },
@@ -3997,8 +5745,16 @@ const bmm_kernel_desc bmm__kernels_default_f32_64x64x64[22] = {
     { "bmm_f32_64x64x64_sf_avx2_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_ab), NULL },
     { "bmm_f32_64x64x64_sf_avx2_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_b0), NULL },
     { "bmm_f32_64x64x64_sf_avx2_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_ab), NULL },
     { "bmm_f32_64x64x64_sf_avx512_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_b0), NULL },
     { "bmm_f32_64x64x64_sf_avx512_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_ab), NULL },
     { "bmm_f32_64x64x64_sf_avx512_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_b0), NULL },
     { "bmm_f32_64x64x64_sf_avx512_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_ab), NULL },
 };

@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f32 8x8x8 kernels: 16 variants (layouts x ISAs x alpha/beta forms). */
+/* f32 8x8x8 kernels: 20 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -4855,6 +4855,374 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_f32_args *BM
 #endif
 
 #if BMM_HAVE_X86_SIMD
+/* bmm_f32_8x8x8_sf_avx2_rows_pf_b0
+ * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
+ * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
+ * 8 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 32; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 32; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
+            }
+        }
+        {
+            __m256 b0_0 = _mm256_loadu_ps(&b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[1 * sa_row]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 a2_0 = _mm256_set1_ps(a[2 * sa_row]);
+            __m256 acc2_0 = _mm256_mul_ps(a2_0, b0_0);
+            __m256 a3_0 = _mm256_set1_ps(a[3 * sa_row]);
+            __m256 acc3_0 = _mm256_mul_ps(a3_0, b0_0);
+            __m256 a4_0 = _mm256_set1_ps(a[4 * sa_row]);
+            __m256 acc4_0 = _mm256_mul_ps(a4_0, b0_0);
+            __m256 a5_0 = _mm256_set1_ps(a[5 * sa_row]);
+            __m256 acc5_0 = _mm256_mul_ps(a5_0, b0_0);
+            __m256 a6_0 = _mm256_set1_ps(a[6 * sa_row]);
+            __m256 acc6_0 = _mm256_mul_ps(a6_0, b0_0);
+            __m256 a7_0 = _mm256_set1_ps(a[7 * sa_row]);
+            __m256 acc7_0 = _mm256_mul_ps(a7_0, b0_0);
+            __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
+            __m256 a0_1 = _mm256_set1_ps(a[1]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[1 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            __m256 a2_1 = _mm256_set1_ps(a[2 * sa_row + 1]);
+            acc2_0 = _mm256_fmadd_ps(a2_1, b0_1, acc2_0);
+            __m256 a3_1 = _mm256_set1_ps(a[3 * sa_row + 1]);
+            acc3_0 = _mm256_fmadd_ps(a3_1, b0_1, acc3_0);
+            __m256 a4_1 = _mm256_set1_ps(a[4 * sa_row + 1]);
+            acc4_0 = _mm256_fmadd_ps(a4_1, b0_1, acc4_0);
+            __m256 a5_1 = _mm256_set1_ps(a[5 * sa_row + 1]);
+            acc5_0 = _mm256_fmadd_ps(a5_1, b0_1, acc5_0);
+            __m256 a6_1 = _mm256_set1_ps(a[6 * sa_row + 1]);
+            acc6_0 = _mm256_fmadd_ps(a6_1, b0_1, acc6_0);
+            __m256 a7_1 = _mm256_set1_ps(a[7 * sa_row + 1]);
+            acc7_0 = _mm256_fmadd_ps(a7_1, b0_1, acc7_0);
+            __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
+            __m256 a0_2 = _mm256_set1_ps(a[2]);
+            acc0_0 = _mm256_fmadd_ps(a0_2, b0_2, acc0_0);
+            __m256 a1_2 = _mm256_set1_ps(a[1 * sa_row + 2]);
+            acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
+            __m256 a2_2 = _mm256_set1_ps(a[2 * sa_row + 2]);
+            acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
+            __m256 a3_2 = _mm256_set1_ps(a[3 * sa_row + 2]);
+            acc3_0 = _mm256_fmadd_ps(a3_2, b0_2, acc3_0);
+            __m256 a4_2 = _mm256_set1_ps(a[4 * sa_row + 2]);
+            acc4_0 = _mm256_fmadd_ps(a4_2, b0_2, acc4_0);
+            __m256 a5_2 = _mm256_set1_ps(a[5 * sa_row + 2]);
+            acc5_0 = _mm256_fmadd_ps(a5_2, b0_2, acc5_0);
+            __m256 a6_2 = _mm256_set1_ps(a[6 * sa_row + 2]);
+            acc6_0 = _mm256_fmadd_ps(a6_2, b0_2, acc6_0);
+            __m256 a7_2 = _mm256_set1_ps(a[7 * sa_row + 2]);
+            acc7_0 = _mm256_fmadd_ps(a7_2, b0_2, acc7_0);
+            __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
+            __m256 a0_3 = _mm256_set1_ps(a[3]);
+            acc0_0 = _mm256_fmadd_ps(a0_3, b0_3, acc0_0);
+            __m256 a1_3 = _mm256_set1_ps(a[1 * sa_row + 3]);
+            acc1_0 = _mm256_fmadd_ps(a1_3, b0_3, acc1_0);
+            __m256 a2_3 = _mm256_set1_ps(a[2 * sa_row + 3]);
+            acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
+            __m256 a3_3 = _mm256_set1_ps(a[3 * sa_row + 3]);
+            acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
+            __m256 a4_3 = _mm256_set1_ps(a[4 * sa_row + 3]);
+            acc4_0 = _mm256_fmadd_ps(a4_3, b0_3, acc4_0);
+            __m256 a5_3 = _mm256_set1_ps(a[5 * sa_row + 3]);
+            acc5_0 = _mm256_fmadd_ps(a5_3, b0_3, acc5_0);
+            __m256 a6_3 = _mm256_set1_ps(a[6 * sa_row + 3]);
+            acc6_0 = _mm256_fmadd_ps(a6_3, b0_3, acc6_0);
+            __m256 a7_3 = _mm256_set1_ps(a[7 * sa_row + 3]);
+            acc7_0 = _mm256_fmadd_ps(a7_3, b0_3, acc7_0);
+            __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
+            __m256 a0_4 = _mm256_set1_ps(a[4]);
+            acc0_0 = _mm256_fmadd_ps(a0_4, b0_4, acc0_0);
+            __m256 a1_4 = _mm256_set1_ps(a[1 * sa_row + 4]);
+            acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
+            __m256 a2_4 = _mm256_set1_ps(a[2 * sa_row + 4]);
+            acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
+            __m256 a3_4 = _mm256_set1_ps(a[3 * sa_row + 4]);
+            acc3_0 = _mm256_fmadd_ps(a3_4, b0_4, acc3_0);
+            __m256 a4_4 = _mm256_set1_ps(a[4 * sa_row + 4]);
+            acc4_0 = _mm256_fmadd_ps(a4_4, b0_4, acc4_0);
+            __m256 a5_4 = _mm256_set1_ps(a[5 * sa_row + 4]);
+            acc5_0 = _mm256_fmadd_ps(a5_4, b0_4, acc5_0);
+            __m256 a6_4 = _mm256_set1_ps(a[6 * sa_row + 4]);
+            acc6_0 = _mm256_fmadd_ps(a6_4, b0_4, acc6_0);
+            __m256 a7_4 = _mm256_set1_ps(a[7 * sa_row + 4]);
+            acc7_0 = _mm256_fmadd_ps(a7_4, b0_4, acc7_0);
+            __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
+            __m256 a0_5 = _mm256_set1_ps(a[5]);
+            acc0_0 = _mm256_fmadd_ps(a0_5, b0_5, acc0_0);
+            __m256 a1_5 = _mm256_set1_ps(a[1 * sa_row + 5]);
+            acc1_0 = _mm256_fmadd_ps(a1_5, b0_5, acc1_0);
+            __m256 a2_5 = _mm256_set1_ps(a[2 * sa_row + 5]);
+            acc2_0 = _mm256_fmadd_ps(a2_5, b0_5, acc2_0);
+            __m256 a3_5 = _mm256_set1_ps(a[3 * sa_row + 5]);
+            acc3_0 = _mm256_fmadd_ps(a3_5, b0_5, acc3_0);
+            __m256 a4_5 = _mm256_set1_ps(a[4 * sa_row + 5]);
+            acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
+            __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
+            acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
+            __m256 a6_5 = _mm256_set1_ps(a[6 * sa_row + 5]);
+            acc6_0 = _mm256_fmadd_ps(a6_5, b0_5, acc6_0);
+            __m256 a7_5 = _mm256_set1_ps(a[7 * sa_row + 5]);
+            acc7_0 = _mm256_fmadd_ps(a7_5, b0_5, acc7_0);
+            __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
+            __m256 a0_6 = _mm256_set1_ps(a[6]);
+            acc0_0 = _mm256_fmadd_ps(a0_6, b0_6, acc0_0);
+            __m256 a1_6 = _mm256_set1_ps(a[1 * sa_row + 6]);
+            acc1_0 = _mm256_fmadd_ps(a1_6, b0_6, acc1_0);
+            __m256 a2_6 = _mm256_set1_ps(a[2 * sa_row + 6]);
+            acc2_0 = _mm256_fmadd_ps(a2_6, b0_6, acc2_0);
+            __m256 a3_6 = _mm256_set1_ps(a[3 * sa_row + 6]);
+            acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
+            __m256 a4_6 = _mm256_set1_ps(a[4 * sa_row + 6]);
+            acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
+            __m256 a5_6 = _mm256_set1_ps(a[5 * sa_row + 6]);
+            acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
+            __m256 a6_6 = _mm256_set1_ps(a[6 * sa_row + 6]);
+            acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
+            __m256 a7_6 = _mm256_set1_ps(a[7 * sa_row + 6]);
+            acc7_0 = _mm256_fmadd_ps(a7_6, b0_6, acc7_0);
+            __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
+            __m256 a0_7 = _mm256_set1_ps(a[7]);
+            acc0_0 = _mm256_fmadd_ps(a0_7, b0_7, acc0_0);
+            __m256 a1_7 = _mm256_set1_ps(a[1 * sa_row + 7]);
+            acc1_0 = _mm256_fmadd_ps(a1_7, b0_7, acc1_0);
+            __m256 a2_7 = _mm256_set1_ps(a[2 * sa_row + 7]);
+            acc2_0 = _mm256_fmadd_ps(a2_7, b0_7, acc2_0);
+            __m256 a3_7 = _mm256_set1_ps(a[3 * sa_row + 7]);
+            acc3_0 = _mm256_fmadd_ps(a3_7, b0_7, acc3_0);
+            __m256 a4_7 = _mm256_set1_ps(a[4 * sa_row + 7]);
+            acc4_0 = _mm256_fmadd_ps(a4_7, b0_7, acc4_0);
+            __m256 a5_7 = _mm256_set1_ps(a[5 * sa_row + 7]);
+            acc5_0 = _mm256_fmadd_ps(a5_7, b0_7, acc5_0);
+            __m256 a6_7 = _mm256_set1_ps(a[6 * sa_row + 7]);
+            acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
+            __m256 a7_7 = _mm256_set1_ps(a[7 * sa_row + 7]);
+            acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
+            _mm256_storeu_ps(&c[0], _mm256_mul_ps(valpha, acc0_0));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_mul_ps(valpha, acc1_0));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_mul_ps(valpha, acc2_0));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_mul_ps(valpha, acc3_0));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_mul_ps(valpha, acc4_0));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_mul_ps(valpha, acc5_0));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_mul_ps(valpha, acc6_0));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_mul_ps(valpha, acc7_0));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_8x8x8_sf_avx2_rows_pf_ab
+ * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
+ * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
+ * 8 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m256 valpha = _mm256_set1_ps(alpha);
+    const __m256 vbeta = _mm256_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 32; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 32; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
+            }
+        }
+        {
+            __m256 b0_0 = _mm256_loadu_ps(&b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[1 * sa_row]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 a2_0 = _mm256_set1_ps(a[2 * sa_row]);
+            __m256 acc2_0 = _mm256_mul_ps(a2_0, b0_0);
+            __m256 a3_0 = _mm256_set1_ps(a[3 * sa_row]);
+            __m256 acc3_0 = _mm256_mul_ps(a3_0, b0_0);
+            __m256 a4_0 = _mm256_set1_ps(a[4 * sa_row]);
+            __m256 acc4_0 = _mm256_mul_ps(a4_0, b0_0);
+            __m256 a5_0 = _mm256_set1_ps(a[5 * sa_row]);
+            __m256 acc5_0 = _mm256_mul_ps(a5_0, b0_0);
+            __m256 a6_0 = _mm256_set1_ps(a[6 * sa_row]);
+            __m256 acc6_0 = _mm256_mul_ps(a6_0, b0_0);
+            __m256 a7_0 = _mm256_set1_ps(a[7 * sa_row]);
+            __m256 acc7_0 = _mm256_mul_ps(a7_0, b0_0);
+            __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
+            __m256 a0_1 = _mm256_set1_ps(a[1]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[1 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            __m256 a2_1 = _mm256_set1_ps(a[2 * sa_row + 1]);
+            acc2_0 = _mm256_fmadd_ps(a2_1, b0_1, acc2_0);
+            __m256 a3_1 = _mm256_set1_ps(a[3 * sa_row + 1]);
+            acc3_0 = _mm256_fmadd_ps(a3_1, b0_1, acc3_0);
+            __m256 a4_1 = _mm256_set1_ps(a[4 * sa_row + 1]);
+            acc4_0 = _mm256_fmadd_ps(a4_1, b0_1, acc4_0);
+            __m256 a5_1 = _mm256_set1_ps(a[5 * sa_row + 1]);
+            acc5_0 = _mm256_fmadd_ps(a5_1, b0_1, acc5_0);
+            __m256 a6_1 = _mm256_set1_ps(a[6 * sa_row + 1]);
+            acc6_0 = _mm256_fmadd_ps(a6_1, b0_1, acc6_0);
+            __m256 a7_1 = _mm256_set1_ps(a[7 * sa_row + 1]);
+            acc7_0 = _mm256_fmadd_ps(a7_1, b0_1, acc7_0);
+            __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
+            __m256 a0_2 = _mm256_set1_ps(a[2]);
+            acc0_0 = _mm256_fmadd_ps(a0_2, b0_2, acc0_0);
+            __m256 a1_2 = _mm256_set1_ps(a[1 * sa_row + 2]);
+            acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
+            __m256 a2_2 = _mm256_set1_ps(a[2 * sa_row + 2]);
+            acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
+            __m256 a3_2 = _mm256_set1_ps(a[3 * sa_row + 2]);
+            acc3_0 = _mm256_fmadd_ps(a3_2, b0_2, acc3_0);
+            __m256 a4_2 = _mm256_set1_ps(a[4 * sa_row + 2]);
+            acc4_0 = _mm256_fmadd_ps(a4_2, b0_2, acc4_0);
+            __m256 a5_2 = _mm256_set1_ps(a[5 * sa_row + 2]);
+            acc5_0 = _mm256_fmadd_ps(a5_2, b0_2, acc5_0);
+            __m256 a6_2 = _mm256_set1_ps(a[6 * sa_row + 2]);
+            acc6_0 = _mm256_fmadd_ps(a6_2, b0_2, acc6_0);
+            __m256 a7_2 = _mm256_set1_ps(a[7 * sa_row + 2]);
+            acc7_0 = _mm256_fmadd_ps(a7_2, b0_2, acc7_0);
+            __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
+            __m256 a0_3 = _mm256_set1_ps(a[3]);
+            acc0_0 = _mm256_fmadd_ps(a0_3, b0_3, acc0_0);
+            __m256 a1_3 = _mm256_set1_ps(a[1 * sa_row + 3]);
+            acc1_0 = _mm256_fmadd_ps(a1_3, b0_3, acc1_0);
+            __m256 a2_3 = _mm256_set1_ps(a[2 * sa_row + 3]);
+            acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
+            __m256 a3_3 = _mm256_set1_ps(a[3 * sa_row + 3]);
+            acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
+            __m256 a4_3 = _mm256_set1_ps(a[4 * sa_row + 3]);
+            acc4_0 = _mm256_fmadd_ps(a4_3, b0_3, acc4_0);
+            __m256 a5_3 = _mm256_set1_ps(a[5 * sa_row + 3]);
+            acc5_0 = _mm256_fmadd_ps(a5_3, b0_3, acc5_0);
+            __m256 a6_3 = _mm256_set1_ps(a[6 * sa_row + 3]);
+            acc6_0 = _mm256_fmadd_ps(a6_3, b0_3, acc6_0);
+            __m256 a7_3 = _mm256_set1_ps(a[7 * sa_row + 3]);
+            acc7_0 = _mm256_fmadd_ps(a7_3, b0_3, acc7_0);
+            __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
+            __m256 a0_4 = _mm256_set1_ps(a[4]);
+            acc0_0 = _mm256_fmadd_ps(a0_4, b0_4, acc0_0);
+            __m256 a1_4 = _mm256_set1_ps(a[1 * sa_row + 4]);
+            acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
+            __m256 a2_4 = _mm256_set1_ps(a[2 * sa_row + 4]);
+            acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
+            __m256 a3_4 = _mm256_set1_ps(a[3 * sa_row + 4]);
+            acc3_0 = _mm256_fmadd_ps(a3_4, b0_4, acc3_0);
+            __m256 a4_4 = _mm256_set1_ps(a[4 * sa_row + 4]);
+            acc4_0 = _mm256_fmadd_ps(a4_4, b0_4, acc4_0);
+            __m256 a5_4 = _mm256_set1_ps(a[5 * sa_row + 4]);
+            acc5_0 = _mm256_fmadd_ps(a5_4, b0_4, acc5_0);
+            __m256 a6_4 = _mm256_set1_ps(a[6 * sa_row + 4]);
+            acc6_0 = _mm256_fmadd_ps(a6_4, b0_4, acc6_0);
+            __m256 a7_4 = _mm256_set1_ps(a[7 * sa_row + 4]);
+            acc7_0 = _mm256_fmadd_ps(a7_4, b0_4, acc7_0);
+            __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
+            __m256 a0_5 = _mm256_set1_ps(a[5]);
+            acc0_0 = _mm256_fmadd_ps(a0_5, b0_5, acc0_0);
+            __m256 a1_5 = _mm256_set1_ps(a[1 * sa_row + 5]);
+            acc1_0 = _mm256_fmadd_ps(a1_5, b0_5, acc1_0);
+            __m256 a2_5 = _mm256_set1_ps(a[2 * sa_row + 5]);
+            acc2_0 = _mm256_fmadd_ps(a2_5, b0_5, acc2_0);
+            __m256 a3_5 = _mm256_set1_ps(a[3 * sa_row + 5]);
+            acc3_0 = _mm256_fmadd_ps(a3_5, b0_5, acc3_0);
+            __m256 a4_5 = _mm256_set1_ps(a[4 * sa_row + 5]);
+            acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
+            __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
+            acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
+            __m256 a6_5 = _mm256_set1_ps(a[6 * sa_row + 5]);
+            acc6_0 = _mm256_fmadd_ps(a6_5, b0_5, acc6_0);
+            __m256 a7_5 = _mm256_set1_ps(a[7 * sa_row + 5]);
+            acc7_0 = _mm256_fmadd_ps(a7_5, b0_5, acc7_0);
+            __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
+            __m256 a0_6 = _mm256_set1_ps(a[6]);
+            acc0_0 = _mm256_fmadd_ps(a0_6, b0_6, acc0_0);
+            __m256 a1_6 = _mm256_set1_ps(a[1 * sa_row + 6]);
+            acc1_0 = _mm256_fmadd_ps(a1_6, b0_6, acc1_0);
+            __m256 a2_6 = _mm256_set1_ps(a[2 * sa_row + 6]);
+            acc2_0 = _mm256_fmadd_ps(a2_6, b0_6, acc2_0);
+            __m256 a3_6 = _mm256_set1_ps(a[3 * sa_row + 6]);
+            acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
+            __m256 a4_6 = _mm256_set1_ps(a[4 * sa_row + 6]);
+            acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
+            __m256 a5_6 = _mm256_set1_ps(a[5 * sa_row + 6]);
+            acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
+            __m256 a6_6 = _mm256_set1_ps(a[6 * sa_row + 6]);
+            acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
+            __m256 a7_6 = _mm256_set1_ps(a[7 * sa_row + 6]);
+            acc7_0 = _mm256_fmadd_ps(a7_6, b0_6, acc7_0);
+            __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
+            __m256 a0_7 = _mm256_set1_ps(a[7]);
+            acc0_0 = _mm256_fmadd_ps(a0_7, b0_7, acc0_0);
+            __m256 a1_7 = _mm256_set1_ps(a[1 * sa_row + 7]);
+            acc1_0 = _mm256_fmadd_ps(a1_7, b0_7, acc1_0);
+            __m256 a2_7 = _mm256_set1_ps(a[2 * sa_row + 7]);
+            acc2_0 = _mm256_fmadd_ps(a2_7, b0_7, acc2_0);
+            __m256 a3_7 = _mm256_set1_ps(a[3 * sa_row + 7]);
+            acc3_0 = _mm256_fmadd_ps(a3_7, b0_7, acc3_0);
+            __m256 a4_7 = _mm256_set1_ps(a[4 * sa_row + 7]);
+            acc4_0 = _mm256_fmadd_ps(a4_7, b0_7, acc4_0);
+            __m256 a5_7 = _mm256_set1_ps(a[5 * sa_row + 7]);
+            acc5_0 = _mm256_fmadd_ps(a5_7, b0_7, acc5_0);
+            __m256 a6_7 = _mm256_set1_ps(a[6 * sa_row + 7]);
+            acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
+            __m256 a7_7 = _mm256_set1_ps(a[7 * sa_row + 7]);
+            acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc7_0)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx512_rows_b0
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
@@ -5196,7 +5564,377 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_f32_args
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f32_8x8x8[16] = {
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_8x8x8_sf_avx512_rows_pf_b0
+ * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
+ * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
+ * 8 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const __mmask16 mask8 = (__mmask16)0xFF;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 32; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 32; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
+            }
+        }
+        {
+            __m512 b0_0 = _mm512_maskz_loadu_ps(mask8, &b[0]);
+            __m512 a0_0 = _mm512_set1_ps(a[0]);
+            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
+            __m512 a1_0 = _mm512_set1_ps(a[1 * sa_row]);
+            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
+            __m512 a2_0 = _mm512_set1_ps(a[2 * sa_row]);
+            __m512 acc2_0 = _mm512_mul_ps(a2_0, b0_0);
+            __m512 a3_0 = _mm512_set1_ps(a[3 * sa_row]);
+            __m512 acc3_0 = _mm512_mul_ps(a3_0, b0_0);
+            __m512 a4_0 = _mm512_set1_ps(a[4 * sa_row]);
+            __m512 acc4_0 = _mm512_mul_ps(a4_0, b0_0);
+            __m512 a5_0 = _mm512_set1_ps(a[5 * sa_row]);
+            __m512 acc5_0 = _mm512_mul_ps(a5_0, b0_0);
+            __m512 a6_0 = _mm512_set1_ps(a[6 * sa_row]);
+            __m512 acc6_0 = _mm512_mul_ps(a6_0, b0_0);
+            __m512 a7_0 = _mm512_set1_ps(a[7 * sa_row]);
+            __m512 acc7_0 = _mm512_mul_ps(a7_0, b0_0);
+            __m512 b0_1 = _mm512_maskz_loadu_ps(mask8, &b[1 * sb_row]);
+            __m512 a0_1 = _mm512_set1_ps(a[1]);
+            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m512 a1_1 = _mm512_set1_ps(a[1 * sa_row + 1]);
+            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
+            __m512 a2_1 = _mm512_set1_ps(a[2 * sa_row + 1]);
+            acc2_0 = _mm512_fmadd_ps(a2_1, b0_1, acc2_0);
+            __m512 a3_1 = _mm512_set1_ps(a[3 * sa_row + 1]);
+            acc3_0 = _mm512_fmadd_ps(a3_1, b0_1, acc3_0);
+            __m512 a4_1 = _mm512_set1_ps(a[4 * sa_row + 1]);
+            acc4_0 = _mm512_fmadd_ps(a4_1, b0_1, acc4_0);
+            __m512 a5_1 = _mm512_set1_ps(a[5 * sa_row + 1]);
+            acc5_0 = _mm512_fmadd_ps(a5_1, b0_1, acc5_0);
+            __m512 a6_1 = _mm512_set1_ps(a[6 * sa_row + 1]);
+            acc6_0 = _mm512_fmadd_ps(a6_1, b0_1, acc6_0);
+            __m512 a7_1 = _mm512_set1_ps(a[7 * sa_row + 1]);
+            acc7_0 = _mm512_fmadd_ps(a7_1, b0_1, acc7_0);
+            __m512 b0_2 = _mm512_maskz_loadu_ps(mask8, &b[2 * sb_row]);
+            __m512 a0_2 = _mm512_set1_ps(a[2]);
+            acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
+            __m512 a1_2 = _mm512_set1_ps(a[1 * sa_row + 2]);
+            acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
+            __m512 a2_2 = _mm512_set1_ps(a[2 * sa_row + 2]);
+            acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
+            __m512 a3_2 = _mm512_set1_ps(a[3 * sa_row + 2]);
+            acc3_0 = _mm512_fmadd_ps(a3_2, b0_2, acc3_0);
+            __m512 a4_2 = _mm512_set1_ps(a[4 * sa_row + 2]);
+            acc4_0 = _mm512_fmadd_ps(a4_2, b0_2, acc4_0);
+            __m512 a5_2 = _mm512_set1_ps(a[5 * sa_row + 2]);
+            acc5_0 = _mm512_fmadd_ps(a5_2, b0_2, acc5_0);
+            __m512 a6_2 = _mm512_set1_ps(a[6 * sa_row + 2]);
+            acc6_0 = _mm512_fmadd_ps(a6_2, b0_2, acc6_0);
+            __m512 a7_2 = _mm512_set1_ps(a[7 * sa_row + 2]);
+            acc7_0 = _mm512_fmadd_ps(a7_2, b0_2, acc7_0);
+            __m512 b0_3 = _mm512_maskz_loadu_ps(mask8, &b[3 * sb_row]);
+            __m512 a0_3 = _mm512_set1_ps(a[3]);
+            acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
+            __m512 a1_3 = _mm512_set1_ps(a[1 * sa_row + 3]);
+            acc1_0 = _mm512_fmadd_ps(a1_3, b0_3, acc1_0);
+            __m512 a2_3 = _mm512_set1_ps(a[2 * sa_row + 3]);
+            acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
+            __m512 a3_3 = _mm512_set1_ps(a[3 * sa_row + 3]);
+            acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
+            __m512 a4_3 = _mm512_set1_ps(a[4 * sa_row + 3]);
+            acc4_0 = _mm512_fmadd_ps(a4_3, b0_3, acc4_0);
+            __m512 a5_3 = _mm512_set1_ps(a[5 * sa_row + 3]);
+            acc5_0 = _mm512_fmadd_ps(a5_3, b0_3, acc5_0);
+            __m512 a6_3 = _mm512_set1_ps(a[6 * sa_row + 3]);
+            acc6_0 = _mm512_fmadd_ps(a6_3, b0_3, acc6_0);
+            __m512 a7_3 = _mm512_set1_ps(a[7 * sa_row + 3]);
+            acc7_0 = _mm512_fmadd_ps(a7_3, b0_3, acc7_0);
+            __m512 b0_4 = _mm512_maskz_loadu_ps(mask8, &b[4 * sb_row]);
+            __m512 a0_4 = _mm512_set1_ps(a[4]);
+            acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
+            __m512 a1_4 = _mm512_set1_ps(a[1 * sa_row + 4]);
+            acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
+            __m512 a2_4 = _mm512_set1_ps(a[2 * sa_row + 4]);
+            acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
+            __m512 a3_4 = _mm512_set1_ps(a[3 * sa_row + 4]);
+            acc3_0 = _mm512_fmadd_ps(a3_4, b0_4, acc3_0);
+            __m512 a4_4 = _mm512_set1_ps(a[4 * sa_row + 4]);
+            acc4_0 = _mm512_fmadd_ps(a4_4, b0_4, acc4_0);
+            __m512 a5_4 = _mm512_set1_ps(a[5 * sa_row + 4]);
+            acc5_0 = _mm512_fmadd_ps(a5_4, b0_4, acc5_0);
+            __m512 a6_4 = _mm512_set1_ps(a[6 * sa_row + 4]);
+            acc6_0 = _mm512_fmadd_ps(a6_4, b0_4, acc6_0);
+            __m512 a7_4 = _mm512_set1_ps(a[7 * sa_row + 4]);
+            acc7_0 = _mm512_fmadd_ps(a7_4, b0_4, acc7_0);
+            __m512 b0_5 = _mm512_maskz_loadu_ps(mask8, &b[5 * sb_row]);
+            __m512 a0_5 = _mm512_set1_ps(a[5]);
+            acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
+            __m512 a1_5 = _mm512_set1_ps(a[1 * sa_row + 5]);
+            acc1_0 = _mm512_fmadd_ps(a1_5, b0_5, acc1_0);
+            __m512 a2_5 = _mm512_set1_ps(a[2 * sa_row + 5]);
+            acc2_0 = _mm512_fmadd_ps(a2_5, b0_5, acc2_0);
+            __m512 a3_5 = _mm512_set1_ps(a[3 * sa_row + 5]);
+            acc3_0 = _mm512_fmadd_ps(a3_5, b0_5, acc3_0);
+            __m512 a4_5 = _mm512_set1_ps(a[4 * sa_row + 5]);
+            acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
+            __m512 a5_5 = _mm512_set1_ps(a[5 * sa_row + 5]);
+            acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
+            __m512 a6_5 = _mm512_set1_ps(a[6 * sa_row + 5]);
+            acc6_0 = _mm512_fmadd_ps(a6_5, b0_5, acc6_0);
+            __m512 a7_5 = _mm512_set1_ps(a[7 * sa_row + 5]);
+            acc7_0 = _mm512_fmadd_ps(a7_5, b0_5, acc7_0);
+            __m512 b0_6 = _mm512_maskz_loadu_ps(mask8, &b[6 * sb_row]);
+            __m512 a0_6 = _mm512_set1_ps(a[6]);
+            acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
+            __m512 a1_6 = _mm512_set1_ps(a[1 * sa_row + 6]);
+            acc1_0 = _mm512_fmadd_ps(a1_6, b0_6, acc1_0);
+            __m512 a2_6 = _mm512_set1_ps(a[2 * sa_row + 6]);
+            acc2_0 = _mm512_fmadd_ps(a2_6, b0_6, acc2_0);
+            __m512 a3_6 = _mm512_set1_ps(a[3 * sa_row + 6]);
+            acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
+            __m512 a4_6 = _mm512_set1_ps(a[4 * sa_row + 6]);
+            acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
+            __m512 a5_6 = _mm512_set1_ps(a[5 * sa_row + 6]);
+            acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
+            __m512 a6_6 = _mm512_set1_ps(a[6 * sa_row + 6]);
+            acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
+            __m512 a7_6 = _mm512_set1_ps(a[7 * sa_row + 6]);
+            acc7_0 = _mm512_fmadd_ps(a7_6, b0_6, acc7_0);
+            __m512 b0_7 = _mm512_maskz_loadu_ps(mask8, &b[7 * sb_row]);
+            __m512 a0_7 = _mm512_set1_ps(a[7]);
+            acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
+            __m512 a1_7 = _mm512_set1_ps(a[1 * sa_row + 7]);
+            acc1_0 = _mm512_fmadd_ps(a1_7, b0_7, acc1_0);
+            __m512 a2_7 = _mm512_set1_ps(a[2 * sa_row + 7]);
+            acc2_0 = _mm512_fmadd_ps(a2_7, b0_7, acc2_0);
+            __m512 a3_7 = _mm512_set1_ps(a[3 * sa_row + 7]);
+            acc3_0 = _mm512_fmadd_ps(a3_7, b0_7, acc3_0);
+            __m512 a4_7 = _mm512_set1_ps(a[4 * sa_row + 7]);
+            acc4_0 = _mm512_fmadd_ps(a4_7, b0_7, acc4_0);
+            __m512 a5_7 = _mm512_set1_ps(a[5 * sa_row + 7]);
+            acc5_0 = _mm512_fmadd_ps(a5_7, b0_7, acc5_0);
+            __m512 a6_7 = _mm512_set1_ps(a[6 * sa_row + 7]);
+            acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
+            __m512 a7_7 = _mm512_set1_ps(a[7 * sa_row + 7]);
+            acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_mul_ps(valpha, acc0_0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_mul_ps(valpha, acc1_0));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_mul_ps(valpha, acc2_0));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_mul_ps(valpha, acc3_0));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_mul_ps(valpha, acc4_0));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_mul_ps(valpha, acc5_0));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_mul_ps(valpha, acc6_0));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_mul_ps(valpha, acc7_0));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_8x8x8_sf_avx512_rows_pf_ab
+ * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
+ * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
+ * 8 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __mmask16 mask8 = (__mmask16)0xFF;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 32; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 32; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
+            }
+        }
+        {
+            __m512 b0_0 = _mm512_maskz_loadu_ps(mask8, &b[0]);
+            __m512 a0_0 = _mm512_set1_ps(a[0]);
+            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
+            __m512 a1_0 = _mm512_set1_ps(a[1 * sa_row]);
+            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
+            __m512 a2_0 = _mm512_set1_ps(a[2 * sa_row]);
+            __m512 acc2_0 = _mm512_mul_ps(a2_0, b0_0);
+            __m512 a3_0 = _mm512_set1_ps(a[3 * sa_row]);
+            __m512 acc3_0 = _mm512_mul_ps(a3_0, b0_0);
+            __m512 a4_0 = _mm512_set1_ps(a[4 * sa_row]);
+            __m512 acc4_0 = _mm512_mul_ps(a4_0, b0_0);
+            __m512 a5_0 = _mm512_set1_ps(a[5 * sa_row]);
+            __m512 acc5_0 = _mm512_mul_ps(a5_0, b0_0);
+            __m512 a6_0 = _mm512_set1_ps(a[6 * sa_row]);
+            __m512 acc6_0 = _mm512_mul_ps(a6_0, b0_0);
+            __m512 a7_0 = _mm512_set1_ps(a[7 * sa_row]);
+            __m512 acc7_0 = _mm512_mul_ps(a7_0, b0_0);
+            __m512 b0_1 = _mm512_maskz_loadu_ps(mask8, &b[1 * sb_row]);
+            __m512 a0_1 = _mm512_set1_ps(a[1]);
+            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m512 a1_1 = _mm512_set1_ps(a[1 * sa_row + 1]);
+            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
+            __m512 a2_1 = _mm512_set1_ps(a[2 * sa_row + 1]);
+            acc2_0 = _mm512_fmadd_ps(a2_1, b0_1, acc2_0);
+            __m512 a3_1 = _mm512_set1_ps(a[3 * sa_row + 1]);
+            acc3_0 = _mm512_fmadd_ps(a3_1, b0_1, acc3_0);
+            __m512 a4_1 = _mm512_set1_ps(a[4 * sa_row + 1]);
+            acc4_0 = _mm512_fmadd_ps(a4_1, b0_1, acc4_0);
+            __m512 a5_1 = _mm512_set1_ps(a[5 * sa_row + 1]);
+            acc5_0 = _mm512_fmadd_ps(a5_1, b0_1, acc5_0);
+            __m512 a6_1 = _mm512_set1_ps(a[6 * sa_row + 1]);
+            acc6_0 = _mm512_fmadd_ps(a6_1, b0_1, acc6_0);
+            __m512 a7_1 = _mm512_set1_ps(a[7 * sa_row + 1]);
+            acc7_0 = _mm512_fmadd_ps(a7_1, b0_1, acc7_0);
+            __m512 b0_2 = _mm512_maskz_loadu_ps(mask8, &b[2 * sb_row]);
+            __m512 a0_2 = _mm512_set1_ps(a[2]);
+            acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
+            __m512 a1_2 = _mm512_set1_ps(a[1 * sa_row + 2]);
+            acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
+            __m512 a2_2 = _mm512_set1_ps(a[2 * sa_row + 2]);
+            acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
+            __m512 a3_2 = _mm512_set1_ps(a[3 * sa_row + 2]);
+            acc3_0 = _mm512_fmadd_ps(a3_2, b0_2, acc3_0);
+            __m512 a4_2 = _mm512_set1_ps(a[4 * sa_row + 2]);
+            acc4_0 = _mm512_fmadd_ps(a4_2, b0_2, acc4_0);
+            __m512 a5_2 = _mm512_set1_ps(a[5 * sa_row + 2]);
+            acc5_0 = _mm512_fmadd_ps(a5_2, b0_2, acc5_0);
+            __m512 a6_2 = _mm512_set1_ps(a[6 * sa_row + 2]);
+            acc6_0 = _mm512_fmadd_ps(a6_2, b0_2, acc6_0);
+            __m512 a7_2 = _mm512_set1_ps(a[7 * sa_row + 2]);
+            acc7_0 = _mm512_fmadd_ps(a7_2, b0_2, acc7_0);
+            __m512 b0_3 = _mm512_maskz_loadu_ps(mask8, &b[3 * sb_row]);
+            __m512 a0_3 = _mm512_set1_ps(a[3]);
+            acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
+            __m512 a1_3 = _mm512_set1_ps(a[1 * sa_row + 3]);
+            acc1_0 = _mm512_fmadd_ps(a1_3, b0_3, acc1_0);
+            __m512 a2_3 = _mm512_set1_ps(a[2 * sa_row + 3]);
+            acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
+            __m512 a3_3 = _mm512_set1_ps(a[3 * sa_row + 3]);
+            acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
+            __m512 a4_3 = _mm512_set1_ps(a[4 * sa_row + 3]);
+            acc4_0 = _mm512_fmadd_ps(a4_3, b0_3, acc4_0);
+            __m512 a5_3 = _mm512_set1_ps(a[5 * sa_row + 3]);
+            acc5_0 = _mm512_fmadd_ps(a5_3, b0_3, acc5_0);
+            __m512 a6_3 = _mm512_set1_ps(a[6 * sa_row + 3]);
+            acc6_0 = _mm512_fmadd_ps(a6_3, b0_3, acc6_0);
+            __m512 a7_3 = _mm512_set1_ps(a[7 * sa_row + 3]);
+            acc7_0 = _mm512_fmadd_ps(a7_3, b0_3, acc7_0);
+            __m512 b0_4 = _mm512_maskz_loadu_ps(mask8, &b[4 * sb_row]);
+            __m512 a0_4 = _mm512_set1_ps(a[4]);
+            acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
+            __m512 a1_4 = _mm512_set1_ps(a[1 * sa_row + 4]);
+            acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
+            __m512 a2_4 = _mm512_set1_ps(a[2 * sa_row + 4]);
+            acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
+            __m512 a3_4 = _mm512_set1_ps(a[3 * sa_row + 4]);
+            acc3_0 = _mm512_fmadd_ps(a3_4, b0_4, acc3_0);
+            __m512 a4_4 = _mm512_set1_ps(a[4 * sa_row + 4]);
+            acc4_0 = _mm512_fmadd_ps(a4_4, b0_4, acc4_0);
+            __m512 a5_4 = _mm512_set1_ps(a[5 * sa_row + 4]);
+            acc5_0 = _mm512_fmadd_ps(a5_4, b0_4, acc5_0);
+            __m512 a6_4 = _mm512_set1_ps(a[6 * sa_row + 4]);
+            acc6_0 = _mm512_fmadd_ps(a6_4, b0_4, acc6_0);
+            __m512 a7_4 = _mm512_set1_ps(a[7 * sa_row + 4]);
+            acc7_0 = _mm512_fmadd_ps(a7_4, b0_4, acc7_0);
+            __m512 b0_5 = _mm512_maskz_loadu_ps(mask8, &b[5 * sb_row]);
+            __m512 a0_5 = _mm512_set1_ps(a[5]);
+            acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
+            __m512 a1_5 = _mm512_set1_ps(a[1 * sa_row + 5]);
+            acc1_0 = _mm512_fmadd_ps(a1_5, b0_5, acc1_0);
+            __m512 a2_5 = _mm512_set1_ps(a[2 * sa_row + 5]);
+            acc2_0 = _mm512_fmadd_ps(a2_5, b0_5, acc2_0);
+            __m512 a3_5 = _mm512_set1_ps(a[3 * sa_row + 5]);
+            acc3_0 = _mm512_fmadd_ps(a3_5, b0_5, acc3_0);
+            __m512 a4_5 = _mm512_set1_ps(a[4 * sa_row + 5]);
+            acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
+            __m512 a5_5 = _mm512_set1_ps(a[5 * sa_row + 5]);
+            acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
+            __m512 a6_5 = _mm512_set1_ps(a[6 * sa_row + 5]);
+            acc6_0 = _mm512_fmadd_ps(a6_5, b0_5, acc6_0);
+            __m512 a7_5 = _mm512_set1_ps(a[7 * sa_row + 5]);
+            acc7_0 = _mm512_fmadd_ps(a7_5, b0_5, acc7_0);
+            __m512 b0_6 = _mm512_maskz_loadu_ps(mask8, &b[6 * sb_row]);
+            __m512 a0_6 = _mm512_set1_ps(a[6]);
+            acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
+            __m512 a1_6 = _mm512_set1_ps(a[1 * sa_row + 6]);
+            acc1_0 = _mm512_fmadd_ps(a1_6, b0_6, acc1_0);
+            __m512 a2_6 = _mm512_set1_ps(a[2 * sa_row + 6]);
+            acc2_0 = _mm512_fmadd_ps(a2_6, b0_6, acc2_0);
+            __m512 a3_6 = _mm512_set1_ps(a[3 * sa_row + 6]);
+            acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
+            __m512 a4_6 = _mm512_set1_ps(a[4 * sa_row + 6]);
+            acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
+            __m512 a5_6 = _mm512_set1_ps(a[5 * sa_row + 6]);
+            acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
+            __m512 a6_6 = _mm512_set1_ps(a[6 * sa_row + 6]);
+            acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
+            __m512 a7_6 = _mm512_set1_ps(a[7 * sa_row + 6]);
+            acc7_0 = _mm512_fmadd_ps(a7_6, b0_6, acc7_0);
+            __m512 b0_7 = _mm512_maskz_loadu_ps(mask8, &b[7 * sb_row]);
+            __m512 a0_7 = _mm512_set1_ps(a[7]);
+            acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
+            __m512 a1_7 = _mm512_set1_ps(a[1 * sa_row + 7]);
+            acc1_0 = _mm512_fmadd_ps(a1_7, b0_7, acc1_0);
+            __m512 a2_7 = _mm512_set1_ps(a[2 * sa_row + 7]);
+            acc2_0 = _mm512_fmadd_ps(a2_7, b0_7, acc2_0);
+            __m512 a3_7 = _mm512_set1_ps(a[3 * sa_row + 7]);
+            acc3_0 = _mm512_fmadd_ps(a3_7, b0_7, acc3_0);
+            __m512 a4_7 = _mm512_set1_ps(a[4 * sa_row + 7]);
+            acc4_0 = _mm512_fmadd_ps(a4_7, b0_7, acc4_0);
+            __m512 a5_7 = _mm512_set1_ps(a[5 * sa_row + 7]);
+            acc5_0 = _mm512_fmadd_ps(a5_7, b0_7, acc5_0);
+            __m512 a6_7 = _mm512_set1_ps(a[6 * sa_row + 7]);
+            acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
+            __m512 a7_7 = _mm512_set1_ps(a[7 * sa_row + 7]);
+            acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+const bmm_kernel_desc bmm__kernels_default_f32_8x8x8[20] = {
     { "bmm_f32_8x8x8_bf_c99_a1b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 960, bmm_f32_8x8x8_bf_c99_a1b0, NULL },
     { "bmm_f32_8x8x8_bf_c99_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 1024, bmm_f32_8x8x8_bf_c99_b0, NULL },
     { "bmm_f32_8x8x8_bf_c99_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 1152, bmm_f32_8x8x8_bf_c99_ab, NULL },
@@ -5211,6 +5949,10 @@ const bmm_kernel_desc bmm__kernels_default_f32_8x8x8[16] = {
     { "bmm_f32_8x8x8_sf_c99_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 1152, bmm_f32_8x8x8_sf_c99_ab, NULL },
     { "bmm_f32_8x8x8_sf_avx2_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_b0), NULL },
     { "bmm_f32_8x8x8_sf_avx2_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_8x8x8_sf_avx2_rows_pf_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_b0), NULL },
+    { "bmm_f32_8x8x8_sf_avx2_rows_pf_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_ab), NULL },
     { "bmm_f32_8x8x8_sf_avx512_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_b0), NULL },
     { "bmm_f32_8x8x8_sf_avx512_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_8x8x8_sf_avx512_rows_pf_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_b0), NULL },
+    { "bmm_f32_8x8x8_sf_avx512_rows_pf_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_ab), NULL },
 };

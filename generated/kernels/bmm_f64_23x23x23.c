@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f64 23x23x23 kernels: 22 variants (layouts x ISAs x alpha/beta forms). */
+/* f64 23x23x23 kernels: 30 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -4613,6 +4613,1002 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
 #endif
 
 #if BMM_HAVE_X86_SIMD
+/* bmm_f64_23x23x23_sf_avx2_rl6_pf_b0
+ * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
+ * Cost per matrix: 24334 useful flops, 15 vector registers, 2139 vector loads,
+ * 138 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __m256d valpha = _mm256_set1_pd(alpha);
+    const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_mul_pd(valpha, acc2_1));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_mul_pd(valpha, acc3_0));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_mul_pd(valpha, acc3_1));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_mul_pd(valpha, acc4_0));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_mul_pd(valpha, acc4_1));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_mul_pd(valpha, acc5_0));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_mul_pd(valpha, acc5_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            __m256d acc2_0 = _mm256_setzero_pd();
+            __m256d acc2_1 = _mm256_setzero_pd();
+            __m256d acc3_0 = _mm256_setzero_pd();
+            __m256d acc3_1 = _mm256_setzero_pd();
+            __m256d acc4_0 = _mm256_setzero_pd();
+            __m256d acc4_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                __m256d a0 = _mm256_set1_pd(a[18 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[19 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                __m256d a2 = _mm256_set1_pd(a[20 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                __m256d a3 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                __m256d a4 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+            }
+            _mm256_storeu_pd(&c[18 * sc_row], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[19 * sc_row], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_mul_pd(valpha, acc1_1));
+            _mm256_storeu_pd(&c[20 * sc_row], _mm256_mul_pd(valpha, acc2_0));
+            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_mul_pd(valpha, acc2_1));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_mul_pd(valpha, acc3_0));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_mul_pd(valpha, acc3_1));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_mul_pd(valpha, acc4_0));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_mul_pd(valpha, acc4_1));
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_mul_pd(valpha, acc2_1));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_mul_pd(valpha, acc3_0));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_mul_pd(valpha, acc3_1));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_mul_pd(valpha, acc4_0));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_mul_pd(valpha, acc4_1));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_mul_pd(valpha, acc5_0));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_mul_pd(valpha, acc5_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            __m256d acc2_0 = _mm256_setzero_pd();
+            __m256d acc2_1 = _mm256_setzero_pd();
+            __m256d acc3_0 = _mm256_setzero_pd();
+            __m256d acc3_1 = _mm256_setzero_pd();
+            __m256d acc4_0 = _mm256_setzero_pd();
+            __m256d acc4_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                __m256d a0 = _mm256_set1_pd(a[18 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[19 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                __m256d a2 = _mm256_set1_pd(a[20 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                __m256d a3 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                __m256d a4 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+            }
+            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_mul_pd(valpha, acc1_1));
+            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_mul_pd(valpha, acc2_0));
+            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_mul_pd(valpha, acc2_1));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_mul_pd(valpha, acc3_0));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_mul_pd(valpha, acc3_1));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_mul_pd(valpha, acc4_0));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_mul_pd(valpha, acc4_1));
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                    __m256d b1 = _mm256_maskload_pd(&b[k * sb_row + 20], mask3);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc2_1));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_mul_pd(valpha, acc3_0));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc3_1));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_mul_pd(valpha, acc4_0));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc4_1));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_mul_pd(valpha, acc5_0));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc5_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            __m256d acc2_0 = _mm256_setzero_pd();
+            __m256d acc2_1 = _mm256_setzero_pd();
+            __m256d acc3_0 = _mm256_setzero_pd();
+            __m256d acc3_1 = _mm256_setzero_pd();
+            __m256d acc4_0 = _mm256_setzero_pd();
+            __m256d acc4_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                __m256d b1 = _mm256_maskload_pd(&b[k * sb_row + 20], mask3);
+                __m256d a0 = _mm256_set1_pd(a[18 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[19 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                __m256d a2 = _mm256_set1_pd(a[20 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                __m256d a3 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                __m256d a4 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+            }
+            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc1_1));
+            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_mul_pd(valpha, acc2_0));
+            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc2_1));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_mul_pd(valpha, acc3_0));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc3_1));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_mul_pd(valpha, acc4_0));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc4_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_23x23x23_sf_avx2_rl6_pf_ab
+ * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
+ * Cost per matrix: 24334 useful flops, 15 vector registers, 2277 vector loads,
+ * 138 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m256d valpha = _mm256_set1_pd(alpha);
+    const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            __m256d acc2_0 = _mm256_setzero_pd();
+            __m256d acc2_1 = _mm256_setzero_pd();
+            __m256d acc3_0 = _mm256_setzero_pd();
+            __m256d acc3_1 = _mm256_setzero_pd();
+            __m256d acc4_0 = _mm256_setzero_pd();
+            __m256d acc4_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                __m256d a0 = _mm256_set1_pd(a[18 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[19 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                __m256d a2 = _mm256_set1_pd(a[20 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                __m256d a3 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                __m256d a4 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+            }
+            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            __m256d acc2_0 = _mm256_setzero_pd();
+            __m256d acc2_1 = _mm256_setzero_pd();
+            __m256d acc3_0 = _mm256_setzero_pd();
+            __m256d acc3_1 = _mm256_setzero_pd();
+            __m256d acc4_0 = _mm256_setzero_pd();
+            __m256d acc4_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                __m256d a0 = _mm256_set1_pd(a[18 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[19 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                __m256d a2 = _mm256_set1_pd(a[20 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                __m256d a3 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                __m256d a4 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+            }
+            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+        }
+        for (int64_t i0 = 0; i0 < 18; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                    __m256d b1 = _mm256_maskload_pd(&b[k * sb_row + 20], mask3);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            __m256d acc2_0 = _mm256_setzero_pd();
+            __m256d acc2_1 = _mm256_setzero_pd();
+            __m256d acc3_0 = _mm256_setzero_pd();
+            __m256d acc3_1 = _mm256_setzero_pd();
+            __m256d acc4_0 = _mm256_setzero_pd();
+            __m256d acc4_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                __m256d b1 = _mm256_maskload_pd(&b[k * sb_row + 20], mask3);
+                __m256d a0 = _mm256_set1_pd(a[18 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[19 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                __m256d a2 = _mm256_set1_pd(a[20 * sa_row + k]);
+                acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                __m256d a3 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                __m256d a4 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+            }
+            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_23x23x23_sf_avx2_rl3_pf_b0
+ * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
+ * Cost per matrix: 24334 useful flops, 9 vector registers, 2691 vector loads,
+ * 138 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __m256d valpha = _mm256_set1_pd(alpha);
+    const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 21; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_mul_pd(valpha, acc2_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                __m256d a0 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_mul_pd(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 21; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_mul_pd(valpha, acc2_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                __m256d a0 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_mul_pd(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 21; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                    __m256d b1 = _mm256_maskload_pd(&b[k * sb_row + 20], mask3);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc2_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                __m256d b1 = _mm256_maskload_pd(&b[k * sb_row + 20], mask3);
+                __m256d a0 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_mul_pd(valpha, acc1_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_23x23x23_sf_avx2_rl3_pf_ab
+ * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
+ * Cost per matrix: 24334 useful flops, 9 vector registers, 2829 vector loads,
+ * 138 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m256d valpha = _mm256_set1_pd(alpha);
+    const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 21; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                __m256d a0 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 21; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                __m256d a0 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 21; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                    __m256d b1 = _mm256_maskload_pd(&b[k * sb_row + 20], mask3);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                __m256d b1 = _mm256_maskload_pd(&b[k * sb_row + 20], mask3);
+                __m256d a0 = _mm256_set1_pd(a[21 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[22 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl8_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
  * Cost per matrix: 24334 useful flops, 28 vector registers, 736 vector loads,
@@ -5216,7 +6212,667 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_f64_ar
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f64_23x23x23[22] = {
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_23x23x23_sf_avx512_rl8_pf_b0
+ * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl8_pf.
+ * Cost per matrix: 24334 useful flops, 28 vector registers, 736 vector loads,
+ * 69 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __mmask8 mask7 = (__mmask8)0x7F;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 16; i0 += 8) {
+            {
+                __m512d acc0_0 = _mm512_setzero_pd();
+                __m512d acc0_1 = _mm512_setzero_pd();
+                __m512d acc0_2 = _mm512_setzero_pd();
+                __m512d acc1_0 = _mm512_setzero_pd();
+                __m512d acc1_1 = _mm512_setzero_pd();
+                __m512d acc1_2 = _mm512_setzero_pd();
+                __m512d acc2_0 = _mm512_setzero_pd();
+                __m512d acc2_1 = _mm512_setzero_pd();
+                __m512d acc2_2 = _mm512_setzero_pd();
+                __m512d acc3_0 = _mm512_setzero_pd();
+                __m512d acc3_1 = _mm512_setzero_pd();
+                __m512d acc3_2 = _mm512_setzero_pd();
+                __m512d acc4_0 = _mm512_setzero_pd();
+                __m512d acc4_1 = _mm512_setzero_pd();
+                __m512d acc4_2 = _mm512_setzero_pd();
+                __m512d acc5_0 = _mm512_setzero_pd();
+                __m512d acc5_1 = _mm512_setzero_pd();
+                __m512d acc5_2 = _mm512_setzero_pd();
+                __m512d acc6_0 = _mm512_setzero_pd();
+                __m512d acc6_1 = _mm512_setzero_pd();
+                __m512d acc6_2 = _mm512_setzero_pd();
+                __m512d acc7_0 = _mm512_setzero_pd();
+                __m512d acc7_1 = _mm512_setzero_pd();
+                __m512d acc7_2 = _mm512_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                    __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                    __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
+                    __m512d a0 = _mm512_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                    __m512d a1 = _mm512_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                    __m512d a2 = _mm512_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+                    __m512d a3 = _mm512_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
+                    acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
+                    __m512d a4 = _mm512_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_pd(a4, b1, acc4_1);
+                    acc4_2 = _mm512_fmadd_pd(a4, b2, acc4_2);
+                    __m512d a5 = _mm512_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_pd(a5, b1, acc5_1);
+                    acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
+                    __m512d a6 = _mm512_set1_pd(a[(i0 + 6) * sa_row + k]);
+                    acc6_0 = _mm512_fmadd_pd(a6, b0, acc6_0);
+                    acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
+                    acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
+                    __m512d a7 = _mm512_set1_pd(a[(i0 + 7) * sa_row + k]);
+                    acc7_0 = _mm512_fmadd_pd(a7, b0, acc7_0);
+                    acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
+                    acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
+                }
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_mul_pd(valpha, acc0_0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_mul_pd(valpha, acc0_1));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc0_2));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_mul_pd(valpha, acc1_0));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_mul_pd(valpha, acc1_1));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc1_2));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_mul_pd(valpha, acc2_0));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_mul_pd(valpha, acc2_1));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc2_2));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_mul_pd(valpha, acc3_0));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_mul_pd(valpha, acc3_1));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc3_2));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_mul_pd(valpha, acc4_0));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_mul_pd(valpha, acc4_1));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc4_2));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_mul_pd(valpha, acc5_0));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_mul_pd(valpha, acc5_1));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc5_2));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_mul_pd(valpha, acc6_0));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_mul_pd(valpha, acc6_1));
+                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc6_2));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_mul_pd(valpha, acc7_0));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_mul_pd(valpha, acc7_1));
+                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc7_2));
+            }
+        }
+        {
+            __m512d acc0_0 = _mm512_setzero_pd();
+            __m512d acc0_1 = _mm512_setzero_pd();
+            __m512d acc0_2 = _mm512_setzero_pd();
+            __m512d acc1_0 = _mm512_setzero_pd();
+            __m512d acc1_1 = _mm512_setzero_pd();
+            __m512d acc1_2 = _mm512_setzero_pd();
+            __m512d acc2_0 = _mm512_setzero_pd();
+            __m512d acc2_1 = _mm512_setzero_pd();
+            __m512d acc2_2 = _mm512_setzero_pd();
+            __m512d acc3_0 = _mm512_setzero_pd();
+            __m512d acc3_1 = _mm512_setzero_pd();
+            __m512d acc3_2 = _mm512_setzero_pd();
+            __m512d acc4_0 = _mm512_setzero_pd();
+            __m512d acc4_1 = _mm512_setzero_pd();
+            __m512d acc4_2 = _mm512_setzero_pd();
+            __m512d acc5_0 = _mm512_setzero_pd();
+            __m512d acc5_1 = _mm512_setzero_pd();
+            __m512d acc5_2 = _mm512_setzero_pd();
+            __m512d acc6_0 = _mm512_setzero_pd();
+            __m512d acc6_1 = _mm512_setzero_pd();
+            __m512d acc6_2 = _mm512_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
+                __m512d a0 = _mm512_set1_pd(a[16 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                __m512d a1 = _mm512_set1_pd(a[17 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                __m512d a2 = _mm512_set1_pd(a[18 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+                __m512d a3 = _mm512_set1_pd(a[19 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_pd(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
+                acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
+                __m512d a4 = _mm512_set1_pd(a[20 * sa_row + k]);
+                acc4_0 = _mm512_fmadd_pd(a4, b0, acc4_0);
+                acc4_1 = _mm512_fmadd_pd(a4, b1, acc4_1);
+                acc4_2 = _mm512_fmadd_pd(a4, b2, acc4_2);
+                __m512d a5 = _mm512_set1_pd(a[21 * sa_row + k]);
+                acc5_0 = _mm512_fmadd_pd(a5, b0, acc5_0);
+                acc5_1 = _mm512_fmadd_pd(a5, b1, acc5_1);
+                acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
+                __m512d a6 = _mm512_set1_pd(a[22 * sa_row + k]);
+                acc6_0 = _mm512_fmadd_pd(a6, b0, acc6_0);
+                acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
+                acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
+            }
+            _mm512_storeu_pd(&c[16 * sc_row], _mm512_mul_pd(valpha, acc0_0));
+            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_mul_pd(valpha, acc0_1));
+            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc0_2));
+            _mm512_storeu_pd(&c[17 * sc_row], _mm512_mul_pd(valpha, acc1_0));
+            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_mul_pd(valpha, acc1_1));
+            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc1_2));
+            _mm512_storeu_pd(&c[18 * sc_row], _mm512_mul_pd(valpha, acc2_0));
+            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_mul_pd(valpha, acc2_1));
+            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc2_2));
+            _mm512_storeu_pd(&c[19 * sc_row], _mm512_mul_pd(valpha, acc3_0));
+            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_mul_pd(valpha, acc3_1));
+            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc3_2));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_mul_pd(valpha, acc4_0));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_mul_pd(valpha, acc4_1));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc4_2));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_mul_pd(valpha, acc5_0));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_mul_pd(valpha, acc5_1));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc5_2));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_mul_pd(valpha, acc6_0));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_mul_pd(valpha, acc6_1));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc6_2));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_23x23x23_sf_avx512_rl8_pf_ab
+ * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl8_pf.
+ * Cost per matrix: 24334 useful flops, 28 vector registers, 805 vector loads,
+ * 69 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __mmask8 mask7 = (__mmask8)0x7F;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 16; i0 += 8) {
+            {
+                __m512d acc0_0 = _mm512_setzero_pd();
+                __m512d acc0_1 = _mm512_setzero_pd();
+                __m512d acc0_2 = _mm512_setzero_pd();
+                __m512d acc1_0 = _mm512_setzero_pd();
+                __m512d acc1_1 = _mm512_setzero_pd();
+                __m512d acc1_2 = _mm512_setzero_pd();
+                __m512d acc2_0 = _mm512_setzero_pd();
+                __m512d acc2_1 = _mm512_setzero_pd();
+                __m512d acc2_2 = _mm512_setzero_pd();
+                __m512d acc3_0 = _mm512_setzero_pd();
+                __m512d acc3_1 = _mm512_setzero_pd();
+                __m512d acc3_2 = _mm512_setzero_pd();
+                __m512d acc4_0 = _mm512_setzero_pd();
+                __m512d acc4_1 = _mm512_setzero_pd();
+                __m512d acc4_2 = _mm512_setzero_pd();
+                __m512d acc5_0 = _mm512_setzero_pd();
+                __m512d acc5_1 = _mm512_setzero_pd();
+                __m512d acc5_2 = _mm512_setzero_pd();
+                __m512d acc6_0 = _mm512_setzero_pd();
+                __m512d acc6_1 = _mm512_setzero_pd();
+                __m512d acc6_2 = _mm512_setzero_pd();
+                __m512d acc7_0 = _mm512_setzero_pd();
+                __m512d acc7_1 = _mm512_setzero_pd();
+                __m512d acc7_2 = _mm512_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                    __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                    __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
+                    __m512d a0 = _mm512_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                    __m512d a1 = _mm512_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                    __m512d a2 = _mm512_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+                    __m512d a3 = _mm512_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
+                    acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
+                    __m512d a4 = _mm512_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_pd(a4, b1, acc4_1);
+                    acc4_2 = _mm512_fmadd_pd(a4, b2, acc4_2);
+                    __m512d a5 = _mm512_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_pd(a5, b1, acc5_1);
+                    acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
+                    __m512d a6 = _mm512_set1_pd(a[(i0 + 6) * sa_row + k]);
+                    acc6_0 = _mm512_fmadd_pd(a6, b0, acc6_0);
+                    acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
+                    acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
+                    __m512d a7 = _mm512_set1_pd(a[(i0 + 7) * sa_row + k]);
+                    acc7_0 = _mm512_fmadd_pd(a7, b0, acc7_0);
+                    acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
+                    acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
+                }
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_pd(valpha, acc7_2)));
+            }
+        }
+        {
+            __m512d acc0_0 = _mm512_setzero_pd();
+            __m512d acc0_1 = _mm512_setzero_pd();
+            __m512d acc0_2 = _mm512_setzero_pd();
+            __m512d acc1_0 = _mm512_setzero_pd();
+            __m512d acc1_1 = _mm512_setzero_pd();
+            __m512d acc1_2 = _mm512_setzero_pd();
+            __m512d acc2_0 = _mm512_setzero_pd();
+            __m512d acc2_1 = _mm512_setzero_pd();
+            __m512d acc2_2 = _mm512_setzero_pd();
+            __m512d acc3_0 = _mm512_setzero_pd();
+            __m512d acc3_1 = _mm512_setzero_pd();
+            __m512d acc3_2 = _mm512_setzero_pd();
+            __m512d acc4_0 = _mm512_setzero_pd();
+            __m512d acc4_1 = _mm512_setzero_pd();
+            __m512d acc4_2 = _mm512_setzero_pd();
+            __m512d acc5_0 = _mm512_setzero_pd();
+            __m512d acc5_1 = _mm512_setzero_pd();
+            __m512d acc5_2 = _mm512_setzero_pd();
+            __m512d acc6_0 = _mm512_setzero_pd();
+            __m512d acc6_1 = _mm512_setzero_pd();
+            __m512d acc6_2 = _mm512_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
+                __m512d a0 = _mm512_set1_pd(a[16 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                __m512d a1 = _mm512_set1_pd(a[17 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                __m512d a2 = _mm512_set1_pd(a[18 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+                __m512d a3 = _mm512_set1_pd(a[19 * sa_row + k]);
+                acc3_0 = _mm512_fmadd_pd(a3, b0, acc3_0);
+                acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
+                acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
+                __m512d a4 = _mm512_set1_pd(a[20 * sa_row + k]);
+                acc4_0 = _mm512_fmadd_pd(a4, b0, acc4_0);
+                acc4_1 = _mm512_fmadd_pd(a4, b1, acc4_1);
+                acc4_2 = _mm512_fmadd_pd(a4, b2, acc4_2);
+                __m512d a5 = _mm512_set1_pd(a[21 * sa_row + k]);
+                acc5_0 = _mm512_fmadd_pd(a5, b0, acc5_0);
+                acc5_1 = _mm512_fmadd_pd(a5, b1, acc5_1);
+                acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
+                __m512d a6 = _mm512_set1_pd(a[22 * sa_row + k]);
+                acc6_0 = _mm512_fmadd_pd(a6, b0, acc6_0);
+                acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
+                acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
+            }
+            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_23x23x23_sf_avx512_rl4_pf_b0
+ * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl4_pf.
+ * Cost per matrix: 24334 useful flops, 16 vector registers, 943 vector loads,
+ * 69 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __mmask8 mask7 = (__mmask8)0x7F;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 20; i0 += 4) {
+            {
+                __m512d acc0_0 = _mm512_setzero_pd();
+                __m512d acc0_1 = _mm512_setzero_pd();
+                __m512d acc0_2 = _mm512_setzero_pd();
+                __m512d acc1_0 = _mm512_setzero_pd();
+                __m512d acc1_1 = _mm512_setzero_pd();
+                __m512d acc1_2 = _mm512_setzero_pd();
+                __m512d acc2_0 = _mm512_setzero_pd();
+                __m512d acc2_1 = _mm512_setzero_pd();
+                __m512d acc2_2 = _mm512_setzero_pd();
+                __m512d acc3_0 = _mm512_setzero_pd();
+                __m512d acc3_1 = _mm512_setzero_pd();
+                __m512d acc3_2 = _mm512_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                    __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                    __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
+                    __m512d a0 = _mm512_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                    __m512d a1 = _mm512_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                    __m512d a2 = _mm512_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+                    __m512d a3 = _mm512_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
+                    acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
+                }
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_mul_pd(valpha, acc0_0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_mul_pd(valpha, acc0_1));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc0_2));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_mul_pd(valpha, acc1_0));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_mul_pd(valpha, acc1_1));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc1_2));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_mul_pd(valpha, acc2_0));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_mul_pd(valpha, acc2_1));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc2_2));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_mul_pd(valpha, acc3_0));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_mul_pd(valpha, acc3_1));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc3_2));
+            }
+        }
+        {
+            __m512d acc0_0 = _mm512_setzero_pd();
+            __m512d acc0_1 = _mm512_setzero_pd();
+            __m512d acc0_2 = _mm512_setzero_pd();
+            __m512d acc1_0 = _mm512_setzero_pd();
+            __m512d acc1_1 = _mm512_setzero_pd();
+            __m512d acc1_2 = _mm512_setzero_pd();
+            __m512d acc2_0 = _mm512_setzero_pd();
+            __m512d acc2_1 = _mm512_setzero_pd();
+            __m512d acc2_2 = _mm512_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
+                __m512d a0 = _mm512_set1_pd(a[20 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                __m512d a1 = _mm512_set1_pd(a[21 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                __m512d a2 = _mm512_set1_pd(a[22 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+            }
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_mul_pd(valpha, acc0_0));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_mul_pd(valpha, acc0_1));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc0_2));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_mul_pd(valpha, acc1_0));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_mul_pd(valpha, acc1_1));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc1_2));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_mul_pd(valpha, acc2_0));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_mul_pd(valpha, acc2_1));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_mul_pd(valpha, acc2_2));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_23x23x23_sf_avx512_rl4_pf_ab
+ * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl4_pf.
+ * Cost per matrix: 24334 useful flops, 16 vector registers, 1012 vector loads,
+ * 69 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __mmask8 mask7 = (__mmask8)0x7F;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 23; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 184; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 20; i0 += 4) {
+            {
+                __m512d acc0_0 = _mm512_setzero_pd();
+                __m512d acc0_1 = _mm512_setzero_pd();
+                __m512d acc0_2 = _mm512_setzero_pd();
+                __m512d acc1_0 = _mm512_setzero_pd();
+                __m512d acc1_1 = _mm512_setzero_pd();
+                __m512d acc1_2 = _mm512_setzero_pd();
+                __m512d acc2_0 = _mm512_setzero_pd();
+                __m512d acc2_1 = _mm512_setzero_pd();
+                __m512d acc2_2 = _mm512_setzero_pd();
+                __m512d acc3_0 = _mm512_setzero_pd();
+                __m512d acc3_1 = _mm512_setzero_pd();
+                __m512d acc3_2 = _mm512_setzero_pd();
+                for (int64_t k = 0; k < 23; k += 1) {
+                    __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                    __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                    __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
+                    __m512d a0 = _mm512_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                    __m512d a1 = _mm512_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                    __m512d a2 = _mm512_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+                    __m512d a3 = _mm512_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
+                    acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
+                }
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+            }
+        }
+        {
+            __m512d acc0_0 = _mm512_setzero_pd();
+            __m512d acc0_1 = _mm512_setzero_pd();
+            __m512d acc0_2 = _mm512_setzero_pd();
+            __m512d acc1_0 = _mm512_setzero_pd();
+            __m512d acc1_1 = _mm512_setzero_pd();
+            __m512d acc1_2 = _mm512_setzero_pd();
+            __m512d acc2_0 = _mm512_setzero_pd();
+            __m512d acc2_1 = _mm512_setzero_pd();
+            __m512d acc2_2 = _mm512_setzero_pd();
+            for (int64_t k = 0; k < 23; k += 1) {
+                __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
+                __m512d a0 = _mm512_set1_pd(a[20 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                __m512d a1 = _mm512_set1_pd(a[21 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                __m512d a2 = _mm512_set1_pd(a[22 * sa_row + k]);
+                acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+            }
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+const bmm_kernel_desc bmm__kernels_default_f64_23x23x23[30] = {
     { "bmm_f64_23x23x23_bf_c99_t4x8_a1b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 23805, NULL, bmm_f64_23x23x23_bf_c99_t4x8_a1b0 },
     { "bmm_f64_23x23x23_bf_c99_t4x8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 24334, NULL, bmm_f64_23x23x23_bf_c99_t4x8_b0 },
     { "bmm_f64_23x23x23_bf_c99_t4x8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 25392, NULL, bmm_f64_23x23x23_bf_c99_t4x8_ab },
@@ -5235,8 +6891,16 @@ const bmm_kernel_desc bmm__kernels_default_f64_23x23x23[22] = {
     { "bmm_f64_23x23x23_sf_avx2_rl6_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_ab) },
     { "bmm_f64_23x23x23_sf_avx2_rl3_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_b0) },
     { "bmm_f64_23x23x23_sf_avx2_rl3_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_ab) },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_ab) },
     { "bmm_f64_23x23x23_sf_avx512_rl8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl8", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_b0) },
     { "bmm_f64_23x23x23_sf_avx512_rl8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl8", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_ab) },
     { "bmm_f64_23x23x23_sf_avx512_rl4_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl4", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_b0) },
     { "bmm_f64_23x23x23_sf_avx512_rl4_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl4", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_ab) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl8_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl8_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_ab) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl4_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl4_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_ab) },
 };

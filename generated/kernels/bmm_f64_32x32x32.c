@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f64 32x32x32 kernels: 22 variants (layouts x ISAs x alpha/beta forms). */
+/* f64 32x32x32 kernels: 30 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -3309,6 +3309,1110 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
 #endif
 
 #if BMM_HAVE_X86_SIMD
+/* bmm_f64_32x32x32_sf_avx2_rl6_pf_b0
+ * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
+ * Cost per matrix: 65536 useful flops, 15 vector registers, 5632 vector loads,
+ * 256 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __m256d valpha = _mm256_set1_pd(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_mul_pd(valpha, acc2_1));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_mul_pd(valpha, acc3_0));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_mul_pd(valpha, acc3_1));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_mul_pd(valpha, acc4_0));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_mul_pd(valpha, acc4_1));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_mul_pd(valpha, acc5_0));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_mul_pd(valpha, acc5_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_mul_pd(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_mul_pd(valpha, acc2_1));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_mul_pd(valpha, acc3_0));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_mul_pd(valpha, acc3_1));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_mul_pd(valpha, acc4_0));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_mul_pd(valpha, acc4_1));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_mul_pd(valpha, acc5_0));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_mul_pd(valpha, acc5_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_mul_pd(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 20]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_mul_pd(valpha, acc2_1));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_mul_pd(valpha, acc3_0));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_mul_pd(valpha, acc3_1));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_mul_pd(valpha, acc4_0));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_mul_pd(valpha, acc4_1));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_mul_pd(valpha, acc5_0));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_mul_pd(valpha, acc5_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 20]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_mul_pd(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 24]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 28]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_mul_pd(valpha, acc2_1));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_mul_pd(valpha, acc3_0));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_mul_pd(valpha, acc3_1));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_mul_pd(valpha, acc4_0));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_mul_pd(valpha, acc4_1));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_mul_pd(valpha, acc5_0));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_mul_pd(valpha, acc5_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 24]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 28]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_mul_pd(valpha, acc1_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_32x32x32_sf_avx2_rl6_pf_ab
+ * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
+ * Cost per matrix: 65536 useful flops, 15 vector registers, 5888 vector loads,
+ * 256 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m256d valpha = _mm256_set1_pd(alpha);
+    const __m256d vbeta = _mm256_set1_pd(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 20]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 20]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                __m256d acc3_0 = _mm256_setzero_pd();
+                __m256d acc3_1 = _mm256_setzero_pd();
+                __m256d acc4_0 = _mm256_setzero_pd();
+                __m256d acc4_1 = _mm256_setzero_pd();
+                __m256d acc5_0 = _mm256_setzero_pd();
+                __m256d acc5_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 24]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 28]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                    __m256d a3 = _mm256_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
+                    __m256d a4 = _mm256_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
+                    __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 24]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 28]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_32x32x32_sf_avx2_rl3_pf_b0
+ * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
+ * Cost per matrix: 65536 useful flops, 9 vector registers, 6912 vector loads,
+ * 256 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __m256d valpha = _mm256_set1_pd(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_mul_pd(valpha, acc2_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_mul_pd(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_mul_pd(valpha, acc2_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_mul_pd(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 20]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_mul_pd(valpha, acc2_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 20]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_mul_pd(valpha, acc1_1));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 24]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 28]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_mul_pd(valpha, acc0_0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_mul_pd(valpha, acc0_1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_mul_pd(valpha, acc1_0));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_mul_pd(valpha, acc1_1));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_mul_pd(valpha, acc2_0));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_mul_pd(valpha, acc2_1));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 24]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 28]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_mul_pd(valpha, acc1_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_32x32x32_sf_avx2_rl3_pf_ab
+ * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
+ * Cost per matrix: 65536 useful flops, 9 vector registers, 7168 vector loads,
+ * 256 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m256d valpha = _mm256_set1_pd(alpha);
+    const __m256d vbeta = _mm256_set1_pd(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 8]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 12]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 20]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 16]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 20]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m256d acc0_0 = _mm256_setzero_pd();
+                __m256d acc0_1 = _mm256_setzero_pd();
+                __m256d acc1_0 = _mm256_setzero_pd();
+                __m256d acc1_1 = _mm256_setzero_pd();
+                __m256d acc2_0 = _mm256_setzero_pd();
+                __m256d acc2_1 = _mm256_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 24]);
+                    __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 28]);
+                    __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                    __m256d a1 = _mm256_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+                    __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
+                }
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+            }
+        }
+        {
+            __m256d acc0_0 = _mm256_setzero_pd();
+            __m256d acc0_1 = _mm256_setzero_pd();
+            __m256d acc1_0 = _mm256_setzero_pd();
+            __m256d acc1_1 = _mm256_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m256d b0 = _mm256_loadu_pd(&b[k * sb_row + 24]);
+                __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 28]);
+                __m256d a0 = _mm256_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
+                __m256d a1 = _mm256_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
+            }
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl6_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops, 29 vector registers, 1792 vector loads,
@@ -3814,7 +4918,569 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_f64_ar
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f64_32x32x32[22] = {
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_32x32x32_sf_avx512_rl6_pf_b0
+ * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
+ * Cost per matrix: 65536 useful flops, 29 vector registers, 1792 vector loads,
+ * 128 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m512d acc0_0 = _mm512_setzero_pd();
+                __m512d acc0_1 = _mm512_setzero_pd();
+                __m512d acc0_2 = _mm512_setzero_pd();
+                __m512d acc0_3 = _mm512_setzero_pd();
+                __m512d acc1_0 = _mm512_setzero_pd();
+                __m512d acc1_1 = _mm512_setzero_pd();
+                __m512d acc1_2 = _mm512_setzero_pd();
+                __m512d acc1_3 = _mm512_setzero_pd();
+                __m512d acc2_0 = _mm512_setzero_pd();
+                __m512d acc2_1 = _mm512_setzero_pd();
+                __m512d acc2_2 = _mm512_setzero_pd();
+                __m512d acc2_3 = _mm512_setzero_pd();
+                __m512d acc3_0 = _mm512_setzero_pd();
+                __m512d acc3_1 = _mm512_setzero_pd();
+                __m512d acc3_2 = _mm512_setzero_pd();
+                __m512d acc3_3 = _mm512_setzero_pd();
+                __m512d acc4_0 = _mm512_setzero_pd();
+                __m512d acc4_1 = _mm512_setzero_pd();
+                __m512d acc4_2 = _mm512_setzero_pd();
+                __m512d acc4_3 = _mm512_setzero_pd();
+                __m512d acc5_0 = _mm512_setzero_pd();
+                __m512d acc5_1 = _mm512_setzero_pd();
+                __m512d acc5_2 = _mm512_setzero_pd();
+                __m512d acc5_3 = _mm512_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                    __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                    __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
+                    __m512d b3 = _mm512_loadu_pd(&b[k * sb_row + 24]);
+                    __m512d a0 = _mm512_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                    acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
+                    __m512d a1 = _mm512_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                    acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
+                    __m512d a2 = _mm512_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+                    acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
+                    __m512d a3 = _mm512_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
+                    acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
+                    acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
+                    __m512d a4 = _mm512_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_pd(a4, b1, acc4_1);
+                    acc4_2 = _mm512_fmadd_pd(a4, b2, acc4_2);
+                    acc4_3 = _mm512_fmadd_pd(a4, b3, acc4_3);
+                    __m512d a5 = _mm512_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_pd(a5, b1, acc5_1);
+                    acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
+                    acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
+                }
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_mul_pd(valpha, acc0_0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_mul_pd(valpha, acc0_1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_mul_pd(valpha, acc0_2));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_mul_pd(valpha, acc0_3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_mul_pd(valpha, acc1_0));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_mul_pd(valpha, acc1_1));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_mul_pd(valpha, acc1_2));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_mul_pd(valpha, acc1_3));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_mul_pd(valpha, acc2_0));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_mul_pd(valpha, acc2_1));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_mul_pd(valpha, acc2_2));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_mul_pd(valpha, acc2_3));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_mul_pd(valpha, acc3_0));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_mul_pd(valpha, acc3_1));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_mul_pd(valpha, acc3_2));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_mul_pd(valpha, acc3_3));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_mul_pd(valpha, acc4_0));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_mul_pd(valpha, acc4_1));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_mul_pd(valpha, acc4_2));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_mul_pd(valpha, acc4_3));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_mul_pd(valpha, acc5_0));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_mul_pd(valpha, acc5_1));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_mul_pd(valpha, acc5_2));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_mul_pd(valpha, acc5_3));
+            }
+        }
+        {
+            __m512d acc0_0 = _mm512_setzero_pd();
+            __m512d acc0_1 = _mm512_setzero_pd();
+            __m512d acc0_2 = _mm512_setzero_pd();
+            __m512d acc0_3 = _mm512_setzero_pd();
+            __m512d acc1_0 = _mm512_setzero_pd();
+            __m512d acc1_1 = _mm512_setzero_pd();
+            __m512d acc1_2 = _mm512_setzero_pd();
+            __m512d acc1_3 = _mm512_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
+                __m512d b3 = _mm512_loadu_pd(&b[k * sb_row + 24]);
+                __m512d a0 = _mm512_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
+                __m512d a1 = _mm512_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
+            }
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_mul_pd(valpha, acc0_0));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_mul_pd(valpha, acc0_1));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_mul_pd(valpha, acc0_2));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_mul_pd(valpha, acc0_3));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_mul_pd(valpha, acc1_0));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_mul_pd(valpha, acc1_1));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_mul_pd(valpha, acc1_2));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_mul_pd(valpha, acc1_3));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_32x32x32_sf_avx512_rl6_pf_ab
+ * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
+ * Cost per matrix: 65536 useful flops, 29 vector registers, 1920 vector loads,
+ * 128 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 6) {
+            {
+                __m512d acc0_0 = _mm512_setzero_pd();
+                __m512d acc0_1 = _mm512_setzero_pd();
+                __m512d acc0_2 = _mm512_setzero_pd();
+                __m512d acc0_3 = _mm512_setzero_pd();
+                __m512d acc1_0 = _mm512_setzero_pd();
+                __m512d acc1_1 = _mm512_setzero_pd();
+                __m512d acc1_2 = _mm512_setzero_pd();
+                __m512d acc1_3 = _mm512_setzero_pd();
+                __m512d acc2_0 = _mm512_setzero_pd();
+                __m512d acc2_1 = _mm512_setzero_pd();
+                __m512d acc2_2 = _mm512_setzero_pd();
+                __m512d acc2_3 = _mm512_setzero_pd();
+                __m512d acc3_0 = _mm512_setzero_pd();
+                __m512d acc3_1 = _mm512_setzero_pd();
+                __m512d acc3_2 = _mm512_setzero_pd();
+                __m512d acc3_3 = _mm512_setzero_pd();
+                __m512d acc4_0 = _mm512_setzero_pd();
+                __m512d acc4_1 = _mm512_setzero_pd();
+                __m512d acc4_2 = _mm512_setzero_pd();
+                __m512d acc4_3 = _mm512_setzero_pd();
+                __m512d acc5_0 = _mm512_setzero_pd();
+                __m512d acc5_1 = _mm512_setzero_pd();
+                __m512d acc5_2 = _mm512_setzero_pd();
+                __m512d acc5_3 = _mm512_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                    __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                    __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
+                    __m512d b3 = _mm512_loadu_pd(&b[k * sb_row + 24]);
+                    __m512d a0 = _mm512_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                    acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
+                    __m512d a1 = _mm512_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                    acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
+                    __m512d a2 = _mm512_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+                    acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
+                    __m512d a3 = _mm512_set1_pd(a[(i0 + 3) * sa_row + k]);
+                    acc3_0 = _mm512_fmadd_pd(a3, b0, acc3_0);
+                    acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
+                    acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
+                    acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
+                    __m512d a4 = _mm512_set1_pd(a[(i0 + 4) * sa_row + k]);
+                    acc4_0 = _mm512_fmadd_pd(a4, b0, acc4_0);
+                    acc4_1 = _mm512_fmadd_pd(a4, b1, acc4_1);
+                    acc4_2 = _mm512_fmadd_pd(a4, b2, acc4_2);
+                    acc4_3 = _mm512_fmadd_pd(a4, b3, acc4_3);
+                    __m512d a5 = _mm512_set1_pd(a[(i0 + 5) * sa_row + k]);
+                    acc5_0 = _mm512_fmadd_pd(a5, b0, acc5_0);
+                    acc5_1 = _mm512_fmadd_pd(a5, b1, acc5_1);
+                    acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
+                    acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
+                }
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+            }
+        }
+        {
+            __m512d acc0_0 = _mm512_setzero_pd();
+            __m512d acc0_1 = _mm512_setzero_pd();
+            __m512d acc0_2 = _mm512_setzero_pd();
+            __m512d acc0_3 = _mm512_setzero_pd();
+            __m512d acc1_0 = _mm512_setzero_pd();
+            __m512d acc1_1 = _mm512_setzero_pd();
+            __m512d acc1_2 = _mm512_setzero_pd();
+            __m512d acc1_3 = _mm512_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
+                __m512d b3 = _mm512_loadu_pd(&b[k * sb_row + 24]);
+                __m512d a0 = _mm512_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
+                __m512d a1 = _mm512_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
+            }
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_32x32x32_sf_avx512_rl3_pf_b0
+ * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl3_pf.
+ * Cost per matrix: 65536 useful flops, 17 vector registers, 2432 vector loads,
+ * 128 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m512d acc0_0 = _mm512_setzero_pd();
+                __m512d acc0_1 = _mm512_setzero_pd();
+                __m512d acc0_2 = _mm512_setzero_pd();
+                __m512d acc0_3 = _mm512_setzero_pd();
+                __m512d acc1_0 = _mm512_setzero_pd();
+                __m512d acc1_1 = _mm512_setzero_pd();
+                __m512d acc1_2 = _mm512_setzero_pd();
+                __m512d acc1_3 = _mm512_setzero_pd();
+                __m512d acc2_0 = _mm512_setzero_pd();
+                __m512d acc2_1 = _mm512_setzero_pd();
+                __m512d acc2_2 = _mm512_setzero_pd();
+                __m512d acc2_3 = _mm512_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                    __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                    __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
+                    __m512d b3 = _mm512_loadu_pd(&b[k * sb_row + 24]);
+                    __m512d a0 = _mm512_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                    acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
+                    __m512d a1 = _mm512_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                    acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
+                    __m512d a2 = _mm512_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+                    acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
+                }
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_mul_pd(valpha, acc0_0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_mul_pd(valpha, acc0_1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_mul_pd(valpha, acc0_2));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_mul_pd(valpha, acc0_3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_mul_pd(valpha, acc1_0));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_mul_pd(valpha, acc1_1));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_mul_pd(valpha, acc1_2));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_mul_pd(valpha, acc1_3));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_mul_pd(valpha, acc2_0));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_mul_pd(valpha, acc2_1));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_mul_pd(valpha, acc2_2));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_mul_pd(valpha, acc2_3));
+            }
+        }
+        {
+            __m512d acc0_0 = _mm512_setzero_pd();
+            __m512d acc0_1 = _mm512_setzero_pd();
+            __m512d acc0_2 = _mm512_setzero_pd();
+            __m512d acc0_3 = _mm512_setzero_pd();
+            __m512d acc1_0 = _mm512_setzero_pd();
+            __m512d acc1_1 = _mm512_setzero_pd();
+            __m512d acc1_2 = _mm512_setzero_pd();
+            __m512d acc1_3 = _mm512_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
+                __m512d b3 = _mm512_loadu_pd(&b[k * sb_row + 24]);
+                __m512d a0 = _mm512_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
+                __m512d a1 = _mm512_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
+            }
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_mul_pd(valpha, acc0_0));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_mul_pd(valpha, acc0_1));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_mul_pd(valpha, acc0_2));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_mul_pd(valpha, acc0_3));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_mul_pd(valpha, acc1_0));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_mul_pd(valpha, acc1_1));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_mul_pd(valpha, acc1_2));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_mul_pd(valpha, acc1_3));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_32x32x32_sf_avx512_rl3_pf_ab
+ * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl3_pf.
+ * Cost per matrix: 65536 useful flops, 17 vector registers, 2560 vector loads,
+ * 128 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 32; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 256; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
+            }
+        }
+        for (int64_t i0 = 0; i0 < 30; i0 += 3) {
+            {
+                __m512d acc0_0 = _mm512_setzero_pd();
+                __m512d acc0_1 = _mm512_setzero_pd();
+                __m512d acc0_2 = _mm512_setzero_pd();
+                __m512d acc0_3 = _mm512_setzero_pd();
+                __m512d acc1_0 = _mm512_setzero_pd();
+                __m512d acc1_1 = _mm512_setzero_pd();
+                __m512d acc1_2 = _mm512_setzero_pd();
+                __m512d acc1_3 = _mm512_setzero_pd();
+                __m512d acc2_0 = _mm512_setzero_pd();
+                __m512d acc2_1 = _mm512_setzero_pd();
+                __m512d acc2_2 = _mm512_setzero_pd();
+                __m512d acc2_3 = _mm512_setzero_pd();
+                for (int64_t k = 0; k < 32; k += 1) {
+                    __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                    __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                    __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
+                    __m512d b3 = _mm512_loadu_pd(&b[k * sb_row + 24]);
+                    __m512d a0 = _mm512_set1_pd(a[i0 * sa_row + k]);
+                    acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                    acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                    acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                    acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
+                    __m512d a1 = _mm512_set1_pd(a[(i0 + 1) * sa_row + k]);
+                    acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                    acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                    acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                    acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
+                    __m512d a2 = _mm512_set1_pd(a[(i0 + 2) * sa_row + k]);
+                    acc2_0 = _mm512_fmadd_pd(a2, b0, acc2_0);
+                    acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
+                    acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
+                    acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
+                }
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+            }
+        }
+        {
+            __m512d acc0_0 = _mm512_setzero_pd();
+            __m512d acc0_1 = _mm512_setzero_pd();
+            __m512d acc0_2 = _mm512_setzero_pd();
+            __m512d acc0_3 = _mm512_setzero_pd();
+            __m512d acc1_0 = _mm512_setzero_pd();
+            __m512d acc1_1 = _mm512_setzero_pd();
+            __m512d acc1_2 = _mm512_setzero_pd();
+            __m512d acc1_3 = _mm512_setzero_pd();
+            for (int64_t k = 0; k < 32; k += 1) {
+                __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
+                __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
+                __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
+                __m512d b3 = _mm512_loadu_pd(&b[k * sb_row + 24]);
+                __m512d a0 = _mm512_set1_pd(a[30 * sa_row + k]);
+                acc0_0 = _mm512_fmadd_pd(a0, b0, acc0_0);
+                acc0_1 = _mm512_fmadd_pd(a0, b1, acc0_1);
+                acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
+                acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
+                __m512d a1 = _mm512_set1_pd(a[31 * sa_row + k]);
+                acc1_0 = _mm512_fmadd_pd(a1, b0, acc1_0);
+                acc1_1 = _mm512_fmadd_pd(a1, b1, acc1_1);
+                acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
+                acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
+            }
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+const bmm_kernel_desc bmm__kernels_default_f64_32x32x32[30] = {
     { "bmm_f64_32x32x32_bf_c99_t4x8_a1b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 64512, NULL, bmm_f64_32x32x32_bf_c99_t4x8_a1b0 },
     { "bmm_f64_32x32x32_bf_c99_t4x8_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 65536, NULL, bmm_f64_32x32x32_bf_c99_t4x8_b0 },
     { "bmm_f64_32x32x32_bf_c99_t4x8_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 67584, NULL, bmm_f64_32x32x32_bf_c99_t4x8_ab },
@@ -3833,8 +5499,16 @@ const bmm_kernel_desc bmm__kernels_default_f64_32x32x32[22] = {
     { "bmm_f64_32x32x32_sf_avx2_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_ab) },
     { "bmm_f64_32x32x32_sf_avx2_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_b0) },
     { "bmm_f64_32x32x32_sf_avx2_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_ab) },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_ab) },
     { "bmm_f64_32x32x32_sf_avx512_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_b0) },
     { "bmm_f64_32x32x32_sf_avx512_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_ab) },
     { "bmm_f64_32x32x32_sf_avx512_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_b0) },
     { "bmm_f64_32x32x32_sf_avx512_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_ab) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_ab) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_ab) },
 };

@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f64 8x8x8 kernels: 14 variants (layouts x ISAs x alpha/beta forms). */
+/* f64 8x8x8 kernels: 18 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -5071,6 +5071,570 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_f64_args *BM
 #endif
 
 #if BMM_HAVE_X86_SIMD
+/* bmm_f64_8x8x8_sf_avx2_rows_pf_b0
+ * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
+ * Cost per matrix: 1024 useful flops, 15 vector registers, 96 vector loads,
+ * 16 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __m256d valpha = _mm256_set1_pd(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 64; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 64; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
+            }
+        }
+        {
+            __m256d b0_0 = _mm256_loadu_pd(&b[0]);
+            __m256d b1_0 = _mm256_loadu_pd(&b[4]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d acc0_1 = _mm256_mul_pd(a0_0, b1_0);
+            __m256d a1_0 = _mm256_set1_pd(a[1 * sa_row]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d acc1_1 = _mm256_mul_pd(a1_0, b1_0);
+            __m256d a2_0 = _mm256_set1_pd(a[2 * sa_row]);
+            __m256d acc2_0 = _mm256_mul_pd(a2_0, b0_0);
+            __m256d acc2_1 = _mm256_mul_pd(a2_0, b1_0);
+            __m256d a3_0 = _mm256_set1_pd(a[3 * sa_row]);
+            __m256d acc3_0 = _mm256_mul_pd(a3_0, b0_0);
+            __m256d acc3_1 = _mm256_mul_pd(a3_0, b1_0);
+            __m256d a4_0 = _mm256_set1_pd(a[4 * sa_row]);
+            __m256d acc4_0 = _mm256_mul_pd(a4_0, b0_0);
+            __m256d acc4_1 = _mm256_mul_pd(a4_0, b1_0);
+            __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
+            __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
+            __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
+            __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
+            __m256d a0_1 = _mm256_set1_pd(a[1]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_1, b1_1, acc0_1);
+            __m256d a1_1 = _mm256_set1_pd(a[1 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_1, b1_1, acc1_1);
+            __m256d a2_1 = _mm256_set1_pd(a[2 * sa_row + 1]);
+            acc2_0 = _mm256_fmadd_pd(a2_1, b0_1, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_1, b1_1, acc2_1);
+            __m256d a3_1 = _mm256_set1_pd(a[3 * sa_row + 1]);
+            acc3_0 = _mm256_fmadd_pd(a3_1, b0_1, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_1, b1_1, acc3_1);
+            __m256d a4_1 = _mm256_set1_pd(a[4 * sa_row + 1]);
+            acc4_0 = _mm256_fmadd_pd(a4_1, b0_1, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_1, b1_1, acc4_1);
+            __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
+            acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
+            __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
+            __m256d a0_2 = _mm256_set1_pd(a[2]);
+            acc0_0 = _mm256_fmadd_pd(a0_2, b0_2, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_2, b1_2, acc0_1);
+            __m256d a1_2 = _mm256_set1_pd(a[1 * sa_row + 2]);
+            acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_2, b1_2, acc1_1);
+            __m256d a2_2 = _mm256_set1_pd(a[2 * sa_row + 2]);
+            acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_2, b1_2, acc2_1);
+            __m256d a3_2 = _mm256_set1_pd(a[3 * sa_row + 2]);
+            acc3_0 = _mm256_fmadd_pd(a3_2, b0_2, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_2, b1_2, acc3_1);
+            __m256d a4_2 = _mm256_set1_pd(a[4 * sa_row + 2]);
+            acc4_0 = _mm256_fmadd_pd(a4_2, b0_2, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_2, b1_2, acc4_1);
+            __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
+            acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
+            __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
+            __m256d a0_3 = _mm256_set1_pd(a[3]);
+            acc0_0 = _mm256_fmadd_pd(a0_3, b0_3, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_3, b1_3, acc0_1);
+            __m256d a1_3 = _mm256_set1_pd(a[1 * sa_row + 3]);
+            acc1_0 = _mm256_fmadd_pd(a1_3, b0_3, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_3, b1_3, acc1_1);
+            __m256d a2_3 = _mm256_set1_pd(a[2 * sa_row + 3]);
+            acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_3, b1_3, acc2_1);
+            __m256d a3_3 = _mm256_set1_pd(a[3 * sa_row + 3]);
+            acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_3, b1_3, acc3_1);
+            __m256d a4_3 = _mm256_set1_pd(a[4 * sa_row + 3]);
+            acc4_0 = _mm256_fmadd_pd(a4_3, b0_3, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_3, b1_3, acc4_1);
+            __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
+            acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
+            __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
+            __m256d a0_4 = _mm256_set1_pd(a[4]);
+            acc0_0 = _mm256_fmadd_pd(a0_4, b0_4, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_4, b1_4, acc0_1);
+            __m256d a1_4 = _mm256_set1_pd(a[1 * sa_row + 4]);
+            acc1_0 = _mm256_fmadd_pd(a1_4, b0_4, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_4, b1_4, acc1_1);
+            __m256d a2_4 = _mm256_set1_pd(a[2 * sa_row + 4]);
+            acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
+            __m256d a3_4 = _mm256_set1_pd(a[3 * sa_row + 4]);
+            acc3_0 = _mm256_fmadd_pd(a3_4, b0_4, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_4, b1_4, acc3_1);
+            __m256d a4_4 = _mm256_set1_pd(a[4 * sa_row + 4]);
+            acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
+            __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
+            acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
+            __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
+            __m256d a0_5 = _mm256_set1_pd(a[5]);
+            acc0_0 = _mm256_fmadd_pd(a0_5, b0_5, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_5, b1_5, acc0_1);
+            __m256d a1_5 = _mm256_set1_pd(a[1 * sa_row + 5]);
+            acc1_0 = _mm256_fmadd_pd(a1_5, b0_5, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_5, b1_5, acc1_1);
+            __m256d a2_5 = _mm256_set1_pd(a[2 * sa_row + 5]);
+            acc2_0 = _mm256_fmadd_pd(a2_5, b0_5, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_5, b1_5, acc2_1);
+            __m256d a3_5 = _mm256_set1_pd(a[3 * sa_row + 5]);
+            acc3_0 = _mm256_fmadd_pd(a3_5, b0_5, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_5, b1_5, acc3_1);
+            __m256d a4_5 = _mm256_set1_pd(a[4 * sa_row + 5]);
+            acc4_0 = _mm256_fmadd_pd(a4_5, b0_5, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_5, b1_5, acc4_1);
+            __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
+            acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
+            __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
+            __m256d a0_6 = _mm256_set1_pd(a[6]);
+            acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
+            __m256d a1_6 = _mm256_set1_pd(a[1 * sa_row + 6]);
+            acc1_0 = _mm256_fmadd_pd(a1_6, b0_6, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_6, b1_6, acc1_1);
+            __m256d a2_6 = _mm256_set1_pd(a[2 * sa_row + 6]);
+            acc2_0 = _mm256_fmadd_pd(a2_6, b0_6, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_6, b1_6, acc2_1);
+            __m256d a3_6 = _mm256_set1_pd(a[3 * sa_row + 6]);
+            acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_6, b1_6, acc3_1);
+            __m256d a4_6 = _mm256_set1_pd(a[4 * sa_row + 6]);
+            acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_6, b1_6, acc4_1);
+            __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
+            acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
+            __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
+            __m256d a0_7 = _mm256_set1_pd(a[7]);
+            acc0_0 = _mm256_fmadd_pd(a0_7, b0_7, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_7, b1_7, acc0_1);
+            __m256d a1_7 = _mm256_set1_pd(a[1 * sa_row + 7]);
+            acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
+            __m256d a2_7 = _mm256_set1_pd(a[2 * sa_row + 7]);
+            acc2_0 = _mm256_fmadd_pd(a2_7, b0_7, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_7, b1_7, acc2_1);
+            __m256d a3_7 = _mm256_set1_pd(a[3 * sa_row + 7]);
+            acc3_0 = _mm256_fmadd_pd(a3_7, b0_7, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_7, b1_7, acc3_1);
+            __m256d a4_7 = _mm256_set1_pd(a[4 * sa_row + 7]);
+            acc4_0 = _mm256_fmadd_pd(a4_7, b0_7, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_7, b1_7, acc4_1);
+            __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
+            acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
+            _mm256_storeu_pd(&c[0], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[4], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_mul_pd(valpha, acc1_1));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_mul_pd(valpha, acc2_0));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_mul_pd(valpha, acc2_1));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_mul_pd(valpha, acc3_0));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_mul_pd(valpha, acc3_1));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_mul_pd(valpha, acc4_0));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_mul_pd(valpha, acc4_1));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_mul_pd(valpha, acc5_0));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_mul_pd(valpha, acc5_1));
+        }
+        {
+            __m256d b0_0 = _mm256_loadu_pd(&b[0]);
+            __m256d b1_0 = _mm256_loadu_pd(&b[4]);
+            __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d acc0_1 = _mm256_mul_pd(a0_0, b1_0);
+            __m256d a1_0 = _mm256_set1_pd(a[7 * sa_row]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d acc1_1 = _mm256_mul_pd(a1_0, b1_0);
+            __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
+            __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
+            __m256d a0_1 = _mm256_set1_pd(a[6 * sa_row + 1]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_1, b1_1, acc0_1);
+            __m256d a1_1 = _mm256_set1_pd(a[7 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_1, b1_1, acc1_1);
+            __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
+            __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
+            __m256d a0_2 = _mm256_set1_pd(a[6 * sa_row + 2]);
+            acc0_0 = _mm256_fmadd_pd(a0_2, b0_2, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_2, b1_2, acc0_1);
+            __m256d a1_2 = _mm256_set1_pd(a[7 * sa_row + 2]);
+            acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_2, b1_2, acc1_1);
+            __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
+            __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
+            __m256d a0_3 = _mm256_set1_pd(a[6 * sa_row + 3]);
+            acc0_0 = _mm256_fmadd_pd(a0_3, b0_3, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_3, b1_3, acc0_1);
+            __m256d a1_3 = _mm256_set1_pd(a[7 * sa_row + 3]);
+            acc1_0 = _mm256_fmadd_pd(a1_3, b0_3, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_3, b1_3, acc1_1);
+            __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
+            __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
+            __m256d a0_4 = _mm256_set1_pd(a[6 * sa_row + 4]);
+            acc0_0 = _mm256_fmadd_pd(a0_4, b0_4, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_4, b1_4, acc0_1);
+            __m256d a1_4 = _mm256_set1_pd(a[7 * sa_row + 4]);
+            acc1_0 = _mm256_fmadd_pd(a1_4, b0_4, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_4, b1_4, acc1_1);
+            __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
+            __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
+            __m256d a0_5 = _mm256_set1_pd(a[6 * sa_row + 5]);
+            acc0_0 = _mm256_fmadd_pd(a0_5, b0_5, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_5, b1_5, acc0_1);
+            __m256d a1_5 = _mm256_set1_pd(a[7 * sa_row + 5]);
+            acc1_0 = _mm256_fmadd_pd(a1_5, b0_5, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_5, b1_5, acc1_1);
+            __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
+            __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
+            __m256d a0_6 = _mm256_set1_pd(a[6 * sa_row + 6]);
+            acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
+            __m256d a1_6 = _mm256_set1_pd(a[7 * sa_row + 6]);
+            acc1_0 = _mm256_fmadd_pd(a1_6, b0_6, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_6, b1_6, acc1_1);
+            __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
+            __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
+            __m256d a0_7 = _mm256_set1_pd(a[6 * sa_row + 7]);
+            acc0_0 = _mm256_fmadd_pd(a0_7, b0_7, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_7, b1_7, acc0_1);
+            __m256d a1_7 = _mm256_set1_pd(a[7 * sa_row + 7]);
+            acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_mul_pd(valpha, acc0_0));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_mul_pd(valpha, acc0_1));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_mul_pd(valpha, acc1_0));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_mul_pd(valpha, acc1_1));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_8x8x8_sf_avx2_rows_pf_ab
+ * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
+ * Cost per matrix: 1024 useful flops, 15 vector registers, 112 vector loads,
+ * 16 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m256d valpha = _mm256_set1_pd(alpha);
+    const __m256d vbeta = _mm256_set1_pd(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 64; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 64; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
+            }
+        }
+        {
+            __m256d b0_0 = _mm256_loadu_pd(&b[0]);
+            __m256d b1_0 = _mm256_loadu_pd(&b[4]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d acc0_1 = _mm256_mul_pd(a0_0, b1_0);
+            __m256d a1_0 = _mm256_set1_pd(a[1 * sa_row]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d acc1_1 = _mm256_mul_pd(a1_0, b1_0);
+            __m256d a2_0 = _mm256_set1_pd(a[2 * sa_row]);
+            __m256d acc2_0 = _mm256_mul_pd(a2_0, b0_0);
+            __m256d acc2_1 = _mm256_mul_pd(a2_0, b1_0);
+            __m256d a3_0 = _mm256_set1_pd(a[3 * sa_row]);
+            __m256d acc3_0 = _mm256_mul_pd(a3_0, b0_0);
+            __m256d acc3_1 = _mm256_mul_pd(a3_0, b1_0);
+            __m256d a4_0 = _mm256_set1_pd(a[4 * sa_row]);
+            __m256d acc4_0 = _mm256_mul_pd(a4_0, b0_0);
+            __m256d acc4_1 = _mm256_mul_pd(a4_0, b1_0);
+            __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
+            __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
+            __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
+            __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
+            __m256d a0_1 = _mm256_set1_pd(a[1]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_1, b1_1, acc0_1);
+            __m256d a1_1 = _mm256_set1_pd(a[1 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_1, b1_1, acc1_1);
+            __m256d a2_1 = _mm256_set1_pd(a[2 * sa_row + 1]);
+            acc2_0 = _mm256_fmadd_pd(a2_1, b0_1, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_1, b1_1, acc2_1);
+            __m256d a3_1 = _mm256_set1_pd(a[3 * sa_row + 1]);
+            acc3_0 = _mm256_fmadd_pd(a3_1, b0_1, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_1, b1_1, acc3_1);
+            __m256d a4_1 = _mm256_set1_pd(a[4 * sa_row + 1]);
+            acc4_0 = _mm256_fmadd_pd(a4_1, b0_1, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_1, b1_1, acc4_1);
+            __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
+            acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
+            __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
+            __m256d a0_2 = _mm256_set1_pd(a[2]);
+            acc0_0 = _mm256_fmadd_pd(a0_2, b0_2, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_2, b1_2, acc0_1);
+            __m256d a1_2 = _mm256_set1_pd(a[1 * sa_row + 2]);
+            acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_2, b1_2, acc1_1);
+            __m256d a2_2 = _mm256_set1_pd(a[2 * sa_row + 2]);
+            acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_2, b1_2, acc2_1);
+            __m256d a3_2 = _mm256_set1_pd(a[3 * sa_row + 2]);
+            acc3_0 = _mm256_fmadd_pd(a3_2, b0_2, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_2, b1_2, acc3_1);
+            __m256d a4_2 = _mm256_set1_pd(a[4 * sa_row + 2]);
+            acc4_0 = _mm256_fmadd_pd(a4_2, b0_2, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_2, b1_2, acc4_1);
+            __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
+            acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
+            __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
+            __m256d a0_3 = _mm256_set1_pd(a[3]);
+            acc0_0 = _mm256_fmadd_pd(a0_3, b0_3, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_3, b1_3, acc0_1);
+            __m256d a1_3 = _mm256_set1_pd(a[1 * sa_row + 3]);
+            acc1_0 = _mm256_fmadd_pd(a1_3, b0_3, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_3, b1_3, acc1_1);
+            __m256d a2_3 = _mm256_set1_pd(a[2 * sa_row + 3]);
+            acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_3, b1_3, acc2_1);
+            __m256d a3_3 = _mm256_set1_pd(a[3 * sa_row + 3]);
+            acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_3, b1_3, acc3_1);
+            __m256d a4_3 = _mm256_set1_pd(a[4 * sa_row + 3]);
+            acc4_0 = _mm256_fmadd_pd(a4_3, b0_3, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_3, b1_3, acc4_1);
+            __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
+            acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
+            __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
+            __m256d a0_4 = _mm256_set1_pd(a[4]);
+            acc0_0 = _mm256_fmadd_pd(a0_4, b0_4, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_4, b1_4, acc0_1);
+            __m256d a1_4 = _mm256_set1_pd(a[1 * sa_row + 4]);
+            acc1_0 = _mm256_fmadd_pd(a1_4, b0_4, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_4, b1_4, acc1_1);
+            __m256d a2_4 = _mm256_set1_pd(a[2 * sa_row + 4]);
+            acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
+            __m256d a3_4 = _mm256_set1_pd(a[3 * sa_row + 4]);
+            acc3_0 = _mm256_fmadd_pd(a3_4, b0_4, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_4, b1_4, acc3_1);
+            __m256d a4_4 = _mm256_set1_pd(a[4 * sa_row + 4]);
+            acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
+            __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
+            acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
+            __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
+            __m256d a0_5 = _mm256_set1_pd(a[5]);
+            acc0_0 = _mm256_fmadd_pd(a0_5, b0_5, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_5, b1_5, acc0_1);
+            __m256d a1_5 = _mm256_set1_pd(a[1 * sa_row + 5]);
+            acc1_0 = _mm256_fmadd_pd(a1_5, b0_5, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_5, b1_5, acc1_1);
+            __m256d a2_5 = _mm256_set1_pd(a[2 * sa_row + 5]);
+            acc2_0 = _mm256_fmadd_pd(a2_5, b0_5, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_5, b1_5, acc2_1);
+            __m256d a3_5 = _mm256_set1_pd(a[3 * sa_row + 5]);
+            acc3_0 = _mm256_fmadd_pd(a3_5, b0_5, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_5, b1_5, acc3_1);
+            __m256d a4_5 = _mm256_set1_pd(a[4 * sa_row + 5]);
+            acc4_0 = _mm256_fmadd_pd(a4_5, b0_5, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_5, b1_5, acc4_1);
+            __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
+            acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
+            __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
+            __m256d a0_6 = _mm256_set1_pd(a[6]);
+            acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
+            __m256d a1_6 = _mm256_set1_pd(a[1 * sa_row + 6]);
+            acc1_0 = _mm256_fmadd_pd(a1_6, b0_6, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_6, b1_6, acc1_1);
+            __m256d a2_6 = _mm256_set1_pd(a[2 * sa_row + 6]);
+            acc2_0 = _mm256_fmadd_pd(a2_6, b0_6, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_6, b1_6, acc2_1);
+            __m256d a3_6 = _mm256_set1_pd(a[3 * sa_row + 6]);
+            acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_6, b1_6, acc3_1);
+            __m256d a4_6 = _mm256_set1_pd(a[4 * sa_row + 6]);
+            acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_6, b1_6, acc4_1);
+            __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
+            acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
+            __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
+            __m256d a0_7 = _mm256_set1_pd(a[7]);
+            acc0_0 = _mm256_fmadd_pd(a0_7, b0_7, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_7, b1_7, acc0_1);
+            __m256d a1_7 = _mm256_set1_pd(a[1 * sa_row + 7]);
+            acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
+            __m256d a2_7 = _mm256_set1_pd(a[2 * sa_row + 7]);
+            acc2_0 = _mm256_fmadd_pd(a2_7, b0_7, acc2_0);
+            acc2_1 = _mm256_fmadd_pd(a2_7, b1_7, acc2_1);
+            __m256d a3_7 = _mm256_set1_pd(a[3 * sa_row + 7]);
+            acc3_0 = _mm256_fmadd_pd(a3_7, b0_7, acc3_0);
+            acc3_1 = _mm256_fmadd_pd(a3_7, b1_7, acc3_1);
+            __m256d a4_7 = _mm256_set1_pd(a[4 * sa_row + 7]);
+            acc4_0 = _mm256_fmadd_pd(a4_7, b0_7, acc4_0);
+            acc4_1 = _mm256_fmadd_pd(a4_7, b1_7, acc4_1);
+            __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
+            acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
+            acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+        }
+        {
+            __m256d b0_0 = _mm256_loadu_pd(&b[0]);
+            __m256d b1_0 = _mm256_loadu_pd(&b[4]);
+            __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d acc0_1 = _mm256_mul_pd(a0_0, b1_0);
+            __m256d a1_0 = _mm256_set1_pd(a[7 * sa_row]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d acc1_1 = _mm256_mul_pd(a1_0, b1_0);
+            __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
+            __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
+            __m256d a0_1 = _mm256_set1_pd(a[6 * sa_row + 1]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_1, b1_1, acc0_1);
+            __m256d a1_1 = _mm256_set1_pd(a[7 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_1, b1_1, acc1_1);
+            __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
+            __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
+            __m256d a0_2 = _mm256_set1_pd(a[6 * sa_row + 2]);
+            acc0_0 = _mm256_fmadd_pd(a0_2, b0_2, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_2, b1_2, acc0_1);
+            __m256d a1_2 = _mm256_set1_pd(a[7 * sa_row + 2]);
+            acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_2, b1_2, acc1_1);
+            __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
+            __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
+            __m256d a0_3 = _mm256_set1_pd(a[6 * sa_row + 3]);
+            acc0_0 = _mm256_fmadd_pd(a0_3, b0_3, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_3, b1_3, acc0_1);
+            __m256d a1_3 = _mm256_set1_pd(a[7 * sa_row + 3]);
+            acc1_0 = _mm256_fmadd_pd(a1_3, b0_3, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_3, b1_3, acc1_1);
+            __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
+            __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
+            __m256d a0_4 = _mm256_set1_pd(a[6 * sa_row + 4]);
+            acc0_0 = _mm256_fmadd_pd(a0_4, b0_4, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_4, b1_4, acc0_1);
+            __m256d a1_4 = _mm256_set1_pd(a[7 * sa_row + 4]);
+            acc1_0 = _mm256_fmadd_pd(a1_4, b0_4, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_4, b1_4, acc1_1);
+            __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
+            __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
+            __m256d a0_5 = _mm256_set1_pd(a[6 * sa_row + 5]);
+            acc0_0 = _mm256_fmadd_pd(a0_5, b0_5, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_5, b1_5, acc0_1);
+            __m256d a1_5 = _mm256_set1_pd(a[7 * sa_row + 5]);
+            acc1_0 = _mm256_fmadd_pd(a1_5, b0_5, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_5, b1_5, acc1_1);
+            __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
+            __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
+            __m256d a0_6 = _mm256_set1_pd(a[6 * sa_row + 6]);
+            acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
+            __m256d a1_6 = _mm256_set1_pd(a[7 * sa_row + 6]);
+            acc1_0 = _mm256_fmadd_pd(a1_6, b0_6, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_6, b1_6, acc1_1);
+            __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
+            __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
+            __m256d a0_7 = _mm256_set1_pd(a[6 * sa_row + 7]);
+            acc0_0 = _mm256_fmadd_pd(a0_7, b0_7, acc0_0);
+            acc0_1 = _mm256_fmadd_pd(a0_7, b1_7, acc0_1);
+            __m256d a1_7 = _mm256_set1_pd(a[7 * sa_row + 7]);
+            acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
+            acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx512_rows_b0
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
@@ -5410,7 +5974,375 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_f64_args
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f64_8x8x8[14] = {
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_8x8x8_sf_avx512_rows_pf_b0
+ * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
+ * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
+ * 8 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 64; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 64; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
+            }
+        }
+        {
+            __m512d b0_0 = _mm512_loadu_pd(&b[0]);
+            __m512d a0_0 = _mm512_set1_pd(a[0]);
+            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
+            __m512d a1_0 = _mm512_set1_pd(a[1 * sa_row]);
+            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
+            __m512d a2_0 = _mm512_set1_pd(a[2 * sa_row]);
+            __m512d acc2_0 = _mm512_mul_pd(a2_0, b0_0);
+            __m512d a3_0 = _mm512_set1_pd(a[3 * sa_row]);
+            __m512d acc3_0 = _mm512_mul_pd(a3_0, b0_0);
+            __m512d a4_0 = _mm512_set1_pd(a[4 * sa_row]);
+            __m512d acc4_0 = _mm512_mul_pd(a4_0, b0_0);
+            __m512d a5_0 = _mm512_set1_pd(a[5 * sa_row]);
+            __m512d acc5_0 = _mm512_mul_pd(a5_0, b0_0);
+            __m512d a6_0 = _mm512_set1_pd(a[6 * sa_row]);
+            __m512d acc6_0 = _mm512_mul_pd(a6_0, b0_0);
+            __m512d a7_0 = _mm512_set1_pd(a[7 * sa_row]);
+            __m512d acc7_0 = _mm512_mul_pd(a7_0, b0_0);
+            __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
+            __m512d a0_1 = _mm512_set1_pd(a[1]);
+            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m512d a1_1 = _mm512_set1_pd(a[1 * sa_row + 1]);
+            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
+            __m512d a2_1 = _mm512_set1_pd(a[2 * sa_row + 1]);
+            acc2_0 = _mm512_fmadd_pd(a2_1, b0_1, acc2_0);
+            __m512d a3_1 = _mm512_set1_pd(a[3 * sa_row + 1]);
+            acc3_0 = _mm512_fmadd_pd(a3_1, b0_1, acc3_0);
+            __m512d a4_1 = _mm512_set1_pd(a[4 * sa_row + 1]);
+            acc4_0 = _mm512_fmadd_pd(a4_1, b0_1, acc4_0);
+            __m512d a5_1 = _mm512_set1_pd(a[5 * sa_row + 1]);
+            acc5_0 = _mm512_fmadd_pd(a5_1, b0_1, acc5_0);
+            __m512d a6_1 = _mm512_set1_pd(a[6 * sa_row + 1]);
+            acc6_0 = _mm512_fmadd_pd(a6_1, b0_1, acc6_0);
+            __m512d a7_1 = _mm512_set1_pd(a[7 * sa_row + 1]);
+            acc7_0 = _mm512_fmadd_pd(a7_1, b0_1, acc7_0);
+            __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
+            __m512d a0_2 = _mm512_set1_pd(a[2]);
+            acc0_0 = _mm512_fmadd_pd(a0_2, b0_2, acc0_0);
+            __m512d a1_2 = _mm512_set1_pd(a[1 * sa_row + 2]);
+            acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
+            __m512d a2_2 = _mm512_set1_pd(a[2 * sa_row + 2]);
+            acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
+            __m512d a3_2 = _mm512_set1_pd(a[3 * sa_row + 2]);
+            acc3_0 = _mm512_fmadd_pd(a3_2, b0_2, acc3_0);
+            __m512d a4_2 = _mm512_set1_pd(a[4 * sa_row + 2]);
+            acc4_0 = _mm512_fmadd_pd(a4_2, b0_2, acc4_0);
+            __m512d a5_2 = _mm512_set1_pd(a[5 * sa_row + 2]);
+            acc5_0 = _mm512_fmadd_pd(a5_2, b0_2, acc5_0);
+            __m512d a6_2 = _mm512_set1_pd(a[6 * sa_row + 2]);
+            acc6_0 = _mm512_fmadd_pd(a6_2, b0_2, acc6_0);
+            __m512d a7_2 = _mm512_set1_pd(a[7 * sa_row + 2]);
+            acc7_0 = _mm512_fmadd_pd(a7_2, b0_2, acc7_0);
+            __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
+            __m512d a0_3 = _mm512_set1_pd(a[3]);
+            acc0_0 = _mm512_fmadd_pd(a0_3, b0_3, acc0_0);
+            __m512d a1_3 = _mm512_set1_pd(a[1 * sa_row + 3]);
+            acc1_0 = _mm512_fmadd_pd(a1_3, b0_3, acc1_0);
+            __m512d a2_3 = _mm512_set1_pd(a[2 * sa_row + 3]);
+            acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
+            __m512d a3_3 = _mm512_set1_pd(a[3 * sa_row + 3]);
+            acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
+            __m512d a4_3 = _mm512_set1_pd(a[4 * sa_row + 3]);
+            acc4_0 = _mm512_fmadd_pd(a4_3, b0_3, acc4_0);
+            __m512d a5_3 = _mm512_set1_pd(a[5 * sa_row + 3]);
+            acc5_0 = _mm512_fmadd_pd(a5_3, b0_3, acc5_0);
+            __m512d a6_3 = _mm512_set1_pd(a[6 * sa_row + 3]);
+            acc6_0 = _mm512_fmadd_pd(a6_3, b0_3, acc6_0);
+            __m512d a7_3 = _mm512_set1_pd(a[7 * sa_row + 3]);
+            acc7_0 = _mm512_fmadd_pd(a7_3, b0_3, acc7_0);
+            __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
+            __m512d a0_4 = _mm512_set1_pd(a[4]);
+            acc0_0 = _mm512_fmadd_pd(a0_4, b0_4, acc0_0);
+            __m512d a1_4 = _mm512_set1_pd(a[1 * sa_row + 4]);
+            acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
+            __m512d a2_4 = _mm512_set1_pd(a[2 * sa_row + 4]);
+            acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
+            __m512d a3_4 = _mm512_set1_pd(a[3 * sa_row + 4]);
+            acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
+            __m512d a4_4 = _mm512_set1_pd(a[4 * sa_row + 4]);
+            acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
+            __m512d a5_4 = _mm512_set1_pd(a[5 * sa_row + 4]);
+            acc5_0 = _mm512_fmadd_pd(a5_4, b0_4, acc5_0);
+            __m512d a6_4 = _mm512_set1_pd(a[6 * sa_row + 4]);
+            acc6_0 = _mm512_fmadd_pd(a6_4, b0_4, acc6_0);
+            __m512d a7_4 = _mm512_set1_pd(a[7 * sa_row + 4]);
+            acc7_0 = _mm512_fmadd_pd(a7_4, b0_4, acc7_0);
+            __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
+            __m512d a0_5 = _mm512_set1_pd(a[5]);
+            acc0_0 = _mm512_fmadd_pd(a0_5, b0_5, acc0_0);
+            __m512d a1_5 = _mm512_set1_pd(a[1 * sa_row + 5]);
+            acc1_0 = _mm512_fmadd_pd(a1_5, b0_5, acc1_0);
+            __m512d a2_5 = _mm512_set1_pd(a[2 * sa_row + 5]);
+            acc2_0 = _mm512_fmadd_pd(a2_5, b0_5, acc2_0);
+            __m512d a3_5 = _mm512_set1_pd(a[3 * sa_row + 5]);
+            acc3_0 = _mm512_fmadd_pd(a3_5, b0_5, acc3_0);
+            __m512d a4_5 = _mm512_set1_pd(a[4 * sa_row + 5]);
+            acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
+            __m512d a5_5 = _mm512_set1_pd(a[5 * sa_row + 5]);
+            acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
+            __m512d a6_5 = _mm512_set1_pd(a[6 * sa_row + 5]);
+            acc6_0 = _mm512_fmadd_pd(a6_5, b0_5, acc6_0);
+            __m512d a7_5 = _mm512_set1_pd(a[7 * sa_row + 5]);
+            acc7_0 = _mm512_fmadd_pd(a7_5, b0_5, acc7_0);
+            __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
+            __m512d a0_6 = _mm512_set1_pd(a[6]);
+            acc0_0 = _mm512_fmadd_pd(a0_6, b0_6, acc0_0);
+            __m512d a1_6 = _mm512_set1_pd(a[1 * sa_row + 6]);
+            acc1_0 = _mm512_fmadd_pd(a1_6, b0_6, acc1_0);
+            __m512d a2_6 = _mm512_set1_pd(a[2 * sa_row + 6]);
+            acc2_0 = _mm512_fmadd_pd(a2_6, b0_6, acc2_0);
+            __m512d a3_6 = _mm512_set1_pd(a[3 * sa_row + 6]);
+            acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
+            __m512d a4_6 = _mm512_set1_pd(a[4 * sa_row + 6]);
+            acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
+            __m512d a5_6 = _mm512_set1_pd(a[5 * sa_row + 6]);
+            acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
+            __m512d a6_6 = _mm512_set1_pd(a[6 * sa_row + 6]);
+            acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
+            __m512d a7_6 = _mm512_set1_pd(a[7 * sa_row + 6]);
+            acc7_0 = _mm512_fmadd_pd(a7_6, b0_6, acc7_0);
+            __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
+            __m512d a0_7 = _mm512_set1_pd(a[7]);
+            acc0_0 = _mm512_fmadd_pd(a0_7, b0_7, acc0_0);
+            __m512d a1_7 = _mm512_set1_pd(a[1 * sa_row + 7]);
+            acc1_0 = _mm512_fmadd_pd(a1_7, b0_7, acc1_0);
+            __m512d a2_7 = _mm512_set1_pd(a[2 * sa_row + 7]);
+            acc2_0 = _mm512_fmadd_pd(a2_7, b0_7, acc2_0);
+            __m512d a3_7 = _mm512_set1_pd(a[3 * sa_row + 7]);
+            acc3_0 = _mm512_fmadd_pd(a3_7, b0_7, acc3_0);
+            __m512d a4_7 = _mm512_set1_pd(a[4 * sa_row + 7]);
+            acc4_0 = _mm512_fmadd_pd(a4_7, b0_7, acc4_0);
+            __m512d a5_7 = _mm512_set1_pd(a[5 * sa_row + 7]);
+            acc5_0 = _mm512_fmadd_pd(a5_7, b0_7, acc5_0);
+            __m512d a6_7 = _mm512_set1_pd(a[6 * sa_row + 7]);
+            acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
+            __m512d a7_7 = _mm512_set1_pd(a[7 * sa_row + 7]);
+            acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
+            _mm512_storeu_pd(&c[0], _mm512_mul_pd(valpha, acc0_0));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_mul_pd(valpha, acc1_0));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_mul_pd(valpha, acc2_0));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_mul_pd(valpha, acc3_0));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_mul_pd(valpha, acc4_0));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_mul_pd(valpha, acc5_0));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_mul_pd(valpha, acc6_0));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_mul_pd(valpha, acc7_0));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_8x8x8_sf_avx512_rows_pf_ab
+ * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
+ * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
+ * 8 vector stores, 0 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const int64_t sa_row = g->sa_row;
+    const int64_t sb_row = g->sb_row;
+    const int64_t sc_row = g->sc_row;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
+    for (int64_t t = 0; t < g->batch; ++t) {
+        if (t + 1 < g->batch) {
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
+                for (int o = 0; o < 64; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
+            }
+            for (int64_t i = 0; i < 8; ++i) {
+                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
+                for (int o = 0; o < 64; o += 64)
+                    _mm_prefetch(r + o, _MM_HINT_T0);
+                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
+            }
+        }
+        {
+            __m512d b0_0 = _mm512_loadu_pd(&b[0]);
+            __m512d a0_0 = _mm512_set1_pd(a[0]);
+            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
+            __m512d a1_0 = _mm512_set1_pd(a[1 * sa_row]);
+            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
+            __m512d a2_0 = _mm512_set1_pd(a[2 * sa_row]);
+            __m512d acc2_0 = _mm512_mul_pd(a2_0, b0_0);
+            __m512d a3_0 = _mm512_set1_pd(a[3 * sa_row]);
+            __m512d acc3_0 = _mm512_mul_pd(a3_0, b0_0);
+            __m512d a4_0 = _mm512_set1_pd(a[4 * sa_row]);
+            __m512d acc4_0 = _mm512_mul_pd(a4_0, b0_0);
+            __m512d a5_0 = _mm512_set1_pd(a[5 * sa_row]);
+            __m512d acc5_0 = _mm512_mul_pd(a5_0, b0_0);
+            __m512d a6_0 = _mm512_set1_pd(a[6 * sa_row]);
+            __m512d acc6_0 = _mm512_mul_pd(a6_0, b0_0);
+            __m512d a7_0 = _mm512_set1_pd(a[7 * sa_row]);
+            __m512d acc7_0 = _mm512_mul_pd(a7_0, b0_0);
+            __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
+            __m512d a0_1 = _mm512_set1_pd(a[1]);
+            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m512d a1_1 = _mm512_set1_pd(a[1 * sa_row + 1]);
+            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
+            __m512d a2_1 = _mm512_set1_pd(a[2 * sa_row + 1]);
+            acc2_0 = _mm512_fmadd_pd(a2_1, b0_1, acc2_0);
+            __m512d a3_1 = _mm512_set1_pd(a[3 * sa_row + 1]);
+            acc3_0 = _mm512_fmadd_pd(a3_1, b0_1, acc3_0);
+            __m512d a4_1 = _mm512_set1_pd(a[4 * sa_row + 1]);
+            acc4_0 = _mm512_fmadd_pd(a4_1, b0_1, acc4_0);
+            __m512d a5_1 = _mm512_set1_pd(a[5 * sa_row + 1]);
+            acc5_0 = _mm512_fmadd_pd(a5_1, b0_1, acc5_0);
+            __m512d a6_1 = _mm512_set1_pd(a[6 * sa_row + 1]);
+            acc6_0 = _mm512_fmadd_pd(a6_1, b0_1, acc6_0);
+            __m512d a7_1 = _mm512_set1_pd(a[7 * sa_row + 1]);
+            acc7_0 = _mm512_fmadd_pd(a7_1, b0_1, acc7_0);
+            __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
+            __m512d a0_2 = _mm512_set1_pd(a[2]);
+            acc0_0 = _mm512_fmadd_pd(a0_2, b0_2, acc0_0);
+            __m512d a1_2 = _mm512_set1_pd(a[1 * sa_row + 2]);
+            acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
+            __m512d a2_2 = _mm512_set1_pd(a[2 * sa_row + 2]);
+            acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
+            __m512d a3_2 = _mm512_set1_pd(a[3 * sa_row + 2]);
+            acc3_0 = _mm512_fmadd_pd(a3_2, b0_2, acc3_0);
+            __m512d a4_2 = _mm512_set1_pd(a[4 * sa_row + 2]);
+            acc4_0 = _mm512_fmadd_pd(a4_2, b0_2, acc4_0);
+            __m512d a5_2 = _mm512_set1_pd(a[5 * sa_row + 2]);
+            acc5_0 = _mm512_fmadd_pd(a5_2, b0_2, acc5_0);
+            __m512d a6_2 = _mm512_set1_pd(a[6 * sa_row + 2]);
+            acc6_0 = _mm512_fmadd_pd(a6_2, b0_2, acc6_0);
+            __m512d a7_2 = _mm512_set1_pd(a[7 * sa_row + 2]);
+            acc7_0 = _mm512_fmadd_pd(a7_2, b0_2, acc7_0);
+            __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
+            __m512d a0_3 = _mm512_set1_pd(a[3]);
+            acc0_0 = _mm512_fmadd_pd(a0_3, b0_3, acc0_0);
+            __m512d a1_3 = _mm512_set1_pd(a[1 * sa_row + 3]);
+            acc1_0 = _mm512_fmadd_pd(a1_3, b0_3, acc1_0);
+            __m512d a2_3 = _mm512_set1_pd(a[2 * sa_row + 3]);
+            acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
+            __m512d a3_3 = _mm512_set1_pd(a[3 * sa_row + 3]);
+            acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
+            __m512d a4_3 = _mm512_set1_pd(a[4 * sa_row + 3]);
+            acc4_0 = _mm512_fmadd_pd(a4_3, b0_3, acc4_0);
+            __m512d a5_3 = _mm512_set1_pd(a[5 * sa_row + 3]);
+            acc5_0 = _mm512_fmadd_pd(a5_3, b0_3, acc5_0);
+            __m512d a6_3 = _mm512_set1_pd(a[6 * sa_row + 3]);
+            acc6_0 = _mm512_fmadd_pd(a6_3, b0_3, acc6_0);
+            __m512d a7_3 = _mm512_set1_pd(a[7 * sa_row + 3]);
+            acc7_0 = _mm512_fmadd_pd(a7_3, b0_3, acc7_0);
+            __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
+            __m512d a0_4 = _mm512_set1_pd(a[4]);
+            acc0_0 = _mm512_fmadd_pd(a0_4, b0_4, acc0_0);
+            __m512d a1_4 = _mm512_set1_pd(a[1 * sa_row + 4]);
+            acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
+            __m512d a2_4 = _mm512_set1_pd(a[2 * sa_row + 4]);
+            acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
+            __m512d a3_4 = _mm512_set1_pd(a[3 * sa_row + 4]);
+            acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
+            __m512d a4_4 = _mm512_set1_pd(a[4 * sa_row + 4]);
+            acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
+            __m512d a5_4 = _mm512_set1_pd(a[5 * sa_row + 4]);
+            acc5_0 = _mm512_fmadd_pd(a5_4, b0_4, acc5_0);
+            __m512d a6_4 = _mm512_set1_pd(a[6 * sa_row + 4]);
+            acc6_0 = _mm512_fmadd_pd(a6_4, b0_4, acc6_0);
+            __m512d a7_4 = _mm512_set1_pd(a[7 * sa_row + 4]);
+            acc7_0 = _mm512_fmadd_pd(a7_4, b0_4, acc7_0);
+            __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
+            __m512d a0_5 = _mm512_set1_pd(a[5]);
+            acc0_0 = _mm512_fmadd_pd(a0_5, b0_5, acc0_0);
+            __m512d a1_5 = _mm512_set1_pd(a[1 * sa_row + 5]);
+            acc1_0 = _mm512_fmadd_pd(a1_5, b0_5, acc1_0);
+            __m512d a2_5 = _mm512_set1_pd(a[2 * sa_row + 5]);
+            acc2_0 = _mm512_fmadd_pd(a2_5, b0_5, acc2_0);
+            __m512d a3_5 = _mm512_set1_pd(a[3 * sa_row + 5]);
+            acc3_0 = _mm512_fmadd_pd(a3_5, b0_5, acc3_0);
+            __m512d a4_5 = _mm512_set1_pd(a[4 * sa_row + 5]);
+            acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
+            __m512d a5_5 = _mm512_set1_pd(a[5 * sa_row + 5]);
+            acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
+            __m512d a6_5 = _mm512_set1_pd(a[6 * sa_row + 5]);
+            acc6_0 = _mm512_fmadd_pd(a6_5, b0_5, acc6_0);
+            __m512d a7_5 = _mm512_set1_pd(a[7 * sa_row + 5]);
+            acc7_0 = _mm512_fmadd_pd(a7_5, b0_5, acc7_0);
+            __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
+            __m512d a0_6 = _mm512_set1_pd(a[6]);
+            acc0_0 = _mm512_fmadd_pd(a0_6, b0_6, acc0_0);
+            __m512d a1_6 = _mm512_set1_pd(a[1 * sa_row + 6]);
+            acc1_0 = _mm512_fmadd_pd(a1_6, b0_6, acc1_0);
+            __m512d a2_6 = _mm512_set1_pd(a[2 * sa_row + 6]);
+            acc2_0 = _mm512_fmadd_pd(a2_6, b0_6, acc2_0);
+            __m512d a3_6 = _mm512_set1_pd(a[3 * sa_row + 6]);
+            acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
+            __m512d a4_6 = _mm512_set1_pd(a[4 * sa_row + 6]);
+            acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
+            __m512d a5_6 = _mm512_set1_pd(a[5 * sa_row + 6]);
+            acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
+            __m512d a6_6 = _mm512_set1_pd(a[6 * sa_row + 6]);
+            acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
+            __m512d a7_6 = _mm512_set1_pd(a[7 * sa_row + 6]);
+            acc7_0 = _mm512_fmadd_pd(a7_6, b0_6, acc7_0);
+            __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
+            __m512d a0_7 = _mm512_set1_pd(a[7]);
+            acc0_0 = _mm512_fmadd_pd(a0_7, b0_7, acc0_0);
+            __m512d a1_7 = _mm512_set1_pd(a[1 * sa_row + 7]);
+            acc1_0 = _mm512_fmadd_pd(a1_7, b0_7, acc1_0);
+            __m512d a2_7 = _mm512_set1_pd(a[2 * sa_row + 7]);
+            acc2_0 = _mm512_fmadd_pd(a2_7, b0_7, acc2_0);
+            __m512d a3_7 = _mm512_set1_pd(a[3 * sa_row + 7]);
+            acc3_0 = _mm512_fmadd_pd(a3_7, b0_7, acc3_0);
+            __m512d a4_7 = _mm512_set1_pd(a[4 * sa_row + 7]);
+            acc4_0 = _mm512_fmadd_pd(a4_7, b0_7, acc4_0);
+            __m512d a5_7 = _mm512_set1_pd(a[5 * sa_row + 7]);
+            acc5_0 = _mm512_fmadd_pd(a5_7, b0_7, acc5_0);
+            __m512d a6_7 = _mm512_set1_pd(a[6 * sa_row + 7]);
+            acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
+            __m512d a7_7 = _mm512_set1_pd(a[7 * sa_row + 7]);
+            acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+        }
+        a += g->sa_batch;
+        b += g->sb_batch;
+        c += g->sc_batch;
+    }
+}
+#endif
+
+const bmm_kernel_desc bmm__kernels_default_f64_8x8x8[18] = {
     { "bmm_f64_8x8x8_bf_c99_a1b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 960, NULL, bmm_f64_8x8x8_bf_c99_a1b0 },
     { "bmm_f64_8x8x8_bf_c99_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 1024, NULL, bmm_f64_8x8x8_bf_c99_b0 },
     { "bmm_f64_8x8x8_bf_c99_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 1152, NULL, bmm_f64_8x8x8_bf_c99_ab },
@@ -5423,6 +6355,10 @@ const bmm_kernel_desc bmm__kernels_default_f64_8x8x8[14] = {
     { "bmm_f64_8x8x8_sf_c99_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 1152, NULL, bmm_f64_8x8x8_sf_c99_ab },
     { "bmm_f64_8x8x8_sf_avx2_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_b0) },
     { "bmm_f64_8x8x8_sf_avx2_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_ab) },
+    { "bmm_f64_8x8x8_sf_avx2_rows_pf_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_8x8x8_sf_avx2_rows_pf_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_ab) },
     { "bmm_f64_8x8x8_sf_avx512_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_b0) },
     { "bmm_f64_8x8x8_sf_avx512_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_ab) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_pf_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_pf_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_ab) },
 };

@@ -127,6 +127,26 @@ test("vector variants: forms per shape and ISA, no alpha = 1 form beside b0", fu
   check(names["bmm_f32_10x64x1_bf_avx2_dot_b0"] and not names["bmm_f32_10x64x1_bf_avx2_rows_b0"], "p = 1: dot only")
   check(names["bmm_f32_40x40x40_bf_avx512_rl8_b0"] and names["bmm_f32_40x40x40_bf_avx512_rl4_b0"], "looped tiles")
   check(names["bmm_f32_40x40x40_bf_c99_t4x8_a1b0"])
+  -- prefetching twins: seq-first, past the threshold, rows/rl forms only
+  check(names["bmm_f32_40x40x40_sf_avx512_rl8_pf_b0"] and names["bmm_f32_40x40x40_sf_avx2_rl6_pf_ab"], "sf twins")
+  check(not names["bmm_f32_40x40x40_bf_avx512_rl8_pf_b0"], "no prefetching twin batch-first")
+  check(not names["bmm_f32_4x4x4_sf_avx512_rows_pf_b0"], "no prefetching twin below the threshold")
+  check(not names["bmm_f32_10x64x1_sf_avx512_dot_pf_b0"] and not names["bmm_f32_40x40x40_sf_c99_t4x8_pf_b0"])
+end)
+
+test("a prefetching twin is its form plus prefetches of the next item's A and B rows", function()
+  local r = run_spec('return { shapes = { "9x9x9" }, dtypes = { "f64" }, layouts = { "sf" }, isas = { "avx2" } }\n', "c")
+  local body = {}
+  for _, k in ipairs(r.value) do body[k.name] = k.body end
+  local plain, pf = body["bmm_f64_9x9x9_sf_avx2_rows_b0"], body["bmm_f64_9x9x9_sf_avx2_rows_pf_b0"]
+  check(plain and pf, "both forms generated")
+  eq(pf, plain)  -- the same arithmetic; the prefetches go on the batch loop (outputs stage)
+  local files = run_spec('return { shapes = { "9x9x9" }, dtypes = { "f64" }, layouts = { "sf" }, isas = { "avx2" } }\n', "files")
+  local text = files.value["kernels/bmm_f64_9x9x9.c"]
+  local _, n = text:gsub("_mm_prefetch%(r %+ 72 %- 1", "")
+  eq(n, 4)  -- A and B rows (72 bytes each), in the b0 and ab twins
+  local plain_fn = text:match("void bmm_f64_9x9x9_sf_avx2_rows_b0%(.-\n}\n")
+  check(plain_fn and not plain_fn:find("_mm_prefetch", 1, true), "the plain form does not prefetch")
 end)
 
 test("vector IR stores every element of C exactly once, every form", function()
