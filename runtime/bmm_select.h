@@ -34,6 +34,52 @@ static inline int bmm__operand_class(int64_t batch, int64_t rows, int64_t cols, 
     return 0;
 }
 
+/* 1 + the largest element offset of a batch of rows x cols operands with strides
+ * {sb, sr, sc} (all >= 0), or -1 past INT64_MAX. */
+static inline int64_t bmm__extent(int64_t batch, int64_t rows, int64_t cols, int64_t sb,
+    int64_t sr, int64_t sc)
+{
+    const int64_t small = (int64_t)1 << 31;  /* below these no sum of products overflows */
+    int64_t e = 1, size[3], step[3];
+    size[0] = batch - 1, size[1] = rows - 1, size[2] = cols - 1;
+    step[0] = sb, step[1] = sr, step[2] = sc;
+    for (int d = 0; d < 3; d++) {
+        if (size[d] > 0 && (size[d] >= small || step[d] >= small || e >= small * small)
+            && step[d] > (INT64_MAX - e) / size[d])
+            return -1;
+        e += size[d] * step[d];
+    }
+    return e;
+}
+
+/* Distinct elements map to distinct addresses if, with size-1 dimensions dropped and the rest
+ * ordered by stride, each stride exceeds the span of the smaller ones. That holds for every
+ * view torch makes without overlap; anything else is rejected rather than guessed at.
+ * Call after bmm__extent succeeded (no span overflows). */
+static inline int bmm__self_overlaps(int64_t batch, int64_t rows, int64_t cols, int64_t sb,
+    int64_t sr, int64_t sc)
+{
+    int64_t size[3], step[3], span = 0;
+    int idx[3], k = 0;
+    size[0] = batch, size[1] = rows, size[2] = cols;
+    step[0] = sb, step[1] = sr, step[2] = sc;
+    for (int d = 0; d < 3; d++)
+        if (size[d] > 1)
+            idx[k++] = d;
+    for (int i = 1; i < k; i++)  /* insertion sort by stride */
+        for (int j = i; j > 0 && step[idx[j]] < step[idx[j - 1]]; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    for (int i = 0; i < k; i++) {
+        if (step[idx[i]] <= span)
+            return 1;
+        span += (size[idx[i]] - 1) * step[idx[i]];
+    }
+    return 0;
+}
+
 /* An operand fits a kernel layout: unit column stride (unless one column), and for BF packed
  * rows (unless one row). Batch strides are run-time arguments of every kernel. */
 static inline int bmm__operand_fits(int layout, int64_t rows, int64_t cols, int64_t sr,

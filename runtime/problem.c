@@ -43,23 +43,9 @@ static void dims(const bmm__problem *pr, int operand, int64_t *rows, int64_t *co
     }
 }
 
-/* a*b + c without overflow, all >= 0; returns 0 on overflow. */
-static int muladd(int64_t a, int64_t b, int64_t c, int64_t *out)
-{
-    int64_t t;
-    if (__builtin_mul_overflow(a, b, &t) || __builtin_add_overflow(t, c, out))
-        return 0;
-    return 1;
-}
-
-/* 1 + largest element offset of an operand, or -1 if it overflows int64. */
 static int64_t extent(int64_t batch, int64_t rows, int64_t cols, bmm_stride s)
 {
-    int64_t e = 1;
-    if (!muladd(batch - 1, s.batch, e, &e) || !muladd(rows - 1, s.row, e, &e)
-        || !muladd(cols - 1, s.col, e, &e))
-        return -1;
-    return e;
+    return bmm__extent(batch, rows, cols, s.batch, s.row, s.col);
 }
 
 void bmm__extents(const bmm__problem *pr, int64_t ext[3])
@@ -70,32 +56,6 @@ void bmm__extents(const bmm__problem *pr, int64_t ext[3])
         dims(pr, o, &rows, &cols, &s);
         ext[o] = pr->batch > 0 ? extent(pr->batch, rows, cols, s) : 0;
     }
-}
-
-/* C's elements map to distinct addresses if, with size-1 dimensions dropped and the rest
- * ordered by stride, each stride exceeds the span of the smaller ones. That holds for every
- * view torch makes without overlap; anything else is rejected rather than guessed at. */
-static int self_overlaps(int64_t batch, int64_t rows, int64_t cols, bmm_stride s)
-{
-    int64_t size[3] = { batch, rows, cols }, stride[3] = { s.batch, s.row, s.col };
-    int idx[3], k = 0;
-    for (int d = 0; d < 3; d++)
-        if (size[d] > 1)
-            idx[k++] = d;
-    for (int i = 1; i < k; i++)  /* insertion sort by stride */
-        for (int j = i; j > 0 && stride[idx[j]] < stride[idx[j - 1]]; j--) {
-            int t = idx[j];
-            idx[j] = idx[j - 1];
-            idx[j - 1] = t;
-        }
-    int64_t span = 0;  /* largest offset reachable with the smaller dimensions */
-    for (int i = 0; i < k; i++) {
-        int d = idx[i];
-        if (stride[d] <= span)
-            return 1;
-        span += (size[d] - 1) * stride[d];  /* fits: extent() passed */
-    }
-    return 0;
 }
 
 bmm_status bmm__check_problem(const bmm__problem *pr)
@@ -131,7 +91,8 @@ bmm_status bmm__check_problem(const bmm__problem *pr)
                 "{%lld, %lld, %lld})", OPERAND[o], (long long)pr->batch, (long long)rows,
                 (long long)cols, (long long)s.batch, (long long)s.row, (long long)s.col);
     }
-    if (pr->batch > 0 && self_overlaps(pr->batch, pr->n, pr->p, pr->sc))
+    if (pr->batch > 0
+        && bmm__self_overlaps(pr->batch, pr->n, pr->p, pr->sc.batch, pr->sc.row, pr->sc.col))
         return bmm__fail(BMM_EOVERLAP,
             "C overlaps itself: strides sc {%lld, %lld, %lld} map two elements of a "
             "batch %lld x %lld x %lld output to one address", (long long)pr->sc.batch,
