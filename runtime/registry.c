@@ -68,7 +68,7 @@ static const char *table_error(const bmm_kernel_table *t)
                 || k->isa < BMM_ISA_C99 || k->isa > BMM_ISA_AVX512
                 || k->scalars < BMM_SCALARS_AB || k->scalars > BMM_SCALARS_A1B0)
                 return "a kernel descriptor is malformed";
-            if (k->isa == BMM_ISA_C99 && !(k->dtype == BMM_F32 ? (void *)k->f32 : (void *)k->f64))
+            if (k->isa == BMM_ISA_C99 && (k->dtype == BMM_F32 ? !k->f32 : !k->f64))
                 return "a portable C kernel has no function";
         }
     }
