@@ -1,7 +1,7 @@
 # BmmInstall.cmake: what `cmake --install` puts where. Headers, libbmm.a and libbmm.so,
 # bmm-tune; the generator, its templates and the runtime headers it pastes into vendored files
-# (share/bmmgen); the CMake package bmmgen (targets bmmgen::bmm, bmmgen::bmm_static, and
-# bmm_generate_kernels()) and bmm.pc for pkg-config.
+# or reads its version from (share/bmmgen); the CMake package bmmgen (targets bmmgen::bmm,
+# bmmgen::bmm_static, and bmm_generate_kernels()) and bmm.pc for pkg-config.
 include(CMakePackageConfigHelpers)
 set(BMM_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/bmmgen)
 set(BMM_SHARE_DIR ${CMAKE_INSTALL_DATADIR}/bmmgen)
@@ -15,7 +15,8 @@ install(EXPORT bmmgenTargets NAMESPACE bmmgen:: DESTINATION ${BMM_CMAKE_DIR})
 
 install(DIRECTORY generator/ DESTINATION ${BMM_SHARE_DIR}/generator FILES_MATCHING PATTERN "*.lua")
 install(DIRECTORY templates/ DESTINATION ${BMM_SHARE_DIR}/templates FILES_MATCHING PATTERN "*.in")
-install(FILES runtime/bmm_kernel.h runtime/bmm_simd.h runtime/bmm_select.h
+install(FILES runtime/bmm.h runtime/bmm_kernel.h runtime/bmm_simd.h runtime/bmm_select.h
+  runtime/bmm_generic.h
   DESTINATION ${BMM_SHARE_DIR}/runtime)
 
 configure_package_config_file(cmake/bmmgenConfig.cmake.in

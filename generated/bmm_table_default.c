@@ -53,8 +53,10 @@ static const bmm_kernel_part parts[44] = {
     { 14, bmm__kernels_default_f64_64x128x1 },
 };
 
+/* abi: the kernel ABI these descriptors were generated for (a literal, so a table compiled
+ * against another bmm_kernel.h is refused at registration instead of misread). */
 const bmm_kernel_table bmm_table_default = {
-    "default", "0.1.0", "182aa26d2daca544", 44, parts
+    2, "default", "0.1.0", "182aa26d2daca544", 44, parts
 };
 
 #if defined(BMM_AUTO_REGISTER) && (defined(__GNUC__) || defined(__clang__))

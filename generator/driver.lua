@@ -42,13 +42,10 @@ function M.run(opts)
 
   local kernels = {}
   for i, d in ipairs(descs) do
-    if d.isa == "c99" then
-      local k = ir.simplify(ir.build(d))
-      kernels[i] = { desc = d, ir = k, cost = ir.cost(k), emit = emit_c99 }
-    else
-      local k = vector.build(d)
-      kernels[i] = { desc = d, ir = k, cost = k.cost, emit = emit_simd }
-    end
+    local scalar = d.isa == "c99"
+    local k = ir.simplify(scalar and ir.build(d) or vector.build(d))
+    kernels[i] = { desc = d, ir = k, cost = scalar and ir.cost(k) or vector.cost(k),
+      emit = scalar and emit_c99 or emit_simd }
   end
   if stop == "ir" then
     local v = {}

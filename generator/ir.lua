@@ -1,10 +1,13 @@
--- ir.lua: kernel descriptor -> IR of one matrix product (the batch loop lives in the template).
+-- ir.lua: kernel descriptor -> scalar IR of one matrix product (the batch loop lives in the
+-- template), and the passes both IRs share (vector.lua builds the vector IR).
 --   expressions: load{operand,row,col} ref{name} param{name} const{value} mul add fma(a*b+c)
 --   statements:  block{body} acc{name,init} set{name,value} store{row,col,value}
 --                loop{var,from,to,step,body}
 --   index:       {var = loop variable or nil, off = integer}
 -- Passes: build (naive epilogue alpha*acc + beta*C), simplify (fold the alpha/beta the variant
--- fixes), cost (flops, loads, stores, accumulators per matrix).
+-- fixes, then drop what no longer feeds a store), count (cost per matrix by a table of ops).
+local options = require("options")
+
 local M = {}
 
 local function idx(var, off) return { var = var, off = off } end
@@ -17,8 +20,17 @@ local function fma(a, b, c) return { op = "fma", a = a, b = b, c = c } end
 
 local function accname(r, c) return "c" .. string.format("%d_%d", r, c) end
 
+-- alpha*acc + beta*c_old, the naive epilogue of every store, scalar or (vector) in every
+-- lane; simplify folds the values the alpha/beta form fixes.
+function M.epilogue(acc, c_old, vector)
+  local m, a, p = "mul", "add", "param"
+  if vector then m, a, p = "vmul", "vadd", "vparam" end
+  return { op = a, a = { op = m, a = { op = p, name = "alpha" }, b = acc },
+    b = { op = m, a = { op = p, name = "beta" }, b = c_old } }
+end
+
 local function epilogue(acc, row, col)
-  return add(mul(param("alpha"), ref(acc)), mul(param("beta"), load("C", row, col)))
+  return M.epilogue(ref(acc), load("C", row, col))
 end
 
 -- An rows x cols tile of C at (rvar + r, cvar + c); k runs 0..m-1, the first term initializes.
@@ -58,7 +70,7 @@ end
 
 function M.build(desc)
   local body = {}
-  if desc.form == "unroll" then
+  if desc.kind == "unroll" then
     -- one row of C at a time: p accumulators, B rows reused by the compiler's CSE
     for i = 0, desc.n - 1 do
       local blk = {}
@@ -75,7 +87,7 @@ function M.build(desc)
       body[#body + 1] = { op = "block", body = blk }
     end
   else
-    local tr, tc = desc.tile.rows, desc.tile.cols
+    local tr, tc = desc.tile, desc.tile_cols
     local n_main, p_main = desc.n - desc.n % tr, desc.p - desc.p % tc
     local function region(r0, r1, rows, c0, c1, cols)
       if r1 <= r0 or c1 <= c0 then return end
@@ -92,69 +104,114 @@ function M.build(desc)
   return { desc = desc, body = body }
 end
 
--- The scalars each variant fixes.
-local KNOWN = { ab = {}, b0 = { beta = 0 }, a1b0 = { alpha = 1, beta = 0 } }
+local MUL = { mul = true, vmul = true }
+local ADD = { add = true, vadd = true }
+local PARAM = { param = true, vparam = true }
 
+-- Folds the known scalars into an expression of either IR: x*1 = x, x*0 = 0 (beta = 0: C is
+-- never read; x * 0 would turn NaN in C into NaN), x+0 = x.
 local function fold(e, known)
-  if e.op == "param" and known[e.name] ~= nil then
+  if PARAM[e.op] and known[e.name] ~= nil then
     return { op = "const", value = known[e.name] }
   end
-  if e.op == "mul" or e.op == "add" then
+  if MUL[e.op] or ADD[e.op] then
     local a, b = fold(e.a, known), fold(e.b, known)
-    if e.op == "mul" then
-      if a.op == "const" and a.value == 1 then return b end
-      if b.op == "const" and b.value == 1 then return a end
-      -- beta = 0: C is never read (x * 0 would turn NaN in C into NaN)
-      if (a.op == "const" and a.value == 0) or (b.op == "const" and b.value == 0) then
-        return { op = "const", value = 0 }
-      end
+    local function is(x, v) return x.op == "const" and x.value == v end
+    if MUL[e.op] then
+      if is(a, 1) then return b end
+      if is(b, 1) then return a end
+      if is(a, 0) or is(b, 0) then return { op = "const", value = 0 } end
     else
-      if a.op == "const" and a.value == 0 then return b end
-      if b.op == "const" and b.value == 0 then return a end
+      if is(a, 0) then return b end
+      if is(b, 0) then return a end
     end
     return { op = e.op, a = a, b = b }
   end
   return e
 end
 
-local function simplify_block(body, known)
+-- Names an expression or statement tree refers to.
+local function refs(node, out)
+  if type(node) ~= "table" then return out end
+  if node.op == "ref" or node.op == "vref" then out[node.name] = true end
+  for k, v in pairs(node) do
+    if k ~= "names" and type(v) == "table" then refs(v, out) end
+  end
+  return out
+end
+
+local function fold_block(body, known)
   for _, s in ipairs(body) do
-    if s.op == "store" then s.value = fold(s.value, known) end
-    if s.body then simplify_block(s.body, known) end
+    if s.value then s.value = fold(s.value, known) end
+    if s.values then
+      for i, v in ipairs(s.values) do s.values[i] = fold(v, known) end
+    end
+    if s.body then fold_block(s.body, known) end
   end
 end
 
+-- Drops deinterleaves whose vectors nothing reads (C's old values, once beta = 0 folded).
+local function prune(body, used)
+  local kept = {}
+  for _, s in ipairs(body) do
+    local dead = s.op == "deint"
+    for _, n in ipairs(s.names or {}) do dead = dead and not used[n] end
+    if s.body then prune(s.body, used) end
+    if not dead then kept[#kept + 1] = s end
+  end
+  for i = 1, math.max(#body, #kept) do body[i] = kept[i] end
+end
+
+-- Folds the values the kernel's alpha/beta form fixes (options.scalars) into every store.
 function M.simplify(kernel)
-  simplify_block(kernel.body, KNOWN[kernel.desc.scalars])
+  fold_block(kernel.body, options.scalars[kernel.desc.scalars].fixes)
+  prune(kernel.body, refs(kernel.body, {}))
   return kernel
 end
 
--- Cost per matrix product: flops, loads per operand, stores, accumulators.
-function M.cost(kernel)
-  local c = { flops = 0, loads = { A = 0, B = 0, C = 0 }, stores = 0, accumulators = 0 }
-  local function expr(e, w)
-    if e.op == "load" then c.loads[e.operand] = c.loads[e.operand] + w
-    elseif e.op == "mul" or e.op == "add" then
-      c.flops = c.flops + w; expr(e.a, w); expr(e.b, w)
-    elseif e.op == "fma" then
-      c.flops = c.flops + 2 * w; expr(e.a, w); expr(e.b, w); expr(e.c, w)
+-- Cost per matrix: counts by op, each statement and expression weighted by its loops' trips.
+-- rules[op] is a counter name (+1) or a function(node) -> { counter = amount }. Also counts
+-- accumulators: the most accumulators one block stores.
+function M.count(body, rules)
+  local c = { accumulators = 0 }
+  local function add(name, w) c[name] = (c[name] or 0) + w end
+  local function visit(node, w)
+    local r = rules[node.op]
+    if type(r) == "string" then add(r, w)
+    elseif r then
+      for k, v in pairs(r(node)) do add(k, w * v) end
     end
+    for _, k in ipairs({ "a", "b", "c", "init", "value" }) do
+      if type(node[k]) == "table" and node[k].op then visit(node[k], w) end
+    end
+    for _, v in ipairs(node.values or {}) do visit(v, w) end
   end
-  local function block(body, w)
-    local accs = 0
-    for _, s in ipairs(body) do
-      if s.op == "acc" then accs = accs + 1; expr(s.init, w)
-      elseif s.op == "set" then expr(s.value, w)
-      elseif s.op == "store" then c.stores = c.stores + w; expr(s.value, w)
-      elseif s.op == "block" then block(s.body, w)
-      elseif s.op == "loop" then
-        local trips = math.floor((s.to - s.from + s.step - 1) / s.step)
-        block(s.body, w * trips)
+  local function block(list, w)
+    local stored = {}
+    for _, s in ipairs(list) do
+      visit(s, w)
+      for n in pairs(refs({ s.value, s.values }, {})) do
+        if s.op == "store" or s.op == "sstore" or s.op == "xstore" then stored[n] = true end
+      end
+      if s.op == "block" then block(s.body, w)
+      elseif s.op == "loop" then block(s.body, w * math.floor((s.to - s.from + s.step - 1) / s.step))
       end
     end
-    if accs > c.accumulators then c.accumulators = accs end
+    local n = 0
+    for _ in pairs(stored) do n = n + 1 end
+    if n > c.accumulators then c.accumulators = n end
   end
-  block(kernel.body, 1)
+  block(body, 1)
+  return c
+end
+
+-- Scalar cost: flops (mul, add: 1; fma: 2), loads per operand, stores, accumulators.
+function M.cost(kernel)
+  local function loads(e) return { ["loads_" .. e.operand] = 1 } end
+  local c = M.count(kernel.body, { mul = "flops", add = "flops",
+    fma = function() return { flops = 2 } end, load = loads, store = "stores" })
+  c.loads = { A = c.loads_A or 0, B = c.loads_B or 0, C = c.loads_C or 0 }
+  c.flops, c.stores = c.flops or 0, c.stores or 0
   return c
 end
 

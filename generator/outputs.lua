@@ -3,20 +3,9 @@ local util = require("util")
 local template = require("template")
 local options = require("options")
 local variants = require("variants")
+local isa = require("isa")
 
 local M = {}
-
-local ENUM = {
-  dtype = { f32 = "BMM_F32", f64 = "BMM_F64" },
-  layout = { bf = "BMM_LAYOUT_BF", sf = "BMM_LAYOUT_SF" },
-  isa = { c99 = "BMM_ISA_C99", avx2 = "BMM_ISA_AVX2", avx512 = "BMM_ISA_AVX512" },
-  scalars = { ab = "BMM_SCALARS_AB", b0 = "BMM_SCALARS_B0", a1b0 = "BMM_SCALARS_A1B0" },
-}
-local SCALARS_DOC = {
-  ab = "alpha*A*B + beta*C (beta != 0)",
-  b0 = "alpha*A*B (beta = 0: C is not read)",
-  a1b0 = "A*B (alpha = 1, beta = 0: C is not read)",
-}
 
 local function comment(text, open, prefix, close)
   local lines = {}
@@ -26,39 +15,58 @@ local function comment(text, open, prefix, close)
   return table.concat(lines, "\n")
 end
 
+-- The descriptor initializer of one kernel (bmm_kernel.h's bmm_kernel_desc, field by field).
+local function descriptor(T, d, fn)
+  local needs = #d.needs > 0 and table.concat(d.needs, " | ") or "0"
+  return template.fill(T("desc.c.in"), {
+    name = d.name, dtype_enum = options.dtypes[d.dtype].enum, n = util.cint(d.n),
+    m = util.cint(d.m), p = util.cint(d.p), layout_enum = options.layouts[d.layout].enum,
+    isa_enum = isa[d.isa].enum, scalars_enum = options.scalars[d.scalars].enum,
+    form_enum = variants.FORMS[d.kind].enum, tile = util.cint(d.tile or 0),
+    lanes = util.cint(d.lanes), prefetch = d.prefetch and "1" or "0", needs = needs,
+    fn_f32 = d.dtype == "f32" and fn or "NULL", fn_f64 = d.dtype == "f64" and fn or "NULL",
+  })
+end
+
 -- One kernel -> its C function (through its template) and its descriptor initializer.
 local function render(T, k)
   local d, c = k.desc, k.cost
   local fields = {
     name = d.name, dtype = d.dtype, n = util.cint(d.n), m = util.cint(d.m), p = util.cint(d.p),
-    scalars_doc = SCALARS_DOC[d.scalars], layout = d.layout, isa = d.isa, form = d.form,
+    scalars_doc = options.scalars[d.scalars].doc, layout = d.layout, isa = d.isa, form = d.form,
     flops = util.cint(c.flops), stores = util.cint(c.stores), decls = k.c.decls, body = k.c.body,
+    accumulators = util.cint(c.accumulators),
   }
   local fn, text = d.name, nil
   if d.isa == "c99" then
     fields.loads = util.cint(c.loads.A + c.loads.B + c.loads.C)
     fields.loads_a, fields.loads_b = util.cint(c.loads.A), util.cint(c.loads.B)
-    fields.loads_c, fields.accumulators = util.cint(c.loads.C), util.cint(c.accumulators)
+    fields.loads_c = util.cint(c.loads.C)
     text = template.fill(T("kernel.c.in"), fields)
   else
-    fields.loads, fields.vregs = util.cint(c.loads), util.cint(c.vregs)
-    fields.permutes, fields.target = util.cint(c.permutes), k.c.target
-    if d.form == "xb" then
-      fields.w, fields.fallback = util.cint(k.ir.width), d.fallback
+    fields.loads, fields.vops = util.cint(c.loads or 0), util.cint(c.vops or 0)
+    fields.permutes, fields.target = util.cint(c.permutes or 0), k.c.target
+    fields.guard = k.c.guard
+    if d.kind == "xb" then
+      fields.w, fields.fallback = util.cint(k.ir.width), d.fallback.name
       text = template.fill(T("kernel_xb.c.in"), fields)
     else
-      fields.prefetch = k.c.prefetch
       text = template.fill(T("kernel_simd.c.in"), fields)
     end
-    fn = "BMM_X86_FN(" .. d.name .. ")"
+    fn = isa[d.isa].fn .. "(" .. d.name .. ")"
   end
-  local desc = template.fill(T("desc.c.in"), {
-    name = d.name, dtype_enum = ENUM.dtype[d.dtype], n = util.cint(d.n), m = util.cint(d.m),
-    p = util.cint(d.p), layout_enum = ENUM.layout[d.layout], isa_enum = ENUM.isa[d.isa],
-    scalars_enum = ENUM.scalars[d.scalars], form = d.form, flops = util.cint(c.flops),
-    fn_f32 = d.dtype == "f32" and fn or "NULL", fn_f64 = d.dtype == "f64" and fn or "NULL",
-  })
-  return text, desc
+  return text, descriptor(T, d, fn)
+end
+
+-- The forms, one Markdown item each, from variants.FORMS.
+local function forms_md()
+  local items = {}
+  for _, kind in ipairs(variants.FORM_ORDER) do
+    local f = variants.FORMS[kind]
+    items[#items + 1] = "  - `" .. f.tag .. "`: " .. f.doc
+  end
+  items[#items + 1] = "  - " .. variants.PREFETCH_DOC
+  return table.concat(items, "\n")
 end
 
 -- Paths of the output files, relative to the output folder.
@@ -143,7 +151,7 @@ function M.build(ctx, kernels)
   local table_src = M.table_source(spec.name)
   files[table_src] = template.fill(T("table.c.in"), with({
     header = header, parts = table.concat(parts, "\n"), version = options.version,
-    spec_hash = ctx.hash,
+    spec_hash = ctx.hash, abi = util.cint(options.kernel_abi),
   })) .. "\n"
   sources[#sources + 1] = "    ${CMAKE_CURRENT_LIST_DIR}/" .. table_src
   files["files.cmake"] = template.fill(T("files.cmake.in"), {
@@ -160,7 +168,7 @@ function M.build(ctx, kernels)
     nparts = util.cint(#parts), isas = table.concat(spec.isas, ", "),
     scalars = table.concat(spec.scalars, ", "), dtypes = table.concat(spec.dtypes, ", "),
     layouts = table.concat(spec.layouts, ", "), unroll_budget = util.cint(spec.unroll_budget),
-    tile = tile, shape_rows = table.concat(rows_md, "\n"),
+    tile = tile, shape_rows = table.concat(rows_md, "\n"), forms = forms_md(),
   }) .. "\n"
   return files
 end
@@ -201,6 +209,7 @@ function M.vendor(ctx, kernels, vname)
     descs = table.concat(dtext, "\n"), kernel_h = runtime_header(ctx.rdir, "bmm_kernel.h"),
     simd_h = runtime_header(ctx.rdir, "bmm_simd.h"),
     select_h = runtime_header(ctx.rdir, "bmm_select.h"),
+    generic_h = runtime_header(ctx.rdir, "bmm_generic.h"),
   }
   for k, v in pairs(common) do h[k] = v; c[k] = v end
   return {

@@ -163,8 +163,9 @@ function M.validate(raw, where, line_of, cli)
     end
     for _, k in ipairs({ "rows", "cols" }) do
       local v = tile[k]
-      if not compat.is_integer(v) or v < 1 or v > 32 then
-        bad({ "tile", k }, "must be an integer in 1..32 (got " .. describe(v) .. ")")
+      if not compat.is_integer(v) or v < 1 or v > options.max_tile then
+        bad({ "tile", k }, "must be an integer in 1.." .. util.cint(options.max_tile)
+          .. " (got " .. describe(v) .. ")")
       end
     end
     spec.tile = { rows = tile.rows, cols = tile.cols }

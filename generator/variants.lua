@@ -1,48 +1,125 @@
--- variants.lua: problems -> kernel descriptors (one per ISA x form x alpha/beta variant),
--- each with the name that spells it out: bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars>.
+-- variants.lua: problems -> kernel descriptors, one per ISA x form x alpha/beta form: the
+-- autotuner's search space. Each descriptor carries typed fields (kind, tile, prefetch, lanes,
+-- needs) and the name that spells it out:
+--   bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars>
 local util = require("util")
 local options = require("options")
-local vector = require("vector")
+local isa = require("isa")
 
 local M = {}
+
+-- Every form: the C enum its descriptors carry (bmm_kernel.h's BMM_FORM_*), and what it needs
+-- of a call beyond its layout class (BMM_NEEDS_*, checked by the runtime, trusted by the kernel).
+M.FORMS = {
+  unroll = { enum = "BMM_FORM_UNROLL", tag = "(none)", doc = "fully unrolled scalar C" },
+  tile = { enum = "BMM_FORM_TILE", tag = "t<R>x<C>", doc = "a scalar register tile in loops" },
+  rows = { enum = "BMM_FORM_ROWS", tag = "rows", doc = "rows of C in vectors, A broadcast" },
+  rl = { enum = "BMM_FORM_ROWS_LOOP", tag = "rl<R>", doc = "R rows of that in loops" },
+  flat = { enum = "BMM_FORM_FLAT", tag = "flat", doc = "the whole C in registers, built with lane permutes" },
+  dot = { enum = "BMM_FORM_DOT", tag = "dot", doc = "p = 1: dot products along m" },
+  xb = { enum = "BMM_FORM_XB", tag = "xb", needs = { "BMM_NEEDS_ADJACENT_ITEMS" },
+    doc = "lanes are consecutive seq-first batch items, deinterleaved by permutes" },
+}
+M.FORM_ORDER = { "unroll", "tile", "rows", "rl", "flat", "dot", "xb" }
+M.PREFETCH_DOC = "`<form>_pf`: also prefetches the next batch item's rows of A and B"
+
+local function idiv(a, b) return math.floor(a / b) end
+local function ceil_div(a, b) return idiv(a + b - 1, b) end
 
 local function shape_tag(pr)
   return util.cint(pr.n) .. "x" .. util.cint(pr.m) .. "x" .. util.cint(pr.p)
 end
 M.shape_tag = shape_tag
 
--- Forms of one problem on one ISA: c99 has one (unrolled, or a register tile in loops past
--- the unroll budget); the vector ISAs have the search space of vector.lua.
-local function forms(pr, spec, isa)
-  if isa ~= "c99" then return vector.forms(pr, isa, spec.unroll_budget), true end
-  if pr.n * pr.m * pr.p <= spec.unroll_budget then return { "unroll" } end
-  local tile = { rows = math.min(spec.tile.rows, pr.n), cols = math.min(spec.tile.cols, pr.p) }
-  return { "t" .. util.cint(tile.rows) .. "x" .. util.cint(tile.cols) }, nil, tile
+-- The name part of a form instance: "" for unroll, "t4x8", "rows", "rl8_pf", ...
+local function form_tag(f)
+  local tag = f.kind
+  if f.kind == "unroll" then return "" end
+  if f.kind == "tile" then tag = "t" .. util.cint(f.tile) .. "x" .. util.cint(f.tile_cols) end
+  if f.kind == "rl" then tag = "rl" .. util.cint(f.tile) end
+  return tag .. (f.prefetch and "_pf" or "")
+end
+
+-- Rows of C per vector in the flat form: g*p lanes of C, g rows of A in at most two vectors.
+function M.flat_rows(pr, W)
+  if pr.layout ~= "bf" or pr.p > W or pr.m > 2 * W then return 0 end
+  return math.min(pr.n, idiv(W, pr.p), idiv(2 * W, pr.m))
+end
+
+-- Portable C: unrolled, or a register tile in loops past the unroll budget.
+local function c99_forms(pr, spec)
+  if pr.n * pr.m * pr.p <= spec.unroll_budget then return { { kind = "unroll" } } end
+  return { { kind = "tile", tile = math.min(spec.tile.rows, pr.n),
+    tile_cols = math.min(spec.tile.cols, pr.p) } }
+end
+
+-- Vector forms of one problem on one ISA.
+local function vector_forms(pr, spec, name)
+  local I = isa[name]
+  local W = I.width[pr.dtype]
+  -- p = 1: one lane of each vector would do work; dot products along m instead
+  if pr.p == 1 then return { { kind = "dot" } } end
+  local out = {}
+  -- The budget counts scalar multiply-adds; a vector one does W of them, but a function of
+  -- budget/W vector FMAs would outgrow the instruction cache, so vectors get a quarter.
+  if pr.n * pr.m * ceil_div(pr.p, W) <= idiv(spec.unroll_budget, 4) then
+    out[#out + 1] = { kind = "rows" }
+  else
+    local R = idiv(I.acc, math.min(ceil_div(pr.p, W), I.vmax))
+    out[#out + 1] = { kind = "rl", tile = R }
+    if idiv(R, 2) >= 2 then out[#out + 1] = { kind = "rl", tile = idiv(R, 2) } end
+  end
+  if pr.layout == "sf" and pr.n * pr.m * pr.p >= options.prefetch_min_madds then
+    for i = 1, #out do out[#out + 1] = { kind = out[i].kind, tile = out[i].tile, prefetch = true } end
+  end
+  if I.permute and M.flat_rows(pr, W) > 1 and pr.p < W then out[#out + 1] = { kind = "flat" } end
+  local xb = options.xb_max
+  if I.permute and pr.layout == "sf" and pr.m <= xb.m and pr.p <= xb.p and pr.m * pr.p <= xb.mp then
+    out[#out + 1] = { kind = "xb" }
+  end
+  return out
+end
+
+-- An alpha/beta form a vector kernel need not have: it differs from another generated form
+-- only in fixing alpha = 1, which saves one multiply per vector of C.
+local function redundant_in_vectors(sc, generated)
+  local f = options.scalars[sc].fixes
+  if f.alpha ~= 1 then return false end
+  for _, other in ipairs(generated) do
+    local g = options.scalars[other].fixes
+    if other ~= sc and g.alpha == nil and g.beta == f.beta then return true end
+  end
+  return false
+end
+
+local function descriptor(pr, name, f, sc)
+  local base = table.concat({ "bmm", pr.dtype, shape_tag(pr), pr.layout, name }, "_")
+  local tag = form_tag(f)
+  return {
+    name = base .. (tag ~= "" and "_" .. tag or "") .. "_" .. sc,
+    dtype = pr.dtype, n = pr.n, m = pr.m, p = pr.p, ctype = options.dtypes[pr.dtype].ctype,
+    layout = pr.layout, isa = name, scalars = sc, form = tag ~= "" and tag or "unroll",
+    kind = f.kind, tile = f.tile, tile_cols = f.tile_cols, prefetch = f.prefetch or false,
+    lanes = isa[name].width[pr.dtype], needs = M.FORMS[f.kind].needs or {},
+    file = "bmm_" .. pr.dtype .. "_" .. shape_tag(pr),
+  }
 end
 
 function M.from_problems(problems, spec)
   local out = {}
-  local has_b0 = false
-  for _, sc in ipairs(spec.scalars) do has_b0 = has_b0 or sc == "b0" end
   for _, pr in ipairs(problems) do
-    for _, isa in ipairs(spec.isas) do
-      local fs, vec, tile = forms(pr, spec, isa)
-      for _, form in ipairs(fs) do
+    for _, name in ipairs(spec.isas) do
+      local vec = name ~= "c99"
+      local fs = vec and vector_forms(pr, spec, name) or c99_forms(pr, spec)
+      local first = {}   -- per alpha/beta form: the descriptor of the ISA's first form
+      for _, f in ipairs(fs) do
         for _, sc in ipairs(spec.scalars) do
-          -- vector kernels fold alpha = 1 only where b0 is not generated anyway: in a vector
-          -- kernel it saves one multiply per vector of C (a1b0 problems run the b0 kernel)
-          if not (vec and sc == "a1b0" and has_b0) then
-            local name = table.concat({ "bmm", pr.dtype, shape_tag(pr), pr.layout, isa }, "_")
-            if form ~= "unroll" then name = name .. "_" .. form end
+          if not (vec and redundant_in_vectors(sc, spec.scalars)) then
+            local d = descriptor(pr, name, f, sc)
             -- the across-batch form hands leftover items to the first form of its ISA
-            local fallback = nil
-            if form == "xb" then fallback = name:gsub("_xb$", "_" .. fs[1]) .. "_" .. sc end
-            out[#out + 1] = {
-              name = name .. "_" .. sc, fallback = fallback, dtype = pr.dtype, n = pr.n, m = pr.m, p = pr.p,
-              ctype = options.dtypes[pr.dtype].ctype,
-              layout = pr.layout, isa = isa, scalars = sc, form = form, tile = tile,
-              file = "bmm_" .. pr.dtype .. "_" .. shape_tag(pr),
-            }
+            if f.kind == "xb" then d.fallback = first[sc] end
+            first[sc] = first[sc] or d
+            out[#out + 1] = d
           end
         end
       end

@@ -1,5 +1,12 @@
 /* bmm_internal.h: what the runtime's files share; not installed. Tests and bmm-tune use it
- * to reach single kernels and the timer. */
+ * to reach single kernels and the timer.
+ *
+ * The files form a chain; each calls only those below it, never one above:
+ *   plan.c -> tune.c, wisdom.c -> registry.c -> problem.c, cpu.c, generic.c, bmm_select.h
+ *   -> error.c
+ * A lower layer that changes what an upper one may have cached (a table registered, wisdom
+ * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer
+ * compares epochs instead of being called back. */
 #ifndef BMM_INTERNAL_H
 #define BMM_INTERNAL_H
 
@@ -8,6 +15,7 @@
 
 #include "bmm.h"
 #include "bmm_kernel.h"
+#include "bmm_select.h"
 
 /* A problem, and the plan-cache key: fixed size, no padding, zero-filled, compared with memcmp. */
 typedef struct bmm__problem {
@@ -35,36 +43,50 @@ void bmm__note(const char *fmt, ...)
 /* problem.c */
 void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
     int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta);
-int bmm__scalars_class(double alpha, double beta);
 size_t bmm__dtype_size(int dtype);
 bmm_status bmm__check_problem(const bmm__problem *pr);
 bmm_status bmm__check_operands(const bmm__problem *pr, const void *A, const void *B, const void *C);
 /* Elements spanned by each operand (1 + largest offset); valid after a successful check. */
 void bmm__extents(const bmm__problem *pr, int64_t ext[3]);
-/* Layout class of operand 0 (A), 1 (B) or 2 (C): BMM_LAYOUT_BF, BMM_LAYOUT_SF or 0 (other). */
-int bmm__layout_class(const bmm__problem *pr, int operand);
-int bmm__regime(const bmm__problem *pr);  /* 0 in cache, 1 streaming */
+/* The class of a checked problem (bmm_select.h): what selection and wisdom read. */
+void bmm__call_of(const bmm__problem *pr, bmm_call *c);
 
 /* generic.c: any shape and strides; beta == 0 never reads C. */
 void bmm__generic(const bmm__problem *pr, double alpha, double beta,
     const void *A, const void *B, void *C);
 
-/* registry.c */
-int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm__problem *pr);
-/* Kernels that apply and whose ISA this CPU admits; returns how many (up to max). */
-size_t bmm__candidates(const bmm__problem *pr, const bmm_kernel_desc **out, size_t max);
-const bmm_kernel_desc *bmm__estimate(const bmm__problem *pr);  /* NULL: generic */
-const bmm_kernel_desc *bmm__kernel_by_name(const char *name);
+/* cpu.c */
+int bmm__cpu_max_isa(void);  /* the widest BMM_ISA_* this CPU, its OS and BMM_ARCH admit */
+int bmm__cpu_admits(int isa);
+const char *bmm__cpu_signature(void);
+
+/* registry.c: the kernel tables, walked by descriptor */
+/* Walks every registered kernel: start with an iterator zeroed, NULL at the end. */
+typedef struct bmm__kernel_iter {
+    size_t table;
+    int32_t part, index;
+} bmm__kernel_iter;
+const bmm_kernel_desc *bmm__kernel_next(bmm__kernel_iter *it);
 size_t bmm__kernel_count(void);
-const bmm_kernel_desc *bmm__kernel_at(size_t i);
+const bmm_kernel_desc *bmm__kernel_by_name(const char *name);
+/* bmm__applies (bmm_select.h) on this CPU. */
+int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm_call *c);
+/* Kernels that apply to c on this CPU; stores up to max in out and returns how many there
+ * are in all (call with max 0 to count). */
+size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t max);
+const bmm_kernel_desc *bmm__estimate(const bmm_call *c);  /* NULL: generic */
 const char *bmm__table_signature(void);
+/* The configuration epoch: bumped whenever a cached choice may have become stale. */
+unsigned bmm__config_epoch(void);
+void bmm__config_changed(void);
 /* Runs kernel k (NULL: the generic path) on a checked problem. */
 void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, double beta,
     const void *A, const void *B, void *C);
 
-/* cpu.c */
-int bmm__cpu_admits(int isa);
-const char *bmm__cpu_signature(void);
+/* wisdom.c */
+void bmm__wisdom_init(void);  /* imports $BMM_WISDOM once */
+int bmm__wisdom_lookup(const bmm_call *c, const bmm_kernel_desc **k);
+void bmm__wisdom_record(const bmm_call *c, const bmm_kernel_desc *k);
 
 /* tune.c */
 /* Seconds per call of kernel k on these operands: warm-up, then the best of repetitions
@@ -77,17 +99,26 @@ typedef struct bmm__timing {
     double seconds;  /* per call on the timing sample */
     int wrong;       /* disagreed with the generic path: never chosen */
 } bmm__timing;
-/* Times every candidate on private buffers; *best is the winner (NULL: generic). log (may be
- * NULL) receives up to max_log timings, *nlog of them, candidates then the generic path. */
-bmm_status bmm__measure(const bmm__problem *pr, double alpha, double beta,
-    const bmm_kernel_desc **best, bmm__timing *log, size_t max_log, size_t *nlog);
-
-/* wisdom.c */
-void bmm__wisdom_init(void);  /* imports $BMM_WISDOM once */
-int bmm__wisdom_lookup(const bmm__problem *pr, const bmm_kernel_desc **k);
-void bmm__wisdom_record(const bmm__problem *pr, const bmm_kernel_desc *k);
+/* Every candidate's timing, then the generic path's; free(log.v) when done. */
+typedef struct bmm__timings {
+    bmm__timing *v;
+    size_t n;
+} bmm__timings;
+/* Times every candidate of class c on private buffers shaped like pr; *best is the winner
+ * (NULL: generic). log may be NULL. */
+bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, double alpha, double beta,
+    const bmm_kernel_desc **best, bmm__timings *log);
 
 /* plan.c */
-void bmm__plan_cache_clear(void);
+/* How a plan's kernel was chosen, and (measured) every candidate's timing. */
+typedef struct bmm__choice {
+    const bmm_kernel_desc *kernel;  /* NULL: the generic path */
+    const char *source;             /* "wisdom", "measured", "static rule" or "generic only" */
+    bmm__timings log;               /* measured only; free(log.v) */
+} bmm__choice;
+/* The planner: wisdom, else BMM_MEASURE times the candidates (and records the winner), else
+ * the static rule. Used by plans, one-shot calls and bmm-tune alike. */
+bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha, double beta,
+    unsigned flags, bmm__choice *out);
 
 #endif

@@ -48,6 +48,10 @@ typedef struct bmm_f64_args {
 typedef void (*bmm_kernel_f32)(const bmm_f32_args *args);
 typedef void (*bmm_kernel_f64)(const bmm_f64_args *args);
 
+/* The version of this ABI: the args structs, the descriptor and the table below. A table
+ * carries the version it was generated for, and the runtime refuses a table of another. */
+#define BMM_KERNEL_ABI 2
+
 /* Layout class of a kernel (all three operands alike).
  * BF: rows packed (row stride == cols), fixed at generation time.
  * SF: row stride taken at run time (seq-first: batch * cols; also serves padded rows). */
@@ -56,9 +60,27 @@ enum { BMM_LAYOUT_BF = 1, BMM_LAYOUT_SF = 2 };
 /* Instruction sets, lowest first. A kernel runs only where the CPU has its ISA. */
 enum { BMM_ISA_C99 = 1, BMM_ISA_AVX2 = 2, BMM_ISA_AVX512 = 3 };
 
-/* Alpha/beta forms. AB: any alpha, beta != 0 (reads C). B0: beta == 0 (never reads C).
- * A1B0: alpha == 1 and beta == 0. */
-enum { BMM_SCALARS_AB = 0, BMM_SCALARS_B0 = 1, BMM_SCALARS_A1B0 = 2 };
+/* Alpha/beta forms: the values a kernel has folded in (bmm_select.h's bmm__scalar_forms says
+ * which, and so which calls each serves). AB: any alpha, beta != 0 (reads C). B0: beta == 0
+ * (never reads C). A1B0: alpha == 1 and beta == 0. */
+enum { BMM_SCALARS_AB = 0, BMM_SCALARS_B0 = 1, BMM_SCALARS_A1B0 = 2, BMM_SCALARS_COUNT = 3 };
+
+/* How a kernel computes one product (the _<form> part of its name). */
+enum {
+    BMM_FORM_UNROLL = 1,  /* portable C, fully unrolled (no suffix) */
+    BMM_FORM_TILE,        /* portable C, an unrolled register tile in loops ("t<R>x<C>") */
+    BMM_FORM_ROWS,        /* vectors along p, A broadcast, fully unrolled ("rows") */
+    BMM_FORM_ROWS_LOOP,   /* the same register block in loops, `tile` rows high ("rl<R>") */
+    BMM_FORM_FLAT,        /* the whole small C in registers, built by lane permutes ("flat") */
+    BMM_FORM_DOT,         /* p == 1: dot products along m ("dot") */
+    BMM_FORM_XB,          /* lanes are consecutive batch items ("xb") */
+    BMM_FORM_COUNT
+};
+
+/* What a kernel needs of a call beyond its layout class (bmm_kernel_desc.needs); the runtime
+ * checks it, the kernel trusts it. ADJACENT_ITEMS: batch strides are exactly m, p and p, so
+ * row i of consecutive items is one contiguous run (seq-first without broadcast). */
+enum { BMM_NEEDS_ADJACENT_ITEMS = 1u << 0 };
 
 typedef struct bmm_kernel_desc {
     const char *name;        /* bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars> */
@@ -67,8 +89,11 @@ typedef struct bmm_kernel_desc {
     int layout;              /* BMM_LAYOUT_* */
     int isa;                 /* BMM_ISA_* */
     int scalars;             /* BMM_SCALARS_* */
-    const char *form;        /* "unroll" or "t<R>x<C>" (register tile in loops) */
-    int64_t flops;           /* per matrix product, as generated */
+    int form;                /* BMM_FORM_* */
+    int32_t tile;            /* rows of C per register block of a looped form; 0: not looped */
+    int32_t lanes;           /* elements per vector register (ISA and dtype); 1: portable C */
+    int prefetch;            /* 1: also prefetches the next batch item's rows of A and B */
+    unsigned needs;          /* BMM_NEEDS_* */
     bmm_kernel_f32 f32;      /* set when dtype == BMM_F32, else NULL */
     bmm_kernel_f64 f64;      /* set when dtype == BMM_F64, else NULL */
 } bmm_kernel_desc;
@@ -79,6 +104,7 @@ typedef struct bmm_kernel_part {
 } bmm_kernel_part;
 
 typedef struct bmm_kernel_table {
+    int32_t abi;             /* BMM_KERNEL_ABI of the generator that wrote it; first, always */
     const char *spec_name;   /* the spec's name */
     const char *version;     /* generator version */
     const char *spec_hash;   /* hash of the canonical spec */

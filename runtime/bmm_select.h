@@ -1,15 +1,69 @@
-/* bmm_select.h: which generated kernels fit a call, and the static rule that ranks them.
- * Pure functions of the shape and strides, shared by the runtime (registry.c) and the
- * dispatcher of vendored files (bmmgen.lua --vendor pastes this file), so both pick alike.
- * C99, and also valid C++. */
+/* bmm_select.h: a call's class, which generated kernels fit it, and the static rule that ranks
+ * them. Pure functions of the shape, strides and scalars, shared by the runtime (problem.c,
+ * registry.c) and the dispatcher of vendored files (bmmgen.lua --vendor pastes this file), so
+ * both pick alike. C99, and also valid C++. */
 #ifndef BMM_SELECT_H
 #define BMM_SELECT_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "bmm_kernel.h"
+
+/* ---- alpha/beta forms ---- */
+
+/* What each BMM_SCALARS_* form has folded in. A value not fixed is read at run time; a kernel
+ * that does not fix beta reads C, so it serves only calls with beta != 0. */
+typedef struct bmm_scalar_form {
+    const char *word;       /* its name in kernel names and wisdom files */
+    int fixes_alpha, fixes_beta;
+    double alpha, beta;     /* the fixed values */
+} bmm_scalar_form;
+
+static const bmm_scalar_form bmm__scalar_forms[BMM_SCALARS_COUNT] = {
+    /* BMM_SCALARS_AB */   { "ab", 0, 0, 0.0, 0.0 },
+    /* BMM_SCALARS_B0 */   { "b0", 0, 1, 0.0, 0.0 },
+    /* BMM_SCALARS_A1B0 */ { "a1b0", 1, 1, 1.0, 0.0 },
+};
+
+/* Form f serves a call with these scalars. */
+static inline int bmm__scalar_form_serves(int f, double alpha, double beta)
+{
+    const bmm_scalar_form *s = &bmm__scalar_forms[f];
+    return (!s->fixes_alpha || s->alpha == alpha) && (s->fixes_beta ? s->beta == beta : beta != 0);
+}
+
+/* How many values form f fixes: among kernels that serve a call, more is better. */
+static inline int bmm__scalar_form_rank(int f)
+{
+    return bmm__scalar_forms[f].fixes_alpha + bmm__scalar_forms[f].fixes_beta;
+}
+
+/* The alpha/beta class of a call: the form that serves it and fixes the most. */
+static inline int bmm__scalars_of(double alpha, double beta)
+{
+    int best = BMM_SCALARS_AB;
+    for (int f = 0; f < BMM_SCALARS_COUNT; f++)
+        if (bmm__scalar_form_serves(f, alpha, beta)
+            && bmm__scalar_form_rank(f) > bmm__scalar_form_rank(best))
+            best = f;
+    return best;
+}
+
+/* A kernel of form ks serves every call of class cs: each value ks fixes, cs fixes alike, and
+ * if ks reads C (beta not fixed), cs's beta is not 0. */
+static inline int bmm__scalars_fit(int ks, int cs)
+{
+    const bmm_scalar_form *k = &bmm__scalar_forms[ks], *c = &bmm__scalar_forms[cs];
+    if (k->fixes_alpha && !(c->fixes_alpha && c->alpha == k->alpha))
+        return 0;
+    if (k->fixes_beta)
+        return c->fixes_beta && c->beta == k->beta;
+    return !c->fixes_beta || c->beta != 0;
+}
+
+/* ---- operands ---- */
 
 /* Layout class of one rows x cols operand with strides {sb, sr, sc} in a batch:
  * BMM_LAYOUT_BF (packed rows, packed matrices), BMM_LAYOUT_SF (rows batch*cols apart,
@@ -32,6 +86,18 @@ static inline int bmm__operand_class(int64_t batch, int64_t rows, int64_t cols, 
     if (sb == cols && ((seq_ok && sr == seq) || rows == 1))
         return BMM_LAYOUT_SF;
     return 0;
+}
+
+/* An operand fits a kernel layout: unit column stride (unless one column), and for BF packed
+ * rows (unless one row). Batch strides are run-time arguments of every kernel. */
+static inline int bmm__operand_fits(int layout, int64_t rows, int64_t cols, int64_t sr,
+    int64_t sc)
+{
+    if (cols > 1 && sc != 1)
+        return 0;
+    if (layout == BMM_LAYOUT_BF && rows > 1 && sr != cols)
+        return 0;
+    return 1;
 }
 
 /* 1 + the largest element offset of a batch of rows x cols operands with strides
@@ -80,93 +146,120 @@ static inline int bmm__self_overlaps(int64_t batch, int64_t rows, int64_t cols, 
     return 0;
 }
 
-/* An operand fits a kernel layout: unit column stride (unless one column), and for BF packed
- * rows (unless one row). Batch strides are run-time arguments of every kernel. */
-static inline int bmm__operand_fits(int layout, int64_t rows, int64_t cols, int64_t sr,
-    int64_t sc)
-{
-    if (cols > 1 && sc != 1)
-        return 0;
-    if (layout == BMM_LAYOUT_BF && rows > 1 && sr != cols)
-        return 0;
-    return 1;
-}
-
-/* The alpha/beta form of a call: BMM_SCALARS_AB (beta != 0, C is read), else A1B0 when
- * alpha == 1, else B0. */
-static inline int bmm__scalars_of(double alpha, double beta)
-{
-    if (beta != 0)
-        return BMM_SCALARS_AB;
-    return alpha == 1 ? BMM_SCALARS_A1B0 : BMM_SCALARS_B0;
-}
-
-/* A kernel of alpha/beta form ks serves a call of form cs: AB kernels only AB calls (they
- * read C), B0 kernels B0 and A1B0 calls, A1B0 kernels only A1B0 calls. */
-static inline int bmm__scalars_fit(int ks, int cs)
-{
-    switch (ks) {
-    case BMM_SCALARS_AB: return cs == BMM_SCALARS_AB;
-    case BMM_SCALARS_B0: return cs != BMM_SCALARS_AB;
-    case BMM_SCALARS_A1B0: return cs == BMM_SCALARS_A1B0;
-    default: return 0;
-    }
-}
+/* ---- the call class ---- */
 
 /* Operands touched past this many bytes mean the streaming regime, else in cache. */
-#define BMM__CACHE_REGIME_BYTES ((int64_t)2 << 20)
+#define BMM__CACHE_REGIME_BYTES ((double)(2 << 20))
 
-/* 1 if a call's operands stream from memory (the regime wisdom is keyed by), else 0. */
-static inline int bmm__streaming(int64_t batch, int64_t n, int64_t m, int64_t p, int64_t es)
+/* Everything selection knows of a call, computed once per call. The key is what wisdom is
+ * keyed by; fits and meets are what applicability reads beyond it. Zero-filled, so it can be
+ * compared with memcmp. */
+typedef struct bmm_call_key {
+    int32_t dtype;           /* BMM_F32 or BMM_F64 */
+    int32_t scalars;         /* BMM_SCALARS_* class of (alpha, beta) */
+    int32_t layout[3];       /* class of A, B, C: BMM_LAYOUT_BF, BMM_LAYOUT_SF or 0 (other) */
+    int32_t streaming;       /* batch regime: 1 past BMM__CACHE_REGIME_BYTES, else 0 (in cache) */
+    int64_t n, m, p;
+} bmm_call_key;
+
+typedef struct bmm_call {
+    bmm_call_key key;
+    unsigned fits;           /* bit (1 << L): every operand fits a kernel of layout L */
+    unsigned meets;          /* the BMM_NEEDS_* the strides satisfy */
+} bmm_call;
+
+/* s*: {batch, row, col} strides of A (n x m), B (m x p) and C (n x p), in elements;
+ * scalars: bmm__scalars_of(alpha, beta). */
+static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t n, int64_t m,
+    int64_t p, const int64_t sa[3], const int64_t sb[3], const int64_t sc[3], int scalars)
 {
-    double bytes = (double)batch * (double)(n * m + m * p + n * p) * (double)es;
-    return bytes > (double)BMM__CACHE_REGIME_BYTES;
+    const int64_t *s[3];
+    int64_t rows[3], cols[3];
+    s[0] = sa, s[1] = sb, s[2] = sc;
+    rows[0] = n, rows[1] = m, rows[2] = n;
+    cols[0] = m, cols[1] = p, cols[2] = p;
+    double elems = (double)n * (double)m + (double)m * (double)p + (double)n * (double)p;
+    memset(c, 0, sizeof *c);
+    c->key.dtype = dtype;
+    c->key.scalars = scalars;
+    c->key.streaming = (double)batch * elems * (dtype == BMM_F64 ? 8.0 : 4.0)
+        > BMM__CACHE_REGIME_BYTES;
+    c->key.n = n, c->key.m = m, c->key.p = p;
+    for (int o = 0; o < 3; o++)
+        c->key.layout[o] = bmm__operand_class(batch, rows[o], cols[o], s[o][0], s[o][1], s[o][2]);
+    for (int layout = BMM_LAYOUT_BF; layout <= BMM_LAYOUT_SF; layout++) {
+        int all = 1;
+        for (int o = 0; o < 3; o++)
+            all &= bmm__operand_fits(layout, rows[o], cols[o], s[o][1], s[o][2]);
+        c->fits |= (unsigned)all << layout;
+    }
+    if (sa[0] == m && sb[0] == p && sc[0] == p)
+        c->meets |= BMM_NEEDS_ADJACENT_ITEMS;
 }
 
-/* Lanes of one vector register of kernel k's ISA (1 for portable C). */
-static inline int64_t bmm__lanes_of(const bmm_kernel_desc *k)
+/* ---- applicability and the static rule ---- */
+
+/* The one applicability predicate: kernel k computes call c correctly, on a CPU that admits
+ * ISAs up to max_isa. (A NULL function is a vector kernel compiled out: not an x86 GCC/Clang
+ * build.) */
+static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int max_isa)
 {
-    int64_t bytes = k->isa == BMM_ISA_AVX512 ? 64 : k->isa == BMM_ISA_AVX2 ? 32 : 0;
-    return bytes ? bytes / (k->dtype == BMM_F64 ? 8 : 4) : 1;
+    return k->dtype == c->key.dtype && k->n == c->key.n && k->m == c->key.m && k->p == c->key.p
+        && k->isa <= max_isa && (k->dtype == BMM_F32 ? k->f32 != NULL : k->f64 != NULL)
+        && bmm__scalars_fit(k->scalars, c->key.scalars) && ((c->fits >> k->layout) & 1u)
+        && (k->needs & ~c->meets) == 0;
 }
 
 /* The static rule, distilled from bmm-tune's measurements over the default spec on Zen 5
- * (bmm-tune reports how often it picks the measured winner). Higher is better; exact is 1
- * when all three operands are in the kernel's layout class, streaming from bmm__streaming. In order:
+ * (bmm-tune reports how often it picks the measured winner). Higher is better. In order:
  * 1. the kernel whose layout matches the problem exactly (compile-time row strides);
  * 2. the across-batch form for seq-first products with B and C at most 5 wide (in f64 only
  *    where p divides the lanes), else portable C for products of 8 multiply-adds or fewer
  *    (vectors do not pay), else the flat form (whole C in registers) in f32 or when its rows
  *    fill a vector exactly, else the narrowest vector that holds a row of C (no idle lanes;
  *    widest if none does);
- * 3. among looped forms the taller register tile; a form's prefetching twin ("_pf") just
- *    above it when streaming (1.3-1.8x on seq-first 13 to 64 blocks), else just below;
- * 4. the most specialized alpha/beta form. */
-static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, int exact, int streaming,
-    int64_t n, int64_t m, int64_t p)
+ * 3. among looped forms the taller register tile; a prefetching kernel just above its plain
+ *    twin when streaming (1.3-1.8x on seq-first 13 to 64 blocks), else just below;
+ * 4. the alpha/beta form that fixes the most. */
+static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *c)
 {
-    int64_t w = bmm__lanes_of(k), tier, form = 8;
+    const bmm_call_key *q = &c->key;
+    int64_t w = k->lanes, tier, form = 8;
+    int exact = q->layout[0] == k->layout && q->layout[1] == k->layout && q->layout[2] == k->layout;
     if (k->isa == BMM_ISA_C99)
-        tier = n * m * p <= 8 ? 255 : 0;
+        tier = q->n * q->m * q->p <= 8 ? 255 : 0;  /* k applies: n, m, p are its own, small */
     else
-        tier = 1 + (w >= p ? 128 - w : w);
+        tier = 1 + (w >= q->p ? 128 - w : w);
     /* across the batch: all lanes busy whatever the shape, while deinterleaving stays cheap */
-    if (!strcmp(k->form, "xb") && m * p <= 25 && p <= 5 && (k->dtype == BMM_F32 || w % p == 0))
+    if (k->form == BMM_FORM_XB && q->m * q->p <= 25 && q->p <= 5
+        && (k->dtype == BMM_F32 || w % q->p == 0))
         tier = 300;
-    if (!strcmp(k->form, "flat")) {
-        int64_t rows = w / p;  /* rows of C per vector, as the generator groups them */
-        if (rows > n)
-            rows = n;
-        if (k->dtype == BMM_F32 || rows * p == w)
+    if (k->form == BMM_FORM_FLAT) {
+        int64_t rows = w / q->p;  /* rows of C per vector, as the generator groups them */
+        if (rows > q->n)
+            rows = q->n;
+        if (k->dtype == BMM_F32 || rows * q->p == w)
             tier = 130;  /* above every rows form */
-    } else if (k->form[0] == 'r' && k->form[1] == 'l') {
-        form = atoi(k->form + 2) / 2;
-        if (form > 14)
-            form = 14;
+    } else if (k->form == BMM_FORM_ROWS_LOOP) {
+        form = k->tile / 2 < 14 ? k->tile / 2 : 14;
     }
-    if (strstr(k->form, "_pf"))
-        form += streaming ? 1 : -1;  /* seq-first rows far apart: prefetch pays when streaming */
-    return ((int64_t)exact << 24) | (tier << 12) | (form << 4) | k->scalars;  /* tier < 4096 */
+    if (k->prefetch)
+        form += q->streaming ? 1 : -1;  /* seq-first rows far apart: prefetch pays when streaming */
+    return ((int64_t)exact << 24) | (tier << 12) | (form << 4) | bmm__scalar_form_rank(k->scalars);
+}
+
+/* The best of count kernels for call c by the static rule, if it beats *best_score (start at
+ * -1); *best is left alone when none does. The runtime calls it per table part, vendored files
+ * on their one array. */
+static inline void bmm__pick(const bmm_kernel_desc *ks, size_t count, const bmm_call *c,
+    int max_isa, const bmm_kernel_desc **best, int64_t *best_score)
+{
+    for (size_t i = 0; i < count; i++)
+        if (bmm__applies(&ks[i], c, max_isa)) {
+            int64_t s = bmm__rule_score(&ks[i], c);
+            if (s > *best_score)
+                *best = &ks[i], *best_score = s;
+        }
 }
 
 #endif

@@ -54,10 +54,15 @@ static void detect(void)
         isa_name(max_isa));
 }
 
-int bmm__cpu_admits(int isa)
+int bmm__cpu_max_isa(void)
 {
     pthread_once(&once, detect);
-    return isa <= max_isa;
+    return max_isa;
+}
+
+int bmm__cpu_admits(int isa)
+{
+    return isa <= bmm__cpu_max_isa();
 }
 
 const char *bmm__cpu_signature(void)

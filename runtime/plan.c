@@ -3,9 +3,9 @@
  * Choosing: BMM_GENERIC_ONLY, else wisdom, else BMM_WISDOM_ONLY fails, else BMM_MEASURE
  * times the candidates and records the winner, else the static rule. The one-shot calls keep
  * their choices in a plan cache keyed by the whole problem (a fixed-size zero-filled struct),
- * behind a read-write lock, with a one-entry thread-local cache in front of it. */
+ * behind a read-write lock, with a one-entry thread-local cache in front of it. Cached choices
+ * hold while the registry's configuration epoch is the one they were made under. */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,10 +30,10 @@ typedef struct {
 static pthread_rwlock_t cache_lock = PTHREAD_RWLOCK_INITIALIZER;
 static slot *slots;
 static size_t nslots, nused;
-static atomic_uint generation = 1;  /* bumped whenever cached choices may be stale */
+static unsigned slots_epoch;  /* the epoch the slots were filled under; under cache_lock */
 
 static _Thread_local struct {
-    unsigned generation;
+    unsigned epoch;           /* 0: empty (the registry's epoch starts at 1) */
     bmm__problem key;
     const bmm_kernel_desc *kernel;
 } last;
@@ -49,14 +49,14 @@ static size_t hash_key(const bmm__problem *k)
 
 static int cache_get(const bmm__problem *k, const bmm_kernel_desc **kd)
 {
-    unsigned gen = atomic_load_explicit(&generation, memory_order_acquire);
-    if (last.generation == gen && memcmp(&last.key, k, sizeof *k) == 0) {
+    unsigned epoch = bmm__config_epoch();
+    if (last.epoch == epoch && memcmp(&last.key, k, sizeof *k) == 0) {
         *kd = last.kernel;
         return 1;
     }
     int found = 0;
     pthread_rwlock_rdlock(&cache_lock);
-    if (nslots) {
+    if (nslots && slots_epoch == epoch) {
         for (size_t i = hash_key(k) & (nslots - 1);; i = (i + 1) & (nslots - 1)) {
             if (!slots[i].used)
                 break;
@@ -69,7 +69,7 @@ static int cache_get(const bmm__problem *k, const bmm_kernel_desc **kd)
     }
     pthread_rwlock_unlock(&cache_lock);
     if (found) {
-        last.generation = gen;
+        last.epoch = epoch;
         last.key = *k;
         last.kernel = *kd;
     }
@@ -86,40 +86,45 @@ static void insert(slot *tab, size_t size, const bmm__problem *k, const bmm_kern
     tab[i].used = 1;
 }
 
-static void cache_put(const bmm__problem *k, const bmm_kernel_desc *kd)
+/* Makes room for one more slot, keeping the load under one half; 0 on ENOMEM. */
+static int reserve(void)
 {
-    pthread_rwlock_wrlock(&cache_lock);
-    if (2 * (nused + 1) > nslots) {  /* keep the load under one half */
-        size_t size = nslots ? 2 * nslots : 64;
-        if (size > CACHE_MAX_SLOTS) {  /* full: start over rather than grow without end */
-            memset(slots, 0, nslots * sizeof *slots);
-            nused = 0;
-        } else {
-            slot *grown = calloc(size, sizeof *grown);
-            if (!grown) {
-                pthread_rwlock_unlock(&cache_lock);
-                return;  /* not cached; the choice is still used for this call */
-            }
-            for (size_t i = 0; i < nslots; i++)
-                if (slots[i].used)
-                    insert(grown, size, &slots[i].key, slots[i].kernel);
-            free(slots);
-            slots = grown;
-            nslots = size;
-        }
+    if (2 * (nused + 1) <= nslots)
+        return 1;
+    size_t size = nslots ? 2 * nslots : 64;
+    if (size > CACHE_MAX_SLOTS) {  /* full: start over rather than grow without end */
+        memset(slots, 0, nslots * sizeof *slots);
+        nused = 0;
+        return 1;
     }
-    insert(slots, nslots, k, kd);
-    nused++;
-    pthread_rwlock_unlock(&cache_lock);
+    slot *grown = calloc(size, sizeof *grown);
+    if (!grown)
+        return 0;
+    for (size_t i = 0; i < nslots; i++)
+        if (slots[i].used)
+            insert(grown, size, &slots[i].key, slots[i].kernel);
+    free(slots);
+    slots = grown;
+    nslots = size;
+    return 1;
 }
 
-void bmm__plan_cache_clear(void)
+/* Caches a choice made under epoch; not if the configuration has changed since. */
+static void cache_put(const bmm__problem *k, const bmm_kernel_desc *kd, unsigned epoch)
 {
     pthread_rwlock_wrlock(&cache_lock);
-    if (slots)
-        memset(slots, 0, nslots * sizeof *slots);
-    nused = 0;
-    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+    if (epoch == bmm__config_epoch()) {
+        if (slots_epoch != epoch) {  /* the slots were filled under an older configuration */
+            if (slots)
+                memset(slots, 0, nslots * sizeof *slots);
+            nused = 0;
+            slots_epoch = epoch;
+        }
+        if (reserve()) {  /* else not cached; the choice is still used for this call */
+            insert(slots, nslots, k, kd);
+            nused++;
+        }
+    }
     pthread_rwlock_unlock(&cache_lock);
 }
 
@@ -130,34 +135,45 @@ static const char *name_of(const bmm_kernel_desc *kd)
     return kd ? kd->name : "generic";
 }
 
-static bmm_status choose(const bmm__problem *pr, double alpha, double beta, unsigned flags,
-    const bmm_kernel_desc **kd)
+bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha, double beta,
+    unsigned flags, bmm__choice *out)
 {
-    if (flags & BMM_GENERIC_ONLY) {
-        *kd = NULL;
+    *out = (bmm__choice){ NULL, "generic only", { NULL, 0 } };
+    if (flags & BMM_GENERIC_ONLY)
         return BMM_OK;
-    }
     bmm__wisdom_init();
-    if (bmm__wisdom_lookup(pr, kd)) {
-        bmm__note("%s from wisdom", name_of(*kd));
-        return BMM_OK;
-    }
-    if (flags & BMM_WISDOM_ONLY)
+    if (bmm__wisdom_lookup(c, &out->kernel)) {
+        out->source = "wisdom";
+    } else if (flags & BMM_WISDOM_ONLY) {
         return bmm__fail(BMM_EUNSUPPORTED,
             "BMM_WISDOM_ONLY: no wisdom for %s %lldx%lldx%lld (batch %lld)",
             pr->dtype == BMM_F32 ? "f32" : "f64", (long long)pr->n, (long long)pr->m,
             (long long)pr->p, (long long)pr->batch);
-    if (flags & BMM_MEASURE) {
-        bmm_status st = bmm__measure(pr, alpha, beta, kd, NULL, 0, NULL);
+    } else if (flags & BMM_MEASURE) {
+        bmm_status st = bmm__measure(pr, c, alpha, beta, &out->kernel, &out->log);
         if (st != BMM_OK)
             return st;
-        bmm__wisdom_record(pr, *kd);
-        bmm__note("%s by measurement", name_of(*kd));
-        return BMM_OK;
+        bmm__wisdom_record(c, out->kernel);
+        out->source = "measured";
+    } else {
+        out->kernel = bmm__estimate(c);
+        out->source = "static rule";
     }
-    *kd = bmm__estimate(pr);
-    bmm__note("%s by the static rule", name_of(*kd));
+    bmm__note("chose %s (%s)", name_of(out->kernel), out->source);
     return BMM_OK;
+}
+
+/* A checked problem's kernel (one-shot calls and plans): its class computed once, here. */
+static bmm_status choose(const bmm__problem *pr, double alpha, double beta, unsigned flags,
+    const bmm_kernel_desc **kd)
+{
+    bmm_call c;
+    bmm__choice ch;
+    bmm__call_of(pr, &c);
+    bmm_status st = bmm__choose(pr, &c, alpha, beta, flags, &ch);
+    free(ch.log.v);
+    *kd = ch.kernel;
+    return st;
 }
 
 /* ---- plans ---- */
@@ -226,9 +242,10 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
         return st;
     const bmm_kernel_desc *kd;
     if (!cache_get(&pr, &kd)) {
+        unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */
         if ((st = choose(&pr, alpha, beta, BMM_ESTIMATE, &kd)) != BMM_OK)
             return st;
-        cache_put(&pr, kd);
+        cache_put(&pr, kd, epoch);
     }
     bmm__run(kd, &pr, alpha, beta, A, B, C);
     return BMM_OK;

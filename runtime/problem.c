@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "bmm_internal.h"
-#include "bmm_select.h"
 
 static const char *const OPERAND[3] = { "A", "B", "C" };
 static const char *const STRIDE[3] = { "sa", "sb", "sc" };
@@ -13,7 +12,7 @@ void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n,
 {
     memset(pr, 0, sizeof *pr);
     pr->dtype = (int32_t)dt;
-    pr->scalars = bmm__scalars_class(alpha, beta);
+    pr->scalars = bmm__scalars_of(alpha, beta);
     pr->batch = batch;
     pr->n = n;
     pr->m = m;
@@ -21,11 +20,6 @@ void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n,
     pr->sa = sa;
     pr->sb = sb;
     pr->sc = sc;
-}
-
-int bmm__scalars_class(double alpha, double beta)
-{
-    return bmm__scalars_of(alpha, beta);
 }
 
 size_t bmm__dtype_size(int dtype)
@@ -122,15 +116,10 @@ bmm_status bmm__check_operands(const bmm__problem *pr, const void *A, const void
     return BMM_OK;
 }
 
-int bmm__layout_class(const bmm__problem *pr, int operand)
+void bmm__call_of(const bmm__problem *pr, bmm_call *c)
 {
-    int64_t rows, cols;
-    bmm_stride s;
-    dims(pr, operand, &rows, &cols, &s);
-    return bmm__operand_class(pr->batch, rows, cols, s.batch, s.row, s.col);
-}
-
-int bmm__regime(const bmm__problem *pr)
-{
-    return bmm__streaming(pr->batch, pr->n, pr->m, pr->p, (int64_t)bmm__dtype_size(pr->dtype));
+    const int64_t sa[3] = { pr->sa.batch, pr->sa.row, pr->sa.col };
+    const int64_t sb[3] = { pr->sb.batch, pr->sb.row, pr->sb.col };
+    const int64_t sc[3] = { pr->sc.batch, pr->sc.row, pr->sc.col };
+    bmm__call_init(c, pr->dtype, pr->batch, pr->n, pr->m, pr->p, sa, sb, sc, pr->scalars);
 }

@@ -1,5 +1,6 @@
-/* registry.c: the generated kernel table, walked by descriptor. Applicability is one
- * predicate (style.md #4); the ESTIMATE rule ranks what applies. */
+/* registry.c: the kernel tables, walked by descriptor; applicability and the static rule come
+ * from bmm_select.h. Also owns the configuration epoch that upper layers compare to know
+ * whether a choice they cached may be stale. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -7,7 +8,6 @@
 #include <string.h>
 
 #include "bmm_internal.h"
-#include "bmm_select.h"
 #include "bmm_table_default.h"
 
 /* The built-in table, then those registered at run time (bmm_register_kernels). Slots are
@@ -22,10 +22,32 @@ static const bmm_kernel_table *tables[MAX_TABLES] = { &bmm_table_default };
 static atomic_size_t ntables = 1;
 #endif
 static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_uint epoch = 1;
 
 static size_t table_count(void)
 {
     return atomic_load_explicit(&ntables, memory_order_acquire);
+}
+
+unsigned bmm__config_epoch(void)
+{
+    return atomic_load_explicit(&epoch, memory_order_acquire);
+}
+
+void bmm__config_changed(void)
+{
+    atomic_fetch_add_explicit(&epoch, 1, memory_order_acq_rel);
+}
+
+const bmm_kernel_desc *bmm__kernel_next(bmm__kernel_iter *it)
+{
+    for (size_t nt = table_count(); it->table < nt; it->table++, it->part = 0, it->index = 0) {
+        const bmm_kernel_table *t = tables[it->table];
+        for (; it->part < t->nparts; it->part++, it->index = 0)
+            if (it->index < t->parts[it->part].count)
+                return &t->parts[it->part].kernels[it->index++];
+    }
+    return NULL;
 }
 
 size_t bmm__kernel_count(void)
@@ -37,16 +59,18 @@ size_t bmm__kernel_count(void)
     return n;
 }
 
-const bmm_kernel_desc *bmm__kernel_at(size_t idx)
+static const char *descriptor_error(const bmm_kernel_desc *k)
 {
-    size_t nt = table_count();
-    for (size_t t = 0; t < nt; t++)
-        for (int32_t i = 0; i < tables[t]->nparts; i++) {
-            size_t c = (size_t)tables[t]->parts[i].count;
-            if (idx < c)
-                return &tables[t]->parts[i].kernels[idx];
-            idx -= c;
-        }
+    int fn_ok = k->dtype == BMM_F32 ? !k->f64 : k->dtype == BMM_F64 ? !k->f32 : 0;
+    if (!k->name || !fn_ok || k->n < 1 || k->m < 1 || k->p < 1
+        || (k->layout != BMM_LAYOUT_BF && k->layout != BMM_LAYOUT_SF)
+        || k->isa < BMM_ISA_C99 || k->isa > BMM_ISA_AVX512
+        || k->scalars < 0 || k->scalars >= BMM_SCALARS_COUNT
+        || k->form < BMM_FORM_UNROLL || k->form >= BMM_FORM_COUNT || k->tile < 0 || k->lanes < 1
+        || (k->needs & ~(unsigned)BMM_NEEDS_ADJACENT_ITEMS))
+        return "a kernel descriptor is malformed";
+    if (k->isa == BMM_ISA_C99 && (k->dtype == BMM_F32 ? !k->f32 : !k->f64))
+        return "a portable C kernel has no function";
     return NULL;
 }
 
@@ -61,15 +85,9 @@ static const char *table_error(const bmm_kernel_table *t)
         if (pt->count < 0 || (pt->count > 0 && !pt->kernels))
             return "a part has a negative count or no kernels";
         for (int32_t j = 0; j < pt->count; j++) {
-            const bmm_kernel_desc *k = &pt->kernels[j];
-            int fn_ok = k->dtype == BMM_F32 ? !k->f64 : k->dtype == BMM_F64 ? !k->f32 : 0;
-            if (!k->name || !k->form || !fn_ok || k->n < 1 || k->m < 1 || k->p < 1
-                || (k->layout != BMM_LAYOUT_BF && k->layout != BMM_LAYOUT_SF)
-                || k->isa < BMM_ISA_C99 || k->isa > BMM_ISA_AVX512
-                || k->scalars < BMM_SCALARS_AB || k->scalars > BMM_SCALARS_A1B0)
-                return "a kernel descriptor is malformed";
-            if (k->isa == BMM_ISA_C99 && (k->dtype == BMM_F32 ? !k->f32 : !k->f64))
-                return "a portable C kernel has no function";
+            const char *bad = descriptor_error(&pt->kernels[j]);
+            if (bad)
+                return bad;
         }
     }
     return NULL;
@@ -79,6 +97,9 @@ bmm_status bmm_register_kernels(const bmm_kernel_table *table)
 {
     if (!table)
         return bmm__fail(BMM_EINVAL, "table is NULL");
+    if (table->abi != BMM_KERNEL_ABI)
+        return bmm__fail(BMM_EUNSUPPORTED, "kernel table made for kernel ABI %d, this library "
+            "takes ABI %d: regenerate it with this bmmgen", (int)table->abi, BMM_KERNEL_ABI);
     const char *bad = table_error(table);
     if (bad)
         return bmm__fail(BMM_EINVAL, "kernel table \"%s\": %s",
@@ -98,7 +119,7 @@ bmm_status bmm_register_kernels(const bmm_kernel_table *table)
     }
     pthread_mutex_unlock(&register_lock);
     if (st == BMM_OK && !known) {
-        bmm__plan_cache_clear();  /* one-shot calls may now have a specialized kernel */
+        bmm__config_changed();  /* one-shot calls may now have a specialized kernel */
         bmm__note("registered kernel table \"%s\" (%s, hash %s)", table->spec_name,
             table->version, table->spec_hash);
     }
@@ -107,62 +128,41 @@ bmm_status bmm_register_kernels(const bmm_kernel_table *table)
 
 const bmm_kernel_desc *bmm__kernel_by_name(const char *name)
 {
-    for (size_t i = 0, n = bmm__kernel_count(); i < n; i++) {
-        const bmm_kernel_desc *k = bmm__kernel_at(i);
+    bmm__kernel_iter it = { 0, 0, 0 };
+    for (const bmm_kernel_desc *k; (k = bmm__kernel_next(&it));)
         if (strcmp(k->name, name) == 0)
             return k;
-    }
     return NULL;
 }
 
-int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm__problem *pr)
+int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm_call *c)
 {
-    if (k->dtype != pr->dtype || k->n != pr->n || k->m != pr->m || k->p != pr->p)
-        return 0;
-    /* a NULL entry is a vector kernel compiled out (not an x86 GCC/Clang build) */
-    if (!bmm__cpu_admits(k->isa) || (k->dtype == BMM_F32 ? !k->f32 : !k->f64))
-        return 0;
-    if (!bmm__scalars_fit(k->scalars, pr->scalars))
-        return 0;
-    return bmm__operand_fits(k->layout, pr->n, pr->m, pr->sa.row, pr->sa.col)
-        && bmm__operand_fits(k->layout, pr->m, pr->p, pr->sb.row, pr->sb.col)
-        && bmm__operand_fits(k->layout, pr->n, pr->p, pr->sc.row, pr->sc.col);
+    return bmm__applies(k, c, bmm__cpu_max_isa());
 }
 
-size_t bmm__candidates(const bmm__problem *pr, const bmm_kernel_desc **out, size_t max)
+size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t max)
 {
     size_t found = 0;
-    for (size_t i = 0, n = bmm__kernel_count(); i < n; i++) {
-        const bmm_kernel_desc *k = bmm__kernel_at(i);
-        if (bmm__kernel_applies(k, pr)) {
+    int isa = bmm__cpu_max_isa();
+    bmm__kernel_iter it = { 0, 0, 0 };
+    for (const bmm_kernel_desc *k; (k = bmm__kernel_next(&it));)
+        if (bmm__applies(k, c, isa)) {
             if (found < max)
                 out[found] = k;
             found++;
         }
-    }
-    return found < max ? found : max;
+    return found;
 }
 
-/* The static rule (bmm_select.h), for a problem. */
-static int64_t score(const bmm_kernel_desc *k, const bmm__problem *pr)
-{
-    int exact = 1;
-    for (int o = 0; o < 3; o++)
-        exact &= bmm__layout_class(pr, o) == k->layout;
-    return bmm__rule_score(k, exact, bmm__regime(pr), pr->n, pr->m, pr->p);
-}
-
-const bmm_kernel_desc *bmm__estimate(const bmm__problem *pr)
+const bmm_kernel_desc *bmm__estimate(const bmm_call *c)
 {
     const bmm_kernel_desc *best = NULL;
     int64_t best_score = -1;
-    for (size_t i = 0, n = bmm__kernel_count(); i < n; i++) {
-        const bmm_kernel_desc *k = bmm__kernel_at(i);
-        if (bmm__kernel_applies(k, pr) && score(k, pr) > best_score) {
-            best = k;
-            best_score = score(k, pr);
-        }
-    }
+    int isa = bmm__cpu_max_isa();
+    for (size_t t = 0, nt = table_count(); t < nt; t++)
+        for (int32_t i = 0; i < tables[t]->nparts; i++)
+            bmm__pick(tables[t]->parts[i].kernels, (size_t)tables[t]->parts[i].count, c, isa,
+                &best, &best_score);
     return best;
 }
 

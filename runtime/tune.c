@@ -9,7 +9,6 @@
 
 #include "bmm_internal.h"
 
-#define MAX_CANDIDATES 64
 #define MAX_SAMPLE_BYTES ((int64_t)64 << 20)   /* timing batch touches at most this */
 #define MAX_BUFFER_BYTES ((int64_t)1 << 30)    /* else: no timing, the static rule decides */
 
@@ -92,77 +91,90 @@ static int agrees(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha
     return 1;
 }
 
-bmm_status bmm__measure(const bmm__problem *pr, double alpha, double beta,
-    const bmm_kernel_desc **best, bmm__timing *log, size_t max_log, size_t *nlog)
+/* The timing sample: the plan's strides, its batch capped so the operands touch at most
+ * MAX_SAMPLE_BYTES; ext gets each operand's extent. 0 if the buffers would be too large. */
+static int sample_of(const bmm__problem *pr, bmm__problem *sample, int64_t ext[3])
 {
-    const bmm_kernel_desc *cand[MAX_CANDIDATES];
-    size_t nc = bmm__candidates(pr, cand, MAX_CANDIDATES);
-    if (nlog)
-        *nlog = 0;
-    *best = bmm__estimate(pr);
-    if (nc == 0 || pr->batch == 0)
-        return BMM_OK;  /* the generic path is the only candidate */
-
-    /* Time a capped sample of the batch with the real strides. */
-    bmm__problem sample = *pr;
+    *sample = *pr;
     size_t es = bmm__dtype_size(pr->dtype);
-    double per = (double)es * (double)(pr->n * pr->m + pr->m * pr->p + pr->n * pr->p);
+    double per = (double)es * ((double)pr->n * (double)pr->m + (double)pr->m * (double)pr->p
+                                  + (double)pr->n * (double)pr->p);
     int64_t cap = (int64_t)((double)MAX_SAMPLE_BYTES / per);
     if (cap < 1)
         cap = 1;
-    if (sample.batch > cap)
-        sample.batch = cap;
-    int64_t ext[3];
-    bmm__extents(&sample, ext);
-    if ((double)(ext[0] + ext[1] + 3 * ext[2]) * (double)es > (double)MAX_BUFFER_BYTES) {
-        bmm__note("measure: operands too large to time; using the static rule");
-        return BMM_OK;
-    }
-    void *A = alloc_filled(ext[0], es, 1), *B = alloc_filled(ext[1], es, 2);
-    void *C = alloc_filled(ext[2], es, 3), *Ck = alloc_filled(ext[2], es, 4);
-    void *Cg = alloc_filled(ext[2], es, 5);
-    double times[MAX_CANDIDATES + 1];
-    bmm_status st = BMM_OK;
-    if (!A || !B || !C || !Ck || !Cg) {
-        st = bmm__fail(BMM_ENOMEM, "measure: cannot allocate %lld bytes of timing buffers",
-            (long long)((ext[0] + ext[1] + 3 * ext[2]) * (int64_t)es));
-        goto out;
-    }
-    double share = budget_seconds() / (double)(nc + 1);
-    times[nc] = bmm__time_kernel(NULL, &sample, alpha, beta, A, B, Ck, share);
-    for (size_t i = 0; i < nc; i++)
-        times[i] = bmm__time_kernel(cand[i], &sample, alpha, beta, A, B, Ck, share);
-    for (size_t i = 0; i <= nc; i++)
-        bmm__note("measure: %-44s %10.3f us", i < nc ? cand[i]->name : "generic",
-            times[i] * 1e6);
+    if (sample->batch > cap)
+        sample->batch = cap;
+    bmm__extents(sample, ext);
+    return (double)(ext[0] + ext[1] + 3 * ext[2]) * (double)es <= (double)MAX_BUFFER_BYTES;
+}
 
-    /* The fastest kernel that agrees with the generic path wins; one that does not is
-     * reported and never chosen. The generic path is the fallback. */
-    int wrong[MAX_CANDIDATES] = { 0 };
-    *best = NULL;
+/* The fastest candidate that agrees with the generic path (times[nc] is the generic path's,
+ * the fallback); one that disagrees is reported, marked in wrong[] and never chosen. */
+static const bmm_kernel_desc *fastest_agreeing(const bmm_kernel_desc **cand, size_t nc,
+    const double *times, int *wrong, const bmm__problem *sample, double alpha, double beta,
+    void *const buf[5], int64_t celems)
+{
     for (;;) {
         size_t w = nc;
         for (size_t i = 0; i < nc; i++)
             if (!wrong[i] && times[i] < times[w])
                 w = i;
-        if (w == nc || agrees(cand[w], &sample, alpha, beta, A, B, C, Ck, Cg, ext[2])) {
-            *best = w == nc ? NULL : cand[w];
-            break;
-        }
+        if (w == nc)
+            return NULL;
+        if (agrees(cand[w], sample, alpha, beta, buf[0], buf[1], buf[2], buf[3], buf[4], celems))
+            return cand[w];
         wrong[w] = 1;
         bmm__note("measure: %s disagrees with the generic path; not used", cand[w]->name);
     }
-    for (size_t i = 0; log && i <= nc && i < max_log; i++) {
-        log[i].kernel = i < nc ? cand[i] : NULL;
-        log[i].seconds = times[i];
-        log[i].wrong = i < nc ? wrong[i] : 0;
-        *nlog = i + 1;
+}
+
+bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, double alpha, double beta,
+    const bmm_kernel_desc **best, bmm__timings *log)
+{
+    if (log)
+        *log = (bmm__timings){ NULL, 0 };
+    *best = bmm__estimate(c);
+    size_t nc = bmm__candidates(c, NULL, 0);
+    if (nc == 0 || pr->batch == 0)
+        return BMM_OK;  /* the generic path is the only candidate */
+    bmm__problem sample;
+    int64_t ext[3];
+    if (!sample_of(pr, &sample, ext)) {
+        bmm__note("measure: operands too large to time; using the static rule");
+        return BMM_OK;
+    }
+    size_t es = bmm__dtype_size(pr->dtype);
+    const bmm_kernel_desc **cand = malloc(nc * sizeof *cand);
+    double *times = malloc((nc + 1) * sizeof *times);
+    int *wrong = calloc(nc + 1, sizeof *wrong);
+    void *buf[5] = { alloc_filled(ext[0], es, 1), alloc_filled(ext[1], es, 2),
+        alloc_filled(ext[2], es, 3), alloc_filled(ext[2], es, 4), alloc_filled(ext[2], es, 5) };
+    bmm_status st = BMM_OK;
+    if (!cand || !times || !wrong || !buf[0] || !buf[1] || !buf[2] || !buf[3] || !buf[4]) {
+        st = bmm__fail(BMM_ENOMEM, "measure: cannot allocate %lld bytes of timing buffers",
+            (long long)((ext[0] + ext[1] + 3 * ext[2]) * (int64_t)es));
+        goto out;
+    }
+    bmm__candidates(c, cand, nc);
+    /* A, B, then C's copy 3 as the timing output (its copies 2 and 4 serve the check) */
+    double share = budget_seconds() / (double)(nc + 1);
+    times[nc] = bmm__time_kernel(NULL, &sample, alpha, beta, buf[0], buf[1], buf[3], share);
+    for (size_t i = 0; i < nc; i++)
+        times[i] = bmm__time_kernel(cand[i], &sample, alpha, beta, buf[0], buf[1], buf[3], share);
+    for (size_t i = 0; i <= nc; i++)
+        bmm__note("measure: %-44s %10.3f us", i < nc ? cand[i]->name : "generic",
+            times[i] * 1e6);
+    *best = fastest_agreeing(cand, nc, times, wrong, &sample, alpha, beta, buf, ext[2]);
+    if (log && (log->v = malloc((nc + 1) * sizeof *log->v))) {
+        for (size_t i = 0; i <= nc; i++)
+            log->v[i] = (bmm__timing){ i < nc ? cand[i] : NULL, times[i], wrong[i] };
+        log->n = nc + 1;
     }
 out:
-    free(A);
-    free(B);
-    free(C);
-    free(Ck);
-    free(Cg);
+    for (int i = 0; i < 5; i++)
+        free(buf[i]);
+    free(cand);
+    free(times);
+    free(wrong);
     return st;
 }

@@ -1,5 +1,5 @@
-/* wisdom.c: remembered choices, keyed by dtype, shape, layout class of each operand, batch
- * regime and alpha/beta form, persisted as versioned text (style.md #15):
+/* wisdom.c: remembered choices, keyed by the call class's key (bmm_select.h: dtype, shape,
+ * layout class of each operand, batch regime, alpha/beta form), persisted as versioned text:
  *
  *   bmmgen-wisdom 1
  *   table <spec>-<version>-<spec hash>-<kernel count>
@@ -8,7 +8,7 @@
  *   end <number of entries>
  *
  * A file that is not exactly this, or is signed for another table or CPU, is rejected whole
- * and the wisdom in memory is kept. */
+ * and the wisdom in memory is kept. Every change bumps the registry's configuration epoch. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,95 +22,78 @@
 #define MAX_LINE 512
 
 typedef struct {
-    int32_t dtype, layout[3], regime, scalars;
-    int64_t n, m, p;
-} wkey;
-
-typedef struct {
-    wkey key;
+    bmm_call_key key;
     const bmm_kernel_desc *kernel;  /* NULL: the generic path */
 } wentry;
 
+typedef struct {
+    wentry *v;
+    size_t len, cap;
+} wlist;
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static wentry *entries;
-static size_t nentries, capacity;
+static wlist wisdom;
 
 static const char *const DTYPE[] = { "?", "f32", "f64" };
 static const char *const LAYOUT[] = { "x", "bf", "sf" };
 static const char *const REGIME[] = { "cache", "stream" };
-static const char *const SCALARS[] = { "ab", "b0", "a1b0" };
 
-static wkey key_of(const bmm__problem *pr)
+/* Insert or replace in a list; caller holds the lock or owns the list. Returns 0 on ENOMEM,
+ * 1 when the list changed, 2 when it already said so. */
+static int put(wlist *l, const bmm_call_key *k, const bmm_kernel_desc *kd)
 {
-    wkey k;
-    memset(&k, 0, sizeof k);
-    k.dtype = pr->dtype;
-    for (int o = 0; o < 3; o++)
-        k.layout[o] = bmm__layout_class(pr, o);
-    k.regime = bmm__regime(pr);
-    k.scalars = pr->scalars;
-    k.n = pr->n;
-    k.m = pr->m;
-    k.p = pr->p;
-    return k;
-}
-
-/* Insert or replace in a list; caller holds the lock or owns the list. */
-static int put(wentry **list, size_t *len, size_t *cap, const wkey *k, const bmm_kernel_desc *kd)
-{
-    for (size_t i = 0; i < *len; i++)
-        if (memcmp(&(*list)[i].key, k, sizeof *k) == 0) {
-            (*list)[i].kernel = kd;
-            return 1;
+    for (size_t i = 0; i < l->len; i++)
+        if (memcmp(&l->v[i].key, k, sizeof *k) == 0) {
+            int same = l->v[i].kernel == kd;
+            l->v[i].kernel = kd;
+            return same ? 2 : 1;
         }
-    if (*len == *cap) {
-        size_t nc = *cap ? 2 * *cap : 32;
-        wentry *grown = realloc(*list, nc * sizeof **list);
+    if (l->len == l->cap) {
+        size_t nc = l->cap ? 2 * l->cap : 32;
+        wentry *grown = realloc(l->v, nc * sizeof *grown);
         if (!grown)
             return 0;
-        *list = grown;
-        *cap = nc;
+        l->v = grown;
+        l->cap = nc;
     }
-    (*list)[*len].key = *k;
-    (*list)[*len].kernel = kd;
-    (*len)++;
+    l->v[l->len].key = *k;
+    l->v[l->len].kernel = kd;
+    l->len++;
     return 1;
 }
 
-int bmm__wisdom_lookup(const bmm__problem *pr, const bmm_kernel_desc **kd)
+int bmm__wisdom_lookup(const bmm_call *c, const bmm_kernel_desc **kd)
 {
-    wkey k = key_of(pr);
     int found = 0;
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < nentries && !found; i++)
-        if (memcmp(&entries[i].key, &k, sizeof k) == 0) {
-            *kd = entries[i].kernel;
+    for (size_t i = 0; i < wisdom.len && !found; i++)
+        if (memcmp(&wisdom.v[i].key, &c->key, sizeof c->key) == 0) {
+            *kd = wisdom.v[i].kernel;
             found = 1;
         }
     pthread_mutex_unlock(&lock);
     /* an entry names a kernel for a class of problems; use it only if it fits this one */
-    if (found && *kd && !bmm__kernel_applies(*kd, pr))
+    if (found && *kd && !bmm__kernel_applies(*kd, c))
         found = 0;
     return found;
 }
 
-void bmm__wisdom_record(const bmm__problem *pr, const bmm_kernel_desc *kd)
+void bmm__wisdom_record(const bmm_call *c, const bmm_kernel_desc *kd)
 {
-    wkey k = key_of(pr);
     pthread_mutex_lock(&lock);
-    put(&entries, &nentries, &capacity, &k, kd);  /* on ENOMEM the choice is just not kept */
+    int changed = put(&wisdom, &c->key, kd) == 1;  /* on ENOMEM the choice is just not kept */
     pthread_mutex_unlock(&lock);
-    bmm__plan_cache_clear();  /* one-shot calls may have cached a choice this replaces */
+    if (changed)
+        bmm__config_changed();  /* a choice cached for this class may differ */
 }
 
 void bmm_wisdom_forget(void)
 {
     pthread_mutex_lock(&lock);
-    free(entries);
-    entries = NULL;
-    nentries = capacity = 0;
+    free(wisdom.v);
+    wisdom = (wlist){ NULL, 0, 0 };
     pthread_mutex_unlock(&lock);
-    bmm__plan_cache_clear();
+    bmm__config_changed();
 }
 
 static int lookup_word(const char *w, const char *const *words, int n)
@@ -133,27 +116,74 @@ static int read_line(FILE *f, char *buf)
     return 1;
 }
 
-static bmm_status parse(FILE *f, const char *path, wentry **list, size_t *len, size_t *cap)
+static const char *scalars_word(int f)
+{
+    return bmm__scalar_forms[f].word;
+}
+
+/* The header: format version, then the table and CPU signatures this library has. */
+static bmm_status parse_header(FILE *f, const char *path, int *lineno)
 {
     char line[MAX_LINE], word[MAX_LINE];
-    int version, lineno = 1;
+    int version;
+    *lineno = 1;
     if (read_line(f, line) != 1 || sscanf(line, "bmmgen-wisdom %d", &version) != 1)
         return bmm__fail(BMM_EFORMAT, "%s:1: not a bmmgen wisdom file", path);
     if (version != FORMAT_VERSION)
         return bmm__fail(BMM_EFORMAT, "%s:1: wisdom format %d, this library reads %d", path,
             version, FORMAT_VERSION);
-    lineno++;
+    ++*lineno;
     if (read_line(f, line) != 1 || sscanf(line, "table %511s", word) != 1)
-        return bmm__fail(BMM_EFORMAT, "%s:%d: expected 'table <signature>'", path, lineno);
+        return bmm__fail(BMM_EFORMAT, "%s:%d: expected 'table <signature>'", path, *lineno);
     if (strcmp(word, bmm__table_signature()) != 0)
         return bmm__fail(BMM_EFORMAT, "%s:%d: made for kernel table %s, this library has %s",
-            path, lineno, word, bmm__table_signature());
-    lineno++;
+            path, *lineno, word, bmm__table_signature());
+    ++*lineno;
     if (read_line(f, line) != 1 || sscanf(line, "cpu %511s", word) != 1)
-        return bmm__fail(BMM_EFORMAT, "%s:%d: expected 'cpu <signature>'", path, lineno);
+        return bmm__fail(BMM_EFORMAT, "%s:%d: expected 'cpu <signature>'", path, *lineno);
     if (strcmp(word, bmm__cpu_signature()) != 0)
-        return bmm__fail(BMM_EFORMAT, "%s:%d: made on CPU %s, this is %s", path, lineno, word,
-            bmm__cpu_signature());
+        return bmm__fail(BMM_EFORMAT, "%s:%d: made on CPU %s, this is %s", path, *lineno,
+            word, bmm__cpu_signature());
+    return BMM_OK;
+}
+
+/* One "entry" line -> key and kernel; 0 if any word is unknown or the kernel does not fit. */
+static int parse_entry(const char *line, bmm_call_key *k, const bmm_kernel_desc **kd, int *malformed)
+{
+    char dt[16], la[3][16], reg[16], sc[16], name[MAX_LINE], tail;
+    long long n, m, p;
+    *malformed = sscanf(line, "entry %15s %lld %lld %lld %15s %15s %15s %15s %15s %511s %c", dt,
+                     &n, &m, &p, la[0], la[1], la[2], reg, sc, name, &tail) != 10;
+    if (*malformed)
+        return 0;
+    memset(k, 0, sizeof *k);
+    k->dtype = lookup_word(dt, DTYPE, 3);
+    k->streaming = lookup_word(reg, REGIME, 2);
+    k->scalars = -1;
+    for (int f = 0; f < BMM_SCALARS_COUNT; f++)
+        if (strcmp(sc, scalars_word(f)) == 0)
+            k->scalars = f;
+    k->n = n, k->m = m, k->p = p;
+    int ok = k->dtype >= 1 && k->streaming >= 0 && k->scalars >= 0 && n >= 1 && m >= 1 && p >= 1;
+    for (int o = 0; o < 3; o++) {
+        k->layout[o] = lookup_word(la[o], LAYOUT, 3);
+        ok &= k->layout[o] >= 0;
+    }
+    *kd = NULL;
+    if (ok && strcmp(name, "generic") != 0) {
+        *kd = bmm__kernel_by_name(name);
+        ok = *kd && (*kd)->dtype == k->dtype && (*kd)->n == n && (*kd)->m == m && (*kd)->p == p;
+    }
+    return ok;
+}
+
+static bmm_status parse(FILE *f, const char *path, wlist *list)
+{
+    char line[MAX_LINE];
+    int lineno;
+    bmm_status st = parse_header(f, path, &lineno);
+    if (st != BMM_OK)
+        return st;
     for (;;) {
         lineno++;
         int r = read_line(f, line);
@@ -163,40 +193,20 @@ static bmm_status parse(FILE *f, const char *path, wentry **list, size_t *len, s
         long long count;
         char tail;
         if (sscanf(line, "end %lld %c", &count, &tail) == 1) {
-            if (count != (long long)*len)
+            if (count != (long long)list->len)
                 return bmm__fail(BMM_EFORMAT, "%s:%d: 'end' says %lld entries, file has %zu",
-                    path, lineno, count, *len);
+                    path, lineno, count, list->len);
             if (read_line(f, line) != 0)
                 return bmm__fail(BMM_EFORMAT, "%s:%d: text after 'end'", path, lineno + 1);
             return BMM_OK;
         }
-        char dt[16], la[3][16], reg[16], sc[16], name[MAX_LINE];
-        long long n, m, p;
-        if (sscanf(line, "entry %15s %lld %lld %lld %15s %15s %15s %15s %15s %511s %c", dt, &n, &m,
-                &p, la[0], la[1], la[2], reg, sc, name, &tail) != 10)
-            return bmm__fail(BMM_EFORMAT, "%s:%d: malformed entry", path, lineno);
-        wkey k;
-        memset(&k, 0, sizeof k);
-        k.dtype = lookup_word(dt, DTYPE, 3);
-        k.regime = lookup_word(reg, REGIME, 2);
-        k.scalars = lookup_word(sc, SCALARS, 3);
-        k.n = n;
-        k.m = m;
-        k.p = p;
-        int ok = k.dtype >= 1 && k.regime >= 0 && k.scalars >= 0 && n >= 1 && m >= 1 && p >= 1;
-        for (int o = 0; o < 3; o++) {
-            k.layout[o] = lookup_word(la[o], LAYOUT, 3);
-            ok &= k.layout[o] >= 0;
-        }
-        const bmm_kernel_desc *kd = NULL;
-        if (ok && strcmp(name, "generic") != 0) {
-            kd = bmm__kernel_by_name(name);
-            ok = kd && kd->dtype == k.dtype && kd->n == n && kd->m == m && kd->p == p;
-        }
-        if (!ok)
-            return bmm__fail(BMM_EFORMAT, "%s:%d: entry names an unknown value or kernel", path,
-                lineno);
-        if (!put(list, len, cap, &k, kd))
+        bmm_call_key k;
+        const bmm_kernel_desc *kd;
+        int malformed;
+        if (!parse_entry(line, &k, &kd, &malformed))
+            return bmm__fail(BMM_EFORMAT, "%s:%d: %s", path, lineno,
+                malformed ? "malformed entry" : "entry names an unknown value or kernel");
+        if (!put(list, &k, kd))
             return bmm__fail(BMM_ENOMEM, "%s:%d: out of memory", path, lineno);
     }
 }
@@ -208,19 +218,18 @@ bmm_status bmm_wisdom_import_file(const char *path)
     FILE *f = fopen(path, "r");
     if (!f)
         return bmm__fail(BMM_EIO, "cannot open wisdom file %s: %s", path, strerror(errno));
-    wentry *list = NULL;
-    size_t len = 0, cap = 0;
-    bmm_status st = parse(f, path, &list, &len, &cap);
+    wlist list = { NULL, 0, 0 };
+    bmm_status st = parse(f, path, &list);
     fclose(f);
     if (st == BMM_OK) {
         pthread_mutex_lock(&lock);
-        for (size_t i = 0; i < len; i++)
-            put(&entries, &nentries, &capacity, &list[i].key, list[i].kernel);
+        for (size_t i = 0; i < list.len; i++)
+            put(&wisdom, &list.v[i].key, list.v[i].kernel);
         pthread_mutex_unlock(&lock);
-        bmm__plan_cache_clear();
-        bmm__note("imported %zu wisdom entries from %s", len, path);
+        bmm__config_changed();
+        bmm__note("imported %zu wisdom entries from %s", list.len, path);
     }
-    free(list);
+    free(list.v);
     return st;
 }
 
@@ -237,14 +246,14 @@ bmm_status bmm_wisdom_export_file(const char *path)
     pthread_mutex_lock(&lock);
     int ok = fprintf(f, "bmmgen-wisdom %d\ntable %s\ncpu %s\n", FORMAT_VERSION,
                  bmm__table_signature(), bmm__cpu_signature()) > 0;
-    for (size_t i = 0; i < nentries && ok; i++) {
-        const wkey *k = &entries[i].key;
+    for (size_t i = 0; i < wisdom.len && ok; i++) {
+        const bmm_call_key *k = &wisdom.v[i].key;
         ok = fprintf(f, "entry %s %lld %lld %lld %s %s %s %s %s %s\n", DTYPE[k->dtype],
                  (long long)k->n, (long long)k->m, (long long)k->p, LAYOUT[k->layout[0]],
-                 LAYOUT[k->layout[1]], LAYOUT[k->layout[2]], REGIME[k->regime],
-                 SCALARS[k->scalars], entries[i].kernel ? entries[i].kernel->name : "generic") > 0;
+                 LAYOUT[k->layout[1]], LAYOUT[k->layout[2]], REGIME[k->streaming],
+                 scalars_word(k->scalars), wisdom.v[i].kernel ? wisdom.v[i].kernel->name : "generic") > 0;
     }
-    ok = ok && fprintf(f, "end %zu\n", nentries) > 0;
+    ok = ok && fprintf(f, "end %zu\n", wisdom.len) > 0;
     pthread_mutex_unlock(&lock);
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {

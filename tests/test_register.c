@@ -24,12 +24,13 @@ static void k_1x2x3(const bmm_f32_args *g)
 
 static const bmm_kernel_desc kernels[] = {
     { "test_f32_1x2x3_bf_c99_ab", BMM_F32, 1, 2, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB,
-        "unroll", 12, k_1x2x3, NULL },
+        BMM_FORM_UNROLL, 0, 1, 0, 0, k_1x2x3, NULL },
     { "test_f32_1x2x3_bf_c99_b0", BMM_F32, 1, 2, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0,
-        "unroll", 12, k_1x2x3, NULL },
+        BMM_FORM_UNROLL, 0, 1, 0, 0, k_1x2x3, NULL },
 };
 static const bmm_kernel_part parts[] = { { 2, kernels } };
-static const bmm_kernel_table extra = { "extra", "0.1.0", "0123456789abcdef", 1, parts };
+static const bmm_kernel_table extra = { BMM_KERNEL_ABI, "extra", "0.1.0", "0123456789abcdef", 1,
+    parts };
 
 static void malformed_tables_are_refused(void **state)
 {
@@ -50,6 +51,18 @@ static void malformed_tables_are_refused(void **state)
     bad[0] = kernels[0];
     bad[0].f32 = NULL;  /* a portable C kernel must have its function */
     assert_int_equal(bmm_register_kernels(&t), BMM_EINVAL);
+    bad[0] = kernels[0];
+    bad[0].form = BMM_FORM_COUNT;  /* typed fields are checked too */
+    assert_int_equal(bmm_register_kernels(&t), BMM_EINVAL);
+    assert_non_null(strstr(bmm_last_error(), "malformed"));
+    bad[0] = kernels[0];
+    bad[0].needs = 1u << 7;
+    assert_int_equal(bmm_register_kernels(&t), BMM_EINVAL);
+    /* a table generated for another kernel ABI is refused, whole and clearly */
+    t = extra;
+    t.abi = BMM_KERNEL_ABI + 1;
+    assert_int_equal(bmm_register_kernels(&t), BMM_EUNSUPPORTED);
+    assert_non_null(strstr(bmm_last_error(), "kernel ABI"));
     assert_int_equal(bmm__kernel_count(), before);
 }
 

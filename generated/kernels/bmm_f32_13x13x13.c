@@ -9,7 +9,7 @@
 
 /* bmm_f32_13x13x13_bf_c99_a1b0
  * f32 C(13x13) = A*B (alpha = 1, beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa c99, form unroll.
- * Cost per matrix: 4225 flops, 4394 loads (A 2197, B 2197, C 0), 169 stores,
+ * Cost per matrix: 4225 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_13x13x13_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2417,7 +2417,7 @@ static void bmm_f32_13x13x13_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_13x13x13_bf_c99_b0
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa c99, form unroll.
- * Cost per matrix: 4394 flops, 4394 loads (A 2197, B 2197, C 0), 169 stores,
+ * Cost per matrix: 4394 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_13x13x13_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -4826,7 +4826,7 @@ static void bmm_f32_13x13x13_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_13x13x13_bf_c99_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa c99, form unroll.
- * Cost per matrix: 4732 flops, 4563 loads (A 2197, B 2197, C 169), 169 stores,
+ * Cost per matrix: 4732 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_13x13x13_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -7237,8 +7237,8 @@ static void bmm_f32_13x13x13_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_avx2_rows_b0
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 247 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
+ * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -7875,8 +7875,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_b0(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_avx2_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 273 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 12 vector accumulators,
+ * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -8149,18 +8149,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_12 = _mm256_set1_ps(a[77]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[13], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[21], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[34], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[34], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[39], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[39]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[47], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[47], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[52]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[60], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[60], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[65], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[65]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[73], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[73], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8], mask5))));
+            _mm256_storeu_ps(&c[13], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[13]))));
+            _mm256_maskstore_ps(&c[21], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21], mask5))));
+            _mm256_storeu_ps(&c[26], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26]))));
+            _mm256_maskstore_ps(&c[34], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[34], mask5))));
+            _mm256_storeu_ps(&c[39], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[39]))));
+            _mm256_maskstore_ps(&c[47], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[47], mask5))));
+            _mm256_storeu_ps(&c[52], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[52]))));
+            _mm256_maskstore_ps(&c[60], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[60], mask5))));
+            _mm256_storeu_ps(&c[65], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[65]))));
+            _mm256_maskstore_ps(&c[73], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[73], mask5))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -8423,18 +8423,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_12 = _mm256_set1_ps(a[155]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[78], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[78]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[86], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[86], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[91], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[91]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[99], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[99], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[112], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[112], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[117], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[117]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[125], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[125], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[130], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[130]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[138], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[138], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[143], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[143]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[151], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[151], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[78], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[78]))));
+            _mm256_maskstore_ps(&c[86], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[86], mask5))));
+            _mm256_storeu_ps(&c[91], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[91]))));
+            _mm256_maskstore_ps(&c[99], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[99], mask5))));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
+            _mm256_maskstore_ps(&c[112], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[112], mask5))));
+            _mm256_storeu_ps(&c[117], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[117]))));
+            _mm256_maskstore_ps(&c[125], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[125], mask5))));
+            _mm256_storeu_ps(&c[130], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[130]))));
+            _mm256_maskstore_ps(&c[138], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[138], mask5))));
+            _mm256_storeu_ps(&c[143], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[143]))));
+            _mm256_maskstore_ps(&c[151], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[151], mask5))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -8502,8 +8502,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_12 = _mm256_set1_ps(a[168]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[156], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[156]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[164], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[164], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[156], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[156]))));
+            _mm256_maskstore_ps(&c[164], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[164], mask5))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8515,8 +8515,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_avx512_rows_b0
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 182 vector loads,
- * 13 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
+ * 182 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -8902,8 +8902,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_avx512_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 195 vector loads,
- * 13 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
+ * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -9267,19 +9267,19 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_f32_a
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[168]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[13]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[26]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[39]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[52]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[65]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[78]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[91]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[104]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[117]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[130]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[143]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[156]), _mm512_mul_ps(valpha, acc12_0)));
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]))));
+            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[13]))));
+            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[26]))));
+            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[39]))));
+            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[52]))));
+            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[65]))));
+            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[78]))));
+            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[91]))));
+            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[104]))));
+            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[117]))));
+            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[130]))));
+            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[143]))));
+            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[156]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9290,7 +9290,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_f32_a
 
 /* bmm_f32_13x13x13_sf_c99_a1b0
  * f32 C(13x13) = A*B (alpha = 1, beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa c99, form unroll.
- * Cost per matrix: 4225 flops, 4394 loads (A 2197, B 2197, C 0), 169 stores,
+ * Cost per matrix: 4225 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_13x13x13_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -11701,7 +11701,7 @@ static void bmm_f32_13x13x13_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_13x13x13_sf_c99_b0
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa c99, form unroll.
- * Cost per matrix: 4394 flops, 4394 loads (A 2197, B 2197, C 0), 169 stores,
+ * Cost per matrix: 4394 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_13x13x13_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -14113,7 +14113,7 @@ static void bmm_f32_13x13x13_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_13x13x13_sf_c99_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa c99, form unroll.
- * Cost per matrix: 4732 flops, 4563 loads (A 2197, B 2197, C 169), 169 stores,
+ * Cost per matrix: 4732 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_13x13x13_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -16527,8 +16527,8 @@ static void bmm_f32_13x13x13_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx2_rows_b0
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 247 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
+ * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -17168,8 +17168,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_b0(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx2_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 273 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 12 vector accumulators,
+ * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -17445,18 +17445,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8], mask5))));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
+            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
+            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
+            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
+            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
+            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -17719,18 +17719,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
+            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
+            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]))));
+            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]))));
+            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]))));
+            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]))));
+            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -17798,8 +17798,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_12 = _mm256_set1_ps(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]))));
+            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17811,8 +17811,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx2_rows_pf_b0
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 247 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
+ * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -18466,8 +18466,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx2_rows_pf_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 273 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 12 vector accumulators,
+ * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -18757,18 +18757,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8], mask5))));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
+            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
+            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
+            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
+            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
+            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -19031,18 +19031,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
+            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
+            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]))));
+            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]))));
+            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]))));
+            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]))));
+            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -19110,8 +19110,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_12 = _mm256_set1_ps(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]))));
+            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -19123,8 +19123,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx512_rows_b0
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 182 vector loads,
- * 13 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
+ * 182 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -19513,8 +19513,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx512_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 195 vector loads,
- * 13 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
+ * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -19881,19 +19881,19 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_f32_a
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[12 * sa_row + 12]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -19905,8 +19905,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx512_rows_pf_b0
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 182 vector loads,
- * 13 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
+ * 182 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -20309,8 +20309,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx512_rows_pf_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 195 vector loads,
- * 13 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
+ * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -20691,19 +20691,19 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[12 * sa_row + 12]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -20713,22 +20713,22 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_13x13x13[18] = {
-    { "bmm_f32_13x13x13_bf_c99_a1b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4225, bmm_f32_13x13x13_bf_c99_a1b0, NULL },
-    { "bmm_f32_13x13x13_bf_c99_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4394, bmm_f32_13x13x13_bf_c99_b0, NULL },
-    { "bmm_f32_13x13x13_bf_c99_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4732, bmm_f32_13x13x13_bf_c99_ab, NULL },
-    { "bmm_f32_13x13x13_bf_avx2_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 4394, BMM_X86_FN(bmm_f32_13x13x13_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_13x13x13_bf_avx2_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 4394, BMM_X86_FN(bmm_f32_13x13x13_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_13x13x13_bf_avx512_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 4394, BMM_X86_FN(bmm_f32_13x13x13_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_13x13x13_bf_avx512_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 4394, BMM_X86_FN(bmm_f32_13x13x13_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_13x13x13_sf_c99_a1b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4225, bmm_f32_13x13x13_sf_c99_a1b0, NULL },
-    { "bmm_f32_13x13x13_sf_c99_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4394, bmm_f32_13x13x13_sf_c99_b0, NULL },
-    { "bmm_f32_13x13x13_sf_c99_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4732, bmm_f32_13x13x13_sf_c99_ab, NULL },
-    { "bmm_f32_13x13x13_sf_avx2_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 4394, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_13x13x13_sf_avx2_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 4394, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_13x13x13_sf_avx2_rows_pf_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 4394, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_13x13x13_sf_avx2_rows_pf_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 4394, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_13x13x13_sf_avx512_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 4394, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_13x13x13_sf_avx512_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 4394, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_13x13x13_sf_avx512_rows_pf_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 4394, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_13x13x13_sf_avx512_rows_pf_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 4394, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_13x13x13_bf_c99_a1b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_a1b0, NULL },
+    { "bmm_f32_13x13x13_bf_c99_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_b0, NULL },
+    { "bmm_f32_13x13x13_bf_c99_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_ab, NULL },
+    { "bmm_f32_13x13x13_bf_avx2_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_13x13x13_bf_avx2_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_13x13x13_bf_avx512_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_13x13x13_bf_avx512_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_13x13x13_sf_c99_a1b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_a1b0, NULL },
+    { "bmm_f32_13x13x13_sf_c99_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_b0, NULL },
+    { "bmm_f32_13x13x13_sf_c99_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_ab, NULL },
+    { "bmm_f32_13x13x13_sf_avx2_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_13x13x13_sf_avx2_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_13x13x13_sf_avx2_rows_pf_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_pf_b0), NULL },
+    { "bmm_f32_13x13x13_sf_avx2_rows_pf_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_pf_ab), NULL },
+    { "bmm_f32_13x13x13_sf_avx512_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_13x13x13_sf_avx512_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_13x13x13_sf_avx512_rows_pf_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_pf_b0), NULL },
+    { "bmm_f32_13x13x13_sf_avx512_rows_pf_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_pf_ab), NULL },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f32_16x16x16_bf_c99_a1b0
  * f32 C(16x16) = A*B (alpha = 1, beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa c99, form unroll.
- * Cost per matrix: 7936 flops, 8192 loads (A 4096, B 4096, C 0), 256 stores,
+ * Cost per matrix: 7936 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_16x16x16_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -4409,7 +4409,7 @@ static void bmm_f32_16x16x16_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_16x16x16_bf_c99_b0
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa c99, form unroll.
- * Cost per matrix: 8192 flops, 8192 loads (A 4096, B 4096, C 0), 256 stores,
+ * Cost per matrix: 8192 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_16x16x16_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -8810,7 +8810,7 @@ static void bmm_f32_16x16x16_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_16x16x16_bf_c99_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa c99, form unroll.
- * Cost per matrix: 8704 flops, 8448 loads (A 4096, B 4096, C 256), 256 stores,
+ * Cost per matrix: 8704 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_16x16x16_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -13213,8 +13213,8 @@ static void bmm_f32_16x16x16_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_avx2_rows_b0
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 352 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
+ * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -14135,8 +14135,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_b0(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_avx2_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 384 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 12 vector accumulators,
+ * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -14468,18 +14468,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_15 = _mm256_set1_ps(a[95]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -14802,18 +14802,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_15 = _mm256_set1_ps(a[191]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[128]))));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[136]))));
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[144]))));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[152]))));
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[160]))));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[168]))));
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[176]))));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[184]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -15040,14 +15040,14 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a3_15 = _mm256_set1_ps(a[255]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[192]))));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[200]))));
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[208]))));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[216]))));
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[224]))));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[232]))));
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[240]))));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[248]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -15059,8 +15059,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_avx512_rows_b0
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops, 18 vector registers, 272 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
+ * 272 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -15625,8 +15625,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_avx512_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops, 18 vector registers, 288 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
+ * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -16166,22 +16166,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_f32_a
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[255]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc12_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc13_0)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc14_0)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc15_0)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[128]))));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[144]))));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[160]))));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[176]))));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[192]))));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(valpha, acc13_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[208]))));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(valpha, acc14_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[224]))));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(valpha, acc15_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[240]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16192,7 +16192,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_f32_a
 
 /* bmm_f32_16x16x16_sf_c99_a1b0
  * f32 C(16x16) = A*B (alpha = 1, beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa c99, form unroll.
- * Cost per matrix: 7936 flops, 8192 loads (A 4096, B 4096, C 0), 256 stores,
+ * Cost per matrix: 7936 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_16x16x16_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -20595,7 +20595,7 @@ static void bmm_f32_16x16x16_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_16x16x16_sf_c99_b0
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa c99, form unroll.
- * Cost per matrix: 8192 flops, 8192 loads (A 4096, B 4096, C 0), 256 stores,
+ * Cost per matrix: 8192 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_16x16x16_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -24999,7 +24999,7 @@ static void bmm_f32_16x16x16_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_16x16x16_sf_c99_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa c99, form unroll.
- * Cost per matrix: 8704 flops, 8448 loads (A 4096, B 4096, C 256), 256 stores,
+ * Cost per matrix: 8704 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_16x16x16_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -29405,8 +29405,8 @@ static void bmm_f32_16x16x16_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx2_rows_b0
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 352 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
+ * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -30330,8 +30330,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_b0(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx2_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 384 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 12 vector accumulators,
+ * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -30666,18 +30666,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_15 = _mm256_set1_ps(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
+            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
+            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
+            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
+            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
+            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -31000,18 +31000,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
+            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
+            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]))));
+            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]))));
+            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]))));
+            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]))));
+            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -31238,14 +31238,14 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a3_15 = _mm256_set1_ps(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]))));
+            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row]))));
+            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row]))));
+            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row]))));
+            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row + 8]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -31257,8 +31257,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx2_rows_pf_b0
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 352 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
+ * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -32196,8 +32196,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx2_rows_pf_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 384 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 12 vector accumulators,
+ * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -32546,18 +32546,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_15 = _mm256_set1_ps(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
+            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
+            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
+            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
+            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
+            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -32880,18 +32880,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
+            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
+            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]))));
+            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]))));
+            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]))));
+            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]))));
+            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -33118,14 +33118,14 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a3_15 = _mm256_set1_ps(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]))));
+            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row]))));
+            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row]))));
+            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row]))));
+            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row + 8]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33137,8 +33137,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx512_rows_b0
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops, 18 vector registers, 272 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
+ * 272 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -33706,8 +33706,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx512_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops, 18 vector registers, 288 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
+ * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -34250,22 +34250,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_f32_a
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[15 * sa_row + 15]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc13_0)));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc14_0)));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc15_0)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]))));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]))));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]))));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]))));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]))));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]))));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]))));
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]))));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]))));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]))));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]))));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]))));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(valpha, acc13_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]))));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(valpha, acc14_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]))));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(valpha, acc15_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -34277,8 +34277,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx512_rows_pf_b0
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 8192 useful flops, 18 vector registers, 272 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
+ * 272 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -34860,8 +34860,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx512_rows_pf_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 8192 useful flops, 18 vector registers, 288 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
+ * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -35418,22 +35418,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[15 * sa_row + 15]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc13_0)));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc14_0)));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc15_0)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]))));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]))));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]))));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]))));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]))));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]))));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]))));
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]))));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]))));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]))));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]))));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]))));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(valpha, acc13_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]))));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(valpha, acc14_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]))));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(valpha, acc15_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -35443,22 +35443,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_16x16x16[18] = {
-    { "bmm_f32_16x16x16_bf_c99_a1b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 7936, bmm_f32_16x16x16_bf_c99_a1b0, NULL },
-    { "bmm_f32_16x16x16_bf_c99_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 8192, bmm_f32_16x16x16_bf_c99_b0, NULL },
-    { "bmm_f32_16x16x16_bf_c99_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 8704, bmm_f32_16x16x16_bf_c99_ab, NULL },
-    { "bmm_f32_16x16x16_bf_avx2_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 8192, BMM_X86_FN(bmm_f32_16x16x16_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_16x16x16_bf_avx2_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 8192, BMM_X86_FN(bmm_f32_16x16x16_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_16x16x16_bf_avx512_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 8192, BMM_X86_FN(bmm_f32_16x16x16_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_16x16x16_bf_avx512_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 8192, BMM_X86_FN(bmm_f32_16x16x16_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_16x16x16_sf_c99_a1b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 7936, bmm_f32_16x16x16_sf_c99_a1b0, NULL },
-    { "bmm_f32_16x16x16_sf_c99_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 8192, bmm_f32_16x16x16_sf_c99_b0, NULL },
-    { "bmm_f32_16x16x16_sf_c99_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 8704, bmm_f32_16x16x16_sf_c99_ab, NULL },
-    { "bmm_f32_16x16x16_sf_avx2_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 8192, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_16x16x16_sf_avx2_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 8192, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_16x16x16_sf_avx2_rows_pf_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 8192, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_16x16x16_sf_avx2_rows_pf_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 8192, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_16x16x16_sf_avx512_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 8192, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_16x16x16_sf_avx512_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 8192, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_16x16x16_sf_avx512_rows_pf_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 8192, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_16x16x16_sf_avx512_rows_pf_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 8192, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_16x16x16_bf_c99_a1b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_a1b0, NULL },
+    { "bmm_f32_16x16x16_bf_c99_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_b0, NULL },
+    { "bmm_f32_16x16x16_bf_c99_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_ab, NULL },
+    { "bmm_f32_16x16x16_bf_avx2_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_16x16x16_bf_avx2_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_16x16x16_bf_avx512_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_16x16x16_bf_avx512_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_16x16x16_sf_c99_a1b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_a1b0, NULL },
+    { "bmm_f32_16x16x16_sf_c99_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_b0, NULL },
+    { "bmm_f32_16x16x16_sf_c99_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_ab, NULL },
+    { "bmm_f32_16x16x16_sf_avx2_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_16x16x16_sf_avx2_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_16x16x16_sf_avx2_rows_pf_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_pf_b0), NULL },
+    { "bmm_f32_16x16x16_sf_avx2_rows_pf_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_pf_ab), NULL },
+    { "bmm_f32_16x16x16_sf_avx512_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_16x16x16_sf_avx512_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_16x16x16_sf_avx512_rows_pf_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_pf_b0), NULL },
+    { "bmm_f32_16x16x16_sf_avx512_rows_pf_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_pf_ab), NULL },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f32_1x10x256_bf_c99_a1b0
  * f32 C(1x256) = A*B (alpha = 1, beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa c99, form unroll.
- * Cost per matrix: 4864 flops, 5120 loads (A 2560, B 2560, C 0), 256 stores,
+ * Cost per matrix: 4864 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x10x256_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2843,7 +2843,7 @@ static void bmm_f32_1x10x256_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_1x10x256_bf_c99_b0
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa c99, form unroll.
- * Cost per matrix: 5120 flops, 5120 loads (A 2560, B 2560, C 0), 256 stores,
+ * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x10x256_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -5678,7 +5678,7 @@ static void bmm_f32_1x10x256_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_1x10x256_bf_c99_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa c99, form unroll.
- * Cost per matrix: 5632 flops, 5376 loads (A 2560, B 2560, C 256), 256 stores,
+ * Cost per matrix: 5632 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x10x256_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -8515,8 +8515,8 @@ static void bmm_f32_1x10x256_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_bf_avx2_rows_b0
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 480 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
+ * 480 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -9399,8 +9399,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_b0(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_bf_avx2_rows_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 512 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 2 vector accumulators,
+ * 512 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -9462,8 +9462,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -9516,8 +9516,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -9570,8 +9570,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -9624,8 +9624,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -9678,8 +9678,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -9732,8 +9732,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -9786,8 +9786,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -9840,8 +9840,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -9894,8 +9894,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[128]))));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[136]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -9948,8 +9948,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[144]))));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[152]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -10002,8 +10002,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[160]))));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[168]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -10056,8 +10056,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[176]))));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[184]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -10110,8 +10110,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[192]))));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[200]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -10164,8 +10164,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[208]))));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[216]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -10218,8 +10218,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[224]))));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[232]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -10272,8 +10272,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[240]))));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[248]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10285,8 +10285,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_bf_avx512_rows_b0
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 200 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
+ * 200 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -10689,8 +10689,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_bf_avx512_rows_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 216 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 4 vector accumulators,
+ * 216 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -10792,10 +10792,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -10888,10 +10888,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -10984,10 +10984,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[128]))));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[144]))));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[160]))));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[176]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -11080,10 +11080,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[192]))));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[208]))));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[224]))));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[240]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11094,7 +11094,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
 
 /* bmm_f32_1x10x256_sf_c99_a1b0
  * f32 C(1x256) = A*B (alpha = 1, beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa c99, form unroll.
- * Cost per matrix: 4864 flops, 5120 loads (A 2560, B 2560, C 0), 256 stores,
+ * Cost per matrix: 4864 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x10x256_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -13929,7 +13929,7 @@ static void bmm_f32_1x10x256_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_1x10x256_sf_c99_b0
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa c99, form unroll.
- * Cost per matrix: 5120 flops, 5120 loads (A 2560, B 2560, C 0), 256 stores,
+ * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x10x256_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -16765,7 +16765,7 @@ static void bmm_f32_1x10x256_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_1x10x256_sf_c99_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa c99, form unroll.
- * Cost per matrix: 5632 flops, 5376 loads (A 2560, B 2560, C 256), 256 stores,
+ * Cost per matrix: 5632 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x10x256_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -19603,8 +19603,8 @@ static void bmm_f32_1x10x256_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx2_rows_b0
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 480 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
+ * 480 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -20488,8 +20488,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_b0(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx2_rows_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 512 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 2 vector accumulators,
+ * 512 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -20552,8 +20552,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -20606,8 +20606,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -20660,8 +20660,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -20714,8 +20714,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -20768,8 +20768,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -20822,8 +20822,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -20876,8 +20876,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -20930,8 +20930,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -20984,8 +20984,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[128]))));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[136]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -21038,8 +21038,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[144]))));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[152]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -21092,8 +21092,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[160]))));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[168]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -21146,8 +21146,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[176]))));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[184]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -21200,8 +21200,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[192]))));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[200]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -21254,8 +21254,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[208]))));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[216]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -21308,8 +21308,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[224]))));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[232]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -21362,8 +21362,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[240]))));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[248]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -21375,8 +21375,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx2_rows_pf_b0
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 480 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
+ * 480 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -22274,8 +22274,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx2_rows_pf_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 512 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 2 vector accumulators,
+ * 512 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -22352,8 +22352,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -22406,8 +22406,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -22460,8 +22460,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -22514,8 +22514,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -22568,8 +22568,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -22622,8 +22622,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -22676,8 +22676,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -22730,8 +22730,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -22784,8 +22784,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[128]))));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[136]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -22838,8 +22838,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[144]))));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[152]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -22892,8 +22892,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[160]))));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[168]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -22946,8 +22946,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[176]))));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[184]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -23000,8 +23000,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[192]))));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[200]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -23054,8 +23054,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[208]))));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[216]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -23108,8 +23108,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[224]))));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[232]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -23162,8 +23162,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[240]))));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[248]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23175,8 +23175,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx512_rows_b0
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 200 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
+ * 200 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -23580,8 +23580,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx512_rows_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 216 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 4 vector accumulators,
+ * 216 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -23684,10 +23684,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -23780,10 +23780,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -23876,10 +23876,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[128]))));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[144]))));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[160]))));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[176]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -23972,10 +23972,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[192]))));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[208]))));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[224]))));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[240]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23987,8 +23987,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx512_rows_pf_b0
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 200 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
+ * 200 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -24406,8 +24406,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_b0(const bmm_f3
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx512_rows_pf_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 216 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 4 vector accumulators,
+ * 216 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -24524,10 +24524,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -24620,10 +24620,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -24716,10 +24716,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[128]))));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[144]))));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[160]))));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[176]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -24812,10 +24812,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[192]))));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[208]))));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[224]))));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[240]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -24825,22 +24825,22 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_1x10x256[18] = {
-    { "bmm_f32_1x10x256_bf_c99_a1b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4864, bmm_f32_1x10x256_bf_c99_a1b0, NULL },
-    { "bmm_f32_1x10x256_bf_c99_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 5120, bmm_f32_1x10x256_bf_c99_b0, NULL },
-    { "bmm_f32_1x10x256_bf_c99_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 5632, bmm_f32_1x10x256_bf_c99_ab, NULL },
-    { "bmm_f32_1x10x256_bf_avx2_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 5120, BMM_X86_FN(bmm_f32_1x10x256_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x10x256_bf_avx2_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 5120, BMM_X86_FN(bmm_f32_1x10x256_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x10x256_bf_avx512_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 5120, BMM_X86_FN(bmm_f32_1x10x256_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x10x256_bf_avx512_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 5120, BMM_X86_FN(bmm_f32_1x10x256_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x10x256_sf_c99_a1b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4864, bmm_f32_1x10x256_sf_c99_a1b0, NULL },
-    { "bmm_f32_1x10x256_sf_c99_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 5120, bmm_f32_1x10x256_sf_c99_b0, NULL },
-    { "bmm_f32_1x10x256_sf_c99_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 5632, bmm_f32_1x10x256_sf_c99_ab, NULL },
-    { "bmm_f32_1x10x256_sf_avx2_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 5120, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x10x256_sf_avx2_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 5120, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x10x256_sf_avx2_rows_pf_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 5120, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_1x10x256_sf_avx2_rows_pf_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 5120, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_1x10x256_sf_avx512_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 5120, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x10x256_sf_avx512_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 5120, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x10x256_sf_avx512_rows_pf_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 5120, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_1x10x256_sf_avx512_rows_pf_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 5120, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_1x10x256_bf_c99_a1b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_a1b0, NULL },
+    { "bmm_f32_1x10x256_bf_c99_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_b0, NULL },
+    { "bmm_f32_1x10x256_bf_c99_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_ab, NULL },
+    { "bmm_f32_1x10x256_bf_avx2_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_1x10x256_bf_avx2_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_1x10x256_bf_avx512_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_1x10x256_bf_avx512_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_1x10x256_sf_c99_a1b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_a1b0, NULL },
+    { "bmm_f32_1x10x256_sf_c99_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_b0, NULL },
+    { "bmm_f32_1x10x256_sf_c99_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_ab, NULL },
+    { "bmm_f32_1x10x256_sf_avx2_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_1x10x256_sf_avx2_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_1x10x256_sf_avx2_rows_pf_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_pf_b0), NULL },
+    { "bmm_f32_1x10x256_sf_avx2_rows_pf_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_pf_ab), NULL },
+    { "bmm_f32_1x10x256_sf_avx512_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_1x10x256_sf_avx512_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_1x10x256_sf_avx512_rows_pf_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_pf_b0), NULL },
+    { "bmm_f32_1x10x256_sf_avx512_rows_pf_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_pf_ab), NULL },
 };

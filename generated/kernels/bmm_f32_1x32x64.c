@@ -9,7 +9,7 @@
 
 /* bmm_f32_1x32x64_bf_c99_a1b0
  * f32 C(1x64) = A*B (alpha = 1, beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa c99, form unroll.
- * Cost per matrix: 4032 flops, 4096 loads (A 2048, B 2048, C 0), 64 stores,
+ * Cost per matrix: 4032 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x32x64_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2139,7 +2139,7 @@ static void bmm_f32_1x32x64_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_1x32x64_bf_c99_b0
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa c99, form unroll.
- * Cost per matrix: 4096 flops, 4096 loads (A 2048, B 2048, C 0), 64 stores,
+ * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x32x64_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -4270,7 +4270,7 @@ static void bmm_f32_1x32x64_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_1x32x64_bf_c99_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa c99, form unroll.
- * Cost per matrix: 4224 flops, 4160 loads (A 2048, B 2048, C 64), 64 stores,
+ * Cost per matrix: 4224 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x32x64_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -6403,8 +6403,8 @@ static void bmm_f32_1x32x64_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_bf_avx2_rows_b0
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 384 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
+ * 384 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -7079,8 +7079,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_bf_avx2_rows_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 392 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 2 vector accumulators,
+ * 392 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -7252,8 +7252,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -7416,8 +7416,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -7580,8 +7580,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -7744,8 +7744,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7757,8 +7757,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_bf_avx512_rows_b0
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 160 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
+ * 160 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -8071,8 +8071,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_bf_avx512_rows_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 164 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 4 vector accumulators,
+ * 164 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -8372,10 +8372,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_ab(const bmm_f32_ar
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8386,7 +8386,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_ab(const bmm_f32_ar
 
 /* bmm_f32_1x32x64_sf_c99_a1b0
  * f32 C(1x64) = A*B (alpha = 1, beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa c99, form unroll.
- * Cost per matrix: 4032 flops, 4096 loads (A 2048, B 2048, C 0), 64 stores,
+ * Cost per matrix: 4032 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x32x64_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -10517,7 +10517,7 @@ static void bmm_f32_1x32x64_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_1x32x64_sf_c99_b0
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa c99, form unroll.
- * Cost per matrix: 4096 flops, 4096 loads (A 2048, B 2048, C 0), 64 stores,
+ * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x32x64_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -12649,7 +12649,7 @@ static void bmm_f32_1x32x64_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_1x32x64_sf_c99_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa c99, form unroll.
- * Cost per matrix: 4224 flops, 4160 loads (A 2048, B 2048, C 64), 64 stores,
+ * Cost per matrix: 4224 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x32x64_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -14783,8 +14783,8 @@ static void bmm_f32_1x32x64_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx2_rows_b0
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 384 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
+ * 384 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -15460,8 +15460,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx2_rows_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 392 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 2 vector accumulators,
+ * 392 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -15634,8 +15634,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -15798,8 +15798,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -15962,8 +15962,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -16126,8 +16126,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16139,8 +16139,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx2_rows_pf_b0
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 384 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
+ * 384 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -16830,8 +16830,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx2_rows_pf_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 392 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 2 vector accumulators,
+ * 392 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -17018,8 +17018,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -17182,8 +17182,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -17346,8 +17346,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -17510,8 +17510,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17523,8 +17523,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx512_rows_b0
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 160 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
+ * 160 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -17838,8 +17838,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx512_rows_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 164 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 4 vector accumulators,
+ * 164 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -18140,10 +18140,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_f32_ar
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18155,8 +18155,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx512_rows_pf_b0
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 160 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
+ * 160 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -18484,8 +18484,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_b0(const bmm_f32
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx512_rows_pf_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 164 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 4 vector accumulators,
+ * 164 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -18800,10 +18800,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_ab(const bmm_f32
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18813,22 +18813,22 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_1x32x64[18] = {
-    { "bmm_f32_1x32x64_bf_c99_a1b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4032, bmm_f32_1x32x64_bf_c99_a1b0, NULL },
-    { "bmm_f32_1x32x64_bf_c99_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4096, bmm_f32_1x32x64_bf_c99_b0, NULL },
-    { "bmm_f32_1x32x64_bf_c99_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4224, bmm_f32_1x32x64_bf_c99_ab, NULL },
-    { "bmm_f32_1x32x64_bf_avx2_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 4096, BMM_X86_FN(bmm_f32_1x32x64_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x32x64_bf_avx2_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 4096, BMM_X86_FN(bmm_f32_1x32x64_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x32x64_bf_avx512_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 4096, BMM_X86_FN(bmm_f32_1x32x64_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x32x64_bf_avx512_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 4096, BMM_X86_FN(bmm_f32_1x32x64_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x32x64_sf_c99_a1b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4032, bmm_f32_1x32x64_sf_c99_a1b0, NULL },
-    { "bmm_f32_1x32x64_sf_c99_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4096, bmm_f32_1x32x64_sf_c99_b0, NULL },
-    { "bmm_f32_1x32x64_sf_c99_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4224, bmm_f32_1x32x64_sf_c99_ab, NULL },
-    { "bmm_f32_1x32x64_sf_avx2_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 4096, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x32x64_sf_avx2_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 4096, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x32x64_sf_avx2_rows_pf_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 4096, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_1x32x64_sf_avx2_rows_pf_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 4096, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_1x32x64_sf_avx512_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 4096, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x32x64_sf_avx512_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 4096, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x32x64_sf_avx512_rows_pf_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 4096, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_1x32x64_sf_avx512_rows_pf_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 4096, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_1x32x64_bf_c99_a1b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_a1b0, NULL },
+    { "bmm_f32_1x32x64_bf_c99_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_b0, NULL },
+    { "bmm_f32_1x32x64_bf_c99_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_ab, NULL },
+    { "bmm_f32_1x32x64_bf_avx2_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_1x32x64_bf_avx2_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_1x32x64_bf_avx512_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_1x32x64_bf_avx512_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_1x32x64_sf_c99_a1b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_a1b0, NULL },
+    { "bmm_f32_1x32x64_sf_c99_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_b0, NULL },
+    { "bmm_f32_1x32x64_sf_c99_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_ab, NULL },
+    { "bmm_f32_1x32x64_sf_avx2_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_1x32x64_sf_avx2_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_1x32x64_sf_avx2_rows_pf_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_pf_b0), NULL },
+    { "bmm_f32_1x32x64_sf_avx2_rows_pf_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_pf_ab), NULL },
+    { "bmm_f32_1x32x64_sf_avx512_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_1x32x64_sf_avx512_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_1x32x64_sf_avx512_rows_pf_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_pf_b0), NULL },
+    { "bmm_f32_1x32x64_sf_avx512_rows_pf_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_pf_ab), NULL },
 };

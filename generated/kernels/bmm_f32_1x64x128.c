@@ -9,7 +9,7 @@
 
 /* bmm_f32_1x64x128_bf_c99_t1x8_a1b0
  * f32 C(1x128) = A*B (alpha = 1, beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
- * Cost per matrix: 16256 flops, 16384 loads (A 8192, B 8192, C 0), 128 stores,
+ * Cost per matrix: 16256 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x64x128_bf_c99_t1x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -55,7 +55,7 @@ static void bmm_f32_1x64x128_bf_c99_t1x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_1x64x128_bf_c99_t1x8_b0
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
- * Cost per matrix: 16384 flops, 16384 loads (A 8192, B 8192, C 0), 128 stores,
+ * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x64x128_bf_c99_t1x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -102,7 +102,7 @@ static void bmm_f32_1x64x128_bf_c99_t1x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_1x64x128_bf_c99_t1x8_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
- * Cost per matrix: 16640 flops, 16512 loads (A 8192, B 8192, C 128), 128 stores,
+ * Cost per matrix: 16640 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x64x128_bf_c99_t1x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -151,8 +151,8 @@ static void bmm_f32_1x64x128_bf_c99_t1x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_bf_avx2_rows_b0
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa avx2, form rows.
- * Cost per matrix: 16384 useful flops, 5 vector registers, 1536 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
+ * 1536 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2763,8 +2763,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_b0(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_bf_avx2_rows_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx2, form rows.
- * Cost per matrix: 16384 useful flops, 5 vector registers, 1552 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 2 vector accumulators,
+ * 1552 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3096,8 +3096,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -3420,8 +3420,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -3744,8 +3744,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -4068,8 +4068,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -4392,8 +4392,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -4716,8 +4716,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -5040,8 +5040,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -5364,8 +5364,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5377,8 +5377,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_bf_avx512_rows_b0
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 640 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
+ * 640 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -6561,8 +6561,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_bf_avx512_rows_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 648 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
+ * 648 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -7150,10 +7150,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -7732,10 +7732,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7746,7 +7746,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_f32_a
 
 /* bmm_f32_1x64x128_sf_c99_t1x8_a1b0
  * f32 C(1x128) = A*B (alpha = 1, beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
- * Cost per matrix: 16256 flops, 16384 loads (A 8192, B 8192, C 0), 128 stores,
+ * Cost per matrix: 16256 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x64x128_sf_c99_t1x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -7795,7 +7795,7 @@ static void bmm_f32_1x64x128_sf_c99_t1x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_1x64x128_sf_c99_t1x8_b0
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
- * Cost per matrix: 16384 flops, 16384 loads (A 8192, B 8192, C 0), 128 stores,
+ * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x64x128_sf_c99_t1x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -7845,7 +7845,7 @@ static void bmm_f32_1x64x128_sf_c99_t1x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_1x64x128_sf_c99_t1x8_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
- * Cost per matrix: 16640 flops, 16512 loads (A 8192, B 8192, C 128), 128 stores,
+ * Cost per matrix: 16640 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_1x64x128_sf_c99_t1x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -7897,8 +7897,8 @@ static void bmm_f32_1x64x128_sf_c99_t1x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx2_rows_b0
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rows.
- * Cost per matrix: 16384 useful flops, 5 vector registers, 1536 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
+ * 1536 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -10510,8 +10510,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_b0(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx2_rows_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rows.
- * Cost per matrix: 16384 useful flops, 5 vector registers, 1552 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 2 vector accumulators,
+ * 1552 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -10844,8 +10844,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -11168,8 +11168,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -11492,8 +11492,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -11816,8 +11816,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -12140,8 +12140,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -12464,8 +12464,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -12788,8 +12788,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -13112,8 +13112,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13125,8 +13125,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx2_rows_pf_b0
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 16384 useful flops, 5 vector registers, 1536 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
+ * 1536 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -15752,8 +15752,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx2_rows_pf_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 16384 useful flops, 5 vector registers, 1552 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 2 vector accumulators,
+ * 1552 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -16100,8 +16100,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -16424,8 +16424,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -16748,8 +16748,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -17072,8 +17072,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -17396,8 +17396,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -17720,8 +17720,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -18044,8 +18044,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -18368,8 +18368,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18381,8 +18381,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx512_rows_b0
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 640 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
+ * 640 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -19566,8 +19566,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx512_rows_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 648 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
+ * 648 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -20156,10 +20156,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -20738,10 +20738,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -20753,8 +20753,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx512_rows_pf_b0
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 640 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
+ * 640 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -21952,8 +21952,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_b0(const bmm_f3
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx512_rows_pf_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 648 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
+ * 648 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -22556,10 +22556,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -23138,10 +23138,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23151,22 +23151,22 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_f3
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_1x64x128[18] = {
-    { "bmm_f32_1x64x128_bf_c99_t1x8_a1b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t1x8", 16256, bmm_f32_1x64x128_bf_c99_t1x8_a1b0, NULL },
-    { "bmm_f32_1x64x128_bf_c99_t1x8_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t1x8", 16384, bmm_f32_1x64x128_bf_c99_t1x8_b0, NULL },
-    { "bmm_f32_1x64x128_bf_c99_t1x8_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t1x8", 16640, bmm_f32_1x64x128_bf_c99_t1x8_ab, NULL },
-    { "bmm_f32_1x64x128_bf_avx2_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 16384, BMM_X86_FN(bmm_f32_1x64x128_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x64x128_bf_avx2_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 16384, BMM_X86_FN(bmm_f32_1x64x128_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x64x128_bf_avx512_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 16384, BMM_X86_FN(bmm_f32_1x64x128_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x64x128_bf_avx512_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 16384, BMM_X86_FN(bmm_f32_1x64x128_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x64x128_sf_c99_t1x8_a1b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t1x8", 16256, bmm_f32_1x64x128_sf_c99_t1x8_a1b0, NULL },
-    { "bmm_f32_1x64x128_sf_c99_t1x8_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t1x8", 16384, bmm_f32_1x64x128_sf_c99_t1x8_b0, NULL },
-    { "bmm_f32_1x64x128_sf_c99_t1x8_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t1x8", 16640, bmm_f32_1x64x128_sf_c99_t1x8_ab, NULL },
-    { "bmm_f32_1x64x128_sf_avx2_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 16384, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x64x128_sf_avx2_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 16384, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x64x128_sf_avx2_rows_pf_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 16384, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_1x64x128_sf_avx2_rows_pf_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 16384, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_1x64x128_sf_avx512_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 16384, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x64x128_sf_avx512_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 16384, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x64x128_sf_avx512_rows_pf_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 16384, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_1x64x128_sf_avx512_rows_pf_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 16384, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_1x64x128_bf_c99_t1x8_a1b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_a1b0, NULL },
+    { "bmm_f32_1x64x128_bf_c99_t1x8_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_b0, NULL },
+    { "bmm_f32_1x64x128_bf_c99_t1x8_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_ab, NULL },
+    { "bmm_f32_1x64x128_bf_avx2_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_1x64x128_bf_avx2_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_1x64x128_bf_avx512_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_1x64x128_bf_avx512_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_1x64x128_sf_c99_t1x8_a1b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_a1b0, NULL },
+    { "bmm_f32_1x64x128_sf_c99_t1x8_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_b0, NULL },
+    { "bmm_f32_1x64x128_sf_c99_t1x8_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_ab, NULL },
+    { "bmm_f32_1x64x128_sf_avx2_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_1x64x128_sf_avx2_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_1x64x128_sf_avx2_rows_pf_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_pf_b0), NULL },
+    { "bmm_f32_1x64x128_sf_avx2_rows_pf_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_pf_ab), NULL },
+    { "bmm_f32_1x64x128_sf_avx512_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_1x64x128_sf_avx512_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_1x64x128_sf_avx512_rows_pf_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_pf_b0), NULL },
+    { "bmm_f32_1x64x128_sf_avx512_rows_pf_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_pf_ab), NULL },
 };

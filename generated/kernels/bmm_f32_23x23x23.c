@@ -9,7 +9,7 @@
 
 /* bmm_f32_23x23x23_bf_c99_t4x8_a1b0
  * f32 C(23x23) = A*B (alpha = 1, beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
- * Cost per matrix: 23805 flops, 24334 loads (A 12167, B 12167, C 0), 529 stores,
+ * Cost per matrix: 23805 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_23x23x23_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -364,7 +364,7 @@ static void bmm_f32_23x23x23_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_23x23x23_bf_c99_t4x8_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
- * Cost per matrix: 24334 flops, 24334 loads (A 12167, B 12167, C 0), 529 stores,
+ * Cost per matrix: 24334 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_23x23x23_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -720,7 +720,7 @@ static void bmm_f32_23x23x23_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_23x23x23_bf_c99_t4x8_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
- * Cost per matrix: 25392 flops, 24863 loads (A 12167, B 12167, C 529), 529 stores,
+ * Cost per matrix: 25392 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_23x23x23_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1078,8 +1078,8 @@ static void bmm_f32_23x23x23_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx2_rl6_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 1334 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * 1334 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1246,8 +1246,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx2_rl6_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 1403 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1295,18 +1295,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 69]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 77]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 92]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 100]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 115]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 123]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]))));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]))));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]))));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]))));
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]))));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]))));
+                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 69]))));
+                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 77]))));
+                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 92]))));
+                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 100]))));
+                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 115]))));
+                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 123]))));
             }
         }
         {
@@ -1339,16 +1339,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[414], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[414]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[422], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[422]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[437], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[437]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[445], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[445]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[460], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[460]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[468], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[468]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[483]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[491]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[506]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[514]), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[414], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[414]))));
+            _mm256_storeu_ps(&c[422], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[422]))));
+            _mm256_storeu_ps(&c[437], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[437]))));
+            _mm256_storeu_ps(&c[445], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[445]))));
+            _mm256_storeu_ps(&c[460], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[460]))));
+            _mm256_storeu_ps(&c[468], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[468]))));
+            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[483]))));
+            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[491]))));
+            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[506]))));
+            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[514]))));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -1373,12 +1373,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
                     __m256 a5 = _mm256_set1_ps(a[23 * i0 + k + 115]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 85], mask7), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 108], mask7), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 131], mask7), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7))));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7))));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7))));
+                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 85], mask7))));
+                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 108], mask7))));
+                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 131], mask7))));
             }
         }
         {
@@ -1400,11 +1400,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
                 __m256 a4 = _mm256_set1_ps(a[k + 506]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[430], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[430], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[453], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[453], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[476], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[476], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[499], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[522], mask7), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[430], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[430], mask7))));
+            _mm256_maskstore_ps(&c[453], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[453], mask7))));
+            _mm256_maskstore_ps(&c[476], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[476], mask7))));
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[499], mask7))));
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[522], mask7))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1416,8 +1416,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx2_rl3_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 1610 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
+ * 1610 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1518,8 +1518,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx2_rl3_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 1679 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 6 vector accumulators,
+ * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1552,12 +1552,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]))));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]))));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]))));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]))));
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]))));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]))));
             }
         }
         {
@@ -1575,10 +1575,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[483]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[491]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[506]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[514]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[483]))));
+            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[491]))));
+            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[506]))));
+            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[514]))));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -1594,9 +1594,9 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
                     __m256 a2 = _mm256_set1_ps(a[23 * i0 + k + 46]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7))));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7))));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7))));
             }
         }
         {
@@ -1609,8 +1609,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
                 __m256 a1 = _mm256_set1_ps(a[k + 506]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[499], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[522], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[499], mask7))));
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[522], mask7))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1622,8 +1622,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx512_rl12_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx512, form rl12.
- * Cost per matrix: 24334 useful flops, 27 vector registers, 621 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
+ * 621 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1816,8 +1816,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx512_rl12_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl12.
- * Cost per matrix: 24334 useful flops, 27 vector registers, 667 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
+ * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1894,30 +1894,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_f32_a
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[23], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[39]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[46], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[46]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[62]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[69], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[69]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[85]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[92], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[92]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[108]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[115], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[115]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[131]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[138], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[138]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[154]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[161], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[161]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[177]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[184], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[184]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[200]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[207], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[207]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[223]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[230], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[230]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[246]), _mm512_mul_ps(valpha, acc10_1)));
-            _mm512_storeu_ps(&c[253], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[253]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[269]), _mm512_mul_ps(valpha, acc11_1)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]))));
+            _mm512_storeu_ps(&c[23], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23]))));
+            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[39]))));
+            _mm512_storeu_ps(&c[46], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[46]))));
+            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[62]))));
+            _mm512_storeu_ps(&c[69], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[69]))));
+            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[85]))));
+            _mm512_storeu_ps(&c[92], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[92]))));
+            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[108]))));
+            _mm512_storeu_ps(&c[115], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[115]))));
+            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[131]))));
+            _mm512_storeu_ps(&c[138], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[138]))));
+            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[154]))));
+            _mm512_storeu_ps(&c[161], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[161]))));
+            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[177]))));
+            _mm512_storeu_ps(&c[184], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[184]))));
+            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[200]))));
+            _mm512_storeu_ps(&c[207], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[207]))));
+            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[223]))));
+            _mm512_storeu_ps(&c[230], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[230]))));
+            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[246]))));
+            _mm512_storeu_ps(&c[253], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[253]))));
+            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[269]))));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -1979,28 +1979,28 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_f32_a
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[276], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[276]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[292]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[299], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[299]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[315]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[322], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[322]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[338]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[345], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[345]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[361]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[368]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[384]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[391], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[391]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[407]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[414]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[437]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[460]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[483]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[506]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]), _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[276], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[276]))));
+            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[292]))));
+            _mm512_storeu_ps(&c[299], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[299]))));
+            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[315]))));
+            _mm512_storeu_ps(&c[322], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[322]))));
+            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[338]))));
+            _mm512_storeu_ps(&c[345], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[345]))));
+            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[361]))));
+            _mm512_storeu_ps(&c[368], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[368]))));
+            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[384]))));
+            _mm512_storeu_ps(&c[391], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[391]))));
+            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[407]))));
+            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[414]))));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]))));
+            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[437]))));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]))));
+            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[460]))));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]))));
+            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[483]))));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]))));
+            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[506]))));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2012,8 +2012,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx512_rl6_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx512, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 713 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
+ * 713 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2124,8 +2124,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx512_rl6_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 759 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 12 vector accumulators,
+ * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2173,18 +2173,18 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[23 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 23]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 46]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 69]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 92]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 115]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[23 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0]))));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16]))));
+                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 23]))));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39]))));
+                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 46]))));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62]))));
+                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 69]))));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85]))));
+                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 92]))));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108]))));
+                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 115]))));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131]))));
             }
         }
         {
@@ -2217,16 +2217,16 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_f32_ar
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[414]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[437]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[460]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[483]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[506]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[414]))));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]))));
+            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[437]))));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]))));
+            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[460]))));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]))));
+            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[483]))));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]))));
+            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[506]))));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2237,7 +2237,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_f32_ar
 
 /* bmm_f32_23x23x23_sf_c99_t4x8_a1b0
  * f32 C(23x23) = A*B (alpha = 1, beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
- * Cost per matrix: 23805 flops, 24334 loads (A 12167, B 12167, C 0), 529 stores,
+ * Cost per matrix: 23805 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_23x23x23_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2595,7 +2595,7 @@ static void bmm_f32_23x23x23_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_23x23x23_sf_c99_t4x8_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
- * Cost per matrix: 24334 flops, 24334 loads (A 12167, B 12167, C 0), 529 stores,
+ * Cost per matrix: 24334 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_23x23x23_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2954,7 +2954,7 @@ static void bmm_f32_23x23x23_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_23x23x23_sf_c99_t4x8_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
- * Cost per matrix: 25392 flops, 24863 loads (A 12167, B 12167, C 529), 529 stores,
+ * Cost per matrix: 25392 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_23x23x23_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -3315,8 +3315,8 @@ static void bmm_f32_23x23x23_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl6_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 1334 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * 1334 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3486,8 +3486,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl6_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 1403 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3538,18 +3538,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
             }
         }
         {
@@ -3582,16 +3582,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]))));
+            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]))));
+            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]))));
+            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]))));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]))));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -3616,12 +3616,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
                     __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7))));
             }
         }
         {
@@ -3643,11 +3643,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
                 __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3659,8 +3659,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl3_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 1610 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
+ * 1610 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3764,8 +3764,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl3_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 1679 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 6 vector accumulators,
+ * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3801,12 +3801,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
             }
         }
         {
@@ -3824,10 +3824,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]))));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]))));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -3843,9 +3843,9 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
                     __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7))));
             }
         }
         {
@@ -3858,8 +3858,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
                 __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3871,8 +3871,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl6_pf_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 1334 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * 1334 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4056,8 +4056,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl6_pf_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 1403 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4122,18 +4122,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
             }
         }
         {
@@ -4166,16 +4166,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]))));
+            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]))));
+            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]))));
+            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]))));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]))));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -4200,12 +4200,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7))));
             }
         }
         {
@@ -4227,11 +4227,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4243,8 +4243,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl3_pf_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 1610 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
+ * 1610 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4362,8 +4362,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl3_pf_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 1679 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 6 vector accumulators,
+ * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4413,12 +4413,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
             }
         }
         {
@@ -4436,10 +4436,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]))));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]))));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -4455,9 +4455,9 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7))));
             }
         }
         {
@@ -4470,8 +4470,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4483,8 +4483,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl12_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
- * Cost per matrix: 24334 useful flops, 27 vector registers, 621 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
+ * 621 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4680,8 +4680,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl12_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
- * Cost per matrix: 24334 useful flops, 27 vector registers, 667 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
+ * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4761,30 +4761,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_f32_a
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]))));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]))));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -4846,28 +4846,28 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_f32_a
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4879,8 +4879,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl6_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 713 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
+ * 713 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4994,8 +4994,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl6_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 759 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 12 vector accumulators,
+ * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5046,18 +5046,18 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]))));
             }
         }
         {
@@ -5090,16 +5090,16 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_f32_ar
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5111,8 +5111,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl12_pf_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 24334 useful flops, 27 vector registers, 621 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
+ * 621 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5322,8 +5322,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_b0(const bmm_f3
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl12_pf_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 24334 useful flops, 27 vector registers, 667 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
+ * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5417,30 +5417,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f3
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]))));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]))));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -5502,28 +5502,28 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f3
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5535,8 +5535,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f3
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl6_pf_b0
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 713 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
+ * 713 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5664,8 +5664,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_b0(const bmm_f32
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl6_pf_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 759 vector loads,
- * 46 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 12 vector accumulators,
+ * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5730,18 +5730,18 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]))));
             }
         }
         {
@@ -5774,16 +5774,16 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5793,34 +5793,34 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_23x23x23[30] = {
-    { "bmm_f32_23x23x23_bf_c99_t4x8_a1b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 23805, bmm_f32_23x23x23_bf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_23x23x23_bf_c99_t4x8_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 24334, bmm_f32_23x23x23_bf_c99_t4x8_b0, NULL },
-    { "bmm_f32_23x23x23_bf_c99_t4x8_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 25392, bmm_f32_23x23x23_bf_c99_t4x8_ab, NULL },
-    { "bmm_f32_23x23x23_bf_avx2_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl6_b0), NULL },
-    { "bmm_f32_23x23x23_bf_avx2_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl6_ab), NULL },
-    { "bmm_f32_23x23x23_bf_avx2_rl3_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 24334, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl3_b0), NULL },
-    { "bmm_f32_23x23x23_bf_avx2_rl3_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 24334, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl3_ab), NULL },
-    { "bmm_f32_23x23x23_bf_avx512_rl12_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12", 24334, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl12_b0), NULL },
-    { "bmm_f32_23x23x23_bf_avx512_rl12_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12", 24334, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl12_ab), NULL },
-    { "bmm_f32_23x23x23_bf_avx512_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl6_b0), NULL },
-    { "bmm_f32_23x23x23_bf_avx512_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl6_ab), NULL },
-    { "bmm_f32_23x23x23_sf_c99_t4x8_a1b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 23805, bmm_f32_23x23x23_sf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_23x23x23_sf_c99_t4x8_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 24334, bmm_f32_23x23x23_sf_c99_t4x8_b0, NULL },
-    { "bmm_f32_23x23x23_sf_c99_t4x8_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 25392, bmm_f32_23x23x23_sf_c99_t4x8_ab, NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl3_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl3_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl12_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl12_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 24334, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_ab), NULL },
+    { "bmm_f32_23x23x23_bf_c99_t4x8_a1b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_a1b0, NULL },
+    { "bmm_f32_23x23x23_bf_c99_t4x8_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_b0, NULL },
+    { "bmm_f32_23x23x23_bf_c99_t4x8_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_ab, NULL },
+    { "bmm_f32_23x23x23_bf_avx2_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl6_b0), NULL },
+    { "bmm_f32_23x23x23_bf_avx2_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl6_ab), NULL },
+    { "bmm_f32_23x23x23_bf_avx2_rl3_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl3_b0), NULL },
+    { "bmm_f32_23x23x23_bf_avx2_rl3_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl3_ab), NULL },
+    { "bmm_f32_23x23x23_bf_avx512_rl12_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl12_b0), NULL },
+    { "bmm_f32_23x23x23_bf_avx512_rl12_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl12_ab), NULL },
+    { "bmm_f32_23x23x23_bf_avx512_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl6_b0), NULL },
+    { "bmm_f32_23x23x23_bf_avx512_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl6_ab), NULL },
+    { "bmm_f32_23x23x23_sf_c99_t4x8_a1b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_a1b0, NULL },
+    { "bmm_f32_23x23x23_sf_c99_t4x8_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_b0, NULL },
+    { "bmm_f32_23x23x23_sf_c99_t4x8_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_ab, NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_ab), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_b0), NULL },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_ab), NULL },
 };

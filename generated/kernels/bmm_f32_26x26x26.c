@@ -9,7 +9,7 @@
 
 /* bmm_f32_26x26x26_bf_c99_t4x8_a1b0
  * f32 C(26x26) = A*B (alpha = 1, beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
- * Cost per matrix: 34476 flops, 35152 loads (A 17576, B 17576, C 0), 676 stores,
+ * Cost per matrix: 34476 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_26x26x26_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -229,7 +229,7 @@ static void bmm_f32_26x26x26_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_26x26x26_bf_c99_t4x8_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
- * Cost per matrix: 35152 flops, 35152 loads (A 17576, B 17576, C 0), 676 stores,
+ * Cost per matrix: 35152 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_26x26x26_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -450,7 +450,7 @@ static void bmm_f32_26x26x26_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_26x26x26_bf_c99_t4x8_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
- * Cost per matrix: 36504 flops, 35828 loads (A 17576, B 17576, C 676), 676 stores,
+ * Cost per matrix: 36504 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_26x26x26_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -673,8 +673,8 @@ static void bmm_f32_26x26x26_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx2_rl6_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 1872 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * 1872 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -834,8 +834,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx2_rl6_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 1976 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -883,18 +883,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 78]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 86]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 104]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 112]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 130]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 138]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]))));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]))));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]))));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]))));
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]))));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]))));
+                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 78]))));
+                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 86]))));
+                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 104]))));
+                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 112]))));
+                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 130]))));
+                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 138]))));
             }
         }
         {
@@ -912,10 +912,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[624]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[632]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[650]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[658]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[624]))));
+            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[632]))));
+            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[650]))));
+            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[658]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -953,18 +953,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 94]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 102], mask2), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 120]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 128], mask2), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 146]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 154], mask2), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]))));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2))));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]))));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2))));
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]))));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2))));
+                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 94]))));
+                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 102], mask2))));
+                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 120]))));
+                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 128], mask2))));
+                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 146]))));
+                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 154], mask2))));
             }
         }
         {
@@ -982,10 +982,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[640]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[648], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[666]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[674], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[640]))));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[648], mask2))));
+            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[666]))));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[674], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -997,8 +997,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx2_rl3_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 2288 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
+ * 2288 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1116,8 +1116,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx2_rl3_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 2392 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 6 vector accumulators,
+ * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1150,12 +1150,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]))));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]))));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]))));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]))));
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]))));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]))));
             }
         }
         {
@@ -1173,10 +1173,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[624]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[632]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[650]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[658]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[624]))));
+            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[632]))));
+            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[650]))));
+            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[658]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -1199,12 +1199,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]))));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2))));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]))));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2))));
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]))));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2))));
             }
         }
         {
@@ -1222,10 +1222,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[640]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[648], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[666]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[674], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[640]))));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[648], mask2))));
+            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[666]))));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[674], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1237,8 +1237,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx512_rl12_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx512, form rl12.
- * Cost per matrix: 35152 useful flops, 27 vector registers, 832 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
+ * 832 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1370,8 +1370,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx512_rl12_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl12.
- * Cost per matrix: 35152 useful flops, 27 vector registers, 884 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
+ * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1449,30 +1449,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_f32_a
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 156]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 182]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 208]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 234]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 260]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 286]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302]), _mm512_mul_ps(valpha, acc11_1)));
+                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]))));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]))));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]))));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]))));
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]))));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]))));
+                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 156]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172]))));
+                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 182]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198]))));
+                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 208]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224]))));
+                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 234]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250]))));
+                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 260]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276]))));
+                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 286]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302]))));
             }
         }
         {
@@ -1490,10 +1490,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_f32_a
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[624]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[650]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[624]))));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]))));
+            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[650]))));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1505,8 +1505,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx512_rl6_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 936 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
+ * 936 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1596,8 +1596,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx512_rl6_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 988 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 12 vector accumulators,
+ * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1645,18 +1645,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]))));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]))));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]))));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]))));
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]))));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]))));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]))));
             }
         }
         {
@@ -1674,10 +1674,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_f32_ar
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[624]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[650]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[624]))));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]))));
+            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[650]))));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1688,7 +1688,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_f32_ar
 
 /* bmm_f32_26x26x26_sf_c99_t4x8_a1b0
  * f32 C(26x26) = A*B (alpha = 1, beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
- * Cost per matrix: 34476 flops, 35152 loads (A 17576, B 17576, C 0), 676 stores,
+ * Cost per matrix: 34476 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_26x26x26_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1911,7 +1911,7 @@ static void bmm_f32_26x26x26_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_26x26x26_sf_c99_t4x8_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
- * Cost per matrix: 35152 flops, 35152 loads (A 17576, B 17576, C 0), 676 stores,
+ * Cost per matrix: 35152 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_26x26x26_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2135,7 +2135,7 @@ static void bmm_f32_26x26x26_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_26x26x26_sf_c99_t4x8_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
- * Cost per matrix: 36504 flops, 35828 loads (A 17576, B 17576, C 676), 676 stores,
+ * Cost per matrix: 36504 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_26x26x26_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2361,8 +2361,8 @@ static void bmm_f32_26x26x26_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl6_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 1872 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * 1872 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2525,8 +2525,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl6_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 1976 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2577,18 +2577,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
             }
         }
         {
@@ -2606,10 +2606,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]))));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]))));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -2647,18 +2647,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2))));
             }
         }
         {
@@ -2676,10 +2676,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]))));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2))));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]))));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2691,8 +2691,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl3_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 2288 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
+ * 2288 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2813,8 +2813,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl3_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 2392 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 6 vector accumulators,
+ * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2850,12 +2850,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
             }
         }
         {
@@ -2873,10 +2873,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]))));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]))));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -2899,12 +2899,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2))));
             }
         }
         {
@@ -2922,10 +2922,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]))));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2))));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]))));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2937,8 +2937,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl6_pf_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 1872 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * 1872 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3115,8 +3115,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl6_pf_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 1976 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3181,18 +3181,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
             }
         }
         {
@@ -3210,10 +3210,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]))));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]))));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3251,18 +3251,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2))));
             }
         }
         {
@@ -3280,10 +3280,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]))));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2))));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]))));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3295,8 +3295,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl3_pf_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 2288 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
+ * 2288 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3431,8 +3431,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl3_pf_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 2392 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 6 vector accumulators,
+ * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3482,12 +3482,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
             }
         }
         {
@@ -3505,10 +3505,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]))));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]))));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -3531,12 +3531,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2))));
             }
         }
         {
@@ -3554,10 +3554,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]))));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2))));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]))));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3569,8 +3569,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl12_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl12.
- * Cost per matrix: 35152 useful flops, 27 vector registers, 832 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
+ * 832 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3705,8 +3705,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl12_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl12.
- * Cost per matrix: 35152 useful flops, 27 vector registers, 884 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
+ * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3787,30 +3787,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_f32_a
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]))));
             }
         }
         {
@@ -3828,10 +3828,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_f32_a
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3843,8 +3843,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl6_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 936 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
+ * 936 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3937,8 +3937,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl6_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 988 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 12 vector accumulators,
+ * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3989,18 +3989,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]))));
             }
         }
         {
@@ -4018,10 +4018,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_f32_ar
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4033,8 +4033,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl12_pf_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 35152 useful flops, 27 vector registers, 832 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
+ * 832 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4183,8 +4183,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_b0(const bmm_f3
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl12_pf_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 35152 useful flops, 27 vector registers, 884 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
+ * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4279,30 +4279,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f3
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]))));
             }
         }
         {
@@ -4320,10 +4320,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f3
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4335,8 +4335,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f3
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl6_pf_b0
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 936 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
+ * 936 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4443,8 +4443,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f32
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl6_pf_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 988 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 12 vector accumulators,
+ * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4509,18 +4509,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]))));
             }
         }
         {
@@ -4538,10 +4538,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4551,34 +4551,34 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_26x26x26[30] = {
-    { "bmm_f32_26x26x26_bf_c99_t4x8_a1b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 34476, bmm_f32_26x26x26_bf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_26x26x26_bf_c99_t4x8_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 35152, bmm_f32_26x26x26_bf_c99_t4x8_b0, NULL },
-    { "bmm_f32_26x26x26_bf_c99_t4x8_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 36504, bmm_f32_26x26x26_bf_c99_t4x8_ab, NULL },
-    { "bmm_f32_26x26x26_bf_avx2_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 35152, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl6_b0), NULL },
-    { "bmm_f32_26x26x26_bf_avx2_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 35152, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl6_ab), NULL },
-    { "bmm_f32_26x26x26_bf_avx2_rl3_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 35152, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl3_b0), NULL },
-    { "bmm_f32_26x26x26_bf_avx2_rl3_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 35152, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl3_ab), NULL },
-    { "bmm_f32_26x26x26_bf_avx512_rl12_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12", 35152, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl12_b0), NULL },
-    { "bmm_f32_26x26x26_bf_avx512_rl12_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12", 35152, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl12_ab), NULL },
-    { "bmm_f32_26x26x26_bf_avx512_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 35152, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl6_b0), NULL },
-    { "bmm_f32_26x26x26_bf_avx512_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 35152, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl6_ab), NULL },
-    { "bmm_f32_26x26x26_sf_c99_t4x8_a1b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 34476, bmm_f32_26x26x26_sf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_26x26x26_sf_c99_t4x8_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 35152, bmm_f32_26x26x26_sf_c99_t4x8_b0, NULL },
-    { "bmm_f32_26x26x26_sf_c99_t4x8_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 36504, bmm_f32_26x26x26_sf_c99_t4x8_ab, NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl3_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl3_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl6_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_pf_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl6_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_pf_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl3_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_pf_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl3_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_pf_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl12_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl12_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl12_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12_pf", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_pf_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl12_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12_pf", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_pf_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl6_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_pf_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl6_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 35152, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_pf_ab), NULL },
+    { "bmm_f32_26x26x26_bf_c99_t4x8_a1b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_a1b0, NULL },
+    { "bmm_f32_26x26x26_bf_c99_t4x8_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_b0, NULL },
+    { "bmm_f32_26x26x26_bf_c99_t4x8_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_ab, NULL },
+    { "bmm_f32_26x26x26_bf_avx2_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl6_b0), NULL },
+    { "bmm_f32_26x26x26_bf_avx2_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl6_ab), NULL },
+    { "bmm_f32_26x26x26_bf_avx2_rl3_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl3_b0), NULL },
+    { "bmm_f32_26x26x26_bf_avx2_rl3_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl3_ab), NULL },
+    { "bmm_f32_26x26x26_bf_avx512_rl12_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl12_b0), NULL },
+    { "bmm_f32_26x26x26_bf_avx512_rl12_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl12_ab), NULL },
+    { "bmm_f32_26x26x26_bf_avx512_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl6_b0), NULL },
+    { "bmm_f32_26x26x26_bf_avx512_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl6_ab), NULL },
+    { "bmm_f32_26x26x26_sf_c99_t4x8_a1b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_a1b0, NULL },
+    { "bmm_f32_26x26x26_sf_c99_t4x8_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_b0, NULL },
+    { "bmm_f32_26x26x26_sf_c99_t4x8_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_ab, NULL },
+    { "bmm_f32_26x26x26_sf_avx2_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_b0), NULL },
+    { "bmm_f32_26x26x26_sf_avx2_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_ab), NULL },
+    { "bmm_f32_26x26x26_sf_avx2_rl3_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_b0), NULL },
+    { "bmm_f32_26x26x26_sf_avx2_rl3_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_ab), NULL },
+    { "bmm_f32_26x26x26_sf_avx2_rl6_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_pf_b0), NULL },
+    { "bmm_f32_26x26x26_sf_avx2_rl6_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_pf_ab), NULL },
+    { "bmm_f32_26x26x26_sf_avx2_rl3_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_pf_b0), NULL },
+    { "bmm_f32_26x26x26_sf_avx2_rl3_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_pf_ab), NULL },
+    { "bmm_f32_26x26x26_sf_avx512_rl12_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_b0), NULL },
+    { "bmm_f32_26x26x26_sf_avx512_rl12_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_ab), NULL },
+    { "bmm_f32_26x26x26_sf_avx512_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_b0), NULL },
+    { "bmm_f32_26x26x26_sf_avx512_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_ab), NULL },
+    { "bmm_f32_26x26x26_sf_avx512_rl12_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_pf_b0), NULL },
+    { "bmm_f32_26x26x26_sf_avx512_rl12_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_pf_ab), NULL },
+    { "bmm_f32_26x26x26_sf_avx512_rl6_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_pf_b0), NULL },
+    { "bmm_f32_26x26x26_sf_avx512_rl6_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_pf_ab), NULL },
 };

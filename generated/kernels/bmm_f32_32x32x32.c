@@ -9,7 +9,7 @@
 
 /* bmm_f32_32x32x32_bf_c99_t4x8_a1b0
  * f32 C(32x32) = A*B (alpha = 1, beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
- * Cost per matrix: 64512 flops, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
+ * Cost per matrix: 64512 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x32x32_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -127,7 +127,7 @@ static void bmm_f32_32x32x32_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_32x32x32_bf_c99_t4x8_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
- * Cost per matrix: 65536 flops, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
+ * Cost per matrix: 65536 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x32x32_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -246,7 +246,7 @@ static void bmm_f32_32x32x32_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_32x32x32_bf_c99_t4x8_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
- * Cost per matrix: 67584 flops, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
+ * Cost per matrix: 67584 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x32x32_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -367,8 +367,8 @@ static void bmm_f32_32x32x32_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx2_rl6_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 2816 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * 2816 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -527,8 +527,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx2_rl6_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 2944 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -575,18 +575,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 96]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 104]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 128]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 136]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 160]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 168]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]))));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]))));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]))));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]))));
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]))));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]))));
+                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 96]))));
+                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 104]))));
+                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 128]))));
+                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 136]))));
+                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 160]))));
+                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 168]))));
             }
         }
         {
@@ -604,10 +604,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[960]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[968]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[992]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1000]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[960]))));
+            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[968]))));
+            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[992]))));
+            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1000]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -645,18 +645,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 112]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 120]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 144]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 152]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 176]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 184]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]))));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]))));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]))));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]))));
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]))));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]))));
+                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 112]))));
+                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 120]))));
+                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 144]))));
+                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 152]))));
+                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 176]))));
+                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 184]))));
             }
         }
         {
@@ -674,10 +674,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[976]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[984]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1008]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1016]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[976]))));
+            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[984]))));
+            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1008]))));
+            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1016]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -689,8 +689,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx2_rl3_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 3456 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
+ * 3456 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -807,8 +807,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx2_rl3_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 3584 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 6 vector accumulators,
+ * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -840,12 +840,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]))));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]))));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]))));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]))));
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]))));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]))));
             }
         }
         {
@@ -863,10 +863,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[960]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[968]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[992]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1000]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[960]))));
+            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[968]))));
+            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[992]))));
+            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1000]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -889,12 +889,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]))));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]))));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]))));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]))));
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]))));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]))));
             }
         }
         {
@@ -912,10 +912,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[976]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[984]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1008]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1016]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[976]))));
+            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[984]))));
+            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1008]))));
+            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1016]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -927,8 +927,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx512_rl12_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx512, form rl12.
- * Cost per matrix: 65536 useful flops, 27 vector registers, 1216 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
+ * 1216 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1101,8 +1101,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx512_rl12_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl12.
- * Cost per matrix: 65536 useful flops, 27 vector registers, 1280 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
+ * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1179,30 +1179,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_f32_a
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 192]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 208]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 224]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 240]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 256]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 272]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 288]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 304]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 320]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 336]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 352]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 368]), _mm512_mul_ps(valpha, acc11_1)));
+                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]))));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]))));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]))));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]))));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]))));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]))));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]))));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]))));
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]))));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]))));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]))));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]))));
+                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 192]))));
+                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 208]))));
+                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 224]))));
+                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 240]))));
+                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 256]))));
+                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 272]))));
+                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 288]))));
+                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 304]))));
+                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 320]))));
+                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 336]))));
+                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 352]))));
+                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 368]))));
             }
         }
         {
@@ -1250,22 +1250,22 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_f32_a
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[768], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[768]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[784], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[784]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[800], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[800]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[816], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[816]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[832], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[832]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[848], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[848]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[864], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[864]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[880], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[880]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[896], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[896]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[912], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[912]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[928], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[928]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[944], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[944]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[960]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[976]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[992]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1008]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[768], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[768]))));
+            _mm512_storeu_ps(&c[784], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[784]))));
+            _mm512_storeu_ps(&c[800], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[800]))));
+            _mm512_storeu_ps(&c[816], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[816]))));
+            _mm512_storeu_ps(&c[832], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[832]))));
+            _mm512_storeu_ps(&c[848], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[848]))));
+            _mm512_storeu_ps(&c[864], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[864]))));
+            _mm512_storeu_ps(&c[880], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[880]))));
+            _mm512_storeu_ps(&c[896], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[896]))));
+            _mm512_storeu_ps(&c[912], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[912]))));
+            _mm512_storeu_ps(&c[928], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[928]))));
+            _mm512_storeu_ps(&c[944], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[944]))));
+            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[960]))));
+            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[976]))));
+            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[992]))));
+            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1008]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1277,8 +1277,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx512_rl6_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 1408 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
+ * 1408 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1367,8 +1367,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx512_rl6_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 1472 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 12 vector accumulators,
+ * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1415,18 +1415,18 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]))));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]))));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]))));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]))));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]))));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]))));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]))));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]))));
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]))));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]))));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]))));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]))));
             }
         }
         {
@@ -1444,10 +1444,10 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_f32_ar
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[960]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[976]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[992]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1008]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[960]))));
+            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[976]))));
+            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[992]))));
+            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1008]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1458,7 +1458,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_f32_ar
 
 /* bmm_f32_32x32x32_sf_c99_t4x8_a1b0
  * f32 C(32x32) = A*B (alpha = 1, beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
- * Cost per matrix: 64512 flops, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
+ * Cost per matrix: 64512 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x32x32_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1579,7 +1579,7 @@ static void bmm_f32_32x32x32_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_32x32x32_sf_c99_t4x8_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
- * Cost per matrix: 65536 flops, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
+ * Cost per matrix: 65536 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x32x32_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1701,7 +1701,7 @@ static void bmm_f32_32x32x32_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_32x32x32_sf_c99_t4x8_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
- * Cost per matrix: 67584 flops, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
+ * Cost per matrix: 67584 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x32x32_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1825,8 +1825,8 @@ static void bmm_f32_32x32x32_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl6_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 2816 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * 2816 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1988,8 +1988,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl6_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 2944 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2039,18 +2039,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
             }
         }
         {
@@ -2068,10 +2068,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2109,18 +2109,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]))));
             }
         }
         {
@@ -2138,10 +2138,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2153,8 +2153,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl3_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 3456 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
+ * 3456 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2274,8 +2274,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl3_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 3584 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 6 vector accumulators,
+ * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2310,12 +2310,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
             }
         }
         {
@@ -2333,10 +2333,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -2359,12 +2359,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
             }
         }
         {
@@ -2382,10 +2382,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2397,8 +2397,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl6_pf_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 2816 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * 2816 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2574,8 +2574,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl6_pf_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 2944 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2639,18 +2639,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
             }
         }
         {
@@ -2668,10 +2668,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2709,18 +2709,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]))));
             }
         }
         {
@@ -2738,10 +2738,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2753,8 +2753,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl3_pf_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 3456 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
+ * 3456 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2888,8 +2888,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl3_pf_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 3584 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 6 vector accumulators,
+ * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2938,12 +2938,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
             }
         }
         {
@@ -2961,10 +2961,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -2987,12 +2987,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
             }
         }
         {
@@ -3010,10 +3010,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3025,8 +3025,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl12_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
- * Cost per matrix: 65536 useful flops, 27 vector registers, 1216 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
+ * 1216 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3202,8 +3202,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl12_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
- * Cost per matrix: 65536 useful flops, 27 vector registers, 1280 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
+ * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3283,30 +3283,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_f32_a
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]))));
             }
         }
         {
@@ -3354,22 +3354,22 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_f32_a
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
+            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
+            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]))));
+            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]))));
+            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]))));
+            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]))));
+            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]))));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]))));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3381,8 +3381,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl6_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 1408 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
+ * 1408 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3474,8 +3474,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl6_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 1472 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 12 vector accumulators,
+ * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3525,18 +3525,18 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
             }
         }
         {
@@ -3554,10 +3554,10 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_f32_ar
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]))));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]))));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3569,8 +3569,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl12_pf_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 65536 useful flops, 27 vector registers, 1216 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
+ * 1216 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3760,8 +3760,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_b0(const bmm_f3
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl12_pf_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 65536 useful flops, 27 vector registers, 1280 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
+ * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3855,30 +3855,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f3
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]))));
             }
         }
         {
@@ -3926,22 +3926,22 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f3
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
+            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
+            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]))));
+            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]))));
+            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]))));
+            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]))));
+            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]))));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]))));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3953,8 +3953,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f3
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl6_pf_b0
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 1408 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
+ * 1408 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4060,8 +4060,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f32
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl6_pf_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 1472 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 12 vector accumulators,
+ * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4125,18 +4125,18 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
             }
         }
         {
@@ -4154,10 +4154,10 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]))));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]))));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4167,34 +4167,34 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_32x32x32[30] = {
-    { "bmm_f32_32x32x32_bf_c99_t4x8_a1b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 64512, bmm_f32_32x32x32_bf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_32x32x32_bf_c99_t4x8_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 65536, bmm_f32_32x32x32_bf_c99_t4x8_b0, NULL },
-    { "bmm_f32_32x32x32_bf_c99_t4x8_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 67584, bmm_f32_32x32x32_bf_c99_t4x8_ab, NULL },
-    { "bmm_f32_32x32x32_bf_avx2_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl6_b0), NULL },
-    { "bmm_f32_32x32x32_bf_avx2_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl6_ab), NULL },
-    { "bmm_f32_32x32x32_bf_avx2_rl3_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 65536, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl3_b0), NULL },
-    { "bmm_f32_32x32x32_bf_avx2_rl3_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 65536, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl3_ab), NULL },
-    { "bmm_f32_32x32x32_bf_avx512_rl12_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12", 65536, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl12_b0), NULL },
-    { "bmm_f32_32x32x32_bf_avx512_rl12_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12", 65536, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl12_ab), NULL },
-    { "bmm_f32_32x32x32_bf_avx512_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl6_b0), NULL },
-    { "bmm_f32_32x32x32_bf_avx512_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl6_ab), NULL },
-    { "bmm_f32_32x32x32_sf_c99_t4x8_a1b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 64512, bmm_f32_32x32x32_sf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_32x32x32_sf_c99_t4x8_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 65536, bmm_f32_32x32x32_sf_c99_t4x8_b0, NULL },
-    { "bmm_f32_32x32x32_sf_c99_t4x8_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 67584, bmm_f32_32x32x32_sf_c99_t4x8_ab, NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl3_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl3_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl12_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl12_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl12_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl12_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 65536, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_ab), NULL },
+    { "bmm_f32_32x32x32_bf_c99_t4x8_a1b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_a1b0, NULL },
+    { "bmm_f32_32x32x32_bf_c99_t4x8_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_b0, NULL },
+    { "bmm_f32_32x32x32_bf_c99_t4x8_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_ab, NULL },
+    { "bmm_f32_32x32x32_bf_avx2_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl6_b0), NULL },
+    { "bmm_f32_32x32x32_bf_avx2_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl6_ab), NULL },
+    { "bmm_f32_32x32x32_bf_avx2_rl3_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl3_b0), NULL },
+    { "bmm_f32_32x32x32_bf_avx2_rl3_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl3_ab), NULL },
+    { "bmm_f32_32x32x32_bf_avx512_rl12_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl12_b0), NULL },
+    { "bmm_f32_32x32x32_bf_avx512_rl12_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl12_ab), NULL },
+    { "bmm_f32_32x32x32_bf_avx512_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl6_b0), NULL },
+    { "bmm_f32_32x32x32_bf_avx512_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl6_ab), NULL },
+    { "bmm_f32_32x32x32_sf_c99_t4x8_a1b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_a1b0, NULL },
+    { "bmm_f32_32x32x32_sf_c99_t4x8_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_b0, NULL },
+    { "bmm_f32_32x32x32_sf_c99_t4x8_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_ab, NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_ab), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_b0), NULL },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_ab), NULL },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f32_32x64x1_bf_c99_a1b0
  * f32 C(32x1) = A*B (alpha = 1, beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa c99, form unroll.
- * Cost per matrix: 4064 flops, 4096 loads (A 2048, B 2048, C 0), 32 stores,
+ * Cost per matrix: 4064 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x64x1_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2169,7 +2169,7 @@ static void bmm_f32_32x64x1_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_32x64x1_bf_c99_b0
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa c99, form unroll.
- * Cost per matrix: 4096 flops, 4096 loads (A 2048, B 2048, C 0), 32 stores,
+ * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x64x1_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -4330,7 +4330,7 @@ static void bmm_f32_32x64x1_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_32x64x1_bf_c99_ab
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa c99, form unroll.
- * Cost per matrix: 4160 flops, 4128 loads (A 2048, B 2048, C 32), 32 stores,
+ * Cost per matrix: 4160 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x64x1_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -6493,8 +6493,8 @@ static void bmm_f32_32x64x1_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x64x1_bf_avx2_dot_b0
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa avx2, form dot.
- * Cost per matrix: 4096 useful flops, 14 vector registers, 264 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 12 vector accumulators,
+ * 280 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -6830,8 +6830,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_b0(const bmm_f32_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x64x1_bf_avx2_dot_ab
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa avx2, form dot.
- * Cost per matrix: 4096 useful flops, 14 vector registers, 264 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 12 vector accumulators,
+ * 280 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -7168,8 +7168,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_ab(const bmm_f32_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x64x1_bf_avx512_dot_b0
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa avx512, form dot.
- * Cost per matrix: 4096 useful flops, 26 vector registers, 132 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 128 vector arithmetic ops, 24 vector accumulators,
+ * 136 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -7359,8 +7359,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x64x1_bf_avx512_dot_ab
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa avx512, form dot.
- * Cost per matrix: 4096 useful flops, 26 vector registers, 132 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 128 vector arithmetic ops, 24 vector accumulators,
+ * 136 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -7550,7 +7550,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_ab(const bmm_f32_arg
 
 /* bmm_f32_32x64x1_sf_c99_a1b0
  * f32 C(32x1) = A*B (alpha = 1, beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa c99, form unroll.
- * Cost per matrix: 4064 flops, 4096 loads (A 2048, B 2048, C 0), 32 stores,
+ * Cost per matrix: 4064 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x64x1_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -9713,7 +9713,7 @@ static void bmm_f32_32x64x1_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_32x64x1_sf_c99_b0
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa c99, form unroll.
- * Cost per matrix: 4096 flops, 4096 loads (A 2048, B 2048, C 0), 32 stores,
+ * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x64x1_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -11877,7 +11877,7 @@ static void bmm_f32_32x64x1_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_32x64x1_sf_c99_ab
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa c99, form unroll.
- * Cost per matrix: 4160 flops, 4128 loads (A 2048, B 2048, C 32), 32 stores,
+ * Cost per matrix: 4160 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_32x64x1_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -14043,8 +14043,8 @@ static void bmm_f32_32x64x1_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x64x1_sf_avx2_dot_b0
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa avx2, form dot.
- * Cost per matrix: 4096 useful flops, 14 vector registers, 328 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 12 vector accumulators,
+ * 344 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -14385,8 +14385,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_b0(const bmm_f32_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x64x1_sf_avx2_dot_ab
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa avx2, form dot.
- * Cost per matrix: 4096 useful flops, 14 vector registers, 328 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 12 vector accumulators,
+ * 344 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -14728,8 +14728,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_ab(const bmm_f32_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x64x1_sf_avx512_dot_b0
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa avx512, form dot.
- * Cost per matrix: 4096 useful flops, 26 vector registers, 196 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 128 vector arithmetic ops, 24 vector accumulators,
+ * 200 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -14924,8 +14924,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x64x1_sf_avx512_dot_ab
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa avx512, form dot.
- * Cost per matrix: 4096 useful flops, 26 vector registers, 196 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 128 vector arithmetic ops, 24 vector accumulators,
+ * 200 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -15119,18 +15119,18 @@ static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_ab(const bmm_f32_arg
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_32x64x1[14] = {
-    { "bmm_f32_32x64x1_bf_c99_a1b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4064, bmm_f32_32x64x1_bf_c99_a1b0, NULL },
-    { "bmm_f32_32x64x1_bf_c99_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4096, bmm_f32_32x64x1_bf_c99_b0, NULL },
-    { "bmm_f32_32x64x1_bf_c99_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4160, bmm_f32_32x64x1_bf_c99_ab, NULL },
-    { "bmm_f32_32x64x1_bf_avx2_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "dot", 4096, BMM_X86_FN(bmm_f32_32x64x1_bf_avx2_dot_b0), NULL },
-    { "bmm_f32_32x64x1_bf_avx2_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "dot", 4096, BMM_X86_FN(bmm_f32_32x64x1_bf_avx2_dot_ab), NULL },
-    { "bmm_f32_32x64x1_bf_avx512_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "dot", 4096, BMM_X86_FN(bmm_f32_32x64x1_bf_avx512_dot_b0), NULL },
-    { "bmm_f32_32x64x1_bf_avx512_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "dot", 4096, BMM_X86_FN(bmm_f32_32x64x1_bf_avx512_dot_ab), NULL },
-    { "bmm_f32_32x64x1_sf_c99_a1b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4064, bmm_f32_32x64x1_sf_c99_a1b0, NULL },
-    { "bmm_f32_32x64x1_sf_c99_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4096, bmm_f32_32x64x1_sf_c99_b0, NULL },
-    { "bmm_f32_32x64x1_sf_c99_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4160, bmm_f32_32x64x1_sf_c99_ab, NULL },
-    { "bmm_f32_32x64x1_sf_avx2_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "dot", 4096, BMM_X86_FN(bmm_f32_32x64x1_sf_avx2_dot_b0), NULL },
-    { "bmm_f32_32x64x1_sf_avx2_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "dot", 4096, BMM_X86_FN(bmm_f32_32x64x1_sf_avx2_dot_ab), NULL },
-    { "bmm_f32_32x64x1_sf_avx512_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "dot", 4096, BMM_X86_FN(bmm_f32_32x64x1_sf_avx512_dot_b0), NULL },
-    { "bmm_f32_32x64x1_sf_avx512_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "dot", 4096, BMM_X86_FN(bmm_f32_32x64x1_sf_avx512_dot_ab), NULL },
+    { "bmm_f32_32x64x1_bf_c99_a1b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_a1b0, NULL },
+    { "bmm_f32_32x64x1_bf_c99_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_b0, NULL },
+    { "bmm_f32_32x64x1_bf_c99_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_ab, NULL },
+    { "bmm_f32_32x64x1_bf_avx2_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx2_dot_b0), NULL },
+    { "bmm_f32_32x64x1_bf_avx2_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx2_dot_ab), NULL },
+    { "bmm_f32_32x64x1_bf_avx512_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx512_dot_b0), NULL },
+    { "bmm_f32_32x64x1_bf_avx512_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx512_dot_ab), NULL },
+    { "bmm_f32_32x64x1_sf_c99_a1b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_a1b0, NULL },
+    { "bmm_f32_32x64x1_sf_c99_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_b0, NULL },
+    { "bmm_f32_32x64x1_sf_c99_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_ab, NULL },
+    { "bmm_f32_32x64x1_sf_avx2_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx2_dot_b0), NULL },
+    { "bmm_f32_32x64x1_sf_avx2_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx2_dot_ab), NULL },
+    { "bmm_f32_32x64x1_sf_avx512_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx512_dot_b0), NULL },
+    { "bmm_f32_32x64x1_sf_avx512_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx512_dot_ab), NULL },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f32_3x3x3_bf_c99_a1b0
  * f32 C(3x3) = A*B (alpha = 1, beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 45 flops, 54 loads (A 27, B 27, C 0), 9 stores,
+ * Cost per matrix: 45 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x3x3_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -67,7 +67,7 @@ static void bmm_f32_3x3x3_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_3x3x3_bf_c99_b0
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 54 flops, 54 loads (A 27, B 27, C 0), 9 stores,
+ * Cost per matrix: 54 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x3x3_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -126,7 +126,7 @@ static void bmm_f32_3x3x3_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_3x3x3_bf_c99_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 72 flops, 63 loads (A 27, B 27, C 9), 9 stores,
+ * Cost per matrix: 72 flops executed, 63 loads (A 27, B 27, C 9), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x3x3_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -187,8 +187,8 @@ static void bmm_f32_3x3x3_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx2_rows_b0
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 12 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * 12 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -234,8 +234,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx2_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 15 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -269,9 +269,9 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[8]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3], mask3))));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -283,8 +283,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx512_rows_b0
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 12 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * 12 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -330,8 +330,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx512_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 15 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -365,9 +365,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_f32_args
             acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
             __m512 a2_2 = _mm512_set1_ps(a[8]);
             acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]))));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -379,8 +379,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx512_flat_b0
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 54 useful flops, 5 vector registers, 2 vector loads,
- * 1 vector stores, 6 lane permutes. */
+ * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * 2 vector loads, 1 vector stores, 6 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -415,8 +415,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx512_flat_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 54 useful flops, 5 vector registers, 3 vector loads,
- * 1 vector stores, 6 lane permutes. */
+ * Cost per matrix: 54 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
+ * 3 vector loads, 1 vector stores, 6 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -442,7 +442,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask9, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask9, &c[0]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -452,7 +452,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_f32_args
 
 /* bmm_f32_3x3x3_sf_c99_a1b0
  * f32 C(3x3) = A*B (alpha = 1, beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 45 flops, 54 loads (A 27, B 27, C 0), 9 stores,
+ * Cost per matrix: 45 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x3x3_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -513,7 +513,7 @@ static void bmm_f32_3x3x3_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_3x3x3_sf_c99_b0
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 54 flops, 54 loads (A 27, B 27, C 0), 9 stores,
+ * Cost per matrix: 54 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x3x3_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -575,7 +575,7 @@ static void bmm_f32_3x3x3_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_3x3x3_sf_c99_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 72 flops, 63 loads (A 27, B 27, C 9), 9 stores,
+ * Cost per matrix: 72 flops executed, 63 loads (A 27, B 27, C 9), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x3x3_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -639,8 +639,8 @@ static void bmm_f32_3x3x3_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_sf_avx2_rows_b0
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 12 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * 12 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -689,8 +689,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_sf_avx2_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 15 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -727,9 +727,9 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[2 * sa_row + 2]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3))));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -741,8 +741,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_sf_avx512_rows_b0
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 12 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * 12 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -791,8 +791,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_sf_avx512_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 15 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -829,9 +829,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_ab(const bmm_f32_args
             acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
             __m512 a2_2 = _mm512_set1_ps(a[2 * sa_row + 2]);
             acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -844,9 +844,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_ab(const bmm_f32_args
 /* bmm_f32_3x3x3_sf_avx512_xb_b0
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 54 useful flops per matrix, 17 vector values live,
- * 18 vector loads, 9 vector stores, 54 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 3, 3, 3), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 54 useful flops per matrix in 36 vector arithmetic ops,
+ * 3 vector accumulators, 18 vector loads, 9 vector stores, 54 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -875,114 +876,112 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_b0(const bmm_f32_args *
     const __m512i ix16 = _mm512_set_epi32(15, 0, 0, 14, 0, 0, 13, 0, 0, 12, 0, 0, 11, 0, 0, 10);
     const __mmask16 km17 = (__mmask16)0x9249;
     int64_t t = 0;
-    if (g->sa_batch == 3 && g->sb_batch == 3 && g->sc_batch == 3) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_ps(ix1, b0_0_s2));
-            __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_ps(ix4, b0_0_s2));
-            __m512 b0_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutexvar_ps(ix6, b0_0_s2));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_ps(ix1, b1_0_s2));
-            __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_ps(ix4, b1_0_s2));
-            __m512 b1_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutexvar_ps(ix6, b1_0_s2));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_ps(ix1, b2_0_s2));
-            __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_ps(ix4, b2_0_s2));
-            __m512 b2_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutexvar_ps(ix6, b2_0_s2));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
-                __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 o_0 = _mm512_mask_blend_ps(km11, _mm512_permutex2var_ps(e_0, ix9, e_1), _mm512_permutexvar_ps(ix10, e_2));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km14, _mm512_permutex2var_ps(e_0, ix12, e_1), _mm512_permutexvar_ps(ix13, e_2));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutexvar_ps(ix16, e_2));
-                _mm512_storeu_ps(&c[32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
-                __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 o_0 = _mm512_mask_blend_ps(km11, _mm512_permutex2var_ps(e_0, ix9, e_1), _mm512_permutexvar_ps(ix10, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km14, _mm512_permutex2var_ps(e_0, ix12, e_1), _mm512_permutexvar_ps(ix13, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutexvar_ps(ix16, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
-                __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 o_0 = _mm512_mask_blend_ps(km11, _mm512_permutex2var_ps(e_0, ix9, e_1), _mm512_permutexvar_ps(ix10, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km14, _mm512_permutex2var_ps(e_0, ix12, e_1), _mm512_permutexvar_ps(ix13, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutexvar_ps(ix16, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-            }
-            a += 16 * 3;
-            b += 16 * 3;
-            c += 16 * 3;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_ps(ix1, b0_0_s2));
+        __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_ps(ix4, b0_0_s2));
+        __m512 b0_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutexvar_ps(ix6, b0_0_s2));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_ps(ix1, b1_0_s2));
+        __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_ps(ix4, b1_0_s2));
+        __m512 b1_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutexvar_ps(ix6, b1_0_s2));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_ps(ix1, b2_0_s2));
+        __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_ps(ix4, b2_0_s2));
+        __m512 b2_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutexvar_ps(ix6, b2_0_s2));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
+            __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 o_0 = _mm512_mask_blend_ps(km11, _mm512_permutex2var_ps(e_0, ix9, e_1), _mm512_permutexvar_ps(ix10, e_2));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km14, _mm512_permutex2var_ps(e_0, ix12, e_1), _mm512_permutexvar_ps(ix13, e_2));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutexvar_ps(ix16, e_2));
+            _mm512_storeu_ps(&c[32], o_2);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
+            __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 o_0 = _mm512_mask_blend_ps(km11, _mm512_permutex2var_ps(e_0, ix9, e_1), _mm512_permutexvar_ps(ix10, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km14, _mm512_permutex2var_ps(e_0, ix12, e_1), _mm512_permutexvar_ps(ix13, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutexvar_ps(ix16, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
+            __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 o_0 = _mm512_mask_blend_ps(km11, _mm512_permutex2var_ps(e_0, ix9, e_1), _mm512_permutexvar_ps(ix10, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km14, _mm512_permutex2var_ps(e_0, ix12, e_1), _mm512_permutexvar_ps(ix13, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutexvar_ps(ix16, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+        }
+        a += 16 * 3;
+        b += 16 * 3;
+        c += 16 * 3;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 3;
+        rest.B += t * 3;
+        rest.C += t * 3;
         rest.batch = g->batch - t;
         bmm_f32_3x3x3_sf_avx512_rows_b0(&rest);
     }
@@ -993,9 +992,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_b0(const bmm_f32_args *
 /* bmm_f32_3x3x3_sf_avx512_xb_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 54 useful flops per matrix, 17 vector values live,
- * 27 vector loads, 9 vector stores, 72 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 3, 3, 3), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 54 useful flops per matrix in 45 vector arithmetic ops,
+ * 6 vector accumulators, 27 vector loads, 9 vector stores, 72 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1014,8 +1014,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix5 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 29, 26, 23, 20, 17, 14, 11, 8, 5, 2);
     const __m512i ix6 = _mm512_set_epi32(15, 12, 9, 6, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km7 = (__mmask16)0xFC00;
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512i ix10 = _mm512_set_epi32(5, 0, 20, 4, 0, 19, 3, 0, 18, 2, 0, 17, 1, 0, 16, 0);
     const __m512i ix11 = _mm512_set_epi32(0, 4, 0, 0, 3, 0, 0, 2, 0, 0, 1, 0, 0, 0, 0, 0);
     const __mmask16 km12 = (__mmask16)0x4924;
@@ -1026,132 +1026,130 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix17 = _mm512_set_epi32(15, 0, 0, 14, 0, 0, 13, 0, 0, 12, 0, 0, 11, 0, 0, 10);
     const __mmask16 km18 = (__mmask16)0x9249;
     int64_t t = 0;
-    if (g->sa_batch == 3 && g->sb_batch == 3 && g->sc_batch == 3) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_ps(ix1, b0_0_s2));
-            __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_ps(ix4, b0_0_s2));
-            __m512 b0_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutexvar_ps(ix6, b0_0_s2));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_ps(ix1, b1_0_s2));
-            __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_ps(ix4, b1_0_s2));
-            __m512 b1_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutexvar_ps(ix6, b1_0_s2));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_ps(ix1, b2_0_s2));
-            __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_ps(ix4, b2_0_s2));
-            __m512 b2_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutexvar_ps(ix6, b2_0_s2));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
-                __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[0]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[32]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
-                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutexvar_ps(ix11, e_2));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km15, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutexvar_ps(ix14, e_2));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km18, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutexvar_ps(ix17, e_2));
-                _mm512_storeu_ps(&c[32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
-                __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
-                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutexvar_ps(ix11, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km15, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutexvar_ps(ix14, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km18, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutexvar_ps(ix17, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
-                __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
-                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutexvar_ps(ix11, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km15, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutexvar_ps(ix14, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km18, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutexvar_ps(ix17, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-            }
-            a += 16 * 3;
-            b += 16 * 3;
-            c += 16 * 3;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_ps(ix1, b0_0_s2));
+        __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_ps(ix4, b0_0_s2));
+        __m512 b0_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutexvar_ps(ix6, b0_0_s2));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_ps(ix1, b1_0_s2));
+        __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_ps(ix4, b1_0_s2));
+        __m512 b1_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutexvar_ps(ix6, b1_0_s2));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_ps(ix1, b2_0_s2));
+        __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_ps(ix4, b2_0_s2));
+        __m512 b2_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutexvar_ps(ix6, b2_0_s2));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
+            __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[0]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[32]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
+            __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutexvar_ps(ix11, e_2));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km15, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutexvar_ps(ix14, e_2));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km18, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutexvar_ps(ix17, e_2));
+            _mm512_storeu_ps(&c[32], o_2);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
+            __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
+            __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutexvar_ps(ix11, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km15, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutexvar_ps(ix14, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km18, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutexvar_ps(ix17, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_ps(ix1, a_0_s2));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_ps(ix4, a_0_s2));
+            __m512 a_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutexvar_ps(ix6, a_0_s2));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
+            __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutexvar_ps(ix11, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km15, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutexvar_ps(ix14, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km18, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutexvar_ps(ix17, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+        }
+        a += 16 * 3;
+        b += 16 * 3;
+        c += 16 * 3;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 3;
+        rest.B += t * 3;
+        rest.C += t * 3;
         rest.batch = g->batch - t;
         bmm_f32_3x3x3_sf_avx512_rows_ab(&rest);
     }
@@ -1159,22 +1157,22 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_3x3x3[18] = {
-    { "bmm_f32_3x3x3_bf_c99_a1b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 45, bmm_f32_3x3x3_bf_c99_a1b0, NULL },
-    { "bmm_f32_3x3x3_bf_c99_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 54, bmm_f32_3x3x3_bf_c99_b0, NULL },
-    { "bmm_f32_3x3x3_bf_c99_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 72, bmm_f32_3x3x3_bf_c99_ab, NULL },
-    { "bmm_f32_3x3x3_bf_avx2_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 54, BMM_X86_FN(bmm_f32_3x3x3_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_3x3x3_bf_avx2_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 54, BMM_X86_FN(bmm_f32_3x3x3_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_3x3x3_bf_avx512_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 54, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_3x3x3_bf_avx512_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 54, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_3x3x3_bf_avx512_flat_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 54, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_3x3x3_bf_avx512_flat_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 54, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_3x3x3_sf_c99_a1b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 45, bmm_f32_3x3x3_sf_c99_a1b0, NULL },
-    { "bmm_f32_3x3x3_sf_c99_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 54, bmm_f32_3x3x3_sf_c99_b0, NULL },
-    { "bmm_f32_3x3x3_sf_c99_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 72, bmm_f32_3x3x3_sf_c99_ab, NULL },
-    { "bmm_f32_3x3x3_sf_avx2_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 54, BMM_X86_FN(bmm_f32_3x3x3_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_3x3x3_sf_avx2_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 54, BMM_X86_FN(bmm_f32_3x3x3_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_3x3x3_sf_avx512_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 54, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_3x3x3_sf_avx512_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 54, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_3x3x3_sf_avx512_xb_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 54, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_3x3x3_sf_avx512_xb_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 54, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_3x3x3_bf_c99_a1b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_a1b0, NULL },
+    { "bmm_f32_3x3x3_bf_c99_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_b0, NULL },
+    { "bmm_f32_3x3x3_bf_c99_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_ab, NULL },
+    { "bmm_f32_3x3x3_bf_avx2_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_3x3x3_bf_avx2_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_3x3x3_bf_avx512_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_3x3x3_bf_avx512_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_3x3x3_bf_avx512_flat_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_flat_b0), NULL },
+    { "bmm_f32_3x3x3_bf_avx512_flat_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_flat_ab), NULL },
+    { "bmm_f32_3x3x3_sf_c99_a1b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_a1b0, NULL },
+    { "bmm_f32_3x3x3_sf_c99_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_b0, NULL },
+    { "bmm_f32_3x3x3_sf_c99_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_ab, NULL },
+    { "bmm_f32_3x3x3_sf_avx2_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_3x3x3_sf_avx2_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_3x3x3_sf_avx512_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_3x3x3_sf_avx512_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_3x3x3_sf_avx512_xb_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_xb_b0), NULL },
+    { "bmm_f32_3x3x3_sf_avx512_xb_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_xb_ab), NULL },
 };

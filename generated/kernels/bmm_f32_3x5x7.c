@@ -9,7 +9,7 @@
 
 /* bmm_f32_3x5x7_bf_c99_a1b0
  * f32 C(3x7) = A*B (alpha = 1, beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 189 flops, 210 loads (A 105, B 105, C 0), 21 stores,
+ * Cost per matrix: 189 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x5x7_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -157,7 +157,7 @@ static void bmm_f32_3x5x7_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_3x5x7_bf_c99_b0
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 210 flops, 210 loads (A 105, B 105, C 0), 21 stores,
+ * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x5x7_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -306,7 +306,7 @@ static void bmm_f32_3x5x7_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_3x5x7_bf_c99_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 252 flops, 231 loads (A 105, B 105, C 21), 21 stores,
+ * Cost per matrix: 252 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x5x7_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -457,8 +457,8 @@ static void bmm_f32_3x5x7_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx2_rows_b0
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 20 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * 20 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -518,8 +518,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx2_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 23 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -567,9 +567,9 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[14]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask7))));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[7], mask7))));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[14], mask7))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -581,8 +581,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx512_rows_b0
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 20 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * 20 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -642,8 +642,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx512_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 23 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -691,9 +691,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_f32_args
             acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
             __m512 a2_4 = _mm512_set1_ps(a[14]);
             acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]))));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]))));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -705,8 +705,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx512_flat_b0
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops, 7 vector registers, 7 vector loads,
- * 2 vector stores, 20 lane permutes. */
+ * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * 7 vector loads, 2 vector stores, 20 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -770,8 +770,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx512_flat_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops, 7 vector registers, 9 vector loads,
- * 2 vector stores, 20 lane permutes. */
+ * Cost per matrix: 210 useful flops in 14 vector arithmetic ops, 2 vector accumulators,
+ * 9 vector loads, 2 vector stores, 20 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -795,8 +795,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_f32_args
     const __m512i ix13 = _mm512_set_epi32(0, 0, 9, 9, 9, 9, 9, 9, 9, 4, 4, 4, 4, 4, 4, 4);
     const __m512i ix14 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4);
     const __m512 valpha = _mm512_set1_ps(alpha);
-    const __mmask16 mask14 = (__mmask16)0x3FFF;
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __mmask16 mask14 = (__mmask16)0x3FFF;
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 as0_0 = _mm512_maskz_loadu_ps(mask10, &a[0]);
         __m512 as1_0 = _mm512_maskz_loadu_ps(mask5, &a[10]);
@@ -825,8 +825,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix13, as0_0), bk4_2, acc0);
         __m512 bk4_1 = _mm512_permutexvar_ps(ix5, br4_0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix14, as1_0), bk4_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc1)));
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]))));
+        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -836,7 +836,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_f32_args
 
 /* bmm_f32_3x5x7_sf_c99_a1b0
  * f32 C(3x7) = A*B (alpha = 1, beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 189 flops, 210 loads (A 105, B 105, C 0), 21 stores,
+ * Cost per matrix: 189 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x5x7_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -987,7 +987,7 @@ static void bmm_f32_3x5x7_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_3x5x7_sf_c99_b0
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 210 flops, 210 loads (A 105, B 105, C 0), 21 stores,
+ * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x5x7_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1139,7 +1139,7 @@ static void bmm_f32_3x5x7_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_3x5x7_sf_c99_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 252 flops, 231 loads (A 105, B 105, C 21), 21 stores,
+ * Cost per matrix: 252 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_3x5x7_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1293,8 +1293,8 @@ static void bmm_f32_3x5x7_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_sf_avx2_rows_b0
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 20 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * 20 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1357,8 +1357,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_sf_avx2_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 23 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1409,9 +1409,9 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[2 * sa_row + 4]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask7))));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask7))));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask7))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1423,8 +1423,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_sf_avx512_rows_b0
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 20 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * 20 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1487,8 +1487,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_sf_avx512_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 23 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1539,9 +1539,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_ab(const bmm_f32_args
             acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
             __m512 a2_4 = _mm512_set1_ps(a[2 * sa_row + 4]);
             acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1554,9 +1554,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_ab(const bmm_f32_args
 /* bmm_f32_3x5x7_sf_avx512_xb_b0
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 210 useful flops per matrix, 49 vector values live,
- * 50 vector loads, 21 vector stores, 269 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 5, 7, 7), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 210 useful flops per matrix in 126 vector arithmetic ops,
+ * 7 vector accumulators, 50 vector loads, 21 vector stores, 269 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1665,292 +1666,290 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_b0(const bmm_f32_args *
     const __m512i ix96 = _mm512_set_epi32(15, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 0, 0, 13, 0);
     const __mmask16 km97 = (__mmask16)0x8102;
     int64_t t = 0;
-    if (g->sa_batch == 5 && g->sb_batch == 7 && g->sc_batch == 7) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
-            __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
-            __m512 b0_0_s5 = _mm512_loadu_ps(&b[80]);
-            __m512 b0_0_s6 = _mm512_loadu_ps(&b[96]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix3, b0_0_s5)), _mm512_permutexvar_ps(ix5, b0_0_s6));
-            __m512 b0_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix8, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix10, b0_0_s5)), _mm512_permutexvar_ps(ix12, b0_0_s6));
-            __m512 b0_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix13, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix14, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix15, b0_0_s5)), _mm512_permutexvar_ps(ix16, b0_0_s6));
-            __m512 b0_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix17, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix18, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix19, b0_0_s5)), _mm512_permutexvar_ps(ix20, b0_0_s6));
-            __m512 b0_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix21, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix22, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix24, b0_0_s5)), _mm512_permutexvar_ps(ix25, b0_0_s6));
-            __m512 b0_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix26, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix27, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix28, b0_0_s5)), _mm512_permutexvar_ps(ix30, b0_0_s6));
-            __m512 b0_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix32, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix33, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix34, b0_0_s5)), _mm512_permutexvar_ps(ix35, b0_0_s6));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
-            __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
-            __m512 b1_0_s5 = _mm512_loadu_ps(&b[1 * sb_row + 80]);
-            __m512 b1_0_s6 = _mm512_loadu_ps(&b[1 * sb_row + 96]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix3, b1_0_s5)), _mm512_permutexvar_ps(ix5, b1_0_s6));
-            __m512 b1_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix8, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix10, b1_0_s5)), _mm512_permutexvar_ps(ix12, b1_0_s6));
-            __m512 b1_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix13, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix14, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix15, b1_0_s5)), _mm512_permutexvar_ps(ix16, b1_0_s6));
-            __m512 b1_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix17, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix18, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix19, b1_0_s5)), _mm512_permutexvar_ps(ix20, b1_0_s6));
-            __m512 b1_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix21, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix22, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix24, b1_0_s5)), _mm512_permutexvar_ps(ix25, b1_0_s6));
-            __m512 b1_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix26, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix27, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix28, b1_0_s5)), _mm512_permutexvar_ps(ix30, b1_0_s6));
-            __m512 b1_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix32, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix33, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix34, b1_0_s5)), _mm512_permutexvar_ps(ix35, b1_0_s6));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
-            __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
-            __m512 b2_0_s5 = _mm512_loadu_ps(&b[2 * sb_row + 80]);
-            __m512 b2_0_s6 = _mm512_loadu_ps(&b[2 * sb_row + 96]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix3, b2_0_s5)), _mm512_permutexvar_ps(ix5, b2_0_s6));
-            __m512 b2_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix8, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix10, b2_0_s5)), _mm512_permutexvar_ps(ix12, b2_0_s6));
-            __m512 b2_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix13, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix14, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix15, b2_0_s5)), _mm512_permutexvar_ps(ix16, b2_0_s6));
-            __m512 b2_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix17, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix18, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix19, b2_0_s5)), _mm512_permutexvar_ps(ix20, b2_0_s6));
-            __m512 b2_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix21, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix22, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix24, b2_0_s5)), _mm512_permutexvar_ps(ix25, b2_0_s6));
-            __m512 b2_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix26, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix27, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix28, b2_0_s5)), _mm512_permutexvar_ps(ix30, b2_0_s6));
-            __m512 b2_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix32, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix33, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix34, b2_0_s5)), _mm512_permutexvar_ps(ix35, b2_0_s6));
-            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
-            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
-            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
-            __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
-            __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
-            __m512 b3_0_s5 = _mm512_loadu_ps(&b[3 * sb_row + 80]);
-            __m512 b3_0_s6 = _mm512_loadu_ps(&b[3 * sb_row + 96]);
-            __m512 b3_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix3, b3_0_s5)), _mm512_permutexvar_ps(ix5, b3_0_s6));
-            __m512 b3_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix8, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix10, b3_0_s5)), _mm512_permutexvar_ps(ix12, b3_0_s6));
-            __m512 b3_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix13, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix14, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix15, b3_0_s5)), _mm512_permutexvar_ps(ix16, b3_0_s6));
-            __m512 b3_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix17, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix18, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix19, b3_0_s5)), _mm512_permutexvar_ps(ix20, b3_0_s6));
-            __m512 b3_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix21, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix22, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix24, b3_0_s5)), _mm512_permutexvar_ps(ix25, b3_0_s6));
-            __m512 b3_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix26, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix27, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix28, b3_0_s5)), _mm512_permutexvar_ps(ix30, b3_0_s6));
-            __m512 b3_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix32, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix33, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix34, b3_0_s5)), _mm512_permutexvar_ps(ix35, b3_0_s6));
-            __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
-            __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
-            __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
-            __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
-            __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
-            __m512 b4_0_s5 = _mm512_loadu_ps(&b[4 * sb_row + 80]);
-            __m512 b4_0_s6 = _mm512_loadu_ps(&b[4 * sb_row + 96]);
-            __m512 b4_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix3, b4_0_s5)), _mm512_permutexvar_ps(ix5, b4_0_s6));
-            __m512 b4_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix7, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix8, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix10, b4_0_s5)), _mm512_permutexvar_ps(ix12, b4_0_s6));
-            __m512 b4_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix13, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix14, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix15, b4_0_s5)), _mm512_permutexvar_ps(ix16, b4_0_s6));
-            __m512 b4_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix17, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix18, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix19, b4_0_s5)), _mm512_permutexvar_ps(ix20, b4_0_s6));
-            __m512 b4_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix21, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix22, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix24, b4_0_s5)), _mm512_permutexvar_ps(ix25, b4_0_s6));
-            __m512 b4_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix26, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix27, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix28, b4_0_s5)), _mm512_permutexvar_ps(ix30, b4_0_s6));
-            __m512 b4_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix32, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix33, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix34, b4_0_s5)), _mm512_permutexvar_ps(ix35, b4_0_s6));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
-                acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
-                __m512 e_6 = _mm512_mul_ps(valpha, acc_6);
-                __m512 o_0 = _mm512_mask_blend_ps(km62, _mm512_mask_blend_ps(km60, _mm512_mask_blend_ps(km58, _mm512_permutex2var_ps(e_0, ix56, e_1), _mm512_permutex2var_ps(e_2, ix57, e_3)), _mm512_permutex2var_ps(e_4, ix59, e_5)), _mm512_permutexvar_ps(ix61, e_6));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km68, _mm512_mask_blend_ps(km58, _mm512_mask_blend_ps(km65, _mm512_permutex2var_ps(e_0, ix63, e_1), _mm512_permutex2var_ps(e_2, ix64, e_3)), _mm512_permutex2var_ps(e_4, ix66, e_5)), _mm512_permutexvar_ps(ix67, e_6));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km74, _mm512_mask_blend_ps(km65, _mm512_mask_blend_ps(km71, _mm512_permutex2var_ps(e_0, ix69, e_1), _mm512_permutex2var_ps(e_2, ix70, e_3)), _mm512_permutex2var_ps(e_4, ix72, e_5)), _mm512_permutexvar_ps(ix73, e_6));
-                _mm512_storeu_ps(&c[32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km80, _mm512_mask_blend_ps(km71, _mm512_mask_blend_ps(km77, _mm512_permutex2var_ps(e_0, ix75, e_1), _mm512_permutex2var_ps(e_2, ix76, e_3)), _mm512_permutex2var_ps(e_4, ix78, e_5)), _mm512_permutexvar_ps(ix79, e_6));
-                _mm512_storeu_ps(&c[48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km86, _mm512_mask_blend_ps(km77, _mm512_mask_blend_ps(km83, _mm512_permutex2var_ps(e_0, ix81, e_1), _mm512_permutex2var_ps(e_2, ix82, e_3)), _mm512_permutex2var_ps(e_4, ix84, e_5)), _mm512_permutexvar_ps(ix85, e_6));
-                _mm512_storeu_ps(&c[64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km92, _mm512_mask_blend_ps(km83, _mm512_mask_blend_ps(km89, _mm512_permutex2var_ps(e_0, ix87, e_1), _mm512_permutex2var_ps(e_2, ix88, e_3)), _mm512_permutex2var_ps(e_4, ix90, e_5)), _mm512_permutexvar_ps(ix91, e_6));
-                _mm512_storeu_ps(&c[80], o_5);
-                __m512 o_6 = _mm512_mask_blend_ps(km97, _mm512_mask_blend_ps(km89, _mm512_mask_blend_ps(km60, _mm512_permutex2var_ps(e_0, ix93, e_1), _mm512_permutex2var_ps(e_2, ix94, e_3)), _mm512_permutex2var_ps(e_4, ix95, e_5)), _mm512_permutexvar_ps(ix96, e_6));
-                _mm512_storeu_ps(&c[96], o_6);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
-                acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
-                __m512 e_6 = _mm512_mul_ps(valpha, acc_6);
-                __m512 o_0 = _mm512_mask_blend_ps(km62, _mm512_mask_blend_ps(km60, _mm512_mask_blend_ps(km58, _mm512_permutex2var_ps(e_0, ix56, e_1), _mm512_permutex2var_ps(e_2, ix57, e_3)), _mm512_permutex2var_ps(e_4, ix59, e_5)), _mm512_permutexvar_ps(ix61, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km68, _mm512_mask_blend_ps(km58, _mm512_mask_blend_ps(km65, _mm512_permutex2var_ps(e_0, ix63, e_1), _mm512_permutex2var_ps(e_2, ix64, e_3)), _mm512_permutex2var_ps(e_4, ix66, e_5)), _mm512_permutexvar_ps(ix67, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km74, _mm512_mask_blend_ps(km65, _mm512_mask_blend_ps(km71, _mm512_permutex2var_ps(e_0, ix69, e_1), _mm512_permutex2var_ps(e_2, ix70, e_3)), _mm512_permutex2var_ps(e_4, ix72, e_5)), _mm512_permutexvar_ps(ix73, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km80, _mm512_mask_blend_ps(km71, _mm512_mask_blend_ps(km77, _mm512_permutex2var_ps(e_0, ix75, e_1), _mm512_permutex2var_ps(e_2, ix76, e_3)), _mm512_permutex2var_ps(e_4, ix78, e_5)), _mm512_permutexvar_ps(ix79, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km86, _mm512_mask_blend_ps(km77, _mm512_mask_blend_ps(km83, _mm512_permutex2var_ps(e_0, ix81, e_1), _mm512_permutex2var_ps(e_2, ix82, e_3)), _mm512_permutex2var_ps(e_4, ix84, e_5)), _mm512_permutexvar_ps(ix85, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km92, _mm512_mask_blend_ps(km83, _mm512_mask_blend_ps(km89, _mm512_permutex2var_ps(e_0, ix87, e_1), _mm512_permutex2var_ps(e_2, ix88, e_3)), _mm512_permutex2var_ps(e_4, ix90, e_5)), _mm512_permutexvar_ps(ix91, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 80], o_5);
-                __m512 o_6 = _mm512_mask_blend_ps(km97, _mm512_mask_blend_ps(km89, _mm512_mask_blend_ps(km60, _mm512_permutex2var_ps(e_0, ix93, e_1), _mm512_permutex2var_ps(e_2, ix94, e_3)), _mm512_permutex2var_ps(e_4, ix95, e_5)), _mm512_permutexvar_ps(ix96, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 96], o_6);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
-                acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
-                __m512 e_6 = _mm512_mul_ps(valpha, acc_6);
-                __m512 o_0 = _mm512_mask_blend_ps(km62, _mm512_mask_blend_ps(km60, _mm512_mask_blend_ps(km58, _mm512_permutex2var_ps(e_0, ix56, e_1), _mm512_permutex2var_ps(e_2, ix57, e_3)), _mm512_permutex2var_ps(e_4, ix59, e_5)), _mm512_permutexvar_ps(ix61, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km68, _mm512_mask_blend_ps(km58, _mm512_mask_blend_ps(km65, _mm512_permutex2var_ps(e_0, ix63, e_1), _mm512_permutex2var_ps(e_2, ix64, e_3)), _mm512_permutex2var_ps(e_4, ix66, e_5)), _mm512_permutexvar_ps(ix67, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km74, _mm512_mask_blend_ps(km65, _mm512_mask_blend_ps(km71, _mm512_permutex2var_ps(e_0, ix69, e_1), _mm512_permutex2var_ps(e_2, ix70, e_3)), _mm512_permutex2var_ps(e_4, ix72, e_5)), _mm512_permutexvar_ps(ix73, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km80, _mm512_mask_blend_ps(km71, _mm512_mask_blend_ps(km77, _mm512_permutex2var_ps(e_0, ix75, e_1), _mm512_permutex2var_ps(e_2, ix76, e_3)), _mm512_permutex2var_ps(e_4, ix78, e_5)), _mm512_permutexvar_ps(ix79, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km86, _mm512_mask_blend_ps(km77, _mm512_mask_blend_ps(km83, _mm512_permutex2var_ps(e_0, ix81, e_1), _mm512_permutex2var_ps(e_2, ix82, e_3)), _mm512_permutex2var_ps(e_4, ix84, e_5)), _mm512_permutexvar_ps(ix85, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km92, _mm512_mask_blend_ps(km83, _mm512_mask_blend_ps(km89, _mm512_permutex2var_ps(e_0, ix87, e_1), _mm512_permutex2var_ps(e_2, ix88, e_3)), _mm512_permutex2var_ps(e_4, ix90, e_5)), _mm512_permutexvar_ps(ix91, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 80], o_5);
-                __m512 o_6 = _mm512_mask_blend_ps(km97, _mm512_mask_blend_ps(km89, _mm512_mask_blend_ps(km60, _mm512_permutex2var_ps(e_0, ix93, e_1), _mm512_permutex2var_ps(e_2, ix94, e_3)), _mm512_permutex2var_ps(e_4, ix95, e_5)), _mm512_permutexvar_ps(ix96, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 96], o_6);
-            }
-            a += 16 * 5;
-            b += 16 * 7;
-            c += 16 * 7;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
+        __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
+        __m512 b0_0_s5 = _mm512_loadu_ps(&b[80]);
+        __m512 b0_0_s6 = _mm512_loadu_ps(&b[96]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix3, b0_0_s5)), _mm512_permutexvar_ps(ix5, b0_0_s6));
+        __m512 b0_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix8, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix10, b0_0_s5)), _mm512_permutexvar_ps(ix12, b0_0_s6));
+        __m512 b0_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix13, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix14, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix15, b0_0_s5)), _mm512_permutexvar_ps(ix16, b0_0_s6));
+        __m512 b0_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix17, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix18, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix19, b0_0_s5)), _mm512_permutexvar_ps(ix20, b0_0_s6));
+        __m512 b0_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix21, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix22, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix24, b0_0_s5)), _mm512_permutexvar_ps(ix25, b0_0_s6));
+        __m512 b0_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix26, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix27, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix28, b0_0_s5)), _mm512_permutexvar_ps(ix30, b0_0_s6));
+        __m512 b0_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix32, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix33, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix34, b0_0_s5)), _mm512_permutexvar_ps(ix35, b0_0_s6));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
+        __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
+        __m512 b1_0_s5 = _mm512_loadu_ps(&b[1 * sb_row + 80]);
+        __m512 b1_0_s6 = _mm512_loadu_ps(&b[1 * sb_row + 96]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix3, b1_0_s5)), _mm512_permutexvar_ps(ix5, b1_0_s6));
+        __m512 b1_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix8, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix10, b1_0_s5)), _mm512_permutexvar_ps(ix12, b1_0_s6));
+        __m512 b1_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix13, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix14, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix15, b1_0_s5)), _mm512_permutexvar_ps(ix16, b1_0_s6));
+        __m512 b1_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix17, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix18, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix19, b1_0_s5)), _mm512_permutexvar_ps(ix20, b1_0_s6));
+        __m512 b1_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix21, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix22, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix24, b1_0_s5)), _mm512_permutexvar_ps(ix25, b1_0_s6));
+        __m512 b1_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix26, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix27, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix28, b1_0_s5)), _mm512_permutexvar_ps(ix30, b1_0_s6));
+        __m512 b1_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix32, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix33, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix34, b1_0_s5)), _mm512_permutexvar_ps(ix35, b1_0_s6));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
+        __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
+        __m512 b2_0_s5 = _mm512_loadu_ps(&b[2 * sb_row + 80]);
+        __m512 b2_0_s6 = _mm512_loadu_ps(&b[2 * sb_row + 96]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix3, b2_0_s5)), _mm512_permutexvar_ps(ix5, b2_0_s6));
+        __m512 b2_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix8, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix10, b2_0_s5)), _mm512_permutexvar_ps(ix12, b2_0_s6));
+        __m512 b2_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix13, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix14, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix15, b2_0_s5)), _mm512_permutexvar_ps(ix16, b2_0_s6));
+        __m512 b2_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix17, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix18, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix19, b2_0_s5)), _mm512_permutexvar_ps(ix20, b2_0_s6));
+        __m512 b2_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix21, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix22, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix24, b2_0_s5)), _mm512_permutexvar_ps(ix25, b2_0_s6));
+        __m512 b2_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix26, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix27, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix28, b2_0_s5)), _mm512_permutexvar_ps(ix30, b2_0_s6));
+        __m512 b2_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix32, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix33, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix34, b2_0_s5)), _mm512_permutexvar_ps(ix35, b2_0_s6));
+        __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+        __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+        __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+        __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
+        __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
+        __m512 b3_0_s5 = _mm512_loadu_ps(&b[3 * sb_row + 80]);
+        __m512 b3_0_s6 = _mm512_loadu_ps(&b[3 * sb_row + 96]);
+        __m512 b3_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix3, b3_0_s5)), _mm512_permutexvar_ps(ix5, b3_0_s6));
+        __m512 b3_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix8, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix10, b3_0_s5)), _mm512_permutexvar_ps(ix12, b3_0_s6));
+        __m512 b3_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix13, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix14, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix15, b3_0_s5)), _mm512_permutexvar_ps(ix16, b3_0_s6));
+        __m512 b3_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix17, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix18, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix19, b3_0_s5)), _mm512_permutexvar_ps(ix20, b3_0_s6));
+        __m512 b3_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix21, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix22, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix24, b3_0_s5)), _mm512_permutexvar_ps(ix25, b3_0_s6));
+        __m512 b3_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix26, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix27, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix28, b3_0_s5)), _mm512_permutexvar_ps(ix30, b3_0_s6));
+        __m512 b3_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix32, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix33, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix34, b3_0_s5)), _mm512_permutexvar_ps(ix35, b3_0_s6));
+        __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
+        __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
+        __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
+        __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
+        __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
+        __m512 b4_0_s5 = _mm512_loadu_ps(&b[4 * sb_row + 80]);
+        __m512 b4_0_s6 = _mm512_loadu_ps(&b[4 * sb_row + 96]);
+        __m512 b4_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix3, b4_0_s5)), _mm512_permutexvar_ps(ix5, b4_0_s6));
+        __m512 b4_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix7, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix8, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix10, b4_0_s5)), _mm512_permutexvar_ps(ix12, b4_0_s6));
+        __m512 b4_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix13, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix14, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix15, b4_0_s5)), _mm512_permutexvar_ps(ix16, b4_0_s6));
+        __m512 b4_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix17, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix18, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix19, b4_0_s5)), _mm512_permutexvar_ps(ix20, b4_0_s6));
+        __m512 b4_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix21, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix22, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix24, b4_0_s5)), _mm512_permutexvar_ps(ix25, b4_0_s6));
+        __m512 b4_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix26, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix27, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix28, b4_0_s5)), _mm512_permutexvar_ps(ix30, b4_0_s6));
+        __m512 b4_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix32, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix33, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix34, b4_0_s5)), _mm512_permutexvar_ps(ix35, b4_0_s6));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
+            acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
+            __m512 e_6 = _mm512_mul_ps(valpha, acc_6);
+            __m512 o_0 = _mm512_mask_blend_ps(km62, _mm512_mask_blend_ps(km60, _mm512_mask_blend_ps(km58, _mm512_permutex2var_ps(e_0, ix56, e_1), _mm512_permutex2var_ps(e_2, ix57, e_3)), _mm512_permutex2var_ps(e_4, ix59, e_5)), _mm512_permutexvar_ps(ix61, e_6));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km68, _mm512_mask_blend_ps(km58, _mm512_mask_blend_ps(km65, _mm512_permutex2var_ps(e_0, ix63, e_1), _mm512_permutex2var_ps(e_2, ix64, e_3)), _mm512_permutex2var_ps(e_4, ix66, e_5)), _mm512_permutexvar_ps(ix67, e_6));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km74, _mm512_mask_blend_ps(km65, _mm512_mask_blend_ps(km71, _mm512_permutex2var_ps(e_0, ix69, e_1), _mm512_permutex2var_ps(e_2, ix70, e_3)), _mm512_permutex2var_ps(e_4, ix72, e_5)), _mm512_permutexvar_ps(ix73, e_6));
+            _mm512_storeu_ps(&c[32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km80, _mm512_mask_blend_ps(km71, _mm512_mask_blend_ps(km77, _mm512_permutex2var_ps(e_0, ix75, e_1), _mm512_permutex2var_ps(e_2, ix76, e_3)), _mm512_permutex2var_ps(e_4, ix78, e_5)), _mm512_permutexvar_ps(ix79, e_6));
+            _mm512_storeu_ps(&c[48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km86, _mm512_mask_blend_ps(km77, _mm512_mask_blend_ps(km83, _mm512_permutex2var_ps(e_0, ix81, e_1), _mm512_permutex2var_ps(e_2, ix82, e_3)), _mm512_permutex2var_ps(e_4, ix84, e_5)), _mm512_permutexvar_ps(ix85, e_6));
+            _mm512_storeu_ps(&c[64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km92, _mm512_mask_blend_ps(km83, _mm512_mask_blend_ps(km89, _mm512_permutex2var_ps(e_0, ix87, e_1), _mm512_permutex2var_ps(e_2, ix88, e_3)), _mm512_permutex2var_ps(e_4, ix90, e_5)), _mm512_permutexvar_ps(ix91, e_6));
+            _mm512_storeu_ps(&c[80], o_5);
+            __m512 o_6 = _mm512_mask_blend_ps(km97, _mm512_mask_blend_ps(km89, _mm512_mask_blend_ps(km60, _mm512_permutex2var_ps(e_0, ix93, e_1), _mm512_permutex2var_ps(e_2, ix94, e_3)), _mm512_permutex2var_ps(e_4, ix95, e_5)), _mm512_permutexvar_ps(ix96, e_6));
+            _mm512_storeu_ps(&c[96], o_6);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
+            acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
+            __m512 e_6 = _mm512_mul_ps(valpha, acc_6);
+            __m512 o_0 = _mm512_mask_blend_ps(km62, _mm512_mask_blend_ps(km60, _mm512_mask_blend_ps(km58, _mm512_permutex2var_ps(e_0, ix56, e_1), _mm512_permutex2var_ps(e_2, ix57, e_3)), _mm512_permutex2var_ps(e_4, ix59, e_5)), _mm512_permutexvar_ps(ix61, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km68, _mm512_mask_blend_ps(km58, _mm512_mask_blend_ps(km65, _mm512_permutex2var_ps(e_0, ix63, e_1), _mm512_permutex2var_ps(e_2, ix64, e_3)), _mm512_permutex2var_ps(e_4, ix66, e_5)), _mm512_permutexvar_ps(ix67, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km74, _mm512_mask_blend_ps(km65, _mm512_mask_blend_ps(km71, _mm512_permutex2var_ps(e_0, ix69, e_1), _mm512_permutex2var_ps(e_2, ix70, e_3)), _mm512_permutex2var_ps(e_4, ix72, e_5)), _mm512_permutexvar_ps(ix73, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km80, _mm512_mask_blend_ps(km71, _mm512_mask_blend_ps(km77, _mm512_permutex2var_ps(e_0, ix75, e_1), _mm512_permutex2var_ps(e_2, ix76, e_3)), _mm512_permutex2var_ps(e_4, ix78, e_5)), _mm512_permutexvar_ps(ix79, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km86, _mm512_mask_blend_ps(km77, _mm512_mask_blend_ps(km83, _mm512_permutex2var_ps(e_0, ix81, e_1), _mm512_permutex2var_ps(e_2, ix82, e_3)), _mm512_permutex2var_ps(e_4, ix84, e_5)), _mm512_permutexvar_ps(ix85, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km92, _mm512_mask_blend_ps(km83, _mm512_mask_blend_ps(km89, _mm512_permutex2var_ps(e_0, ix87, e_1), _mm512_permutex2var_ps(e_2, ix88, e_3)), _mm512_permutex2var_ps(e_4, ix90, e_5)), _mm512_permutexvar_ps(ix91, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 80], o_5);
+            __m512 o_6 = _mm512_mask_blend_ps(km97, _mm512_mask_blend_ps(km89, _mm512_mask_blend_ps(km60, _mm512_permutex2var_ps(e_0, ix93, e_1), _mm512_permutex2var_ps(e_2, ix94, e_3)), _mm512_permutex2var_ps(e_4, ix95, e_5)), _mm512_permutexvar_ps(ix96, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 96], o_6);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
+            acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
+            __m512 e_6 = _mm512_mul_ps(valpha, acc_6);
+            __m512 o_0 = _mm512_mask_blend_ps(km62, _mm512_mask_blend_ps(km60, _mm512_mask_blend_ps(km58, _mm512_permutex2var_ps(e_0, ix56, e_1), _mm512_permutex2var_ps(e_2, ix57, e_3)), _mm512_permutex2var_ps(e_4, ix59, e_5)), _mm512_permutexvar_ps(ix61, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km68, _mm512_mask_blend_ps(km58, _mm512_mask_blend_ps(km65, _mm512_permutex2var_ps(e_0, ix63, e_1), _mm512_permutex2var_ps(e_2, ix64, e_3)), _mm512_permutex2var_ps(e_4, ix66, e_5)), _mm512_permutexvar_ps(ix67, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km74, _mm512_mask_blend_ps(km65, _mm512_mask_blend_ps(km71, _mm512_permutex2var_ps(e_0, ix69, e_1), _mm512_permutex2var_ps(e_2, ix70, e_3)), _mm512_permutex2var_ps(e_4, ix72, e_5)), _mm512_permutexvar_ps(ix73, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km80, _mm512_mask_blend_ps(km71, _mm512_mask_blend_ps(km77, _mm512_permutex2var_ps(e_0, ix75, e_1), _mm512_permutex2var_ps(e_2, ix76, e_3)), _mm512_permutex2var_ps(e_4, ix78, e_5)), _mm512_permutexvar_ps(ix79, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km86, _mm512_mask_blend_ps(km77, _mm512_mask_blend_ps(km83, _mm512_permutex2var_ps(e_0, ix81, e_1), _mm512_permutex2var_ps(e_2, ix82, e_3)), _mm512_permutex2var_ps(e_4, ix84, e_5)), _mm512_permutexvar_ps(ix85, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km92, _mm512_mask_blend_ps(km83, _mm512_mask_blend_ps(km89, _mm512_permutex2var_ps(e_0, ix87, e_1), _mm512_permutex2var_ps(e_2, ix88, e_3)), _mm512_permutex2var_ps(e_4, ix90, e_5)), _mm512_permutexvar_ps(ix91, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 80], o_5);
+            __m512 o_6 = _mm512_mask_blend_ps(km97, _mm512_mask_blend_ps(km89, _mm512_mask_blend_ps(km60, _mm512_permutex2var_ps(e_0, ix93, e_1), _mm512_permutex2var_ps(e_2, ix94, e_3)), _mm512_permutex2var_ps(e_4, ix95, e_5)), _mm512_permutexvar_ps(ix96, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 96], o_6);
+        }
+        a += 16 * 5;
+        b += 16 * 7;
+        c += 16 * 7;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 5;
+        rest.B += t * 7;
+        rest.C += t * 7;
         rest.batch = g->batch - t;
         bmm_f32_3x5x7_sf_avx512_rows_b0(&rest);
     }
@@ -1961,9 +1960,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_b0(const bmm_f32_args *
 /* bmm_f32_3x5x7_sf_avx512_xb_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 210 useful flops per matrix, 49 vector values live,
- * 71 vector loads, 21 vector stores, 353 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 5, 7, 7), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 210 useful flops per matrix in 147 vector arithmetic ops,
+ * 14 vector accumulators, 71 vector loads, 21 vector stores, 353 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2029,8 +2029,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *
     const __mmask16 km52 = (__mmask16)0xFC0;
     const __m512i ix53 = _mm512_set_epi32(15, 10, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km54 = (__mmask16)0xF000;
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512i ix57 = _mm512_set_epi32(18, 2, 0, 0, 0, 0, 0, 17, 1, 0, 0, 0, 0, 0, 16, 0);
     const __m512i ix58 = _mm512_set_epi32(0, 0, 0, 0, 0, 17, 1, 0, 0, 0, 0, 0, 16, 0, 0, 0);
     const __mmask16 km59 = (__mmask16)0x60C;
@@ -2074,334 +2074,332 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix97 = _mm512_set_epi32(15, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 0, 0, 13, 0);
     const __mmask16 km98 = (__mmask16)0x8102;
     int64_t t = 0;
-    if (g->sa_batch == 5 && g->sb_batch == 7 && g->sc_batch == 7) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
-            __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
-            __m512 b0_0_s5 = _mm512_loadu_ps(&b[80]);
-            __m512 b0_0_s6 = _mm512_loadu_ps(&b[96]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix3, b0_0_s5)), _mm512_permutexvar_ps(ix5, b0_0_s6));
-            __m512 b0_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix8, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix10, b0_0_s5)), _mm512_permutexvar_ps(ix12, b0_0_s6));
-            __m512 b0_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix13, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix14, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix15, b0_0_s5)), _mm512_permutexvar_ps(ix16, b0_0_s6));
-            __m512 b0_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix17, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix18, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix19, b0_0_s5)), _mm512_permutexvar_ps(ix20, b0_0_s6));
-            __m512 b0_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix21, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix22, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix24, b0_0_s5)), _mm512_permutexvar_ps(ix25, b0_0_s6));
-            __m512 b0_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix26, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix27, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix28, b0_0_s5)), _mm512_permutexvar_ps(ix30, b0_0_s6));
-            __m512 b0_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix32, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix33, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix34, b0_0_s5)), _mm512_permutexvar_ps(ix35, b0_0_s6));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
-            __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
-            __m512 b1_0_s5 = _mm512_loadu_ps(&b[1 * sb_row + 80]);
-            __m512 b1_0_s6 = _mm512_loadu_ps(&b[1 * sb_row + 96]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix3, b1_0_s5)), _mm512_permutexvar_ps(ix5, b1_0_s6));
-            __m512 b1_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix8, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix10, b1_0_s5)), _mm512_permutexvar_ps(ix12, b1_0_s6));
-            __m512 b1_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix13, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix14, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix15, b1_0_s5)), _mm512_permutexvar_ps(ix16, b1_0_s6));
-            __m512 b1_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix17, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix18, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix19, b1_0_s5)), _mm512_permutexvar_ps(ix20, b1_0_s6));
-            __m512 b1_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix21, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix22, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix24, b1_0_s5)), _mm512_permutexvar_ps(ix25, b1_0_s6));
-            __m512 b1_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix26, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix27, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix28, b1_0_s5)), _mm512_permutexvar_ps(ix30, b1_0_s6));
-            __m512 b1_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix32, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix33, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix34, b1_0_s5)), _mm512_permutexvar_ps(ix35, b1_0_s6));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
-            __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
-            __m512 b2_0_s5 = _mm512_loadu_ps(&b[2 * sb_row + 80]);
-            __m512 b2_0_s6 = _mm512_loadu_ps(&b[2 * sb_row + 96]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix3, b2_0_s5)), _mm512_permutexvar_ps(ix5, b2_0_s6));
-            __m512 b2_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix8, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix10, b2_0_s5)), _mm512_permutexvar_ps(ix12, b2_0_s6));
-            __m512 b2_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix13, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix14, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix15, b2_0_s5)), _mm512_permutexvar_ps(ix16, b2_0_s6));
-            __m512 b2_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix17, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix18, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix19, b2_0_s5)), _mm512_permutexvar_ps(ix20, b2_0_s6));
-            __m512 b2_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix21, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix22, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix24, b2_0_s5)), _mm512_permutexvar_ps(ix25, b2_0_s6));
-            __m512 b2_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix26, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix27, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix28, b2_0_s5)), _mm512_permutexvar_ps(ix30, b2_0_s6));
-            __m512 b2_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix32, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix33, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix34, b2_0_s5)), _mm512_permutexvar_ps(ix35, b2_0_s6));
-            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
-            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
-            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
-            __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
-            __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
-            __m512 b3_0_s5 = _mm512_loadu_ps(&b[3 * sb_row + 80]);
-            __m512 b3_0_s6 = _mm512_loadu_ps(&b[3 * sb_row + 96]);
-            __m512 b3_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix3, b3_0_s5)), _mm512_permutexvar_ps(ix5, b3_0_s6));
-            __m512 b3_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix8, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix10, b3_0_s5)), _mm512_permutexvar_ps(ix12, b3_0_s6));
-            __m512 b3_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix13, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix14, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix15, b3_0_s5)), _mm512_permutexvar_ps(ix16, b3_0_s6));
-            __m512 b3_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix17, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix18, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix19, b3_0_s5)), _mm512_permutexvar_ps(ix20, b3_0_s6));
-            __m512 b3_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix21, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix22, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix24, b3_0_s5)), _mm512_permutexvar_ps(ix25, b3_0_s6));
-            __m512 b3_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix26, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix27, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix28, b3_0_s5)), _mm512_permutexvar_ps(ix30, b3_0_s6));
-            __m512 b3_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix32, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix33, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix34, b3_0_s5)), _mm512_permutexvar_ps(ix35, b3_0_s6));
-            __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
-            __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
-            __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
-            __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
-            __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
-            __m512 b4_0_s5 = _mm512_loadu_ps(&b[4 * sb_row + 80]);
-            __m512 b4_0_s6 = _mm512_loadu_ps(&b[4 * sb_row + 96]);
-            __m512 b4_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix3, b4_0_s5)), _mm512_permutexvar_ps(ix5, b4_0_s6));
-            __m512 b4_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix7, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix8, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix10, b4_0_s5)), _mm512_permutexvar_ps(ix12, b4_0_s6));
-            __m512 b4_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix13, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix14, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix15, b4_0_s5)), _mm512_permutexvar_ps(ix16, b4_0_s6));
-            __m512 b4_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix17, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix18, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix19, b4_0_s5)), _mm512_permutexvar_ps(ix20, b4_0_s6));
-            __m512 b4_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix21, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix22, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix24, b4_0_s5)), _mm512_permutexvar_ps(ix25, b4_0_s6));
-            __m512 b4_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix26, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix27, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix28, b4_0_s5)), _mm512_permutexvar_ps(ix30, b4_0_s6));
-            __m512 b4_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix32, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix33, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix34, b4_0_s5)), _mm512_permutexvar_ps(ix35, b4_0_s6));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
-                acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[0]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[64]);
-                __m512 cold_s5 = _mm512_loadu_ps(&c[80]);
-                __m512 cold_s6 = _mm512_loadu_ps(&c[96]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix3, cold_s5)), _mm512_permutexvar_ps(ix5, cold_s6));
-                __m512 cold_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_s0, ix7, cold_s1), _mm512_permutex2var_ps(cold_s2, ix8, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix10, cold_s5)), _mm512_permutexvar_ps(ix12, cold_s6));
-                __m512 cold_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_s0, ix13, cold_s1), _mm512_permutex2var_ps(cold_s2, ix14, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix15, cold_s5)), _mm512_permutexvar_ps(ix16, cold_s6));
-                __m512 cold_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_s0, ix17, cold_s1), _mm512_permutex2var_ps(cold_s2, ix18, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix19, cold_s5)), _mm512_permutexvar_ps(ix20, cold_s6));
-                __m512 cold_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_s0, ix21, cold_s1), _mm512_permutex2var_ps(cold_s2, ix22, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix24, cold_s5)), _mm512_permutexvar_ps(ix25, cold_s6));
-                __m512 cold_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_s0, ix26, cold_s1), _mm512_permutex2var_ps(cold_s2, ix27, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix28, cold_s5)), _mm512_permutexvar_ps(ix30, cold_s6));
-                __m512 cold_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_s0, ix32, cold_s1), _mm512_permutex2var_ps(cold_s2, ix33, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix34, cold_s5)), _mm512_permutexvar_ps(ix35, cold_s6));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
-                __m512 e_6 = _mm512_fmadd_ps(vbeta, cold_6, _mm512_mul_ps(valpha, acc_6));
-                __m512 o_0 = _mm512_mask_blend_ps(km63, _mm512_mask_blend_ps(km61, _mm512_mask_blend_ps(km59, _mm512_permutex2var_ps(e_0, ix57, e_1), _mm512_permutex2var_ps(e_2, ix58, e_3)), _mm512_permutex2var_ps(e_4, ix60, e_5)), _mm512_permutexvar_ps(ix62, e_6));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km69, _mm512_mask_blend_ps(km59, _mm512_mask_blend_ps(km66, _mm512_permutex2var_ps(e_0, ix64, e_1), _mm512_permutex2var_ps(e_2, ix65, e_3)), _mm512_permutex2var_ps(e_4, ix67, e_5)), _mm512_permutexvar_ps(ix68, e_6));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km75, _mm512_mask_blend_ps(km66, _mm512_mask_blend_ps(km72, _mm512_permutex2var_ps(e_0, ix70, e_1), _mm512_permutex2var_ps(e_2, ix71, e_3)), _mm512_permutex2var_ps(e_4, ix73, e_5)), _mm512_permutexvar_ps(ix74, e_6));
-                _mm512_storeu_ps(&c[32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km81, _mm512_mask_blend_ps(km72, _mm512_mask_blend_ps(km78, _mm512_permutex2var_ps(e_0, ix76, e_1), _mm512_permutex2var_ps(e_2, ix77, e_3)), _mm512_permutex2var_ps(e_4, ix79, e_5)), _mm512_permutexvar_ps(ix80, e_6));
-                _mm512_storeu_ps(&c[48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km87, _mm512_mask_blend_ps(km78, _mm512_mask_blend_ps(km84, _mm512_permutex2var_ps(e_0, ix82, e_1), _mm512_permutex2var_ps(e_2, ix83, e_3)), _mm512_permutex2var_ps(e_4, ix85, e_5)), _mm512_permutexvar_ps(ix86, e_6));
-                _mm512_storeu_ps(&c[64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km93, _mm512_mask_blend_ps(km84, _mm512_mask_blend_ps(km90, _mm512_permutex2var_ps(e_0, ix88, e_1), _mm512_permutex2var_ps(e_2, ix89, e_3)), _mm512_permutex2var_ps(e_4, ix91, e_5)), _mm512_permutexvar_ps(ix92, e_6));
-                _mm512_storeu_ps(&c[80], o_5);
-                __m512 o_6 = _mm512_mask_blend_ps(km98, _mm512_mask_blend_ps(km90, _mm512_mask_blend_ps(km61, _mm512_permutex2var_ps(e_0, ix94, e_1), _mm512_permutex2var_ps(e_2, ix95, e_3)), _mm512_permutex2var_ps(e_4, ix96, e_5)), _mm512_permutexvar_ps(ix97, e_6));
-                _mm512_storeu_ps(&c[96], o_6);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
-                acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[1 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[1 * sc_row + 64]);
-                __m512 cold_s5 = _mm512_loadu_ps(&c[1 * sc_row + 80]);
-                __m512 cold_s6 = _mm512_loadu_ps(&c[1 * sc_row + 96]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix3, cold_s5)), _mm512_permutexvar_ps(ix5, cold_s6));
-                __m512 cold_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_s0, ix7, cold_s1), _mm512_permutex2var_ps(cold_s2, ix8, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix10, cold_s5)), _mm512_permutexvar_ps(ix12, cold_s6));
-                __m512 cold_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_s0, ix13, cold_s1), _mm512_permutex2var_ps(cold_s2, ix14, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix15, cold_s5)), _mm512_permutexvar_ps(ix16, cold_s6));
-                __m512 cold_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_s0, ix17, cold_s1), _mm512_permutex2var_ps(cold_s2, ix18, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix19, cold_s5)), _mm512_permutexvar_ps(ix20, cold_s6));
-                __m512 cold_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_s0, ix21, cold_s1), _mm512_permutex2var_ps(cold_s2, ix22, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix24, cold_s5)), _mm512_permutexvar_ps(ix25, cold_s6));
-                __m512 cold_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_s0, ix26, cold_s1), _mm512_permutex2var_ps(cold_s2, ix27, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix28, cold_s5)), _mm512_permutexvar_ps(ix30, cold_s6));
-                __m512 cold_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_s0, ix32, cold_s1), _mm512_permutex2var_ps(cold_s2, ix33, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix34, cold_s5)), _mm512_permutexvar_ps(ix35, cold_s6));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
-                __m512 e_6 = _mm512_fmadd_ps(vbeta, cold_6, _mm512_mul_ps(valpha, acc_6));
-                __m512 o_0 = _mm512_mask_blend_ps(km63, _mm512_mask_blend_ps(km61, _mm512_mask_blend_ps(km59, _mm512_permutex2var_ps(e_0, ix57, e_1), _mm512_permutex2var_ps(e_2, ix58, e_3)), _mm512_permutex2var_ps(e_4, ix60, e_5)), _mm512_permutexvar_ps(ix62, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km69, _mm512_mask_blend_ps(km59, _mm512_mask_blend_ps(km66, _mm512_permutex2var_ps(e_0, ix64, e_1), _mm512_permutex2var_ps(e_2, ix65, e_3)), _mm512_permutex2var_ps(e_4, ix67, e_5)), _mm512_permutexvar_ps(ix68, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km75, _mm512_mask_blend_ps(km66, _mm512_mask_blend_ps(km72, _mm512_permutex2var_ps(e_0, ix70, e_1), _mm512_permutex2var_ps(e_2, ix71, e_3)), _mm512_permutex2var_ps(e_4, ix73, e_5)), _mm512_permutexvar_ps(ix74, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km81, _mm512_mask_blend_ps(km72, _mm512_mask_blend_ps(km78, _mm512_permutex2var_ps(e_0, ix76, e_1), _mm512_permutex2var_ps(e_2, ix77, e_3)), _mm512_permutex2var_ps(e_4, ix79, e_5)), _mm512_permutexvar_ps(ix80, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km87, _mm512_mask_blend_ps(km78, _mm512_mask_blend_ps(km84, _mm512_permutex2var_ps(e_0, ix82, e_1), _mm512_permutex2var_ps(e_2, ix83, e_3)), _mm512_permutex2var_ps(e_4, ix85, e_5)), _mm512_permutexvar_ps(ix86, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km93, _mm512_mask_blend_ps(km84, _mm512_mask_blend_ps(km90, _mm512_permutex2var_ps(e_0, ix88, e_1), _mm512_permutex2var_ps(e_2, ix89, e_3)), _mm512_permutex2var_ps(e_4, ix91, e_5)), _mm512_permutexvar_ps(ix92, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 80], o_5);
-                __m512 o_6 = _mm512_mask_blend_ps(km98, _mm512_mask_blend_ps(km90, _mm512_mask_blend_ps(km61, _mm512_permutex2var_ps(e_0, ix94, e_1), _mm512_permutex2var_ps(e_2, ix95, e_3)), _mm512_permutex2var_ps(e_4, ix96, e_5)), _mm512_permutexvar_ps(ix97, e_6));
-                _mm512_storeu_ps(&c[1 * sc_row + 96], o_6);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
-                acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[2 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[2 * sc_row + 64]);
-                __m512 cold_s5 = _mm512_loadu_ps(&c[2 * sc_row + 80]);
-                __m512 cold_s6 = _mm512_loadu_ps(&c[2 * sc_row + 96]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix3, cold_s5)), _mm512_permutexvar_ps(ix5, cold_s6));
-                __m512 cold_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_s0, ix7, cold_s1), _mm512_permutex2var_ps(cold_s2, ix8, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix10, cold_s5)), _mm512_permutexvar_ps(ix12, cold_s6));
-                __m512 cold_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_s0, ix13, cold_s1), _mm512_permutex2var_ps(cold_s2, ix14, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix15, cold_s5)), _mm512_permutexvar_ps(ix16, cold_s6));
-                __m512 cold_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_s0, ix17, cold_s1), _mm512_permutex2var_ps(cold_s2, ix18, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix19, cold_s5)), _mm512_permutexvar_ps(ix20, cold_s6));
-                __m512 cold_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_s0, ix21, cold_s1), _mm512_permutex2var_ps(cold_s2, ix22, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix24, cold_s5)), _mm512_permutexvar_ps(ix25, cold_s6));
-                __m512 cold_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_s0, ix26, cold_s1), _mm512_permutex2var_ps(cold_s2, ix27, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix28, cold_s5)), _mm512_permutexvar_ps(ix30, cold_s6));
-                __m512 cold_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_s0, ix32, cold_s1), _mm512_permutex2var_ps(cold_s2, ix33, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix34, cold_s5)), _mm512_permutexvar_ps(ix35, cold_s6));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
-                __m512 e_6 = _mm512_fmadd_ps(vbeta, cold_6, _mm512_mul_ps(valpha, acc_6));
-                __m512 o_0 = _mm512_mask_blend_ps(km63, _mm512_mask_blend_ps(km61, _mm512_mask_blend_ps(km59, _mm512_permutex2var_ps(e_0, ix57, e_1), _mm512_permutex2var_ps(e_2, ix58, e_3)), _mm512_permutex2var_ps(e_4, ix60, e_5)), _mm512_permutexvar_ps(ix62, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km69, _mm512_mask_blend_ps(km59, _mm512_mask_blend_ps(km66, _mm512_permutex2var_ps(e_0, ix64, e_1), _mm512_permutex2var_ps(e_2, ix65, e_3)), _mm512_permutex2var_ps(e_4, ix67, e_5)), _mm512_permutexvar_ps(ix68, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km75, _mm512_mask_blend_ps(km66, _mm512_mask_blend_ps(km72, _mm512_permutex2var_ps(e_0, ix70, e_1), _mm512_permutex2var_ps(e_2, ix71, e_3)), _mm512_permutex2var_ps(e_4, ix73, e_5)), _mm512_permutexvar_ps(ix74, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km81, _mm512_mask_blend_ps(km72, _mm512_mask_blend_ps(km78, _mm512_permutex2var_ps(e_0, ix76, e_1), _mm512_permutex2var_ps(e_2, ix77, e_3)), _mm512_permutex2var_ps(e_4, ix79, e_5)), _mm512_permutexvar_ps(ix80, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km87, _mm512_mask_blend_ps(km78, _mm512_mask_blend_ps(km84, _mm512_permutex2var_ps(e_0, ix82, e_1), _mm512_permutex2var_ps(e_2, ix83, e_3)), _mm512_permutex2var_ps(e_4, ix85, e_5)), _mm512_permutexvar_ps(ix86, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km93, _mm512_mask_blend_ps(km84, _mm512_mask_blend_ps(km90, _mm512_permutex2var_ps(e_0, ix88, e_1), _mm512_permutex2var_ps(e_2, ix89, e_3)), _mm512_permutex2var_ps(e_4, ix91, e_5)), _mm512_permutexvar_ps(ix92, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 80], o_5);
-                __m512 o_6 = _mm512_mask_blend_ps(km98, _mm512_mask_blend_ps(km90, _mm512_mask_blend_ps(km61, _mm512_permutex2var_ps(e_0, ix94, e_1), _mm512_permutex2var_ps(e_2, ix95, e_3)), _mm512_permutex2var_ps(e_4, ix96, e_5)), _mm512_permutexvar_ps(ix97, e_6));
-                _mm512_storeu_ps(&c[2 * sc_row + 96], o_6);
-            }
-            a += 16 * 5;
-            b += 16 * 7;
-            c += 16 * 7;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
+        __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
+        __m512 b0_0_s5 = _mm512_loadu_ps(&b[80]);
+        __m512 b0_0_s6 = _mm512_loadu_ps(&b[96]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix3, b0_0_s5)), _mm512_permutexvar_ps(ix5, b0_0_s6));
+        __m512 b0_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix8, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix10, b0_0_s5)), _mm512_permutexvar_ps(ix12, b0_0_s6));
+        __m512 b0_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix13, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix14, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix15, b0_0_s5)), _mm512_permutexvar_ps(ix16, b0_0_s6));
+        __m512 b0_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b0_0_s0, ix17, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix18, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix19, b0_0_s5)), _mm512_permutexvar_ps(ix20, b0_0_s6));
+        __m512 b0_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix21, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix22, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix24, b0_0_s5)), _mm512_permutexvar_ps(ix25, b0_0_s6));
+        __m512 b0_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix26, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix27, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix28, b0_0_s5)), _mm512_permutexvar_ps(ix30, b0_0_s6));
+        __m512 b0_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b0_0_s0, ix32, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix33, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix34, b0_0_s5)), _mm512_permutexvar_ps(ix35, b0_0_s6));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
+        __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
+        __m512 b1_0_s5 = _mm512_loadu_ps(&b[1 * sb_row + 80]);
+        __m512 b1_0_s6 = _mm512_loadu_ps(&b[1 * sb_row + 96]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix3, b1_0_s5)), _mm512_permutexvar_ps(ix5, b1_0_s6));
+        __m512 b1_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix8, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix10, b1_0_s5)), _mm512_permutexvar_ps(ix12, b1_0_s6));
+        __m512 b1_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix13, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix14, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix15, b1_0_s5)), _mm512_permutexvar_ps(ix16, b1_0_s6));
+        __m512 b1_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b1_0_s0, ix17, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix18, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix19, b1_0_s5)), _mm512_permutexvar_ps(ix20, b1_0_s6));
+        __m512 b1_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix21, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix22, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix24, b1_0_s5)), _mm512_permutexvar_ps(ix25, b1_0_s6));
+        __m512 b1_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix26, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix27, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix28, b1_0_s5)), _mm512_permutexvar_ps(ix30, b1_0_s6));
+        __m512 b1_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b1_0_s0, ix32, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix33, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix34, b1_0_s5)), _mm512_permutexvar_ps(ix35, b1_0_s6));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
+        __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
+        __m512 b2_0_s5 = _mm512_loadu_ps(&b[2 * sb_row + 80]);
+        __m512 b2_0_s6 = _mm512_loadu_ps(&b[2 * sb_row + 96]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix3, b2_0_s5)), _mm512_permutexvar_ps(ix5, b2_0_s6));
+        __m512 b2_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix8, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix10, b2_0_s5)), _mm512_permutexvar_ps(ix12, b2_0_s6));
+        __m512 b2_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix13, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix14, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix15, b2_0_s5)), _mm512_permutexvar_ps(ix16, b2_0_s6));
+        __m512 b2_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b2_0_s0, ix17, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix18, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix19, b2_0_s5)), _mm512_permutexvar_ps(ix20, b2_0_s6));
+        __m512 b2_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix21, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix22, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix24, b2_0_s5)), _mm512_permutexvar_ps(ix25, b2_0_s6));
+        __m512 b2_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix26, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix27, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix28, b2_0_s5)), _mm512_permutexvar_ps(ix30, b2_0_s6));
+        __m512 b2_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b2_0_s0, ix32, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix33, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix34, b2_0_s5)), _mm512_permutexvar_ps(ix35, b2_0_s6));
+        __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+        __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+        __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+        __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
+        __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
+        __m512 b3_0_s5 = _mm512_loadu_ps(&b[3 * sb_row + 80]);
+        __m512 b3_0_s6 = _mm512_loadu_ps(&b[3 * sb_row + 96]);
+        __m512 b3_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix3, b3_0_s5)), _mm512_permutexvar_ps(ix5, b3_0_s6));
+        __m512 b3_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix8, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix10, b3_0_s5)), _mm512_permutexvar_ps(ix12, b3_0_s6));
+        __m512 b3_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix13, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix14, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix15, b3_0_s5)), _mm512_permutexvar_ps(ix16, b3_0_s6));
+        __m512 b3_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b3_0_s0, ix17, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix18, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix19, b3_0_s5)), _mm512_permutexvar_ps(ix20, b3_0_s6));
+        __m512 b3_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix21, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix22, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix24, b3_0_s5)), _mm512_permutexvar_ps(ix25, b3_0_s6));
+        __m512 b3_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix26, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix27, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix28, b3_0_s5)), _mm512_permutexvar_ps(ix30, b3_0_s6));
+        __m512 b3_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b3_0_s0, ix32, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix33, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix34, b3_0_s5)), _mm512_permutexvar_ps(ix35, b3_0_s6));
+        __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
+        __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
+        __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
+        __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
+        __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
+        __m512 b4_0_s5 = _mm512_loadu_ps(&b[4 * sb_row + 80]);
+        __m512 b4_0_s6 = _mm512_loadu_ps(&b[4 * sb_row + 96]);
+        __m512 b4_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix3, b4_0_s5)), _mm512_permutexvar_ps(ix5, b4_0_s6));
+        __m512 b4_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix7, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix8, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix10, b4_0_s5)), _mm512_permutexvar_ps(ix12, b4_0_s6));
+        __m512 b4_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix13, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix14, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix15, b4_0_s5)), _mm512_permutexvar_ps(ix16, b4_0_s6));
+        __m512 b4_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(b4_0_s0, ix17, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix18, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix19, b4_0_s5)), _mm512_permutexvar_ps(ix20, b4_0_s6));
+        __m512 b4_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix21, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix22, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix24, b4_0_s5)), _mm512_permutexvar_ps(ix25, b4_0_s6));
+        __m512 b4_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix26, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix27, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix28, b4_0_s5)), _mm512_permutexvar_ps(ix30, b4_0_s6));
+        __m512 b4_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(b4_0_s0, ix32, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix33, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix34, b4_0_s5)), _mm512_permutexvar_ps(ix35, b4_0_s6));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
+            acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[0]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[64]);
+            __m512 cold_0_s5 = _mm512_loadu_ps(&c[80]);
+            __m512 cold_0_s6 = _mm512_loadu_ps(&c[96]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix3, cold_0_s5)), _mm512_permutexvar_ps(ix5, cold_0_s6));
+            __m512 cold_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix10, cold_0_s5)), _mm512_permutexvar_ps(ix12, cold_0_s6));
+            __m512 cold_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix15, cold_0_s5)), _mm512_permutexvar_ps(ix16, cold_0_s6));
+            __m512 cold_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix18, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix19, cold_0_s5)), _mm512_permutexvar_ps(ix20, cold_0_s6));
+            __m512 cold_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix21, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix22, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix24, cold_0_s5)), _mm512_permutexvar_ps(ix25, cold_0_s6));
+            __m512 cold_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_ps(ix30, cold_0_s6));
+            __m512 cold_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix32, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix33, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix34, cold_0_s5)), _mm512_permutexvar_ps(ix35, cold_0_s6));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 e_6 = _mm512_fmadd_ps(valpha, acc_6, _mm512_mul_ps(vbeta, cold_6));
+            __m512 o_0 = _mm512_mask_blend_ps(km63, _mm512_mask_blend_ps(km61, _mm512_mask_blend_ps(km59, _mm512_permutex2var_ps(e_0, ix57, e_1), _mm512_permutex2var_ps(e_2, ix58, e_3)), _mm512_permutex2var_ps(e_4, ix60, e_5)), _mm512_permutexvar_ps(ix62, e_6));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km69, _mm512_mask_blend_ps(km59, _mm512_mask_blend_ps(km66, _mm512_permutex2var_ps(e_0, ix64, e_1), _mm512_permutex2var_ps(e_2, ix65, e_3)), _mm512_permutex2var_ps(e_4, ix67, e_5)), _mm512_permutexvar_ps(ix68, e_6));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km75, _mm512_mask_blend_ps(km66, _mm512_mask_blend_ps(km72, _mm512_permutex2var_ps(e_0, ix70, e_1), _mm512_permutex2var_ps(e_2, ix71, e_3)), _mm512_permutex2var_ps(e_4, ix73, e_5)), _mm512_permutexvar_ps(ix74, e_6));
+            _mm512_storeu_ps(&c[32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km81, _mm512_mask_blend_ps(km72, _mm512_mask_blend_ps(km78, _mm512_permutex2var_ps(e_0, ix76, e_1), _mm512_permutex2var_ps(e_2, ix77, e_3)), _mm512_permutex2var_ps(e_4, ix79, e_5)), _mm512_permutexvar_ps(ix80, e_6));
+            _mm512_storeu_ps(&c[48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km87, _mm512_mask_blend_ps(km78, _mm512_mask_blend_ps(km84, _mm512_permutex2var_ps(e_0, ix82, e_1), _mm512_permutex2var_ps(e_2, ix83, e_3)), _mm512_permutex2var_ps(e_4, ix85, e_5)), _mm512_permutexvar_ps(ix86, e_6));
+            _mm512_storeu_ps(&c[64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km93, _mm512_mask_blend_ps(km84, _mm512_mask_blend_ps(km90, _mm512_permutex2var_ps(e_0, ix88, e_1), _mm512_permutex2var_ps(e_2, ix89, e_3)), _mm512_permutex2var_ps(e_4, ix91, e_5)), _mm512_permutexvar_ps(ix92, e_6));
+            _mm512_storeu_ps(&c[80], o_5);
+            __m512 o_6 = _mm512_mask_blend_ps(km98, _mm512_mask_blend_ps(km90, _mm512_mask_blend_ps(km61, _mm512_permutex2var_ps(e_0, ix94, e_1), _mm512_permutex2var_ps(e_2, ix95, e_3)), _mm512_permutex2var_ps(e_4, ix96, e_5)), _mm512_permutexvar_ps(ix97, e_6));
+            _mm512_storeu_ps(&c[96], o_6);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
+            acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[1 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[1 * sc_row + 64]);
+            __m512 cold_0_s5 = _mm512_loadu_ps(&c[1 * sc_row + 80]);
+            __m512 cold_0_s6 = _mm512_loadu_ps(&c[1 * sc_row + 96]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix3, cold_0_s5)), _mm512_permutexvar_ps(ix5, cold_0_s6));
+            __m512 cold_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix10, cold_0_s5)), _mm512_permutexvar_ps(ix12, cold_0_s6));
+            __m512 cold_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix15, cold_0_s5)), _mm512_permutexvar_ps(ix16, cold_0_s6));
+            __m512 cold_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix18, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix19, cold_0_s5)), _mm512_permutexvar_ps(ix20, cold_0_s6));
+            __m512 cold_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix21, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix22, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix24, cold_0_s5)), _mm512_permutexvar_ps(ix25, cold_0_s6));
+            __m512 cold_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_ps(ix30, cold_0_s6));
+            __m512 cold_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix32, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix33, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix34, cold_0_s5)), _mm512_permutexvar_ps(ix35, cold_0_s6));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 e_6 = _mm512_fmadd_ps(valpha, acc_6, _mm512_mul_ps(vbeta, cold_6));
+            __m512 o_0 = _mm512_mask_blend_ps(km63, _mm512_mask_blend_ps(km61, _mm512_mask_blend_ps(km59, _mm512_permutex2var_ps(e_0, ix57, e_1), _mm512_permutex2var_ps(e_2, ix58, e_3)), _mm512_permutex2var_ps(e_4, ix60, e_5)), _mm512_permutexvar_ps(ix62, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km69, _mm512_mask_blend_ps(km59, _mm512_mask_blend_ps(km66, _mm512_permutex2var_ps(e_0, ix64, e_1), _mm512_permutex2var_ps(e_2, ix65, e_3)), _mm512_permutex2var_ps(e_4, ix67, e_5)), _mm512_permutexvar_ps(ix68, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km75, _mm512_mask_blend_ps(km66, _mm512_mask_blend_ps(km72, _mm512_permutex2var_ps(e_0, ix70, e_1), _mm512_permutex2var_ps(e_2, ix71, e_3)), _mm512_permutex2var_ps(e_4, ix73, e_5)), _mm512_permutexvar_ps(ix74, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km81, _mm512_mask_blend_ps(km72, _mm512_mask_blend_ps(km78, _mm512_permutex2var_ps(e_0, ix76, e_1), _mm512_permutex2var_ps(e_2, ix77, e_3)), _mm512_permutex2var_ps(e_4, ix79, e_5)), _mm512_permutexvar_ps(ix80, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km87, _mm512_mask_blend_ps(km78, _mm512_mask_blend_ps(km84, _mm512_permutex2var_ps(e_0, ix82, e_1), _mm512_permutex2var_ps(e_2, ix83, e_3)), _mm512_permutex2var_ps(e_4, ix85, e_5)), _mm512_permutexvar_ps(ix86, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km93, _mm512_mask_blend_ps(km84, _mm512_mask_blend_ps(km90, _mm512_permutex2var_ps(e_0, ix88, e_1), _mm512_permutex2var_ps(e_2, ix89, e_3)), _mm512_permutex2var_ps(e_4, ix91, e_5)), _mm512_permutexvar_ps(ix92, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 80], o_5);
+            __m512 o_6 = _mm512_mask_blend_ps(km98, _mm512_mask_blend_ps(km90, _mm512_mask_blend_ps(km61, _mm512_permutex2var_ps(e_0, ix94, e_1), _mm512_permutex2var_ps(e_2, ix95, e_3)), _mm512_permutex2var_ps(e_4, ix96, e_5)), _mm512_permutexvar_ps(ix97, e_6));
+            _mm512_storeu_ps(&c[1 * sc_row + 96], o_6);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_ps(ix39, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutexvar_ps(ix42, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix43, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix44, a_0_s3)), _mm512_permutexvar_ps(ix46, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km45, _mm512_permutex2var_ps(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_ps(ix49, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km54, _mm512_mask_blend_ps(km52, _mm512_permutex2var_ps(a_0_s0, ix50, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix51, a_0_s3)), _mm512_permutexvar_ps(ix53, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            __m512 acc_6 = _mm512_mul_ps(a_0, b0_6);
+            acc_6 = _mm512_fmadd_ps(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_ps(a_4, b4_6, acc_6);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[2 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[2 * sc_row + 64]);
+            __m512 cold_0_s5 = _mm512_loadu_ps(&c[2 * sc_row + 80]);
+            __m512 cold_0_s6 = _mm512_loadu_ps(&c[2 * sc_row + 96]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix3, cold_0_s5)), _mm512_permutexvar_ps(ix5, cold_0_s6));
+            __m512 cold_1 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix10, cold_0_s5)), _mm512_permutexvar_ps(ix12, cold_0_s6));
+            __m512 cold_2 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix15, cold_0_s5)), _mm512_permutexvar_ps(ix16, cold_0_s6));
+            __m512 cold_3 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km9, _mm512_permutex2var_ps(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix18, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix19, cold_0_s5)), _mm512_permutexvar_ps(ix20, cold_0_s6));
+            __m512 cold_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix21, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix22, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix24, cold_0_s5)), _mm512_permutexvar_ps(ix25, cold_0_s6));
+            __m512 cold_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_ps(ix30, cold_0_s6));
+            __m512 cold_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix32, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix33, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix34, cold_0_s5)), _mm512_permutexvar_ps(ix35, cold_0_s6));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 e_6 = _mm512_fmadd_ps(valpha, acc_6, _mm512_mul_ps(vbeta, cold_6));
+            __m512 o_0 = _mm512_mask_blend_ps(km63, _mm512_mask_blend_ps(km61, _mm512_mask_blend_ps(km59, _mm512_permutex2var_ps(e_0, ix57, e_1), _mm512_permutex2var_ps(e_2, ix58, e_3)), _mm512_permutex2var_ps(e_4, ix60, e_5)), _mm512_permutexvar_ps(ix62, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km69, _mm512_mask_blend_ps(km59, _mm512_mask_blend_ps(km66, _mm512_permutex2var_ps(e_0, ix64, e_1), _mm512_permutex2var_ps(e_2, ix65, e_3)), _mm512_permutex2var_ps(e_4, ix67, e_5)), _mm512_permutexvar_ps(ix68, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km75, _mm512_mask_blend_ps(km66, _mm512_mask_blend_ps(km72, _mm512_permutex2var_ps(e_0, ix70, e_1), _mm512_permutex2var_ps(e_2, ix71, e_3)), _mm512_permutex2var_ps(e_4, ix73, e_5)), _mm512_permutexvar_ps(ix74, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km81, _mm512_mask_blend_ps(km72, _mm512_mask_blend_ps(km78, _mm512_permutex2var_ps(e_0, ix76, e_1), _mm512_permutex2var_ps(e_2, ix77, e_3)), _mm512_permutex2var_ps(e_4, ix79, e_5)), _mm512_permutexvar_ps(ix80, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km87, _mm512_mask_blend_ps(km78, _mm512_mask_blend_ps(km84, _mm512_permutex2var_ps(e_0, ix82, e_1), _mm512_permutex2var_ps(e_2, ix83, e_3)), _mm512_permutex2var_ps(e_4, ix85, e_5)), _mm512_permutexvar_ps(ix86, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km93, _mm512_mask_blend_ps(km84, _mm512_mask_blend_ps(km90, _mm512_permutex2var_ps(e_0, ix88, e_1), _mm512_permutex2var_ps(e_2, ix89, e_3)), _mm512_permutex2var_ps(e_4, ix91, e_5)), _mm512_permutexvar_ps(ix92, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 80], o_5);
+            __m512 o_6 = _mm512_mask_blend_ps(km98, _mm512_mask_blend_ps(km90, _mm512_mask_blend_ps(km61, _mm512_permutex2var_ps(e_0, ix94, e_1), _mm512_permutex2var_ps(e_2, ix95, e_3)), _mm512_permutex2var_ps(e_4, ix96, e_5)), _mm512_permutexvar_ps(ix97, e_6));
+            _mm512_storeu_ps(&c[2 * sc_row + 96], o_6);
+        }
+        a += 16 * 5;
+        b += 16 * 7;
+        c += 16 * 7;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 5;
+        rest.B += t * 7;
+        rest.C += t * 7;
         rest.batch = g->batch - t;
         bmm_f32_3x5x7_sf_avx512_rows_ab(&rest);
     }
@@ -2409,22 +2407,22 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_3x5x7[18] = {
-    { "bmm_f32_3x5x7_bf_c99_a1b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 189, bmm_f32_3x5x7_bf_c99_a1b0, NULL },
-    { "bmm_f32_3x5x7_bf_c99_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 210, bmm_f32_3x5x7_bf_c99_b0, NULL },
-    { "bmm_f32_3x5x7_bf_c99_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 252, bmm_f32_3x5x7_bf_c99_ab, NULL },
-    { "bmm_f32_3x5x7_bf_avx2_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 210, BMM_X86_FN(bmm_f32_3x5x7_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_3x5x7_bf_avx2_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 210, BMM_X86_FN(bmm_f32_3x5x7_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_3x5x7_bf_avx512_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 210, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_3x5x7_bf_avx512_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 210, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_3x5x7_bf_avx512_flat_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 210, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_3x5x7_bf_avx512_flat_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 210, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_3x5x7_sf_c99_a1b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 189, bmm_f32_3x5x7_sf_c99_a1b0, NULL },
-    { "bmm_f32_3x5x7_sf_c99_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 210, bmm_f32_3x5x7_sf_c99_b0, NULL },
-    { "bmm_f32_3x5x7_sf_c99_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 252, bmm_f32_3x5x7_sf_c99_ab, NULL },
-    { "bmm_f32_3x5x7_sf_avx2_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 210, BMM_X86_FN(bmm_f32_3x5x7_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_3x5x7_sf_avx2_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 210, BMM_X86_FN(bmm_f32_3x5x7_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_3x5x7_sf_avx512_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 210, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_3x5x7_sf_avx512_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 210, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_3x5x7_sf_avx512_xb_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 210, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_3x5x7_sf_avx512_xb_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 210, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_3x5x7_bf_c99_a1b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_a1b0, NULL },
+    { "bmm_f32_3x5x7_bf_c99_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_b0, NULL },
+    { "bmm_f32_3x5x7_bf_c99_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_ab, NULL },
+    { "bmm_f32_3x5x7_bf_avx2_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_3x5x7_bf_avx2_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_3x5x7_bf_avx512_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_3x5x7_bf_avx512_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_3x5x7_bf_avx512_flat_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_flat_b0), NULL },
+    { "bmm_f32_3x5x7_bf_avx512_flat_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_flat_ab), NULL },
+    { "bmm_f32_3x5x7_sf_c99_a1b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_a1b0, NULL },
+    { "bmm_f32_3x5x7_sf_c99_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_b0, NULL },
+    { "bmm_f32_3x5x7_sf_c99_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_ab, NULL },
+    { "bmm_f32_3x5x7_sf_avx2_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_3x5x7_sf_avx2_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_3x5x7_sf_avx512_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_3x5x7_sf_avx512_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_3x5x7_sf_avx512_xb_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_xb_b0), NULL },
+    { "bmm_f32_3x5x7_sf_avx512_xb_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_xb_ab), NULL },
 };

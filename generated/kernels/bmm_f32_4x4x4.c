@@ -9,7 +9,7 @@
 
 /* bmm_f32_4x4x4_bf_c99_a1b0
  * f32 C(4x4) = A*B (alpha = 1, beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa c99, form unroll.
- * Cost per matrix: 112 flops, 128 loads (A 64, B 64, C 0), 16 stores,
+ * Cost per matrix: 112 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_4x4x4_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -113,7 +113,7 @@ static void bmm_f32_4x4x4_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_4x4x4_bf_c99_b0
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa c99, form unroll.
- * Cost per matrix: 128 flops, 128 loads (A 64, B 64, C 0), 16 stores,
+ * Cost per matrix: 128 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_4x4x4_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -218,7 +218,7 @@ static void bmm_f32_4x4x4_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_4x4x4_bf_c99_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa c99, form unroll.
- * Cost per matrix: 160 flops, 144 loads (A 64, B 64, C 16), 16 stores,
+ * Cost per matrix: 160 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_4x4x4_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -325,8 +325,8 @@ static void bmm_f32_4x4x4_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx2_rows_b0
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 20 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * 20 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -388,8 +388,8 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx2_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 24 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -438,10 +438,10 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[15]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask4), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4], mask4), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask4), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask4), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask4))));
+            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4], mask4))));
+            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8], mask4))));
+            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12], mask4))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -453,8 +453,8 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx512_rows_b0
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 20 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * 20 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -516,8 +516,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx512_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 24 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -566,10 +566,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_f32_args
             acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
             __m512 a3_3 = _mm512_set1_ps(a[15]);
             acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[4]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[8]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[12]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]))));
+            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[4]))));
+            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[8]))));
+            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[12]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -581,8 +581,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx512_flat_b0
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx512, form flat.
- * Cost per matrix: 128 useful flops, 5 vector registers, 2 vector loads,
- * 1 vector stores, 8 lane permutes. */
+ * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
+ * 2 vector loads, 1 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -620,8 +620,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx512_flat_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form flat.
- * Cost per matrix: 128 useful flops, 5 vector registers, 3 vector loads,
- * 1 vector stores, 8 lane permutes. */
+ * Cost per matrix: 128 useful flops in 6 vector arithmetic ops, 1 vector accumulators,
+ * 3 vector loads, 1 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -650,7 +650,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix5, as0_0), bk2_4, acc0);
         __m512 bk3_4 = _mm512_permutexvar_ps(ix6, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix7, as0_0), bk3_4, acc0);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -660,7 +660,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_f32_args
 
 /* bmm_f32_4x4x4_sf_c99_a1b0
  * f32 C(4x4) = A*B (alpha = 1, beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa c99, form unroll.
- * Cost per matrix: 112 flops, 128 loads (A 64, B 64, C 0), 16 stores,
+ * Cost per matrix: 112 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_4x4x4_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -767,7 +767,7 @@ static void bmm_f32_4x4x4_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_4x4x4_sf_c99_b0
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa c99, form unroll.
- * Cost per matrix: 128 flops, 128 loads (A 64, B 64, C 0), 16 stores,
+ * Cost per matrix: 128 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_4x4x4_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -875,7 +875,7 @@ static void bmm_f32_4x4x4_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_4x4x4_sf_c99_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa c99, form unroll.
- * Cost per matrix: 160 flops, 144 loads (A 64, B 64, C 16), 16 stores,
+ * Cost per matrix: 160 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_4x4x4_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -985,8 +985,8 @@ static void bmm_f32_4x4x4_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_sf_avx2_rows_b0
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 20 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * 20 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1051,8 +1051,8 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_sf_avx2_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 24 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1104,10 +1104,10 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[3 * sa_row + 3]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask4), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask4), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask4), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask4), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask4))));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask4, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask4))));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask4, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask4))));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask4, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask4))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1119,8 +1119,8 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_sf_avx512_rows_b0
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 20 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * 20 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1185,8 +1185,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_sf_avx512_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 24 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1238,10 +1238,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_ab(const bmm_f32_args
             acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
             __m512 a3_3 = _mm512_set1_ps(a[3 * sa_row + 3]);
             acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask4, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask4, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask4, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[3 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1254,9 +1254,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_ab(const bmm_f32_args
 /* bmm_f32_4x4x4_sf_avx512_xb_b0
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 128 useful flops per matrix, 26 vector values live,
- * 32 vector loads, 16 vector stores, 96 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 4, 4, 4), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 128 useful flops per matrix in 80 vector arithmetic ops,
+ * 4 vector accumulators, 32 vector loads, 16 vector stores, 96 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1286,202 +1287,200 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_b0(const bmm_f32_args *
     const __m512i ix17 = _mm512_set_epi32(0, 0, 31, 15, 0, 0, 30, 14, 0, 0, 29, 13, 0, 0, 28, 12);
     const __m512i ix18 = _mm512_set_epi32(31, 15, 0, 0, 30, 14, 0, 0, 29, 13, 0, 0, 28, 12, 0, 0);
     int64_t t = 0;
-    if (g->sa_batch == 4 && g->sb_batch == 4 && g->sc_batch == 4) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3));
-            __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix4, b0_0_s3));
-            __m512 b0_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3));
-            __m512 b0_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix8, b0_0_s3));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3));
-            __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix4, b1_0_s3));
-            __m512 b1_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3));
-            __m512 b1_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix8, b1_0_s3));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3));
-            __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix4, b2_0_s3));
-            __m512 b2_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3));
-            __m512 b2_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix8, b2_0_s3));
-            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
-            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
-            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
-            __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
-            __m512 b3_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3));
-            __m512 b3_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix3, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix4, b3_0_s3));
-            __m512 b3_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3));
-            __m512 b3_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix8, b3_0_s3));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
-                __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
-                __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutex2var_ps(e_2, ix11, e_3));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutex2var_ps(e_2, ix14, e_3));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutex2var_ps(e_2, ix16, e_3));
-                _mm512_storeu_ps(&c[32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix17, e_1), _mm512_permutex2var_ps(e_2, ix18, e_3));
-                _mm512_storeu_ps(&c[48], o_3);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
-                __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
-                __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutex2var_ps(e_2, ix11, e_3));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutex2var_ps(e_2, ix14, e_3));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutex2var_ps(e_2, ix16, e_3));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix17, e_1), _mm512_permutex2var_ps(e_2, ix18, e_3));
-                _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
-                __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
-                __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutex2var_ps(e_2, ix11, e_3));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutex2var_ps(e_2, ix14, e_3));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutex2var_ps(e_2, ix16, e_3));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix17, e_1), _mm512_permutex2var_ps(e_2, ix18, e_3));
-                _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
-                __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
-                __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutex2var_ps(e_2, ix11, e_3));
-                _mm512_storeu_ps(&c[3 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutex2var_ps(e_2, ix14, e_3));
-                _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutex2var_ps(e_2, ix16, e_3));
-                _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix17, e_1), _mm512_permutex2var_ps(e_2, ix18, e_3));
-                _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
-            }
-            a += 16 * 4;
-            b += 16 * 4;
-            c += 16 * 4;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3));
+        __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix4, b0_0_s3));
+        __m512 b0_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3));
+        __m512 b0_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix8, b0_0_s3));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3));
+        __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix4, b1_0_s3));
+        __m512 b1_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3));
+        __m512 b1_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix8, b1_0_s3));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3));
+        __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix4, b2_0_s3));
+        __m512 b2_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3));
+        __m512 b2_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix8, b2_0_s3));
+        __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+        __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+        __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+        __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
+        __m512 b3_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3));
+        __m512 b3_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix3, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix4, b3_0_s3));
+        __m512 b3_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3));
+        __m512 b3_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix8, b3_0_s3));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
+            __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
+            __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutex2var_ps(e_2, ix11, e_3));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutex2var_ps(e_2, ix14, e_3));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutex2var_ps(e_2, ix16, e_3));
+            _mm512_storeu_ps(&c[32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix17, e_1), _mm512_permutex2var_ps(e_2, ix18, e_3));
+            _mm512_storeu_ps(&c[48], o_3);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
+            __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
+            __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutex2var_ps(e_2, ix11, e_3));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutex2var_ps(e_2, ix14, e_3));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutex2var_ps(e_2, ix16, e_3));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix17, e_1), _mm512_permutex2var_ps(e_2, ix18, e_3));
+            _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
+            __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
+            __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutex2var_ps(e_2, ix11, e_3));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutex2var_ps(e_2, ix14, e_3));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutex2var_ps(e_2, ix16, e_3));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix17, e_1), _mm512_permutex2var_ps(e_2, ix18, e_3));
+            _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
+            __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
+            __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutex2var_ps(e_2, ix11, e_3));
+            _mm512_storeu_ps(&c[3 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutex2var_ps(e_2, ix14, e_3));
+            _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix15, e_1), _mm512_permutex2var_ps(e_2, ix16, e_3));
+            _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix17, e_1), _mm512_permutex2var_ps(e_2, ix18, e_3));
+            _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
+        }
+        a += 16 * 4;
+        b += 16 * 4;
+        c += 16 * 4;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 4;
+        rest.B += t * 4;
+        rest.C += t * 4;
         rest.batch = g->batch - t;
         bmm_f32_4x4x4_sf_avx512_rows_b0(&rest);
     }
@@ -1492,9 +1491,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_b0(const bmm_f32_args *
 /* bmm_f32_4x4x4_sf_avx512_xb_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 128 useful flops per matrix, 26 vector values live,
- * 48 vector loads, 16 vector stores, 128 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 4, 4, 4), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 128 useful flops per matrix in 96 vector arithmetic ops,
+ * 8 vector accumulators, 48 vector loads, 16 vector stores, 128 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1514,8 +1514,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix6 = _mm512_set_epi32(30, 26, 22, 18, 14, 10, 6, 2, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i ix7 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 31, 27, 23, 19, 15, 11, 7, 3);
     const __m512i ix8 = _mm512_set_epi32(31, 27, 23, 19, 15, 11, 7, 3, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512i ix11 = _mm512_set_epi32(0, 0, 19, 3, 0, 0, 18, 2, 0, 0, 17, 1, 0, 0, 16, 0);
     const __m512i ix12 = _mm512_set_epi32(19, 3, 0, 0, 18, 2, 0, 0, 17, 1, 0, 0, 16, 0, 0, 0);
     const __mmask16 km13 = (__mmask16)0xCCCC;
@@ -1526,234 +1526,232 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix18 = _mm512_set_epi32(0, 0, 31, 15, 0, 0, 30, 14, 0, 0, 29, 13, 0, 0, 28, 12);
     const __m512i ix19 = _mm512_set_epi32(31, 15, 0, 0, 30, 14, 0, 0, 29, 13, 0, 0, 28, 12, 0, 0);
     int64_t t = 0;
-    if (g->sa_batch == 4 && g->sb_batch == 4 && g->sc_batch == 4) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3));
-            __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix4, b0_0_s3));
-            __m512 b0_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3));
-            __m512 b0_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix8, b0_0_s3));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3));
-            __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix4, b1_0_s3));
-            __m512 b1_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3));
-            __m512 b1_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix8, b1_0_s3));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3));
-            __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix4, b2_0_s3));
-            __m512 b2_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3));
-            __m512 b2_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix8, b2_0_s3));
-            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
-            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
-            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
-            __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
-            __m512 b3_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3));
-            __m512 b3_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix3, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix4, b3_0_s3));
-            __m512 b3_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3));
-            __m512 b3_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix8, b3_0_s3));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
-                __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
-                __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[0]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[48]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutex2var_ps(cold_s2, ix4, cold_s3));
-                __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3));
-                __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix7, cold_s1), _mm512_permutex2var_ps(cold_s2, ix8, cold_s3));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutex2var_ps(e_2, ix17, e_3));
-                _mm512_storeu_ps(&c[32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix18, e_1), _mm512_permutex2var_ps(e_2, ix19, e_3));
-                _mm512_storeu_ps(&c[48], o_3);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
-                __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
-                __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[1 * sc_row + 48]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutex2var_ps(cold_s2, ix4, cold_s3));
-                __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3));
-                __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix7, cold_s1), _mm512_permutex2var_ps(cold_s2, ix8, cold_s3));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutex2var_ps(e_2, ix17, e_3));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix18, e_1), _mm512_permutex2var_ps(e_2, ix19, e_3));
-                _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
-                __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
-                __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[2 * sc_row + 48]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutex2var_ps(cold_s2, ix4, cold_s3));
-                __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3));
-                __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix7, cold_s1), _mm512_permutex2var_ps(cold_s2, ix8, cold_s3));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutex2var_ps(e_2, ix17, e_3));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix18, e_1), _mm512_permutex2var_ps(e_2, ix19, e_3));
-                _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
-                __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
-                __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
-                __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
-                __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[3 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[3 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[3 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[3 * sc_row + 48]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutex2var_ps(cold_s2, ix4, cold_s3));
-                __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3));
-                __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix7, cold_s1), _mm512_permutex2var_ps(cold_s2, ix8, cold_s3));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
-                _mm512_storeu_ps(&c[3 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
-                _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutex2var_ps(e_2, ix17, e_3));
-                _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix18, e_1), _mm512_permutex2var_ps(e_2, ix19, e_3));
-                _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
-            }
-            a += 16 * 4;
-            b += 16 * 4;
-            c += 16 * 4;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3));
+        __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix4, b0_0_s3));
+        __m512 b0_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3));
+        __m512 b0_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix8, b0_0_s3));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3));
+        __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix4, b1_0_s3));
+        __m512 b1_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3));
+        __m512 b1_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix8, b1_0_s3));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3));
+        __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix4, b2_0_s3));
+        __m512 b2_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3));
+        __m512 b2_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix8, b2_0_s3));
+        __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+        __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+        __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+        __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
+        __m512 b3_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3));
+        __m512 b3_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix3, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix4, b3_0_s3));
+        __m512 b3_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3));
+        __m512 b3_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix8, b3_0_s3));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
+            __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
+            __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[0]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[48]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix4, cold_0_s3));
+            __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3));
+            __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutex2var_ps(e_2, ix17, e_3));
+            _mm512_storeu_ps(&c[32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix18, e_1), _mm512_permutex2var_ps(e_2, ix19, e_3));
+            _mm512_storeu_ps(&c[48], o_3);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
+            __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
+            __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[1 * sc_row + 48]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix4, cold_0_s3));
+            __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3));
+            __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutex2var_ps(e_2, ix17, e_3));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix18, e_1), _mm512_permutex2var_ps(e_2, ix19, e_3));
+            _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
+            __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
+            __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[2 * sc_row + 48]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix4, cold_0_s3));
+            __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3));
+            __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutex2var_ps(e_2, ix17, e_3));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix18, e_1), _mm512_permutex2var_ps(e_2, ix19, e_3));
+            _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
+            __m512 a_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3));
+            __m512 a_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix4, a_0_s3));
+            __m512 a_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3));
+            __m512 a_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix8, a_0_s3));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[3 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[3 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[3 * sc_row + 48]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix4, cold_0_s3));
+            __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3));
+            __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
+            _mm512_storeu_ps(&c[3 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
+            _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix16, e_1), _mm512_permutex2var_ps(e_2, ix17, e_3));
+            _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix18, e_1), _mm512_permutex2var_ps(e_2, ix19, e_3));
+            _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
+        }
+        a += 16 * 4;
+        b += 16 * 4;
+        c += 16 * 4;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 4;
+        rest.B += t * 4;
+        rest.C += t * 4;
         rest.batch = g->batch - t;
         bmm_f32_4x4x4_sf_avx512_rows_ab(&rest);
     }
@@ -1761,22 +1759,22 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_4x4x4[18] = {
-    { "bmm_f32_4x4x4_bf_c99_a1b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 112, bmm_f32_4x4x4_bf_c99_a1b0, NULL },
-    { "bmm_f32_4x4x4_bf_c99_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 128, bmm_f32_4x4x4_bf_c99_b0, NULL },
-    { "bmm_f32_4x4x4_bf_c99_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 160, bmm_f32_4x4x4_bf_c99_ab, NULL },
-    { "bmm_f32_4x4x4_bf_avx2_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 128, BMM_X86_FN(bmm_f32_4x4x4_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_4x4x4_bf_avx2_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 128, BMM_X86_FN(bmm_f32_4x4x4_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_4x4x4_bf_avx512_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 128, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_4x4x4_bf_avx512_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 128, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_4x4x4_bf_avx512_flat_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 128, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_4x4x4_bf_avx512_flat_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 128, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_4x4x4_sf_c99_a1b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 112, bmm_f32_4x4x4_sf_c99_a1b0, NULL },
-    { "bmm_f32_4x4x4_sf_c99_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 128, bmm_f32_4x4x4_sf_c99_b0, NULL },
-    { "bmm_f32_4x4x4_sf_c99_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 160, bmm_f32_4x4x4_sf_c99_ab, NULL },
-    { "bmm_f32_4x4x4_sf_avx2_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 128, BMM_X86_FN(bmm_f32_4x4x4_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_4x4x4_sf_avx2_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 128, BMM_X86_FN(bmm_f32_4x4x4_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_4x4x4_sf_avx512_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 128, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_4x4x4_sf_avx512_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 128, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_4x4x4_sf_avx512_xb_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 128, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_4x4x4_sf_avx512_xb_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 128, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_4x4x4_bf_c99_a1b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_a1b0, NULL },
+    { "bmm_f32_4x4x4_bf_c99_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_b0, NULL },
+    { "bmm_f32_4x4x4_bf_c99_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_ab, NULL },
+    { "bmm_f32_4x4x4_bf_avx2_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_4x4x4_bf_avx2_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_4x4x4_bf_avx512_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_4x4x4_bf_avx512_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_4x4x4_bf_avx512_flat_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_flat_b0), NULL },
+    { "bmm_f32_4x4x4_bf_avx512_flat_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_flat_ab), NULL },
+    { "bmm_f32_4x4x4_sf_c99_a1b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_a1b0, NULL },
+    { "bmm_f32_4x4x4_sf_c99_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_b0, NULL },
+    { "bmm_f32_4x4x4_sf_c99_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_ab, NULL },
+    { "bmm_f32_4x4x4_sf_avx2_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_4x4x4_sf_avx2_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_4x4x4_sf_avx512_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_4x4x4_sf_avx512_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_4x4x4_sf_avx512_xb_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_b0), NULL },
+    { "bmm_f32_4x4x4_sf_avx512_xb_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_ab), NULL },
 };

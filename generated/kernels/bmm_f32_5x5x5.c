@@ -9,7 +9,7 @@
 
 /* bmm_f32_5x5x5_bf_c99_a1b0
  * f32 C(5x5) = A*B (alpha = 1, beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa c99, form unroll.
- * Cost per matrix: 225 flops, 250 loads (A 125, B 125, C 0), 25 stores,
+ * Cost per matrix: 225 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x5x5_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -185,7 +185,7 @@ static void bmm_f32_5x5x5_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_5x5x5_bf_c99_b0
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa c99, form unroll.
- * Cost per matrix: 250 flops, 250 loads (A 125, B 125, C 0), 25 stores,
+ * Cost per matrix: 250 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x5x5_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -362,7 +362,7 @@ static void bmm_f32_5x5x5_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_5x5x5_bf_c99_ab
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa c99, form unroll.
- * Cost per matrix: 300 flops, 275 loads (A 125, B 125, C 25), 25 stores,
+ * Cost per matrix: 300 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x5x5_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -541,8 +541,8 @@ static void bmm_f32_5x5x5_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x5x5_bf_avx2_rows_b0
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 30 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * 30 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -624,8 +624,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x5x5_bf_avx2_rows_ab
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 35 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -693,11 +693,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc3_0 = _mm256_fmadd_ps(a3_4, b0_4, acc3_0);
             __m256 a4_4 = _mm256_set1_ps(a[24]);
             acc4_0 = _mm256_fmadd_ps(a4_4, b0_4, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask5), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[5], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5], mask5), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[10], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10], mask5), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[15], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[15], mask5), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[20], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[20], mask5), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[0], mask5, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask5))));
+            _mm256_maskstore_ps(&c[5], mask5, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5], mask5))));
+            _mm256_maskstore_ps(&c[10], mask5, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[10], mask5))));
+            _mm256_maskstore_ps(&c[15], mask5, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[15], mask5))));
+            _mm256_maskstore_ps(&c[20], mask5, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[20], mask5))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -709,8 +709,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x5x5_bf_avx512_rows_b0
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 30 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * 30 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -792,8 +792,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x5x5_bf_avx512_rows_ab
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 35 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -861,11 +861,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_ab(const bmm_f32_args
             acc3_0 = _mm512_fmadd_ps(a3_4, b0_4, acc3_0);
             __m512 a4_4 = _mm512_set1_ps(a[24]);
             acc4_0 = _mm512_fmadd_ps(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[5], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[5]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[10], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[10]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[15], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[15]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[20], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[20]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[0], mask5, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[0]))));
+            _mm512_mask_storeu_ps(&c[5], mask5, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[5]))));
+            _mm512_mask_storeu_ps(&c[10], mask5, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[10]))));
+            _mm512_mask_storeu_ps(&c[15], mask5, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[15]))));
+            _mm512_mask_storeu_ps(&c[20], mask5, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[20]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -877,8 +877,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_ab(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x5x5_bf_avx512_flat_b0
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa avx512, form flat.
- * Cost per matrix: 250 useful flops, 8 vector registers, 4 vector loads,
- * 2 vector stores, 20 lane permutes. */
+ * Cost per matrix: 250 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * 4 vector loads, 2 vector stores, 20 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -946,8 +946,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x5x5_bf_avx512_flat_ab
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx512, form flat.
- * Cost per matrix: 250 useful flops, 8 vector registers, 6 vector loads,
- * 2 vector stores, 20 lane permutes. */
+ * Cost per matrix: 250 useful flops in 14 vector arithmetic ops, 2 vector accumulators,
+ * 6 vector loads, 2 vector stores, 20 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1005,8 +1005,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix20, as0_0), bk4_3, acc0);
         __m512 bk4_2 = _mm512_permutex2var_ps(bs0, ix21, bs1);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix22, as1_0), bk4_2, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask15, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask15, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[15], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[15]), _mm512_mul_ps(valpha, acc1)));
+        _mm512_mask_storeu_ps(&c[0], mask15, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask15, &c[0]))));
+        _mm512_mask_storeu_ps(&c[15], mask10, _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[15]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1016,7 +1016,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_ab(const bmm_f32_args
 
 /* bmm_f32_5x5x5_sf_c99_a1b0
  * f32 C(5x5) = A*B (alpha = 1, beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa c99, form unroll.
- * Cost per matrix: 225 flops, 250 loads (A 125, B 125, C 0), 25 stores,
+ * Cost per matrix: 225 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x5x5_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1195,7 +1195,7 @@ static void bmm_f32_5x5x5_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_5x5x5_sf_c99_b0
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa c99, form unroll.
- * Cost per matrix: 250 flops, 250 loads (A 125, B 125, C 0), 25 stores,
+ * Cost per matrix: 250 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x5x5_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1375,7 +1375,7 @@ static void bmm_f32_5x5x5_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_5x5x5_sf_c99_ab
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa c99, form unroll.
- * Cost per matrix: 300 flops, 275 loads (A 125, B 125, C 25), 25 stores,
+ * Cost per matrix: 300 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x5x5_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1557,8 +1557,8 @@ static void bmm_f32_5x5x5_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x5x5_sf_avx2_rows_b0
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 30 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * 30 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1643,8 +1643,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x5x5_sf_avx2_rows_ab
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 35 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1715,11 +1715,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc3_0 = _mm256_fmadd_ps(a3_4, b0_4, acc3_0);
             __m256 a4_4 = _mm256_set1_ps(a[4 * sa_row + 4]);
             acc4_0 = _mm256_fmadd_ps(a4_4, b0_4, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask5), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask5), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask5), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask5), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask5), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[0], mask5, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask5))));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask5, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask5))));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask5, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask5))));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask5, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask5))));
+            _mm256_maskstore_ps(&c[4 * sc_row], mask5, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask5))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1731,8 +1731,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x5x5_sf_avx512_rows_b0
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 30 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * 30 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1817,8 +1817,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x5x5_sf_avx512_rows_ab
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 35 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1889,11 +1889,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_ab(const bmm_f32_args
             acc3_0 = _mm512_fmadd_ps(a3_4, b0_4, acc3_0);
             __m512 a4_4 = _mm512_set1_ps(a[4 * sa_row + 4]);
             acc4_0 = _mm512_fmadd_ps(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[0], mask5, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask5, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask5, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask5, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask5, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[4 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1906,9 +1906,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_ab(const bmm_f32_args
 /* bmm_f32_5x5x5_sf_avx512_xb_b0
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 250 useful flops per matrix, 37 vector values live,
- * 50 vector loads, 25 vector stores, 225 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 5, 5, 5), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 250 useful flops per matrix in 150 vector arithmetic ops,
+ * 5 vector accumulators, 50 vector loads, 25 vector stores, 225 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1965,328 +1966,326 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_b0(const bmm_f32_args *
     const __m512i ix44 = _mm512_set_epi32(15, 0, 0, 0, 0, 14, 0, 0, 0, 0, 13, 0, 0, 0, 0, 12);
     const __mmask16 km45 = (__mmask16)0x8421;
     int64_t t = 0;
-    if (g->sa_batch == 5 && g->sb_batch == 5 && g->sc_batch == 5) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
-            __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutexvar_ps(ix3, b0_0_s4));
-            __m512 b0_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3)), _mm512_permutexvar_ps(ix7, b0_0_s4));
-            __m512 b0_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix9, b0_0_s3)), _mm512_permutexvar_ps(ix11, b0_0_s4));
-            __m512 b0_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix12, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix13, b0_0_s3)), _mm512_permutexvar_ps(ix14, b0_0_s4));
-            __m512 b0_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix15, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix16, b0_0_s3)), _mm512_permutexvar_ps(ix18, b0_0_s4));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
-            __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutexvar_ps(ix3, b1_0_s4));
-            __m512 b1_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3)), _mm512_permutexvar_ps(ix7, b1_0_s4));
-            __m512 b1_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix9, b1_0_s3)), _mm512_permutexvar_ps(ix11, b1_0_s4));
-            __m512 b1_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix12, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix13, b1_0_s3)), _mm512_permutexvar_ps(ix14, b1_0_s4));
-            __m512 b1_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix15, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix16, b1_0_s3)), _mm512_permutexvar_ps(ix18, b1_0_s4));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
-            __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutexvar_ps(ix3, b2_0_s4));
-            __m512 b2_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3)), _mm512_permutexvar_ps(ix7, b2_0_s4));
-            __m512 b2_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix9, b2_0_s3)), _mm512_permutexvar_ps(ix11, b2_0_s4));
-            __m512 b2_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix12, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix13, b2_0_s3)), _mm512_permutexvar_ps(ix14, b2_0_s4));
-            __m512 b2_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix15, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix16, b2_0_s3)), _mm512_permutexvar_ps(ix18, b2_0_s4));
-            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
-            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
-            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
-            __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
-            __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
-            __m512 b3_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutexvar_ps(ix3, b3_0_s4));
-            __m512 b3_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3)), _mm512_permutexvar_ps(ix7, b3_0_s4));
-            __m512 b3_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix9, b3_0_s3)), _mm512_permutexvar_ps(ix11, b3_0_s4));
-            __m512 b3_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix12, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix13, b3_0_s3)), _mm512_permutexvar_ps(ix14, b3_0_s4));
-            __m512 b3_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix15, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix16, b3_0_s3)), _mm512_permutexvar_ps(ix18, b3_0_s4));
-            __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
-            __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
-            __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
-            __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
-            __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
-            __m512 b4_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutexvar_ps(ix3, b4_0_s4));
-            __m512 b4_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix6, b4_0_s3)), _mm512_permutexvar_ps(ix7, b4_0_s4));
-            __m512 b4_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix9, b4_0_s3)), _mm512_permutexvar_ps(ix11, b4_0_s4));
-            __m512 b4_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix12, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix13, b4_0_s3)), _mm512_permutexvar_ps(ix14, b4_0_s4));
-            __m512 b4_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix15, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix16, b4_0_s3)), _mm512_permutexvar_ps(ix18, b4_0_s4));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 o_0 = _mm512_mask_blend_ps(km25, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(e_0, ix21, e_1), _mm512_permutex2var_ps(e_2, ix22, e_3)), _mm512_permutexvar_ps(ix24, e_4));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km30, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix26, e_1), _mm512_permutex2var_ps(e_2, ix27, e_3)), _mm512_permutexvar_ps(ix29, e_4));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km35, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix31, e_1), _mm512_permutex2var_ps(e_2, ix32, e_3)), _mm512_permutexvar_ps(ix34, e_4));
-                _mm512_storeu_ps(&c[32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km40, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutexvar_ps(ix39, e_4));
-                _mm512_storeu_ps(&c[48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km45, _mm512_mask_blend_ps(km43, _mm512_permutex2var_ps(e_0, ix41, e_1), _mm512_permutex2var_ps(e_2, ix42, e_3)), _mm512_permutexvar_ps(ix44, e_4));
-                _mm512_storeu_ps(&c[64], o_4);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 o_0 = _mm512_mask_blend_ps(km25, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(e_0, ix21, e_1), _mm512_permutex2var_ps(e_2, ix22, e_3)), _mm512_permutexvar_ps(ix24, e_4));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km30, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix26, e_1), _mm512_permutex2var_ps(e_2, ix27, e_3)), _mm512_permutexvar_ps(ix29, e_4));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km35, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix31, e_1), _mm512_permutex2var_ps(e_2, ix32, e_3)), _mm512_permutexvar_ps(ix34, e_4));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km40, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutexvar_ps(ix39, e_4));
-                _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km45, _mm512_mask_blend_ps(km43, _mm512_permutex2var_ps(e_0, ix41, e_1), _mm512_permutex2var_ps(e_2, ix42, e_3)), _mm512_permutexvar_ps(ix44, e_4));
-                _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 o_0 = _mm512_mask_blend_ps(km25, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(e_0, ix21, e_1), _mm512_permutex2var_ps(e_2, ix22, e_3)), _mm512_permutexvar_ps(ix24, e_4));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km30, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix26, e_1), _mm512_permutex2var_ps(e_2, ix27, e_3)), _mm512_permutexvar_ps(ix29, e_4));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km35, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix31, e_1), _mm512_permutex2var_ps(e_2, ix32, e_3)), _mm512_permutexvar_ps(ix34, e_4));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km40, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutexvar_ps(ix39, e_4));
-                _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km45, _mm512_mask_blend_ps(km43, _mm512_permutex2var_ps(e_0, ix41, e_1), _mm512_permutex2var_ps(e_2, ix42, e_3)), _mm512_permutexvar_ps(ix44, e_4));
-                _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 o_0 = _mm512_mask_blend_ps(km25, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(e_0, ix21, e_1), _mm512_permutex2var_ps(e_2, ix22, e_3)), _mm512_permutexvar_ps(ix24, e_4));
-                _mm512_storeu_ps(&c[3 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km30, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix26, e_1), _mm512_permutex2var_ps(e_2, ix27, e_3)), _mm512_permutexvar_ps(ix29, e_4));
-                _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km35, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix31, e_1), _mm512_permutex2var_ps(e_2, ix32, e_3)), _mm512_permutexvar_ps(ix34, e_4));
-                _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km40, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutexvar_ps(ix39, e_4));
-                _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km45, _mm512_mask_blend_ps(km43, _mm512_permutex2var_ps(e_0, ix41, e_1), _mm512_permutex2var_ps(e_2, ix42, e_3)), _mm512_permutexvar_ps(ix44, e_4));
-                _mm512_storeu_ps(&c[3 * sc_row + 64], o_4);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 o_0 = _mm512_mask_blend_ps(km25, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(e_0, ix21, e_1), _mm512_permutex2var_ps(e_2, ix22, e_3)), _mm512_permutexvar_ps(ix24, e_4));
-                _mm512_storeu_ps(&c[4 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km30, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix26, e_1), _mm512_permutex2var_ps(e_2, ix27, e_3)), _mm512_permutexvar_ps(ix29, e_4));
-                _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km35, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix31, e_1), _mm512_permutex2var_ps(e_2, ix32, e_3)), _mm512_permutexvar_ps(ix34, e_4));
-                _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km40, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutexvar_ps(ix39, e_4));
-                _mm512_storeu_ps(&c[4 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km45, _mm512_mask_blend_ps(km43, _mm512_permutex2var_ps(e_0, ix41, e_1), _mm512_permutex2var_ps(e_2, ix42, e_3)), _mm512_permutexvar_ps(ix44, e_4));
-                _mm512_storeu_ps(&c[4 * sc_row + 64], o_4);
-            }
-            a += 16 * 5;
-            b += 16 * 5;
-            c += 16 * 5;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
+        __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutexvar_ps(ix3, b0_0_s4));
+        __m512 b0_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3)), _mm512_permutexvar_ps(ix7, b0_0_s4));
+        __m512 b0_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix9, b0_0_s3)), _mm512_permutexvar_ps(ix11, b0_0_s4));
+        __m512 b0_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix12, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix13, b0_0_s3)), _mm512_permutexvar_ps(ix14, b0_0_s4));
+        __m512 b0_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix15, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix16, b0_0_s3)), _mm512_permutexvar_ps(ix18, b0_0_s4));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
+        __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutexvar_ps(ix3, b1_0_s4));
+        __m512 b1_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3)), _mm512_permutexvar_ps(ix7, b1_0_s4));
+        __m512 b1_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix9, b1_0_s3)), _mm512_permutexvar_ps(ix11, b1_0_s4));
+        __m512 b1_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix12, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix13, b1_0_s3)), _mm512_permutexvar_ps(ix14, b1_0_s4));
+        __m512 b1_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix15, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix16, b1_0_s3)), _mm512_permutexvar_ps(ix18, b1_0_s4));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
+        __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutexvar_ps(ix3, b2_0_s4));
+        __m512 b2_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3)), _mm512_permutexvar_ps(ix7, b2_0_s4));
+        __m512 b2_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix9, b2_0_s3)), _mm512_permutexvar_ps(ix11, b2_0_s4));
+        __m512 b2_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix12, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix13, b2_0_s3)), _mm512_permutexvar_ps(ix14, b2_0_s4));
+        __m512 b2_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix15, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix16, b2_0_s3)), _mm512_permutexvar_ps(ix18, b2_0_s4));
+        __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+        __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+        __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+        __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
+        __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
+        __m512 b3_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutexvar_ps(ix3, b3_0_s4));
+        __m512 b3_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3)), _mm512_permutexvar_ps(ix7, b3_0_s4));
+        __m512 b3_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix9, b3_0_s3)), _mm512_permutexvar_ps(ix11, b3_0_s4));
+        __m512 b3_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix12, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix13, b3_0_s3)), _mm512_permutexvar_ps(ix14, b3_0_s4));
+        __m512 b3_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix15, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix16, b3_0_s3)), _mm512_permutexvar_ps(ix18, b3_0_s4));
+        __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
+        __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
+        __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
+        __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
+        __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
+        __m512 b4_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutexvar_ps(ix3, b4_0_s4));
+        __m512 b4_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix6, b4_0_s3)), _mm512_permutexvar_ps(ix7, b4_0_s4));
+        __m512 b4_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix9, b4_0_s3)), _mm512_permutexvar_ps(ix11, b4_0_s4));
+        __m512 b4_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix12, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix13, b4_0_s3)), _mm512_permutexvar_ps(ix14, b4_0_s4));
+        __m512 b4_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix15, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix16, b4_0_s3)), _mm512_permutexvar_ps(ix18, b4_0_s4));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 o_0 = _mm512_mask_blend_ps(km25, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(e_0, ix21, e_1), _mm512_permutex2var_ps(e_2, ix22, e_3)), _mm512_permutexvar_ps(ix24, e_4));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km30, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix26, e_1), _mm512_permutex2var_ps(e_2, ix27, e_3)), _mm512_permutexvar_ps(ix29, e_4));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km35, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix31, e_1), _mm512_permutex2var_ps(e_2, ix32, e_3)), _mm512_permutexvar_ps(ix34, e_4));
+            _mm512_storeu_ps(&c[32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km40, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutexvar_ps(ix39, e_4));
+            _mm512_storeu_ps(&c[48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km45, _mm512_mask_blend_ps(km43, _mm512_permutex2var_ps(e_0, ix41, e_1), _mm512_permutex2var_ps(e_2, ix42, e_3)), _mm512_permutexvar_ps(ix44, e_4));
+            _mm512_storeu_ps(&c[64], o_4);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 o_0 = _mm512_mask_blend_ps(km25, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(e_0, ix21, e_1), _mm512_permutex2var_ps(e_2, ix22, e_3)), _mm512_permutexvar_ps(ix24, e_4));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km30, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix26, e_1), _mm512_permutex2var_ps(e_2, ix27, e_3)), _mm512_permutexvar_ps(ix29, e_4));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km35, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix31, e_1), _mm512_permutex2var_ps(e_2, ix32, e_3)), _mm512_permutexvar_ps(ix34, e_4));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km40, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutexvar_ps(ix39, e_4));
+            _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km45, _mm512_mask_blend_ps(km43, _mm512_permutex2var_ps(e_0, ix41, e_1), _mm512_permutex2var_ps(e_2, ix42, e_3)), _mm512_permutexvar_ps(ix44, e_4));
+            _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 o_0 = _mm512_mask_blend_ps(km25, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(e_0, ix21, e_1), _mm512_permutex2var_ps(e_2, ix22, e_3)), _mm512_permutexvar_ps(ix24, e_4));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km30, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix26, e_1), _mm512_permutex2var_ps(e_2, ix27, e_3)), _mm512_permutexvar_ps(ix29, e_4));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km35, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix31, e_1), _mm512_permutex2var_ps(e_2, ix32, e_3)), _mm512_permutexvar_ps(ix34, e_4));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km40, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutexvar_ps(ix39, e_4));
+            _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km45, _mm512_mask_blend_ps(km43, _mm512_permutex2var_ps(e_0, ix41, e_1), _mm512_permutex2var_ps(e_2, ix42, e_3)), _mm512_permutexvar_ps(ix44, e_4));
+            _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 o_0 = _mm512_mask_blend_ps(km25, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(e_0, ix21, e_1), _mm512_permutex2var_ps(e_2, ix22, e_3)), _mm512_permutexvar_ps(ix24, e_4));
+            _mm512_storeu_ps(&c[3 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km30, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix26, e_1), _mm512_permutex2var_ps(e_2, ix27, e_3)), _mm512_permutexvar_ps(ix29, e_4));
+            _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km35, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix31, e_1), _mm512_permutex2var_ps(e_2, ix32, e_3)), _mm512_permutexvar_ps(ix34, e_4));
+            _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km40, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutexvar_ps(ix39, e_4));
+            _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km45, _mm512_mask_blend_ps(km43, _mm512_permutex2var_ps(e_0, ix41, e_1), _mm512_permutex2var_ps(e_2, ix42, e_3)), _mm512_permutexvar_ps(ix44, e_4));
+            _mm512_storeu_ps(&c[3 * sc_row + 64], o_4);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 o_0 = _mm512_mask_blend_ps(km25, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(e_0, ix21, e_1), _mm512_permutex2var_ps(e_2, ix22, e_3)), _mm512_permutexvar_ps(ix24, e_4));
+            _mm512_storeu_ps(&c[4 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km30, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix26, e_1), _mm512_permutex2var_ps(e_2, ix27, e_3)), _mm512_permutexvar_ps(ix29, e_4));
+            _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km35, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix31, e_1), _mm512_permutex2var_ps(e_2, ix32, e_3)), _mm512_permutexvar_ps(ix34, e_4));
+            _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km40, _mm512_mask_blend_ps(km38, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutexvar_ps(ix39, e_4));
+            _mm512_storeu_ps(&c[4 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km45, _mm512_mask_blend_ps(km43, _mm512_permutex2var_ps(e_0, ix41, e_1), _mm512_permutex2var_ps(e_2, ix42, e_3)), _mm512_permutexvar_ps(ix44, e_4));
+            _mm512_storeu_ps(&c[4 * sc_row + 64], o_4);
+        }
+        a += 16 * 5;
+        b += 16 * 5;
+        c += 16 * 5;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 5;
+        rest.B += t * 5;
+        rest.C += t * 5;
         rest.batch = g->batch - t;
         bmm_f32_5x5x5_sf_avx512_rows_b0(&rest);
     }
@@ -2297,9 +2296,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_b0(const bmm_f32_args *
 /* bmm_f32_5x5x5_sf_avx512_xb_ab
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 250 useful flops per matrix, 37 vector values live,
- * 75 vector loads, 25 vector stores, 300 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 5, 5, 5), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 250 useful flops per matrix in 175 vector arithmetic ops,
+ * 10 vector accumulators, 75 vector loads, 25 vector stores, 300 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2330,8 +2330,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
     const __mmask16 km17 = (__mmask16)0xFC0;
     const __m512i ix18 = _mm512_set_epi32(15, 10, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km19 = (__mmask16)0xF000;
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512i ix22 = _mm512_set_epi32(3, 0, 0, 0, 18, 2, 0, 0, 0, 17, 1, 0, 0, 0, 16, 0);
     const __m512i ix23 = _mm512_set_epi32(0, 0, 18, 2, 0, 0, 0, 17, 1, 0, 0, 0, 16, 0, 0, 0);
     const __mmask16 km24 = (__mmask16)0x318C;
@@ -2358,378 +2358,376 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix45 = _mm512_set_epi32(15, 0, 0, 0, 0, 14, 0, 0, 0, 0, 13, 0, 0, 0, 0, 12);
     const __mmask16 km46 = (__mmask16)0x8421;
     int64_t t = 0;
-    if (g->sa_batch == 5 && g->sb_batch == 5 && g->sc_batch == 5) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
-            __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutexvar_ps(ix3, b0_0_s4));
-            __m512 b0_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3)), _mm512_permutexvar_ps(ix7, b0_0_s4));
-            __m512 b0_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix9, b0_0_s3)), _mm512_permutexvar_ps(ix11, b0_0_s4));
-            __m512 b0_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix12, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix13, b0_0_s3)), _mm512_permutexvar_ps(ix14, b0_0_s4));
-            __m512 b0_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix15, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix16, b0_0_s3)), _mm512_permutexvar_ps(ix18, b0_0_s4));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
-            __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutexvar_ps(ix3, b1_0_s4));
-            __m512 b1_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3)), _mm512_permutexvar_ps(ix7, b1_0_s4));
-            __m512 b1_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix9, b1_0_s3)), _mm512_permutexvar_ps(ix11, b1_0_s4));
-            __m512 b1_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix12, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix13, b1_0_s3)), _mm512_permutexvar_ps(ix14, b1_0_s4));
-            __m512 b1_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix15, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix16, b1_0_s3)), _mm512_permutexvar_ps(ix18, b1_0_s4));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
-            __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutexvar_ps(ix3, b2_0_s4));
-            __m512 b2_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3)), _mm512_permutexvar_ps(ix7, b2_0_s4));
-            __m512 b2_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix9, b2_0_s3)), _mm512_permutexvar_ps(ix11, b2_0_s4));
-            __m512 b2_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix12, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix13, b2_0_s3)), _mm512_permutexvar_ps(ix14, b2_0_s4));
-            __m512 b2_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix15, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix16, b2_0_s3)), _mm512_permutexvar_ps(ix18, b2_0_s4));
-            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
-            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
-            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
-            __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
-            __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
-            __m512 b3_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutexvar_ps(ix3, b3_0_s4));
-            __m512 b3_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3)), _mm512_permutexvar_ps(ix7, b3_0_s4));
-            __m512 b3_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix9, b3_0_s3)), _mm512_permutexvar_ps(ix11, b3_0_s4));
-            __m512 b3_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix12, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix13, b3_0_s3)), _mm512_permutexvar_ps(ix14, b3_0_s4));
-            __m512 b3_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix15, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix16, b3_0_s3)), _mm512_permutexvar_ps(ix18, b3_0_s4));
-            __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
-            __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
-            __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
-            __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
-            __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
-            __m512 b4_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutexvar_ps(ix3, b4_0_s4));
-            __m512 b4_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix6, b4_0_s3)), _mm512_permutexvar_ps(ix7, b4_0_s4));
-            __m512 b4_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix9, b4_0_s3)), _mm512_permutexvar_ps(ix11, b4_0_s4));
-            __m512 b4_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix12, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix13, b4_0_s3)), _mm512_permutexvar_ps(ix14, b4_0_s4));
-            __m512 b4_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix15, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix16, b4_0_s3)), _mm512_permutexvar_ps(ix18, b4_0_s4));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[0]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[64]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutexvar_ps(ix3, cold_s4));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutexvar_ps(ix7, cold_s4));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutexvar_ps(ix11, cold_s4));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutexvar_ps(ix14, cold_s4));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutexvar_ps(ix18, cold_s4));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km36, _mm512_mask_blend_ps(km34, _mm512_permutex2var_ps(e_0, ix32, e_1), _mm512_permutex2var_ps(e_2, ix33, e_3)), _mm512_permutexvar_ps(ix35, e_4));
-                _mm512_storeu_ps(&c[32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km41, _mm512_mask_blend_ps(km39, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutexvar_ps(ix40, e_4));
-                _mm512_storeu_ps(&c[48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km46, _mm512_mask_blend_ps(km44, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutexvar_ps(ix45, e_4));
-                _mm512_storeu_ps(&c[64], o_4);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[1 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[1 * sc_row + 64]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutexvar_ps(ix3, cold_s4));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutexvar_ps(ix7, cold_s4));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutexvar_ps(ix11, cold_s4));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutexvar_ps(ix14, cold_s4));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutexvar_ps(ix18, cold_s4));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km36, _mm512_mask_blend_ps(km34, _mm512_permutex2var_ps(e_0, ix32, e_1), _mm512_permutex2var_ps(e_2, ix33, e_3)), _mm512_permutexvar_ps(ix35, e_4));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km41, _mm512_mask_blend_ps(km39, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutexvar_ps(ix40, e_4));
-                _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km46, _mm512_mask_blend_ps(km44, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutexvar_ps(ix45, e_4));
-                _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[2 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[2 * sc_row + 64]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutexvar_ps(ix3, cold_s4));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutexvar_ps(ix7, cold_s4));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutexvar_ps(ix11, cold_s4));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutexvar_ps(ix14, cold_s4));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutexvar_ps(ix18, cold_s4));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km36, _mm512_mask_blend_ps(km34, _mm512_permutex2var_ps(e_0, ix32, e_1), _mm512_permutex2var_ps(e_2, ix33, e_3)), _mm512_permutexvar_ps(ix35, e_4));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km41, _mm512_mask_blend_ps(km39, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutexvar_ps(ix40, e_4));
-                _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km46, _mm512_mask_blend_ps(km44, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutexvar_ps(ix45, e_4));
-                _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[3 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[3 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[3 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[3 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[3 * sc_row + 64]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutexvar_ps(ix3, cold_s4));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutexvar_ps(ix7, cold_s4));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutexvar_ps(ix11, cold_s4));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutexvar_ps(ix14, cold_s4));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutexvar_ps(ix18, cold_s4));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
-                _mm512_storeu_ps(&c[3 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
-                _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km36, _mm512_mask_blend_ps(km34, _mm512_permutex2var_ps(e_0, ix32, e_1), _mm512_permutex2var_ps(e_2, ix33, e_3)), _mm512_permutexvar_ps(ix35, e_4));
-                _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km41, _mm512_mask_blend_ps(km39, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutexvar_ps(ix40, e_4));
-                _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km46, _mm512_mask_blend_ps(km44, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutexvar_ps(ix45, e_4));
-                _mm512_storeu_ps(&c[3 * sc_row + 64], o_4);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[4 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[4 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[4 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[4 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[4 * sc_row + 64]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutexvar_ps(ix3, cold_s4));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutexvar_ps(ix7, cold_s4));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutexvar_ps(ix11, cold_s4));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutexvar_ps(ix14, cold_s4));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutexvar_ps(ix18, cold_s4));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
-                _mm512_storeu_ps(&c[4 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
-                _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km36, _mm512_mask_blend_ps(km34, _mm512_permutex2var_ps(e_0, ix32, e_1), _mm512_permutex2var_ps(e_2, ix33, e_3)), _mm512_permutexvar_ps(ix35, e_4));
-                _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km41, _mm512_mask_blend_ps(km39, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutexvar_ps(ix40, e_4));
-                _mm512_storeu_ps(&c[4 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km46, _mm512_mask_blend_ps(km44, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutexvar_ps(ix45, e_4));
-                _mm512_storeu_ps(&c[4 * sc_row + 64], o_4);
-            }
-            a += 16 * 5;
-            b += 16 * 5;
-            c += 16 * 5;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
+        __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutexvar_ps(ix3, b0_0_s4));
+        __m512 b0_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3)), _mm512_permutexvar_ps(ix7, b0_0_s4));
+        __m512 b0_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix9, b0_0_s3)), _mm512_permutexvar_ps(ix11, b0_0_s4));
+        __m512 b0_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix12, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix13, b0_0_s3)), _mm512_permutexvar_ps(ix14, b0_0_s4));
+        __m512 b0_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix15, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix16, b0_0_s3)), _mm512_permutexvar_ps(ix18, b0_0_s4));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
+        __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutexvar_ps(ix3, b1_0_s4));
+        __m512 b1_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3)), _mm512_permutexvar_ps(ix7, b1_0_s4));
+        __m512 b1_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix9, b1_0_s3)), _mm512_permutexvar_ps(ix11, b1_0_s4));
+        __m512 b1_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix12, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix13, b1_0_s3)), _mm512_permutexvar_ps(ix14, b1_0_s4));
+        __m512 b1_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix15, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix16, b1_0_s3)), _mm512_permutexvar_ps(ix18, b1_0_s4));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
+        __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutexvar_ps(ix3, b2_0_s4));
+        __m512 b2_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3)), _mm512_permutexvar_ps(ix7, b2_0_s4));
+        __m512 b2_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix9, b2_0_s3)), _mm512_permutexvar_ps(ix11, b2_0_s4));
+        __m512 b2_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix12, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix13, b2_0_s3)), _mm512_permutexvar_ps(ix14, b2_0_s4));
+        __m512 b2_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix15, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix16, b2_0_s3)), _mm512_permutexvar_ps(ix18, b2_0_s4));
+        __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+        __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+        __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+        __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
+        __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
+        __m512 b3_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutexvar_ps(ix3, b3_0_s4));
+        __m512 b3_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3)), _mm512_permutexvar_ps(ix7, b3_0_s4));
+        __m512 b3_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix9, b3_0_s3)), _mm512_permutexvar_ps(ix11, b3_0_s4));
+        __m512 b3_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix12, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix13, b3_0_s3)), _mm512_permutexvar_ps(ix14, b3_0_s4));
+        __m512 b3_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix15, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix16, b3_0_s3)), _mm512_permutexvar_ps(ix18, b3_0_s4));
+        __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
+        __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
+        __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
+        __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
+        __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
+        __m512 b4_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutexvar_ps(ix3, b4_0_s4));
+        __m512 b4_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix6, b4_0_s3)), _mm512_permutexvar_ps(ix7, b4_0_s4));
+        __m512 b4_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix9, b4_0_s3)), _mm512_permutexvar_ps(ix11, b4_0_s4));
+        __m512 b4_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix12, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix13, b4_0_s3)), _mm512_permutexvar_ps(ix14, b4_0_s4));
+        __m512 b4_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix15, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix16, b4_0_s3)), _mm512_permutexvar_ps(ix18, b4_0_s4));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[0]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[64]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutexvar_ps(ix3, cold_0_s4));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutexvar_ps(ix7, cold_0_s4));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutexvar_ps(ix11, cold_0_s4));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutexvar_ps(ix14, cold_0_s4));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutexvar_ps(ix18, cold_0_s4));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km36, _mm512_mask_blend_ps(km34, _mm512_permutex2var_ps(e_0, ix32, e_1), _mm512_permutex2var_ps(e_2, ix33, e_3)), _mm512_permutexvar_ps(ix35, e_4));
+            _mm512_storeu_ps(&c[32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km41, _mm512_mask_blend_ps(km39, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutexvar_ps(ix40, e_4));
+            _mm512_storeu_ps(&c[48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km46, _mm512_mask_blend_ps(km44, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutexvar_ps(ix45, e_4));
+            _mm512_storeu_ps(&c[64], o_4);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[1 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[1 * sc_row + 64]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutexvar_ps(ix3, cold_0_s4));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutexvar_ps(ix7, cold_0_s4));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutexvar_ps(ix11, cold_0_s4));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutexvar_ps(ix14, cold_0_s4));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutexvar_ps(ix18, cold_0_s4));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km36, _mm512_mask_blend_ps(km34, _mm512_permutex2var_ps(e_0, ix32, e_1), _mm512_permutex2var_ps(e_2, ix33, e_3)), _mm512_permutexvar_ps(ix35, e_4));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km41, _mm512_mask_blend_ps(km39, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutexvar_ps(ix40, e_4));
+            _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km46, _mm512_mask_blend_ps(km44, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutexvar_ps(ix45, e_4));
+            _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[2 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[2 * sc_row + 64]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutexvar_ps(ix3, cold_0_s4));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutexvar_ps(ix7, cold_0_s4));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutexvar_ps(ix11, cold_0_s4));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutexvar_ps(ix14, cold_0_s4));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutexvar_ps(ix18, cold_0_s4));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km36, _mm512_mask_blend_ps(km34, _mm512_permutex2var_ps(e_0, ix32, e_1), _mm512_permutex2var_ps(e_2, ix33, e_3)), _mm512_permutexvar_ps(ix35, e_4));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km41, _mm512_mask_blend_ps(km39, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutexvar_ps(ix40, e_4));
+            _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km46, _mm512_mask_blend_ps(km44, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutexvar_ps(ix45, e_4));
+            _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[3 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[3 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[3 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[3 * sc_row + 64]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutexvar_ps(ix3, cold_0_s4));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutexvar_ps(ix7, cold_0_s4));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutexvar_ps(ix11, cold_0_s4));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutexvar_ps(ix14, cold_0_s4));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutexvar_ps(ix18, cold_0_s4));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
+            _mm512_storeu_ps(&c[3 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
+            _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km36, _mm512_mask_blend_ps(km34, _mm512_permutex2var_ps(e_0, ix32, e_1), _mm512_permutex2var_ps(e_2, ix33, e_3)), _mm512_permutexvar_ps(ix35, e_4));
+            _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km41, _mm512_mask_blend_ps(km39, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutexvar_ps(ix40, e_4));
+            _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km46, _mm512_mask_blend_ps(km44, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutexvar_ps(ix45, e_4));
+            _mm512_storeu_ps(&c[3 * sc_row + 64], o_4);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_ps(ix3, a_0_s4));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_ps(ix7, a_0_s4));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutexvar_ps(ix11, a_0_s4));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutexvar_ps(ix14, a_0_s4));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutexvar_ps(ix18, a_0_s4));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[4 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[4 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[4 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[4 * sc_row + 64]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutexvar_ps(ix3, cold_0_s4));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutexvar_ps(ix7, cold_0_s4));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutexvar_ps(ix11, cold_0_s4));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutexvar_ps(ix14, cold_0_s4));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutexvar_ps(ix18, cold_0_s4));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
+            _mm512_storeu_ps(&c[4 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
+            _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km36, _mm512_mask_blend_ps(km34, _mm512_permutex2var_ps(e_0, ix32, e_1), _mm512_permutex2var_ps(e_2, ix33, e_3)), _mm512_permutexvar_ps(ix35, e_4));
+            _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km41, _mm512_mask_blend_ps(km39, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutexvar_ps(ix40, e_4));
+            _mm512_storeu_ps(&c[4 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km46, _mm512_mask_blend_ps(km44, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutexvar_ps(ix45, e_4));
+            _mm512_storeu_ps(&c[4 * sc_row + 64], o_4);
+        }
+        a += 16 * 5;
+        b += 16 * 5;
+        c += 16 * 5;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 5;
+        rest.B += t * 5;
+        rest.C += t * 5;
         rest.batch = g->batch - t;
         bmm_f32_5x5x5_sf_avx512_rows_ab(&rest);
     }
@@ -2737,22 +2735,22 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_5x5x5[18] = {
-    { "bmm_f32_5x5x5_bf_c99_a1b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 225, bmm_f32_5x5x5_bf_c99_a1b0, NULL },
-    { "bmm_f32_5x5x5_bf_c99_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 250, bmm_f32_5x5x5_bf_c99_b0, NULL },
-    { "bmm_f32_5x5x5_bf_c99_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 300, bmm_f32_5x5x5_bf_c99_ab, NULL },
-    { "bmm_f32_5x5x5_bf_avx2_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 250, BMM_X86_FN(bmm_f32_5x5x5_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_5x5x5_bf_avx2_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 250, BMM_X86_FN(bmm_f32_5x5x5_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_5x5x5_bf_avx512_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 250, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_5x5x5_bf_avx512_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 250, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_5x5x5_bf_avx512_flat_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 250, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_5x5x5_bf_avx512_flat_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 250, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_5x5x5_sf_c99_a1b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 225, bmm_f32_5x5x5_sf_c99_a1b0, NULL },
-    { "bmm_f32_5x5x5_sf_c99_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 250, bmm_f32_5x5x5_sf_c99_b0, NULL },
-    { "bmm_f32_5x5x5_sf_c99_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 300, bmm_f32_5x5x5_sf_c99_ab, NULL },
-    { "bmm_f32_5x5x5_sf_avx2_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 250, BMM_X86_FN(bmm_f32_5x5x5_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_5x5x5_sf_avx2_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 250, BMM_X86_FN(bmm_f32_5x5x5_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_5x5x5_sf_avx512_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 250, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_5x5x5_sf_avx512_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 250, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_5x5x5_sf_avx512_xb_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 250, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_5x5x5_sf_avx512_xb_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 250, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_5x5x5_bf_c99_a1b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_a1b0, NULL },
+    { "bmm_f32_5x5x5_bf_c99_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_b0, NULL },
+    { "bmm_f32_5x5x5_bf_c99_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_ab, NULL },
+    { "bmm_f32_5x5x5_bf_avx2_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_5x5x5_bf_avx2_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_5x5x5_bf_avx512_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_5x5x5_bf_avx512_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_5x5x5_bf_avx512_flat_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_flat_b0), NULL },
+    { "bmm_f32_5x5x5_bf_avx512_flat_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_flat_ab), NULL },
+    { "bmm_f32_5x5x5_sf_c99_a1b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_a1b0, NULL },
+    { "bmm_f32_5x5x5_sf_c99_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_b0, NULL },
+    { "bmm_f32_5x5x5_sf_c99_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_ab, NULL },
+    { "bmm_f32_5x5x5_sf_avx2_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_5x5x5_sf_avx2_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_5x5x5_sf_avx512_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_5x5x5_sf_avx512_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_5x5x5_sf_avx512_xb_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_xb_b0), NULL },
+    { "bmm_f32_5x5x5_sf_avx512_xb_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_xb_ab), NULL },
 };

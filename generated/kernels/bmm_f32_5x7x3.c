@@ -9,7 +9,7 @@
 
 /* bmm_f32_5x7x3_bf_c99_a1b0
  * f32 C(5x3) = A*B (alpha = 1, beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 195 flops, 210 loads (A 105, B 105, C 0), 15 stores,
+ * Cost per matrix: 195 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x7x3_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -155,7 +155,7 @@ static void bmm_f32_5x7x3_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_5x7x3_bf_c99_b0
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 210 flops, 210 loads (A 105, B 105, C 0), 15 stores,
+ * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x7x3_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -302,7 +302,7 @@ static void bmm_f32_5x7x3_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_5x7x3_bf_c99_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 240 flops, 225 loads (A 105, B 105, C 15), 15 stores,
+ * Cost per matrix: 240 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x7x3_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -451,8 +451,8 @@ static void bmm_f32_5x7x3_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx2_rows_b0
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 42 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * 42 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -556,8 +556,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx2_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 47 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -647,11 +647,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[34]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9], mask3), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask3), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3], mask3))));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6], mask3))));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[9], mask3))));
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -663,8 +663,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx512_rows_b0
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 42 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * 42 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -768,8 +768,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx512_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 47 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -859,11 +859,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_f32_args
             acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
             __m512 a4_6 = _mm512_set1_ps(a[34]);
             acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]))));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]))));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]))));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -875,8 +875,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx512_flat_b0
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops, 8 vector registers, 5 vector loads,
- * 2 vector stores, 28 lane permutes. */
+ * Cost per matrix: 210 useful flops in 16 vector arithmetic ops, 2 vector accumulators,
+ * 5 vector loads, 2 vector stores, 28 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -962,8 +962,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx512_flat_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops, 8 vector registers, 7 vector loads,
- * 2 vector stores, 28 lane permutes. */
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 2 vector accumulators,
+ * 7 vector loads, 2 vector stores, 28 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1039,8 +1039,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(as0_0, ix28, as0_1), bk6_4, acc0);
         __m512 bk6_1 = _mm512_permutex2var_ps(bs0, ix29, bs1);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix30, as1_0), bk6_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc1)));
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]))));
+        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1050,7 +1050,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_f32_args
 
 /* bmm_f32_5x7x3_sf_c99_a1b0
  * f32 C(5x3) = A*B (alpha = 1, beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 195 flops, 210 loads (A 105, B 105, C 0), 15 stores,
+ * Cost per matrix: 195 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x7x3_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1199,7 +1199,7 @@ static void bmm_f32_5x7x3_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_5x7x3_sf_c99_b0
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 210 flops, 210 loads (A 105, B 105, C 0), 15 stores,
+ * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x7x3_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1349,7 +1349,7 @@ static void bmm_f32_5x7x3_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_5x7x3_sf_c99_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 240 flops, 225 loads (A 105, B 105, C 15), 15 stores,
+ * Cost per matrix: 240 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_5x7x3_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1501,8 +1501,8 @@ static void bmm_f32_5x7x3_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_sf_avx2_rows_b0
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 42 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * 42 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1609,8 +1609,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_sf_avx2_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 47 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1703,11 +1703,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[4 * sa_row + 6]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3))));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3))));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3))));
+            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1719,8 +1719,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_sf_avx512_rows_b0
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 42 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * 42 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1827,8 +1827,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_sf_avx512_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 47 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1921,11 +1921,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_f32_args
             acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
             __m512 a4_6 = _mm512_set1_ps(a[4 * sa_row + 6]);
             acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1938,9 +1938,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_f32_args
 /* bmm_f32_5x7x3_sf_avx512_xb_b0
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 210 useful flops per matrix, 33 vector values live,
- * 56 vector loads, 15 vector stores, 212 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 7, 3, 3), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 210 useful flops per matrix in 120 vector arithmetic ops,
+ * 3 vector accumulators, 56 vector loads, 15 vector stores, 212 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2005,290 +2006,288 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_b0(const bmm_f32_args *
     const __m512i ix52 = _mm512_set_epi32(15, 0, 0, 14, 0, 0, 13, 0, 0, 12, 0, 0, 11, 0, 0, 10);
     const __mmask16 km53 = (__mmask16)0x9249;
     int64_t t = 0;
-    if (g->sa_batch == 7 && g->sb_batch == 3 && g->sc_batch == 3) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_ps(ix1, b0_0_s2));
-            __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_ps(ix4, b0_0_s2));
-            __m512 b0_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutexvar_ps(ix6, b0_0_s2));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_ps(ix1, b1_0_s2));
-            __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_ps(ix4, b1_0_s2));
-            __m512 b1_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutexvar_ps(ix6, b1_0_s2));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_ps(ix1, b2_0_s2));
-            __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_ps(ix4, b2_0_s2));
-            __m512 b2_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutexvar_ps(ix6, b2_0_s2));
-            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
-            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
-            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
-            __m512 b3_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutexvar_ps(ix1, b3_0_s2));
-            __m512 b3_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix3, b3_0_s1), _mm512_permutexvar_ps(ix4, b3_0_s2));
-            __m512 b3_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutexvar_ps(ix6, b3_0_s2));
-            __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
-            __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
-            __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
-            __m512 b4_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutexvar_ps(ix1, b4_0_s2));
-            __m512 b4_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix3, b4_0_s1), _mm512_permutexvar_ps(ix4, b4_0_s2));
-            __m512 b4_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutexvar_ps(ix6, b4_0_s2));
-            __m512 b5_0_s0 = _mm512_loadu_ps(&b[5 * sb_row]);
-            __m512 b5_0_s1 = _mm512_loadu_ps(&b[5 * sb_row + 16]);
-            __m512 b5_0_s2 = _mm512_loadu_ps(&b[5 * sb_row + 32]);
-            __m512 b5_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix0, b5_0_s1), _mm512_permutexvar_ps(ix1, b5_0_s2));
-            __m512 b5_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix3, b5_0_s1), _mm512_permutexvar_ps(ix4, b5_0_s2));
-            __m512 b5_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b5_0_s0, ix5, b5_0_s1), _mm512_permutexvar_ps(ix6, b5_0_s2));
-            __m512 b6_0_s0 = _mm512_loadu_ps(&b[6 * sb_row]);
-            __m512 b6_0_s1 = _mm512_loadu_ps(&b[6 * sb_row + 16]);
-            __m512 b6_0_s2 = _mm512_loadu_ps(&b[6 * sb_row + 32]);
-            __m512 b6_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix0, b6_0_s1), _mm512_permutexvar_ps(ix1, b6_0_s2));
-            __m512 b6_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix3, b6_0_s1), _mm512_permutexvar_ps(ix4, b6_0_s2));
-            __m512 b6_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b6_0_s0, ix5, b6_0_s1), _mm512_permutexvar_ps(ix6, b6_0_s2));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[80]);
-                __m512 a_0_s6 = _mm512_loadu_ps(&a[96]);
-                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
-                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
-                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
-                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
-                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
-                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
-                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
-                _mm512_storeu_ps(&c[32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[1 * sa_row + 80]);
-                __m512 a_0_s6 = _mm512_loadu_ps(&a[1 * sa_row + 96]);
-                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
-                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
-                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
-                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
-                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
-                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
-                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[2 * sa_row + 80]);
-                __m512 a_0_s6 = _mm512_loadu_ps(&a[2 * sa_row + 96]);
-                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
-                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
-                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
-                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
-                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
-                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
-                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[3 * sa_row + 80]);
-                __m512 a_0_s6 = _mm512_loadu_ps(&a[3 * sa_row + 96]);
-                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
-                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
-                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
-                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
-                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
-                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
-                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
-                _mm512_storeu_ps(&c[3 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
-                _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
-                _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[4 * sa_row + 80]);
-                __m512 a_0_s6 = _mm512_loadu_ps(&a[4 * sa_row + 96]);
-                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
-                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
-                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
-                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
-                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
-                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
-                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
-                _mm512_storeu_ps(&c[4 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
-                _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
-                _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
-            }
-            a += 16 * 7;
-            b += 16 * 3;
-            c += 16 * 3;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_ps(ix1, b0_0_s2));
+        __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_ps(ix4, b0_0_s2));
+        __m512 b0_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutexvar_ps(ix6, b0_0_s2));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_ps(ix1, b1_0_s2));
+        __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_ps(ix4, b1_0_s2));
+        __m512 b1_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutexvar_ps(ix6, b1_0_s2));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_ps(ix1, b2_0_s2));
+        __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_ps(ix4, b2_0_s2));
+        __m512 b2_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutexvar_ps(ix6, b2_0_s2));
+        __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+        __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+        __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+        __m512 b3_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutexvar_ps(ix1, b3_0_s2));
+        __m512 b3_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix3, b3_0_s1), _mm512_permutexvar_ps(ix4, b3_0_s2));
+        __m512 b3_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutexvar_ps(ix6, b3_0_s2));
+        __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
+        __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
+        __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
+        __m512 b4_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutexvar_ps(ix1, b4_0_s2));
+        __m512 b4_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix3, b4_0_s1), _mm512_permutexvar_ps(ix4, b4_0_s2));
+        __m512 b4_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutexvar_ps(ix6, b4_0_s2));
+        __m512 b5_0_s0 = _mm512_loadu_ps(&b[5 * sb_row]);
+        __m512 b5_0_s1 = _mm512_loadu_ps(&b[5 * sb_row + 16]);
+        __m512 b5_0_s2 = _mm512_loadu_ps(&b[5 * sb_row + 32]);
+        __m512 b5_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix0, b5_0_s1), _mm512_permutexvar_ps(ix1, b5_0_s2));
+        __m512 b5_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix3, b5_0_s1), _mm512_permutexvar_ps(ix4, b5_0_s2));
+        __m512 b5_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b5_0_s0, ix5, b5_0_s1), _mm512_permutexvar_ps(ix6, b5_0_s2));
+        __m512 b6_0_s0 = _mm512_loadu_ps(&b[6 * sb_row]);
+        __m512 b6_0_s1 = _mm512_loadu_ps(&b[6 * sb_row + 16]);
+        __m512 b6_0_s2 = _mm512_loadu_ps(&b[6 * sb_row + 32]);
+        __m512 b6_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix0, b6_0_s1), _mm512_permutexvar_ps(ix1, b6_0_s2));
+        __m512 b6_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix3, b6_0_s1), _mm512_permutexvar_ps(ix4, b6_0_s2));
+        __m512 b6_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b6_0_s0, ix5, b6_0_s1), _mm512_permutexvar_ps(ix6, b6_0_s2));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[80]);
+            __m512 a_0_s6 = _mm512_loadu_ps(&a[96]);
+            __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+            __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+            __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+            __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+            __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+            __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+            __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
+            _mm512_storeu_ps(&c[32], o_2);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[1 * sa_row + 80]);
+            __m512 a_0_s6 = _mm512_loadu_ps(&a[1 * sa_row + 96]);
+            __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+            __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+            __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+            __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+            __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+            __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+            __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[2 * sa_row + 80]);
+            __m512 a_0_s6 = _mm512_loadu_ps(&a[2 * sa_row + 96]);
+            __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+            __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+            __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+            __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+            __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+            __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+            __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[3 * sa_row + 80]);
+            __m512 a_0_s6 = _mm512_loadu_ps(&a[3 * sa_row + 96]);
+            __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+            __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+            __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+            __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+            __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+            __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+            __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
+            _mm512_storeu_ps(&c[3 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
+            _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
+            _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[4 * sa_row + 80]);
+            __m512 a_0_s6 = _mm512_loadu_ps(&a[4 * sa_row + 96]);
+            __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+            __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+            __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+            __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+            __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+            __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+            __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 o_0 = _mm512_mask_blend_ps(km47, _mm512_permutex2var_ps(e_0, ix45, e_1), _mm512_permutexvar_ps(ix46, e_2));
+            _mm512_storeu_ps(&c[4 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km50, _mm512_permutex2var_ps(e_0, ix48, e_1), _mm512_permutexvar_ps(ix49, e_2));
+            _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km53, _mm512_permutex2var_ps(e_0, ix51, e_1), _mm512_permutexvar_ps(ix52, e_2));
+            _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
+        }
+        a += 16 * 7;
+        b += 16 * 3;
+        c += 16 * 3;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 7;
+        rest.B += t * 3;
+        rest.C += t * 3;
         rest.batch = g->batch - t;
         bmm_f32_5x7x3_sf_avx512_rows_b0(&rest);
     }
@@ -2299,9 +2298,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_b0(const bmm_f32_args *
 /* bmm_f32_5x7x3_sf_avx512_xb_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 210 useful flops per matrix, 33 vector values live,
- * 71 vector loads, 15 vector stores, 242 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 7, 3, 3), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 210 useful flops per matrix in 135 vector arithmetic ops,
+ * 6 vector accumulators, 71 vector loads, 15 vector stores, 242 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2356,8 +2356,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix41 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 30, 23, 16, 9, 2, 0, 0, 0, 0);
     const __m512i ix42 = _mm512_set_epi32(0, 0, 0, 26, 19, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i ix43 = _mm512_set_epi32(15, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512i ix46 = _mm512_set_epi32(5, 0, 20, 4, 0, 19, 3, 0, 18, 2, 0, 17, 1, 0, 16, 0);
     const __m512i ix47 = _mm512_set_epi32(0, 4, 0, 0, 3, 0, 0, 2, 0, 0, 1, 0, 0, 0, 0, 0);
     const __mmask16 km48 = (__mmask16)0x4924;
@@ -2368,320 +2368,318 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix53 = _mm512_set_epi32(15, 0, 0, 14, 0, 0, 13, 0, 0, 12, 0, 0, 11, 0, 0, 10);
     const __mmask16 km54 = (__mmask16)0x9249;
     int64_t t = 0;
-    if (g->sa_batch == 7 && g->sb_batch == 3 && g->sc_batch == 3) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_ps(ix1, b0_0_s2));
-            __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_ps(ix4, b0_0_s2));
-            __m512 b0_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutexvar_ps(ix6, b0_0_s2));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_ps(ix1, b1_0_s2));
-            __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_ps(ix4, b1_0_s2));
-            __m512 b1_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutexvar_ps(ix6, b1_0_s2));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_ps(ix1, b2_0_s2));
-            __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_ps(ix4, b2_0_s2));
-            __m512 b2_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutexvar_ps(ix6, b2_0_s2));
-            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
-            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
-            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
-            __m512 b3_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutexvar_ps(ix1, b3_0_s2));
-            __m512 b3_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix3, b3_0_s1), _mm512_permutexvar_ps(ix4, b3_0_s2));
-            __m512 b3_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutexvar_ps(ix6, b3_0_s2));
-            __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
-            __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
-            __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
-            __m512 b4_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutexvar_ps(ix1, b4_0_s2));
-            __m512 b4_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix3, b4_0_s1), _mm512_permutexvar_ps(ix4, b4_0_s2));
-            __m512 b4_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutexvar_ps(ix6, b4_0_s2));
-            __m512 b5_0_s0 = _mm512_loadu_ps(&b[5 * sb_row]);
-            __m512 b5_0_s1 = _mm512_loadu_ps(&b[5 * sb_row + 16]);
-            __m512 b5_0_s2 = _mm512_loadu_ps(&b[5 * sb_row + 32]);
-            __m512 b5_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix0, b5_0_s1), _mm512_permutexvar_ps(ix1, b5_0_s2));
-            __m512 b5_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix3, b5_0_s1), _mm512_permutexvar_ps(ix4, b5_0_s2));
-            __m512 b5_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b5_0_s0, ix5, b5_0_s1), _mm512_permutexvar_ps(ix6, b5_0_s2));
-            __m512 b6_0_s0 = _mm512_loadu_ps(&b[6 * sb_row]);
-            __m512 b6_0_s1 = _mm512_loadu_ps(&b[6 * sb_row + 16]);
-            __m512 b6_0_s2 = _mm512_loadu_ps(&b[6 * sb_row + 32]);
-            __m512 b6_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix0, b6_0_s1), _mm512_permutexvar_ps(ix1, b6_0_s2));
-            __m512 b6_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix3, b6_0_s1), _mm512_permutexvar_ps(ix4, b6_0_s2));
-            __m512 b6_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b6_0_s0, ix5, b6_0_s1), _mm512_permutexvar_ps(ix6, b6_0_s2));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[80]);
-                __m512 a_0_s6 = _mm512_loadu_ps(&a[96]);
-                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
-                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
-                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
-                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
-                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
-                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
-                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[0]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[32]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
-                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
-                _mm512_storeu_ps(&c[32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[1 * sa_row + 80]);
-                __m512 a_0_s6 = _mm512_loadu_ps(&a[1 * sa_row + 96]);
-                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
-                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
-                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
-                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
-                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
-                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
-                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
-                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[2 * sa_row + 80]);
-                __m512 a_0_s6 = _mm512_loadu_ps(&a[2 * sa_row + 96]);
-                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
-                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
-                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
-                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
-                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
-                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
-                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
-                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[3 * sa_row + 80]);
-                __m512 a_0_s6 = _mm512_loadu_ps(&a[3 * sa_row + 96]);
-                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
-                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
-                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
-                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
-                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
-                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
-                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[3 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[3 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[3 * sc_row + 32]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
-                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
-                _mm512_storeu_ps(&c[3 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
-                _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
-                _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[4 * sa_row + 80]);
-                __m512 a_0_s6 = _mm512_loadu_ps(&a[4 * sa_row + 96]);
-                __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
-                __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
-                __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
-                __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
-                __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
-                __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
-                __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[4 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[4 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[4 * sc_row + 32]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutexvar_ps(ix1, cold_s2));
-                __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix3, cold_s1), _mm512_permutexvar_ps(ix4, cold_s2));
-                __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutexvar_ps(ix6, cold_s2));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
-                _mm512_storeu_ps(&c[4 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
-                _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
-                _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
-            }
-            a += 16 * 7;
-            b += 16 * 3;
-            c += 16 * 3;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_ps(ix1, b0_0_s2));
+        __m512 b0_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_ps(ix4, b0_0_s2));
+        __m512 b0_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutexvar_ps(ix6, b0_0_s2));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_ps(ix1, b1_0_s2));
+        __m512 b1_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_ps(ix4, b1_0_s2));
+        __m512 b1_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutexvar_ps(ix6, b1_0_s2));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_ps(ix1, b2_0_s2));
+        __m512 b2_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_ps(ix4, b2_0_s2));
+        __m512 b2_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutexvar_ps(ix6, b2_0_s2));
+        __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+        __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+        __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+        __m512 b3_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutexvar_ps(ix1, b3_0_s2));
+        __m512 b3_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix3, b3_0_s1), _mm512_permutexvar_ps(ix4, b3_0_s2));
+        __m512 b3_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutexvar_ps(ix6, b3_0_s2));
+        __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
+        __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
+        __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
+        __m512 b4_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutexvar_ps(ix1, b4_0_s2));
+        __m512 b4_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix3, b4_0_s1), _mm512_permutexvar_ps(ix4, b4_0_s2));
+        __m512 b4_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutexvar_ps(ix6, b4_0_s2));
+        __m512 b5_0_s0 = _mm512_loadu_ps(&b[5 * sb_row]);
+        __m512 b5_0_s1 = _mm512_loadu_ps(&b[5 * sb_row + 16]);
+        __m512 b5_0_s2 = _mm512_loadu_ps(&b[5 * sb_row + 32]);
+        __m512 b5_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix0, b5_0_s1), _mm512_permutexvar_ps(ix1, b5_0_s2));
+        __m512 b5_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix3, b5_0_s1), _mm512_permutexvar_ps(ix4, b5_0_s2));
+        __m512 b5_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b5_0_s0, ix5, b5_0_s1), _mm512_permutexvar_ps(ix6, b5_0_s2));
+        __m512 b6_0_s0 = _mm512_loadu_ps(&b[6 * sb_row]);
+        __m512 b6_0_s1 = _mm512_loadu_ps(&b[6 * sb_row + 16]);
+        __m512 b6_0_s2 = _mm512_loadu_ps(&b[6 * sb_row + 32]);
+        __m512 b6_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix0, b6_0_s1), _mm512_permutexvar_ps(ix1, b6_0_s2));
+        __m512 b6_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b6_0_s0, ix3, b6_0_s1), _mm512_permutexvar_ps(ix4, b6_0_s2));
+        __m512 b6_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(b6_0_s0, ix5, b6_0_s1), _mm512_permutexvar_ps(ix6, b6_0_s2));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[80]);
+            __m512 a_0_s6 = _mm512_loadu_ps(&a[96]);
+            __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+            __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+            __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+            __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+            __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+            __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+            __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[0]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[32]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
+            __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
+            _mm512_storeu_ps(&c[32], o_2);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[1 * sa_row + 80]);
+            __m512 a_0_s6 = _mm512_loadu_ps(&a[1 * sa_row + 96]);
+            __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+            __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+            __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+            __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+            __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+            __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+            __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
+            __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[2 * sa_row + 80]);
+            __m512 a_0_s6 = _mm512_loadu_ps(&a[2 * sa_row + 96]);
+            __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+            __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+            __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+            __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+            __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+            __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+            __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
+            __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[3 * sa_row + 80]);
+            __m512 a_0_s6 = _mm512_loadu_ps(&a[3 * sa_row + 96]);
+            __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+            __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+            __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+            __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+            __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+            __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+            __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[3 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[3 * sc_row + 32]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
+            __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
+            _mm512_storeu_ps(&c[3 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
+            _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
+            _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[4 * sa_row + 80]);
+            __m512 a_0_s6 = _mm512_loadu_ps(&a[4 * sa_row + 96]);
+            __m512 a_0 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km12, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_ps(ix13, a_0_s6));
+            __m512 a_1 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5)), _mm512_permutexvar_ps(ix20, a_0_s6));
+            __m512 a_2 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix21, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix22, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix23, a_0_s5)), _mm512_permutexvar_ps(ix24, a_0_s6));
+            __m512 a_3 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix25, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix26, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix27, a_0_s5)), _mm512_permutexvar_ps(ix28, a_0_s6));
+            __m512 a_4 = _mm512_mask_blend_ps(km14, _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix29, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix30, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix32, a_0_s5)), _mm512_permutexvar_ps(ix33, a_0_s6));
+            __m512 a_5 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_ps(ix38, a_0_s6));
+            __m512 a_6 = _mm512_mask_blend_ps(km39, _mm512_mask_blend_ps(km37, _mm512_mask_blend_ps(km31, _mm512_permutex2var_ps(a_0_s0, ix40, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix41, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix42, a_0_s5)), _mm512_permutexvar_ps(ix43, a_0_s6));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_6, b6_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_6, b6_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_6, b6_2, acc_2);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[4 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[4 * sc_row + 32]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
+            __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
+            __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
+            _mm512_storeu_ps(&c[4 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
+            _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km54, _mm512_permutex2var_ps(e_0, ix52, e_1), _mm512_permutexvar_ps(ix53, e_2));
+            _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
+        }
+        a += 16 * 7;
+        b += 16 * 3;
+        c += 16 * 3;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 7;
+        rest.B += t * 3;
+        rest.C += t * 3;
         rest.batch = g->batch - t;
         bmm_f32_5x7x3_sf_avx512_rows_ab(&rest);
     }
@@ -2689,22 +2687,22 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_5x7x3[18] = {
-    { "bmm_f32_5x7x3_bf_c99_a1b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 195, bmm_f32_5x7x3_bf_c99_a1b0, NULL },
-    { "bmm_f32_5x7x3_bf_c99_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 210, bmm_f32_5x7x3_bf_c99_b0, NULL },
-    { "bmm_f32_5x7x3_bf_c99_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 240, bmm_f32_5x7x3_bf_c99_ab, NULL },
-    { "bmm_f32_5x7x3_bf_avx2_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_5x7x3_bf_avx2_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_5x7x3_bf_avx512_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_5x7x3_bf_avx512_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_5x7x3_bf_avx512_flat_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 210, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_5x7x3_bf_avx512_flat_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 210, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_5x7x3_sf_c99_a1b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 195, bmm_f32_5x7x3_sf_c99_a1b0, NULL },
-    { "bmm_f32_5x7x3_sf_c99_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 210, bmm_f32_5x7x3_sf_c99_b0, NULL },
-    { "bmm_f32_5x7x3_sf_c99_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 240, bmm_f32_5x7x3_sf_c99_ab, NULL },
-    { "bmm_f32_5x7x3_sf_avx2_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_5x7x3_sf_avx2_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_5x7x3_sf_avx512_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_5x7x3_sf_avx512_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_5x7x3_sf_avx512_xb_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_5x7x3_sf_avx512_xb_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 210, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_5x7x3_bf_c99_a1b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_a1b0, NULL },
+    { "bmm_f32_5x7x3_bf_c99_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_b0, NULL },
+    { "bmm_f32_5x7x3_bf_c99_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_ab, NULL },
+    { "bmm_f32_5x7x3_bf_avx2_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_5x7x3_bf_avx2_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_5x7x3_bf_avx512_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_5x7x3_bf_avx512_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_5x7x3_bf_avx512_flat_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_flat_b0), NULL },
+    { "bmm_f32_5x7x3_bf_avx512_flat_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_flat_ab), NULL },
+    { "bmm_f32_5x7x3_sf_c99_a1b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_a1b0, NULL },
+    { "bmm_f32_5x7x3_sf_c99_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_b0, NULL },
+    { "bmm_f32_5x7x3_sf_c99_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_ab, NULL },
+    { "bmm_f32_5x7x3_sf_avx2_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_5x7x3_sf_avx2_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_5x7x3_sf_avx512_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_5x7x3_sf_avx512_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_5x7x3_sf_avx512_xb_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_b0), NULL },
+    { "bmm_f32_5x7x3_sf_avx512_xb_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_ab), NULL },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f32_64x128x1_bf_c99_t4x1_a1b0
  * f32 C(64x1) = A*B (alpha = 1, beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
- * Cost per matrix: 16320 flops, 16384 loads (A 8192, B 8192, C 0), 64 stores,
+ * Cost per matrix: 16320 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x128x1_bf_c99_t4x1_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -43,7 +43,7 @@ static void bmm_f32_64x128x1_bf_c99_t4x1_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_64x128x1_bf_c99_t4x1_b0
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
- * Cost per matrix: 16384 flops, 16384 loads (A 8192, B 8192, C 0), 64 stores,
+ * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x128x1_bf_c99_t4x1_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -78,7 +78,7 @@ static void bmm_f32_64x128x1_bf_c99_t4x1_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_64x128x1_bf_c99_t4x1_ab
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
- * Cost per matrix: 16512 flops, 16448 loads (A 8192, B 8192, C 64), 64 stores,
+ * Cost per matrix: 16512 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x128x1_bf_c99_t4x1_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -115,8 +115,8 @@ static void bmm_f32_64x128x1_bf_c99_t4x1_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x128x1_bf_avx2_dot_b0
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa avx2, form dot.
- * Cost per matrix: 16384 useful flops, 14 vector registers, 1040 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 12 vector accumulators,
+ * 1120 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1330,8 +1330,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x128x1_bf_avx2_dot_ab
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa avx2, form dot.
- * Cost per matrix: 16384 useful flops, 14 vector registers, 1040 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 12 vector accumulators,
+ * 1120 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2546,8 +2546,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x128x1_bf_avx512_dot_b0
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa avx512, form dot.
- * Cost per matrix: 16384 useful flops, 26 vector registers, 520 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 512 vector arithmetic ops, 24 vector accumulators,
+ * 536 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3171,8 +3171,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x128x1_bf_avx512_dot_ab
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa avx512, form dot.
- * Cost per matrix: 16384 useful flops, 26 vector registers, 520 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 512 vector arithmetic ops, 24 vector accumulators,
+ * 536 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3796,7 +3796,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_ab(const bmm_f32_ar
 
 /* bmm_f32_64x128x1_sf_c99_t4x1_a1b0
  * f32 C(64x1) = A*B (alpha = 1, beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
- * Cost per matrix: 16320 flops, 16384 loads (A 8192, B 8192, C 0), 64 stores,
+ * Cost per matrix: 16320 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x128x1_sf_c99_t4x1_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -3833,7 +3833,7 @@ static void bmm_f32_64x128x1_sf_c99_t4x1_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_64x128x1_sf_c99_t4x1_b0
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
- * Cost per matrix: 16384 flops, 16384 loads (A 8192, B 8192, C 0), 64 stores,
+ * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x128x1_sf_c99_t4x1_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -3871,7 +3871,7 @@ static void bmm_f32_64x128x1_sf_c99_t4x1_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_64x128x1_sf_c99_t4x1_ab
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
- * Cost per matrix: 16512 flops, 16448 loads (A 8192, B 8192, C 64), 64 stores,
+ * Cost per matrix: 16512 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x128x1_sf_c99_t4x1_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -3911,8 +3911,8 @@ static void bmm_f32_64x128x1_sf_c99_t4x1_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x128x1_sf_avx2_dot_b0
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa avx2, form dot.
- * Cost per matrix: 16384 useful flops, 14 vector registers, 1168 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 12 vector accumulators,
+ * 1248 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5131,8 +5131,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x128x1_sf_avx2_dot_ab
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa avx2, form dot.
- * Cost per matrix: 16384 useful flops, 14 vector registers, 1168 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 12 vector accumulators,
+ * 1248 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -6352,8 +6352,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x128x1_sf_avx512_dot_b0
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa avx512, form dot.
- * Cost per matrix: 16384 useful flops, 26 vector registers, 648 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 512 vector arithmetic ops, 24 vector accumulators,
+ * 664 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -6982,8 +6982,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x128x1_sf_avx512_dot_ab
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa avx512, form dot.
- * Cost per matrix: 16384 useful flops, 26 vector registers, 648 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 512 vector arithmetic ops, 24 vector accumulators,
+ * 664 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -7611,18 +7611,18 @@ static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_ab(const bmm_f32_ar
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_64x128x1[14] = {
-    { "bmm_f32_64x128x1_bf_c99_t4x1_a1b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x1", 16320, bmm_f32_64x128x1_bf_c99_t4x1_a1b0, NULL },
-    { "bmm_f32_64x128x1_bf_c99_t4x1_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x1", 16384, bmm_f32_64x128x1_bf_c99_t4x1_b0, NULL },
-    { "bmm_f32_64x128x1_bf_c99_t4x1_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x1", 16512, bmm_f32_64x128x1_bf_c99_t4x1_ab, NULL },
-    { "bmm_f32_64x128x1_bf_avx2_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "dot", 16384, BMM_X86_FN(bmm_f32_64x128x1_bf_avx2_dot_b0), NULL },
-    { "bmm_f32_64x128x1_bf_avx2_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "dot", 16384, BMM_X86_FN(bmm_f32_64x128x1_bf_avx2_dot_ab), NULL },
-    { "bmm_f32_64x128x1_bf_avx512_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "dot", 16384, BMM_X86_FN(bmm_f32_64x128x1_bf_avx512_dot_b0), NULL },
-    { "bmm_f32_64x128x1_bf_avx512_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "dot", 16384, BMM_X86_FN(bmm_f32_64x128x1_bf_avx512_dot_ab), NULL },
-    { "bmm_f32_64x128x1_sf_c99_t4x1_a1b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x1", 16320, bmm_f32_64x128x1_sf_c99_t4x1_a1b0, NULL },
-    { "bmm_f32_64x128x1_sf_c99_t4x1_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x1", 16384, bmm_f32_64x128x1_sf_c99_t4x1_b0, NULL },
-    { "bmm_f32_64x128x1_sf_c99_t4x1_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x1", 16512, bmm_f32_64x128x1_sf_c99_t4x1_ab, NULL },
-    { "bmm_f32_64x128x1_sf_avx2_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "dot", 16384, BMM_X86_FN(bmm_f32_64x128x1_sf_avx2_dot_b0), NULL },
-    { "bmm_f32_64x128x1_sf_avx2_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "dot", 16384, BMM_X86_FN(bmm_f32_64x128x1_sf_avx2_dot_ab), NULL },
-    { "bmm_f32_64x128x1_sf_avx512_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "dot", 16384, BMM_X86_FN(bmm_f32_64x128x1_sf_avx512_dot_b0), NULL },
-    { "bmm_f32_64x128x1_sf_avx512_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "dot", 16384, BMM_X86_FN(bmm_f32_64x128x1_sf_avx512_dot_ab), NULL },
+    { "bmm_f32_64x128x1_bf_c99_t4x1_a1b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_a1b0, NULL },
+    { "bmm_f32_64x128x1_bf_c99_t4x1_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_b0, NULL },
+    { "bmm_f32_64x128x1_bf_c99_t4x1_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_ab, NULL },
+    { "bmm_f32_64x128x1_bf_avx2_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx2_dot_b0), NULL },
+    { "bmm_f32_64x128x1_bf_avx2_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx2_dot_ab), NULL },
+    { "bmm_f32_64x128x1_bf_avx512_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx512_dot_b0), NULL },
+    { "bmm_f32_64x128x1_bf_avx512_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx512_dot_ab), NULL },
+    { "bmm_f32_64x128x1_sf_c99_t4x1_a1b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_a1b0, NULL },
+    { "bmm_f32_64x128x1_sf_c99_t4x1_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_b0, NULL },
+    { "bmm_f32_64x128x1_sf_c99_t4x1_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_ab, NULL },
+    { "bmm_f32_64x128x1_sf_avx2_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx2_dot_b0), NULL },
+    { "bmm_f32_64x128x1_sf_avx2_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx2_dot_ab), NULL },
+    { "bmm_f32_64x128x1_sf_avx512_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx512_dot_b0), NULL },
+    { "bmm_f32_64x128x1_sf_avx512_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx512_dot_ab), NULL },
 };

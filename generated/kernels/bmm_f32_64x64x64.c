@@ -9,7 +9,7 @@
 
 /* bmm_f32_64x64x64_bf_c99_t4x8_a1b0
  * f32 C(64x64) = A*B (alpha = 1, beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
- * Cost per matrix: 520192 flops, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
+ * Cost per matrix: 520192 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x64x64_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -127,7 +127,7 @@ static void bmm_f32_64x64x64_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_64x64x64_bf_c99_t4x8_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
- * Cost per matrix: 524288 flops, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
+ * Cost per matrix: 524288 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x64x64_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -246,7 +246,7 @@ static void bmm_f32_64x64x64_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_64x64x64_bf_c99_t4x8_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
- * Cost per matrix: 532480 flops, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
+ * Cost per matrix: 532480 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x64x64_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -367,8 +367,8 @@ static void bmm_f32_64x64x64_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx2_rl6_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 22016 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * 22016 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -723,8 +723,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx2_rl6_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 22528 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -771,18 +771,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 192]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 200]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 256]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 264]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 320]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 328]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]))));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]))));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]))));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]))));
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]))));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]))));
+                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 192]))));
+                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 200]))));
+                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 256]))));
+                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 264]))));
+                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 320]))));
+                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 328]))));
             }
         }
         {
@@ -810,14 +810,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3840], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3840]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3848], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3848]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3904], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3904]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3912], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3912]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[3968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3968]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[3976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3976]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4032]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4040]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[3840], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3840]))));
+            _mm256_storeu_ps(&c[3848], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3848]))));
+            _mm256_storeu_ps(&c[3904], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3904]))));
+            _mm256_storeu_ps(&c[3912], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3912]))));
+            _mm256_storeu_ps(&c[3968], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3968]))));
+            _mm256_storeu_ps(&c[3976], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3976]))));
+            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4032]))));
+            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4040]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -855,18 +855,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 208]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 216]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 272]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 280]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 336]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 344]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]))));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]))));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]))));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]))));
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]))));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]))));
+                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 208]))));
+                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 216]))));
+                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 272]))));
+                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 280]))));
+                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 336]))));
+                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 344]))));
             }
         }
         {
@@ -894,14 +894,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3856], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3856]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3864], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3864]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3920], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3920]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3928], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3928]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[3984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3984]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[3992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3992]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4048]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4056]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[3856], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3856]))));
+            _mm256_storeu_ps(&c[3864], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3864]))));
+            _mm256_storeu_ps(&c[3920], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3920]))));
+            _mm256_storeu_ps(&c[3928], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3928]))));
+            _mm256_storeu_ps(&c[3984], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3984]))));
+            _mm256_storeu_ps(&c[3992], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3992]))));
+            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4048]))));
+            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4056]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -939,18 +939,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 224]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 232]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 288]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 296]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 352]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 360]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]))));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]))));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]))));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]))));
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]))));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]))));
+                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 224]))));
+                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 232]))));
+                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 288]))));
+                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 296]))));
+                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 352]))));
+                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 360]))));
             }
         }
         {
@@ -978,14 +978,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3872], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3872]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3880], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3880]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3936], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3936]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3944], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3944]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[4000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4000]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[4008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4008]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4064]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4072]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[3872], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3872]))));
+            _mm256_storeu_ps(&c[3880], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3880]))));
+            _mm256_storeu_ps(&c[3936], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3936]))));
+            _mm256_storeu_ps(&c[3944], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3944]))));
+            _mm256_storeu_ps(&c[4000], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4000]))));
+            _mm256_storeu_ps(&c[4008], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4008]))));
+            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4064]))));
+            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4072]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1023,18 +1023,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 240]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 248]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 304]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 312]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 368]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 376]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]))));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]))));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]))));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]))));
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]))));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]))));
+                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 240]))));
+                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 248]))));
+                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 304]))));
+                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 312]))));
+                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 368]))));
+                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 376]))));
             }
         }
         {
@@ -1062,14 +1062,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3888], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3888]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3896], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3896]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3952], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3952]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3960]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[4016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4016]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[4024], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4024]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4080]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4088]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[3888], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3888]))));
+            _mm256_storeu_ps(&c[3896], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3896]))));
+            _mm256_storeu_ps(&c[3952], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3952]))));
+            _mm256_storeu_ps(&c[3960], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3960]))));
+            _mm256_storeu_ps(&c[4016], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4016]))));
+            _mm256_storeu_ps(&c[4024], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4024]))));
+            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4080]))));
+            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4088]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1081,8 +1081,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx2_rl3_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 27648 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
+ * 27648 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1269,8 +1269,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx2_rl3_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 28160 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 6 vector accumulators,
+ * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1302,12 +1302,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]))));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]))));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]))));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]))));
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]))));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]))));
             }
         }
         {
@@ -1320,8 +1320,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4032]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4040]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4032]))));
+            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4040]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -1344,12 +1344,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]))));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]))));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]))));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]))));
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]))));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]))));
             }
         }
         {
@@ -1362,8 +1362,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4048]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4056]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4048]))));
+            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4056]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -1386,12 +1386,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]))));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]))));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]))));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]))));
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]))));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]))));
             }
         }
         {
@@ -1404,8 +1404,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4064]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4072]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4064]))));
+            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4072]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -1428,12 +1428,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]))));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]))));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]))));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]))));
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]))));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]))));
             }
         }
         {
@@ -1446,8 +1446,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4080]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4088]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4080]))));
+            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4088]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1459,8 +1459,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx512_rl6_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 6912 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
+ * 6912 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1627,8 +1627,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx512_rl6_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 7168 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
+ * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1701,30 +1701,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]), _mm512_mul_ps(valpha, acc2_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 192]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 208]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 224]), _mm512_mul_ps(valpha, acc3_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 240]), _mm512_mul_ps(valpha, acc3_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 256]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 272]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 288]), _mm512_mul_ps(valpha, acc4_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 304]), _mm512_mul_ps(valpha, acc4_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 320]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 336]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 352]), _mm512_mul_ps(valpha, acc5_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 368]), _mm512_mul_ps(valpha, acc5_3)));
+                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]))));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]))));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]))));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]))));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]))));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]))));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]))));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]))));
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]))));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]))));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]))));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]))));
+                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 192]))));
+                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 208]))));
+                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 224]))));
+                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 240]))));
+                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 256]))));
+                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 272]))));
+                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_fmadd_ps(valpha, acc4_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 288]))));
+                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_fmadd_ps(valpha, acc4_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 304]))));
+                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 320]))));
+                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 336]))));
+                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_fmadd_ps(valpha, acc5_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 352]))));
+                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_fmadd_ps(valpha, acc5_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 368]))));
             }
         }
         {
@@ -1770,22 +1770,22 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_f32_ar
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[3840], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3840]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[3856], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3856]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[3872], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3872]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[3888], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3888]), _mm512_mul_ps(valpha, acc0_3)));
-            _mm512_storeu_ps(&c[3904], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3904]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[3920], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3920]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[3936], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3936]), _mm512_mul_ps(valpha, acc1_2)));
-            _mm512_storeu_ps(&c[3952], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3952]), _mm512_mul_ps(valpha, acc1_3)));
-            _mm512_storeu_ps(&c[3968], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3968]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[3984], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3984]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[4000], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4000]), _mm512_mul_ps(valpha, acc2_2)));
-            _mm512_storeu_ps(&c[4016], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4016]), _mm512_mul_ps(valpha, acc2_3)));
-            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4032]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4048]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4064]), _mm512_mul_ps(valpha, acc3_2)));
-            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4080]), _mm512_mul_ps(valpha, acc3_3)));
+            _mm512_storeu_ps(&c[3840], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3840]))));
+            _mm512_storeu_ps(&c[3856], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3856]))));
+            _mm512_storeu_ps(&c[3872], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3872]))));
+            _mm512_storeu_ps(&c[3888], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3888]))));
+            _mm512_storeu_ps(&c[3904], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3904]))));
+            _mm512_storeu_ps(&c[3920], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3920]))));
+            _mm512_storeu_ps(&c[3936], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3936]))));
+            _mm512_storeu_ps(&c[3952], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3952]))));
+            _mm512_storeu_ps(&c[3968], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3968]))));
+            _mm512_storeu_ps(&c[3984], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3984]))));
+            _mm512_storeu_ps(&c[4000], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4000]))));
+            _mm512_storeu_ps(&c[4016], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4016]))));
+            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4032]))));
+            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4048]))));
+            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4064]))));
+            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4080]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1797,8 +1797,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx512_rl3_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 9728 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
+ * 9728 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1887,8 +1887,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx512_rl3_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 9984 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 12 vector accumulators,
+ * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1934,18 +1934,18 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_f32_ar
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]), _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]))));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]))));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]))));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]))));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]))));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]))));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]))));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]))));
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]))));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]))));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]))));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]))));
             }
         }
         {
@@ -1964,10 +1964,10 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_f32_ar
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4032]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4048]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4064]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4080]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4032]))));
+            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4048]))));
+            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4064]))));
+            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4080]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1978,7 +1978,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_f32_ar
 
 /* bmm_f32_64x64x64_sf_c99_t4x8_a1b0
  * f32 C(64x64) = A*B (alpha = 1, beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
- * Cost per matrix: 520192 flops, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
+ * Cost per matrix: 520192 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x64x64_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2099,7 +2099,7 @@ static void bmm_f32_64x64x64_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
 
 /* bmm_f32_64x64x64_sf_c99_t4x8_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
- * Cost per matrix: 524288 flops, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
+ * Cost per matrix: 524288 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x64x64_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2221,7 +2221,7 @@ static void bmm_f32_64x64x64_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_64x64x64_sf_c99_t4x8_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
- * Cost per matrix: 532480 flops, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
+ * Cost per matrix: 532480 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_64x64x64_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2345,8 +2345,8 @@ static void bmm_f32_64x64x64_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl6_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 22016 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * 22016 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2704,8 +2704,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl6_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 22528 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2755,18 +2755,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
             }
         }
         {
@@ -2794,14 +2794,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2839,18 +2839,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]))));
             }
         }
         {
@@ -2878,14 +2878,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2923,18 +2923,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]))));
             }
         }
         {
@@ -2962,14 +2962,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3007,18 +3007,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]))));
             }
         }
         {
@@ -3046,14 +3046,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3065,8 +3065,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl3_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 27648 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
+ * 27648 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3256,8 +3256,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_b0(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl3_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 28160 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 6 vector accumulators,
+ * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3292,12 +3292,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
             }
         }
         {
@@ -3310,8 +3310,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3334,12 +3334,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
             }
         }
         {
@@ -3352,8 +3352,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3376,12 +3376,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]))));
             }
         }
         {
@@ -3394,8 +3394,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3418,12 +3418,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]))));
             }
         }
         {
@@ -3436,8 +3436,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3449,8 +3449,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl6_pf_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 22016 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * 22016 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3822,8 +3822,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl6_pf_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 22528 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3887,18 +3887,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
             }
         }
         {
@@ -3926,14 +3926,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3971,18 +3971,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]))));
             }
         }
         {
@@ -4010,14 +4010,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4055,18 +4055,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]))));
             }
         }
         {
@@ -4094,14 +4094,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4139,18 +4139,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_ps(valpha, acc5_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]))));
             }
         }
         {
@@ -4178,14 +4178,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]))));
+            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]))));
+            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4197,8 +4197,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl3_pf_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 27648 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
+ * 27648 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4402,8 +4402,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl3_pf_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 28160 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 6 vector accumulators,
+ * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4452,12 +4452,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
             }
         }
         {
@@ -4470,8 +4470,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4494,12 +4494,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
             }
         }
         {
@@ -4512,8 +4512,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4536,12 +4536,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]))));
             }
         }
         {
@@ -4554,8 +4554,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4578,12 +4578,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]))));
             }
         }
         {
@@ -4596,8 +4596,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4609,8 +4609,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl6_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 6912 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
+ * 6912 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4780,8 +4780,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl6_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 7168 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
+ * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4857,30 +4857,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_ps(valpha, acc4_2)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_ps(valpha, acc4_3)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_ps(valpha, acc5_2)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_ps(valpha, acc5_3)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(valpha, acc4_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(valpha, acc4_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(valpha, acc5_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(valpha, acc5_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]))));
             }
         }
         {
@@ -4926,22 +4926,22 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_f32_ar
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
+            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]))));
+            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]))));
+            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]))));
+            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]))));
+            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]))));
+            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]))));
+            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]))));
+            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]))));
+            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]))));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4953,8 +4953,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl3_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 9728 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
+ * 9728 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5046,8 +5046,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_b0(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl3_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 9984 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 12 vector accumulators,
+ * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5096,18 +5096,18 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_f32_ar
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
             }
         }
         {
@@ -5126,10 +5126,10 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_f32_ar
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5141,8 +5141,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_f32_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl6_pf_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 6912 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
+ * 6912 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5326,8 +5326,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f32
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl6_pf_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 7168 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
+ * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5417,30 +5417,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_ps(valpha, acc4_2)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_ps(valpha, acc4_3)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_ps(valpha, acc5_2)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_ps(valpha, acc5_3)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(valpha, acc4_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(valpha, acc4_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(valpha, acc5_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(valpha, acc5_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]))));
             }
         }
         {
@@ -5486,22 +5486,22 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
+            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]))));
+            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]))));
+            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]))));
+            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]))));
+            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]))));
+            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]))));
+            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]))));
+            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]))));
+            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]))));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5513,8 +5513,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl3_pf_b0
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 9728 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
+ * 9728 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5620,8 +5620,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f32
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl3_pf_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 9984 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 12 vector accumulators,
+ * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5684,18 +5684,18 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]))));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
             }
         }
         {
@@ -5714,10 +5714,10 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]))));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5727,34 +5727,34 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_64x64x64[30] = {
-    { "bmm_f32_64x64x64_bf_c99_t4x8_a1b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 520192, bmm_f32_64x64x64_bf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_64x64x64_bf_c99_t4x8_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 524288, bmm_f32_64x64x64_bf_c99_t4x8_b0, NULL },
-    { "bmm_f32_64x64x64_bf_c99_t4x8_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 532480, bmm_f32_64x64x64_bf_c99_t4x8_ab, NULL },
-    { "bmm_f32_64x64x64_bf_avx2_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl6_b0), NULL },
-    { "bmm_f32_64x64x64_bf_avx2_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl6_ab), NULL },
-    { "bmm_f32_64x64x64_bf_avx2_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl3_b0), NULL },
-    { "bmm_f32_64x64x64_bf_avx2_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl3_ab), NULL },
-    { "bmm_f32_64x64x64_bf_avx512_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl6_b0), NULL },
-    { "bmm_f32_64x64x64_bf_avx512_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl6_ab), NULL },
-    { "bmm_f32_64x64x64_bf_avx512_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl3_b0), NULL },
-    { "bmm_f32_64x64x64_bf_avx512_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl3_ab), NULL },
-    { "bmm_f32_64x64x64_sf_c99_t4x8_a1b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 520192, bmm_f32_64x64x64_sf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_64x64x64_sf_c99_t4x8_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 524288, bmm_f32_64x64x64_sf_c99_t4x8_b0, NULL },
-    { "bmm_f32_64x64x64_sf_c99_t4x8_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 532480, bmm_f32_64x64x64_sf_c99_t4x8_ab, NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3_pf", 524288, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_ab), NULL },
+    { "bmm_f32_64x64x64_bf_c99_t4x8_a1b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_a1b0, NULL },
+    { "bmm_f32_64x64x64_bf_c99_t4x8_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_b0, NULL },
+    { "bmm_f32_64x64x64_bf_c99_t4x8_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_ab, NULL },
+    { "bmm_f32_64x64x64_bf_avx2_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl6_b0), NULL },
+    { "bmm_f32_64x64x64_bf_avx2_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl6_ab), NULL },
+    { "bmm_f32_64x64x64_bf_avx2_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl3_b0), NULL },
+    { "bmm_f32_64x64x64_bf_avx2_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl3_ab), NULL },
+    { "bmm_f32_64x64x64_bf_avx512_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl6_b0), NULL },
+    { "bmm_f32_64x64x64_bf_avx512_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl6_ab), NULL },
+    { "bmm_f32_64x64x64_bf_avx512_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl3_b0), NULL },
+    { "bmm_f32_64x64x64_bf_avx512_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl3_ab), NULL },
+    { "bmm_f32_64x64x64_sf_c99_t4x8_a1b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_a1b0, NULL },
+    { "bmm_f32_64x64x64_sf_c99_t4x8_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_b0, NULL },
+    { "bmm_f32_64x64x64_sf_c99_t4x8_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_ab, NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_ab), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_b0), NULL },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_ab), NULL },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f32_6x6x6_bf_c99_a1b0
  * f32 C(6x6) = A*B (alpha = 1, beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa c99, form unroll.
- * Cost per matrix: 396 flops, 432 loads (A 216, B 216, C 0), 36 stores,
+ * Cost per matrix: 396 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_6x6x6_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -289,7 +289,7 @@ static void bmm_f32_6x6x6_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_6x6x6_bf_c99_b0
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa c99, form unroll.
- * Cost per matrix: 432 flops, 432 loads (A 216, B 216, C 0), 36 stores,
+ * Cost per matrix: 432 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_6x6x6_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -570,7 +570,7 @@ static void bmm_f32_6x6x6_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_6x6x6_bf_c99_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa c99, form unroll.
- * Cost per matrix: 504 flops, 468 loads (A 216, B 216, C 36), 36 stores,
+ * Cost per matrix: 504 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_6x6x6_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -853,8 +853,8 @@ static void bmm_f32_6x6x6_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx2_rows_b0
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 42 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * 42 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -960,8 +960,8 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx2_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 48 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1052,12 +1052,12 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[35]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask6), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask6), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask6), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18], mask6), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24], mask6), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[30], mask6), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask6))));
+            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6], mask6))));
+            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12], mask6))));
+            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[18], mask6))));
+            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24], mask6))));
+            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[30], mask6))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1069,8 +1069,8 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx512_rows_b0
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 42 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * 42 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1176,8 +1176,8 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx512_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 48 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1268,12 +1268,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_f32_args
             acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
             __m512 a5_5 = _mm512_set1_ps(a[35]);
             acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[6]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[12]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[18]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[24]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[30]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]))));
+            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[6]))));
+            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[12]))));
+            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[18]))));
+            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[24]))));
+            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[30]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1285,8 +1285,8 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx512_flat_b0
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa avx512, form flat.
- * Cost per matrix: 432 useful flops, 9 vector registers, 9 vector loads,
- * 3 vector stores, 24 lane permutes. */
+ * Cost per matrix: 432 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * 9 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1350,8 +1350,8 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx512_flat_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx512, form flat.
- * Cost per matrix: 432 useful flops, 9 vector registers, 12 vector loads,
- * 3 vector stores, 24 lane permutes. */
+ * Cost per matrix: 432 useful flops in 24 vector arithmetic ops, 3 vector accumulators,
+ * 12 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1404,9 +1404,9 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as0_0), bk5_2, acc0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as1_0), bk5_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as2_0), bk5_2, acc2);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[12]), _mm512_mul_ps(valpha, acc1)));
-        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[24]), _mm512_mul_ps(valpha, acc2)));
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]))));
+        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[12]))));
+        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_fmadd_ps(valpha, acc2, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[24]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1416,7 +1416,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_f32_args
 
 /* bmm_f32_6x6x6_sf_c99_a1b0
  * f32 C(6x6) = A*B (alpha = 1, beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa c99, form unroll.
- * Cost per matrix: 396 flops, 432 loads (A 216, B 216, C 0), 36 stores,
+ * Cost per matrix: 396 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_6x6x6_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1699,7 +1699,7 @@ static void bmm_f32_6x6x6_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_6x6x6_sf_c99_b0
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa c99, form unroll.
- * Cost per matrix: 432 flops, 432 loads (A 216, B 216, C 0), 36 stores,
+ * Cost per matrix: 432 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_6x6x6_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1983,7 +1983,7 @@ static void bmm_f32_6x6x6_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_6x6x6_sf_c99_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa c99, form unroll.
- * Cost per matrix: 504 flops, 468 loads (A 216, B 216, C 36), 36 stores,
+ * Cost per matrix: 504 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_6x6x6_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2269,8 +2269,8 @@ static void bmm_f32_6x6x6_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_sf_avx2_rows_b0
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 42 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * 42 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2379,8 +2379,8 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_sf_avx2_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 48 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2474,12 +2474,12 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask6), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask6), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask6), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask6), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask6), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask6), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask6))));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask6, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask6))));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask6, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask6))));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask6, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask6))));
+            _mm256_maskstore_ps(&c[4 * sc_row], mask6, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask6))));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask6, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask6))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2491,8 +2491,8 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_sf_avx512_rows_b0
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 42 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * 42 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2601,8 +2601,8 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_sf_avx512_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 48 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2696,12 +2696,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_ab(const bmm_f32_args
             acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
             __m512 a5_5 = _mm512_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask6, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask6, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask6, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask6, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[4 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask6, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[5 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2714,9 +2714,10 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_ab(const bmm_f32_args
 /* bmm_f32_6x6x6_sf_avx512_xb_b0
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 432 useful flops per matrix, 50 vector values live,
- * 72 vector loads, 36 vector stores, 324 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 6, 6, 6), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 432 useful flops per matrix in 252 vector arithmetic ops,
+ * 6 vector accumulators, 72 vector loads, 36 vector stores, 324 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2772,498 +2773,496 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_b0(const bmm_f32_args *
     const __m512i ix43 = _mm512_set_epi32(0, 0, 31, 15, 0, 0, 0, 0, 30, 14, 0, 0, 0, 0, 29, 13);
     const __m512i ix44 = _mm512_set_epi32(31, 15, 0, 0, 0, 0, 30, 14, 0, 0, 0, 0, 29, 13, 0, 0);
     int64_t t = 0;
-    if (g->sa_batch == 6 && g->sb_batch == 6 && g->sc_batch == 6) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
-            __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
-            __m512 b0_0_s5 = _mm512_loadu_ps(&b[80]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix3, b0_0_s5));
-            __m512 b0_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix7, b0_0_s5));
-            __m512 b0_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix9, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix11, b0_0_s5));
-            __m512 b0_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix12, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix13, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix14, b0_0_s5));
-            __m512 b0_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix15, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix16, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix18, b0_0_s5));
-            __m512 b0_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix22, b0_0_s5));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
-            __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
-            __m512 b1_0_s5 = _mm512_loadu_ps(&b[1 * sb_row + 80]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix3, b1_0_s5));
-            __m512 b1_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix7, b1_0_s5));
-            __m512 b1_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix9, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix11, b1_0_s5));
-            __m512 b1_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix12, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix13, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix14, b1_0_s5));
-            __m512 b1_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix15, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix16, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix18, b1_0_s5));
-            __m512 b1_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix22, b1_0_s5));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
-            __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
-            __m512 b2_0_s5 = _mm512_loadu_ps(&b[2 * sb_row + 80]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix3, b2_0_s5));
-            __m512 b2_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix7, b2_0_s5));
-            __m512 b2_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix9, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix11, b2_0_s5));
-            __m512 b2_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix12, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix13, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix14, b2_0_s5));
-            __m512 b2_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix15, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix16, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix18, b2_0_s5));
-            __m512 b2_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix22, b2_0_s5));
-            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
-            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
-            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
-            __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
-            __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
-            __m512 b3_0_s5 = _mm512_loadu_ps(&b[3 * sb_row + 80]);
-            __m512 b3_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix3, b3_0_s5));
-            __m512 b3_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix7, b3_0_s5));
-            __m512 b3_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix9, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix11, b3_0_s5));
-            __m512 b3_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix12, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix13, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix14, b3_0_s5));
-            __m512 b3_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix15, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix16, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix18, b3_0_s5));
-            __m512 b3_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix22, b3_0_s5));
-            __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
-            __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
-            __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
-            __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
-            __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
-            __m512 b4_0_s5 = _mm512_loadu_ps(&b[4 * sb_row + 80]);
-            __m512 b4_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix3, b4_0_s5));
-            __m512 b4_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix6, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix7, b4_0_s5));
-            __m512 b4_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix9, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix11, b4_0_s5));
-            __m512 b4_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix12, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix13, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix14, b4_0_s5));
-            __m512 b4_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix15, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix16, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix18, b4_0_s5));
-            __m512 b4_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix22, b4_0_s5));
-            __m512 b5_0_s0 = _mm512_loadu_ps(&b[5 * sb_row]);
-            __m512 b5_0_s1 = _mm512_loadu_ps(&b[5 * sb_row + 16]);
-            __m512 b5_0_s2 = _mm512_loadu_ps(&b[5 * sb_row + 32]);
-            __m512 b5_0_s3 = _mm512_loadu_ps(&b[5 * sb_row + 48]);
-            __m512 b5_0_s4 = _mm512_loadu_ps(&b[5 * sb_row + 64]);
-            __m512 b5_0_s5 = _mm512_loadu_ps(&b[5 * sb_row + 80]);
-            __m512 b5_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix0, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix1, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix3, b5_0_s5));
-            __m512 b5_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix5, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix6, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix7, b5_0_s5));
-            __m512 b5_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b5_0_s0, ix8, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix9, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix11, b5_0_s5));
-            __m512 b5_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b5_0_s0, ix12, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix13, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix14, b5_0_s5));
-            __m512 b5_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b5_0_s0, ix15, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix16, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix18, b5_0_s5));
-            __m512 b5_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b5_0_s0, ix20, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix21, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix22, b5_0_s5));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
-                __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
-                _mm512_storeu_ps(&c[32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
-                _mm512_storeu_ps(&c[48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
-                _mm512_storeu_ps(&c[64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
-                _mm512_storeu_ps(&c[80], o_5);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[1 * sa_row + 80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
-                __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row + 80], o_5);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[2 * sa_row + 80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
-                __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row + 80], o_5);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[3 * sa_row + 80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
-                __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row + 80], o_5);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[4 * sa_row + 80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
-                __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row + 80], o_5);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[5 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[5 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[5 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[5 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[5 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[5 * sa_row + 80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
-                __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
-                __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
-                __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
-                __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
-                __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
-                __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row + 80], o_5);
-            }
-            a += 16 * 6;
-            b += 16 * 6;
-            c += 16 * 6;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
+        __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
+        __m512 b0_0_s5 = _mm512_loadu_ps(&b[80]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix3, b0_0_s5));
+        __m512 b0_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix7, b0_0_s5));
+        __m512 b0_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix9, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix11, b0_0_s5));
+        __m512 b0_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix12, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix13, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix14, b0_0_s5));
+        __m512 b0_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix15, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix16, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix18, b0_0_s5));
+        __m512 b0_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix22, b0_0_s5));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
+        __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
+        __m512 b1_0_s5 = _mm512_loadu_ps(&b[1 * sb_row + 80]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix3, b1_0_s5));
+        __m512 b1_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix7, b1_0_s5));
+        __m512 b1_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix9, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix11, b1_0_s5));
+        __m512 b1_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix12, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix13, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix14, b1_0_s5));
+        __m512 b1_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix15, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix16, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix18, b1_0_s5));
+        __m512 b1_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix22, b1_0_s5));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
+        __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
+        __m512 b2_0_s5 = _mm512_loadu_ps(&b[2 * sb_row + 80]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix3, b2_0_s5));
+        __m512 b2_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix7, b2_0_s5));
+        __m512 b2_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix9, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix11, b2_0_s5));
+        __m512 b2_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix12, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix13, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix14, b2_0_s5));
+        __m512 b2_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix15, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix16, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix18, b2_0_s5));
+        __m512 b2_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix22, b2_0_s5));
+        __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+        __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+        __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+        __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
+        __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
+        __m512 b3_0_s5 = _mm512_loadu_ps(&b[3 * sb_row + 80]);
+        __m512 b3_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix3, b3_0_s5));
+        __m512 b3_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix7, b3_0_s5));
+        __m512 b3_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix9, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix11, b3_0_s5));
+        __m512 b3_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix12, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix13, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix14, b3_0_s5));
+        __m512 b3_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix15, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix16, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix18, b3_0_s5));
+        __m512 b3_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix22, b3_0_s5));
+        __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
+        __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
+        __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
+        __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
+        __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
+        __m512 b4_0_s5 = _mm512_loadu_ps(&b[4 * sb_row + 80]);
+        __m512 b4_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix3, b4_0_s5));
+        __m512 b4_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix6, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix7, b4_0_s5));
+        __m512 b4_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix9, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix11, b4_0_s5));
+        __m512 b4_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix12, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix13, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix14, b4_0_s5));
+        __m512 b4_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix15, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix16, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix18, b4_0_s5));
+        __m512 b4_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix22, b4_0_s5));
+        __m512 b5_0_s0 = _mm512_loadu_ps(&b[5 * sb_row]);
+        __m512 b5_0_s1 = _mm512_loadu_ps(&b[5 * sb_row + 16]);
+        __m512 b5_0_s2 = _mm512_loadu_ps(&b[5 * sb_row + 32]);
+        __m512 b5_0_s3 = _mm512_loadu_ps(&b[5 * sb_row + 48]);
+        __m512 b5_0_s4 = _mm512_loadu_ps(&b[5 * sb_row + 64]);
+        __m512 b5_0_s5 = _mm512_loadu_ps(&b[5 * sb_row + 80]);
+        __m512 b5_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix0, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix1, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix3, b5_0_s5));
+        __m512 b5_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix5, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix6, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix7, b5_0_s5));
+        __m512 b5_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b5_0_s0, ix8, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix9, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix11, b5_0_s5));
+        __m512 b5_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b5_0_s0, ix12, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix13, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix14, b5_0_s5));
+        __m512 b5_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b5_0_s0, ix15, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix16, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix18, b5_0_s5));
+        __m512 b5_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b5_0_s0, ix20, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix21, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix22, b5_0_s5));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
+            __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
+            _mm512_storeu_ps(&c[32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
+            _mm512_storeu_ps(&c[48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
+            _mm512_storeu_ps(&c[64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
+            _mm512_storeu_ps(&c[80], o_5);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[1 * sa_row + 80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
+            __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row + 80], o_5);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[2 * sa_row + 80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
+            __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row + 80], o_5);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[3 * sa_row + 80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
+            __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row + 80], o_5);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[4 * sa_row + 80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
+            __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row + 80], o_5);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[5 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[5 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[5 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[5 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[5 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[5 * sa_row + 80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 e_0 = _mm512_mul_ps(valpha, acc_0);
+            __m512 e_1 = _mm512_mul_ps(valpha, acc_1);
+            __m512 e_2 = _mm512_mul_ps(valpha, acc_2);
+            __m512 e_3 = _mm512_mul_ps(valpha, acc_3);
+            __m512 e_4 = _mm512_mul_ps(valpha, acc_4);
+            __m512 e_5 = _mm512_mul_ps(valpha, acc_5);
+            __m512 o_0 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix24, e_1), _mm512_permutex2var_ps(e_2, ix25, e_3)), _mm512_permutex2var_ps(e_4, ix27, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix29, e_1), _mm512_permutex2var_ps(e_2, ix30, e_3)), _mm512_permutex2var_ps(e_4, ix31, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix33, e_1), _mm512_permutex2var_ps(e_2, ix34, e_3)), _mm512_permutex2var_ps(e_4, ix35, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km28, _mm512_mask_blend_ps(km26, _mm512_permutex2var_ps(e_0, ix36, e_1), _mm512_permutex2var_ps(e_2, ix37, e_3)), _mm512_permutex2var_ps(e_4, ix38, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km32, _mm512_mask_blend_ps(km28, _mm512_permutex2var_ps(e_0, ix39, e_1), _mm512_permutex2var_ps(e_2, ix40, e_3)), _mm512_permutex2var_ps(e_4, ix41, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km32, _mm512_permutex2var_ps(e_0, ix42, e_1), _mm512_permutex2var_ps(e_2, ix43, e_3)), _mm512_permutex2var_ps(e_4, ix44, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row + 80], o_5);
+        }
+        a += 16 * 6;
+        b += 16 * 6;
+        c += 16 * 6;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 6;
+        rest.B += t * 6;
+        rest.C += t * 6;
         rest.batch = g->batch - t;
         bmm_f32_6x6x6_sf_avx512_rows_b0(&rest);
     }
@@ -3274,9 +3273,10 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_b0(const bmm_f32_args *
 /* bmm_f32_6x6x6_sf_avx512_xb_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx512, form xb:
  * the 16 lanes of a vector are 16 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 16 matrices: 432 useful flops per matrix, 50 vector values live,
- * 108 vector loads, 36 vector stores, 432 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 6, 6, 6), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 16 matrices: 432 useful flops per matrix in 288 vector arithmetic ops,
+ * 12 vector accumulators, 108 vector loads, 36 vector stores, 432 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3310,8 +3310,8 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix20 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 29, 23, 17, 11, 5);
     const __m512i ix21 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 27, 21, 15, 9, 3, 0, 0, 0, 0, 0);
     const __m512i ix22 = _mm512_set_epi32(31, 25, 19, 13, 7, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
+    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512i ix25 = _mm512_set_epi32(0, 0, 18, 2, 0, 0, 0, 0, 17, 1, 0, 0, 0, 0, 16, 0);
     const __m512i ix26 = _mm512_set_epi32(18, 2, 0, 0, 0, 0, 17, 1, 0, 0, 0, 0, 16, 0, 0, 0);
     const __mmask16 km27 = (__mmask16)0xC30C;
@@ -3334,570 +3334,568 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix44 = _mm512_set_epi32(0, 0, 31, 15, 0, 0, 0, 0, 30, 14, 0, 0, 0, 0, 29, 13);
     const __m512i ix45 = _mm512_set_epi32(31, 15, 0, 0, 0, 0, 30, 14, 0, 0, 0, 0, 29, 13, 0, 0);
     int64_t t = 0;
-    if (g->sa_batch == 6 && g->sb_batch == 6 && g->sc_batch == 6) {
-        for (; t + 16 <= g->batch; t += 16) {
-            __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
-            __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
-            __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
-            __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
-            __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
-            __m512 b0_0_s5 = _mm512_loadu_ps(&b[80]);
-            __m512 b0_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix3, b0_0_s5));
-            __m512 b0_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix7, b0_0_s5));
-            __m512 b0_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix9, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix11, b0_0_s5));
-            __m512 b0_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix12, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix13, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix14, b0_0_s5));
-            __m512 b0_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix15, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix16, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix18, b0_0_s5));
-            __m512 b0_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix22, b0_0_s5));
-            __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
-            __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
-            __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
-            __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
-            __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
-            __m512 b1_0_s5 = _mm512_loadu_ps(&b[1 * sb_row + 80]);
-            __m512 b1_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix3, b1_0_s5));
-            __m512 b1_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix7, b1_0_s5));
-            __m512 b1_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix9, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix11, b1_0_s5));
-            __m512 b1_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix12, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix13, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix14, b1_0_s5));
-            __m512 b1_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix15, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix16, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix18, b1_0_s5));
-            __m512 b1_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix22, b1_0_s5));
-            __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
-            __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
-            __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
-            __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
-            __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
-            __m512 b2_0_s5 = _mm512_loadu_ps(&b[2 * sb_row + 80]);
-            __m512 b2_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix3, b2_0_s5));
-            __m512 b2_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix7, b2_0_s5));
-            __m512 b2_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix9, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix11, b2_0_s5));
-            __m512 b2_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix12, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix13, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix14, b2_0_s5));
-            __m512 b2_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix15, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix16, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix18, b2_0_s5));
-            __m512 b2_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix22, b2_0_s5));
-            __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
-            __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
-            __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
-            __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
-            __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
-            __m512 b3_0_s5 = _mm512_loadu_ps(&b[3 * sb_row + 80]);
-            __m512 b3_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix3, b3_0_s5));
-            __m512 b3_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix7, b3_0_s5));
-            __m512 b3_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix9, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix11, b3_0_s5));
-            __m512 b3_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix12, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix13, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix14, b3_0_s5));
-            __m512 b3_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix15, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix16, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix18, b3_0_s5));
-            __m512 b3_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix22, b3_0_s5));
-            __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
-            __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
-            __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
-            __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
-            __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
-            __m512 b4_0_s5 = _mm512_loadu_ps(&b[4 * sb_row + 80]);
-            __m512 b4_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix3, b4_0_s5));
-            __m512 b4_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix6, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix7, b4_0_s5));
-            __m512 b4_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix9, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix11, b4_0_s5));
-            __m512 b4_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix12, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix13, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix14, b4_0_s5));
-            __m512 b4_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix15, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix16, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix18, b4_0_s5));
-            __m512 b4_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix22, b4_0_s5));
-            __m512 b5_0_s0 = _mm512_loadu_ps(&b[5 * sb_row]);
-            __m512 b5_0_s1 = _mm512_loadu_ps(&b[5 * sb_row + 16]);
-            __m512 b5_0_s2 = _mm512_loadu_ps(&b[5 * sb_row + 32]);
-            __m512 b5_0_s3 = _mm512_loadu_ps(&b[5 * sb_row + 48]);
-            __m512 b5_0_s4 = _mm512_loadu_ps(&b[5 * sb_row + 64]);
-            __m512 b5_0_s5 = _mm512_loadu_ps(&b[5 * sb_row + 80]);
-            __m512 b5_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix0, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix1, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix3, b5_0_s5));
-            __m512 b5_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix5, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix6, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix7, b5_0_s5));
-            __m512 b5_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b5_0_s0, ix8, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix9, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix11, b5_0_s5));
-            __m512 b5_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b5_0_s0, ix12, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix13, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix14, b5_0_s5));
-            __m512 b5_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b5_0_s0, ix15, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix16, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix18, b5_0_s5));
-            __m512 b5_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b5_0_s0, ix20, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix21, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix22, b5_0_s5));
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[0]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[64]);
-                __m512 cold_s5 = _mm512_loadu_ps(&c[80]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix3, cold_s5));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix7, cold_s5));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix11, cold_s5));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix14, cold_s5));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix18, cold_s5));
-                __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix20, cold_s1), _mm512_permutex2var_ps(cold_s2, ix21, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix22, cold_s5));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
-                __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
-                _mm512_storeu_ps(&c[0], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
-                _mm512_storeu_ps(&c[16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
-                _mm512_storeu_ps(&c[32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
-                _mm512_storeu_ps(&c[48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
-                _mm512_storeu_ps(&c[64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
-                _mm512_storeu_ps(&c[80], o_5);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[1 * sa_row + 80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[1 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[1 * sc_row + 64]);
-                __m512 cold_s5 = _mm512_loadu_ps(&c[1 * sc_row + 80]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix3, cold_s5));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix7, cold_s5));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix11, cold_s5));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix14, cold_s5));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix18, cold_s5));
-                __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix20, cold_s1), _mm512_permutex2var_ps(cold_s2, ix21, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix22, cold_s5));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
-                __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
-                _mm512_storeu_ps(&c[1 * sc_row + 80], o_5);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[2 * sa_row + 80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[2 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[2 * sc_row + 64]);
-                __m512 cold_s5 = _mm512_loadu_ps(&c[2 * sc_row + 80]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix3, cold_s5));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix7, cold_s5));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix11, cold_s5));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix14, cold_s5));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix18, cold_s5));
-                __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix20, cold_s1), _mm512_permutex2var_ps(cold_s2, ix21, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix22, cold_s5));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
-                __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
-                _mm512_storeu_ps(&c[2 * sc_row + 80], o_5);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[3 * sa_row + 80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[3 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[3 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[3 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[3 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[3 * sc_row + 64]);
-                __m512 cold_s5 = _mm512_loadu_ps(&c[3 * sc_row + 80]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix3, cold_s5));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix7, cold_s5));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix11, cold_s5));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix14, cold_s5));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix18, cold_s5));
-                __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix20, cold_s1), _mm512_permutex2var_ps(cold_s2, ix21, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix22, cold_s5));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
-                __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
-                _mm512_storeu_ps(&c[3 * sc_row + 80], o_5);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[4 * sa_row + 80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[4 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[4 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[4 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[4 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[4 * sc_row + 64]);
-                __m512 cold_s5 = _mm512_loadu_ps(&c[4 * sc_row + 80]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix3, cold_s5));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix7, cold_s5));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix11, cold_s5));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix14, cold_s5));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix18, cold_s5));
-                __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix20, cold_s1), _mm512_permutex2var_ps(cold_s2, ix21, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix22, cold_s5));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
-                __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
-                _mm512_storeu_ps(&c[4 * sc_row + 80], o_5);
-            }
-            {
-                __m512 a_0_s0 = _mm512_loadu_ps(&a[5 * sa_row]);
-                __m512 a_0_s1 = _mm512_loadu_ps(&a[5 * sa_row + 16]);
-                __m512 a_0_s2 = _mm512_loadu_ps(&a[5 * sa_row + 32]);
-                __m512 a_0_s3 = _mm512_loadu_ps(&a[5 * sa_row + 48]);
-                __m512 a_0_s4 = _mm512_loadu_ps(&a[5 * sa_row + 64]);
-                __m512 a_0_s5 = _mm512_loadu_ps(&a[5 * sa_row + 80]);
-                __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
-                __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
-                __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
-                __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
-                __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
-                __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
-                __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
-                acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
-                __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
-                acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
-                __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
-                acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
-                __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
-                acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
-                __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
-                acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
-                __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
-                acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
-                __m512 cold_s0 = _mm512_loadu_ps(&c[5 * sc_row]);
-                __m512 cold_s1 = _mm512_loadu_ps(&c[5 * sc_row + 16]);
-                __m512 cold_s2 = _mm512_loadu_ps(&c[5 * sc_row + 32]);
-                __m512 cold_s3 = _mm512_loadu_ps(&c[5 * sc_row + 48]);
-                __m512 cold_s4 = _mm512_loadu_ps(&c[5 * sc_row + 64]);
-                __m512 cold_s5 = _mm512_loadu_ps(&c[5 * sc_row + 80]);
-                __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix0, cold_s1), _mm512_permutex2var_ps(cold_s2, ix1, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix3, cold_s5));
-                __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_s0, ix5, cold_s1), _mm512_permutex2var_ps(cold_s2, ix6, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix7, cold_s5));
-                __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix8, cold_s1), _mm512_permutex2var_ps(cold_s2, ix9, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix11, cold_s5));
-                __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_s0, ix12, cold_s1), _mm512_permutex2var_ps(cold_s2, ix13, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix14, cold_s5));
-                __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix15, cold_s1), _mm512_permutex2var_ps(cold_s2, ix16, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix18, cold_s5));
-                __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_s0, ix20, cold_s1), _mm512_permutex2var_ps(cold_s2, ix21, cold_s3)), _mm512_permutex2var_ps(cold_s4, ix22, cold_s5));
-                __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
-                __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
-                __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
-                __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
-                __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
-                __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
-                __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row], o_0);
-                __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row + 16], o_1);
-                __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row + 32], o_2);
-                __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row + 48], o_3);
-                __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row + 64], o_4);
-                __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
-                _mm512_storeu_ps(&c[5 * sc_row + 80], o_5);
-            }
-            a += 16 * 6;
-            b += 16 * 6;
-            c += 16 * 6;
+    for (; t + 16 <= g->batch; t += 16) {
+        __m512 b0_0_s0 = _mm512_loadu_ps(&b[0]);
+        __m512 b0_0_s1 = _mm512_loadu_ps(&b[16]);
+        __m512 b0_0_s2 = _mm512_loadu_ps(&b[32]);
+        __m512 b0_0_s3 = _mm512_loadu_ps(&b[48]);
+        __m512 b0_0_s4 = _mm512_loadu_ps(&b[64]);
+        __m512 b0_0_s5 = _mm512_loadu_ps(&b[80]);
+        __m512 b0_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix3, b0_0_s5));
+        __m512 b0_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix6, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix7, b0_0_s5));
+        __m512 b0_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix9, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix11, b0_0_s5));
+        __m512 b0_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b0_0_s0, ix12, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix13, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix14, b0_0_s5));
+        __m512 b0_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix15, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix16, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix18, b0_0_s5));
+        __m512 b0_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_ps(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_ps(b0_0_s4, ix22, b0_0_s5));
+        __m512 b1_0_s0 = _mm512_loadu_ps(&b[1 * sb_row]);
+        __m512 b1_0_s1 = _mm512_loadu_ps(&b[1 * sb_row + 16]);
+        __m512 b1_0_s2 = _mm512_loadu_ps(&b[1 * sb_row + 32]);
+        __m512 b1_0_s3 = _mm512_loadu_ps(&b[1 * sb_row + 48]);
+        __m512 b1_0_s4 = _mm512_loadu_ps(&b[1 * sb_row + 64]);
+        __m512 b1_0_s5 = _mm512_loadu_ps(&b[1 * sb_row + 80]);
+        __m512 b1_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix3, b1_0_s5));
+        __m512 b1_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix6, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix7, b1_0_s5));
+        __m512 b1_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix9, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix11, b1_0_s5));
+        __m512 b1_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b1_0_s0, ix12, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix13, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix14, b1_0_s5));
+        __m512 b1_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix15, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix16, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix18, b1_0_s5));
+        __m512 b1_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_ps(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_ps(b1_0_s4, ix22, b1_0_s5));
+        __m512 b2_0_s0 = _mm512_loadu_ps(&b[2 * sb_row]);
+        __m512 b2_0_s1 = _mm512_loadu_ps(&b[2 * sb_row + 16]);
+        __m512 b2_0_s2 = _mm512_loadu_ps(&b[2 * sb_row + 32]);
+        __m512 b2_0_s3 = _mm512_loadu_ps(&b[2 * sb_row + 48]);
+        __m512 b2_0_s4 = _mm512_loadu_ps(&b[2 * sb_row + 64]);
+        __m512 b2_0_s5 = _mm512_loadu_ps(&b[2 * sb_row + 80]);
+        __m512 b2_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix3, b2_0_s5));
+        __m512 b2_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix6, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix7, b2_0_s5));
+        __m512 b2_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix9, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix11, b2_0_s5));
+        __m512 b2_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b2_0_s0, ix12, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix13, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix14, b2_0_s5));
+        __m512 b2_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix15, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix16, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix18, b2_0_s5));
+        __m512 b2_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_ps(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_ps(b2_0_s4, ix22, b2_0_s5));
+        __m512 b3_0_s0 = _mm512_loadu_ps(&b[3 * sb_row]);
+        __m512 b3_0_s1 = _mm512_loadu_ps(&b[3 * sb_row + 16]);
+        __m512 b3_0_s2 = _mm512_loadu_ps(&b[3 * sb_row + 32]);
+        __m512 b3_0_s3 = _mm512_loadu_ps(&b[3 * sb_row + 48]);
+        __m512 b3_0_s4 = _mm512_loadu_ps(&b[3 * sb_row + 64]);
+        __m512 b3_0_s5 = _mm512_loadu_ps(&b[3 * sb_row + 80]);
+        __m512 b3_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix3, b3_0_s5));
+        __m512 b3_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix6, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix7, b3_0_s5));
+        __m512 b3_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix9, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix11, b3_0_s5));
+        __m512 b3_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b3_0_s0, ix12, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix13, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix14, b3_0_s5));
+        __m512 b3_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix15, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix16, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix18, b3_0_s5));
+        __m512 b3_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_ps(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_ps(b3_0_s4, ix22, b3_0_s5));
+        __m512 b4_0_s0 = _mm512_loadu_ps(&b[4 * sb_row]);
+        __m512 b4_0_s1 = _mm512_loadu_ps(&b[4 * sb_row + 16]);
+        __m512 b4_0_s2 = _mm512_loadu_ps(&b[4 * sb_row + 32]);
+        __m512 b4_0_s3 = _mm512_loadu_ps(&b[4 * sb_row + 48]);
+        __m512 b4_0_s4 = _mm512_loadu_ps(&b[4 * sb_row + 64]);
+        __m512 b4_0_s5 = _mm512_loadu_ps(&b[4 * sb_row + 80]);
+        __m512 b4_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix3, b4_0_s5));
+        __m512 b4_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix6, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix7, b4_0_s5));
+        __m512 b4_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix9, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix11, b4_0_s5));
+        __m512 b4_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b4_0_s0, ix12, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix13, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix14, b4_0_s5));
+        __m512 b4_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix15, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix16, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix18, b4_0_s5));
+        __m512 b4_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_ps(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_ps(b4_0_s4, ix22, b4_0_s5));
+        __m512 b5_0_s0 = _mm512_loadu_ps(&b[5 * sb_row]);
+        __m512 b5_0_s1 = _mm512_loadu_ps(&b[5 * sb_row + 16]);
+        __m512 b5_0_s2 = _mm512_loadu_ps(&b[5 * sb_row + 32]);
+        __m512 b5_0_s3 = _mm512_loadu_ps(&b[5 * sb_row + 48]);
+        __m512 b5_0_s4 = _mm512_loadu_ps(&b[5 * sb_row + 64]);
+        __m512 b5_0_s5 = _mm512_loadu_ps(&b[5 * sb_row + 80]);
+        __m512 b5_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix0, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix1, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix3, b5_0_s5));
+        __m512 b5_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(b5_0_s0, ix5, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix6, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix7, b5_0_s5));
+        __m512 b5_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b5_0_s0, ix8, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix9, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix11, b5_0_s5));
+        __m512 b5_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(b5_0_s0, ix12, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix13, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix14, b5_0_s5));
+        __m512 b5_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b5_0_s0, ix15, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix16, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix18, b5_0_s5));
+        __m512 b5_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(b5_0_s0, ix20, b5_0_s1), _mm512_permutex2var_ps(b5_0_s2, ix21, b5_0_s3)), _mm512_permutex2var_ps(b5_0_s4, ix22, b5_0_s5));
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[0]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[0]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[64]);
+            __m512 cold_0_s5 = _mm512_loadu_ps(&c[80]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix3, cold_0_s5));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix7, cold_0_s5));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix11, cold_0_s5));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
+            __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
+            _mm512_storeu_ps(&c[0], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
+            _mm512_storeu_ps(&c[16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
+            _mm512_storeu_ps(&c[32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
+            _mm512_storeu_ps(&c[48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
+            _mm512_storeu_ps(&c[64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
+            _mm512_storeu_ps(&c[80], o_5);
         }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[1 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[1 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[1 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[1 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[1 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[1 * sa_row + 80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[1 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[1 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[1 * sc_row + 64]);
+            __m512 cold_0_s5 = _mm512_loadu_ps(&c[1 * sc_row + 80]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix3, cold_0_s5));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix7, cold_0_s5));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix11, cold_0_s5));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
+            __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
+            _mm512_storeu_ps(&c[1 * sc_row + 80], o_5);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[2 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[2 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[2 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[2 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[2 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[2 * sa_row + 80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[2 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[2 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[2 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[2 * sc_row + 64]);
+            __m512 cold_0_s5 = _mm512_loadu_ps(&c[2 * sc_row + 80]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix3, cold_0_s5));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix7, cold_0_s5));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix11, cold_0_s5));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
+            __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
+            _mm512_storeu_ps(&c[2 * sc_row + 80], o_5);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[3 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[3 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[3 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[3 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[3 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[3 * sa_row + 80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[3 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[3 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[3 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[3 * sc_row + 64]);
+            __m512 cold_0_s5 = _mm512_loadu_ps(&c[3 * sc_row + 80]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix3, cold_0_s5));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix7, cold_0_s5));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix11, cold_0_s5));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
+            __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
+            _mm512_storeu_ps(&c[3 * sc_row + 80], o_5);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[4 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[4 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[4 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[4 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[4 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[4 * sa_row + 80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[4 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[4 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[4 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[4 * sc_row + 64]);
+            __m512 cold_0_s5 = _mm512_loadu_ps(&c[4 * sc_row + 80]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix3, cold_0_s5));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix7, cold_0_s5));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix11, cold_0_s5));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
+            __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
+            _mm512_storeu_ps(&c[4 * sc_row + 80], o_5);
+        }
+        {
+            __m512 a_0_s0 = _mm512_loadu_ps(&a[5 * sa_row]);
+            __m512 a_0_s1 = _mm512_loadu_ps(&a[5 * sa_row + 16]);
+            __m512 a_0_s2 = _mm512_loadu_ps(&a[5 * sa_row + 32]);
+            __m512 a_0_s3 = _mm512_loadu_ps(&a[5 * sa_row + 48]);
+            __m512 a_0_s4 = _mm512_loadu_ps(&a[5 * sa_row + 64]);
+            __m512 a_0_s5 = _mm512_loadu_ps(&a[5 * sa_row + 80]);
+            __m512 a_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix3, a_0_s5));
+            __m512 a_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix7, a_0_s5));
+            __m512 a_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix11, a_0_s5));
+            __m512 a_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(a_0_s0, ix12, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix13, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix14, a_0_s5));
+            __m512 a_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix18, a_0_s5));
+            __m512 a_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_ps(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_ps(a_0_s4, ix22, a_0_s5));
+            __m512 acc_0 = _mm512_mul_ps(a_0, b0_0);
+            acc_0 = _mm512_fmadd_ps(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_ps(a_5, b5_0, acc_0);
+            __m512 acc_1 = _mm512_mul_ps(a_0, b0_1);
+            acc_1 = _mm512_fmadd_ps(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_ps(a_5, b5_1, acc_1);
+            __m512 acc_2 = _mm512_mul_ps(a_0, b0_2);
+            acc_2 = _mm512_fmadd_ps(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_ps(a_5, b5_2, acc_2);
+            __m512 acc_3 = _mm512_mul_ps(a_0, b0_3);
+            acc_3 = _mm512_fmadd_ps(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_ps(a_5, b5_3, acc_3);
+            __m512 acc_4 = _mm512_mul_ps(a_0, b0_4);
+            acc_4 = _mm512_fmadd_ps(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_ps(a_5, b5_4, acc_4);
+            __m512 acc_5 = _mm512_mul_ps(a_0, b0_5);
+            acc_5 = _mm512_fmadd_ps(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_ps(a_5, b5_5, acc_5);
+            __m512 cold_0_s0 = _mm512_loadu_ps(&c[5 * sc_row]);
+            __m512 cold_0_s1 = _mm512_loadu_ps(&c[5 * sc_row + 16]);
+            __m512 cold_0_s2 = _mm512_loadu_ps(&c[5 * sc_row + 32]);
+            __m512 cold_0_s3 = _mm512_loadu_ps(&c[5 * sc_row + 48]);
+            __m512 cold_0_s4 = _mm512_loadu_ps(&c[5 * sc_row + 64]);
+            __m512 cold_0_s5 = _mm512_loadu_ps(&c[5 * sc_row + 80]);
+            __m512 cold_0 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix3, cold_0_s5));
+            __m512 cold_1 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix7, cold_0_s5));
+            __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix11, cold_0_s5));
+            __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
+            __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
+            __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
+            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
+            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row], o_0);
+            __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row + 16], o_1);
+            __m512 o_2 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix34, e_1), _mm512_permutex2var_ps(e_2, ix35, e_3)), _mm512_permutex2var_ps(e_4, ix36, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row + 32], o_2);
+            __m512 o_3 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix37, e_1), _mm512_permutex2var_ps(e_2, ix38, e_3)), _mm512_permutex2var_ps(e_4, ix39, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row + 48], o_3);
+            __m512 o_4 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix40, e_1), _mm512_permutex2var_ps(e_2, ix41, e_3)), _mm512_permutex2var_ps(e_4, ix42, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row + 64], o_4);
+            __m512 o_5 = _mm512_mask_blend_ps(km27, _mm512_mask_blend_ps(km33, _mm512_permutex2var_ps(e_0, ix43, e_1), _mm512_permutex2var_ps(e_2, ix44, e_3)), _mm512_permutex2var_ps(e_4, ix45, e_5));
+            _mm512_storeu_ps(&c[5 * sc_row + 80], o_5);
+        }
+        a += 16 * 6;
+        b += 16 * 6;
+        c += 16 * 6;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f32_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 6;
+        rest.B += t * 6;
+        rest.C += t * 6;
         rest.batch = g->batch - t;
         bmm_f32_6x6x6_sf_avx512_rows_ab(&rest);
     }
@@ -3905,22 +3903,22 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_6x6x6[18] = {
-    { "bmm_f32_6x6x6_bf_c99_a1b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 396, bmm_f32_6x6x6_bf_c99_a1b0, NULL },
-    { "bmm_f32_6x6x6_bf_c99_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 432, bmm_f32_6x6x6_bf_c99_b0, NULL },
-    { "bmm_f32_6x6x6_bf_c99_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 504, bmm_f32_6x6x6_bf_c99_ab, NULL },
-    { "bmm_f32_6x6x6_bf_avx2_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 432, BMM_X86_FN(bmm_f32_6x6x6_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_6x6x6_bf_avx2_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 432, BMM_X86_FN(bmm_f32_6x6x6_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_6x6x6_bf_avx512_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 432, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_6x6x6_bf_avx512_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 432, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_6x6x6_bf_avx512_flat_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 432, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_6x6x6_bf_avx512_flat_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 432, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_6x6x6_sf_c99_a1b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 396, bmm_f32_6x6x6_sf_c99_a1b0, NULL },
-    { "bmm_f32_6x6x6_sf_c99_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 432, bmm_f32_6x6x6_sf_c99_b0, NULL },
-    { "bmm_f32_6x6x6_sf_c99_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 504, bmm_f32_6x6x6_sf_c99_ab, NULL },
-    { "bmm_f32_6x6x6_sf_avx2_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 432, BMM_X86_FN(bmm_f32_6x6x6_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_6x6x6_sf_avx2_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 432, BMM_X86_FN(bmm_f32_6x6x6_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_6x6x6_sf_avx512_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 432, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_6x6x6_sf_avx512_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 432, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_6x6x6_sf_avx512_xb_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 432, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_6x6x6_sf_avx512_xb_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 432, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_6x6x6_bf_c99_a1b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_a1b0, NULL },
+    { "bmm_f32_6x6x6_bf_c99_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_b0, NULL },
+    { "bmm_f32_6x6x6_bf_c99_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_ab, NULL },
+    { "bmm_f32_6x6x6_bf_avx2_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_6x6x6_bf_avx2_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_6x6x6_bf_avx512_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_6x6x6_bf_avx512_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_6x6x6_bf_avx512_flat_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_flat_b0), NULL },
+    { "bmm_f32_6x6x6_bf_avx512_flat_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_flat_ab), NULL },
+    { "bmm_f32_6x6x6_sf_c99_a1b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_a1b0, NULL },
+    { "bmm_f32_6x6x6_sf_c99_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_b0, NULL },
+    { "bmm_f32_6x6x6_sf_c99_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_ab, NULL },
+    { "bmm_f32_6x6x6_sf_avx2_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_6x6x6_sf_avx2_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_6x6x6_sf_avx512_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_6x6x6_sf_avx512_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_6x6x6_sf_avx512_xb_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_xb_b0), NULL },
+    { "bmm_f32_6x6x6_sf_avx512_xb_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_xb_ab), NULL },
 };

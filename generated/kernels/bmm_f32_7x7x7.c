@@ -9,7 +9,7 @@
 
 /* bmm_f32_7x7x7_bf_c99_a1b0
  * f32 C(7x7) = A*B (alpha = 1, beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 637 flops, 686 loads (A 343, B 343, C 0), 49 stores,
+ * Cost per matrix: 637 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_7x7x7_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -431,7 +431,7 @@ static void bmm_f32_7x7x7_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_7x7x7_bf_c99_b0
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 686 flops, 686 loads (A 343, B 343, C 0), 49 stores,
+ * Cost per matrix: 686 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_7x7x7_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -854,7 +854,7 @@ static void bmm_f32_7x7x7_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_7x7x7_bf_c99_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 784 flops, 735 loads (A 343, B 343, C 49), 49 stores,
+ * Cost per matrix: 784 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_7x7x7_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1279,8 +1279,8 @@ static void bmm_f32_7x7x7_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx2_rows_b0
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 56 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * 56 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1414,8 +1414,8 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx2_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 63 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1533,13 +1533,13 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[48]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[28], mask7), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[35], mask7), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[42], mask7), _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask7))));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[7], mask7))));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[14], mask7))));
+            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21], mask7))));
+            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[28], mask7))));
+            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[35], mask7))));
+            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[42], mask7))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1551,8 +1551,8 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx512_rows_b0
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 56 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * 56 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1686,8 +1686,8 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx512_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 63 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1805,13 +1805,13 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_f32_args
             acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
             __m512 a6_6 = _mm512_set1_ps(a[48]);
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[28]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[35]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]))));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]))));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]))));
+            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21]))));
+            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[28]))));
+            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[35]))));
+            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1823,8 +1823,8 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx512_flat_b0
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa avx512, form flat.
- * Cost per matrix: 686 useful flops, 11 vector registers, 11 vector loads,
- * 4 vector stores, 42 lane permutes. */
+ * Cost per matrix: 686 useful flops in 32 vector arithmetic ops, 4 vector accumulators,
+ * 11 vector loads, 4 vector stores, 42 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -1918,8 +1918,8 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx512_flat_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx512, form flat.
- * Cost per matrix: 686 useful flops, 11 vector registers, 15 vector loads,
- * 4 vector stores, 42 lane permutes. */
+ * Cost per matrix: 686 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
+ * 15 vector loads, 4 vector stores, 42 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2001,10 +2001,10 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_f32_args
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix16, as2_0), bk6_2, acc2);
         __m512 bk6_1 = _mm512_permutexvar_ps(ix4, br6_0);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix17, as3_0), bk6_1, acc3);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[14]), _mm512_mul_ps(valpha, acc1)));
-        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[28]), _mm512_mul_ps(valpha, acc2)));
-        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]), _mm512_mul_ps(valpha, acc3)));
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]))));
+        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[14]))));
+        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_fmadd_ps(valpha, acc2, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[28]))));
+        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(valpha, acc3, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2014,7 +2014,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_f32_args
 
 /* bmm_f32_7x7x7_sf_c99_a1b0
  * f32 C(7x7) = A*B (alpha = 1, beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 637 flops, 686 loads (A 343, B 343, C 0), 49 stores,
+ * Cost per matrix: 637 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_7x7x7_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2439,7 +2439,7 @@ static void bmm_f32_7x7x7_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_7x7x7_sf_c99_b0
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 686 flops, 686 loads (A 343, B 343, C 0), 49 stores,
+ * Cost per matrix: 686 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_7x7x7_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -2865,7 +2865,7 @@ static void bmm_f32_7x7x7_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_7x7x7_sf_c99_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 784 flops, 735 loads (A 343, B 343, C 49), 49 stores,
+ * Cost per matrix: 784 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_7x7x7_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -3293,8 +3293,8 @@ static void bmm_f32_7x7x7_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_sf_avx2_rows_b0
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 56 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * 56 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3431,8 +3431,8 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_sf_avx2_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 63 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3553,13 +3553,13 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[6 * sa_row + 6]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask7), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask7), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[6 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask7), _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask7))));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask7))));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask7))));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask7))));
+            _mm256_maskstore_ps(&c[4 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask7))));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask7))));
+            _mm256_maskstore_ps(&c[6 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask7))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3571,8 +3571,8 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_sf_avx512_rows_b0
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 56 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * 56 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3709,8 +3709,8 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_sf_avx512_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 63 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -3831,13 +3831,13 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_ab(const bmm_f32_args
             acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
             __m512 a6_6 = _mm512_set1_ps(a[6 * sa_row + 6]);
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3847,20 +3847,20 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_ab(const bmm_f32_args
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_7x7x7[16] = {
-    { "bmm_f32_7x7x7_bf_c99_a1b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 637, bmm_f32_7x7x7_bf_c99_a1b0, NULL },
-    { "bmm_f32_7x7x7_bf_c99_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 686, bmm_f32_7x7x7_bf_c99_b0, NULL },
-    { "bmm_f32_7x7x7_bf_c99_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 784, bmm_f32_7x7x7_bf_c99_ab, NULL },
-    { "bmm_f32_7x7x7_bf_avx2_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 686, BMM_X86_FN(bmm_f32_7x7x7_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_7x7x7_bf_avx2_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 686, BMM_X86_FN(bmm_f32_7x7x7_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_7x7x7_bf_avx512_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 686, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_7x7x7_bf_avx512_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 686, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_7x7x7_bf_avx512_flat_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 686, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_7x7x7_bf_avx512_flat_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 686, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_7x7x7_sf_c99_a1b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 637, bmm_f32_7x7x7_sf_c99_a1b0, NULL },
-    { "bmm_f32_7x7x7_sf_c99_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 686, bmm_f32_7x7x7_sf_c99_b0, NULL },
-    { "bmm_f32_7x7x7_sf_c99_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 784, bmm_f32_7x7x7_sf_c99_ab, NULL },
-    { "bmm_f32_7x7x7_sf_avx2_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 686, BMM_X86_FN(bmm_f32_7x7x7_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_7x7x7_sf_avx2_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 686, BMM_X86_FN(bmm_f32_7x7x7_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_7x7x7_sf_avx512_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 686, BMM_X86_FN(bmm_f32_7x7x7_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_7x7x7_sf_avx512_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 686, BMM_X86_FN(bmm_f32_7x7x7_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_7x7x7_bf_c99_a1b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_a1b0, NULL },
+    { "bmm_f32_7x7x7_bf_c99_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_b0, NULL },
+    { "bmm_f32_7x7x7_bf_c99_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_ab, NULL },
+    { "bmm_f32_7x7x7_bf_avx2_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_7x7x7_bf_avx2_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_7x7x7_bf_avx512_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_7x7x7_bf_avx512_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_7x7x7_bf_avx512_flat_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_flat_b0), NULL },
+    { "bmm_f32_7x7x7_bf_avx512_flat_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_flat_ab), NULL },
+    { "bmm_f32_7x7x7_sf_c99_a1b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_a1b0, NULL },
+    { "bmm_f32_7x7x7_sf_c99_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_b0, NULL },
+    { "bmm_f32_7x7x7_sf_c99_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_ab, NULL },
+    { "bmm_f32_7x7x7_sf_avx2_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_7x7x7_sf_avx2_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_7x7x7_sf_avx512_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_7x7x7_sf_avx512_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx512_rows_ab), NULL },
 };

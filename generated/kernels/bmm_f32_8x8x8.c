@@ -9,7 +9,7 @@
 
 /* bmm_f32_8x8x8_bf_c99_a1b0
  * f32 C(8x8) = A*B (alpha = 1, beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa c99, form unroll.
- * Cost per matrix: 960 flops, 1024 loads (A 512, B 512, C 0), 64 stores,
+ * Cost per matrix: 960 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_8x8x8_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -617,7 +617,7 @@ static void bmm_f32_8x8x8_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_8x8x8_bf_c99_b0
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa c99, form unroll.
- * Cost per matrix: 1024 flops, 1024 loads (A 512, B 512, C 0), 64 stores,
+ * Cost per matrix: 1024 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_8x8x8_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1226,7 +1226,7 @@ static void bmm_f32_8x8x8_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_8x8x8_bf_c99_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa c99, form unroll.
- * Cost per matrix: 1152 flops, 1088 loads (A 512, B 512, C 64), 64 stores,
+ * Cost per matrix: 1152 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_8x8x8_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -1837,8 +1837,8 @@ static void bmm_f32_8x8x8_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx2_rows_b0
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * 72 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2003,8 +2003,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx2_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2152,14 +2152,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[63]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc7_0)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc7_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2171,8 +2171,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx512_rows_b0
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * 72 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2338,8 +2338,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx512_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2488,14 +2488,14 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_f32_args
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[63]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[8]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[16]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[24]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[32]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[40]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[48]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[56]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]))));
+            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[8]))));
+            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[16]))));
+            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[24]))));
+            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[32]))));
+            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[40]))));
+            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[48]))));
+            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2507,8 +2507,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx512_flat_b0
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa avx512, form flat.
- * Cost per matrix: 1024 useful flops, 11 vector registers, 12 vector loads,
- * 4 vector stores, 40 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
+ * 12 vector loads, 4 vector stores, 40 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2593,8 +2593,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx512_flat_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx512, form flat.
- * Cost per matrix: 1024 useful flops, 11 vector registers, 16 vector loads,
- * 4 vector stores, 40 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 40 vector arithmetic ops, 4 vector accumulators,
+ * 16 vector loads, 4 vector stores, 40 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -2667,10 +2667,10 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_f32_args
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix9, as1_0), bk7_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix9, as2_0), bk7_2, acc2);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix9, as3_0), bk7_2, acc3);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc1)));
-        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc2)));
-        _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc3)));
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
+        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
+        _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2680,7 +2680,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_f32_args
 
 /* bmm_f32_8x8x8_sf_c99_a1b0
  * f32 C(8x8) = A*B (alpha = 1, beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa c99, form unroll.
- * Cost per matrix: 960 flops, 1024 loads (A 512, B 512, C 0), 64 stores,
+ * Cost per matrix: 960 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_8x8x8_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -3291,7 +3291,7 @@ static void bmm_f32_8x8x8_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_8x8x8_sf_c99_b0
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa c99, form unroll.
- * Cost per matrix: 1024 flops, 1024 loads (A 512, B 512, C 0), 64 stores,
+ * Cost per matrix: 1024 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_8x8x8_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -3903,7 +3903,7 @@ static void bmm_f32_8x8x8_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
 
 /* bmm_f32_8x8x8_sf_c99_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa c99, form unroll.
- * Cost per matrix: 1152 flops, 1088 loads (A 512, B 512, C 64), 64 stores,
+ * Cost per matrix: 1152 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f32_8x8x8_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
@@ -4517,8 +4517,8 @@ static void bmm_f32_8x8x8_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx2_rows_b0
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * 72 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4686,8 +4686,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_b0(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx2_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -4838,14 +4838,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc7_0)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc7_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4857,8 +4857,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_f32_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx2_rows_pf_b0
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * 72 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5040,8 +5040,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx2_rows_pf_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5206,14 +5206,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc7_0)));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc7_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5225,8 +5225,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx512_rows_b0
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * 72 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5395,8 +5395,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_b0(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx512_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5548,14 +5548,14 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_f32_args
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5567,8 +5567,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_f32_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx512_rows_pf_b0
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * 72 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5751,8 +5751,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx512_rows_pf_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = g->A;
@@ -5918,14 +5918,14 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]))));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5935,24 +5935,24 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_8x8x8[20] = {
-    { "bmm_f32_8x8x8_bf_c99_a1b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 960, bmm_f32_8x8x8_bf_c99_a1b0, NULL },
-    { "bmm_f32_8x8x8_bf_c99_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 1024, bmm_f32_8x8x8_bf_c99_b0, NULL },
-    { "bmm_f32_8x8x8_bf_c99_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 1152, bmm_f32_8x8x8_bf_c99_ab, NULL },
-    { "bmm_f32_8x8x8_bf_avx2_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_8x8x8_bf_avx2_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_8x8x8_bf_avx512_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_8x8x8_bf_avx512_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_8x8x8_bf_avx512_flat_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 1024, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_8x8x8_bf_avx512_flat_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 1024, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_8x8x8_sf_c99_a1b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 960, bmm_f32_8x8x8_sf_c99_a1b0, NULL },
-    { "bmm_f32_8x8x8_sf_c99_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 1024, bmm_f32_8x8x8_sf_c99_b0, NULL },
-    { "bmm_f32_8x8x8_sf_c99_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 1152, bmm_f32_8x8x8_sf_c99_ab, NULL },
-    { "bmm_f32_8x8x8_sf_avx2_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_8x8x8_sf_avx2_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_8x8x8_sf_avx2_rows_pf_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_8x8x8_sf_avx2_rows_pf_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_8x8x8_sf_avx512_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_8x8x8_sf_avx512_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_8x8x8_sf_avx512_rows_pf_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_8x8x8_sf_avx512_rows_pf_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 1024, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_8x8x8_bf_c99_a1b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_a1b0, NULL },
+    { "bmm_f32_8x8x8_bf_c99_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_b0, NULL },
+    { "bmm_f32_8x8x8_bf_c99_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_ab, NULL },
+    { "bmm_f32_8x8x8_bf_avx2_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx2_rows_b0), NULL },
+    { "bmm_f32_8x8x8_bf_avx2_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx2_rows_ab), NULL },
+    { "bmm_f32_8x8x8_bf_avx512_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_rows_b0), NULL },
+    { "bmm_f32_8x8x8_bf_avx512_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_rows_ab), NULL },
+    { "bmm_f32_8x8x8_bf_avx512_flat_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_flat_b0), NULL },
+    { "bmm_f32_8x8x8_bf_avx512_flat_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_flat_ab), NULL },
+    { "bmm_f32_8x8x8_sf_c99_a1b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_a1b0, NULL },
+    { "bmm_f32_8x8x8_sf_c99_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_b0, NULL },
+    { "bmm_f32_8x8x8_sf_c99_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_ab, NULL },
+    { "bmm_f32_8x8x8_sf_avx2_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_b0), NULL },
+    { "bmm_f32_8x8x8_sf_avx2_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_ab), NULL },
+    { "bmm_f32_8x8x8_sf_avx2_rows_pf_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_b0), NULL },
+    { "bmm_f32_8x8x8_sf_avx2_rows_pf_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_ab), NULL },
+    { "bmm_f32_8x8x8_sf_avx512_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_b0), NULL },
+    { "bmm_f32_8x8x8_sf_avx512_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_8x8x8_sf_avx512_rows_pf_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_b0), NULL },
+    { "bmm_f32_8x8x8_sf_avx512_rows_pf_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_ab), NULL },
 };

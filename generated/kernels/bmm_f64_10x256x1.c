@@ -9,7 +9,7 @@
 
 /* bmm_f64_10x256x1_bf_c99_a1b0
  * f64 C(10x1) = A*B (alpha = 1, beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa c99, form unroll.
- * Cost per matrix: 5110 flops, 5120 loads (A 2560, B 2560, C 0), 10 stores,
+ * Cost per matrix: 5110 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_10x256x1_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2615,7 +2615,7 @@ static void bmm_f64_10x256x1_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_10x256x1_bf_c99_b0
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa c99, form unroll.
- * Cost per matrix: 5120 flops, 5120 loads (A 2560, B 2560, C 0), 10 stores,
+ * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_10x256x1_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -5222,7 +5222,7 @@ static void bmm_f64_10x256x1_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_10x256x1_bf_c99_ab
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout bf, isa c99, form unroll.
- * Cost per matrix: 5140 flops, 5130 loads (A 2560, B 2560, C 10), 10 stores,
+ * Cost per matrix: 5140 flops executed, 5130 loads (A 2560, B 2560, C 10), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_10x256x1_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -7831,8 +7831,8 @@ static void bmm_f64_10x256x1_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_10x256x1_bf_avx2_dot_b0
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa avx2, form dot.
- * Cost per matrix: 5120 useful flops, 12 vector registers, 704 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 640 vector arithmetic ops, 10 vector accumulators,
+ * 704 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8566,8 +8566,8 @@ static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_10x256x1_bf_avx2_dot_ab
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout bf, isa avx2, form dot.
- * Cost per matrix: 5120 useful flops, 12 vector registers, 704 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 640 vector arithmetic ops, 10 vector accumulators,
+ * 704 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9302,8 +9302,8 @@ static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_10x256x1_bf_avx512_dot_b0
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa avx512, form dot.
- * Cost per matrix: 5120 useful flops, 12 vector registers, 352 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
+ * 352 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9685,8 +9685,8 @@ static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_10x256x1_bf_avx512_dot_ab
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout bf, isa avx512, form dot.
- * Cost per matrix: 5120 useful flops, 12 vector registers, 352 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
+ * 352 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -10068,7 +10068,7 @@ static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_ab(const bmm_f64_ar
 
 /* bmm_f64_10x256x1_sf_c99_a1b0
  * f64 C(10x1) = A*B (alpha = 1, beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa c99, form unroll.
- * Cost per matrix: 5110 flops, 5120 loads (A 2560, B 2560, C 0), 10 stores,
+ * Cost per matrix: 5110 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_10x256x1_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -12677,7 +12677,7 @@ static void bmm_f64_10x256x1_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_10x256x1_sf_c99_b0
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa c99, form unroll.
- * Cost per matrix: 5120 flops, 5120 loads (A 2560, B 2560, C 0), 10 stores,
+ * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_10x256x1_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -15287,7 +15287,7 @@ static void bmm_f64_10x256x1_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_10x256x1_sf_c99_ab
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout sf, isa c99, form unroll.
- * Cost per matrix: 5140 flops, 5130 loads (A 2560, B 2560, C 10), 10 stores,
+ * Cost per matrix: 5140 flops executed, 5130 loads (A 2560, B 2560, C 10), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_10x256x1_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -17899,8 +17899,8 @@ static void bmm_f64_10x256x1_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_10x256x1_sf_avx2_dot_b0
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa avx2, form dot.
- * Cost per matrix: 5120 useful flops, 12 vector registers, 960 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 640 vector arithmetic ops, 10 vector accumulators,
+ * 960 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -18639,8 +18639,8 @@ static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_10x256x1_sf_avx2_dot_ab
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout sf, isa avx2, form dot.
- * Cost per matrix: 5120 useful flops, 12 vector registers, 960 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 640 vector arithmetic ops, 10 vector accumulators,
+ * 960 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -19380,8 +19380,8 @@ static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_10x256x1_sf_avx512_dot_b0
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa avx512, form dot.
- * Cost per matrix: 5120 useful flops, 12 vector registers, 608 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
+ * 608 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -19768,8 +19768,8 @@ static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_10x256x1_sf_avx512_dot_ab
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout sf, isa avx512, form dot.
- * Cost per matrix: 5120 useful flops, 12 vector registers, 608 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
+ * 608 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -20155,18 +20155,18 @@ static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_ab(const bmm_f64_ar
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_10x256x1[14] = {
-    { "bmm_f64_10x256x1_bf_c99_a1b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 5110, NULL, bmm_f64_10x256x1_bf_c99_a1b0 },
-    { "bmm_f64_10x256x1_bf_c99_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 5120, NULL, bmm_f64_10x256x1_bf_c99_b0 },
-    { "bmm_f64_10x256x1_bf_c99_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 5140, NULL, bmm_f64_10x256x1_bf_c99_ab },
-    { "bmm_f64_10x256x1_bf_avx2_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "dot", 5120, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx2_dot_b0) },
-    { "bmm_f64_10x256x1_bf_avx2_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "dot", 5120, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx2_dot_ab) },
-    { "bmm_f64_10x256x1_bf_avx512_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "dot", 5120, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx512_dot_b0) },
-    { "bmm_f64_10x256x1_bf_avx512_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "dot", 5120, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx512_dot_ab) },
-    { "bmm_f64_10x256x1_sf_c99_a1b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 5110, NULL, bmm_f64_10x256x1_sf_c99_a1b0 },
-    { "bmm_f64_10x256x1_sf_c99_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 5120, NULL, bmm_f64_10x256x1_sf_c99_b0 },
-    { "bmm_f64_10x256x1_sf_c99_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 5140, NULL, bmm_f64_10x256x1_sf_c99_ab },
-    { "bmm_f64_10x256x1_sf_avx2_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "dot", 5120, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx2_dot_b0) },
-    { "bmm_f64_10x256x1_sf_avx2_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "dot", 5120, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx2_dot_ab) },
-    { "bmm_f64_10x256x1_sf_avx512_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "dot", 5120, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx512_dot_b0) },
-    { "bmm_f64_10x256x1_sf_avx512_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "dot", 5120, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx512_dot_ab) },
+    { "bmm_f64_10x256x1_bf_c99_a1b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_bf_c99_a1b0 },
+    { "bmm_f64_10x256x1_bf_c99_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_bf_c99_b0 },
+    { "bmm_f64_10x256x1_bf_c99_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_bf_c99_ab },
+    { "bmm_f64_10x256x1_bf_avx2_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx2_dot_b0) },
+    { "bmm_f64_10x256x1_bf_avx2_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx2_dot_ab) },
+    { "bmm_f64_10x256x1_bf_avx512_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx512_dot_b0) },
+    { "bmm_f64_10x256x1_bf_avx512_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx512_dot_ab) },
+    { "bmm_f64_10x256x1_sf_c99_a1b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_sf_c99_a1b0 },
+    { "bmm_f64_10x256x1_sf_c99_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_sf_c99_b0 },
+    { "bmm_f64_10x256x1_sf_c99_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_sf_c99_ab },
+    { "bmm_f64_10x256x1_sf_avx2_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx2_dot_b0) },
+    { "bmm_f64_10x256x1_sf_avx2_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx2_dot_ab) },
+    { "bmm_f64_10x256x1_sf_avx512_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx512_dot_b0) },
+    { "bmm_f64_10x256x1_sf_avx512_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx512_dot_ab) },
 };

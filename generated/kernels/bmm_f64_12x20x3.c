@@ -9,7 +9,7 @@
 
 /* bmm_f64_12x20x3_bf_c99_a1b0
  * f64 C(12x3) = A*B (alpha = 1, beta = 0: C is not read), A 12x20, B 20x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 1404 flops, 1440 loads (A 720, B 720, C 0), 36 stores,
+ * Cost per matrix: 1404 flops executed, 1440 loads (A 720, B 720, C 0), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_12x20x3_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -805,7 +805,7 @@ static void bmm_f64_12x20x3_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_12x20x3_bf_c99_b0
  * f64 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 1440 flops, 1440 loads (A 720, B 720, C 0), 36 stores,
+ * Cost per matrix: 1440 flops executed, 1440 loads (A 720, B 720, C 0), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_12x20x3_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1602,7 +1602,7 @@ static void bmm_f64_12x20x3_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_12x20x3_bf_c99_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 1512 flops, 1476 loads (A 720, B 720, C 36), 36 stores,
+ * Cost per matrix: 1512 flops executed, 1476 loads (A 720, B 720, C 36), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_12x20x3_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2401,8 +2401,8 @@ static void bmm_f64_12x20x3_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_avx2_rows_b0
  * f64 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 260 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * 260 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2936,8 +2936,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_avx2_rows_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 272 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3450,18 +3450,18 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_ab(const bmm_f64_args *
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[239]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask3), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[15], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[15], mask3), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc6_0)));
-            _mm256_maskstore_pd(&c[21], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21], mask3), _mm256_mul_pd(valpha, acc7_0)));
-            _mm256_maskstore_pd(&c[24], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24], mask3), _mm256_mul_pd(valpha, acc8_0)));
-            _mm256_maskstore_pd(&c[27], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[27], mask3), _mm256_mul_pd(valpha, acc9_0)));
-            _mm256_maskstore_pd(&c[30], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[30], mask3), _mm256_mul_pd(valpha, acc10_0)));
-            _mm256_maskstore_pd(&c[33], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[33], mask3), _mm256_mul_pd(valpha, acc11_0)));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3], mask3))));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6], mask3))));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9], mask3))));
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12], mask3))));
+            _mm256_maskstore_pd(&c[15], mask3, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[15], mask3))));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(valpha, acc6_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[18], mask3))));
+            _mm256_maskstore_pd(&c[21], mask3, _mm256_fmadd_pd(valpha, acc7_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[21], mask3))));
+            _mm256_maskstore_pd(&c[24], mask3, _mm256_fmadd_pd(valpha, acc8_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24], mask3))));
+            _mm256_maskstore_pd(&c[27], mask3, _mm256_fmadd_pd(valpha, acc9_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[27], mask3))));
+            _mm256_maskstore_pd(&c[30], mask3, _mm256_fmadd_pd(valpha, acc10_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[30], mask3))));
+            _mm256_maskstore_pd(&c[33], mask3, _mm256_fmadd_pd(valpha, acc11_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[33], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3473,8 +3473,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_avx512_rows_b0
  * f64 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 260 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * 260 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4008,8 +4008,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_avx512_rows_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 272 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4522,18 +4522,18 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_ab(const bmm_f64_ar
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[239]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[15]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[18]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[21]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[24]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[27]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[30]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[33]), _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]))));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]))));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]))));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]))));
+            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[15]))));
+            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[18]))));
+            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[21]))));
+            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[24]))));
+            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[27]))));
+            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[30]))));
+            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[33]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4544,7 +4544,7 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_ab(const bmm_f64_ar
 
 /* bmm_f64_12x20x3_sf_c99_a1b0
  * f64 C(12x3) = A*B (alpha = 1, beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 1404 flops, 1440 loads (A 720, B 720, C 0), 36 stores,
+ * Cost per matrix: 1404 flops executed, 1440 loads (A 720, B 720, C 0), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_12x20x3_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -5343,7 +5343,7 @@ static void bmm_f64_12x20x3_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_12x20x3_sf_c99_b0
  * f64 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 1440 flops, 1440 loads (A 720, B 720, C 0), 36 stores,
+ * Cost per matrix: 1440 flops executed, 1440 loads (A 720, B 720, C 0), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_12x20x3_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -6143,7 +6143,7 @@ static void bmm_f64_12x20x3_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_12x20x3_sf_c99_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 1512 flops, 1476 loads (A 720, B 720, C 36), 36 stores,
+ * Cost per matrix: 1512 flops executed, 1476 loads (A 720, B 720, C 36), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_12x20x3_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -6945,8 +6945,8 @@ static void bmm_f64_12x20x3_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx2_rows_b0
  * f64 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 260 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * 260 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7483,8 +7483,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx2_rows_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 272 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8000,18 +8000,18 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_ab(const bmm_f64_args *
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row], mask3), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row], mask3), _mm256_mul_pd(valpha, acc6_0)));
-            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row], mask3), _mm256_mul_pd(valpha, acc7_0)));
-            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row], mask3), _mm256_mul_pd(valpha, acc8_0)));
-            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row], mask3), _mm256_mul_pd(valpha, acc9_0)));
-            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row], mask3), _mm256_mul_pd(valpha, acc10_0)));
-            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row], mask3), _mm256_mul_pd(valpha, acc11_0)));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc6_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc7_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc8_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc9_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc10_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc11_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8023,8 +8023,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx2_rows_pf_b0
  * f64 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 260 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * 260 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8575,8 +8575,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx2_rows_pf_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 272 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9106,18 +9106,18 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row], mask3), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row], mask3), _mm256_mul_pd(valpha, acc6_0)));
-            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row], mask3), _mm256_mul_pd(valpha, acc7_0)));
-            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row], mask3), _mm256_mul_pd(valpha, acc8_0)));
-            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row], mask3), _mm256_mul_pd(valpha, acc9_0)));
-            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row], mask3), _mm256_mul_pd(valpha, acc10_0)));
-            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row], mask3), _mm256_mul_pd(valpha, acc11_0)));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc6_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc7_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc8_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc9_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc10_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc11_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9129,8 +9129,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx512_rows_b0
  * f64 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 260 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * 260 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9667,8 +9667,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx512_rows_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 272 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -10184,18 +10184,18 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_ab(const bmm_f64_ar
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10207,8 +10207,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx512_rows_pf_b0
  * f64 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 260 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * 260 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -10759,8 +10759,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx512_rows_pf_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1440 useful flops, 14 vector registers, 272 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -11290,18 +11290,18 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11311,22 +11311,22 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_12x20x3[18] = {
-    { "bmm_f64_12x20x3_bf_c99_a1b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 1404, NULL, bmm_f64_12x20x3_bf_c99_a1b0 },
-    { "bmm_f64_12x20x3_bf_c99_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 1440, NULL, bmm_f64_12x20x3_bf_c99_b0 },
-    { "bmm_f64_12x20x3_bf_c99_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 1512, NULL, bmm_f64_12x20x3_bf_c99_ab },
-    { "bmm_f64_12x20x3_bf_avx2_rows_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_bf_avx2_rows_b0) },
-    { "bmm_f64_12x20x3_bf_avx2_rows_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_bf_avx2_rows_ab) },
-    { "bmm_f64_12x20x3_bf_avx512_rows_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_bf_avx512_rows_b0) },
-    { "bmm_f64_12x20x3_bf_avx512_rows_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_bf_avx512_rows_ab) },
-    { "bmm_f64_12x20x3_sf_c99_a1b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 1404, NULL, bmm_f64_12x20x3_sf_c99_a1b0 },
-    { "bmm_f64_12x20x3_sf_c99_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 1440, NULL, bmm_f64_12x20x3_sf_c99_b0 },
-    { "bmm_f64_12x20x3_sf_c99_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 1512, NULL, bmm_f64_12x20x3_sf_c99_ab },
-    { "bmm_f64_12x20x3_sf_avx2_rows_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx2_rows_b0) },
-    { "bmm_f64_12x20x3_sf_avx2_rows_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx2_rows_ab) },
-    { "bmm_f64_12x20x3_sf_avx2_rows_pf_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_12x20x3_sf_avx2_rows_pf_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_12x20x3_sf_avx512_rows_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx512_rows_b0) },
-    { "bmm_f64_12x20x3_sf_avx512_rows_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx512_rows_ab) },
-    { "bmm_f64_12x20x3_sf_avx512_rows_pf_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_12x20x3_sf_avx512_rows_pf_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 1440, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_12x20x3_bf_c99_a1b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_12x20x3_bf_c99_a1b0 },
+    { "bmm_f64_12x20x3_bf_c99_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_12x20x3_bf_c99_b0 },
+    { "bmm_f64_12x20x3_bf_c99_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_12x20x3_bf_c99_ab },
+    { "bmm_f64_12x20x3_bf_avx2_rows_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_bf_avx2_rows_b0) },
+    { "bmm_f64_12x20x3_bf_avx2_rows_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_bf_avx2_rows_ab) },
+    { "bmm_f64_12x20x3_bf_avx512_rows_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_bf_avx512_rows_b0) },
+    { "bmm_f64_12x20x3_bf_avx512_rows_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_bf_avx512_rows_ab) },
+    { "bmm_f64_12x20x3_sf_c99_a1b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_12x20x3_sf_c99_a1b0 },
+    { "bmm_f64_12x20x3_sf_c99_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_12x20x3_sf_c99_b0 },
+    { "bmm_f64_12x20x3_sf_c99_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_12x20x3_sf_c99_ab },
+    { "bmm_f64_12x20x3_sf_avx2_rows_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx2_rows_b0) },
+    { "bmm_f64_12x20x3_sf_avx2_rows_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx2_rows_ab) },
+    { "bmm_f64_12x20x3_sf_avx2_rows_pf_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_12x20x3_sf_avx2_rows_pf_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_12x20x3_sf_avx512_rows_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx512_rows_b0) },
+    { "bmm_f64_12x20x3_sf_avx512_rows_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx512_rows_ab) },
+    { "bmm_f64_12x20x3_sf_avx512_rows_pf_b0", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_12x20x3_sf_avx512_rows_pf_ab", BMM_F64, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_12x20x3_sf_avx512_rows_pf_ab) },
 };

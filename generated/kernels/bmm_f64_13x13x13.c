@@ -9,7 +9,7 @@
 
 /* bmm_f64_13x13x13_bf_c99_a1b0
  * f64 C(13x13) = A*B (alpha = 1, beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa c99, form unroll.
- * Cost per matrix: 4225 flops, 4394 loads (A 2197, B 2197, C 0), 169 stores,
+ * Cost per matrix: 4225 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_13x13x13_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2417,7 +2417,7 @@ static void bmm_f64_13x13x13_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_13x13x13_bf_c99_b0
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa c99, form unroll.
- * Cost per matrix: 4394 flops, 4394 loads (A 2197, B 2197, C 0), 169 stores,
+ * Cost per matrix: 4394 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_13x13x13_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -4826,7 +4826,7 @@ static void bmm_f64_13x13x13_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_13x13x13_bf_c99_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa c99, form unroll.
- * Cost per matrix: 4732 flops, 4563 loads (A 2197, B 2197, C 169), 169 stores,
+ * Cost per matrix: 4732 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_13x13x13_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -7237,8 +7237,8 @@ static void bmm_f64_13x13x13_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_avx2_rows_b0
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 494 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
+ * 494 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8492,8 +8492,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_b0(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_avx2_rows_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 546 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 12 vector accumulators,
+ * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8766,18 +8766,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[77]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[17], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[17]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[39]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[43], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[43]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[65], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[65]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[69], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[69]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[13], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13]))));
+            _mm256_storeu_pd(&c[17], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[17]))));
+            _mm256_storeu_pd(&c[26], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26]))));
+            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30]))));
+            _mm256_storeu_pd(&c[39], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[39]))));
+            _mm256_storeu_pd(&c[43], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[43]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[65], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[65]))));
+            _mm256_storeu_pd(&c[69], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[69]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -9040,18 +9040,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[155]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[78], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[78]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[82], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[82]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[91], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[91]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[95], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[95]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[117], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[117]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[121], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[121]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[130], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[130]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[134], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[134]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[143], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[143]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[147], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[147]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[78], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[78]))));
+            _mm256_storeu_pd(&c[82], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[82]))));
+            _mm256_storeu_pd(&c[91], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[91]))));
+            _mm256_storeu_pd(&c[95], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[95]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[117], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[117]))));
+            _mm256_storeu_pd(&c[121], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[121]))));
+            _mm256_storeu_pd(&c[130], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[130]))));
+            _mm256_storeu_pd(&c[134], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[134]))));
+            _mm256_storeu_pd(&c[143], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[143]))));
+            _mm256_storeu_pd(&c[147], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[147]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -9119,8 +9119,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[156]))));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[160]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -9383,18 +9383,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[77]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[25], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[34]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[38], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[38], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[47], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[47]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[51], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[51], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[64], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[64], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[73], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[73]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[77], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[77], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12], mask1))));
+            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21]))));
+            _mm256_maskstore_pd(&c[25], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25], mask1))));
+            _mm256_storeu_pd(&c[34], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[34]))));
+            _mm256_maskstore_pd(&c[38], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[38], mask1))));
+            _mm256_storeu_pd(&c[47], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[47]))));
+            _mm256_maskstore_pd(&c[51], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[51], mask1))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_maskstore_pd(&c[64], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[64], mask1))));
+            _mm256_storeu_pd(&c[73], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[73]))));
+            _mm256_maskstore_pd(&c[77], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[77], mask1))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -9657,18 +9657,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[155]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[86], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[86]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[90], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[90], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[99], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[99]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[103], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[103], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[116], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[116], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[125], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[125]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[129], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[129], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[138], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[138]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[142], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[142], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[151], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[151]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[155], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[155], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[86], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[86]))));
+            _mm256_maskstore_pd(&c[90], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[90], mask1))));
+            _mm256_storeu_pd(&c[99], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[99]))));
+            _mm256_maskstore_pd(&c[103], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[103], mask1))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_maskstore_pd(&c[116], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[116], mask1))));
+            _mm256_storeu_pd(&c[125], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[125]))));
+            _mm256_maskstore_pd(&c[129], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[129], mask1))));
+            _mm256_storeu_pd(&c[138], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[138]))));
+            _mm256_maskstore_pd(&c[142], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[142], mask1))));
+            _mm256_storeu_pd(&c[151], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[151]))));
+            _mm256_maskstore_pd(&c[155], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[155], mask1))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -9736,8 +9736,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[168], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[168], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[164]))));
+            _mm256_maskstore_pd(&c[168], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[168], mask1))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9749,8 +9749,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_avx512_rows_b0
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops, 27 vector registers, 221 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
+ * 221 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -10359,8 +10359,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_b0(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_avx512_rows_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops, 27 vector registers, 247 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
+ * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -10867,30 +10867,30 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_f64_a
             __m512d a11_12 = _mm512_set1_pd(a[155]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[13], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[21]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[34]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[39], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[39]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[47]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[52]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[60]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[65], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[65]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[73]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[78], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[78]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[86]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[91], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[91]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[99]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[112]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[117], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[117]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[125]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[130], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[130]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[138]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[143], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[143]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[151]), _mm512_mul_pd(valpha, acc11_1)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]))));
+            _mm512_storeu_pd(&c[13], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[13]))));
+            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[21]))));
+            _mm512_storeu_pd(&c[26], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26]))));
+            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[34]))));
+            _mm512_storeu_pd(&c[39], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[39]))));
+            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[47]))));
+            _mm512_storeu_pd(&c[52], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[52]))));
+            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[60]))));
+            _mm512_storeu_pd(&c[65], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[65]))));
+            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[73]))));
+            _mm512_storeu_pd(&c[78], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[78]))));
+            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[86]))));
+            _mm512_storeu_pd(&c[91], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[91]))));
+            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[99]))));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
+            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[112]))));
+            _mm512_storeu_pd(&c[117], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[117]))));
+            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[125]))));
+            _mm512_storeu_pd(&c[130], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[130]))));
+            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[138]))));
+            _mm512_storeu_pd(&c[143], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[143]))));
+            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[151]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -10958,8 +10958,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_f64_a
             __m512d a0_12 = _mm512_set1_pd(a[168]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[156], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[156]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[164]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[156], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[156]))));
+            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[164]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10970,7 +10970,7 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_f64_a
 
 /* bmm_f64_13x13x13_sf_c99_a1b0
  * f64 C(13x13) = A*B (alpha = 1, beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa c99, form unroll.
- * Cost per matrix: 4225 flops, 4394 loads (A 2197, B 2197, C 0), 169 stores,
+ * Cost per matrix: 4225 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_13x13x13_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -13381,7 +13381,7 @@ static void bmm_f64_13x13x13_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_13x13x13_sf_c99_b0
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa c99, form unroll.
- * Cost per matrix: 4394 flops, 4394 loads (A 2197, B 2197, C 0), 169 stores,
+ * Cost per matrix: 4394 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_13x13x13_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -15793,7 +15793,7 @@ static void bmm_f64_13x13x13_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_13x13x13_sf_c99_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa c99, form unroll.
- * Cost per matrix: 4732 flops, 4563 loads (A 2197, B 2197, C 169), 169 stores,
+ * Cost per matrix: 4732 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_13x13x13_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -18207,8 +18207,8 @@ static void bmm_f64_13x13x13_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx2_rows_b0
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 494 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
+ * 494 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -19465,8 +19465,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_b0(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx2_rows_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 546 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 12 vector accumulators,
+ * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -19742,18 +19742,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -20016,18 +20016,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]))));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]))));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]))));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]))));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -20095,8 +20095,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]))));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -20359,18 +20359,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12], mask1))));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -20633,18 +20633,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -20712,8 +20712,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -20725,8 +20725,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx2_rows_pf_b0
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 494 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
+ * 494 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -21997,8 +21997,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx2_rows_pf_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4394 useful flops, 15 vector registers, 546 vector loads,
- * 52 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 12 vector accumulators,
+ * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -22288,18 +22288,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -22562,18 +22562,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]))));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]))));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]))));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]))));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -22641,8 +22641,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]))));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -22905,18 +22905,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12], mask1))));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -23179,18 +23179,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -23258,8 +23258,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]))));
+            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23271,8 +23271,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx512_rows_b0
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops, 27 vector registers, 221 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
+ * 221 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -23884,8 +23884,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_b0(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx512_rows_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops, 27 vector registers, 247 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
+ * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -24395,30 +24395,30 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_f64_a
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]))));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -24486,8 +24486,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_f64_a
             __m512d a0_12 = _mm512_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -24499,8 +24499,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx512_rows_pf_b0
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4394 useful flops, 27 vector registers, 221 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
+ * 221 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -25126,8 +25126,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx512_rows_pf_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4394 useful flops, 27 vector registers, 247 vector loads,
- * 26 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
+ * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -25651,30 +25651,30 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]))));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -25742,8 +25742,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a0_12 = _mm512_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25753,22 +25753,22 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_13x13x13[18] = {
-    { "bmm_f64_13x13x13_bf_c99_a1b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4225, NULL, bmm_f64_13x13x13_bf_c99_a1b0 },
-    { "bmm_f64_13x13x13_bf_c99_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4394, NULL, bmm_f64_13x13x13_bf_c99_b0 },
-    { "bmm_f64_13x13x13_bf_c99_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4732, NULL, bmm_f64_13x13x13_bf_c99_ab },
-    { "bmm_f64_13x13x13_bf_avx2_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx2_rows_b0) },
-    { "bmm_f64_13x13x13_bf_avx2_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx2_rows_ab) },
-    { "bmm_f64_13x13x13_bf_avx512_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx512_rows_b0) },
-    { "bmm_f64_13x13x13_bf_avx512_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx512_rows_ab) },
-    { "bmm_f64_13x13x13_sf_c99_a1b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4225, NULL, bmm_f64_13x13x13_sf_c99_a1b0 },
-    { "bmm_f64_13x13x13_sf_c99_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4394, NULL, bmm_f64_13x13x13_sf_c99_b0 },
-    { "bmm_f64_13x13x13_sf_c99_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4732, NULL, bmm_f64_13x13x13_sf_c99_ab },
-    { "bmm_f64_13x13x13_sf_avx2_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_b0) },
-    { "bmm_f64_13x13x13_sf_avx2_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_ab) },
-    { "bmm_f64_13x13x13_sf_avx2_rows_pf_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_13x13x13_sf_avx2_rows_pf_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_13x13x13_sf_avx512_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_b0) },
-    { "bmm_f64_13x13x13_sf_avx512_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_ab) },
-    { "bmm_f64_13x13x13_sf_avx512_rows_pf_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_13x13x13_sf_avx512_rows_pf_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 4394, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_13x13x13_bf_c99_a1b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_bf_c99_a1b0 },
+    { "bmm_f64_13x13x13_bf_c99_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_bf_c99_b0 },
+    { "bmm_f64_13x13x13_bf_c99_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_bf_c99_ab },
+    { "bmm_f64_13x13x13_bf_avx2_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx2_rows_b0) },
+    { "bmm_f64_13x13x13_bf_avx2_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx2_rows_ab) },
+    { "bmm_f64_13x13x13_bf_avx512_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx512_rows_b0) },
+    { "bmm_f64_13x13x13_bf_avx512_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx512_rows_ab) },
+    { "bmm_f64_13x13x13_sf_c99_a1b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_sf_c99_a1b0 },
+    { "bmm_f64_13x13x13_sf_c99_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_sf_c99_b0 },
+    { "bmm_f64_13x13x13_sf_c99_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_sf_c99_ab },
+    { "bmm_f64_13x13x13_sf_avx2_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_b0) },
+    { "bmm_f64_13x13x13_sf_avx2_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_ab) },
+    { "bmm_f64_13x13x13_sf_avx2_rows_pf_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_13x13x13_sf_avx2_rows_pf_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_13x13x13_sf_avx512_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_b0) },
+    { "bmm_f64_13x13x13_sf_avx512_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_ab) },
+    { "bmm_f64_13x13x13_sf_avx512_rows_pf_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_13x13x13_sf_avx512_rows_pf_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_pf_ab) },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f64_16x16x16_bf_c99_a1b0
  * f64 C(16x16) = A*B (alpha = 1, beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa c99, form unroll.
- * Cost per matrix: 7936 flops, 8192 loads (A 4096, B 4096, C 0), 256 stores,
+ * Cost per matrix: 7936 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_16x16x16_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -4409,7 +4409,7 @@ static void bmm_f64_16x16x16_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_16x16x16_bf_c99_b0
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa c99, form unroll.
- * Cost per matrix: 8192 flops, 8192 loads (A 4096, B 4096, C 0), 256 stores,
+ * Cost per matrix: 8192 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_16x16x16_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -8810,7 +8810,7 @@ static void bmm_f64_16x16x16_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_16x16x16_bf_c99_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa c99, form unroll.
- * Cost per matrix: 8704 flops, 8448 loads (A 4096, B 4096, C 256), 256 stores,
+ * Cost per matrix: 8704 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_16x16x16_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -13213,8 +13213,8 @@ static void bmm_f64_16x16x16_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_avx2_rows_b0
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 704 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
+ * 704 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -15037,8 +15037,8 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_b0(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_avx2_rows_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 768 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 12 vector accumulators,
+ * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -15370,18 +15370,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[95]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -15704,18 +15704,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[191]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[128]))));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[132]))));
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[144]))));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[148]))));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[160]))));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[164]))));
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[176]))));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[180]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -15942,14 +15942,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[192]))));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[196]))));
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[208]))));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[212]))));
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[224]))));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[228]))));
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[240]))));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[244]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -16272,18 +16272,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[95]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -16606,18 +16606,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[191]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[136]))));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[140]))));
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[152]))));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[156]))));
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[168]))));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[172]))));
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[184]))));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[188]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -16844,14 +16844,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[200]))));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[204]))));
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[216]))));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[220]))));
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[232]))));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[236]))));
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[248]))));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[252]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16863,8 +16863,8 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_avx512_rows_b0
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops, 27 vector registers, 320 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
+ * 320 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -17751,8 +17751,8 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_b0(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_avx512_rows_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops, 27 vector registers, 352 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
+ * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -18372,30 +18372,30 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_f64_a
             __m512d a11_15 = _mm512_set1_pd(a[191]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc11_1)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[128]))));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[136]))));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[144]))));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[152]))));
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[160]))));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[168]))));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[176]))));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[184]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -18622,14 +18622,14 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_f64_a
             __m512d a3_15 = _mm512_set1_pd(a[255]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[192]))));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[200]))));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[208]))));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[216]))));
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[224]))));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[232]))));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[240]))));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[248]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18640,7 +18640,7 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_f64_a
 
 /* bmm_f64_16x16x16_sf_c99_a1b0
  * f64 C(16x16) = A*B (alpha = 1, beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa c99, form unroll.
- * Cost per matrix: 7936 flops, 8192 loads (A 4096, B 4096, C 0), 256 stores,
+ * Cost per matrix: 7936 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_16x16x16_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -23043,7 +23043,7 @@ static void bmm_f64_16x16x16_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_16x16x16_sf_c99_b0
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa c99, form unroll.
- * Cost per matrix: 8192 flops, 8192 loads (A 4096, B 4096, C 0), 256 stores,
+ * Cost per matrix: 8192 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_16x16x16_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -27447,7 +27447,7 @@ static void bmm_f64_16x16x16_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_16x16x16_sf_c99_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa c99, form unroll.
- * Cost per matrix: 8704 flops, 8448 loads (A 4096, B 4096, C 256), 256 stores,
+ * Cost per matrix: 8704 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_16x16x16_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -31853,8 +31853,8 @@ static void bmm_f64_16x16x16_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx2_rows_b0
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 704 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
+ * 704 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -33680,8 +33680,8 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_b0(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx2_rows_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 768 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 12 vector accumulators,
+ * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -34016,18 +34016,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -34350,18 +34350,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]))));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]))));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]))));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]))));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -34588,14 +34588,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]))));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row]))));
+            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row]))));
+            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row]))));
+            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -34918,18 +34918,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 12]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -35252,18 +35252,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 12]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -35490,14 +35490,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 12]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -35509,8 +35509,8 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx2_rows_pf_b0
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 704 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
+ * 704 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -37350,8 +37350,8 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx2_rows_pf_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 8192 useful flops, 15 vector registers, 768 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 12 vector accumulators,
+ * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -37700,18 +37700,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -38034,18 +38034,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]))));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]))));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]))));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]))));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -38272,14 +38272,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]))));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row]))));
+            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row]))));
+            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row]))));
+            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -38602,18 +38602,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 12]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -38936,18 +38936,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 12]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -39174,14 +39174,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 12]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -39193,8 +39193,8 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx512_rows_b0
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops, 27 vector registers, 320 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
+ * 320 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -40084,8 +40084,8 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_b0(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx512_rows_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops, 27 vector registers, 352 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
+ * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -40708,30 +40708,30 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_f64_a
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
+            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
+            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
+            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]))));
+            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]))));
+            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]))));
+            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]))));
+            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -40958,14 +40958,14 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_f64_a
             __m512d a3_15 = _mm512_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]))));
+            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row]))));
+            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row]))));
+            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row]))));
+            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row + 8]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -40977,8 +40977,8 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx512_rows_pf_b0
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 8192 useful flops, 27 vector registers, 320 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
+ * 320 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -41882,8 +41882,8 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx512_rows_pf_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 8192 useful flops, 27 vector registers, 352 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
+ * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -42520,30 +42520,30 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
+            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
+            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
+            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]))));
+            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]))));
+            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]))));
+            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]))));
+            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -42770,14 +42770,14 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a3_15 = _mm512_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]))));
+            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row]))));
+            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row]))));
+            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row]))));
+            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row + 8]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -42787,22 +42787,22 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_16x16x16[18] = {
-    { "bmm_f64_16x16x16_bf_c99_a1b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 7936, NULL, bmm_f64_16x16x16_bf_c99_a1b0 },
-    { "bmm_f64_16x16x16_bf_c99_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 8192, NULL, bmm_f64_16x16x16_bf_c99_b0 },
-    { "bmm_f64_16x16x16_bf_c99_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 8704, NULL, bmm_f64_16x16x16_bf_c99_ab },
-    { "bmm_f64_16x16x16_bf_avx2_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx2_rows_b0) },
-    { "bmm_f64_16x16x16_bf_avx2_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx2_rows_ab) },
-    { "bmm_f64_16x16x16_bf_avx512_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx512_rows_b0) },
-    { "bmm_f64_16x16x16_bf_avx512_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx512_rows_ab) },
-    { "bmm_f64_16x16x16_sf_c99_a1b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 7936, NULL, bmm_f64_16x16x16_sf_c99_a1b0 },
-    { "bmm_f64_16x16x16_sf_c99_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 8192, NULL, bmm_f64_16x16x16_sf_c99_b0 },
-    { "bmm_f64_16x16x16_sf_c99_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 8704, NULL, bmm_f64_16x16x16_sf_c99_ab },
-    { "bmm_f64_16x16x16_sf_avx2_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_b0) },
-    { "bmm_f64_16x16x16_sf_avx2_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_ab) },
-    { "bmm_f64_16x16x16_sf_avx2_rows_pf_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_16x16x16_sf_avx2_rows_pf_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_16x16x16_sf_avx512_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_b0) },
-    { "bmm_f64_16x16x16_sf_avx512_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_ab) },
-    { "bmm_f64_16x16x16_sf_avx512_rows_pf_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_16x16x16_sf_avx512_rows_pf_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 8192, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_16x16x16_bf_c99_a1b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_bf_c99_a1b0 },
+    { "bmm_f64_16x16x16_bf_c99_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_bf_c99_b0 },
+    { "bmm_f64_16x16x16_bf_c99_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_bf_c99_ab },
+    { "bmm_f64_16x16x16_bf_avx2_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx2_rows_b0) },
+    { "bmm_f64_16x16x16_bf_avx2_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx2_rows_ab) },
+    { "bmm_f64_16x16x16_bf_avx512_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx512_rows_b0) },
+    { "bmm_f64_16x16x16_bf_avx512_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx512_rows_ab) },
+    { "bmm_f64_16x16x16_sf_c99_a1b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_sf_c99_a1b0 },
+    { "bmm_f64_16x16x16_sf_c99_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_sf_c99_b0 },
+    { "bmm_f64_16x16x16_sf_c99_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_sf_c99_ab },
+    { "bmm_f64_16x16x16_sf_avx2_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_b0) },
+    { "bmm_f64_16x16x16_sf_avx2_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_ab) },
+    { "bmm_f64_16x16x16_sf_avx2_rows_pf_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_16x16x16_sf_avx2_rows_pf_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_16x16x16_sf_avx512_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_b0) },
+    { "bmm_f64_16x16x16_sf_avx512_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_ab) },
+    { "bmm_f64_16x16x16_sf_avx512_rows_pf_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_16x16x16_sf_avx512_rows_pf_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_pf_ab) },
 };

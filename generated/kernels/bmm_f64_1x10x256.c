@@ -9,7 +9,7 @@
 
 /* bmm_f64_1x10x256_bf_c99_a1b0
  * f64 C(1x256) = A*B (alpha = 1, beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa c99, form unroll.
- * Cost per matrix: 4864 flops, 5120 loads (A 2560, B 2560, C 0), 256 stores,
+ * Cost per matrix: 4864 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x10x256_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2843,7 +2843,7 @@ static void bmm_f64_1x10x256_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_1x10x256_bf_c99_b0
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa c99, form unroll.
- * Cost per matrix: 5120 flops, 5120 loads (A 2560, B 2560, C 0), 256 stores,
+ * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x10x256_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -5678,7 +5678,7 @@ static void bmm_f64_1x10x256_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_1x10x256_bf_c99_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa c99, form unroll.
- * Cost per matrix: 5632 flops, 5376 loads (A 2560, B 2560, C 256), 256 stores,
+ * Cost per matrix: 5632 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x10x256_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -8515,8 +8515,8 @@ static void bmm_f64_1x10x256_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_bf_avx2_rows_b0
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 960 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
+ * 960 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -10263,8 +10263,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_b0(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_bf_avx2_rows_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 1024 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 2 vector accumulators,
+ * 1024 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -10326,8 +10326,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -10380,8 +10380,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -10434,8 +10434,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -10488,8 +10488,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -10542,8 +10542,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -10596,8 +10596,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -10650,8 +10650,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -10704,8 +10704,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -10758,8 +10758,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -10812,8 +10812,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -10866,8 +10866,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -10920,8 +10920,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -10974,8 +10974,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -11028,8 +11028,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -11082,8 +11082,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -11136,8 +11136,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -11190,8 +11190,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[128]))));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[132]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -11244,8 +11244,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[136]))));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[140]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -11298,8 +11298,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[144]))));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[148]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -11352,8 +11352,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[152]))));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[156]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -11406,8 +11406,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[160]))));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[164]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -11460,8 +11460,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[168]))));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[172]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -11514,8 +11514,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[176]))));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[180]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -11568,8 +11568,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[184]))));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[188]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -11622,8 +11622,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[192]))));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[196]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -11676,8 +11676,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[200]))));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[204]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -11730,8 +11730,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[208]))));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[212]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -11784,8 +11784,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[216]))));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[220]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -11838,8 +11838,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[224]))));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[228]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -11892,8 +11892,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[232]))));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[236]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -11946,8 +11946,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[240]))));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[244]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -12000,8 +12000,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[248]))));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[252]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12013,8 +12013,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_bf_avx512_rows_b0
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 400 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
+ * 400 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -12801,8 +12801,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_b0(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_bf_avx512_rows_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 432 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
+ * 432 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -12904,10 +12904,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -13000,10 +13000,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -13096,10 +13096,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -13192,10 +13192,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -13288,10 +13288,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[128]))));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[136]))));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[144]))));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[152]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -13384,10 +13384,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[160]))));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[168]))));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[176]))));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[184]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -13480,10 +13480,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[192]))));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[200]))));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[208]))));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[216]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -13576,10 +13576,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[224]))));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[232]))));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[240]))));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[248]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13590,7 +13590,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
 
 /* bmm_f64_1x10x256_sf_c99_a1b0
  * f64 C(1x256) = A*B (alpha = 1, beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa c99, form unroll.
- * Cost per matrix: 4864 flops, 5120 loads (A 2560, B 2560, C 0), 256 stores,
+ * Cost per matrix: 4864 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x10x256_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -16425,7 +16425,7 @@ static void bmm_f64_1x10x256_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_1x10x256_sf_c99_b0
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa c99, form unroll.
- * Cost per matrix: 5120 flops, 5120 loads (A 2560, B 2560, C 0), 256 stores,
+ * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x10x256_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -19261,7 +19261,7 @@ static void bmm_f64_1x10x256_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_1x10x256_sf_c99_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa c99, form unroll.
- * Cost per matrix: 5632 flops, 5376 loads (A 2560, B 2560, C 256), 256 stores,
+ * Cost per matrix: 5632 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x10x256_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -22099,8 +22099,8 @@ static void bmm_f64_1x10x256_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx2_rows_b0
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 960 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
+ * 960 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -23848,8 +23848,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_b0(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx2_rows_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 1024 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 2 vector accumulators,
+ * 1024 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -23912,8 +23912,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -23966,8 +23966,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -24020,8 +24020,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -24074,8 +24074,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -24128,8 +24128,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -24182,8 +24182,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -24236,8 +24236,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -24290,8 +24290,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -24344,8 +24344,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -24398,8 +24398,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -24452,8 +24452,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -24506,8 +24506,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -24560,8 +24560,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -24614,8 +24614,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -24668,8 +24668,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -24722,8 +24722,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -24776,8 +24776,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[128]))));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[132]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -24830,8 +24830,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[136]))));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[140]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -24884,8 +24884,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[144]))));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[148]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -24938,8 +24938,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[152]))));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[156]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -24992,8 +24992,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[160]))));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[164]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -25046,8 +25046,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[168]))));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[172]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -25100,8 +25100,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[176]))));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[180]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -25154,8 +25154,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[184]))));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[188]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -25208,8 +25208,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[192]))));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[196]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -25262,8 +25262,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[200]))));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[204]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -25316,8 +25316,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[208]))));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[212]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -25370,8 +25370,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[216]))));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[220]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -25424,8 +25424,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[224]))));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[228]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -25478,8 +25478,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[232]))));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[236]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -25532,8 +25532,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[240]))));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[244]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -25586,8 +25586,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[248]))));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[252]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25599,8 +25599,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx2_rows_pf_b0
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 960 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
+ * 960 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -27362,8 +27362,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx2_rows_pf_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 5120 useful flops, 5 vector registers, 1024 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 2 vector accumulators,
+ * 1024 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -27440,8 +27440,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -27494,8 +27494,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -27548,8 +27548,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -27602,8 +27602,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -27656,8 +27656,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -27710,8 +27710,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -27764,8 +27764,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -27818,8 +27818,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -27872,8 +27872,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -27926,8 +27926,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -27980,8 +27980,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -28034,8 +28034,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -28088,8 +28088,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -28142,8 +28142,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -28196,8 +28196,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -28250,8 +28250,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -28304,8 +28304,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[128]))));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[132]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -28358,8 +28358,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[136]))));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[140]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -28412,8 +28412,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[144]))));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[148]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -28466,8 +28466,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[152]))));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[156]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -28520,8 +28520,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[160]))));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[164]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -28574,8 +28574,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[168]))));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[172]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -28628,8 +28628,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[176]))));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[180]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -28682,8 +28682,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[184]))));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[188]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -28736,8 +28736,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[192]))));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[196]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -28790,8 +28790,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[200]))));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[204]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -28844,8 +28844,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[208]))));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[212]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -28898,8 +28898,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[216]))));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[220]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -28952,8 +28952,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[224]))));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[228]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -29006,8 +29006,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[232]))));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[236]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -29060,8 +29060,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[240]))));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[244]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -29114,8 +29114,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[248]))));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[252]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -29127,8 +29127,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx512_rows_b0
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 400 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
+ * 400 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -29916,8 +29916,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_b0(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx512_rows_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 432 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
+ * 432 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -30020,10 +30020,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -30116,10 +30116,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -30212,10 +30212,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -30308,10 +30308,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -30404,10 +30404,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[128]))));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[136]))));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[144]))));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[152]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -30500,10 +30500,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[160]))));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[168]))));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[176]))));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[184]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -30596,10 +30596,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[192]))));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[200]))));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[208]))));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[216]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -30692,10 +30692,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[224]))));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[232]))));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[240]))));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[248]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -30707,8 +30707,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx512_rows_pf_b0
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 400 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
+ * 400 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -31510,8 +31510,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_b0(const bmm_f6
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx512_rows_pf_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 5120 useful flops, 9 vector registers, 432 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
+ * 432 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -31628,10 +31628,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -31724,10 +31724,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -31820,10 +31820,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -31916,10 +31916,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -32012,10 +32012,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[128]))));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[136]))));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[144]))));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[152]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -32108,10 +32108,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[160]))));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[168]))));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[176]))));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[184]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -32204,10 +32204,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[192]))));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[200]))));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[208]))));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[216]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -32300,10 +32300,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[224]))));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[232]))));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[240]))));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[248]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -32313,22 +32313,22 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_1x10x256[18] = {
-    { "bmm_f64_1x10x256_bf_c99_a1b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4864, NULL, bmm_f64_1x10x256_bf_c99_a1b0 },
-    { "bmm_f64_1x10x256_bf_c99_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 5120, NULL, bmm_f64_1x10x256_bf_c99_b0 },
-    { "bmm_f64_1x10x256_bf_c99_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 5632, NULL, bmm_f64_1x10x256_bf_c99_ab },
-    { "bmm_f64_1x10x256_bf_avx2_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx2_rows_b0) },
-    { "bmm_f64_1x10x256_bf_avx2_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx2_rows_ab) },
-    { "bmm_f64_1x10x256_bf_avx512_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx512_rows_b0) },
-    { "bmm_f64_1x10x256_bf_avx512_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx512_rows_ab) },
-    { "bmm_f64_1x10x256_sf_c99_a1b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4864, NULL, bmm_f64_1x10x256_sf_c99_a1b0 },
-    { "bmm_f64_1x10x256_sf_c99_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 5120, NULL, bmm_f64_1x10x256_sf_c99_b0 },
-    { "bmm_f64_1x10x256_sf_c99_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 5632, NULL, bmm_f64_1x10x256_sf_c99_ab },
-    { "bmm_f64_1x10x256_sf_avx2_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_b0) },
-    { "bmm_f64_1x10x256_sf_avx2_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_ab) },
-    { "bmm_f64_1x10x256_sf_avx2_rows_pf_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_1x10x256_sf_avx2_rows_pf_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_1x10x256_sf_avx512_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_b0) },
-    { "bmm_f64_1x10x256_sf_avx512_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_ab) },
-    { "bmm_f64_1x10x256_sf_avx512_rows_pf_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_1x10x256_sf_avx512_rows_pf_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 5120, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_1x10x256_bf_c99_a1b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_bf_c99_a1b0 },
+    { "bmm_f64_1x10x256_bf_c99_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_bf_c99_b0 },
+    { "bmm_f64_1x10x256_bf_c99_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_bf_c99_ab },
+    { "bmm_f64_1x10x256_bf_avx2_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx2_rows_b0) },
+    { "bmm_f64_1x10x256_bf_avx2_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx2_rows_ab) },
+    { "bmm_f64_1x10x256_bf_avx512_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx512_rows_b0) },
+    { "bmm_f64_1x10x256_bf_avx512_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx512_rows_ab) },
+    { "bmm_f64_1x10x256_sf_c99_a1b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_sf_c99_a1b0 },
+    { "bmm_f64_1x10x256_sf_c99_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_sf_c99_b0 },
+    { "bmm_f64_1x10x256_sf_c99_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_sf_c99_ab },
+    { "bmm_f64_1x10x256_sf_avx2_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_b0) },
+    { "bmm_f64_1x10x256_sf_avx2_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_ab) },
+    { "bmm_f64_1x10x256_sf_avx2_rows_pf_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_1x10x256_sf_avx2_rows_pf_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_1x10x256_sf_avx512_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_b0) },
+    { "bmm_f64_1x10x256_sf_avx512_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_ab) },
+    { "bmm_f64_1x10x256_sf_avx512_rows_pf_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_1x10x256_sf_avx512_rows_pf_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_pf_ab) },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f64_1x32x64_bf_c99_a1b0
  * f64 C(1x64) = A*B (alpha = 1, beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa c99, form unroll.
- * Cost per matrix: 4032 flops, 4096 loads (A 2048, B 2048, C 0), 64 stores,
+ * Cost per matrix: 4032 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x32x64_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2139,7 +2139,7 @@ static void bmm_f64_1x32x64_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_1x32x64_bf_c99_b0
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa c99, form unroll.
- * Cost per matrix: 4096 flops, 4096 loads (A 2048, B 2048, C 0), 64 stores,
+ * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x32x64_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -4270,7 +4270,7 @@ static void bmm_f64_1x32x64_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_1x32x64_bf_c99_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa c99, form unroll.
- * Cost per matrix: 4224 flops, 4160 loads (A 2048, B 2048, C 64), 64 stores,
+ * Cost per matrix: 4224 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x32x64_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -6403,8 +6403,8 @@ static void bmm_f64_1x32x64_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_bf_avx2_rows_b0
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 768 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
+ * 768 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7735,8 +7735,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_bf_avx2_rows_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 784 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 2 vector accumulators,
+ * 784 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7908,8 +7908,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -8072,8 +8072,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -8236,8 +8236,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -8400,8 +8400,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -8564,8 +8564,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -8728,8 +8728,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -8892,8 +8892,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -9056,8 +9056,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9069,8 +9069,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_bf_avx512_rows_b0
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 320 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
+ * 320 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9677,8 +9677,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_bf_avx512_rows_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 328 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
+ * 328 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9978,10 +9978,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_f64_ar
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -10272,10 +10272,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_f64_ar
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10286,7 +10286,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_f64_ar
 
 /* bmm_f64_1x32x64_sf_c99_a1b0
  * f64 C(1x64) = A*B (alpha = 1, beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa c99, form unroll.
- * Cost per matrix: 4032 flops, 4096 loads (A 2048, B 2048, C 0), 64 stores,
+ * Cost per matrix: 4032 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x32x64_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -12417,7 +12417,7 @@ static void bmm_f64_1x32x64_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_1x32x64_sf_c99_b0
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa c99, form unroll.
- * Cost per matrix: 4096 flops, 4096 loads (A 2048, B 2048, C 0), 64 stores,
+ * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x32x64_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -14549,7 +14549,7 @@ static void bmm_f64_1x32x64_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_1x32x64_sf_c99_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa c99, form unroll.
- * Cost per matrix: 4224 flops, 4160 loads (A 2048, B 2048, C 64), 64 stores,
+ * Cost per matrix: 4224 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x32x64_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -16683,8 +16683,8 @@ static void bmm_f64_1x32x64_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx2_rows_b0
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 768 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
+ * 768 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -18016,8 +18016,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx2_rows_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 784 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 2 vector accumulators,
+ * 784 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -18190,8 +18190,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -18354,8 +18354,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -18518,8 +18518,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -18682,8 +18682,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -18846,8 +18846,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -19010,8 +19010,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -19174,8 +19174,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -19338,8 +19338,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -19351,8 +19351,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx2_rows_pf_b0
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 768 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
+ * 768 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -20698,8 +20698,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx2_rows_pf_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4096 useful flops, 5 vector registers, 784 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 2 vector accumulators,
+ * 784 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -20886,8 +20886,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -21050,8 +21050,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -21214,8 +21214,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -21378,8 +21378,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -21542,8 +21542,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -21706,8 +21706,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -21870,8 +21870,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -22034,8 +22034,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -22047,8 +22047,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx512_rows_b0
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 320 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
+ * 320 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -22656,8 +22656,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx512_rows_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 328 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
+ * 328 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -22958,10 +22958,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_f64_ar
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -23252,10 +23252,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_f64_ar
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23267,8 +23267,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx512_rows_pf_b0
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 320 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
+ * 320 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -23890,8 +23890,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_b0(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx512_rows_pf_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4096 useful flops, 9 vector registers, 328 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
+ * 328 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -24206,10 +24206,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_f64
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -24500,10 +24500,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_f64
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -24513,22 +24513,22 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_1x32x64[18] = {
-    { "bmm_f64_1x32x64_bf_c99_a1b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4032, NULL, bmm_f64_1x32x64_bf_c99_a1b0 },
-    { "bmm_f64_1x32x64_bf_c99_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4096, NULL, bmm_f64_1x32x64_bf_c99_b0 },
-    { "bmm_f64_1x32x64_bf_c99_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4224, NULL, bmm_f64_1x32x64_bf_c99_ab },
-    { "bmm_f64_1x32x64_bf_avx2_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx2_rows_b0) },
-    { "bmm_f64_1x32x64_bf_avx2_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx2_rows_ab) },
-    { "bmm_f64_1x32x64_bf_avx512_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx512_rows_b0) },
-    { "bmm_f64_1x32x64_bf_avx512_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx512_rows_ab) },
-    { "bmm_f64_1x32x64_sf_c99_a1b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4032, NULL, bmm_f64_1x32x64_sf_c99_a1b0 },
-    { "bmm_f64_1x32x64_sf_c99_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4096, NULL, bmm_f64_1x32x64_sf_c99_b0 },
-    { "bmm_f64_1x32x64_sf_c99_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4224, NULL, bmm_f64_1x32x64_sf_c99_ab },
-    { "bmm_f64_1x32x64_sf_avx2_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_b0) },
-    { "bmm_f64_1x32x64_sf_avx2_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_ab) },
-    { "bmm_f64_1x32x64_sf_avx2_rows_pf_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_1x32x64_sf_avx2_rows_pf_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_1x32x64_sf_avx512_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_b0) },
-    { "bmm_f64_1x32x64_sf_avx512_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_ab) },
-    { "bmm_f64_1x32x64_sf_avx512_rows_pf_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_1x32x64_sf_avx512_rows_pf_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 4096, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_1x32x64_bf_c99_a1b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_bf_c99_a1b0 },
+    { "bmm_f64_1x32x64_bf_c99_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_bf_c99_b0 },
+    { "bmm_f64_1x32x64_bf_c99_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_bf_c99_ab },
+    { "bmm_f64_1x32x64_bf_avx2_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx2_rows_b0) },
+    { "bmm_f64_1x32x64_bf_avx2_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx2_rows_ab) },
+    { "bmm_f64_1x32x64_bf_avx512_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx512_rows_b0) },
+    { "bmm_f64_1x32x64_bf_avx512_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx512_rows_ab) },
+    { "bmm_f64_1x32x64_sf_c99_a1b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_sf_c99_a1b0 },
+    { "bmm_f64_1x32x64_sf_c99_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_sf_c99_b0 },
+    { "bmm_f64_1x32x64_sf_c99_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_sf_c99_ab },
+    { "bmm_f64_1x32x64_sf_avx2_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_b0) },
+    { "bmm_f64_1x32x64_sf_avx2_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_ab) },
+    { "bmm_f64_1x32x64_sf_avx2_rows_pf_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_1x32x64_sf_avx2_rows_pf_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_1x32x64_sf_avx512_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_b0) },
+    { "bmm_f64_1x32x64_sf_avx512_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_ab) },
+    { "bmm_f64_1x32x64_sf_avx512_rows_pf_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_1x32x64_sf_avx512_rows_pf_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_pf_ab) },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f64_1x64x128_bf_c99_t1x8_a1b0
  * f64 C(1x128) = A*B (alpha = 1, beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
- * Cost per matrix: 16256 flops, 16384 loads (A 8192, B 8192, C 0), 128 stores,
+ * Cost per matrix: 16256 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x64x128_bf_c99_t1x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -55,7 +55,7 @@ static void bmm_f64_1x64x128_bf_c99_t1x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_1x64x128_bf_c99_t1x8_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
- * Cost per matrix: 16384 flops, 16384 loads (A 8192, B 8192, C 0), 128 stores,
+ * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x64x128_bf_c99_t1x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -102,7 +102,7 @@ static void bmm_f64_1x64x128_bf_c99_t1x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_1x64x128_bf_c99_t1x8_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
- * Cost per matrix: 16640 flops, 16512 loads (A 8192, B 8192, C 128), 128 stores,
+ * Cost per matrix: 16640 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x64x128_bf_c99_t1x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -151,8 +151,8 @@ static void bmm_f64_1x64x128_bf_c99_t1x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx2_rl6_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa avx2, form rl6.
- * Cost per matrix: 16384 useful flops, 15 vector registers, 3072 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * 3072 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -379,8 +379,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx2_rl6_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx2, form rl6.
- * Cost per matrix: 16384 useful flops, 15 vector registers, 3104 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -401,8 +401,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -414,8 +414,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -427,8 +427,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -440,8 +440,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -453,8 +453,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -466,8 +466,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -479,8 +479,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -492,8 +492,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -505,8 +505,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -518,8 +518,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -531,8 +531,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -544,8 +544,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -557,8 +557,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -570,8 +570,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -583,8 +583,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -596,8 +596,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -609,8 +609,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx2_rl3_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa avx2, form rl3.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 3072 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * 3072 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -837,8 +837,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx2_rl3_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx2, form rl3.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 3104 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -859,8 +859,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -872,8 +872,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -885,8 +885,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -898,8 +898,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -911,8 +911,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -924,8 +924,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -937,8 +937,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -950,8 +950,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -963,8 +963,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -976,8 +976,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -989,8 +989,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1002,8 +1002,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1015,8 +1015,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1028,8 +1028,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1041,8 +1041,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1054,8 +1054,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1067,8 +1067,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx512_rows_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 1280 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
+ * 1280 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3415,8 +3415,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_b0(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx512_rows_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 1296 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
+ * 1296 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4004,10 +4004,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -4586,10 +4586,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -5168,10 +5168,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -5750,10 +5750,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5764,7 +5764,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
 
 /* bmm_f64_1x64x128_sf_c99_t1x8_a1b0
  * f64 C(1x128) = A*B (alpha = 1, beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
- * Cost per matrix: 16256 flops, 16384 loads (A 8192, B 8192, C 0), 128 stores,
+ * Cost per matrix: 16256 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x64x128_sf_c99_t1x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -5813,7 +5813,7 @@ static void bmm_f64_1x64x128_sf_c99_t1x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_1x64x128_sf_c99_t1x8_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
- * Cost per matrix: 16384 flops, 16384 loads (A 8192, B 8192, C 0), 128 stores,
+ * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x64x128_sf_c99_t1x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -5863,7 +5863,7 @@ static void bmm_f64_1x64x128_sf_c99_t1x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_1x64x128_sf_c99_t1x8_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
- * Cost per matrix: 16640 flops, 16512 loads (A 8192, B 8192, C 128), 128 stores,
+ * Cost per matrix: 16640 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_1x64x128_sf_c99_t1x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -5915,8 +5915,8 @@ static void bmm_f64_1x64x128_sf_c99_t1x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl6_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rl6.
- * Cost per matrix: 16384 useful flops, 15 vector registers, 3072 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * 3072 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6144,8 +6144,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl6_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl6.
- * Cost per matrix: 16384 useful flops, 15 vector registers, 3104 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6167,8 +6167,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6180,8 +6180,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6193,8 +6193,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6206,8 +6206,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6219,8 +6219,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6232,8 +6232,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6245,8 +6245,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6258,8 +6258,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6271,8 +6271,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6284,8 +6284,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6297,8 +6297,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6310,8 +6310,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6323,8 +6323,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6336,8 +6336,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6349,8 +6349,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6362,8 +6362,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6375,8 +6375,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl3_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rl3.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 3072 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * 3072 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6604,8 +6604,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl3_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl3.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 3104 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6627,8 +6627,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6640,8 +6640,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6653,8 +6653,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6666,8 +6666,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6679,8 +6679,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6692,8 +6692,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6705,8 +6705,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6718,8 +6718,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6731,8 +6731,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6744,8 +6744,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6757,8 +6757,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6770,8 +6770,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6783,8 +6783,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6796,8 +6796,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6809,8 +6809,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -6822,8 +6822,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6835,8 +6835,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl6_pf_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 16384 useful flops, 15 vector registers, 3072 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * 3072 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7078,8 +7078,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl6_pf_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 16384 useful flops, 15 vector registers, 3104 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7115,8 +7115,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7128,8 +7128,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7141,8 +7141,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7154,8 +7154,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7167,8 +7167,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7180,8 +7180,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7193,8 +7193,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7206,8 +7206,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7219,8 +7219,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7232,8 +7232,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7245,8 +7245,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7258,8 +7258,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7271,8 +7271,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7284,8 +7284,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7297,8 +7297,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7310,8 +7310,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7323,8 +7323,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl3_pf_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 3072 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * 3072 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7566,8 +7566,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl3_pf_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 3104 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7603,8 +7603,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7616,8 +7616,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7629,8 +7629,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7642,8 +7642,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7655,8 +7655,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7668,8 +7668,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7681,8 +7681,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7694,8 +7694,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7707,8 +7707,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7720,8 +7720,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7733,8 +7733,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7746,8 +7746,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7759,8 +7759,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7772,8 +7772,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7785,8 +7785,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -7798,8 +7798,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7811,8 +7811,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx512_rows_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 1280 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
+ * 1280 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -10160,8 +10160,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_b0(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx512_rows_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 1296 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
+ * 1296 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -10750,10 +10750,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -11332,10 +11332,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -11914,10 +11914,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -12496,10 +12496,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12511,8 +12511,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx512_rows_pf_b0
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 1280 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
+ * 1280 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -14874,8 +14874,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_b0(const bmm_f6
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx512_rows_pf_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 16384 useful flops, 9 vector registers, 1296 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
+ * 1296 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -15478,10 +15478,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -16060,10 +16060,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -16642,10 +16642,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -17224,10 +17224,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17237,28 +17237,28 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_1x64x128[24] = {
-    { "bmm_f64_1x64x128_bf_c99_t1x8_a1b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t1x8", 16256, NULL, bmm_f64_1x64x128_bf_c99_t1x8_a1b0 },
-    { "bmm_f64_1x64x128_bf_c99_t1x8_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t1x8", 16384, NULL, bmm_f64_1x64x128_bf_c99_t1x8_b0 },
-    { "bmm_f64_1x64x128_bf_c99_t1x8_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t1x8", 16640, NULL, bmm_f64_1x64x128_bf_c99_t1x8_ab },
-    { "bmm_f64_1x64x128_bf_avx2_rl6_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl6_b0) },
-    { "bmm_f64_1x64x128_bf_avx2_rl6_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl6_ab) },
-    { "bmm_f64_1x64x128_bf_avx2_rl3_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl3_b0) },
-    { "bmm_f64_1x64x128_bf_avx2_rl3_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl3_ab) },
-    { "bmm_f64_1x64x128_bf_avx512_rows_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx512_rows_b0) },
-    { "bmm_f64_1x64x128_bf_avx512_rows_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx512_rows_ab) },
-    { "bmm_f64_1x64x128_sf_c99_t1x8_a1b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t1x8", 16256, NULL, bmm_f64_1x64x128_sf_c99_t1x8_a1b0 },
-    { "bmm_f64_1x64x128_sf_c99_t1x8_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t1x8", 16384, NULL, bmm_f64_1x64x128_sf_c99_t1x8_b0 },
-    { "bmm_f64_1x64x128_sf_c99_t1x8_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t1x8", 16640, NULL, bmm_f64_1x64x128_sf_c99_t1x8_ab },
-    { "bmm_f64_1x64x128_sf_avx2_rl6_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_b0) },
-    { "bmm_f64_1x64x128_sf_avx2_rl6_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_ab) },
-    { "bmm_f64_1x64x128_sf_avx2_rl3_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_b0) },
-    { "bmm_f64_1x64x128_sf_avx2_rl3_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_ab) },
-    { "bmm_f64_1x64x128_sf_avx2_rl6_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_pf_b0) },
-    { "bmm_f64_1x64x128_sf_avx2_rl6_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_pf_ab) },
-    { "bmm_f64_1x64x128_sf_avx2_rl3_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_pf_b0) },
-    { "bmm_f64_1x64x128_sf_avx2_rl3_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_pf_ab) },
-    { "bmm_f64_1x64x128_sf_avx512_rows_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_b0) },
-    { "bmm_f64_1x64x128_sf_avx512_rows_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_ab) },
-    { "bmm_f64_1x64x128_sf_avx512_rows_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_1x64x128_sf_avx512_rows_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 16384, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_1x64x128_bf_c99_t1x8_a1b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 1, 0, 0, NULL, bmm_f64_1x64x128_bf_c99_t1x8_a1b0 },
+    { "bmm_f64_1x64x128_bf_c99_t1x8_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 1, 0, 0, NULL, bmm_f64_1x64x128_bf_c99_t1x8_b0 },
+    { "bmm_f64_1x64x128_bf_c99_t1x8_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 1, 0, 0, NULL, bmm_f64_1x64x128_bf_c99_t1x8_ab },
+    { "bmm_f64_1x64x128_bf_avx2_rl6_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl6_b0) },
+    { "bmm_f64_1x64x128_bf_avx2_rl6_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl6_ab) },
+    { "bmm_f64_1x64x128_bf_avx2_rl3_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl3_b0) },
+    { "bmm_f64_1x64x128_bf_avx2_rl3_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl3_ab) },
+    { "bmm_f64_1x64x128_bf_avx512_rows_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx512_rows_b0) },
+    { "bmm_f64_1x64x128_bf_avx512_rows_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx512_rows_ab) },
+    { "bmm_f64_1x64x128_sf_c99_t1x8_a1b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 1, 0, 0, NULL, bmm_f64_1x64x128_sf_c99_t1x8_a1b0 },
+    { "bmm_f64_1x64x128_sf_c99_t1x8_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 1, 0, 0, NULL, bmm_f64_1x64x128_sf_c99_t1x8_b0 },
+    { "bmm_f64_1x64x128_sf_c99_t1x8_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 1, 0, 0, NULL, bmm_f64_1x64x128_sf_c99_t1x8_ab },
+    { "bmm_f64_1x64x128_sf_avx2_rl6_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_b0) },
+    { "bmm_f64_1x64x128_sf_avx2_rl6_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_ab) },
+    { "bmm_f64_1x64x128_sf_avx2_rl3_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_b0) },
+    { "bmm_f64_1x64x128_sf_avx2_rl3_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_ab) },
+    { "bmm_f64_1x64x128_sf_avx2_rl6_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_1x64x128_sf_avx2_rl6_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_1x64x128_sf_avx2_rl3_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_1x64x128_sf_avx2_rl3_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_pf_ab) },
+    { "bmm_f64_1x64x128_sf_avx512_rows_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_b0) },
+    { "bmm_f64_1x64x128_sf_avx512_rows_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_ab) },
+    { "bmm_f64_1x64x128_sf_avx512_rows_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_1x64x128_sf_avx512_rows_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_pf_ab) },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f64_23x23x23_bf_c99_t4x8_a1b0
  * f64 C(23x23) = A*B (alpha = 1, beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
- * Cost per matrix: 23805 flops, 24334 loads (A 12167, B 12167, C 0), 529 stores,
+ * Cost per matrix: 23805 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_23x23x23_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -364,7 +364,7 @@ static void bmm_f64_23x23x23_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_23x23x23_bf_c99_t4x8_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
- * Cost per matrix: 24334 flops, 24334 loads (A 12167, B 12167, C 0), 529 stores,
+ * Cost per matrix: 24334 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_23x23x23_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -720,7 +720,7 @@ static void bmm_f64_23x23x23_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_23x23x23_bf_c99_t4x8_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
- * Cost per matrix: 25392 flops, 24863 loads (A 12167, B 12167, C 529), 529 stores,
+ * Cost per matrix: 25392 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_23x23x23_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1078,8 +1078,8 @@ static void bmm_f64_23x23x23_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx2_rl6_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 2139 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
+ * 2139 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1372,8 +1372,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx2_rl6_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 2277 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
+ * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1421,18 +1421,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 69]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 73]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 92]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 96]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 115]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 119]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]))));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]))));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]))));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]))));
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]))));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]))));
+                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 69]))));
+                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 73]))));
+                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 92]))));
+                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 96]))));
+                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 115]))));
+                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 119]))));
             }
         }
         {
@@ -1465,16 +1465,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[414], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[414]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[418], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[418]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[437], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[437]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[441], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[441]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[460], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[460]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[464], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[464]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[483]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[487]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[506]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[510]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[414], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[414]))));
+            _mm256_storeu_pd(&c[418], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[418]))));
+            _mm256_storeu_pd(&c[437], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[437]))));
+            _mm256_storeu_pd(&c[441], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[441]))));
+            _mm256_storeu_pd(&c[460], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[460]))));
+            _mm256_storeu_pd(&c[464], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[464]))));
+            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[483]))));
+            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[487]))));
+            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[506]))));
+            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[510]))));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -1512,18 +1512,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 77]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 81]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 100]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 104]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 123]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 127]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]))));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]))));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]))));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]))));
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]))));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]))));
+                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 77]))));
+                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 81]))));
+                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 100]))));
+                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 104]))));
+                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 123]))));
+                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 127]))));
             }
         }
         {
@@ -1556,16 +1556,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[422], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[422]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[426], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[426]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[445], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[445]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[449], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[449]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[468], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[468]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[472], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[472]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[491]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[495]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[514]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[518]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[422], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[422]))));
+            _mm256_storeu_pd(&c[426], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[426]))));
+            _mm256_storeu_pd(&c[445], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[445]))));
+            _mm256_storeu_pd(&c[449], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[449]))));
+            _mm256_storeu_pd(&c[468], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[468]))));
+            _mm256_storeu_pd(&c[472], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[472]))));
+            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[491]))));
+            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[495]))));
+            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[514]))));
+            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[518]))));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -1603,18 +1603,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 85]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 89], mask3), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 108]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 112], mask3), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 131]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 135], mask3), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]))));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3))));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]))));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3))));
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]))));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3))));
+                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 85]))));
+                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 89], mask3))));
+                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 108]))));
+                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 112], mask3))));
+                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 131]))));
+                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 135], mask3))));
             }
         }
         {
@@ -1647,16 +1647,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[430], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[430]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[434], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[434], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[453], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[453]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[457], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[457], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[476], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[476]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[480], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[480], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[499]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[503], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[522]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[526], mask3), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[430], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[430]))));
+            _mm256_maskstore_pd(&c[434], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[434], mask3))));
+            _mm256_storeu_pd(&c[453], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[453]))));
+            _mm256_maskstore_pd(&c[457], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[457], mask3))));
+            _mm256_storeu_pd(&c[476], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[476]))));
+            _mm256_maskstore_pd(&c[480], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[480], mask3))));
+            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[499]))));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[503], mask3))));
+            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[522]))));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[526], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1668,8 +1668,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx2_rl3_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 2691 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
+ * 2691 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1836,8 +1836,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx2_rl3_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 2829 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 6 vector accumulators,
+ * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1870,12 +1870,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]))));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]))));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]))));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]))));
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]))));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]))));
             }
         }
         {
@@ -1893,10 +1893,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[483]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[487]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[506]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[510]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[483]))));
+            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[487]))));
+            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[506]))));
+            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[510]))));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -1919,12 +1919,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]))));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]))));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]))));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]))));
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]))));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]))));
             }
         }
         {
@@ -1942,10 +1942,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[491]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[495]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[514]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[518]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[491]))));
+            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[495]))));
+            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[514]))));
+            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[518]))));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -1968,12 +1968,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]))));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3))));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]))));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3))));
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]))));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3))));
             }
         }
         {
@@ -1991,10 +1991,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[499]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[503], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[522]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[526], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[499]))));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[503], mask3))));
+            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[522]))));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[526], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2006,8 +2006,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx512_rl8_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx512, form rl8.
- * Cost per matrix: 24334 useful flops, 28 vector registers, 736 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
+ * 736 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2193,8 +2193,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx512_rl8_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl8.
- * Cost per matrix: 24334 useful flops, 28 vector registers, 805 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
+ * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2269,30 +2269,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_f64_ar
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 92]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 100]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 115]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 123]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 138]), _mm512_mul_pd(valpha, acc6_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 146]), _mm512_mul_pd(valpha, acc6_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154]), _mm512_mul_pd(valpha, acc6_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 161]), _mm512_mul_pd(valpha, acc7_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 169]), _mm512_mul_pd(valpha, acc7_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177]), _mm512_mul_pd(valpha, acc7_2)));
+                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]))));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]))));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]))));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]))));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]))));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]))));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]))));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]))));
+                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 92]))));
+                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 100]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108]))));
+                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 115]))));
+                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 123]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131]))));
+                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 138]))));
+                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 146]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154]))));
+                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 161]))));
+                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 169]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_fmadd_pd(valpha, acc7_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177]))));
             }
         }
         {
@@ -2350,27 +2350,27 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_f64_ar
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[368], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[368]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[376], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[376]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[384]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[391], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[391]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[399], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[399]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[407]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[414], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[414]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[422], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[422]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[430]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[437], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[437]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[445], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[445]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[453]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[460]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[468]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]), _mm512_mul_pd(valpha, acc4_2)));
-            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[483]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[491]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]), _mm512_mul_pd(valpha, acc5_2)));
-            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[506]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[514]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]), _mm512_mul_pd(valpha, acc6_2)));
+            _mm512_storeu_pd(&c[368], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[368]))));
+            _mm512_storeu_pd(&c[376], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[376]))));
+            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[384]))));
+            _mm512_storeu_pd(&c[391], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[391]))));
+            _mm512_storeu_pd(&c[399], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[399]))));
+            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[407]))));
+            _mm512_storeu_pd(&c[414], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[414]))));
+            _mm512_storeu_pd(&c[422], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[422]))));
+            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[430]))));
+            _mm512_storeu_pd(&c[437], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[437]))));
+            _mm512_storeu_pd(&c[445], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[445]))));
+            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[453]))));
+            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[460]))));
+            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[468]))));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]))));
+            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[483]))));
+            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[491]))));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]))));
+            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[506]))));
+            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[514]))));
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2382,8 +2382,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx512_rl4_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx512, form rl4.
- * Cost per matrix: 24334 useful flops, 16 vector registers, 943 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * 943 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2489,8 +2489,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx512_rl4_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl4.
- * Cost per matrix: 24334 useful flops, 16 vector registers, 1012 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2537,18 +2537,18 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_f64_ar
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]))));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]))));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]))));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]))));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]))));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]))));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]))));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]))));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]))));
             }
         }
         {
@@ -2578,15 +2578,15 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_f64_ar
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[460]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[468]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[483]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[491]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[506]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[514]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[460]))));
+            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[468]))));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]))));
+            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[483]))));
+            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[491]))));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]))));
+            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[506]))));
+            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[514]))));
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2597,7 +2597,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_f64_ar
 
 /* bmm_f64_23x23x23_sf_c99_t4x8_a1b0
  * f64 C(23x23) = A*B (alpha = 1, beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
- * Cost per matrix: 23805 flops, 24334 loads (A 12167, B 12167, C 0), 529 stores,
+ * Cost per matrix: 23805 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_23x23x23_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2955,7 +2955,7 @@ static void bmm_f64_23x23x23_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_23x23x23_sf_c99_t4x8_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
- * Cost per matrix: 24334 flops, 24334 loads (A 12167, B 12167, C 0), 529 stores,
+ * Cost per matrix: 24334 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_23x23x23_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -3314,7 +3314,7 @@ static void bmm_f64_23x23x23_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_23x23x23_sf_c99_t4x8_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
- * Cost per matrix: 25392 flops, 24863 loads (A 12167, B 12167, C 529), 529 stores,
+ * Cost per matrix: 25392 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_23x23x23_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -3675,8 +3675,8 @@ static void bmm_f64_23x23x23_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl6_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 2139 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
+ * 2139 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3972,8 +3972,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl6_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 2277 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
+ * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4024,18 +4024,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
             }
         }
         {
@@ -4068,16 +4068,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]))));
+            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]))));
+            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]))));
+            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -4115,18 +4115,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
             }
         }
         {
@@ -4159,16 +4159,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -4206,18 +4206,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3))));
             }
         }
         {
@@ -4250,16 +4250,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4271,8 +4271,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl3_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 2691 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
+ * 2691 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4442,8 +4442,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl3_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 2829 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 6 vector accumulators,
+ * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4479,12 +4479,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
             }
         }
         {
@@ -4502,10 +4502,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -4528,12 +4528,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
             }
         }
         {
@@ -4551,10 +4551,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -4577,12 +4577,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3))));
             }
         }
         {
@@ -4600,10 +4600,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4615,8 +4615,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl6_pf_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 2139 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
+ * 2139 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4926,8 +4926,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl6_pf_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 24334 useful flops, 15 vector registers, 2277 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
+ * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4992,18 +4992,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
             }
         }
         {
@@ -5036,16 +5036,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]))));
+            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]))));
+            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]))));
+            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -5083,18 +5083,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
             }
         }
         {
@@ -5127,16 +5127,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -5174,18 +5174,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3))));
             }
         }
         {
@@ -5218,16 +5218,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5239,8 +5239,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl3_pf_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 2691 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
+ * 2691 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5424,8 +5424,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl3_pf_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 24334 useful flops, 9 vector registers, 2829 vector loads,
- * 138 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 6 vector accumulators,
+ * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5475,12 +5475,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
             }
         }
         {
@@ -5498,10 +5498,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -5524,12 +5524,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
             }
         }
         {
@@ -5547,10 +5547,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -5573,12 +5573,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3))));
             }
         }
         {
@@ -5596,10 +5596,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]))));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5611,8 +5611,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl8_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
- * Cost per matrix: 24334 useful flops, 28 vector registers, 736 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
+ * 736 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5801,8 +5801,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl8_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
- * Cost per matrix: 24334 useful flops, 28 vector registers, 805 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
+ * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5880,30 +5880,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_f64_ar
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_pd(valpha, acc7_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc7_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]))));
             }
         }
         {
@@ -5961,27 +5961,27 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_f64_ar
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
+            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]))));
+            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]))));
+            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]))));
+            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]))));
+            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]))));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]))));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]))));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5993,8 +5993,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl4_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl4.
- * Cost per matrix: 24334 useful flops, 16 vector registers, 943 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * 943 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6103,8 +6103,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl4_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl4.
- * Cost per matrix: 24334 useful flops, 16 vector registers, 1012 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6154,18 +6154,18 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_f64_ar
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]))));
             }
         }
         {
@@ -6195,15 +6195,15 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_f64_ar
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]))));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]))));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]))));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6215,8 +6215,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl8_pf_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl8_pf.
- * Cost per matrix: 24334 useful flops, 28 vector registers, 736 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
+ * 736 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6419,8 +6419,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_b0(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl8_pf_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl8_pf.
- * Cost per matrix: 24334 useful flops, 28 vector registers, 805 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
+ * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6512,30 +6512,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_pd(valpha, acc7_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc7_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]))));
             }
         }
         {
@@ -6593,27 +6593,27 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
+            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]))));
+            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]))));
+            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]))));
+            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]))));
+            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]))));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]))));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]))));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6625,8 +6625,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl4_pf_b0
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl4_pf.
- * Cost per matrix: 24334 useful flops, 16 vector registers, 943 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * 943 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6749,8 +6749,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_b0(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl4_pf_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl4_pf.
- * Cost per matrix: 24334 useful flops, 16 vector registers, 1012 vector loads,
- * 69 vector stores, 0 lane permutes. */
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6814,18 +6814,18 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]))));
             }
         }
         {
@@ -6855,15 +6855,15 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]))));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]))));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]))));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]))));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6873,34 +6873,34 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_23x23x23[30] = {
-    { "bmm_f64_23x23x23_bf_c99_t4x8_a1b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 23805, NULL, bmm_f64_23x23x23_bf_c99_t4x8_a1b0 },
-    { "bmm_f64_23x23x23_bf_c99_t4x8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 24334, NULL, bmm_f64_23x23x23_bf_c99_t4x8_b0 },
-    { "bmm_f64_23x23x23_bf_c99_t4x8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 25392, NULL, bmm_f64_23x23x23_bf_c99_t4x8_ab },
-    { "bmm_f64_23x23x23_bf_avx2_rl6_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl6_b0) },
-    { "bmm_f64_23x23x23_bf_avx2_rl6_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl6_ab) },
-    { "bmm_f64_23x23x23_bf_avx2_rl3_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl3_b0) },
-    { "bmm_f64_23x23x23_bf_avx2_rl3_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl3_ab) },
-    { "bmm_f64_23x23x23_bf_avx512_rl8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl8", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl8_b0) },
-    { "bmm_f64_23x23x23_bf_avx512_rl8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl8", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl8_ab) },
-    { "bmm_f64_23x23x23_bf_avx512_rl4_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl4", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl4_b0) },
-    { "bmm_f64_23x23x23_bf_avx512_rl4_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl4", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl4_ab) },
-    { "bmm_f64_23x23x23_sf_c99_t4x8_a1b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 23805, NULL, bmm_f64_23x23x23_sf_c99_t4x8_a1b0 },
-    { "bmm_f64_23x23x23_sf_c99_t4x8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 24334, NULL, bmm_f64_23x23x23_sf_c99_t4x8_b0 },
-    { "bmm_f64_23x23x23_sf_c99_t4x8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 25392, NULL, bmm_f64_23x23x23_sf_c99_t4x8_ab },
-    { "bmm_f64_23x23x23_sf_avx2_rl6_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_b0) },
-    { "bmm_f64_23x23x23_sf_avx2_rl6_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_ab) },
-    { "bmm_f64_23x23x23_sf_avx2_rl3_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_b0) },
-    { "bmm_f64_23x23x23_sf_avx2_rl3_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_ab) },
-    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_b0) },
-    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_ab) },
-    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_b0) },
-    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_ab) },
-    { "bmm_f64_23x23x23_sf_avx512_rl8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl8", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_b0) },
-    { "bmm_f64_23x23x23_sf_avx512_rl8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl8", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_ab) },
-    { "bmm_f64_23x23x23_sf_avx512_rl4_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl4", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_b0) },
-    { "bmm_f64_23x23x23_sf_avx512_rl4_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl4", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_ab) },
-    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl8_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_b0) },
-    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl8_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_ab) },
-    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl4_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_b0) },
-    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl4_pf", 24334, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_ab) },
+    { "bmm_f64_23x23x23_bf_c99_t4x8_a1b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_23x23x23_bf_c99_t4x8_a1b0 },
+    { "bmm_f64_23x23x23_bf_c99_t4x8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_23x23x23_bf_c99_t4x8_b0 },
+    { "bmm_f64_23x23x23_bf_c99_t4x8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_23x23x23_bf_c99_t4x8_ab },
+    { "bmm_f64_23x23x23_bf_avx2_rl6_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl6_b0) },
+    { "bmm_f64_23x23x23_bf_avx2_rl6_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl6_ab) },
+    { "bmm_f64_23x23x23_bf_avx2_rl3_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl3_b0) },
+    { "bmm_f64_23x23x23_bf_avx2_rl3_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl3_ab) },
+    { "bmm_f64_23x23x23_bf_avx512_rl8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 8, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl8_b0) },
+    { "bmm_f64_23x23x23_bf_avx512_rl8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 8, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl8_ab) },
+    { "bmm_f64_23x23x23_bf_avx512_rl4_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 4, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl4_b0) },
+    { "bmm_f64_23x23x23_bf_avx512_rl4_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 4, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl4_ab) },
+    { "bmm_f64_23x23x23_sf_c99_t4x8_a1b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_23x23x23_sf_c99_t4x8_a1b0 },
+    { "bmm_f64_23x23x23_sf_c99_t4x8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_23x23x23_sf_c99_t4x8_b0 },
+    { "bmm_f64_23x23x23_sf_c99_t4x8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_23x23x23_sf_c99_t4x8_ab },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_b0) },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_ab) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_b0) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_ab) },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_ab) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 8, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_b0) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 8, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_ab) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 4, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_b0) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 4, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_ab) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 8, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 8, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_ab) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 4, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 4, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_ab) },
 };

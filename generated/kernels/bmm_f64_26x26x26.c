@@ -9,7 +9,7 @@
 
 /* bmm_f64_26x26x26_bf_c99_t4x8_a1b0
  * f64 C(26x26) = A*B (alpha = 1, beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
- * Cost per matrix: 34476 flops, 35152 loads (A 17576, B 17576, C 0), 676 stores,
+ * Cost per matrix: 34476 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_26x26x26_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -229,7 +229,7 @@ static void bmm_f64_26x26x26_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_26x26x26_bf_c99_t4x8_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
- * Cost per matrix: 35152 flops, 35152 loads (A 17576, B 17576, C 0), 676 stores,
+ * Cost per matrix: 35152 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_26x26x26_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -450,7 +450,7 @@ static void bmm_f64_26x26x26_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_26x26x26_bf_c99_t4x8_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
- * Cost per matrix: 36504 flops, 35828 loads (A 17576, B 17576, C 676), 676 stores,
+ * Cost per matrix: 36504 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_26x26x26_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -673,8 +673,8 @@ static void bmm_f64_26x26x26_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx2_rl6_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 3614 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
+ * 3614 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -948,8 +948,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx2_rl6_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 3796 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
+ * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -997,18 +997,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 78]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 82]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 104]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 108]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 130]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 134]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]))));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]))));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]))));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]))));
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]))));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]))));
+                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 78]))));
+                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 82]))));
+                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 104]))));
+                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 108]))));
+                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 130]))));
+                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 134]))));
             }
         }
         {
@@ -1026,10 +1026,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[624]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[628]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[650]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[654]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[624]))));
+            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[628]))));
+            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[650]))));
+            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[654]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1067,18 +1067,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 86]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 90]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 112]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 116]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 138]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 142]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]))));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]))));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]))));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]))));
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]))));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]))));
+                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 86]))));
+                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 90]))));
+                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 112]))));
+                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 116]))));
+                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 138]))));
+                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 142]))));
             }
         }
         {
@@ -1096,10 +1096,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[632]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[636]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[658]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[662]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[632]))));
+            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[636]))));
+            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[658]))));
+            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[662]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1137,18 +1137,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 94]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 98]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 120]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 124]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 146]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 150]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]))));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]))));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]))));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]))));
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]))));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]))));
+                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 94]))));
+                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 98]))));
+                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 120]))));
+                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 124]))));
+                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 146]))));
+                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 150]))));
             }
         }
         {
@@ -1166,10 +1166,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[640]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[644]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[666]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[670]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[640]))));
+            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[644]))));
+            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[666]))));
+            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[670]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1194,12 +1194,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                     __m256d a5 = _mm256_set1_pd(a[26 * i0 + k + 130]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 102], mask2), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 128], mask2), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 154], mask2), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2))));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2))));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2))));
+                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 102], mask2))));
+                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 128], mask2))));
+                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 154], mask2))));
             }
         }
         {
@@ -1212,8 +1212,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                 __m256d a1 = _mm256_set1_pd(a[k + 650]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[648], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[674], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[648], mask2))));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[674], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1225,8 +1225,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx2_rl3_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 4342 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
+ * 4342 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1425,8 +1425,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx2_rl3_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 4524 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 6 vector accumulators,
+ * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1459,12 +1459,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]))));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]))));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]))));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]))));
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]))));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]))));
             }
         }
         {
@@ -1482,10 +1482,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[624]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[628]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[650]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[654]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[624]))));
+            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[628]))));
+            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[650]))));
+            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[654]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -1508,12 +1508,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]))));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]))));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]))));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]))));
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]))));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]))));
             }
         }
         {
@@ -1531,10 +1531,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[632]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[636]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[658]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[662]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[632]))));
+            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[636]))));
+            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[658]))));
+            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[662]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -1557,12 +1557,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]))));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]))));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]))));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]))));
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]))));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]))));
             }
         }
         {
@@ -1580,10 +1580,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[640]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[644]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[666]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[670]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[640]))));
+            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[644]))));
+            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[666]))));
+            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[670]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -1599,9 +1599,9 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                     __m256d a2 = _mm256_set1_pd(a[26 * i0 + k + 52]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2))));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2))));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2))));
             }
         }
         {
@@ -1614,8 +1614,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                 __m256d a1 = _mm256_set1_pd(a[k + 650]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[648], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[674], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[648], mask2))));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[674], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1627,8 +1627,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx512_rl6_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops, 29 vector registers, 1196 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
+ * 1196 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1770,8 +1770,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx512_rl6_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops, 29 vector registers, 1300 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
+ * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1845,30 +1845,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 78]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 86]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 94]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 104]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 112]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 120]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 130]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 138]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 146]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]))));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]))));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]))));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]))));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]))));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]))));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]))));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]))));
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]))));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]))));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]))));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]))));
+                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 78]))));
+                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 86]))));
+                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 94]))));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102]))));
+                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 104]))));
+                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 112]))));
+                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 120]))));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128]))));
+                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 130]))));
+                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 138]))));
+                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 146]))));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154]))));
             }
         }
         {
@@ -1896,14 +1896,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[624]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[632]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[640]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[650]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[658]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[666]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[624]))));
+            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[632]))));
+            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[640]))));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]))));
+            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[650]))));
+            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[658]))));
+            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[666]))));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1915,8 +1915,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx512_rl3_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx512, form rl3.
- * Cost per matrix: 35152 useful flops, 17 vector registers, 1612 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * 1612 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2019,8 +2019,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx512_rl3_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl3.
- * Cost per matrix: 35152 useful flops, 17 vector registers, 1716 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2067,18 +2067,18 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]))));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]))));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]))));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]))));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]))));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]))));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]))));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]))));
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]))));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]))));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]))));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]))));
             }
         }
         {
@@ -2106,14 +2106,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[624]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[632]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[640]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[650]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[658]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[666]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[624]))));
+            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[632]))));
+            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[640]))));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]))));
+            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[650]))));
+            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[658]))));
+            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[666]))));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2124,7 +2124,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_f64_ar
 
 /* bmm_f64_26x26x26_sf_c99_t4x8_a1b0
  * f64 C(26x26) = A*B (alpha = 1, beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
- * Cost per matrix: 34476 flops, 35152 loads (A 17576, B 17576, C 0), 676 stores,
+ * Cost per matrix: 34476 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_26x26x26_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2347,7 +2347,7 @@ static void bmm_f64_26x26x26_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_26x26x26_sf_c99_t4x8_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
- * Cost per matrix: 35152 flops, 35152 loads (A 17576, B 17576, C 0), 676 stores,
+ * Cost per matrix: 35152 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_26x26x26_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2571,7 +2571,7 @@ static void bmm_f64_26x26x26_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_26x26x26_sf_c99_t4x8_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
- * Cost per matrix: 36504 flops, 35828 loads (A 17576, B 17576, C 676), 676 stores,
+ * Cost per matrix: 36504 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_26x26x26_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2797,8 +2797,8 @@ static void bmm_f64_26x26x26_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl6_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 3614 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
+ * 3614 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3075,8 +3075,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl6_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 3796 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
+ * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3127,18 +3127,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
             }
         }
         {
@@ -3156,10 +3156,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3197,18 +3197,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
             }
         }
         {
@@ -3226,10 +3226,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3267,18 +3267,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
             }
         }
         {
@@ -3296,10 +3296,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3324,12 +3324,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                     __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2))));
             }
         }
         {
@@ -3342,8 +3342,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2))));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3355,8 +3355,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl3_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 4342 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
+ * 4342 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3558,8 +3558,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl3_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 4524 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 6 vector accumulators,
+ * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3595,12 +3595,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
             }
         }
         {
@@ -3618,10 +3618,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -3644,12 +3644,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
             }
         }
         {
@@ -3667,10 +3667,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -3693,12 +3693,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
             }
         }
         {
@@ -3716,10 +3716,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -3735,9 +3735,9 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                     __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2))));
             }
         }
         {
@@ -3750,8 +3750,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2))));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3763,8 +3763,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl6_pf_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 3614 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
+ * 3614 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4055,8 +4055,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl6_pf_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 35152 useful flops, 15 vector registers, 3796 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
+ * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4121,18 +4121,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
             }
         }
         {
@@ -4150,10 +4150,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -4191,18 +4191,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
             }
         }
         {
@@ -4220,10 +4220,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -4261,18 +4261,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
             }
         }
         {
@@ -4290,10 +4290,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -4318,12 +4318,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2))));
             }
         }
         {
@@ -4336,8 +4336,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2))));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4349,8 +4349,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl3_pf_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 4342 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
+ * 4342 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4566,8 +4566,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl3_pf_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 35152 useful flops, 9 vector registers, 4524 vector loads,
- * 182 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 6 vector accumulators,
+ * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4617,12 +4617,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
             }
         }
         {
@@ -4640,10 +4640,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -4666,12 +4666,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
             }
         }
         {
@@ -4689,10 +4689,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -4715,12 +4715,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
             }
         }
         {
@@ -4738,10 +4738,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -4757,9 +4757,9 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2))));
             }
         }
         {
@@ -4772,8 +4772,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2))));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4785,8 +4785,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl6_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops, 29 vector registers, 1196 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
+ * 1196 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4931,8 +4931,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl6_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops, 29 vector registers, 1300 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
+ * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5009,30 +5009,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]))));
             }
         }
         {
@@ -5060,14 +5060,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]))));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]))));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]))));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]))));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5079,8 +5079,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl3_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl3.
- * Cost per matrix: 35152 useful flops, 17 vector registers, 1612 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * 1612 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5186,8 +5186,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl3_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl3.
- * Cost per matrix: 35152 useful flops, 17 vector registers, 1716 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5237,18 +5237,18 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]))));
             }
         }
         {
@@ -5276,14 +5276,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]))));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]))));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]))));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]))));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5295,8 +5295,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl6_pf_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 35152 useful flops, 29 vector registers, 1196 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
+ * 1196 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5455,8 +5455,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl6_pf_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 35152 useful flops, 29 vector registers, 1300 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
+ * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5547,30 +5547,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]))));
             }
         }
         {
@@ -5598,14 +5598,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]))));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]))));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]))));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]))));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5617,8 +5617,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl3_pf_b0
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 35152 useful flops, 17 vector registers, 1612 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * 1612 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5738,8 +5738,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_b0(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl3_pf_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 35152 useful flops, 17 vector registers, 1716 vector loads,
- * 104 vector stores, 0 lane permutes. */
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5803,18 +5803,18 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]))));
             }
         }
         {
@@ -5842,14 +5842,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]))));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]))));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]))));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]))));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5859,34 +5859,34 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_26x26x26[30] = {
-    { "bmm_f64_26x26x26_bf_c99_t4x8_a1b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 34476, NULL, bmm_f64_26x26x26_bf_c99_t4x8_a1b0 },
-    { "bmm_f64_26x26x26_bf_c99_t4x8_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 35152, NULL, bmm_f64_26x26x26_bf_c99_t4x8_b0 },
-    { "bmm_f64_26x26x26_bf_c99_t4x8_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 36504, NULL, bmm_f64_26x26x26_bf_c99_t4x8_ab },
-    { "bmm_f64_26x26x26_bf_avx2_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl6_b0) },
-    { "bmm_f64_26x26x26_bf_avx2_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl6_ab) },
-    { "bmm_f64_26x26x26_bf_avx2_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl3_b0) },
-    { "bmm_f64_26x26x26_bf_avx2_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl3_ab) },
-    { "bmm_f64_26x26x26_bf_avx512_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl6_b0) },
-    { "bmm_f64_26x26x26_bf_avx512_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl6_ab) },
-    { "bmm_f64_26x26x26_bf_avx512_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl3_b0) },
-    { "bmm_f64_26x26x26_bf_avx512_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl3_ab) },
-    { "bmm_f64_26x26x26_sf_c99_t4x8_a1b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 34476, NULL, bmm_f64_26x26x26_sf_c99_t4x8_a1b0 },
-    { "bmm_f64_26x26x26_sf_c99_t4x8_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 35152, NULL, bmm_f64_26x26x26_sf_c99_t4x8_b0 },
-    { "bmm_f64_26x26x26_sf_c99_t4x8_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 36504, NULL, bmm_f64_26x26x26_sf_c99_t4x8_ab },
-    { "bmm_f64_26x26x26_sf_avx2_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_b0) },
-    { "bmm_f64_26x26x26_sf_avx2_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_ab) },
-    { "bmm_f64_26x26x26_sf_avx2_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_b0) },
-    { "bmm_f64_26x26x26_sf_avx2_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_ab) },
-    { "bmm_f64_26x26x26_sf_avx2_rl6_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_pf_b0) },
-    { "bmm_f64_26x26x26_sf_avx2_rl6_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_pf_ab) },
-    { "bmm_f64_26x26x26_sf_avx2_rl3_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_pf_b0) },
-    { "bmm_f64_26x26x26_sf_avx2_rl3_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_pf_ab) },
-    { "bmm_f64_26x26x26_sf_avx512_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_b0) },
-    { "bmm_f64_26x26x26_sf_avx512_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_ab) },
-    { "bmm_f64_26x26x26_sf_avx512_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_b0) },
-    { "bmm_f64_26x26x26_sf_avx512_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_ab) },
-    { "bmm_f64_26x26x26_sf_avx512_rl6_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_pf_b0) },
-    { "bmm_f64_26x26x26_sf_avx512_rl6_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_pf_ab) },
-    { "bmm_f64_26x26x26_sf_avx512_rl3_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3_pf", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_pf_b0) },
-    { "bmm_f64_26x26x26_sf_avx512_rl3_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3_pf", 35152, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_pf_ab) },
+    { "bmm_f64_26x26x26_bf_c99_t4x8_a1b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_26x26x26_bf_c99_t4x8_a1b0 },
+    { "bmm_f64_26x26x26_bf_c99_t4x8_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_26x26x26_bf_c99_t4x8_b0 },
+    { "bmm_f64_26x26x26_bf_c99_t4x8_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_26x26x26_bf_c99_t4x8_ab },
+    { "bmm_f64_26x26x26_bf_avx2_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl6_b0) },
+    { "bmm_f64_26x26x26_bf_avx2_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl6_ab) },
+    { "bmm_f64_26x26x26_bf_avx2_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl3_b0) },
+    { "bmm_f64_26x26x26_bf_avx2_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl3_ab) },
+    { "bmm_f64_26x26x26_bf_avx512_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl6_b0) },
+    { "bmm_f64_26x26x26_bf_avx512_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl6_ab) },
+    { "bmm_f64_26x26x26_bf_avx512_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl3_b0) },
+    { "bmm_f64_26x26x26_bf_avx512_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl3_ab) },
+    { "bmm_f64_26x26x26_sf_c99_t4x8_a1b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_26x26x26_sf_c99_t4x8_a1b0 },
+    { "bmm_f64_26x26x26_sf_c99_t4x8_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_26x26x26_sf_c99_t4x8_b0 },
+    { "bmm_f64_26x26x26_sf_c99_t4x8_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_26x26x26_sf_c99_t4x8_ab },
+    { "bmm_f64_26x26x26_sf_avx2_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_b0) },
+    { "bmm_f64_26x26x26_sf_avx2_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_ab) },
+    { "bmm_f64_26x26x26_sf_avx2_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_b0) },
+    { "bmm_f64_26x26x26_sf_avx2_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_ab) },
+    { "bmm_f64_26x26x26_sf_avx2_rl6_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_26x26x26_sf_avx2_rl6_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_26x26x26_sf_avx2_rl3_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_26x26x26_sf_avx2_rl3_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_pf_ab) },
+    { "bmm_f64_26x26x26_sf_avx512_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_b0) },
+    { "bmm_f64_26x26x26_sf_avx512_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_ab) },
+    { "bmm_f64_26x26x26_sf_avx512_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_b0) },
+    { "bmm_f64_26x26x26_sf_avx512_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_ab) },
+    { "bmm_f64_26x26x26_sf_avx512_rl6_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_pf_b0) },
+    { "bmm_f64_26x26x26_sf_avx512_rl6_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_pf_ab) },
+    { "bmm_f64_26x26x26_sf_avx512_rl3_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_pf_b0) },
+    { "bmm_f64_26x26x26_sf_avx512_rl3_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_pf_ab) },
 };

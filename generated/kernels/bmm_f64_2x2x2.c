@@ -9,7 +9,7 @@
 
 /* bmm_f64_2x2x2_bf_c99_a1b0
  * f64 C(2x2) = A*B (alpha = 1, beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa c99, form unroll.
- * Cost per matrix: 12 flops, 16 loads (A 8, B 8, C 0), 4 stores,
+ * Cost per matrix: 12 flops executed, 16 loads (A 8, B 8, C 0), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_2x2x2_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -41,7 +41,7 @@ static void bmm_f64_2x2x2_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_2x2x2_bf_c99_b0
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa c99, form unroll.
- * Cost per matrix: 16 flops, 16 loads (A 8, B 8, C 0), 4 stores,
+ * Cost per matrix: 16 flops executed, 16 loads (A 8, B 8, C 0), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_2x2x2_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -74,7 +74,7 @@ static void bmm_f64_2x2x2_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_2x2x2_bf_c99_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa c99, form unroll.
- * Cost per matrix: 24 flops, 20 loads (A 8, B 8, C 4), 4 stores,
+ * Cost per matrix: 24 flops executed, 20 loads (A 8, B 8, C 4), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_2x2x2_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -109,8 +109,8 @@ static void bmm_f64_2x2x2_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx2_rows_b0
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops, 4 vector registers, 6 vector loads,
- * 2 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * 6 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -144,8 +144,8 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx2_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops, 4 vector registers, 8 vector loads,
- * 2 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -168,8 +168,8 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_f64_args *BM
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[3]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask2))));
+            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -181,8 +181,8 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx512_rows_b0
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops, 4 vector registers, 6 vector loads,
- * 2 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * 6 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -216,8 +216,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx512_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops, 4 vector registers, 8 vector loads,
- * 2 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -240,8 +240,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_f64_args
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
             __m512d a1_1 = _mm512_set1_pd(a[3]);
             acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[2]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]))));
+            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[2]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -253,8 +253,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx512_flat_b0
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa avx512, form flat.
- * Cost per matrix: 16 useful flops, 5 vector registers, 2 vector loads,
- * 1 vector stores, 4 lane permutes. */
+ * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
+ * 2 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -285,8 +285,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx512_flat_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx512, form flat.
- * Cost per matrix: 16 useful flops, 5 vector registers, 3 vector loads,
- * 1 vector stores, 4 lane permutes. */
+ * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -308,7 +308,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_f64_args
         __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0_0), bk0_2);
         __m512d bk1_2 = _mm512_permutexvar_pd(ix3, bs0);
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0_0), bk1_2, acc0);
-        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0)));
+        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(valpha, acc0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -318,7 +318,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_f64_args
 
 /* bmm_f64_2x2x2_sf_c99_a1b0
  * f64 C(2x2) = A*B (alpha = 1, beta = 0: C is not read), A 2x2, B 2x2; layout sf, isa c99, form unroll.
- * Cost per matrix: 12 flops, 16 loads (A 8, B 8, C 0), 4 stores,
+ * Cost per matrix: 12 flops executed, 16 loads (A 8, B 8, C 0), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_2x2x2_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -353,7 +353,7 @@ static void bmm_f64_2x2x2_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_2x2x2_sf_c99_b0
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout sf, isa c99, form unroll.
- * Cost per matrix: 16 flops, 16 loads (A 8, B 8, C 0), 4 stores,
+ * Cost per matrix: 16 flops executed, 16 loads (A 8, B 8, C 0), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_2x2x2_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -389,7 +389,7 @@ static void bmm_f64_2x2x2_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_2x2x2_sf_c99_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa c99, form unroll.
- * Cost per matrix: 24 flops, 20 loads (A 8, B 8, C 4), 4 stores,
+ * Cost per matrix: 24 flops executed, 20 loads (A 8, B 8, C 4), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_2x2x2_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -427,8 +427,8 @@ static void bmm_f64_2x2x2_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_sf_avx2_rows_b0
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout sf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops, 4 vector registers, 6 vector loads,
- * 2 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * 6 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -465,8 +465,8 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_sf_avx2_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops, 4 vector registers, 8 vector loads,
- * 2 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -492,8 +492,8 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_f64_args *BM
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[1 * sa_row + 1]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask2))));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -505,8 +505,8 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_sf_avx512_rows_b0
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout sf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops, 4 vector registers, 6 vector loads,
- * 2 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * 6 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -543,8 +543,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_sf_avx512_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops, 4 vector registers, 8 vector loads,
- * 2 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -570,8 +570,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_f64_args
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
             __m512d a1_1 = _mm512_set1_pd(a[1 * sa_row + 1]);
             acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[1 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -584,9 +584,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_f64_args
 /* bmm_f64_2x2x2_sf_avx512_xb_b0
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 16 useful flops per matrix, 10 vector values live,
- * 8 vector loads, 4 vector stores, 12 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 2, 2, 2), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 16 useful flops per matrix in 12 vector arithmetic ops,
+ * 2 vector accumulators, 8 vector loads, 4 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -602,58 +603,56 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_b0(const bmm_f64_args *
     const __m512i ix3 = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
     const __m512i ix4 = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
     int64_t t = 0;
-    if (g->sa_batch == 2 && g->sb_batch == 2 && g->sc_batch == 2) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0 = _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1);
-            __m512d b0_1 = _mm512_permutex2var_pd(b0_0_s0, ix1, b0_0_s1);
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0 = _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1);
-            __m512d b1_1 = _mm512_permutex2var_pd(b1_0_s0, ix1, b1_0_s1);
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
-                __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d o_0 = _mm512_permutex2var_pd(e_0, ix3, e_1);
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_permutex2var_pd(e_0, ix4, e_1);
-                _mm512_storeu_pd(&c[8], o_1);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
-                __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d o_0 = _mm512_permutex2var_pd(e_0, ix3, e_1);
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_permutex2var_pd(e_0, ix4, e_1);
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-            }
-            a += 8 * 2;
-            b += 8 * 2;
-            c += 8 * 2;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0 = _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1);
+        __m512d b0_1 = _mm512_permutex2var_pd(b0_0_s0, ix1, b0_0_s1);
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0 = _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1);
+        __m512d b1_1 = _mm512_permutex2var_pd(b1_0_s0, ix1, b1_0_s1);
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
+            __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d o_0 = _mm512_permutex2var_pd(e_0, ix3, e_1);
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_permutex2var_pd(e_0, ix4, e_1);
+            _mm512_storeu_pd(&c[8], o_1);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
+            __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d o_0 = _mm512_permutex2var_pd(e_0, ix3, e_1);
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_permutex2var_pd(e_0, ix4, e_1);
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+        }
+        a += 8 * 2;
+        b += 8 * 2;
+        c += 8 * 2;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 2;
+        rest.B += t * 2;
+        rest.C += t * 2;
         rest.batch = g->batch - t;
         bmm_f64_2x2x2_sf_avx512_rows_b0(&rest);
     }
@@ -664,9 +663,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_b0(const bmm_f64_args *
 /* bmm_f64_2x2x2_sf_avx512_xb_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 16 useful flops per matrix, 10 vector values live,
- * 12 vector loads, 4 vector stores, 16 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 2, 2, 2), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 16 useful flops per matrix in 16 vector arithmetic ops,
+ * 4 vector accumulators, 12 vector loads, 4 vector stores, 16 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -679,71 +679,69 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *
     const double beta = g->beta;
     const __m512i ix0 = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i ix1 = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512i ix4 = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
     const __m512i ix5 = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
     int64_t t = 0;
-    if (g->sa_batch == 2 && g->sb_batch == 2 && g->sc_batch == 2) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0 = _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1);
-            __m512d b0_1 = _mm512_permutex2var_pd(b0_0_s0, ix1, b0_0_s1);
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0 = _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1);
-            __m512d b1_1 = _mm512_permutex2var_pd(b1_0_s0, ix1, b1_0_s1);
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
-                __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[0]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[8]);
-                __m512d cold_0 = _mm512_permutex2var_pd(cold_s0, ix0, cold_s1);
-                __m512d cold_1 = _mm512_permutex2var_pd(cold_s0, ix1, cold_s1);
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d o_0 = _mm512_permutex2var_pd(e_0, ix4, e_1);
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_permutex2var_pd(e_0, ix5, e_1);
-                _mm512_storeu_pd(&c[8], o_1);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
-                __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
-                __m512d cold_0 = _mm512_permutex2var_pd(cold_s0, ix0, cold_s1);
-                __m512d cold_1 = _mm512_permutex2var_pd(cold_s0, ix1, cold_s1);
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d o_0 = _mm512_permutex2var_pd(e_0, ix4, e_1);
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_permutex2var_pd(e_0, ix5, e_1);
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-            }
-            a += 8 * 2;
-            b += 8 * 2;
-            c += 8 * 2;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0 = _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1);
+        __m512d b0_1 = _mm512_permutex2var_pd(b0_0_s0, ix1, b0_0_s1);
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0 = _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1);
+        __m512d b1_1 = _mm512_permutex2var_pd(b1_0_s0, ix1, b1_0_s1);
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
+            __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[0]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[8]);
+            __m512d cold_0 = _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1);
+            __m512d cold_1 = _mm512_permutex2var_pd(cold_0_s0, ix1, cold_0_s1);
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d o_0 = _mm512_permutex2var_pd(e_0, ix4, e_1);
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_permutex2var_pd(e_0, ix5, e_1);
+            _mm512_storeu_pd(&c[8], o_1);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0 = _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1);
+            __m512d a_1 = _mm512_permutex2var_pd(a_0_s0, ix1, a_0_s1);
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d cold_0 = _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1);
+            __m512d cold_1 = _mm512_permutex2var_pd(cold_0_s0, ix1, cold_0_s1);
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d o_0 = _mm512_permutex2var_pd(e_0, ix4, e_1);
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_permutex2var_pd(e_0, ix5, e_1);
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+        }
+        a += 8 * 2;
+        b += 8 * 2;
+        c += 8 * 2;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 2;
+        rest.B += t * 2;
+        rest.C += t * 2;
         rest.batch = g->batch - t;
         bmm_f64_2x2x2_sf_avx512_rows_ab(&rest);
     }
@@ -751,22 +749,22 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[18] = {
-    { "bmm_f64_2x2x2_bf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 12, NULL, bmm_f64_2x2x2_bf_c99_a1b0 },
-    { "bmm_f64_2x2x2_bf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 16, NULL, bmm_f64_2x2x2_bf_c99_b0 },
-    { "bmm_f64_2x2x2_bf_c99_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 24, NULL, bmm_f64_2x2x2_bf_c99_ab },
-    { "bmm_f64_2x2x2_bf_avx2_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx2_rows_b0) },
-    { "bmm_f64_2x2x2_bf_avx2_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx2_rows_ab) },
-    { "bmm_f64_2x2x2_bf_avx512_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_rows_b0) },
-    { "bmm_f64_2x2x2_bf_avx512_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_rows_ab) },
-    { "bmm_f64_2x2x2_bf_avx512_flat_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_b0) },
-    { "bmm_f64_2x2x2_bf_avx512_flat_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_ab) },
-    { "bmm_f64_2x2x2_sf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 12, NULL, bmm_f64_2x2x2_sf_c99_a1b0 },
-    { "bmm_f64_2x2x2_sf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 16, NULL, bmm_f64_2x2x2_sf_c99_b0 },
-    { "bmm_f64_2x2x2_sf_c99_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 24, NULL, bmm_f64_2x2x2_sf_c99_ab },
-    { "bmm_f64_2x2x2_sf_avx2_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_b0) },
-    { "bmm_f64_2x2x2_sf_avx2_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_ab) },
-    { "bmm_f64_2x2x2_sf_avx512_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_b0) },
-    { "bmm_f64_2x2x2_sf_avx512_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_ab) },
-    { "bmm_f64_2x2x2_sf_avx512_xb_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_b0) },
-    { "bmm_f64_2x2x2_sf_avx512_xb_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 16, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_ab) },
+    { "bmm_f64_2x2x2_bf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_bf_c99_a1b0 },
+    { "bmm_f64_2x2x2_bf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_bf_c99_b0 },
+    { "bmm_f64_2x2x2_bf_c99_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_bf_c99_ab },
+    { "bmm_f64_2x2x2_bf_avx2_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx2_rows_b0) },
+    { "bmm_f64_2x2x2_bf_avx2_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx2_rows_ab) },
+    { "bmm_f64_2x2x2_bf_avx512_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_rows_b0) },
+    { "bmm_f64_2x2x2_bf_avx512_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_rows_ab) },
+    { "bmm_f64_2x2x2_bf_avx512_flat_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_b0) },
+    { "bmm_f64_2x2x2_bf_avx512_flat_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_ab) },
+    { "bmm_f64_2x2x2_sf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_sf_c99_a1b0 },
+    { "bmm_f64_2x2x2_sf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_sf_c99_b0 },
+    { "bmm_f64_2x2x2_sf_c99_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_sf_c99_ab },
+    { "bmm_f64_2x2x2_sf_avx2_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_b0) },
+    { "bmm_f64_2x2x2_sf_avx2_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_ab) },
+    { "bmm_f64_2x2x2_sf_avx512_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_b0) },
+    { "bmm_f64_2x2x2_sf_avx512_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_ab) },
+    { "bmm_f64_2x2x2_sf_avx512_xb_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_b0) },
+    { "bmm_f64_2x2x2_sf_avx512_xb_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_ab) },
 };

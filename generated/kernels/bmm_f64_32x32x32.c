@@ -9,7 +9,7 @@
 
 /* bmm_f64_32x32x32_bf_c99_t4x8_a1b0
  * f64 C(32x32) = A*B (alpha = 1, beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
- * Cost per matrix: 64512 flops, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
+ * Cost per matrix: 64512 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x32x32_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -127,7 +127,7 @@ static void bmm_f64_32x32x32_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_32x32x32_bf_c99_t4x8_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
- * Cost per matrix: 65536 flops, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
+ * Cost per matrix: 65536 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x32x32_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -246,7 +246,7 @@ static void bmm_f64_32x32x32_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_32x32x32_bf_c99_t4x8_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
- * Cost per matrix: 67584 flops, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
+ * Cost per matrix: 67584 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x32x32_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -367,8 +367,8 @@ static void bmm_f64_32x32x32_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx2_rl6_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 5632 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
+ * 5632 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -667,8 +667,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx2_rl6_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 5888 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
+ * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -715,18 +715,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 96]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 100]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 128]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 132]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 160]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 164]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]))));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]))));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]))));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]))));
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]))));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]))));
+                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 96]))));
+                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 100]))));
+                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 128]))));
+                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 132]))));
+                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 160]))));
+                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 164]))));
             }
         }
         {
@@ -744,10 +744,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[960]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[964]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[992]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[996]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[960]))));
+            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[964]))));
+            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[992]))));
+            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[996]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -785,18 +785,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 104]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 108]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 136]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 140]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 168]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 172]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]))));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]))));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]))));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]))));
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]))));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]))));
+                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 104]))));
+                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 108]))));
+                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 136]))));
+                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 140]))));
+                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 168]))));
+                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 172]))));
             }
         }
         {
@@ -814,10 +814,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[968]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[972]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1000]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1004]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[968]))));
+            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[972]))));
+            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1000]))));
+            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1004]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -855,18 +855,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 112]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 116]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 144]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 148]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 176]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 180]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]))));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]))));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]))));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]))));
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]))));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]))));
+                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 112]))));
+                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 116]))));
+                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 144]))));
+                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 148]))));
+                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 176]))));
+                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 180]))));
             }
         }
         {
@@ -884,10 +884,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[976]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[980]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1008]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1012]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[976]))));
+            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[980]))));
+            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1008]))));
+            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1012]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -925,18 +925,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 120]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 124]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 152]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 156]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 184]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 188]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]))));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]))));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]))));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]))));
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]))));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]))));
+                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 120]))));
+                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 124]))));
+                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 152]))));
+                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 156]))));
+                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 184]))));
+                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 188]))));
             }
         }
         {
@@ -954,10 +954,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[984]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[988]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1016]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1020]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[984]))));
+            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[988]))));
+            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1016]))));
+            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1020]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -969,8 +969,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx2_rl3_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 6912 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
+ * 6912 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1185,8 +1185,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx2_rl3_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 7168 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 6 vector accumulators,
+ * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1218,12 +1218,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]))));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]))));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]))));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]))));
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]))));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]))));
             }
         }
         {
@@ -1241,10 +1241,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[960]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[964]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[992]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[996]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[960]))));
+            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[964]))));
+            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[992]))));
+            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[996]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1267,12 +1267,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]))));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]))));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]))));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]))));
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]))));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]))));
             }
         }
         {
@@ -1290,10 +1290,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[968]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[972]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1000]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1004]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[968]))));
+            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[972]))));
+            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1000]))));
+            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1004]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1316,12 +1316,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]))));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]))));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]))));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]))));
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]))));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]))));
             }
         }
         {
@@ -1339,10 +1339,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[976]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[980]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1008]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1012]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[976]))));
+            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[980]))));
+            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1008]))));
+            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1012]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1365,12 +1365,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]))));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]))));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]))));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]))));
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]))));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]))));
             }
         }
         {
@@ -1388,10 +1388,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[984]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[988]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1016]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1020]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[984]))));
+            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[988]))));
+            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1016]))));
+            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1020]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1403,8 +1403,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx512_rl6_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops, 29 vector registers, 1792 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
+ * 1792 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1545,8 +1545,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx512_rl6_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops, 29 vector registers, 1920 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
+ * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1619,30 +1619,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 96]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 104]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 112]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 120]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 128]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 136]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 144]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 152]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 160]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 168]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 176]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 184]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]))));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]))));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]))));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]))));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]))));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]))));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]))));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]))));
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]))));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]))));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]))));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]))));
+                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 96]))));
+                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 104]))));
+                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 112]))));
+                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 120]))));
+                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 128]))));
+                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 136]))));
+                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 144]))));
+                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 152]))));
+                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 160]))));
+                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 168]))));
+                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 176]))));
+                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 184]))));
             }
         }
         {
@@ -1670,14 +1670,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[960]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[968]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[976]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[984]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[992]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1000]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1008]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1016]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[960]))));
+            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[968]))));
+            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[976]))));
+            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[984]))));
+            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[992]))));
+            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1000]))));
+            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1008]))));
+            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1016]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1689,8 +1689,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx512_rl3_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx512, form rl3.
- * Cost per matrix: 65536 useful flops, 17 vector registers, 2432 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * 2432 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1792,8 +1792,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx512_rl3_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl3.
- * Cost per matrix: 65536 useful flops, 17 vector registers, 2560 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1839,18 +1839,18 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]))));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]))));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]))));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]))));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]))));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]))));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]))));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]))));
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]))));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]))));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]))));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]))));
             }
         }
         {
@@ -1878,14 +1878,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[960]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[968]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[976]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[984]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[992]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1000]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1008]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1016]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[960]))));
+            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[968]))));
+            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[976]))));
+            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[984]))));
+            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[992]))));
+            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1000]))));
+            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1008]))));
+            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1016]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1896,7 +1896,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_f64_ar
 
 /* bmm_f64_32x32x32_sf_c99_t4x8_a1b0
  * f64 C(32x32) = A*B (alpha = 1, beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
- * Cost per matrix: 64512 flops, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
+ * Cost per matrix: 64512 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x32x32_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2017,7 +2017,7 @@ static void bmm_f64_32x32x32_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_32x32x32_sf_c99_t4x8_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
- * Cost per matrix: 65536 flops, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
+ * Cost per matrix: 65536 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x32x32_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2139,7 +2139,7 @@ static void bmm_f64_32x32x32_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_32x32x32_sf_c99_t4x8_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
- * Cost per matrix: 67584 flops, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
+ * Cost per matrix: 67584 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x32x32_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2263,8 +2263,8 @@ static void bmm_f64_32x32x32_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl6_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 5632 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
+ * 5632 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2566,8 +2566,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl6_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 5888 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
+ * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2617,18 +2617,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
             }
         }
         {
@@ -2646,10 +2646,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2687,18 +2687,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
             }
         }
         {
@@ -2716,10 +2716,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2757,18 +2757,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
             }
         }
         {
@@ -2786,10 +2786,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2827,18 +2827,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]))));
             }
         }
         {
@@ -2856,10 +2856,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2871,8 +2871,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl3_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 6912 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
+ * 6912 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3090,8 +3090,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl3_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 7168 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 6 vector accumulators,
+ * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3126,12 +3126,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
             }
         }
         {
@@ -3149,10 +3149,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -3175,12 +3175,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
             }
         }
         {
@@ -3198,10 +3198,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -3224,12 +3224,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
             }
         }
         {
@@ -3247,10 +3247,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -3273,12 +3273,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
             }
         }
         {
@@ -3296,10 +3296,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3311,8 +3311,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl6_pf_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 5632 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
+ * 5632 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3628,8 +3628,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl6_pf_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 65536 useful flops, 15 vector registers, 5888 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
+ * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3693,18 +3693,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
             }
         }
         {
@@ -3722,10 +3722,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3763,18 +3763,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
             }
         }
         {
@@ -3792,10 +3792,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3833,18 +3833,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
             }
         }
         {
@@ -3862,10 +3862,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3903,18 +3903,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]))));
             }
         }
         {
@@ -3932,10 +3932,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3947,8 +3947,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl3_pf_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 6912 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
+ * 6912 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4180,8 +4180,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl3_pf_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 65536 useful flops, 9 vector registers, 7168 vector loads,
- * 256 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 6 vector accumulators,
+ * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4230,12 +4230,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
             }
         }
         {
@@ -4253,10 +4253,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4279,12 +4279,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
             }
         }
         {
@@ -4302,10 +4302,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4328,12 +4328,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
             }
         }
         {
@@ -4351,10 +4351,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4377,12 +4377,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
             }
         }
         {
@@ -4400,10 +4400,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4415,8 +4415,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl6_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops, 29 vector registers, 1792 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
+ * 1792 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4560,8 +4560,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl6_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops, 29 vector registers, 1920 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
+ * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4637,30 +4637,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
             }
         }
         {
@@ -4688,14 +4688,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4707,8 +4707,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl3_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl3.
- * Cost per matrix: 65536 useful flops, 17 vector registers, 2432 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * 2432 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4813,8 +4813,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl3_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl3.
- * Cost per matrix: 65536 useful flops, 17 vector registers, 2560 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4863,18 +4863,18 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
             }
         }
         {
@@ -4902,14 +4902,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4921,8 +4921,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl6_pf_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 65536 useful flops, 29 vector registers, 1792 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
+ * 1792 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5080,8 +5080,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl6_pf_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 65536 useful flops, 29 vector registers, 1920 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
+ * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5171,30 +5171,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
             }
         }
         {
@@ -5222,14 +5222,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5241,8 +5241,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl3_pf_b0
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 65536 useful flops, 17 vector registers, 2432 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * 2432 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5361,8 +5361,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_b0(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl3_pf_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 65536 useful flops, 17 vector registers, 2560 vector loads,
- * 128 vector stores, 0 lane permutes. */
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5425,18 +5425,18 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
             }
         }
         {
@@ -5464,14 +5464,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5481,34 +5481,34 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_32x32x32[30] = {
-    { "bmm_f64_32x32x32_bf_c99_t4x8_a1b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 64512, NULL, bmm_f64_32x32x32_bf_c99_t4x8_a1b0 },
-    { "bmm_f64_32x32x32_bf_c99_t4x8_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 65536, NULL, bmm_f64_32x32x32_bf_c99_t4x8_b0 },
-    { "bmm_f64_32x32x32_bf_c99_t4x8_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 67584, NULL, bmm_f64_32x32x32_bf_c99_t4x8_ab },
-    { "bmm_f64_32x32x32_bf_avx2_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl6_b0) },
-    { "bmm_f64_32x32x32_bf_avx2_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl6_ab) },
-    { "bmm_f64_32x32x32_bf_avx2_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl3_b0) },
-    { "bmm_f64_32x32x32_bf_avx2_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl3_ab) },
-    { "bmm_f64_32x32x32_bf_avx512_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl6_b0) },
-    { "bmm_f64_32x32x32_bf_avx512_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl6_ab) },
-    { "bmm_f64_32x32x32_bf_avx512_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl3_b0) },
-    { "bmm_f64_32x32x32_bf_avx512_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl3_ab) },
-    { "bmm_f64_32x32x32_sf_c99_t4x8_a1b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 64512, NULL, bmm_f64_32x32x32_sf_c99_t4x8_a1b0 },
-    { "bmm_f64_32x32x32_sf_c99_t4x8_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 65536, NULL, bmm_f64_32x32x32_sf_c99_t4x8_b0 },
-    { "bmm_f64_32x32x32_sf_c99_t4x8_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 67584, NULL, bmm_f64_32x32x32_sf_c99_t4x8_ab },
-    { "bmm_f64_32x32x32_sf_avx2_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_b0) },
-    { "bmm_f64_32x32x32_sf_avx2_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_ab) },
-    { "bmm_f64_32x32x32_sf_avx2_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_b0) },
-    { "bmm_f64_32x32x32_sf_avx2_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_ab) },
-    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_b0) },
-    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_ab) },
-    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_b0) },
-    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_ab) },
-    { "bmm_f64_32x32x32_sf_avx512_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_b0) },
-    { "bmm_f64_32x32x32_sf_avx512_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_ab) },
-    { "bmm_f64_32x32x32_sf_avx512_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_b0) },
-    { "bmm_f64_32x32x32_sf_avx512_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_ab) },
-    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_b0) },
-    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_ab) },
-    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_b0) },
-    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3_pf", 65536, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_ab) },
+    { "bmm_f64_32x32x32_bf_c99_t4x8_a1b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_32x32x32_bf_c99_t4x8_a1b0 },
+    { "bmm_f64_32x32x32_bf_c99_t4x8_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_32x32x32_bf_c99_t4x8_b0 },
+    { "bmm_f64_32x32x32_bf_c99_t4x8_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_32x32x32_bf_c99_t4x8_ab },
+    { "bmm_f64_32x32x32_bf_avx2_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl6_b0) },
+    { "bmm_f64_32x32x32_bf_avx2_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl6_ab) },
+    { "bmm_f64_32x32x32_bf_avx2_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl3_b0) },
+    { "bmm_f64_32x32x32_bf_avx2_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl3_ab) },
+    { "bmm_f64_32x32x32_bf_avx512_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl6_b0) },
+    { "bmm_f64_32x32x32_bf_avx512_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl6_ab) },
+    { "bmm_f64_32x32x32_bf_avx512_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl3_b0) },
+    { "bmm_f64_32x32x32_bf_avx512_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl3_ab) },
+    { "bmm_f64_32x32x32_sf_c99_t4x8_a1b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_32x32x32_sf_c99_t4x8_a1b0 },
+    { "bmm_f64_32x32x32_sf_c99_t4x8_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_32x32x32_sf_c99_t4x8_b0 },
+    { "bmm_f64_32x32x32_sf_c99_t4x8_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_32x32x32_sf_c99_t4x8_ab },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_b0) },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_ab) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_b0) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_ab) },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_ab) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_b0) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_ab) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_b0) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_ab) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_ab) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_ab) },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f64_32x64x1_bf_c99_a1b0
  * f64 C(32x1) = A*B (alpha = 1, beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa c99, form unroll.
- * Cost per matrix: 4064 flops, 4096 loads (A 2048, B 2048, C 0), 32 stores,
+ * Cost per matrix: 4064 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x64x1_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2169,7 +2169,7 @@ static void bmm_f64_32x64x1_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_32x64x1_bf_c99_b0
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa c99, form unroll.
- * Cost per matrix: 4096 flops, 4096 loads (A 2048, B 2048, C 0), 32 stores,
+ * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x64x1_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -4330,7 +4330,7 @@ static void bmm_f64_32x64x1_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_32x64x1_bf_c99_ab
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa c99, form unroll.
- * Cost per matrix: 4160 flops, 4128 loads (A 2048, B 2048, C 32), 32 stores,
+ * Cost per matrix: 4160 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x64x1_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -6493,8 +6493,8 @@ static void bmm_f64_32x64x1_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x64x1_bf_avx2_dot_b0
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa avx2, form dot.
- * Cost per matrix: 4096 useful flops, 14 vector registers, 528 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 512 vector arithmetic ops, 12 vector accumulators,
+ * 560 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7110,8 +7110,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_b0(const bmm_f64_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x64x1_bf_avx2_dot_ab
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa avx2, form dot.
- * Cost per matrix: 4096 useful flops, 14 vector registers, 528 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 512 vector arithmetic ops, 12 vector accumulators,
+ * 560 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7728,8 +7728,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_ab(const bmm_f64_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x64x1_bf_avx512_dot_b0
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa avx512, form dot.
- * Cost per matrix: 4096 useful flops, 26 vector registers, 264 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 24 vector accumulators,
+ * 272 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8055,8 +8055,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x64x1_bf_avx512_dot_ab
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa avx512, form dot.
- * Cost per matrix: 4096 useful flops, 26 vector registers, 264 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 24 vector accumulators,
+ * 272 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8382,7 +8382,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_ab(const bmm_f64_arg
 
 /* bmm_f64_32x64x1_sf_c99_a1b0
  * f64 C(32x1) = A*B (alpha = 1, beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa c99, form unroll.
- * Cost per matrix: 4064 flops, 4096 loads (A 2048, B 2048, C 0), 32 stores,
+ * Cost per matrix: 4064 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x64x1_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -10545,7 +10545,7 @@ static void bmm_f64_32x64x1_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_32x64x1_sf_c99_b0
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa c99, form unroll.
- * Cost per matrix: 4096 flops, 4096 loads (A 2048, B 2048, C 0), 32 stores,
+ * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x64x1_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -12709,7 +12709,7 @@ static void bmm_f64_32x64x1_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_32x64x1_sf_c99_ab
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa c99, form unroll.
- * Cost per matrix: 4160 flops, 4128 loads (A 2048, B 2048, C 32), 32 stores,
+ * Cost per matrix: 4160 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_32x64x1_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -14875,8 +14875,8 @@ static void bmm_f64_32x64x1_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x64x1_sf_avx2_dot_b0
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa avx2, form dot.
- * Cost per matrix: 4096 useful flops, 14 vector registers, 592 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 512 vector arithmetic ops, 12 vector accumulators,
+ * 624 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -15497,8 +15497,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_b0(const bmm_f64_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x64x1_sf_avx2_dot_ab
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa avx2, form dot.
- * Cost per matrix: 4096 useful flops, 14 vector registers, 592 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 512 vector arithmetic ops, 12 vector accumulators,
+ * 624 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -16120,8 +16120,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_ab(const bmm_f64_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x64x1_sf_avx512_dot_b0
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa avx512, form dot.
- * Cost per matrix: 4096 useful flops, 26 vector registers, 328 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 24 vector accumulators,
+ * 336 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -16452,8 +16452,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x64x1_sf_avx512_dot_ab
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa avx512, form dot.
- * Cost per matrix: 4096 useful flops, 26 vector registers, 328 vector loads,
- * 32 vector stores, 0 lane permutes. */
+ * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 24 vector accumulators,
+ * 336 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -16783,18 +16783,18 @@ static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_ab(const bmm_f64_arg
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_32x64x1[14] = {
-    { "bmm_f64_32x64x1_bf_c99_a1b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4064, NULL, bmm_f64_32x64x1_bf_c99_a1b0 },
-    { "bmm_f64_32x64x1_bf_c99_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4096, NULL, bmm_f64_32x64x1_bf_c99_b0 },
-    { "bmm_f64_32x64x1_bf_c99_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4160, NULL, bmm_f64_32x64x1_bf_c99_ab },
-    { "bmm_f64_32x64x1_bf_avx2_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "dot", 4096, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx2_dot_b0) },
-    { "bmm_f64_32x64x1_bf_avx2_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "dot", 4096, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx2_dot_ab) },
-    { "bmm_f64_32x64x1_bf_avx512_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "dot", 4096, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx512_dot_b0) },
-    { "bmm_f64_32x64x1_bf_avx512_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "dot", 4096, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx512_dot_ab) },
-    { "bmm_f64_32x64x1_sf_c99_a1b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 4064, NULL, bmm_f64_32x64x1_sf_c99_a1b0 },
-    { "bmm_f64_32x64x1_sf_c99_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 4096, NULL, bmm_f64_32x64x1_sf_c99_b0 },
-    { "bmm_f64_32x64x1_sf_c99_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 4160, NULL, bmm_f64_32x64x1_sf_c99_ab },
-    { "bmm_f64_32x64x1_sf_avx2_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "dot", 4096, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx2_dot_b0) },
-    { "bmm_f64_32x64x1_sf_avx2_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "dot", 4096, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx2_dot_ab) },
-    { "bmm_f64_32x64x1_sf_avx512_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "dot", 4096, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx512_dot_b0) },
-    { "bmm_f64_32x64x1_sf_avx512_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "dot", 4096, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx512_dot_ab) },
+    { "bmm_f64_32x64x1_bf_c99_a1b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_bf_c99_a1b0 },
+    { "bmm_f64_32x64x1_bf_c99_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_bf_c99_b0 },
+    { "bmm_f64_32x64x1_bf_c99_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_bf_c99_ab },
+    { "bmm_f64_32x64x1_bf_avx2_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx2_dot_b0) },
+    { "bmm_f64_32x64x1_bf_avx2_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx2_dot_ab) },
+    { "bmm_f64_32x64x1_bf_avx512_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx512_dot_b0) },
+    { "bmm_f64_32x64x1_bf_avx512_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx512_dot_ab) },
+    { "bmm_f64_32x64x1_sf_c99_a1b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_sf_c99_a1b0 },
+    { "bmm_f64_32x64x1_sf_c99_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_sf_c99_b0 },
+    { "bmm_f64_32x64x1_sf_c99_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_sf_c99_ab },
+    { "bmm_f64_32x64x1_sf_avx2_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx2_dot_b0) },
+    { "bmm_f64_32x64x1_sf_avx2_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx2_dot_ab) },
+    { "bmm_f64_32x64x1_sf_avx512_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx512_dot_b0) },
+    { "bmm_f64_32x64x1_sf_avx512_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx512_dot_ab) },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f64_3x3x3_bf_c99_a1b0
  * f64 C(3x3) = A*B (alpha = 1, beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 45 flops, 54 loads (A 27, B 27, C 0), 9 stores,
+ * Cost per matrix: 45 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x3x3_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -67,7 +67,7 @@ static void bmm_f64_3x3x3_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_3x3x3_bf_c99_b0
  * f64 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 54 flops, 54 loads (A 27, B 27, C 0), 9 stores,
+ * Cost per matrix: 54 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x3x3_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -126,7 +126,7 @@ static void bmm_f64_3x3x3_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_3x3x3_bf_c99_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 72 flops, 63 loads (A 27, B 27, C 9), 9 stores,
+ * Cost per matrix: 72 flops executed, 63 loads (A 27, B 27, C 9), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x3x3_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -187,8 +187,8 @@ static void bmm_f64_3x3x3_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx2_rows_b0
  * f64 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 12 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * 12 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -234,8 +234,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx2_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 15 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -269,9 +269,9 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_ab(const bmm_f64_args *BM
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[8]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3], mask3))));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -283,8 +283,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx512_rows_b0
  * f64 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 12 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * 12 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -330,8 +330,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx512_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 15 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -365,9 +365,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_ab(const bmm_f64_args
             acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
             __m512d a2_2 = _mm512_set1_pd(a[8]);
             acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]))));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -379,8 +379,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_ab(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx512_flat_b0
  * f64 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 54 useful flops, 8 vector registers, 4 vector loads,
- * 2 vector stores, 12 lane permutes. */
+ * Cost per matrix: 54 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * 4 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -432,8 +432,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx512_flat_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 54 useful flops, 8 vector registers, 6 vector loads,
- * 2 vector stores, 12 lane permutes. */
+ * Cost per matrix: 54 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
+ * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -475,8 +475,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_ab(const bmm_f64_args
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix12, as0_0), bk2_2, acc0);
         __m512d bk2_1 = _mm512_permutex2var_pd(bs0, ix13, bs1);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix14, as1_0), bk2_1, acc1);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc1)));
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(valpha, acc0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]))));
+        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(valpha, acc1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -486,7 +486,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_ab(const bmm_f64_args
 
 /* bmm_f64_3x3x3_sf_c99_a1b0
  * f64 C(3x3) = A*B (alpha = 1, beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 45 flops, 54 loads (A 27, B 27, C 0), 9 stores,
+ * Cost per matrix: 45 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x3x3_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -547,7 +547,7 @@ static void bmm_f64_3x3x3_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_3x3x3_sf_c99_b0
  * f64 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 54 flops, 54 loads (A 27, B 27, C 0), 9 stores,
+ * Cost per matrix: 54 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x3x3_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -609,7 +609,7 @@ static void bmm_f64_3x3x3_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_3x3x3_sf_c99_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 72 flops, 63 loads (A 27, B 27, C 9), 9 stores,
+ * Cost per matrix: 72 flops executed, 63 loads (A 27, B 27, C 9), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x3x3_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -673,8 +673,8 @@ static void bmm_f64_3x3x3_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_sf_avx2_rows_b0
  * f64 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 12 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * 12 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -723,8 +723,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_sf_avx2_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 15 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -761,9 +761,9 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_ab(const bmm_f64_args *BM
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[2 * sa_row + 2]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -775,8 +775,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_sf_avx512_rows_b0
  * f64 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 12 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * 12 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -825,8 +825,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_sf_avx512_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops, 5 vector registers, 15 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -863,9 +863,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_ab(const bmm_f64_args
             acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
             __m512d a2_2 = _mm512_set1_pd(a[2 * sa_row + 2]);
             acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -878,9 +878,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_ab(const bmm_f64_args
 /* bmm_f64_3x3x3_sf_avx512_xb_b0
  * f64 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 54 useful flops per matrix, 17 vector values live,
- * 18 vector loads, 9 vector stores, 54 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 3, 3, 3), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 54 useful flops per matrix in 36 vector arithmetic ops,
+ * 3 vector accumulators, 18 vector loads, 9 vector stores, 54 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -909,114 +910,112 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_b0(const bmm_f64_args *
     const __m512i ix16 = _mm512_set_epi64(7, 0, 0, 6, 0, 0, 5, 0);
     const __mmask8 km17 = (__mmask8)0x92;
     int64_t t = 0;
-    if (g->sa_batch == 3 && g->sb_batch == 3 && g->sc_batch == 3) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_pd(ix1, b0_0_s2));
-            __m512d b0_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_pd(ix4, b0_0_s2));
-            __m512d b0_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix6, b0_0_s1), _mm512_permutexvar_pd(ix7, b0_0_s2));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_pd(ix1, b1_0_s2));
-            __m512d b1_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_pd(ix4, b1_0_s2));
-            __m512d b1_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix6, b1_0_s1), _mm512_permutexvar_pd(ix7, b1_0_s2));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_pd(ix1, b2_0_s2));
-            __m512d b2_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_pd(ix4, b2_0_s2));
-            __m512d b2_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix6, b2_0_s1), _mm512_permutexvar_pd(ix7, b2_0_s2));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
-                __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
-                __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d o_0 = _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(e_0, ix9, e_1), _mm512_permutexvar_pd(ix10, e_2));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km14, _mm512_permutex2var_pd(e_0, ix12, e_1), _mm512_permutexvar_pd(ix13, e_2));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km17, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutexvar_pd(ix16, e_2));
-                _mm512_storeu_pd(&c[16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
-                __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
-                __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d o_0 = _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(e_0, ix9, e_1), _mm512_permutexvar_pd(ix10, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km14, _mm512_permutex2var_pd(e_0, ix12, e_1), _mm512_permutexvar_pd(ix13, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km17, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutexvar_pd(ix16, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
-                __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
-                __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d o_0 = _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(e_0, ix9, e_1), _mm512_permutexvar_pd(ix10, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km14, _mm512_permutex2var_pd(e_0, ix12, e_1), _mm512_permutexvar_pd(ix13, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km17, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutexvar_pd(ix16, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-            }
-            a += 8 * 3;
-            b += 8 * 3;
-            c += 8 * 3;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_pd(ix1, b0_0_s2));
+        __m512d b0_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_pd(ix4, b0_0_s2));
+        __m512d b0_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix6, b0_0_s1), _mm512_permutexvar_pd(ix7, b0_0_s2));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_pd(ix1, b1_0_s2));
+        __m512d b1_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_pd(ix4, b1_0_s2));
+        __m512d b1_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix6, b1_0_s1), _mm512_permutexvar_pd(ix7, b1_0_s2));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_pd(ix1, b2_0_s2));
+        __m512d b2_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_pd(ix4, b2_0_s2));
+        __m512d b2_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix6, b2_0_s1), _mm512_permutexvar_pd(ix7, b2_0_s2));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
+            __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
+            __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d o_0 = _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(e_0, ix9, e_1), _mm512_permutexvar_pd(ix10, e_2));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km14, _mm512_permutex2var_pd(e_0, ix12, e_1), _mm512_permutexvar_pd(ix13, e_2));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km17, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutexvar_pd(ix16, e_2));
+            _mm512_storeu_pd(&c[16], o_2);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
+            __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
+            __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d o_0 = _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(e_0, ix9, e_1), _mm512_permutexvar_pd(ix10, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km14, _mm512_permutex2var_pd(e_0, ix12, e_1), _mm512_permutexvar_pd(ix13, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km17, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutexvar_pd(ix16, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
+            __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
+            __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d o_0 = _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(e_0, ix9, e_1), _mm512_permutexvar_pd(ix10, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km14, _mm512_permutex2var_pd(e_0, ix12, e_1), _mm512_permutexvar_pd(ix13, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km17, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutexvar_pd(ix16, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+        }
+        a += 8 * 3;
+        b += 8 * 3;
+        c += 8 * 3;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 3;
+        rest.B += t * 3;
+        rest.C += t * 3;
         rest.batch = g->batch - t;
         bmm_f64_3x3x3_sf_avx512_rows_b0(&rest);
     }
@@ -1027,9 +1026,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_b0(const bmm_f64_args *
 /* bmm_f64_3x3x3_sf_avx512_xb_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 54 useful flops per matrix, 17 vector values live,
- * 27 vector loads, 9 vector stores, 72 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 3, 3, 3), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 54 useful flops per matrix in 45 vector arithmetic ops,
+ * 6 vector accumulators, 27 vector loads, 9 vector stores, 72 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1048,8 +1048,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_ab(const bmm_f64_args *
     const __mmask8 km5 = (__mmask8)0xE0;
     const __m512i ix6 = _mm512_set_epi64(0, 0, 0, 14, 11, 8, 5, 2);
     const __m512i ix7 = _mm512_set_epi64(7, 4, 1, 0, 0, 0, 0, 0);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512i ix10 = _mm512_set_epi64(10, 2, 0, 9, 1, 0, 8, 0);
     const __m512i ix11 = _mm512_set_epi64(0, 0, 1, 0, 0, 0, 0, 0);
     const __mmask8 km12 = (__mmask8)0x24;
@@ -1060,132 +1060,130 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix17 = _mm512_set_epi64(7, 0, 0, 6, 0, 0, 5, 0);
     const __mmask8 km18 = (__mmask8)0x92;
     int64_t t = 0;
-    if (g->sa_batch == 3 && g->sb_batch == 3 && g->sc_batch == 3) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_pd(ix1, b0_0_s2));
-            __m512d b0_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_pd(ix4, b0_0_s2));
-            __m512d b0_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix6, b0_0_s1), _mm512_permutexvar_pd(ix7, b0_0_s2));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_pd(ix1, b1_0_s2));
-            __m512d b1_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_pd(ix4, b1_0_s2));
-            __m512d b1_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix6, b1_0_s1), _mm512_permutexvar_pd(ix7, b1_0_s2));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_pd(ix1, b2_0_s2));
-            __m512d b2_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_pd(ix4, b2_0_s2));
-            __m512d b2_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix6, b2_0_s1), _mm512_permutexvar_pd(ix7, b2_0_s2));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
-                __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
-                __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[0]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[16]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutexvar_pd(ix1, cold_s2));
-                __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutexvar_pd(ix4, cold_s2));
-                __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix6, cold_s1), _mm512_permutexvar_pd(ix7, cold_s2));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutexvar_pd(ix11, e_2));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km15, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutexvar_pd(ix14, e_2));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutexvar_pd(ix17, e_2));
-                _mm512_storeu_pd(&c[16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
-                __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
-                __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutexvar_pd(ix1, cold_s2));
-                __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutexvar_pd(ix4, cold_s2));
-                __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix6, cold_s1), _mm512_permutexvar_pd(ix7, cold_s2));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutexvar_pd(ix11, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km15, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutexvar_pd(ix14, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutexvar_pd(ix17, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
-                __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
-                __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutexvar_pd(ix1, cold_s2));
-                __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutexvar_pd(ix4, cold_s2));
-                __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix6, cold_s1), _mm512_permutexvar_pd(ix7, cold_s2));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutexvar_pd(ix11, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km15, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutexvar_pd(ix14, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutexvar_pd(ix17, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-            }
-            a += 8 * 3;
-            b += 8 * 3;
-            c += 8 * 3;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_pd(ix1, b0_0_s2));
+        __m512d b0_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_pd(ix4, b0_0_s2));
+        __m512d b0_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix6, b0_0_s1), _mm512_permutexvar_pd(ix7, b0_0_s2));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_pd(ix1, b1_0_s2));
+        __m512d b1_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_pd(ix4, b1_0_s2));
+        __m512d b1_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix6, b1_0_s1), _mm512_permutexvar_pd(ix7, b1_0_s2));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_pd(ix1, b2_0_s2));
+        __m512d b2_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_pd(ix4, b2_0_s2));
+        __m512d b2_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix6, b2_0_s1), _mm512_permutexvar_pd(ix7, b2_0_s2));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
+            __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
+            __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[0]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[16]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
+            __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
+            __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutexvar_pd(ix11, e_2));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km15, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutexvar_pd(ix14, e_2));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutexvar_pd(ix17, e_2));
+            _mm512_storeu_pd(&c[16], o_2);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
+            __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
+            __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
+            __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
+            __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutexvar_pd(ix11, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km15, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutexvar_pd(ix14, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutexvar_pd(ix17, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutexvar_pd(ix1, a_0_s2));
+            __m512d a_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutexvar_pd(ix4, a_0_s2));
+            __m512d a_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(a_0_s0, ix6, a_0_s1), _mm512_permutexvar_pd(ix7, a_0_s2));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
+            __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
+            __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutexvar_pd(ix11, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km15, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutexvar_pd(ix14, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutexvar_pd(ix17, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+        }
+        a += 8 * 3;
+        b += 8 * 3;
+        c += 8 * 3;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 3;
+        rest.B += t * 3;
+        rest.C += t * 3;
         rest.batch = g->batch - t;
         bmm_f64_3x3x3_sf_avx512_rows_ab(&rest);
     }
@@ -1193,22 +1191,22 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_3x3x3[18] = {
-    { "bmm_f64_3x3x3_bf_c99_a1b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 45, NULL, bmm_f64_3x3x3_bf_c99_a1b0 },
-    { "bmm_f64_3x3x3_bf_c99_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 54, NULL, bmm_f64_3x3x3_bf_c99_b0 },
-    { "bmm_f64_3x3x3_bf_c99_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 72, NULL, bmm_f64_3x3x3_bf_c99_ab },
-    { "bmm_f64_3x3x3_bf_avx2_rows_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx2_rows_b0) },
-    { "bmm_f64_3x3x3_bf_avx2_rows_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx2_rows_ab) },
-    { "bmm_f64_3x3x3_bf_avx512_rows_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx512_rows_b0) },
-    { "bmm_f64_3x3x3_bf_avx512_rows_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx512_rows_ab) },
-    { "bmm_f64_3x3x3_bf_avx512_flat_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx512_flat_b0) },
-    { "bmm_f64_3x3x3_bf_avx512_flat_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx512_flat_ab) },
-    { "bmm_f64_3x3x3_sf_c99_a1b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 45, NULL, bmm_f64_3x3x3_sf_c99_a1b0 },
-    { "bmm_f64_3x3x3_sf_c99_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 54, NULL, bmm_f64_3x3x3_sf_c99_b0 },
-    { "bmm_f64_3x3x3_sf_c99_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 72, NULL, bmm_f64_3x3x3_sf_c99_ab },
-    { "bmm_f64_3x3x3_sf_avx2_rows_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx2_rows_b0) },
-    { "bmm_f64_3x3x3_sf_avx2_rows_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx2_rows_ab) },
-    { "bmm_f64_3x3x3_sf_avx512_rows_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx512_rows_b0) },
-    { "bmm_f64_3x3x3_sf_avx512_rows_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx512_rows_ab) },
-    { "bmm_f64_3x3x3_sf_avx512_xb_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx512_xb_b0) },
-    { "bmm_f64_3x3x3_sf_avx512_xb_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 54, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx512_xb_ab) },
+    { "bmm_f64_3x3x3_bf_c99_a1b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x3x3_bf_c99_a1b0 },
+    { "bmm_f64_3x3x3_bf_c99_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x3x3_bf_c99_b0 },
+    { "bmm_f64_3x3x3_bf_c99_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x3x3_bf_c99_ab },
+    { "bmm_f64_3x3x3_bf_avx2_rows_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx2_rows_b0) },
+    { "bmm_f64_3x3x3_bf_avx2_rows_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx2_rows_ab) },
+    { "bmm_f64_3x3x3_bf_avx512_rows_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx512_rows_b0) },
+    { "bmm_f64_3x3x3_bf_avx512_rows_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx512_rows_ab) },
+    { "bmm_f64_3x3x3_bf_avx512_flat_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx512_flat_b0) },
+    { "bmm_f64_3x3x3_bf_avx512_flat_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x3x3_bf_avx512_flat_ab) },
+    { "bmm_f64_3x3x3_sf_c99_a1b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x3x3_sf_c99_a1b0 },
+    { "bmm_f64_3x3x3_sf_c99_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x3x3_sf_c99_b0 },
+    { "bmm_f64_3x3x3_sf_c99_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x3x3_sf_c99_ab },
+    { "bmm_f64_3x3x3_sf_avx2_rows_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx2_rows_b0) },
+    { "bmm_f64_3x3x3_sf_avx2_rows_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx2_rows_ab) },
+    { "bmm_f64_3x3x3_sf_avx512_rows_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx512_rows_b0) },
+    { "bmm_f64_3x3x3_sf_avx512_rows_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx512_rows_ab) },
+    { "bmm_f64_3x3x3_sf_avx512_xb_b0", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx512_xb_b0) },
+    { "bmm_f64_3x3x3_sf_avx512_xb_ab", BMM_F64, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_3x3x3_sf_avx512_xb_ab) },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f64_3x5x7_bf_c99_a1b0
  * f64 C(3x7) = A*B (alpha = 1, beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 189 flops, 210 loads (A 105, B 105, C 0), 21 stores,
+ * Cost per matrix: 189 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x5x7_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -157,7 +157,7 @@ static void bmm_f64_3x5x7_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_3x5x7_bf_c99_b0
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 210 flops, 210 loads (A 105, B 105, C 0), 21 stores,
+ * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x5x7_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -306,7 +306,7 @@ static void bmm_f64_3x5x7_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_3x5x7_bf_c99_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 252 flops, 231 loads (A 105, B 105, C 21), 21 stores,
+ * Cost per matrix: 252 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x5x7_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -457,8 +457,8 @@ static void bmm_f64_3x5x7_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_avx2_rows_b0
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 9 vector registers, 25 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 6 vector accumulators,
+ * 25 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -541,8 +541,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_avx2_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 9 vector registers, 31 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * 31 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -610,12 +610,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a2_4 = _mm256_set1_pd(a[14]);
             acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
             acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask3))));
+            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7]))));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11], mask3))));
+            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14]))));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[18], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -627,8 +627,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_avx512_rows_b0
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 20 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * 20 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -688,8 +688,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_avx512_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 23 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -737,9 +737,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_f64_args
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[14]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]))));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]))));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -750,7 +750,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_f64_args
 
 /* bmm_f64_3x5x7_sf_c99_a1b0
  * f64 C(3x7) = A*B (alpha = 1, beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 189 flops, 210 loads (A 105, B 105, C 0), 21 stores,
+ * Cost per matrix: 189 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x5x7_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -901,7 +901,7 @@ static void bmm_f64_3x5x7_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_3x5x7_sf_c99_b0
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 210 flops, 210 loads (A 105, B 105, C 0), 21 stores,
+ * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x5x7_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1053,7 +1053,7 @@ static void bmm_f64_3x5x7_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_3x5x7_sf_c99_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 252 flops, 231 loads (A 105, B 105, C 21), 21 stores,
+ * Cost per matrix: 252 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_3x5x7_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1207,8 +1207,8 @@ static void bmm_f64_3x5x7_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_sf_avx2_rows_b0
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 9 vector registers, 25 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 6 vector accumulators,
+ * 25 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1294,8 +1294,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_sf_avx2_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 9 vector registers, 31 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * 31 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1366,12 +1366,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a2_4 = _mm256_set1_pd(a[2 * sa_row + 4]);
             acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
             acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask3))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1383,8 +1383,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_sf_avx512_rows_b0
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 20 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * 20 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1447,8 +1447,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_sf_avx512_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 5 vector registers, 23 vector loads,
- * 3 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1499,9 +1499,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_ab(const bmm_f64_args
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[2 * sa_row + 4]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1514,9 +1514,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_ab(const bmm_f64_args
 /* bmm_f64_3x5x7_sf_avx512_xb_b0
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 210 useful flops per matrix, 49 vector values live,
- * 50 vector loads, 21 vector stores, 269 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 5, 7, 7), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 210 useful flops per matrix in 126 vector arithmetic ops,
+ * 7 vector accumulators, 50 vector loads, 21 vector stores, 269 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1616,292 +1617,290 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_b0(const bmm_f64_args *
     const __m512i ix87 = _mm512_set_epi64(7, 0, 0, 0, 0, 0, 0, 6);
     const __mmask8 km88 = (__mmask8)0x81;
     int64_t t = 0;
-    if (g->sa_batch == 5 && g->sb_batch == 7 && g->sc_batch == 7) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
-            __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
-            __m512d b0_0_s5 = _mm512_loadu_pd(&b[40]);
-            __m512d b0_0_s6 = _mm512_loadu_pd(&b[48]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix3, b0_0_s5)), _mm512_permutexvar_pd(ix5, b0_0_s6));
-            __m512d b0_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix8, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix9, b0_0_s5)), _mm512_permutexvar_pd(ix10, b0_0_s6));
-            __m512d b0_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b0_0_s0, ix11, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix12, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix14, b0_0_s5)), _mm512_permutexvar_pd(ix15, b0_0_s6));
-            __m512d b0_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b0_0_s0, ix16, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix17, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix18, b0_0_s5)), _mm512_permutexvar_pd(ix19, b0_0_s6));
-            __m512d b0_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix23, b0_0_s5)), _mm512_permutexvar_pd(ix25, b0_0_s6));
-            __m512d b0_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix26, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix27, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix28, b0_0_s5)), _mm512_permutexvar_pd(ix29, b0_0_s6));
-            __m512d b0_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix30, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix31, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix32, b0_0_s5)), _mm512_permutexvar_pd(ix34, b0_0_s6));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
-            __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
-            __m512d b1_0_s5 = _mm512_loadu_pd(&b[1 * sb_row + 40]);
-            __m512d b1_0_s6 = _mm512_loadu_pd(&b[1 * sb_row + 48]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix3, b1_0_s5)), _mm512_permutexvar_pd(ix5, b1_0_s6));
-            __m512d b1_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix8, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix9, b1_0_s5)), _mm512_permutexvar_pd(ix10, b1_0_s6));
-            __m512d b1_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b1_0_s0, ix11, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix12, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix14, b1_0_s5)), _mm512_permutexvar_pd(ix15, b1_0_s6));
-            __m512d b1_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b1_0_s0, ix16, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix17, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix18, b1_0_s5)), _mm512_permutexvar_pd(ix19, b1_0_s6));
-            __m512d b1_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix23, b1_0_s5)), _mm512_permutexvar_pd(ix25, b1_0_s6));
-            __m512d b1_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix26, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix27, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix28, b1_0_s5)), _mm512_permutexvar_pd(ix29, b1_0_s6));
-            __m512d b1_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix30, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix31, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix32, b1_0_s5)), _mm512_permutexvar_pd(ix34, b1_0_s6));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
-            __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
-            __m512d b2_0_s5 = _mm512_loadu_pd(&b[2 * sb_row + 40]);
-            __m512d b2_0_s6 = _mm512_loadu_pd(&b[2 * sb_row + 48]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix3, b2_0_s5)), _mm512_permutexvar_pd(ix5, b2_0_s6));
-            __m512d b2_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix8, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix9, b2_0_s5)), _mm512_permutexvar_pd(ix10, b2_0_s6));
-            __m512d b2_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b2_0_s0, ix11, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix12, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix14, b2_0_s5)), _mm512_permutexvar_pd(ix15, b2_0_s6));
-            __m512d b2_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b2_0_s0, ix16, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix17, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix18, b2_0_s5)), _mm512_permutexvar_pd(ix19, b2_0_s6));
-            __m512d b2_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix23, b2_0_s5)), _mm512_permutexvar_pd(ix25, b2_0_s6));
-            __m512d b2_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix26, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix27, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix28, b2_0_s5)), _mm512_permutexvar_pd(ix29, b2_0_s6));
-            __m512d b2_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix30, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix31, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix32, b2_0_s5)), _mm512_permutexvar_pd(ix34, b2_0_s6));
-            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
-            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
-            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
-            __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
-            __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
-            __m512d b3_0_s5 = _mm512_loadu_pd(&b[3 * sb_row + 40]);
-            __m512d b3_0_s6 = _mm512_loadu_pd(&b[3 * sb_row + 48]);
-            __m512d b3_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix3, b3_0_s5)), _mm512_permutexvar_pd(ix5, b3_0_s6));
-            __m512d b3_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix8, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix9, b3_0_s5)), _mm512_permutexvar_pd(ix10, b3_0_s6));
-            __m512d b3_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b3_0_s0, ix11, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix12, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix14, b3_0_s5)), _mm512_permutexvar_pd(ix15, b3_0_s6));
-            __m512d b3_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b3_0_s0, ix16, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix17, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix18, b3_0_s5)), _mm512_permutexvar_pd(ix19, b3_0_s6));
-            __m512d b3_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix23, b3_0_s5)), _mm512_permutexvar_pd(ix25, b3_0_s6));
-            __m512d b3_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix26, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix27, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix28, b3_0_s5)), _mm512_permutexvar_pd(ix29, b3_0_s6));
-            __m512d b3_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix30, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix31, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix32, b3_0_s5)), _mm512_permutexvar_pd(ix34, b3_0_s6));
-            __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
-            __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
-            __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
-            __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
-            __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
-            __m512d b4_0_s5 = _mm512_loadu_pd(&b[4 * sb_row + 40]);
-            __m512d b4_0_s6 = _mm512_loadu_pd(&b[4 * sb_row + 48]);
-            __m512d b4_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix3, b4_0_s5)), _mm512_permutexvar_pd(ix5, b4_0_s6));
-            __m512d b4_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix7, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix8, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix9, b4_0_s5)), _mm512_permutexvar_pd(ix10, b4_0_s6));
-            __m512d b4_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b4_0_s0, ix11, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix12, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix14, b4_0_s5)), _mm512_permutexvar_pd(ix15, b4_0_s6));
-            __m512d b4_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b4_0_s0, ix16, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix17, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix18, b4_0_s5)), _mm512_permutexvar_pd(ix19, b4_0_s6));
-            __m512d b4_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix23, b4_0_s5)), _mm512_permutexvar_pd(ix25, b4_0_s6));
-            __m512d b4_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix26, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix27, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix28, b4_0_s5)), _mm512_permutexvar_pd(ix29, b4_0_s6));
-            __m512d b4_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix30, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix31, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix32, b4_0_s5)), _mm512_permutexvar_pd(ix34, b4_0_s6));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
-                acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
-                __m512d e_6 = _mm512_mul_pd(valpha, acc_6);
-                __m512d o_0 = _mm512_mask_blend_pd(km55, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutex2var_pd(e_2, ix52, e_3)), _mm512_permutex2var_pd(e_4, ix53, e_5)), _mm512_permutexvar_pd(ix54, e_6));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km61, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km58, _mm512_permutex2var_pd(e_0, ix56, e_1), _mm512_permutex2var_pd(e_2, ix57, e_3)), _mm512_permutex2var_pd(e_4, ix59, e_5)), _mm512_permutexvar_pd(ix60, e_6));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km67, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km64, _mm512_permutex2var_pd(e_0, ix62, e_1), _mm512_permutex2var_pd(e_2, ix63, e_3)), _mm512_permutex2var_pd(e_4, ix65, e_5)), _mm512_permutexvar_pd(ix66, e_6));
-                _mm512_storeu_pd(&c[16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km73, _mm512_mask_blend_pd(km58, _mm512_mask_blend_pd(km70, _mm512_permutex2var_pd(e_0, ix68, e_1), _mm512_permutex2var_pd(e_2, ix69, e_3)), _mm512_permutex2var_pd(e_4, ix71, e_5)), _mm512_permutexvar_pd(ix72, e_6));
-                _mm512_storeu_pd(&c[24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km78, _mm512_mask_blend_pd(km64, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix74, e_1), _mm512_permutex2var_pd(e_2, ix75, e_3)), _mm512_permutex2var_pd(e_4, ix76, e_5)), _mm512_permutexvar_pd(ix77, e_6));
-                _mm512_storeu_pd(&c[32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km83, _mm512_mask_blend_pd(km70, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix79, e_1), _mm512_permutex2var_pd(e_2, ix80, e_3)), _mm512_permutex2var_pd(e_4, ix81, e_5)), _mm512_permutexvar_pd(ix82, e_6));
-                _mm512_storeu_pd(&c[40], o_5);
-                __m512d o_6 = _mm512_mask_blend_pd(km88, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix84, e_1), _mm512_permutex2var_pd(e_2, ix85, e_3)), _mm512_permutex2var_pd(e_4, ix86, e_5)), _mm512_permutexvar_pd(ix87, e_6));
-                _mm512_storeu_pd(&c[48], o_6);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
-                acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
-                __m512d e_6 = _mm512_mul_pd(valpha, acc_6);
-                __m512d o_0 = _mm512_mask_blend_pd(km55, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutex2var_pd(e_2, ix52, e_3)), _mm512_permutex2var_pd(e_4, ix53, e_5)), _mm512_permutexvar_pd(ix54, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km61, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km58, _mm512_permutex2var_pd(e_0, ix56, e_1), _mm512_permutex2var_pd(e_2, ix57, e_3)), _mm512_permutex2var_pd(e_4, ix59, e_5)), _mm512_permutexvar_pd(ix60, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km67, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km64, _mm512_permutex2var_pd(e_0, ix62, e_1), _mm512_permutex2var_pd(e_2, ix63, e_3)), _mm512_permutex2var_pd(e_4, ix65, e_5)), _mm512_permutexvar_pd(ix66, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km73, _mm512_mask_blend_pd(km58, _mm512_mask_blend_pd(km70, _mm512_permutex2var_pd(e_0, ix68, e_1), _mm512_permutex2var_pd(e_2, ix69, e_3)), _mm512_permutex2var_pd(e_4, ix71, e_5)), _mm512_permutexvar_pd(ix72, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km78, _mm512_mask_blend_pd(km64, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix74, e_1), _mm512_permutex2var_pd(e_2, ix75, e_3)), _mm512_permutex2var_pd(e_4, ix76, e_5)), _mm512_permutexvar_pd(ix77, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km83, _mm512_mask_blend_pd(km70, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix79, e_1), _mm512_permutex2var_pd(e_2, ix80, e_3)), _mm512_permutex2var_pd(e_4, ix81, e_5)), _mm512_permutexvar_pd(ix82, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 40], o_5);
-                __m512d o_6 = _mm512_mask_blend_pd(km88, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix84, e_1), _mm512_permutex2var_pd(e_2, ix85, e_3)), _mm512_permutex2var_pd(e_4, ix86, e_5)), _mm512_permutexvar_pd(ix87, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 48], o_6);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
-                acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
-                __m512d e_6 = _mm512_mul_pd(valpha, acc_6);
-                __m512d o_0 = _mm512_mask_blend_pd(km55, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutex2var_pd(e_2, ix52, e_3)), _mm512_permutex2var_pd(e_4, ix53, e_5)), _mm512_permutexvar_pd(ix54, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km61, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km58, _mm512_permutex2var_pd(e_0, ix56, e_1), _mm512_permutex2var_pd(e_2, ix57, e_3)), _mm512_permutex2var_pd(e_4, ix59, e_5)), _mm512_permutexvar_pd(ix60, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km67, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km64, _mm512_permutex2var_pd(e_0, ix62, e_1), _mm512_permutex2var_pd(e_2, ix63, e_3)), _mm512_permutex2var_pd(e_4, ix65, e_5)), _mm512_permutexvar_pd(ix66, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km73, _mm512_mask_blend_pd(km58, _mm512_mask_blend_pd(km70, _mm512_permutex2var_pd(e_0, ix68, e_1), _mm512_permutex2var_pd(e_2, ix69, e_3)), _mm512_permutex2var_pd(e_4, ix71, e_5)), _mm512_permutexvar_pd(ix72, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km78, _mm512_mask_blend_pd(km64, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix74, e_1), _mm512_permutex2var_pd(e_2, ix75, e_3)), _mm512_permutex2var_pd(e_4, ix76, e_5)), _mm512_permutexvar_pd(ix77, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km83, _mm512_mask_blend_pd(km70, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix79, e_1), _mm512_permutex2var_pd(e_2, ix80, e_3)), _mm512_permutex2var_pd(e_4, ix81, e_5)), _mm512_permutexvar_pd(ix82, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 40], o_5);
-                __m512d o_6 = _mm512_mask_blend_pd(km88, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix84, e_1), _mm512_permutex2var_pd(e_2, ix85, e_3)), _mm512_permutex2var_pd(e_4, ix86, e_5)), _mm512_permutexvar_pd(ix87, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 48], o_6);
-            }
-            a += 8 * 5;
-            b += 8 * 7;
-            c += 8 * 7;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
+        __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
+        __m512d b0_0_s5 = _mm512_loadu_pd(&b[40]);
+        __m512d b0_0_s6 = _mm512_loadu_pd(&b[48]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix3, b0_0_s5)), _mm512_permutexvar_pd(ix5, b0_0_s6));
+        __m512d b0_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix8, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix9, b0_0_s5)), _mm512_permutexvar_pd(ix10, b0_0_s6));
+        __m512d b0_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b0_0_s0, ix11, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix12, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix14, b0_0_s5)), _mm512_permutexvar_pd(ix15, b0_0_s6));
+        __m512d b0_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b0_0_s0, ix16, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix17, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix18, b0_0_s5)), _mm512_permutexvar_pd(ix19, b0_0_s6));
+        __m512d b0_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix23, b0_0_s5)), _mm512_permutexvar_pd(ix25, b0_0_s6));
+        __m512d b0_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix26, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix27, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix28, b0_0_s5)), _mm512_permutexvar_pd(ix29, b0_0_s6));
+        __m512d b0_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix30, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix31, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix32, b0_0_s5)), _mm512_permutexvar_pd(ix34, b0_0_s6));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
+        __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
+        __m512d b1_0_s5 = _mm512_loadu_pd(&b[1 * sb_row + 40]);
+        __m512d b1_0_s6 = _mm512_loadu_pd(&b[1 * sb_row + 48]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix3, b1_0_s5)), _mm512_permutexvar_pd(ix5, b1_0_s6));
+        __m512d b1_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix8, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix9, b1_0_s5)), _mm512_permutexvar_pd(ix10, b1_0_s6));
+        __m512d b1_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b1_0_s0, ix11, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix12, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix14, b1_0_s5)), _mm512_permutexvar_pd(ix15, b1_0_s6));
+        __m512d b1_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b1_0_s0, ix16, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix17, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix18, b1_0_s5)), _mm512_permutexvar_pd(ix19, b1_0_s6));
+        __m512d b1_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix23, b1_0_s5)), _mm512_permutexvar_pd(ix25, b1_0_s6));
+        __m512d b1_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix26, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix27, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix28, b1_0_s5)), _mm512_permutexvar_pd(ix29, b1_0_s6));
+        __m512d b1_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix30, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix31, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix32, b1_0_s5)), _mm512_permutexvar_pd(ix34, b1_0_s6));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
+        __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
+        __m512d b2_0_s5 = _mm512_loadu_pd(&b[2 * sb_row + 40]);
+        __m512d b2_0_s6 = _mm512_loadu_pd(&b[2 * sb_row + 48]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix3, b2_0_s5)), _mm512_permutexvar_pd(ix5, b2_0_s6));
+        __m512d b2_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix8, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix9, b2_0_s5)), _mm512_permutexvar_pd(ix10, b2_0_s6));
+        __m512d b2_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b2_0_s0, ix11, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix12, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix14, b2_0_s5)), _mm512_permutexvar_pd(ix15, b2_0_s6));
+        __m512d b2_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b2_0_s0, ix16, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix17, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix18, b2_0_s5)), _mm512_permutexvar_pd(ix19, b2_0_s6));
+        __m512d b2_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix23, b2_0_s5)), _mm512_permutexvar_pd(ix25, b2_0_s6));
+        __m512d b2_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix26, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix27, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix28, b2_0_s5)), _mm512_permutexvar_pd(ix29, b2_0_s6));
+        __m512d b2_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix30, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix31, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix32, b2_0_s5)), _mm512_permutexvar_pd(ix34, b2_0_s6));
+        __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+        __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+        __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+        __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
+        __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
+        __m512d b3_0_s5 = _mm512_loadu_pd(&b[3 * sb_row + 40]);
+        __m512d b3_0_s6 = _mm512_loadu_pd(&b[3 * sb_row + 48]);
+        __m512d b3_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix3, b3_0_s5)), _mm512_permutexvar_pd(ix5, b3_0_s6));
+        __m512d b3_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix8, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix9, b3_0_s5)), _mm512_permutexvar_pd(ix10, b3_0_s6));
+        __m512d b3_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b3_0_s0, ix11, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix12, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix14, b3_0_s5)), _mm512_permutexvar_pd(ix15, b3_0_s6));
+        __m512d b3_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b3_0_s0, ix16, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix17, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix18, b3_0_s5)), _mm512_permutexvar_pd(ix19, b3_0_s6));
+        __m512d b3_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix23, b3_0_s5)), _mm512_permutexvar_pd(ix25, b3_0_s6));
+        __m512d b3_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix26, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix27, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix28, b3_0_s5)), _mm512_permutexvar_pd(ix29, b3_0_s6));
+        __m512d b3_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix30, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix31, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix32, b3_0_s5)), _mm512_permutexvar_pd(ix34, b3_0_s6));
+        __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
+        __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
+        __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
+        __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
+        __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
+        __m512d b4_0_s5 = _mm512_loadu_pd(&b[4 * sb_row + 40]);
+        __m512d b4_0_s6 = _mm512_loadu_pd(&b[4 * sb_row + 48]);
+        __m512d b4_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix3, b4_0_s5)), _mm512_permutexvar_pd(ix5, b4_0_s6));
+        __m512d b4_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix7, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix8, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix9, b4_0_s5)), _mm512_permutexvar_pd(ix10, b4_0_s6));
+        __m512d b4_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b4_0_s0, ix11, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix12, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix14, b4_0_s5)), _mm512_permutexvar_pd(ix15, b4_0_s6));
+        __m512d b4_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b4_0_s0, ix16, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix17, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix18, b4_0_s5)), _mm512_permutexvar_pd(ix19, b4_0_s6));
+        __m512d b4_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix23, b4_0_s5)), _mm512_permutexvar_pd(ix25, b4_0_s6));
+        __m512d b4_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix26, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix27, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix28, b4_0_s5)), _mm512_permutexvar_pd(ix29, b4_0_s6));
+        __m512d b4_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix30, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix31, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix32, b4_0_s5)), _mm512_permutexvar_pd(ix34, b4_0_s6));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
+            acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
+            __m512d e_6 = _mm512_mul_pd(valpha, acc_6);
+            __m512d o_0 = _mm512_mask_blend_pd(km55, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutex2var_pd(e_2, ix52, e_3)), _mm512_permutex2var_pd(e_4, ix53, e_5)), _mm512_permutexvar_pd(ix54, e_6));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km61, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km58, _mm512_permutex2var_pd(e_0, ix56, e_1), _mm512_permutex2var_pd(e_2, ix57, e_3)), _mm512_permutex2var_pd(e_4, ix59, e_5)), _mm512_permutexvar_pd(ix60, e_6));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km67, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km64, _mm512_permutex2var_pd(e_0, ix62, e_1), _mm512_permutex2var_pd(e_2, ix63, e_3)), _mm512_permutex2var_pd(e_4, ix65, e_5)), _mm512_permutexvar_pd(ix66, e_6));
+            _mm512_storeu_pd(&c[16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km73, _mm512_mask_blend_pd(km58, _mm512_mask_blend_pd(km70, _mm512_permutex2var_pd(e_0, ix68, e_1), _mm512_permutex2var_pd(e_2, ix69, e_3)), _mm512_permutex2var_pd(e_4, ix71, e_5)), _mm512_permutexvar_pd(ix72, e_6));
+            _mm512_storeu_pd(&c[24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km78, _mm512_mask_blend_pd(km64, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix74, e_1), _mm512_permutex2var_pd(e_2, ix75, e_3)), _mm512_permutex2var_pd(e_4, ix76, e_5)), _mm512_permutexvar_pd(ix77, e_6));
+            _mm512_storeu_pd(&c[32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km83, _mm512_mask_blend_pd(km70, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix79, e_1), _mm512_permutex2var_pd(e_2, ix80, e_3)), _mm512_permutex2var_pd(e_4, ix81, e_5)), _mm512_permutexvar_pd(ix82, e_6));
+            _mm512_storeu_pd(&c[40], o_5);
+            __m512d o_6 = _mm512_mask_blend_pd(km88, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix84, e_1), _mm512_permutex2var_pd(e_2, ix85, e_3)), _mm512_permutex2var_pd(e_4, ix86, e_5)), _mm512_permutexvar_pd(ix87, e_6));
+            _mm512_storeu_pd(&c[48], o_6);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
+            acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
+            __m512d e_6 = _mm512_mul_pd(valpha, acc_6);
+            __m512d o_0 = _mm512_mask_blend_pd(km55, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutex2var_pd(e_2, ix52, e_3)), _mm512_permutex2var_pd(e_4, ix53, e_5)), _mm512_permutexvar_pd(ix54, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km61, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km58, _mm512_permutex2var_pd(e_0, ix56, e_1), _mm512_permutex2var_pd(e_2, ix57, e_3)), _mm512_permutex2var_pd(e_4, ix59, e_5)), _mm512_permutexvar_pd(ix60, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km67, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km64, _mm512_permutex2var_pd(e_0, ix62, e_1), _mm512_permutex2var_pd(e_2, ix63, e_3)), _mm512_permutex2var_pd(e_4, ix65, e_5)), _mm512_permutexvar_pd(ix66, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km73, _mm512_mask_blend_pd(km58, _mm512_mask_blend_pd(km70, _mm512_permutex2var_pd(e_0, ix68, e_1), _mm512_permutex2var_pd(e_2, ix69, e_3)), _mm512_permutex2var_pd(e_4, ix71, e_5)), _mm512_permutexvar_pd(ix72, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km78, _mm512_mask_blend_pd(km64, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix74, e_1), _mm512_permutex2var_pd(e_2, ix75, e_3)), _mm512_permutex2var_pd(e_4, ix76, e_5)), _mm512_permutexvar_pd(ix77, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km83, _mm512_mask_blend_pd(km70, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix79, e_1), _mm512_permutex2var_pd(e_2, ix80, e_3)), _mm512_permutex2var_pd(e_4, ix81, e_5)), _mm512_permutexvar_pd(ix82, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 40], o_5);
+            __m512d o_6 = _mm512_mask_blend_pd(km88, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix84, e_1), _mm512_permutex2var_pd(e_2, ix85, e_3)), _mm512_permutex2var_pd(e_4, ix86, e_5)), _mm512_permutexvar_pd(ix87, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 48], o_6);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
+            acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
+            __m512d e_6 = _mm512_mul_pd(valpha, acc_6);
+            __m512d o_0 = _mm512_mask_blend_pd(km55, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutex2var_pd(e_2, ix52, e_3)), _mm512_permutex2var_pd(e_4, ix53, e_5)), _mm512_permutexvar_pd(ix54, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km61, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km58, _mm512_permutex2var_pd(e_0, ix56, e_1), _mm512_permutex2var_pd(e_2, ix57, e_3)), _mm512_permutex2var_pd(e_4, ix59, e_5)), _mm512_permutexvar_pd(ix60, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km67, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km64, _mm512_permutex2var_pd(e_0, ix62, e_1), _mm512_permutex2var_pd(e_2, ix63, e_3)), _mm512_permutex2var_pd(e_4, ix65, e_5)), _mm512_permutexvar_pd(ix66, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km73, _mm512_mask_blend_pd(km58, _mm512_mask_blend_pd(km70, _mm512_permutex2var_pd(e_0, ix68, e_1), _mm512_permutex2var_pd(e_2, ix69, e_3)), _mm512_permutex2var_pd(e_4, ix71, e_5)), _mm512_permutexvar_pd(ix72, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km78, _mm512_mask_blend_pd(km64, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix74, e_1), _mm512_permutex2var_pd(e_2, ix75, e_3)), _mm512_permutex2var_pd(e_4, ix76, e_5)), _mm512_permutexvar_pd(ix77, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km83, _mm512_mask_blend_pd(km70, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix79, e_1), _mm512_permutex2var_pd(e_2, ix80, e_3)), _mm512_permutex2var_pd(e_4, ix81, e_5)), _mm512_permutexvar_pd(ix82, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 40], o_5);
+            __m512d o_6 = _mm512_mask_blend_pd(km88, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix84, e_1), _mm512_permutex2var_pd(e_2, ix85, e_3)), _mm512_permutex2var_pd(e_4, ix86, e_5)), _mm512_permutexvar_pd(ix87, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 48], o_6);
+        }
+        a += 8 * 5;
+        b += 8 * 7;
+        c += 8 * 7;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 5;
+        rest.B += t * 7;
+        rest.C += t * 7;
         rest.batch = g->batch - t;
         bmm_f64_3x5x7_sf_avx512_rows_b0(&rest);
     }
@@ -1912,9 +1911,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_b0(const bmm_f64_args *
 /* bmm_f64_3x5x7_sf_avx512_xb_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 210 useful flops per matrix, 49 vector values live,
- * 71 vector loads, 21 vector stores, 353 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 5, 7, 7), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 210 useful flops per matrix in 147 vector arithmetic ops,
+ * 14 vector accumulators, 71 vector loads, 21 vector stores, 353 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1975,8 +1975,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix47 = _mm512_set_epi64(0, 0, 0, 0, 0, 14, 9, 4);
     const __m512i ix48 = _mm512_set_epi64(0, 0, 13, 8, 3, 0, 0, 0);
     const __m512i ix49 = _mm512_set_epi64(7, 2, 0, 0, 0, 0, 0, 0);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512i ix52 = _mm512_set_epi64(1, 0, 0, 0, 0, 0, 8, 0);
     const __m512i ix53 = _mm512_set_epi64(0, 0, 0, 0, 8, 0, 0, 0);
     const __m512i ix54 = _mm512_set_epi64(0, 0, 8, 0, 0, 0, 0, 0);
@@ -2016,334 +2016,332 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix88 = _mm512_set_epi64(7, 0, 0, 0, 0, 0, 0, 6);
     const __mmask8 km89 = (__mmask8)0x81;
     int64_t t = 0;
-    if (g->sa_batch == 5 && g->sb_batch == 7 && g->sc_batch == 7) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
-            __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
-            __m512d b0_0_s5 = _mm512_loadu_pd(&b[40]);
-            __m512d b0_0_s6 = _mm512_loadu_pd(&b[48]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix3, b0_0_s5)), _mm512_permutexvar_pd(ix5, b0_0_s6));
-            __m512d b0_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix8, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix9, b0_0_s5)), _mm512_permutexvar_pd(ix10, b0_0_s6));
-            __m512d b0_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b0_0_s0, ix11, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix12, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix14, b0_0_s5)), _mm512_permutexvar_pd(ix15, b0_0_s6));
-            __m512d b0_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b0_0_s0, ix16, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix17, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix18, b0_0_s5)), _mm512_permutexvar_pd(ix19, b0_0_s6));
-            __m512d b0_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix23, b0_0_s5)), _mm512_permutexvar_pd(ix25, b0_0_s6));
-            __m512d b0_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix26, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix27, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix28, b0_0_s5)), _mm512_permutexvar_pd(ix29, b0_0_s6));
-            __m512d b0_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix30, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix31, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix32, b0_0_s5)), _mm512_permutexvar_pd(ix34, b0_0_s6));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
-            __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
-            __m512d b1_0_s5 = _mm512_loadu_pd(&b[1 * sb_row + 40]);
-            __m512d b1_0_s6 = _mm512_loadu_pd(&b[1 * sb_row + 48]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix3, b1_0_s5)), _mm512_permutexvar_pd(ix5, b1_0_s6));
-            __m512d b1_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix8, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix9, b1_0_s5)), _mm512_permutexvar_pd(ix10, b1_0_s6));
-            __m512d b1_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b1_0_s0, ix11, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix12, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix14, b1_0_s5)), _mm512_permutexvar_pd(ix15, b1_0_s6));
-            __m512d b1_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b1_0_s0, ix16, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix17, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix18, b1_0_s5)), _mm512_permutexvar_pd(ix19, b1_0_s6));
-            __m512d b1_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix23, b1_0_s5)), _mm512_permutexvar_pd(ix25, b1_0_s6));
-            __m512d b1_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix26, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix27, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix28, b1_0_s5)), _mm512_permutexvar_pd(ix29, b1_0_s6));
-            __m512d b1_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix30, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix31, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix32, b1_0_s5)), _mm512_permutexvar_pd(ix34, b1_0_s6));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
-            __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
-            __m512d b2_0_s5 = _mm512_loadu_pd(&b[2 * sb_row + 40]);
-            __m512d b2_0_s6 = _mm512_loadu_pd(&b[2 * sb_row + 48]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix3, b2_0_s5)), _mm512_permutexvar_pd(ix5, b2_0_s6));
-            __m512d b2_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix8, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix9, b2_0_s5)), _mm512_permutexvar_pd(ix10, b2_0_s6));
-            __m512d b2_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b2_0_s0, ix11, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix12, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix14, b2_0_s5)), _mm512_permutexvar_pd(ix15, b2_0_s6));
-            __m512d b2_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b2_0_s0, ix16, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix17, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix18, b2_0_s5)), _mm512_permutexvar_pd(ix19, b2_0_s6));
-            __m512d b2_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix23, b2_0_s5)), _mm512_permutexvar_pd(ix25, b2_0_s6));
-            __m512d b2_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix26, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix27, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix28, b2_0_s5)), _mm512_permutexvar_pd(ix29, b2_0_s6));
-            __m512d b2_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix30, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix31, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix32, b2_0_s5)), _mm512_permutexvar_pd(ix34, b2_0_s6));
-            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
-            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
-            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
-            __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
-            __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
-            __m512d b3_0_s5 = _mm512_loadu_pd(&b[3 * sb_row + 40]);
-            __m512d b3_0_s6 = _mm512_loadu_pd(&b[3 * sb_row + 48]);
-            __m512d b3_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix3, b3_0_s5)), _mm512_permutexvar_pd(ix5, b3_0_s6));
-            __m512d b3_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix8, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix9, b3_0_s5)), _mm512_permutexvar_pd(ix10, b3_0_s6));
-            __m512d b3_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b3_0_s0, ix11, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix12, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix14, b3_0_s5)), _mm512_permutexvar_pd(ix15, b3_0_s6));
-            __m512d b3_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b3_0_s0, ix16, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix17, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix18, b3_0_s5)), _mm512_permutexvar_pd(ix19, b3_0_s6));
-            __m512d b3_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix23, b3_0_s5)), _mm512_permutexvar_pd(ix25, b3_0_s6));
-            __m512d b3_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix26, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix27, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix28, b3_0_s5)), _mm512_permutexvar_pd(ix29, b3_0_s6));
-            __m512d b3_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix30, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix31, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix32, b3_0_s5)), _mm512_permutexvar_pd(ix34, b3_0_s6));
-            __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
-            __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
-            __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
-            __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
-            __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
-            __m512d b4_0_s5 = _mm512_loadu_pd(&b[4 * sb_row + 40]);
-            __m512d b4_0_s6 = _mm512_loadu_pd(&b[4 * sb_row + 48]);
-            __m512d b4_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix3, b4_0_s5)), _mm512_permutexvar_pd(ix5, b4_0_s6));
-            __m512d b4_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix7, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix8, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix9, b4_0_s5)), _mm512_permutexvar_pd(ix10, b4_0_s6));
-            __m512d b4_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b4_0_s0, ix11, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix12, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix14, b4_0_s5)), _mm512_permutexvar_pd(ix15, b4_0_s6));
-            __m512d b4_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b4_0_s0, ix16, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix17, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix18, b4_0_s5)), _mm512_permutexvar_pd(ix19, b4_0_s6));
-            __m512d b4_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix23, b4_0_s5)), _mm512_permutexvar_pd(ix25, b4_0_s6));
-            __m512d b4_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix26, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix27, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix28, b4_0_s5)), _mm512_permutexvar_pd(ix29, b4_0_s6));
-            __m512d b4_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix30, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix31, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix32, b4_0_s5)), _mm512_permutexvar_pd(ix34, b4_0_s6));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
-                acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[0]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[32]);
-                __m512d cold_s5 = _mm512_loadu_pd(&c[40]);
-                __m512d cold_s6 = _mm512_loadu_pd(&c[48]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix3, cold_s5)), _mm512_permutexvar_pd(ix5, cold_s6));
-                __m512d cold_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix9, cold_s5)), _mm512_permutexvar_pd(ix10, cold_s6));
-                __m512d cold_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_s0, ix11, cold_s1), _mm512_permutex2var_pd(cold_s2, ix12, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix14, cold_s5)), _mm512_permutexvar_pd(ix15, cold_s6));
-                __m512d cold_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_s0, ix16, cold_s1), _mm512_permutex2var_pd(cold_s2, ix17, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix18, cold_s5)), _mm512_permutexvar_pd(ix19, cold_s6));
-                __m512d cold_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_s0, ix20, cold_s1), _mm512_permutex2var_pd(cold_s2, ix21, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix23, cold_s5)), _mm512_permutexvar_pd(ix25, cold_s6));
-                __m512d cold_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_s0, ix26, cold_s1), _mm512_permutex2var_pd(cold_s2, ix27, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix28, cold_s5)), _mm512_permutexvar_pd(ix29, cold_s6));
-                __m512d cold_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_s0, ix30, cold_s1), _mm512_permutex2var_pd(cold_s2, ix31, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix32, cold_s5)), _mm512_permutexvar_pd(ix34, cold_s6));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
-                __m512d e_6 = _mm512_fmadd_pd(vbeta, cold_6, _mm512_mul_pd(valpha, acc_6));
-                __m512d o_0 = _mm512_mask_blend_pd(km56, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix52, e_1), _mm512_permutex2var_pd(e_2, ix53, e_3)), _mm512_permutex2var_pd(e_4, ix54, e_5)), _mm512_permutexvar_pd(ix55, e_6));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km62, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km59, _mm512_permutex2var_pd(e_0, ix57, e_1), _mm512_permutex2var_pd(e_2, ix58, e_3)), _mm512_permutex2var_pd(e_4, ix60, e_5)), _mm512_permutexvar_pd(ix61, e_6));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km68, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km65, _mm512_permutex2var_pd(e_0, ix63, e_1), _mm512_permutex2var_pd(e_2, ix64, e_3)), _mm512_permutex2var_pd(e_4, ix66, e_5)), _mm512_permutexvar_pd(ix67, e_6));
-                _mm512_storeu_pd(&c[16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km74, _mm512_mask_blend_pd(km59, _mm512_mask_blend_pd(km71, _mm512_permutex2var_pd(e_0, ix69, e_1), _mm512_permutex2var_pd(e_2, ix70, e_3)), _mm512_permutex2var_pd(e_4, ix72, e_5)), _mm512_permutexvar_pd(ix73, e_6));
-                _mm512_storeu_pd(&c[24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km79, _mm512_mask_blend_pd(km65, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix75, e_1), _mm512_permutex2var_pd(e_2, ix76, e_3)), _mm512_permutex2var_pd(e_4, ix77, e_5)), _mm512_permutexvar_pd(ix78, e_6));
-                _mm512_storeu_pd(&c[32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km84, _mm512_mask_blend_pd(km71, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix80, e_1), _mm512_permutex2var_pd(e_2, ix81, e_3)), _mm512_permutex2var_pd(e_4, ix82, e_5)), _mm512_permutexvar_pd(ix83, e_6));
-                _mm512_storeu_pd(&c[40], o_5);
-                __m512d o_6 = _mm512_mask_blend_pd(km89, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix85, e_1), _mm512_permutex2var_pd(e_2, ix86, e_3)), _mm512_permutex2var_pd(e_4, ix87, e_5)), _mm512_permutexvar_pd(ix88, e_6));
-                _mm512_storeu_pd(&c[48], o_6);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
-                acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[1 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[1 * sc_row + 32]);
-                __m512d cold_s5 = _mm512_loadu_pd(&c[1 * sc_row + 40]);
-                __m512d cold_s6 = _mm512_loadu_pd(&c[1 * sc_row + 48]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix3, cold_s5)), _mm512_permutexvar_pd(ix5, cold_s6));
-                __m512d cold_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix9, cold_s5)), _mm512_permutexvar_pd(ix10, cold_s6));
-                __m512d cold_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_s0, ix11, cold_s1), _mm512_permutex2var_pd(cold_s2, ix12, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix14, cold_s5)), _mm512_permutexvar_pd(ix15, cold_s6));
-                __m512d cold_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_s0, ix16, cold_s1), _mm512_permutex2var_pd(cold_s2, ix17, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix18, cold_s5)), _mm512_permutexvar_pd(ix19, cold_s6));
-                __m512d cold_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_s0, ix20, cold_s1), _mm512_permutex2var_pd(cold_s2, ix21, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix23, cold_s5)), _mm512_permutexvar_pd(ix25, cold_s6));
-                __m512d cold_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_s0, ix26, cold_s1), _mm512_permutex2var_pd(cold_s2, ix27, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix28, cold_s5)), _mm512_permutexvar_pd(ix29, cold_s6));
-                __m512d cold_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_s0, ix30, cold_s1), _mm512_permutex2var_pd(cold_s2, ix31, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix32, cold_s5)), _mm512_permutexvar_pd(ix34, cold_s6));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
-                __m512d e_6 = _mm512_fmadd_pd(vbeta, cold_6, _mm512_mul_pd(valpha, acc_6));
-                __m512d o_0 = _mm512_mask_blend_pd(km56, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix52, e_1), _mm512_permutex2var_pd(e_2, ix53, e_3)), _mm512_permutex2var_pd(e_4, ix54, e_5)), _mm512_permutexvar_pd(ix55, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km62, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km59, _mm512_permutex2var_pd(e_0, ix57, e_1), _mm512_permutex2var_pd(e_2, ix58, e_3)), _mm512_permutex2var_pd(e_4, ix60, e_5)), _mm512_permutexvar_pd(ix61, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km68, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km65, _mm512_permutex2var_pd(e_0, ix63, e_1), _mm512_permutex2var_pd(e_2, ix64, e_3)), _mm512_permutex2var_pd(e_4, ix66, e_5)), _mm512_permutexvar_pd(ix67, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km74, _mm512_mask_blend_pd(km59, _mm512_mask_blend_pd(km71, _mm512_permutex2var_pd(e_0, ix69, e_1), _mm512_permutex2var_pd(e_2, ix70, e_3)), _mm512_permutex2var_pd(e_4, ix72, e_5)), _mm512_permutexvar_pd(ix73, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km79, _mm512_mask_blend_pd(km65, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix75, e_1), _mm512_permutex2var_pd(e_2, ix76, e_3)), _mm512_permutex2var_pd(e_4, ix77, e_5)), _mm512_permutexvar_pd(ix78, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km84, _mm512_mask_blend_pd(km71, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix80, e_1), _mm512_permutex2var_pd(e_2, ix81, e_3)), _mm512_permutex2var_pd(e_4, ix82, e_5)), _mm512_permutexvar_pd(ix83, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 40], o_5);
-                __m512d o_6 = _mm512_mask_blend_pd(km89, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix85, e_1), _mm512_permutex2var_pd(e_2, ix86, e_3)), _mm512_permutex2var_pd(e_4, ix87, e_5)), _mm512_permutexvar_pd(ix88, e_6));
-                _mm512_storeu_pd(&c[1 * sc_row + 48], o_6);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
-                acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
-                acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[2 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[2 * sc_row + 32]);
-                __m512d cold_s5 = _mm512_loadu_pd(&c[2 * sc_row + 40]);
-                __m512d cold_s6 = _mm512_loadu_pd(&c[2 * sc_row + 48]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix3, cold_s5)), _mm512_permutexvar_pd(ix5, cold_s6));
-                __m512d cold_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix9, cold_s5)), _mm512_permutexvar_pd(ix10, cold_s6));
-                __m512d cold_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_s0, ix11, cold_s1), _mm512_permutex2var_pd(cold_s2, ix12, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix14, cold_s5)), _mm512_permutexvar_pd(ix15, cold_s6));
-                __m512d cold_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_s0, ix16, cold_s1), _mm512_permutex2var_pd(cold_s2, ix17, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix18, cold_s5)), _mm512_permutexvar_pd(ix19, cold_s6));
-                __m512d cold_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_s0, ix20, cold_s1), _mm512_permutex2var_pd(cold_s2, ix21, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix23, cold_s5)), _mm512_permutexvar_pd(ix25, cold_s6));
-                __m512d cold_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_s0, ix26, cold_s1), _mm512_permutex2var_pd(cold_s2, ix27, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix28, cold_s5)), _mm512_permutexvar_pd(ix29, cold_s6));
-                __m512d cold_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_s0, ix30, cold_s1), _mm512_permutex2var_pd(cold_s2, ix31, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix32, cold_s5)), _mm512_permutexvar_pd(ix34, cold_s6));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
-                __m512d e_6 = _mm512_fmadd_pd(vbeta, cold_6, _mm512_mul_pd(valpha, acc_6));
-                __m512d o_0 = _mm512_mask_blend_pd(km56, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix52, e_1), _mm512_permutex2var_pd(e_2, ix53, e_3)), _mm512_permutex2var_pd(e_4, ix54, e_5)), _mm512_permutexvar_pd(ix55, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km62, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km59, _mm512_permutex2var_pd(e_0, ix57, e_1), _mm512_permutex2var_pd(e_2, ix58, e_3)), _mm512_permutex2var_pd(e_4, ix60, e_5)), _mm512_permutexvar_pd(ix61, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km68, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km65, _mm512_permutex2var_pd(e_0, ix63, e_1), _mm512_permutex2var_pd(e_2, ix64, e_3)), _mm512_permutex2var_pd(e_4, ix66, e_5)), _mm512_permutexvar_pd(ix67, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km74, _mm512_mask_blend_pd(km59, _mm512_mask_blend_pd(km71, _mm512_permutex2var_pd(e_0, ix69, e_1), _mm512_permutex2var_pd(e_2, ix70, e_3)), _mm512_permutex2var_pd(e_4, ix72, e_5)), _mm512_permutexvar_pd(ix73, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km79, _mm512_mask_blend_pd(km65, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix75, e_1), _mm512_permutex2var_pd(e_2, ix76, e_3)), _mm512_permutex2var_pd(e_4, ix77, e_5)), _mm512_permutexvar_pd(ix78, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km84, _mm512_mask_blend_pd(km71, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix80, e_1), _mm512_permutex2var_pd(e_2, ix81, e_3)), _mm512_permutex2var_pd(e_4, ix82, e_5)), _mm512_permutexvar_pd(ix83, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 40], o_5);
-                __m512d o_6 = _mm512_mask_blend_pd(km89, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix85, e_1), _mm512_permutex2var_pd(e_2, ix86, e_3)), _mm512_permutex2var_pd(e_4, ix87, e_5)), _mm512_permutexvar_pd(ix88, e_6));
-                _mm512_storeu_pd(&c[2 * sc_row + 48], o_6);
-            }
-            a += 8 * 5;
-            b += 8 * 7;
-            c += 8 * 7;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
+        __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
+        __m512d b0_0_s5 = _mm512_loadu_pd(&b[40]);
+        __m512d b0_0_s6 = _mm512_loadu_pd(&b[48]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix3, b0_0_s5)), _mm512_permutexvar_pd(ix5, b0_0_s6));
+        __m512d b0_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix8, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix9, b0_0_s5)), _mm512_permutexvar_pd(ix10, b0_0_s6));
+        __m512d b0_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b0_0_s0, ix11, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix12, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix14, b0_0_s5)), _mm512_permutexvar_pd(ix15, b0_0_s6));
+        __m512d b0_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b0_0_s0, ix16, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix17, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix18, b0_0_s5)), _mm512_permutexvar_pd(ix19, b0_0_s6));
+        __m512d b0_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix23, b0_0_s5)), _mm512_permutexvar_pd(ix25, b0_0_s6));
+        __m512d b0_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix26, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix27, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix28, b0_0_s5)), _mm512_permutexvar_pd(ix29, b0_0_s6));
+        __m512d b0_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b0_0_s0, ix30, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix31, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix32, b0_0_s5)), _mm512_permutexvar_pd(ix34, b0_0_s6));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
+        __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
+        __m512d b1_0_s5 = _mm512_loadu_pd(&b[1 * sb_row + 40]);
+        __m512d b1_0_s6 = _mm512_loadu_pd(&b[1 * sb_row + 48]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix3, b1_0_s5)), _mm512_permutexvar_pd(ix5, b1_0_s6));
+        __m512d b1_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix8, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix9, b1_0_s5)), _mm512_permutexvar_pd(ix10, b1_0_s6));
+        __m512d b1_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b1_0_s0, ix11, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix12, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix14, b1_0_s5)), _mm512_permutexvar_pd(ix15, b1_0_s6));
+        __m512d b1_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b1_0_s0, ix16, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix17, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix18, b1_0_s5)), _mm512_permutexvar_pd(ix19, b1_0_s6));
+        __m512d b1_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix23, b1_0_s5)), _mm512_permutexvar_pd(ix25, b1_0_s6));
+        __m512d b1_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix26, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix27, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix28, b1_0_s5)), _mm512_permutexvar_pd(ix29, b1_0_s6));
+        __m512d b1_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b1_0_s0, ix30, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix31, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix32, b1_0_s5)), _mm512_permutexvar_pd(ix34, b1_0_s6));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
+        __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
+        __m512d b2_0_s5 = _mm512_loadu_pd(&b[2 * sb_row + 40]);
+        __m512d b2_0_s6 = _mm512_loadu_pd(&b[2 * sb_row + 48]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix3, b2_0_s5)), _mm512_permutexvar_pd(ix5, b2_0_s6));
+        __m512d b2_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix8, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix9, b2_0_s5)), _mm512_permutexvar_pd(ix10, b2_0_s6));
+        __m512d b2_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b2_0_s0, ix11, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix12, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix14, b2_0_s5)), _mm512_permutexvar_pd(ix15, b2_0_s6));
+        __m512d b2_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b2_0_s0, ix16, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix17, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix18, b2_0_s5)), _mm512_permutexvar_pd(ix19, b2_0_s6));
+        __m512d b2_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix23, b2_0_s5)), _mm512_permutexvar_pd(ix25, b2_0_s6));
+        __m512d b2_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix26, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix27, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix28, b2_0_s5)), _mm512_permutexvar_pd(ix29, b2_0_s6));
+        __m512d b2_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b2_0_s0, ix30, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix31, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix32, b2_0_s5)), _mm512_permutexvar_pd(ix34, b2_0_s6));
+        __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+        __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+        __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+        __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
+        __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
+        __m512d b3_0_s5 = _mm512_loadu_pd(&b[3 * sb_row + 40]);
+        __m512d b3_0_s6 = _mm512_loadu_pd(&b[3 * sb_row + 48]);
+        __m512d b3_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix3, b3_0_s5)), _mm512_permutexvar_pd(ix5, b3_0_s6));
+        __m512d b3_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix8, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix9, b3_0_s5)), _mm512_permutexvar_pd(ix10, b3_0_s6));
+        __m512d b3_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b3_0_s0, ix11, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix12, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix14, b3_0_s5)), _mm512_permutexvar_pd(ix15, b3_0_s6));
+        __m512d b3_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b3_0_s0, ix16, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix17, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix18, b3_0_s5)), _mm512_permutexvar_pd(ix19, b3_0_s6));
+        __m512d b3_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix23, b3_0_s5)), _mm512_permutexvar_pd(ix25, b3_0_s6));
+        __m512d b3_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix26, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix27, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix28, b3_0_s5)), _mm512_permutexvar_pd(ix29, b3_0_s6));
+        __m512d b3_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b3_0_s0, ix30, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix31, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix32, b3_0_s5)), _mm512_permutexvar_pd(ix34, b3_0_s6));
+        __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
+        __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
+        __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
+        __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
+        __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
+        __m512d b4_0_s5 = _mm512_loadu_pd(&b[4 * sb_row + 40]);
+        __m512d b4_0_s6 = _mm512_loadu_pd(&b[4 * sb_row + 48]);
+        __m512d b4_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix3, b4_0_s5)), _mm512_permutexvar_pd(ix5, b4_0_s6));
+        __m512d b4_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix7, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix8, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix9, b4_0_s5)), _mm512_permutexvar_pd(ix10, b4_0_s6));
+        __m512d b4_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b4_0_s0, ix11, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix12, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix14, b4_0_s5)), _mm512_permutexvar_pd(ix15, b4_0_s6));
+        __m512d b4_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(b4_0_s0, ix16, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix17, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix18, b4_0_s5)), _mm512_permutexvar_pd(ix19, b4_0_s6));
+        __m512d b4_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix23, b4_0_s5)), _mm512_permutexvar_pd(ix25, b4_0_s6));
+        __m512d b4_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix26, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix27, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix28, b4_0_s5)), _mm512_permutexvar_pd(ix29, b4_0_s6));
+        __m512d b4_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(b4_0_s0, ix30, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix31, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix32, b4_0_s5)), _mm512_permutexvar_pd(ix34, b4_0_s6));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
+            acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[0]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[32]);
+            __m512d cold_0_s5 = _mm512_loadu_pd(&c[40]);
+            __m512d cold_0_s6 = _mm512_loadu_pd(&c[48]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix3, cold_0_s5)), _mm512_permutexvar_pd(ix5, cold_0_s6));
+            __m512d cold_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix9, cold_0_s5)), _mm512_permutexvar_pd(ix10, cold_0_s6));
+            __m512d cold_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_0_s0, ix11, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix12, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix14, cold_0_s5)), _mm512_permutexvar_pd(ix15, cold_0_s6));
+            __m512d cold_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix18, cold_0_s5)), _mm512_permutexvar_pd(ix19, cold_0_s6));
+            __m512d cold_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix23, cold_0_s5)), _mm512_permutexvar_pd(ix25, cold_0_s6));
+            __m512d cold_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_pd(ix29, cold_0_s6));
+            __m512d cold_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix30, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix31, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix32, cold_0_s5)), _mm512_permutexvar_pd(ix34, cold_0_s6));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d e_6 = _mm512_fmadd_pd(valpha, acc_6, _mm512_mul_pd(vbeta, cold_6));
+            __m512d o_0 = _mm512_mask_blend_pd(km56, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix52, e_1), _mm512_permutex2var_pd(e_2, ix53, e_3)), _mm512_permutex2var_pd(e_4, ix54, e_5)), _mm512_permutexvar_pd(ix55, e_6));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km62, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km59, _mm512_permutex2var_pd(e_0, ix57, e_1), _mm512_permutex2var_pd(e_2, ix58, e_3)), _mm512_permutex2var_pd(e_4, ix60, e_5)), _mm512_permutexvar_pd(ix61, e_6));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km68, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km65, _mm512_permutex2var_pd(e_0, ix63, e_1), _mm512_permutex2var_pd(e_2, ix64, e_3)), _mm512_permutex2var_pd(e_4, ix66, e_5)), _mm512_permutexvar_pd(ix67, e_6));
+            _mm512_storeu_pd(&c[16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km74, _mm512_mask_blend_pd(km59, _mm512_mask_blend_pd(km71, _mm512_permutex2var_pd(e_0, ix69, e_1), _mm512_permutex2var_pd(e_2, ix70, e_3)), _mm512_permutex2var_pd(e_4, ix72, e_5)), _mm512_permutexvar_pd(ix73, e_6));
+            _mm512_storeu_pd(&c[24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km79, _mm512_mask_blend_pd(km65, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix75, e_1), _mm512_permutex2var_pd(e_2, ix76, e_3)), _mm512_permutex2var_pd(e_4, ix77, e_5)), _mm512_permutexvar_pd(ix78, e_6));
+            _mm512_storeu_pd(&c[32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km84, _mm512_mask_blend_pd(km71, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix80, e_1), _mm512_permutex2var_pd(e_2, ix81, e_3)), _mm512_permutex2var_pd(e_4, ix82, e_5)), _mm512_permutexvar_pd(ix83, e_6));
+            _mm512_storeu_pd(&c[40], o_5);
+            __m512d o_6 = _mm512_mask_blend_pd(km89, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix85, e_1), _mm512_permutex2var_pd(e_2, ix86, e_3)), _mm512_permutex2var_pd(e_4, ix87, e_5)), _mm512_permutexvar_pd(ix88, e_6));
+            _mm512_storeu_pd(&c[48], o_6);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
+            acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[1 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[1 * sc_row + 32]);
+            __m512d cold_0_s5 = _mm512_loadu_pd(&c[1 * sc_row + 40]);
+            __m512d cold_0_s6 = _mm512_loadu_pd(&c[1 * sc_row + 48]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix3, cold_0_s5)), _mm512_permutexvar_pd(ix5, cold_0_s6));
+            __m512d cold_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix9, cold_0_s5)), _mm512_permutexvar_pd(ix10, cold_0_s6));
+            __m512d cold_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_0_s0, ix11, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix12, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix14, cold_0_s5)), _mm512_permutexvar_pd(ix15, cold_0_s6));
+            __m512d cold_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix18, cold_0_s5)), _mm512_permutexvar_pd(ix19, cold_0_s6));
+            __m512d cold_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix23, cold_0_s5)), _mm512_permutexvar_pd(ix25, cold_0_s6));
+            __m512d cold_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_pd(ix29, cold_0_s6));
+            __m512d cold_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix30, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix31, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix32, cold_0_s5)), _mm512_permutexvar_pd(ix34, cold_0_s6));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d e_6 = _mm512_fmadd_pd(valpha, acc_6, _mm512_mul_pd(vbeta, cold_6));
+            __m512d o_0 = _mm512_mask_blend_pd(km56, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix52, e_1), _mm512_permutex2var_pd(e_2, ix53, e_3)), _mm512_permutex2var_pd(e_4, ix54, e_5)), _mm512_permutexvar_pd(ix55, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km62, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km59, _mm512_permutex2var_pd(e_0, ix57, e_1), _mm512_permutex2var_pd(e_2, ix58, e_3)), _mm512_permutex2var_pd(e_4, ix60, e_5)), _mm512_permutexvar_pd(ix61, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km68, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km65, _mm512_permutex2var_pd(e_0, ix63, e_1), _mm512_permutex2var_pd(e_2, ix64, e_3)), _mm512_permutex2var_pd(e_4, ix66, e_5)), _mm512_permutexvar_pd(ix67, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km74, _mm512_mask_blend_pd(km59, _mm512_mask_blend_pd(km71, _mm512_permutex2var_pd(e_0, ix69, e_1), _mm512_permutex2var_pd(e_2, ix70, e_3)), _mm512_permutex2var_pd(e_4, ix72, e_5)), _mm512_permutexvar_pd(ix73, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km79, _mm512_mask_blend_pd(km65, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix75, e_1), _mm512_permutex2var_pd(e_2, ix76, e_3)), _mm512_permutex2var_pd(e_4, ix77, e_5)), _mm512_permutexvar_pd(ix78, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km84, _mm512_mask_blend_pd(km71, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix80, e_1), _mm512_permutex2var_pd(e_2, ix81, e_3)), _mm512_permutex2var_pd(e_4, ix82, e_5)), _mm512_permutexvar_pd(ix83, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 40], o_5);
+            __m512d o_6 = _mm512_mask_blend_pd(km89, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix85, e_1), _mm512_permutex2var_pd(e_2, ix86, e_3)), _mm512_permutex2var_pd(e_4, ix87, e_5)), _mm512_permutexvar_pd(ix88, e_6));
+            _mm512_storeu_pd(&c[1 * sc_row + 48], o_6);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(a_0_s0, ix36, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix37, a_0_s3)), _mm512_permutexvar_pd(ix15, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km40, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix41, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix42, a_0_s3)), _mm512_permutexvar_pd(ix25, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix44, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix45, a_0_s3)), _mm512_permutexvar_pd(ix46, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(a_0_s0, ix47, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix48, a_0_s3)), _mm512_permutexvar_pd(ix49, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            __m512d acc_6 = _mm512_mul_pd(a_0, b0_6);
+            acc_6 = _mm512_fmadd_pd(a_1, b1_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_2, b2_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_3, b3_6, acc_6);
+            acc_6 = _mm512_fmadd_pd(a_4, b4_6, acc_6);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[2 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[2 * sc_row + 32]);
+            __m512d cold_0_s5 = _mm512_loadu_pd(&c[2 * sc_row + 40]);
+            __m512d cold_0_s6 = _mm512_loadu_pd(&c[2 * sc_row + 48]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix3, cold_0_s5)), _mm512_permutexvar_pd(ix5, cold_0_s6));
+            __m512d cold_1 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix9, cold_0_s5)), _mm512_permutexvar_pd(ix10, cold_0_s6));
+            __m512d cold_2 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_0_s0, ix11, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix12, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix14, cold_0_s5)), _mm512_permutexvar_pd(ix15, cold_0_s6));
+            __m512d cold_3 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix18, cold_0_s5)), _mm512_permutexvar_pd(ix19, cold_0_s6));
+            __m512d cold_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix23, cold_0_s5)), _mm512_permutexvar_pd(ix25, cold_0_s6));
+            __m512d cold_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_pd(ix29, cold_0_s6));
+            __m512d cold_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix30, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix31, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix32, cold_0_s5)), _mm512_permutexvar_pd(ix34, cold_0_s6));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d e_6 = _mm512_fmadd_pd(valpha, acc_6, _mm512_mul_pd(vbeta, cold_6));
+            __m512d o_0 = _mm512_mask_blend_pd(km56, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix52, e_1), _mm512_permutex2var_pd(e_2, ix53, e_3)), _mm512_permutex2var_pd(e_4, ix54, e_5)), _mm512_permutexvar_pd(ix55, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km62, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km59, _mm512_permutex2var_pd(e_0, ix57, e_1), _mm512_permutex2var_pd(e_2, ix58, e_3)), _mm512_permutex2var_pd(e_4, ix60, e_5)), _mm512_permutexvar_pd(ix61, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km68, _mm512_mask_blend_pd(km22, _mm512_mask_blend_pd(km65, _mm512_permutex2var_pd(e_0, ix63, e_1), _mm512_permutex2var_pd(e_2, ix64, e_3)), _mm512_permutex2var_pd(e_4, ix66, e_5)), _mm512_permutexvar_pd(ix67, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km74, _mm512_mask_blend_pd(km59, _mm512_mask_blend_pd(km71, _mm512_permutex2var_pd(e_0, ix69, e_1), _mm512_permutex2var_pd(e_2, ix70, e_3)), _mm512_permutex2var_pd(e_4, ix72, e_5)), _mm512_permutexvar_pd(ix73, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km79, _mm512_mask_blend_pd(km65, _mm512_mask_blend_pd(km4, _mm512_permutex2var_pd(e_0, ix75, e_1), _mm512_permutex2var_pd(e_2, ix76, e_3)), _mm512_permutex2var_pd(e_4, ix77, e_5)), _mm512_permutexvar_pd(ix78, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km84, _mm512_mask_blend_pd(km71, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix80, e_1), _mm512_permutex2var_pd(e_2, ix81, e_3)), _mm512_permutex2var_pd(e_4, ix82, e_5)), _mm512_permutexvar_pd(ix83, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 40], o_5);
+            __m512d o_6 = _mm512_mask_blend_pd(km89, _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(e_0, ix85, e_1), _mm512_permutex2var_pd(e_2, ix86, e_3)), _mm512_permutex2var_pd(e_4, ix87, e_5)), _mm512_permutexvar_pd(ix88, e_6));
+            _mm512_storeu_pd(&c[2 * sc_row + 48], o_6);
+        }
+        a += 8 * 5;
+        b += 8 * 7;
+        c += 8 * 7;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 5;
+        rest.B += t * 7;
+        rest.C += t * 7;
         rest.batch = g->batch - t;
         bmm_f64_3x5x7_sf_avx512_rows_ab(&rest);
     }
@@ -2351,20 +2349,20 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_3x5x7[16] = {
-    { "bmm_f64_3x5x7_bf_c99_a1b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 189, NULL, bmm_f64_3x5x7_bf_c99_a1b0 },
-    { "bmm_f64_3x5x7_bf_c99_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 210, NULL, bmm_f64_3x5x7_bf_c99_b0 },
-    { "bmm_f64_3x5x7_bf_c99_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 252, NULL, bmm_f64_3x5x7_bf_c99_ab },
-    { "bmm_f64_3x5x7_bf_avx2_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 210, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx2_rows_b0) },
-    { "bmm_f64_3x5x7_bf_avx2_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 210, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx2_rows_ab) },
-    { "bmm_f64_3x5x7_bf_avx512_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 210, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx512_rows_b0) },
-    { "bmm_f64_3x5x7_bf_avx512_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 210, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx512_rows_ab) },
-    { "bmm_f64_3x5x7_sf_c99_a1b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 189, NULL, bmm_f64_3x5x7_sf_c99_a1b0 },
-    { "bmm_f64_3x5x7_sf_c99_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 210, NULL, bmm_f64_3x5x7_sf_c99_b0 },
-    { "bmm_f64_3x5x7_sf_c99_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 252, NULL, bmm_f64_3x5x7_sf_c99_ab },
-    { "bmm_f64_3x5x7_sf_avx2_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 210, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx2_rows_b0) },
-    { "bmm_f64_3x5x7_sf_avx2_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 210, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx2_rows_ab) },
-    { "bmm_f64_3x5x7_sf_avx512_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 210, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_rows_b0) },
-    { "bmm_f64_3x5x7_sf_avx512_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 210, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_rows_ab) },
-    { "bmm_f64_3x5x7_sf_avx512_xb_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 210, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_xb_b0) },
-    { "bmm_f64_3x5x7_sf_avx512_xb_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 210, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_xb_ab) },
+    { "bmm_f64_3x5x7_bf_c99_a1b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_bf_c99_a1b0 },
+    { "bmm_f64_3x5x7_bf_c99_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_bf_c99_b0 },
+    { "bmm_f64_3x5x7_bf_c99_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_bf_c99_ab },
+    { "bmm_f64_3x5x7_bf_avx2_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx2_rows_b0) },
+    { "bmm_f64_3x5x7_bf_avx2_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx2_rows_ab) },
+    { "bmm_f64_3x5x7_bf_avx512_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx512_rows_b0) },
+    { "bmm_f64_3x5x7_bf_avx512_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx512_rows_ab) },
+    { "bmm_f64_3x5x7_sf_c99_a1b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_sf_c99_a1b0 },
+    { "bmm_f64_3x5x7_sf_c99_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_sf_c99_b0 },
+    { "bmm_f64_3x5x7_sf_c99_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_sf_c99_ab },
+    { "bmm_f64_3x5x7_sf_avx2_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx2_rows_b0) },
+    { "bmm_f64_3x5x7_sf_avx2_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx2_rows_ab) },
+    { "bmm_f64_3x5x7_sf_avx512_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_rows_b0) },
+    { "bmm_f64_3x5x7_sf_avx512_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_rows_ab) },
+    { "bmm_f64_3x5x7_sf_avx512_xb_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_xb_b0) },
+    { "bmm_f64_3x5x7_sf_avx512_xb_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_xb_ab) },
 };

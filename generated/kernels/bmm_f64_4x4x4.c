@@ -9,7 +9,7 @@
 
 /* bmm_f64_4x4x4_bf_c99_a1b0
  * f64 C(4x4) = A*B (alpha = 1, beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa c99, form unroll.
- * Cost per matrix: 112 flops, 128 loads (A 64, B 64, C 0), 16 stores,
+ * Cost per matrix: 112 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_4x4x4_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -113,7 +113,7 @@ static void bmm_f64_4x4x4_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_4x4x4_bf_c99_b0
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa c99, form unroll.
- * Cost per matrix: 128 flops, 128 loads (A 64, B 64, C 0), 16 stores,
+ * Cost per matrix: 128 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_4x4x4_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -218,7 +218,7 @@ static void bmm_f64_4x4x4_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_4x4x4_bf_c99_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa c99, form unroll.
- * Cost per matrix: 160 flops, 144 loads (A 64, B 64, C 16), 16 stores,
+ * Cost per matrix: 160 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_4x4x4_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -325,8 +325,8 @@ static void bmm_f64_4x4x4_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx2_rows_b0
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 20 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * 20 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -387,8 +387,8 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx2_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 24 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -436,10 +436,10 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_f64_args *BM
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[15]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -451,8 +451,8 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx512_rows_b0
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 20 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * 20 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -514,8 +514,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx512_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 24 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -564,10 +564,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_f64_args
             acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
             __m512d a3_3 = _mm512_set1_pd(a[15]);
             acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[4]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[8]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[12]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]))));
+            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[4]))));
+            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[8]))));
+            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[12]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -579,8 +579,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx512_flat_b0
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx512, form flat.
- * Cost per matrix: 128 useful flops, 8 vector registers, 4 vector loads,
- * 2 vector stores, 12 lane permutes. */
+ * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
+ * 4 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -625,8 +625,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx512_flat_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form flat.
- * Cost per matrix: 128 useful flops, 8 vector registers, 6 vector loads,
- * 2 vector stores, 12 lane permutes. */
+ * Cost per matrix: 128 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -661,8 +661,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_f64_args
         __m512d bk3_2 = _mm512_permutex2var_pd(bs0, ix6, bs1);
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix7, as0_0), bk3_2, acc0);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix7, as1_0), bk3_2, acc1);
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1)));
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -672,7 +672,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_f64_args
 
 /* bmm_f64_4x4x4_sf_c99_a1b0
  * f64 C(4x4) = A*B (alpha = 1, beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa c99, form unroll.
- * Cost per matrix: 112 flops, 128 loads (A 64, B 64, C 0), 16 stores,
+ * Cost per matrix: 112 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_4x4x4_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -779,7 +779,7 @@ static void bmm_f64_4x4x4_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_4x4x4_sf_c99_b0
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa c99, form unroll.
- * Cost per matrix: 128 flops, 128 loads (A 64, B 64, C 0), 16 stores,
+ * Cost per matrix: 128 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_4x4x4_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -887,7 +887,7 @@ static void bmm_f64_4x4x4_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_4x4x4_sf_c99_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa c99, form unroll.
- * Cost per matrix: 160 flops, 144 loads (A 64, B 64, C 16), 16 stores,
+ * Cost per matrix: 160 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_4x4x4_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -997,8 +997,8 @@ static void bmm_f64_4x4x4_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_sf_avx2_rows_b0
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 20 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * 20 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1062,8 +1062,8 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_sf_avx2_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 24 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1114,10 +1114,10 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_f64_args *BM
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[3 * sa_row + 3]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1129,8 +1129,8 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_sf_avx512_rows_b0
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 20 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * 20 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1195,8 +1195,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_sf_avx512_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops, 6 vector registers, 24 vector loads,
- * 4 vector stores, 0 lane permutes. */
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1248,10 +1248,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_f64_args
             acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
             __m512d a3_3 = _mm512_set1_pd(a[3 * sa_row + 3]);
             acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask4, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask4, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask4, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[3 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1264,9 +1264,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_f64_args
 /* bmm_f64_4x4x4_sf_avx512_xb_b0
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 128 useful flops per matrix, 26 vector values live,
- * 32 vector loads, 16 vector stores, 96 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 4, 4, 4), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 128 useful flops per matrix in 80 vector arithmetic ops,
+ * 4 vector accumulators, 32 vector loads, 16 vector stores, 96 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1296,202 +1297,200 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_b0(const bmm_f64_args *
     const __m512i ix17 = _mm512_set_epi64(0, 0, 15, 7, 0, 0, 14, 6);
     const __m512i ix18 = _mm512_set_epi64(15, 7, 0, 0, 14, 6, 0, 0);
     int64_t t = 0;
-    if (g->sa_batch == 4 && g->sb_batch == 4 && g->sc_batch == 4) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3));
-            __m512d b0_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix4, b0_0_s3));
-            __m512d b0_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3));
-            __m512d b0_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix8, b0_0_s3));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3));
-            __m512d b1_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix4, b1_0_s3));
-            __m512d b1_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3));
-            __m512d b1_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix8, b1_0_s3));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3));
-            __m512d b2_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix4, b2_0_s3));
-            __m512d b2_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3));
-            __m512d b2_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix8, b2_0_s3));
-            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
-            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
-            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
-            __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
-            __m512d b3_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3));
-            __m512d b3_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix3, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix4, b3_0_s3));
-            __m512d b3_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3));
-            __m512d b3_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix8, b3_0_s3));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
-                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
-                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
-                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
-                _mm512_storeu_pd(&c[16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
-                _mm512_storeu_pd(&c[24], o_3);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
-                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
-                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
-                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
-                _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
-                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
-                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
-                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
-                _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
-                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
-                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
-                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
-                _mm512_storeu_pd(&c[3 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
-                _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
-                _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
-                _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
-            }
-            a += 8 * 4;
-            b += 8 * 4;
-            c += 8 * 4;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3));
+        __m512d b0_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix4, b0_0_s3));
+        __m512d b0_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3));
+        __m512d b0_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix8, b0_0_s3));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3));
+        __m512d b1_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix4, b1_0_s3));
+        __m512d b1_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3));
+        __m512d b1_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix8, b1_0_s3));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3));
+        __m512d b2_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix4, b2_0_s3));
+        __m512d b2_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3));
+        __m512d b2_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix8, b2_0_s3));
+        __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+        __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+        __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+        __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
+        __m512d b3_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3));
+        __m512d b3_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix3, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix4, b3_0_s3));
+        __m512d b3_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3));
+        __m512d b3_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix8, b3_0_s3));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+            __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+            __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+            __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
+            _mm512_storeu_pd(&c[16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
+            _mm512_storeu_pd(&c[24], o_3);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+            __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+            __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+            __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
+            _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+            __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+            __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+            __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
+            _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+            __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+            __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+            __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutex2var_pd(e_2, ix11, e_3));
+            _mm512_storeu_pd(&c[3 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutex2var_pd(e_2, ix14, e_3));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix15, e_1), _mm512_permutex2var_pd(e_2, ix16, e_3));
+            _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix17, e_1), _mm512_permutex2var_pd(e_2, ix18, e_3));
+            _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
+        }
+        a += 8 * 4;
+        b += 8 * 4;
+        c += 8 * 4;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 4;
+        rest.B += t * 4;
+        rest.C += t * 4;
         rest.batch = g->batch - t;
         bmm_f64_4x4x4_sf_avx512_rows_b0(&rest);
     }
@@ -1502,9 +1501,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_b0(const bmm_f64_args *
 /* bmm_f64_4x4x4_sf_avx512_xb_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 128 useful flops per matrix, 26 vector values live,
- * 48 vector loads, 16 vector stores, 128 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 4, 4, 4), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 128 useful flops per matrix in 96 vector arithmetic ops,
+ * 8 vector accumulators, 48 vector loads, 16 vector stores, 128 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1524,8 +1524,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix6 = _mm512_set_epi64(14, 10, 6, 2, 0, 0, 0, 0);
     const __m512i ix7 = _mm512_set_epi64(0, 0, 0, 0, 15, 11, 7, 3);
     const __m512i ix8 = _mm512_set_epi64(15, 11, 7, 3, 0, 0, 0, 0);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512i ix11 = _mm512_set_epi64(0, 0, 9, 1, 0, 0, 8, 0);
     const __m512i ix12 = _mm512_set_epi64(9, 1, 0, 0, 8, 0, 0, 0);
     const __mmask8 km13 = (__mmask8)0xCC;
@@ -1536,234 +1536,232 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix18 = _mm512_set_epi64(0, 0, 15, 7, 0, 0, 14, 6);
     const __m512i ix19 = _mm512_set_epi64(15, 7, 0, 0, 14, 6, 0, 0);
     int64_t t = 0;
-    if (g->sa_batch == 4 && g->sb_batch == 4 && g->sc_batch == 4) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3));
-            __m512d b0_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix4, b0_0_s3));
-            __m512d b0_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3));
-            __m512d b0_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix8, b0_0_s3));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3));
-            __m512d b1_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix4, b1_0_s3));
-            __m512d b1_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3));
-            __m512d b1_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix8, b1_0_s3));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3));
-            __m512d b2_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix4, b2_0_s3));
-            __m512d b2_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3));
-            __m512d b2_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix8, b2_0_s3));
-            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
-            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
-            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
-            __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
-            __m512d b3_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3));
-            __m512d b3_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix3, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix4, b3_0_s3));
-            __m512d b3_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3));
-            __m512d b3_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix8, b3_0_s3));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
-                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
-                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
-                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[0]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[24]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3));
-                __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutex2var_pd(cold_s2, ix4, cold_s3));
-                __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3));
-                __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
-                _mm512_storeu_pd(&c[16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
-                _mm512_storeu_pd(&c[24], o_3);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
-                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
-                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
-                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[1 * sc_row + 24]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3));
-                __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutex2var_pd(cold_s2, ix4, cold_s3));
-                __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3));
-                __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
-                _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
-                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
-                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
-                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[2 * sc_row + 24]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3));
-                __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutex2var_pd(cold_s2, ix4, cold_s3));
-                __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3));
-                __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
-                _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
-                __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
-                __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
-                __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
-                __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[3 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[3 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[3 * sc_row + 24]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3));
-                __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutex2var_pd(cold_s2, ix4, cold_s3));
-                __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3));
-                __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix7, cold_s1), _mm512_permutex2var_pd(cold_s2, ix8, cold_s3));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
-                _mm512_storeu_pd(&c[3 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
-                _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
-                _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
-                _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
-            }
-            a += 8 * 4;
-            b += 8 * 4;
-            c += 8 * 4;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3));
+        __m512d b0_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix4, b0_0_s3));
+        __m512d b0_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3));
+        __m512d b0_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix7, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix8, b0_0_s3));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3));
+        __m512d b1_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix4, b1_0_s3));
+        __m512d b1_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3));
+        __m512d b1_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix7, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix8, b1_0_s3));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3));
+        __m512d b2_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix4, b2_0_s3));
+        __m512d b2_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3));
+        __m512d b2_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix7, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix8, b2_0_s3));
+        __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+        __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+        __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+        __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
+        __m512d b3_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3));
+        __m512d b3_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix3, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix4, b3_0_s3));
+        __m512d b3_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3));
+        __m512d b3_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix7, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix8, b3_0_s3));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+            __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+            __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+            __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[0]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[24]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3));
+            __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix4, cold_0_s3));
+            __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3));
+            __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
+            _mm512_storeu_pd(&c[16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
+            _mm512_storeu_pd(&c[24], o_3);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+            __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+            __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+            __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[1 * sc_row + 24]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3));
+            __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix4, cold_0_s3));
+            __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3));
+            __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
+            _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+            __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+            __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+            __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[2 * sc_row + 24]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3));
+            __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix4, cold_0_s3));
+            __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3));
+            __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
+            _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
+            __m512d a_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3));
+            __m512d a_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix3, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix4, a_0_s3));
+            __m512d a_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3));
+            __m512d a_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix7, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix8, a_0_s3));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[3 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[3 * sc_row + 24]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3));
+            __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix4, cold_0_s3));
+            __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3));
+            __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
+            _mm512_storeu_pd(&c[3 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix16, e_1), _mm512_permutex2var_pd(e_2, ix17, e_3));
+            _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix18, e_1), _mm512_permutex2var_pd(e_2, ix19, e_3));
+            _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
+        }
+        a += 8 * 4;
+        b += 8 * 4;
+        c += 8 * 4;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 4;
+        rest.B += t * 4;
+        rest.C += t * 4;
         rest.batch = g->batch - t;
         bmm_f64_4x4x4_sf_avx512_rows_ab(&rest);
     }
@@ -1771,22 +1769,22 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_4x4x4[18] = {
-    { "bmm_f64_4x4x4_bf_c99_a1b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 112, NULL, bmm_f64_4x4x4_bf_c99_a1b0 },
-    { "bmm_f64_4x4x4_bf_c99_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 128, NULL, bmm_f64_4x4x4_bf_c99_b0 },
-    { "bmm_f64_4x4x4_bf_c99_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 160, NULL, bmm_f64_4x4x4_bf_c99_ab },
-    { "bmm_f64_4x4x4_bf_avx2_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx2_rows_b0) },
-    { "bmm_f64_4x4x4_bf_avx2_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx2_rows_ab) },
-    { "bmm_f64_4x4x4_bf_avx512_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_rows_b0) },
-    { "bmm_f64_4x4x4_bf_avx512_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_rows_ab) },
-    { "bmm_f64_4x4x4_bf_avx512_flat_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_flat_b0) },
-    { "bmm_f64_4x4x4_bf_avx512_flat_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_flat_ab) },
-    { "bmm_f64_4x4x4_sf_c99_a1b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 112, NULL, bmm_f64_4x4x4_sf_c99_a1b0 },
-    { "bmm_f64_4x4x4_sf_c99_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 128, NULL, bmm_f64_4x4x4_sf_c99_b0 },
-    { "bmm_f64_4x4x4_sf_c99_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 160, NULL, bmm_f64_4x4x4_sf_c99_ab },
-    { "bmm_f64_4x4x4_sf_avx2_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_b0) },
-    { "bmm_f64_4x4x4_sf_avx2_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_ab) },
-    { "bmm_f64_4x4x4_sf_avx512_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_b0) },
-    { "bmm_f64_4x4x4_sf_avx512_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_ab) },
-    { "bmm_f64_4x4x4_sf_avx512_xb_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_b0) },
-    { "bmm_f64_4x4x4_sf_avx512_xb_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 128, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_ab) },
+    { "bmm_f64_4x4x4_bf_c99_a1b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_bf_c99_a1b0 },
+    { "bmm_f64_4x4x4_bf_c99_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_bf_c99_b0 },
+    { "bmm_f64_4x4x4_bf_c99_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_bf_c99_ab },
+    { "bmm_f64_4x4x4_bf_avx2_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx2_rows_b0) },
+    { "bmm_f64_4x4x4_bf_avx2_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx2_rows_ab) },
+    { "bmm_f64_4x4x4_bf_avx512_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_rows_b0) },
+    { "bmm_f64_4x4x4_bf_avx512_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_rows_ab) },
+    { "bmm_f64_4x4x4_bf_avx512_flat_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_flat_b0) },
+    { "bmm_f64_4x4x4_bf_avx512_flat_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_flat_ab) },
+    { "bmm_f64_4x4x4_sf_c99_a1b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_sf_c99_a1b0 },
+    { "bmm_f64_4x4x4_sf_c99_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_sf_c99_b0 },
+    { "bmm_f64_4x4x4_sf_c99_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_sf_c99_ab },
+    { "bmm_f64_4x4x4_sf_avx2_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_b0) },
+    { "bmm_f64_4x4x4_sf_avx2_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_ab) },
+    { "bmm_f64_4x4x4_sf_avx512_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_b0) },
+    { "bmm_f64_4x4x4_sf_avx512_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_ab) },
+    { "bmm_f64_4x4x4_sf_avx512_xb_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_b0) },
+    { "bmm_f64_4x4x4_sf_avx512_xb_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_ab) },
 };

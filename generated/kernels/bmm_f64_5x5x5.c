@@ -9,7 +9,7 @@
 
 /* bmm_f64_5x5x5_bf_c99_a1b0
  * f64 C(5x5) = A*B (alpha = 1, beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa c99, form unroll.
- * Cost per matrix: 225 flops, 250 loads (A 125, B 125, C 0), 25 stores,
+ * Cost per matrix: 225 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x5x5_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -185,7 +185,7 @@ static void bmm_f64_5x5x5_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_5x5x5_bf_c99_b0
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa c99, form unroll.
- * Cost per matrix: 250 flops, 250 loads (A 125, B 125, C 0), 25 stores,
+ * Cost per matrix: 250 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x5x5_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -362,7 +362,7 @@ static void bmm_f64_5x5x5_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_5x5x5_bf_c99_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa c99, form unroll.
- * Cost per matrix: 300 flops, 275 loads (A 125, B 125, C 25), 25 stores,
+ * Cost per matrix: 300 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x5x5_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -541,8 +541,8 @@ static void bmm_f64_5x5x5_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_avx2_rows_b0
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops, 13 vector registers, 35 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 10 vector accumulators,
+ * 35 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -659,8 +659,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_avx2_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops, 13 vector registers, 45 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 70 vector arithmetic ops, 10 vector accumulators,
+ * 45 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -758,16 +758,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a4_4 = _mm256_set1_pd(a[24]);
             acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
             acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[5], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[9], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[10], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[14], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[14], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[19], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[24], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask1))));
+            _mm256_storeu_pd(&c[5], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5]))));
+            _mm256_maskstore_pd(&c[9], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9], mask1))));
+            _mm256_storeu_pd(&c[10], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10]))));
+            _mm256_maskstore_pd(&c[14], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[14], mask1))));
+            _mm256_storeu_pd(&c[15], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15]))));
+            _mm256_maskstore_pd(&c[19], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[19], mask1))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_maskstore_pd(&c[24], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24], mask1))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -779,8 +779,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_avx512_rows_b0
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 30 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * 30 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -862,8 +862,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_avx512_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 35 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -931,11 +931,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_f64_args
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[24]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[15]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[20]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]))));
+            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5]))));
+            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10]))));
+            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[15]))));
+            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[20]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -946,7 +946,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_f64_args
 
 /* bmm_f64_5x5x5_sf_c99_a1b0
  * f64 C(5x5) = A*B (alpha = 1, beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa c99, form unroll.
- * Cost per matrix: 225 flops, 250 loads (A 125, B 125, C 0), 25 stores,
+ * Cost per matrix: 225 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x5x5_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1125,7 +1125,7 @@ static void bmm_f64_5x5x5_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_5x5x5_sf_c99_b0
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa c99, form unroll.
- * Cost per matrix: 250 flops, 250 loads (A 125, B 125, C 0), 25 stores,
+ * Cost per matrix: 250 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x5x5_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1305,7 +1305,7 @@ static void bmm_f64_5x5x5_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_5x5x5_sf_c99_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa c99, form unroll.
- * Cost per matrix: 300 flops, 275 loads (A 125, B 125, C 25), 25 stores,
+ * Cost per matrix: 300 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x5x5_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1487,8 +1487,8 @@ static void bmm_f64_5x5x5_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_sf_avx2_rows_b0
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops, 13 vector registers, 35 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 10 vector accumulators,
+ * 35 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1608,8 +1608,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_sf_avx2_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops, 13 vector registers, 45 vector loads,
- * 10 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 70 vector arithmetic ops, 10 vector accumulators,
+ * 45 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1710,16 +1710,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a4_4 = _mm256_set1_pd(a[4 * sa_row + 4]);
             acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
             acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask1))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask1))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask1))));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask1))));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask1))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1731,8 +1731,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_sf_avx512_rows_b0
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 30 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * 30 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1817,8 +1817,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_sf_avx512_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops, 7 vector registers, 35 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1889,11 +1889,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_ab(const bmm_f64_args
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[4 * sa_row + 4]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask5, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask5, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask5, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask5, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1906,9 +1906,10 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_ab(const bmm_f64_args
 /* bmm_f64_5x5x5_sf_avx512_xb_b0
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 250 useful flops per matrix, 37 vector values live,
- * 50 vector loads, 25 vector stores, 225 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 5, 5, 5), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 250 useful flops per matrix in 150 vector arithmetic ops,
+ * 5 vector accumulators, 50 vector loads, 25 vector stores, 225 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1965,328 +1966,326 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_b0(const bmm_f64_args *
     const __m512i ix44 = _mm512_set_epi64(7, 0, 0, 0, 0, 6, 0, 0);
     const __mmask8 km45 = (__mmask8)0x84;
     int64_t t = 0;
-    if (g->sa_batch == 5 && g->sb_batch == 5 && g->sc_batch == 5) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
-            __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutexvar_pd(ix3, b0_0_s4));
-            __m512d b0_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3)), _mm512_permutexvar_pd(ix8, b0_0_s4));
-            __m512d b0_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix9, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix10, b0_0_s3)), _mm512_permutexvar_pd(ix12, b0_0_s4));
-            __m512d b0_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix14, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix15, b0_0_s3)), _mm512_permutexvar_pd(ix16, b0_0_s4));
-            __m512d b0_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix17, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix18, b0_0_s3)), _mm512_permutexvar_pd(ix19, b0_0_s4));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
-            __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutexvar_pd(ix3, b1_0_s4));
-            __m512d b1_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3)), _mm512_permutexvar_pd(ix8, b1_0_s4));
-            __m512d b1_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix9, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix10, b1_0_s3)), _mm512_permutexvar_pd(ix12, b1_0_s4));
-            __m512d b1_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix14, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix15, b1_0_s3)), _mm512_permutexvar_pd(ix16, b1_0_s4));
-            __m512d b1_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix17, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix18, b1_0_s3)), _mm512_permutexvar_pd(ix19, b1_0_s4));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
-            __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutexvar_pd(ix3, b2_0_s4));
-            __m512d b2_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3)), _mm512_permutexvar_pd(ix8, b2_0_s4));
-            __m512d b2_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix9, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix10, b2_0_s3)), _mm512_permutexvar_pd(ix12, b2_0_s4));
-            __m512d b2_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix14, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix15, b2_0_s3)), _mm512_permutexvar_pd(ix16, b2_0_s4));
-            __m512d b2_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix17, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix18, b2_0_s3)), _mm512_permutexvar_pd(ix19, b2_0_s4));
-            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
-            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
-            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
-            __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
-            __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
-            __m512d b3_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutexvar_pd(ix3, b3_0_s4));
-            __m512d b3_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3)), _mm512_permutexvar_pd(ix8, b3_0_s4));
-            __m512d b3_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix9, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix10, b3_0_s3)), _mm512_permutexvar_pd(ix12, b3_0_s4));
-            __m512d b3_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix14, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix15, b3_0_s3)), _mm512_permutexvar_pd(ix16, b3_0_s4));
-            __m512d b3_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix17, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix18, b3_0_s3)), _mm512_permutexvar_pd(ix19, b3_0_s4));
-            __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
-            __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
-            __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
-            __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
-            __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
-            __m512d b4_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutexvar_pd(ix3, b4_0_s4));
-            __m512d b4_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix6, b4_0_s3)), _mm512_permutexvar_pd(ix8, b4_0_s4));
-            __m512d b4_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix9, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix10, b4_0_s3)), _mm512_permutexvar_pd(ix12, b4_0_s4));
-            __m512d b4_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix14, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix15, b4_0_s3)), _mm512_permutexvar_pd(ix16, b4_0_s4));
-            __m512d b4_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix17, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix18, b4_0_s3)), _mm512_permutexvar_pd(ix19, b4_0_s4));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d o_0 = _mm512_mask_blend_pd(km25, _mm512_mask_blend_pd(km23, _mm512_permutex2var_pd(e_0, ix21, e_1), _mm512_permutex2var_pd(e_2, ix22, e_3)), _mm512_permutexvar_pd(ix24, e_4));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km30, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix26, e_1), _mm512_permutex2var_pd(e_2, ix27, e_3)), _mm512_permutexvar_pd(ix29, e_4));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix31, e_1), _mm512_permutex2var_pd(e_2, ix32, e_3)), _mm512_permutexvar_pd(ix34, e_4));
-                _mm512_storeu_pd(&c[16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km40, _mm512_mask_blend_pd(km38, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutexvar_pd(ix39, e_4));
-                _mm512_storeu_pd(&c[24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km45, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(e_0, ix41, e_1), _mm512_permutex2var_pd(e_2, ix42, e_3)), _mm512_permutexvar_pd(ix44, e_4));
-                _mm512_storeu_pd(&c[32], o_4);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d o_0 = _mm512_mask_blend_pd(km25, _mm512_mask_blend_pd(km23, _mm512_permutex2var_pd(e_0, ix21, e_1), _mm512_permutex2var_pd(e_2, ix22, e_3)), _mm512_permutexvar_pd(ix24, e_4));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km30, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix26, e_1), _mm512_permutex2var_pd(e_2, ix27, e_3)), _mm512_permutexvar_pd(ix29, e_4));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix31, e_1), _mm512_permutex2var_pd(e_2, ix32, e_3)), _mm512_permutexvar_pd(ix34, e_4));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km40, _mm512_mask_blend_pd(km38, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutexvar_pd(ix39, e_4));
-                _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km45, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(e_0, ix41, e_1), _mm512_permutex2var_pd(e_2, ix42, e_3)), _mm512_permutexvar_pd(ix44, e_4));
-                _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d o_0 = _mm512_mask_blend_pd(km25, _mm512_mask_blend_pd(km23, _mm512_permutex2var_pd(e_0, ix21, e_1), _mm512_permutex2var_pd(e_2, ix22, e_3)), _mm512_permutexvar_pd(ix24, e_4));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km30, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix26, e_1), _mm512_permutex2var_pd(e_2, ix27, e_3)), _mm512_permutexvar_pd(ix29, e_4));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix31, e_1), _mm512_permutex2var_pd(e_2, ix32, e_3)), _mm512_permutexvar_pd(ix34, e_4));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km40, _mm512_mask_blend_pd(km38, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutexvar_pd(ix39, e_4));
-                _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km45, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(e_0, ix41, e_1), _mm512_permutex2var_pd(e_2, ix42, e_3)), _mm512_permutexvar_pd(ix44, e_4));
-                _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d o_0 = _mm512_mask_blend_pd(km25, _mm512_mask_blend_pd(km23, _mm512_permutex2var_pd(e_0, ix21, e_1), _mm512_permutex2var_pd(e_2, ix22, e_3)), _mm512_permutexvar_pd(ix24, e_4));
-                _mm512_storeu_pd(&c[3 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km30, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix26, e_1), _mm512_permutex2var_pd(e_2, ix27, e_3)), _mm512_permutexvar_pd(ix29, e_4));
-                _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix31, e_1), _mm512_permutex2var_pd(e_2, ix32, e_3)), _mm512_permutexvar_pd(ix34, e_4));
-                _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km40, _mm512_mask_blend_pd(km38, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutexvar_pd(ix39, e_4));
-                _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km45, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(e_0, ix41, e_1), _mm512_permutex2var_pd(e_2, ix42, e_3)), _mm512_permutexvar_pd(ix44, e_4));
-                _mm512_storeu_pd(&c[3 * sc_row + 32], o_4);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d o_0 = _mm512_mask_blend_pd(km25, _mm512_mask_blend_pd(km23, _mm512_permutex2var_pd(e_0, ix21, e_1), _mm512_permutex2var_pd(e_2, ix22, e_3)), _mm512_permutexvar_pd(ix24, e_4));
-                _mm512_storeu_pd(&c[4 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km30, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix26, e_1), _mm512_permutex2var_pd(e_2, ix27, e_3)), _mm512_permutexvar_pd(ix29, e_4));
-                _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix31, e_1), _mm512_permutex2var_pd(e_2, ix32, e_3)), _mm512_permutexvar_pd(ix34, e_4));
-                _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km40, _mm512_mask_blend_pd(km38, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutexvar_pd(ix39, e_4));
-                _mm512_storeu_pd(&c[4 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km45, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(e_0, ix41, e_1), _mm512_permutex2var_pd(e_2, ix42, e_3)), _mm512_permutexvar_pd(ix44, e_4));
-                _mm512_storeu_pd(&c[4 * sc_row + 32], o_4);
-            }
-            a += 8 * 5;
-            b += 8 * 5;
-            c += 8 * 5;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
+        __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutexvar_pd(ix3, b0_0_s4));
+        __m512d b0_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3)), _mm512_permutexvar_pd(ix8, b0_0_s4));
+        __m512d b0_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix9, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix10, b0_0_s3)), _mm512_permutexvar_pd(ix12, b0_0_s4));
+        __m512d b0_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix14, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix15, b0_0_s3)), _mm512_permutexvar_pd(ix16, b0_0_s4));
+        __m512d b0_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix17, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix18, b0_0_s3)), _mm512_permutexvar_pd(ix19, b0_0_s4));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
+        __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutexvar_pd(ix3, b1_0_s4));
+        __m512d b1_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3)), _mm512_permutexvar_pd(ix8, b1_0_s4));
+        __m512d b1_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix9, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix10, b1_0_s3)), _mm512_permutexvar_pd(ix12, b1_0_s4));
+        __m512d b1_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix14, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix15, b1_0_s3)), _mm512_permutexvar_pd(ix16, b1_0_s4));
+        __m512d b1_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix17, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix18, b1_0_s3)), _mm512_permutexvar_pd(ix19, b1_0_s4));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
+        __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutexvar_pd(ix3, b2_0_s4));
+        __m512d b2_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3)), _mm512_permutexvar_pd(ix8, b2_0_s4));
+        __m512d b2_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix9, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix10, b2_0_s3)), _mm512_permutexvar_pd(ix12, b2_0_s4));
+        __m512d b2_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix14, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix15, b2_0_s3)), _mm512_permutexvar_pd(ix16, b2_0_s4));
+        __m512d b2_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix17, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix18, b2_0_s3)), _mm512_permutexvar_pd(ix19, b2_0_s4));
+        __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+        __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+        __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+        __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
+        __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
+        __m512d b3_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutexvar_pd(ix3, b3_0_s4));
+        __m512d b3_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3)), _mm512_permutexvar_pd(ix8, b3_0_s4));
+        __m512d b3_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix9, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix10, b3_0_s3)), _mm512_permutexvar_pd(ix12, b3_0_s4));
+        __m512d b3_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix14, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix15, b3_0_s3)), _mm512_permutexvar_pd(ix16, b3_0_s4));
+        __m512d b3_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix17, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix18, b3_0_s3)), _mm512_permutexvar_pd(ix19, b3_0_s4));
+        __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
+        __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
+        __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
+        __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
+        __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
+        __m512d b4_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutexvar_pd(ix3, b4_0_s4));
+        __m512d b4_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix6, b4_0_s3)), _mm512_permutexvar_pd(ix8, b4_0_s4));
+        __m512d b4_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix9, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix10, b4_0_s3)), _mm512_permutexvar_pd(ix12, b4_0_s4));
+        __m512d b4_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix14, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix15, b4_0_s3)), _mm512_permutexvar_pd(ix16, b4_0_s4));
+        __m512d b4_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix17, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix18, b4_0_s3)), _mm512_permutexvar_pd(ix19, b4_0_s4));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d o_0 = _mm512_mask_blend_pd(km25, _mm512_mask_blend_pd(km23, _mm512_permutex2var_pd(e_0, ix21, e_1), _mm512_permutex2var_pd(e_2, ix22, e_3)), _mm512_permutexvar_pd(ix24, e_4));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km30, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix26, e_1), _mm512_permutex2var_pd(e_2, ix27, e_3)), _mm512_permutexvar_pd(ix29, e_4));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix31, e_1), _mm512_permutex2var_pd(e_2, ix32, e_3)), _mm512_permutexvar_pd(ix34, e_4));
+            _mm512_storeu_pd(&c[16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km40, _mm512_mask_blend_pd(km38, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutexvar_pd(ix39, e_4));
+            _mm512_storeu_pd(&c[24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km45, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(e_0, ix41, e_1), _mm512_permutex2var_pd(e_2, ix42, e_3)), _mm512_permutexvar_pd(ix44, e_4));
+            _mm512_storeu_pd(&c[32], o_4);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d o_0 = _mm512_mask_blend_pd(km25, _mm512_mask_blend_pd(km23, _mm512_permutex2var_pd(e_0, ix21, e_1), _mm512_permutex2var_pd(e_2, ix22, e_3)), _mm512_permutexvar_pd(ix24, e_4));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km30, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix26, e_1), _mm512_permutex2var_pd(e_2, ix27, e_3)), _mm512_permutexvar_pd(ix29, e_4));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix31, e_1), _mm512_permutex2var_pd(e_2, ix32, e_3)), _mm512_permutexvar_pd(ix34, e_4));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km40, _mm512_mask_blend_pd(km38, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutexvar_pd(ix39, e_4));
+            _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km45, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(e_0, ix41, e_1), _mm512_permutex2var_pd(e_2, ix42, e_3)), _mm512_permutexvar_pd(ix44, e_4));
+            _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d o_0 = _mm512_mask_blend_pd(km25, _mm512_mask_blend_pd(km23, _mm512_permutex2var_pd(e_0, ix21, e_1), _mm512_permutex2var_pd(e_2, ix22, e_3)), _mm512_permutexvar_pd(ix24, e_4));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km30, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix26, e_1), _mm512_permutex2var_pd(e_2, ix27, e_3)), _mm512_permutexvar_pd(ix29, e_4));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix31, e_1), _mm512_permutex2var_pd(e_2, ix32, e_3)), _mm512_permutexvar_pd(ix34, e_4));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km40, _mm512_mask_blend_pd(km38, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutexvar_pd(ix39, e_4));
+            _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km45, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(e_0, ix41, e_1), _mm512_permutex2var_pd(e_2, ix42, e_3)), _mm512_permutexvar_pd(ix44, e_4));
+            _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d o_0 = _mm512_mask_blend_pd(km25, _mm512_mask_blend_pd(km23, _mm512_permutex2var_pd(e_0, ix21, e_1), _mm512_permutex2var_pd(e_2, ix22, e_3)), _mm512_permutexvar_pd(ix24, e_4));
+            _mm512_storeu_pd(&c[3 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km30, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix26, e_1), _mm512_permutex2var_pd(e_2, ix27, e_3)), _mm512_permutexvar_pd(ix29, e_4));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix31, e_1), _mm512_permutex2var_pd(e_2, ix32, e_3)), _mm512_permutexvar_pd(ix34, e_4));
+            _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km40, _mm512_mask_blend_pd(km38, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutexvar_pd(ix39, e_4));
+            _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km45, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(e_0, ix41, e_1), _mm512_permutex2var_pd(e_2, ix42, e_3)), _mm512_permutexvar_pd(ix44, e_4));
+            _mm512_storeu_pd(&c[3 * sc_row + 32], o_4);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d o_0 = _mm512_mask_blend_pd(km25, _mm512_mask_blend_pd(km23, _mm512_permutex2var_pd(e_0, ix21, e_1), _mm512_permutex2var_pd(e_2, ix22, e_3)), _mm512_permutexvar_pd(ix24, e_4));
+            _mm512_storeu_pd(&c[4 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km30, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix26, e_1), _mm512_permutex2var_pd(e_2, ix27, e_3)), _mm512_permutexvar_pd(ix29, e_4));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_permutex2var_pd(e_0, ix31, e_1), _mm512_permutex2var_pd(e_2, ix32, e_3)), _mm512_permutexvar_pd(ix34, e_4));
+            _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km40, _mm512_mask_blend_pd(km38, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutexvar_pd(ix39, e_4));
+            _mm512_storeu_pd(&c[4 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km45, _mm512_mask_blend_pd(km43, _mm512_permutex2var_pd(e_0, ix41, e_1), _mm512_permutex2var_pd(e_2, ix42, e_3)), _mm512_permutexvar_pd(ix44, e_4));
+            _mm512_storeu_pd(&c[4 * sc_row + 32], o_4);
+        }
+        a += 8 * 5;
+        b += 8 * 5;
+        c += 8 * 5;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 5;
+        rest.B += t * 5;
+        rest.C += t * 5;
         rest.batch = g->batch - t;
         bmm_f64_5x5x5_sf_avx512_rows_b0(&rest);
     }
@@ -2297,9 +2296,10 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_b0(const bmm_f64_args *
 /* bmm_f64_5x5x5_sf_avx512_xb_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 250 useful flops per matrix, 37 vector values live,
- * 75 vector loads, 25 vector stores, 300 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 5, 5, 5), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 250 useful flops per matrix in 175 vector arithmetic ops,
+ * 10 vector accumulators, 75 vector loads, 25 vector stores, 300 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2330,8 +2330,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix17 = _mm512_set_epi64(0, 0, 0, 0, 0, 14, 9, 4);
     const __m512i ix18 = _mm512_set_epi64(0, 0, 13, 8, 3, 0, 0, 0);
     const __m512i ix19 = _mm512_set_epi64(7, 2, 0, 0, 0, 0, 0, 0);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512i ix22 = _mm512_set_epi64(0, 9, 1, 0, 0, 0, 8, 0);
     const __m512i ix23 = _mm512_set_epi64(1, 0, 0, 0, 8, 0, 0, 0);
     const __mmask8 km24 = (__mmask8)0x8C;
@@ -2358,378 +2358,376 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix45 = _mm512_set_epi64(7, 0, 0, 0, 0, 6, 0, 0);
     const __mmask8 km46 = (__mmask8)0x84;
     int64_t t = 0;
-    if (g->sa_batch == 5 && g->sb_batch == 5 && g->sc_batch == 5) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
-            __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutexvar_pd(ix3, b0_0_s4));
-            __m512d b0_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3)), _mm512_permutexvar_pd(ix8, b0_0_s4));
-            __m512d b0_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix9, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix10, b0_0_s3)), _mm512_permutexvar_pd(ix12, b0_0_s4));
-            __m512d b0_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix14, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix15, b0_0_s3)), _mm512_permutexvar_pd(ix16, b0_0_s4));
-            __m512d b0_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix17, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix18, b0_0_s3)), _mm512_permutexvar_pd(ix19, b0_0_s4));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
-            __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutexvar_pd(ix3, b1_0_s4));
-            __m512d b1_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3)), _mm512_permutexvar_pd(ix8, b1_0_s4));
-            __m512d b1_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix9, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix10, b1_0_s3)), _mm512_permutexvar_pd(ix12, b1_0_s4));
-            __m512d b1_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix14, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix15, b1_0_s3)), _mm512_permutexvar_pd(ix16, b1_0_s4));
-            __m512d b1_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix17, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix18, b1_0_s3)), _mm512_permutexvar_pd(ix19, b1_0_s4));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
-            __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutexvar_pd(ix3, b2_0_s4));
-            __m512d b2_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3)), _mm512_permutexvar_pd(ix8, b2_0_s4));
-            __m512d b2_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix9, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix10, b2_0_s3)), _mm512_permutexvar_pd(ix12, b2_0_s4));
-            __m512d b2_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix14, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix15, b2_0_s3)), _mm512_permutexvar_pd(ix16, b2_0_s4));
-            __m512d b2_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix17, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix18, b2_0_s3)), _mm512_permutexvar_pd(ix19, b2_0_s4));
-            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
-            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
-            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
-            __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
-            __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
-            __m512d b3_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutexvar_pd(ix3, b3_0_s4));
-            __m512d b3_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3)), _mm512_permutexvar_pd(ix8, b3_0_s4));
-            __m512d b3_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix9, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix10, b3_0_s3)), _mm512_permutexvar_pd(ix12, b3_0_s4));
-            __m512d b3_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix14, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix15, b3_0_s3)), _mm512_permutexvar_pd(ix16, b3_0_s4));
-            __m512d b3_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix17, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix18, b3_0_s3)), _mm512_permutexvar_pd(ix19, b3_0_s4));
-            __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
-            __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
-            __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
-            __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
-            __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
-            __m512d b4_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutexvar_pd(ix3, b4_0_s4));
-            __m512d b4_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix6, b4_0_s3)), _mm512_permutexvar_pd(ix8, b4_0_s4));
-            __m512d b4_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix9, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix10, b4_0_s3)), _mm512_permutexvar_pd(ix12, b4_0_s4));
-            __m512d b4_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix14, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix15, b4_0_s3)), _mm512_permutexvar_pd(ix16, b4_0_s4));
-            __m512d b4_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix17, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix18, b4_0_s3)), _mm512_permutexvar_pd(ix19, b4_0_s4));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[0]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[32]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutexvar_pd(ix3, cold_s4));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutexvar_pd(ix8, cold_s4));
-                __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix9, cold_s1), _mm512_permutex2var_pd(cold_s2, ix10, cold_s3)), _mm512_permutexvar_pd(ix12, cold_s4));
-                __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix14, cold_s1), _mm512_permutex2var_pd(cold_s2, ix15, cold_s3)), _mm512_permutexvar_pd(ix16, cold_s4));
-                __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix17, cold_s1), _mm512_permutex2var_pd(cold_s2, ix18, cold_s3)), _mm512_permutexvar_pd(ix19, cold_s4));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km36, _mm512_mask_blend_pd(km34, _mm512_permutex2var_pd(e_0, ix32, e_1), _mm512_permutex2var_pd(e_2, ix33, e_3)), _mm512_permutexvar_pd(ix35, e_4));
-                _mm512_storeu_pd(&c[16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km39, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutexvar_pd(ix40, e_4));
-                _mm512_storeu_pd(&c[24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km46, _mm512_mask_blend_pd(km44, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutexvar_pd(ix45, e_4));
-                _mm512_storeu_pd(&c[32], o_4);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[1 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[1 * sc_row + 32]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutexvar_pd(ix3, cold_s4));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutexvar_pd(ix8, cold_s4));
-                __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix9, cold_s1), _mm512_permutex2var_pd(cold_s2, ix10, cold_s3)), _mm512_permutexvar_pd(ix12, cold_s4));
-                __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix14, cold_s1), _mm512_permutex2var_pd(cold_s2, ix15, cold_s3)), _mm512_permutexvar_pd(ix16, cold_s4));
-                __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix17, cold_s1), _mm512_permutex2var_pd(cold_s2, ix18, cold_s3)), _mm512_permutexvar_pd(ix19, cold_s4));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km36, _mm512_mask_blend_pd(km34, _mm512_permutex2var_pd(e_0, ix32, e_1), _mm512_permutex2var_pd(e_2, ix33, e_3)), _mm512_permutexvar_pd(ix35, e_4));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km39, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutexvar_pd(ix40, e_4));
-                _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km46, _mm512_mask_blend_pd(km44, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutexvar_pd(ix45, e_4));
-                _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[2 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[2 * sc_row + 32]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutexvar_pd(ix3, cold_s4));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutexvar_pd(ix8, cold_s4));
-                __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix9, cold_s1), _mm512_permutex2var_pd(cold_s2, ix10, cold_s3)), _mm512_permutexvar_pd(ix12, cold_s4));
-                __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix14, cold_s1), _mm512_permutex2var_pd(cold_s2, ix15, cold_s3)), _mm512_permutexvar_pd(ix16, cold_s4));
-                __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix17, cold_s1), _mm512_permutex2var_pd(cold_s2, ix18, cold_s3)), _mm512_permutexvar_pd(ix19, cold_s4));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km36, _mm512_mask_blend_pd(km34, _mm512_permutex2var_pd(e_0, ix32, e_1), _mm512_permutex2var_pd(e_2, ix33, e_3)), _mm512_permutexvar_pd(ix35, e_4));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km39, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutexvar_pd(ix40, e_4));
-                _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km46, _mm512_mask_blend_pd(km44, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutexvar_pd(ix45, e_4));
-                _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[3 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[3 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[3 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[3 * sc_row + 32]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutexvar_pd(ix3, cold_s4));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutexvar_pd(ix8, cold_s4));
-                __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix9, cold_s1), _mm512_permutex2var_pd(cold_s2, ix10, cold_s3)), _mm512_permutexvar_pd(ix12, cold_s4));
-                __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix14, cold_s1), _mm512_permutex2var_pd(cold_s2, ix15, cold_s3)), _mm512_permutexvar_pd(ix16, cold_s4));
-                __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix17, cold_s1), _mm512_permutex2var_pd(cold_s2, ix18, cold_s3)), _mm512_permutexvar_pd(ix19, cold_s4));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
-                _mm512_storeu_pd(&c[3 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
-                _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km36, _mm512_mask_blend_pd(km34, _mm512_permutex2var_pd(e_0, ix32, e_1), _mm512_permutex2var_pd(e_2, ix33, e_3)), _mm512_permutexvar_pd(ix35, e_4));
-                _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km39, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutexvar_pd(ix40, e_4));
-                _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km46, _mm512_mask_blend_pd(km44, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutexvar_pd(ix45, e_4));
-                _mm512_storeu_pd(&c[3 * sc_row + 32], o_4);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
-                __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
-                __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
-                __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[4 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[4 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[4 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[4 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[4 * sc_row + 32]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutexvar_pd(ix3, cold_s4));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutexvar_pd(ix8, cold_s4));
-                __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix9, cold_s1), _mm512_permutex2var_pd(cold_s2, ix10, cold_s3)), _mm512_permutexvar_pd(ix12, cold_s4));
-                __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix14, cold_s1), _mm512_permutex2var_pd(cold_s2, ix15, cold_s3)), _mm512_permutexvar_pd(ix16, cold_s4));
-                __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_s0, ix17, cold_s1), _mm512_permutex2var_pd(cold_s2, ix18, cold_s3)), _mm512_permutexvar_pd(ix19, cold_s4));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
-                _mm512_storeu_pd(&c[4 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
-                _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km36, _mm512_mask_blend_pd(km34, _mm512_permutex2var_pd(e_0, ix32, e_1), _mm512_permutex2var_pd(e_2, ix33, e_3)), _mm512_permutexvar_pd(ix35, e_4));
-                _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km39, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutexvar_pd(ix40, e_4));
-                _mm512_storeu_pd(&c[4 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km46, _mm512_mask_blend_pd(km44, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutexvar_pd(ix45, e_4));
-                _mm512_storeu_pd(&c[4 * sc_row + 32], o_4);
-            }
-            a += 8 * 5;
-            b += 8 * 5;
-            c += 8 * 5;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
+        __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutexvar_pd(ix3, b0_0_s4));
+        __m512d b0_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3)), _mm512_permutexvar_pd(ix8, b0_0_s4));
+        __m512d b0_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix9, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix10, b0_0_s3)), _mm512_permutexvar_pd(ix12, b0_0_s4));
+        __m512d b0_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix14, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix15, b0_0_s3)), _mm512_permutexvar_pd(ix16, b0_0_s4));
+        __m512d b0_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b0_0_s0, ix17, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix18, b0_0_s3)), _mm512_permutexvar_pd(ix19, b0_0_s4));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
+        __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutexvar_pd(ix3, b1_0_s4));
+        __m512d b1_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3)), _mm512_permutexvar_pd(ix8, b1_0_s4));
+        __m512d b1_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix9, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix10, b1_0_s3)), _mm512_permutexvar_pd(ix12, b1_0_s4));
+        __m512d b1_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix14, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix15, b1_0_s3)), _mm512_permutexvar_pd(ix16, b1_0_s4));
+        __m512d b1_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b1_0_s0, ix17, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix18, b1_0_s3)), _mm512_permutexvar_pd(ix19, b1_0_s4));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
+        __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutexvar_pd(ix3, b2_0_s4));
+        __m512d b2_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3)), _mm512_permutexvar_pd(ix8, b2_0_s4));
+        __m512d b2_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix9, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix10, b2_0_s3)), _mm512_permutexvar_pd(ix12, b2_0_s4));
+        __m512d b2_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix14, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix15, b2_0_s3)), _mm512_permutexvar_pd(ix16, b2_0_s4));
+        __m512d b2_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b2_0_s0, ix17, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix18, b2_0_s3)), _mm512_permutexvar_pd(ix19, b2_0_s4));
+        __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+        __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+        __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+        __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
+        __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
+        __m512d b3_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutexvar_pd(ix3, b3_0_s4));
+        __m512d b3_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3)), _mm512_permutexvar_pd(ix8, b3_0_s4));
+        __m512d b3_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix9, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix10, b3_0_s3)), _mm512_permutexvar_pd(ix12, b3_0_s4));
+        __m512d b3_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix14, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix15, b3_0_s3)), _mm512_permutexvar_pd(ix16, b3_0_s4));
+        __m512d b3_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b3_0_s0, ix17, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix18, b3_0_s3)), _mm512_permutexvar_pd(ix19, b3_0_s4));
+        __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
+        __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
+        __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
+        __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
+        __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
+        __m512d b4_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutexvar_pd(ix3, b4_0_s4));
+        __m512d b4_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix6, b4_0_s3)), _mm512_permutexvar_pd(ix8, b4_0_s4));
+        __m512d b4_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix9, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix10, b4_0_s3)), _mm512_permutexvar_pd(ix12, b4_0_s4));
+        __m512d b4_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix14, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix15, b4_0_s3)), _mm512_permutexvar_pd(ix16, b4_0_s4));
+        __m512d b4_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(b4_0_s0, ix17, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix18, b4_0_s3)), _mm512_permutexvar_pd(ix19, b4_0_s4));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[0]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[32]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutexvar_pd(ix3, cold_0_s4));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutexvar_pd(ix8, cold_0_s4));
+            __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix9, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix10, cold_0_s3)), _mm512_permutexvar_pd(ix12, cold_0_s4));
+            __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix14, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix15, cold_0_s3)), _mm512_permutexvar_pd(ix16, cold_0_s4));
+            __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix18, cold_0_s3)), _mm512_permutexvar_pd(ix19, cold_0_s4));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km36, _mm512_mask_blend_pd(km34, _mm512_permutex2var_pd(e_0, ix32, e_1), _mm512_permutex2var_pd(e_2, ix33, e_3)), _mm512_permutexvar_pd(ix35, e_4));
+            _mm512_storeu_pd(&c[16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km39, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutexvar_pd(ix40, e_4));
+            _mm512_storeu_pd(&c[24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km46, _mm512_mask_blend_pd(km44, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutexvar_pd(ix45, e_4));
+            _mm512_storeu_pd(&c[32], o_4);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[1 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[1 * sc_row + 32]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutexvar_pd(ix3, cold_0_s4));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutexvar_pd(ix8, cold_0_s4));
+            __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix9, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix10, cold_0_s3)), _mm512_permutexvar_pd(ix12, cold_0_s4));
+            __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix14, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix15, cold_0_s3)), _mm512_permutexvar_pd(ix16, cold_0_s4));
+            __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix18, cold_0_s3)), _mm512_permutexvar_pd(ix19, cold_0_s4));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km36, _mm512_mask_blend_pd(km34, _mm512_permutex2var_pd(e_0, ix32, e_1), _mm512_permutex2var_pd(e_2, ix33, e_3)), _mm512_permutexvar_pd(ix35, e_4));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km39, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutexvar_pd(ix40, e_4));
+            _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km46, _mm512_mask_blend_pd(km44, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutexvar_pd(ix45, e_4));
+            _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[2 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[2 * sc_row + 32]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutexvar_pd(ix3, cold_0_s4));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutexvar_pd(ix8, cold_0_s4));
+            __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix9, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix10, cold_0_s3)), _mm512_permutexvar_pd(ix12, cold_0_s4));
+            __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix14, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix15, cold_0_s3)), _mm512_permutexvar_pd(ix16, cold_0_s4));
+            __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix18, cold_0_s3)), _mm512_permutexvar_pd(ix19, cold_0_s4));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km36, _mm512_mask_blend_pd(km34, _mm512_permutex2var_pd(e_0, ix32, e_1), _mm512_permutex2var_pd(e_2, ix33, e_3)), _mm512_permutexvar_pd(ix35, e_4));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km39, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutexvar_pd(ix40, e_4));
+            _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km46, _mm512_mask_blend_pd(km44, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutexvar_pd(ix45, e_4));
+            _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[3 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[3 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[3 * sc_row + 32]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutexvar_pd(ix3, cold_0_s4));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutexvar_pd(ix8, cold_0_s4));
+            __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix9, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix10, cold_0_s3)), _mm512_permutexvar_pd(ix12, cold_0_s4));
+            __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix14, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix15, cold_0_s3)), _mm512_permutexvar_pd(ix16, cold_0_s4));
+            __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix18, cold_0_s3)), _mm512_permutexvar_pd(ix19, cold_0_s4));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
+            _mm512_storeu_pd(&c[3 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km36, _mm512_mask_blend_pd(km34, _mm512_permutex2var_pd(e_0, ix32, e_1), _mm512_permutex2var_pd(e_2, ix33, e_3)), _mm512_permutexvar_pd(ix35, e_4));
+            _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km39, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutexvar_pd(ix40, e_4));
+            _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km46, _mm512_mask_blend_pd(km44, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutexvar_pd(ix45, e_4));
+            _mm512_storeu_pd(&c[3 * sc_row + 32], o_4);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutexvar_pd(ix3, a_0_s4));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutexvar_pd(ix8, a_0_s4));
+            __m512d a_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix9, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix10, a_0_s3)), _mm512_permutexvar_pd(ix12, a_0_s4));
+            __m512d a_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix14, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix15, a_0_s3)), _mm512_permutexvar_pd(ix16, a_0_s4));
+            __m512d a_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(a_0_s0, ix17, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix18, a_0_s3)), _mm512_permutexvar_pd(ix19, a_0_s4));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[4 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[4 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[4 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[4 * sc_row + 32]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutexvar_pd(ix3, cold_0_s4));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km7, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutexvar_pd(ix8, cold_0_s4));
+            __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix9, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix10, cold_0_s3)), _mm512_permutexvar_pd(ix12, cold_0_s4));
+            __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix14, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix15, cold_0_s3)), _mm512_permutexvar_pd(ix16, cold_0_s4));
+            __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix18, cold_0_s3)), _mm512_permutexvar_pd(ix19, cold_0_s4));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
+            _mm512_storeu_pd(&c[4 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km36, _mm512_mask_blend_pd(km34, _mm512_permutex2var_pd(e_0, ix32, e_1), _mm512_permutex2var_pd(e_2, ix33, e_3)), _mm512_permutexvar_pd(ix35, e_4));
+            _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km39, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutexvar_pd(ix40, e_4));
+            _mm512_storeu_pd(&c[4 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km46, _mm512_mask_blend_pd(km44, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutexvar_pd(ix45, e_4));
+            _mm512_storeu_pd(&c[4 * sc_row + 32], o_4);
+        }
+        a += 8 * 5;
+        b += 8 * 5;
+        c += 8 * 5;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 5;
+        rest.B += t * 5;
+        rest.C += t * 5;
         rest.batch = g->batch - t;
         bmm_f64_5x5x5_sf_avx512_rows_ab(&rest);
     }
@@ -2737,20 +2735,20 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_5x5x5[16] = {
-    { "bmm_f64_5x5x5_bf_c99_a1b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 225, NULL, bmm_f64_5x5x5_bf_c99_a1b0 },
-    { "bmm_f64_5x5x5_bf_c99_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 250, NULL, bmm_f64_5x5x5_bf_c99_b0 },
-    { "bmm_f64_5x5x5_bf_c99_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 300, NULL, bmm_f64_5x5x5_bf_c99_ab },
-    { "bmm_f64_5x5x5_bf_avx2_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 250, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx2_rows_b0) },
-    { "bmm_f64_5x5x5_bf_avx2_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 250, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx2_rows_ab) },
-    { "bmm_f64_5x5x5_bf_avx512_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 250, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx512_rows_b0) },
-    { "bmm_f64_5x5x5_bf_avx512_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 250, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx512_rows_ab) },
-    { "bmm_f64_5x5x5_sf_c99_a1b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 225, NULL, bmm_f64_5x5x5_sf_c99_a1b0 },
-    { "bmm_f64_5x5x5_sf_c99_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 250, NULL, bmm_f64_5x5x5_sf_c99_b0 },
-    { "bmm_f64_5x5x5_sf_c99_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 300, NULL, bmm_f64_5x5x5_sf_c99_ab },
-    { "bmm_f64_5x5x5_sf_avx2_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 250, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx2_rows_b0) },
-    { "bmm_f64_5x5x5_sf_avx2_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 250, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx2_rows_ab) },
-    { "bmm_f64_5x5x5_sf_avx512_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 250, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_rows_b0) },
-    { "bmm_f64_5x5x5_sf_avx512_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 250, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_rows_ab) },
-    { "bmm_f64_5x5x5_sf_avx512_xb_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 250, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_xb_b0) },
-    { "bmm_f64_5x5x5_sf_avx512_xb_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 250, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_xb_ab) },
+    { "bmm_f64_5x5x5_bf_c99_a1b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_bf_c99_a1b0 },
+    { "bmm_f64_5x5x5_bf_c99_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_bf_c99_b0 },
+    { "bmm_f64_5x5x5_bf_c99_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_bf_c99_ab },
+    { "bmm_f64_5x5x5_bf_avx2_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx2_rows_b0) },
+    { "bmm_f64_5x5x5_bf_avx2_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx2_rows_ab) },
+    { "bmm_f64_5x5x5_bf_avx512_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx512_rows_b0) },
+    { "bmm_f64_5x5x5_bf_avx512_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx512_rows_ab) },
+    { "bmm_f64_5x5x5_sf_c99_a1b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_sf_c99_a1b0 },
+    { "bmm_f64_5x5x5_sf_c99_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_sf_c99_b0 },
+    { "bmm_f64_5x5x5_sf_c99_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_sf_c99_ab },
+    { "bmm_f64_5x5x5_sf_avx2_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx2_rows_b0) },
+    { "bmm_f64_5x5x5_sf_avx2_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx2_rows_ab) },
+    { "bmm_f64_5x5x5_sf_avx512_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_rows_b0) },
+    { "bmm_f64_5x5x5_sf_avx512_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_rows_ab) },
+    { "bmm_f64_5x5x5_sf_avx512_xb_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_xb_b0) },
+    { "bmm_f64_5x5x5_sf_avx512_xb_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_xb_ab) },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f64_5x7x3_bf_c99_a1b0
  * f64 C(5x3) = A*B (alpha = 1, beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 195 flops, 210 loads (A 105, B 105, C 0), 15 stores,
+ * Cost per matrix: 195 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x7x3_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -155,7 +155,7 @@ static void bmm_f64_5x7x3_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_5x7x3_bf_c99_b0
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 210 flops, 210 loads (A 105, B 105, C 0), 15 stores,
+ * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x7x3_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -302,7 +302,7 @@ static void bmm_f64_5x7x3_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_5x7x3_bf_c99_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa c99, form unroll.
- * Cost per matrix: 240 flops, 225 loads (A 105, B 105, C 15), 15 stores,
+ * Cost per matrix: 240 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x7x3_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -451,8 +451,8 @@ static void bmm_f64_5x7x3_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx2_rows_b0
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 42 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * 42 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -556,8 +556,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx2_rows_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 47 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -647,11 +647,11 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_f64_args *BM
             acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
             __m256d a4_6 = _mm256_set1_pd(a[34]);
             acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask3), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3], mask3))));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6], mask3))));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9], mask3))));
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -663,8 +663,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx512_rows_b0
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 42 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * 42 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -768,8 +768,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx512_rows_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 47 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -859,11 +859,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_f64_args
             acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
             __m512d a4_6 = _mm512_set1_pd(a[34]);
             acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]))));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]))));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]))));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -875,8 +875,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx512_flat_b0
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops, 9 vector registers, 12 vector loads,
- * 3 vector stores, 35 lane permutes. */
+ * Cost per matrix: 210 useful flops in 24 vector arithmetic ops, 3 vector accumulators,
+ * 12 vector loads, 3 vector stores, 35 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -964,8 +964,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx512_flat_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops, 9 vector registers, 15 vector loads,
- * 3 vector stores, 35 lane permutes. */
+ * Cost per matrix: 210 useful flops in 27 vector arithmetic ops, 3 vector accumulators,
+ * 15 vector loads, 3 vector stores, 35 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1042,9 +1042,9 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_f64_args
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as1_0, ix17, as1_1), bk6_2, acc1);
         __m512d bk6_1 = _mm512_permutexvar_pd(ix5, br6_0);
         acc2 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix18, as2_0), bk6_1, acc2);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]), _mm512_mul_pd(valpha, acc1)));
-        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc2)));
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(valpha, acc0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]))));
+        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(valpha, acc1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]))));
+        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(valpha, acc2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]))));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1054,7 +1054,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_f64_args
 
 /* bmm_f64_5x7x3_sf_c99_a1b0
  * f64 C(5x3) = A*B (alpha = 1, beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 195 flops, 210 loads (A 105, B 105, C 0), 15 stores,
+ * Cost per matrix: 195 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x7x3_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1203,7 +1203,7 @@ static void bmm_f64_5x7x3_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_5x7x3_sf_c99_b0
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 210 flops, 210 loads (A 105, B 105, C 0), 15 stores,
+ * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x7x3_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1353,7 +1353,7 @@ static void bmm_f64_5x7x3_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_5x7x3_sf_c99_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa c99, form unroll.
- * Cost per matrix: 240 flops, 225 loads (A 105, B 105, C 15), 15 stores,
+ * Cost per matrix: 240 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_5x7x3_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1505,8 +1505,8 @@ static void bmm_f64_5x7x3_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_sf_avx2_rows_b0
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 42 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * 42 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1613,8 +1613,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_sf_avx2_rows_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 47 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1707,11 +1707,11 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_f64_args *BM
             acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
             __m256d a4_6 = _mm256_set1_pd(a[4 * sa_row + 6]);
             acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1723,8 +1723,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_sf_avx512_rows_b0
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 42 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * 42 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1831,8 +1831,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_sf_avx512_rows_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops, 7 vector registers, 47 vector loads,
- * 5 vector stores, 0 lane permutes. */
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1925,11 +1925,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_ab(const bmm_f64_args
             acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
             __m512d a4_6 = _mm512_set1_pd(a[4 * sa_row + 6]);
             acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1942,9 +1942,10 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_ab(const bmm_f64_args
 /* bmm_f64_5x7x3_sf_avx512_xb_b0
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 210 useful flops per matrix, 33 vector values live,
- * 56 vector loads, 15 vector stores, 212 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 7, 3, 3), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 210 useful flops per matrix in 120 vector arithmetic ops,
+ * 3 vector accumulators, 56 vector loads, 15 vector stores, 212 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2008,290 +2009,288 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_b0(const bmm_f64_args *
     const __m512i ix51 = _mm512_set_epi64(7, 0, 0, 6, 0, 0, 5, 0);
     const __mmask8 km52 = (__mmask8)0x92;
     int64_t t = 0;
-    if (g->sa_batch == 7 && g->sb_batch == 3 && g->sc_batch == 3) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_pd(ix1, b0_0_s2));
-            __m512d b0_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_pd(ix4, b0_0_s2));
-            __m512d b0_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix6, b0_0_s1), _mm512_permutexvar_pd(ix7, b0_0_s2));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_pd(ix1, b1_0_s2));
-            __m512d b1_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_pd(ix4, b1_0_s2));
-            __m512d b1_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix6, b1_0_s1), _mm512_permutexvar_pd(ix7, b1_0_s2));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_pd(ix1, b2_0_s2));
-            __m512d b2_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_pd(ix4, b2_0_s2));
-            __m512d b2_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix6, b2_0_s1), _mm512_permutexvar_pd(ix7, b2_0_s2));
-            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
-            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
-            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
-            __m512d b3_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutexvar_pd(ix1, b3_0_s2));
-            __m512d b3_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b3_0_s0, ix3, b3_0_s1), _mm512_permutexvar_pd(ix4, b3_0_s2));
-            __m512d b3_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b3_0_s0, ix6, b3_0_s1), _mm512_permutexvar_pd(ix7, b3_0_s2));
-            __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
-            __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
-            __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
-            __m512d b4_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutexvar_pd(ix1, b4_0_s2));
-            __m512d b4_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b4_0_s0, ix3, b4_0_s1), _mm512_permutexvar_pd(ix4, b4_0_s2));
-            __m512d b4_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b4_0_s0, ix6, b4_0_s1), _mm512_permutexvar_pd(ix7, b4_0_s2));
-            __m512d b5_0_s0 = _mm512_loadu_pd(&b[5 * sb_row]);
-            __m512d b5_0_s1 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
-            __m512d b5_0_s2 = _mm512_loadu_pd(&b[5 * sb_row + 16]);
-            __m512d b5_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix0, b5_0_s1), _mm512_permutexvar_pd(ix1, b5_0_s2));
-            __m512d b5_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b5_0_s0, ix3, b5_0_s1), _mm512_permutexvar_pd(ix4, b5_0_s2));
-            __m512d b5_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b5_0_s0, ix6, b5_0_s1), _mm512_permutexvar_pd(ix7, b5_0_s2));
-            __m512d b6_0_s0 = _mm512_loadu_pd(&b[6 * sb_row]);
-            __m512d b6_0_s1 = _mm512_loadu_pd(&b[6 * sb_row + 8]);
-            __m512d b6_0_s2 = _mm512_loadu_pd(&b[6 * sb_row + 16]);
-            __m512d b6_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b6_0_s0, ix0, b6_0_s1), _mm512_permutexvar_pd(ix1, b6_0_s2));
-            __m512d b6_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b6_0_s0, ix3, b6_0_s1), _mm512_permutexvar_pd(ix4, b6_0_s2));
-            __m512d b6_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b6_0_s0, ix6, b6_0_s1), _mm512_permutexvar_pd(ix7, b6_0_s2));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[40]);
-                __m512d a_0_s6 = _mm512_loadu_pd(&a[48]);
-                __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
-                __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
-                __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
-                __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
-                __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
-                __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
-                __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d o_0 = _mm512_mask_blend_pd(km46, _mm512_permutex2var_pd(e_0, ix44, e_1), _mm512_permutexvar_pd(ix45, e_2));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km49, _mm512_permutex2var_pd(e_0, ix47, e_1), _mm512_permutexvar_pd(ix48, e_2));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km52, _mm512_permutex2var_pd(e_0, ix50, e_1), _mm512_permutexvar_pd(ix51, e_2));
-                _mm512_storeu_pd(&c[16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[1 * sa_row + 40]);
-                __m512d a_0_s6 = _mm512_loadu_pd(&a[1 * sa_row + 48]);
-                __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
-                __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
-                __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
-                __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
-                __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
-                __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
-                __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d o_0 = _mm512_mask_blend_pd(km46, _mm512_permutex2var_pd(e_0, ix44, e_1), _mm512_permutexvar_pd(ix45, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km49, _mm512_permutex2var_pd(e_0, ix47, e_1), _mm512_permutexvar_pd(ix48, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km52, _mm512_permutex2var_pd(e_0, ix50, e_1), _mm512_permutexvar_pd(ix51, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[2 * sa_row + 40]);
-                __m512d a_0_s6 = _mm512_loadu_pd(&a[2 * sa_row + 48]);
-                __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
-                __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
-                __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
-                __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
-                __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
-                __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
-                __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d o_0 = _mm512_mask_blend_pd(km46, _mm512_permutex2var_pd(e_0, ix44, e_1), _mm512_permutexvar_pd(ix45, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km49, _mm512_permutex2var_pd(e_0, ix47, e_1), _mm512_permutexvar_pd(ix48, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km52, _mm512_permutex2var_pd(e_0, ix50, e_1), _mm512_permutexvar_pd(ix51, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[3 * sa_row + 40]);
-                __m512d a_0_s6 = _mm512_loadu_pd(&a[3 * sa_row + 48]);
-                __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
-                __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
-                __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
-                __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
-                __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
-                __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
-                __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d o_0 = _mm512_mask_blend_pd(km46, _mm512_permutex2var_pd(e_0, ix44, e_1), _mm512_permutexvar_pd(ix45, e_2));
-                _mm512_storeu_pd(&c[3 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km49, _mm512_permutex2var_pd(e_0, ix47, e_1), _mm512_permutexvar_pd(ix48, e_2));
-                _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km52, _mm512_permutex2var_pd(e_0, ix50, e_1), _mm512_permutexvar_pd(ix51, e_2));
-                _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[4 * sa_row + 40]);
-                __m512d a_0_s6 = _mm512_loadu_pd(&a[4 * sa_row + 48]);
-                __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
-                __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
-                __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
-                __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
-                __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
-                __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
-                __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d o_0 = _mm512_mask_blend_pd(km46, _mm512_permutex2var_pd(e_0, ix44, e_1), _mm512_permutexvar_pd(ix45, e_2));
-                _mm512_storeu_pd(&c[4 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km49, _mm512_permutex2var_pd(e_0, ix47, e_1), _mm512_permutexvar_pd(ix48, e_2));
-                _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km52, _mm512_permutex2var_pd(e_0, ix50, e_1), _mm512_permutexvar_pd(ix51, e_2));
-                _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
-            }
-            a += 8 * 7;
-            b += 8 * 3;
-            c += 8 * 3;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_pd(ix1, b0_0_s2));
+        __m512d b0_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_pd(ix4, b0_0_s2));
+        __m512d b0_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix6, b0_0_s1), _mm512_permutexvar_pd(ix7, b0_0_s2));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_pd(ix1, b1_0_s2));
+        __m512d b1_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_pd(ix4, b1_0_s2));
+        __m512d b1_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix6, b1_0_s1), _mm512_permutexvar_pd(ix7, b1_0_s2));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_pd(ix1, b2_0_s2));
+        __m512d b2_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_pd(ix4, b2_0_s2));
+        __m512d b2_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix6, b2_0_s1), _mm512_permutexvar_pd(ix7, b2_0_s2));
+        __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+        __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+        __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+        __m512d b3_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutexvar_pd(ix1, b3_0_s2));
+        __m512d b3_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b3_0_s0, ix3, b3_0_s1), _mm512_permutexvar_pd(ix4, b3_0_s2));
+        __m512d b3_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b3_0_s0, ix6, b3_0_s1), _mm512_permutexvar_pd(ix7, b3_0_s2));
+        __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
+        __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
+        __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
+        __m512d b4_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutexvar_pd(ix1, b4_0_s2));
+        __m512d b4_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b4_0_s0, ix3, b4_0_s1), _mm512_permutexvar_pd(ix4, b4_0_s2));
+        __m512d b4_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b4_0_s0, ix6, b4_0_s1), _mm512_permutexvar_pd(ix7, b4_0_s2));
+        __m512d b5_0_s0 = _mm512_loadu_pd(&b[5 * sb_row]);
+        __m512d b5_0_s1 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
+        __m512d b5_0_s2 = _mm512_loadu_pd(&b[5 * sb_row + 16]);
+        __m512d b5_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix0, b5_0_s1), _mm512_permutexvar_pd(ix1, b5_0_s2));
+        __m512d b5_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b5_0_s0, ix3, b5_0_s1), _mm512_permutexvar_pd(ix4, b5_0_s2));
+        __m512d b5_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b5_0_s0, ix6, b5_0_s1), _mm512_permutexvar_pd(ix7, b5_0_s2));
+        __m512d b6_0_s0 = _mm512_loadu_pd(&b[6 * sb_row]);
+        __m512d b6_0_s1 = _mm512_loadu_pd(&b[6 * sb_row + 8]);
+        __m512d b6_0_s2 = _mm512_loadu_pd(&b[6 * sb_row + 16]);
+        __m512d b6_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b6_0_s0, ix0, b6_0_s1), _mm512_permutexvar_pd(ix1, b6_0_s2));
+        __m512d b6_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b6_0_s0, ix3, b6_0_s1), _mm512_permutexvar_pd(ix4, b6_0_s2));
+        __m512d b6_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b6_0_s0, ix6, b6_0_s1), _mm512_permutexvar_pd(ix7, b6_0_s2));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[40]);
+            __m512d a_0_s6 = _mm512_loadu_pd(&a[48]);
+            __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
+            __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
+            __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
+            __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
+            __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
+            __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
+            __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d o_0 = _mm512_mask_blend_pd(km46, _mm512_permutex2var_pd(e_0, ix44, e_1), _mm512_permutexvar_pd(ix45, e_2));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km49, _mm512_permutex2var_pd(e_0, ix47, e_1), _mm512_permutexvar_pd(ix48, e_2));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km52, _mm512_permutex2var_pd(e_0, ix50, e_1), _mm512_permutexvar_pd(ix51, e_2));
+            _mm512_storeu_pd(&c[16], o_2);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[1 * sa_row + 40]);
+            __m512d a_0_s6 = _mm512_loadu_pd(&a[1 * sa_row + 48]);
+            __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
+            __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
+            __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
+            __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
+            __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
+            __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
+            __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d o_0 = _mm512_mask_blend_pd(km46, _mm512_permutex2var_pd(e_0, ix44, e_1), _mm512_permutexvar_pd(ix45, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km49, _mm512_permutex2var_pd(e_0, ix47, e_1), _mm512_permutexvar_pd(ix48, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km52, _mm512_permutex2var_pd(e_0, ix50, e_1), _mm512_permutexvar_pd(ix51, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[2 * sa_row + 40]);
+            __m512d a_0_s6 = _mm512_loadu_pd(&a[2 * sa_row + 48]);
+            __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
+            __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
+            __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
+            __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
+            __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
+            __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
+            __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d o_0 = _mm512_mask_blend_pd(km46, _mm512_permutex2var_pd(e_0, ix44, e_1), _mm512_permutexvar_pd(ix45, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km49, _mm512_permutex2var_pd(e_0, ix47, e_1), _mm512_permutexvar_pd(ix48, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km52, _mm512_permutex2var_pd(e_0, ix50, e_1), _mm512_permutexvar_pd(ix51, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[3 * sa_row + 40]);
+            __m512d a_0_s6 = _mm512_loadu_pd(&a[3 * sa_row + 48]);
+            __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
+            __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
+            __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
+            __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
+            __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
+            __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
+            __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d o_0 = _mm512_mask_blend_pd(km46, _mm512_permutex2var_pd(e_0, ix44, e_1), _mm512_permutexvar_pd(ix45, e_2));
+            _mm512_storeu_pd(&c[3 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km49, _mm512_permutex2var_pd(e_0, ix47, e_1), _mm512_permutexvar_pd(ix48, e_2));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km52, _mm512_permutex2var_pd(e_0, ix50, e_1), _mm512_permutexvar_pd(ix51, e_2));
+            _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[4 * sa_row + 40]);
+            __m512d a_0_s6 = _mm512_loadu_pd(&a[4 * sa_row + 48]);
+            __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
+            __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
+            __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
+            __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
+            __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
+            __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
+            __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d o_0 = _mm512_mask_blend_pd(km46, _mm512_permutex2var_pd(e_0, ix44, e_1), _mm512_permutexvar_pd(ix45, e_2));
+            _mm512_storeu_pd(&c[4 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km49, _mm512_permutex2var_pd(e_0, ix47, e_1), _mm512_permutexvar_pd(ix48, e_2));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km52, _mm512_permutex2var_pd(e_0, ix50, e_1), _mm512_permutexvar_pd(ix51, e_2));
+            _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
+        }
+        a += 8 * 7;
+        b += 8 * 3;
+        c += 8 * 3;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 7;
+        rest.B += t * 3;
+        rest.C += t * 3;
         rest.batch = g->batch - t;
         bmm_f64_5x7x3_sf_avx512_rows_b0(&rest);
     }
@@ -2302,9 +2301,10 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_b0(const bmm_f64_args *
 /* bmm_f64_5x7x3_sf_avx512_xb_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 210 useful flops per matrix, 33 vector values live,
- * 71 vector loads, 15 vector stores, 242 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 7, 3, 3), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 210 useful flops per matrix in 135 vector arithmetic ops,
+ * 6 vector accumulators, 71 vector loads, 15 vector stores, 242 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2358,8 +2358,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix40 = _mm512_set_epi64(0, 0, 9, 2, 0, 0, 0, 0);
     const __mmask8 km41 = (__mmask8)0x30;
     const __m512i ix42 = _mm512_set_epi64(7, 0, 0, 0, 0, 0, 0, 0);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512i ix45 = _mm512_set_epi64(10, 2, 0, 9, 1, 0, 8, 0);
     const __m512i ix46 = _mm512_set_epi64(0, 0, 1, 0, 0, 0, 0, 0);
     const __mmask8 km47 = (__mmask8)0x24;
@@ -2370,320 +2370,318 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix52 = _mm512_set_epi64(7, 0, 0, 6, 0, 0, 5, 0);
     const __mmask8 km53 = (__mmask8)0x92;
     int64_t t = 0;
-    if (g->sa_batch == 7 && g->sb_batch == 3 && g->sc_batch == 3) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_pd(ix1, b0_0_s2));
-            __m512d b0_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_pd(ix4, b0_0_s2));
-            __m512d b0_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix6, b0_0_s1), _mm512_permutexvar_pd(ix7, b0_0_s2));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_pd(ix1, b1_0_s2));
-            __m512d b1_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_pd(ix4, b1_0_s2));
-            __m512d b1_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix6, b1_0_s1), _mm512_permutexvar_pd(ix7, b1_0_s2));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_pd(ix1, b2_0_s2));
-            __m512d b2_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_pd(ix4, b2_0_s2));
-            __m512d b2_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix6, b2_0_s1), _mm512_permutexvar_pd(ix7, b2_0_s2));
-            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
-            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
-            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
-            __m512d b3_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutexvar_pd(ix1, b3_0_s2));
-            __m512d b3_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b3_0_s0, ix3, b3_0_s1), _mm512_permutexvar_pd(ix4, b3_0_s2));
-            __m512d b3_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b3_0_s0, ix6, b3_0_s1), _mm512_permutexvar_pd(ix7, b3_0_s2));
-            __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
-            __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
-            __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
-            __m512d b4_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutexvar_pd(ix1, b4_0_s2));
-            __m512d b4_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b4_0_s0, ix3, b4_0_s1), _mm512_permutexvar_pd(ix4, b4_0_s2));
-            __m512d b4_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b4_0_s0, ix6, b4_0_s1), _mm512_permutexvar_pd(ix7, b4_0_s2));
-            __m512d b5_0_s0 = _mm512_loadu_pd(&b[5 * sb_row]);
-            __m512d b5_0_s1 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
-            __m512d b5_0_s2 = _mm512_loadu_pd(&b[5 * sb_row + 16]);
-            __m512d b5_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix0, b5_0_s1), _mm512_permutexvar_pd(ix1, b5_0_s2));
-            __m512d b5_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b5_0_s0, ix3, b5_0_s1), _mm512_permutexvar_pd(ix4, b5_0_s2));
-            __m512d b5_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b5_0_s0, ix6, b5_0_s1), _mm512_permutexvar_pd(ix7, b5_0_s2));
-            __m512d b6_0_s0 = _mm512_loadu_pd(&b[6 * sb_row]);
-            __m512d b6_0_s1 = _mm512_loadu_pd(&b[6 * sb_row + 8]);
-            __m512d b6_0_s2 = _mm512_loadu_pd(&b[6 * sb_row + 16]);
-            __m512d b6_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b6_0_s0, ix0, b6_0_s1), _mm512_permutexvar_pd(ix1, b6_0_s2));
-            __m512d b6_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b6_0_s0, ix3, b6_0_s1), _mm512_permutexvar_pd(ix4, b6_0_s2));
-            __m512d b6_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b6_0_s0, ix6, b6_0_s1), _mm512_permutexvar_pd(ix7, b6_0_s2));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[40]);
-                __m512d a_0_s6 = _mm512_loadu_pd(&a[48]);
-                __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
-                __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
-                __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
-                __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
-                __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
-                __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
-                __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[0]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[16]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutexvar_pd(ix1, cold_s2));
-                __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutexvar_pd(ix4, cold_s2));
-                __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix6, cold_s1), _mm512_permutexvar_pd(ix7, cold_s2));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km53, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutexvar_pd(ix52, e_2));
-                _mm512_storeu_pd(&c[16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[1 * sa_row + 40]);
-                __m512d a_0_s6 = _mm512_loadu_pd(&a[1 * sa_row + 48]);
-                __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
-                __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
-                __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
-                __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
-                __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
-                __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
-                __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutexvar_pd(ix1, cold_s2));
-                __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutexvar_pd(ix4, cold_s2));
-                __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix6, cold_s1), _mm512_permutexvar_pd(ix7, cold_s2));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km53, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutexvar_pd(ix52, e_2));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[2 * sa_row + 40]);
-                __m512d a_0_s6 = _mm512_loadu_pd(&a[2 * sa_row + 48]);
-                __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
-                __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
-                __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
-                __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
-                __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
-                __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
-                __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutexvar_pd(ix1, cold_s2));
-                __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutexvar_pd(ix4, cold_s2));
-                __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix6, cold_s1), _mm512_permutexvar_pd(ix7, cold_s2));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km53, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutexvar_pd(ix52, e_2));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[3 * sa_row + 40]);
-                __m512d a_0_s6 = _mm512_loadu_pd(&a[3 * sa_row + 48]);
-                __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
-                __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
-                __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
-                __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
-                __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
-                __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
-                __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[3 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[3 * sc_row + 16]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutexvar_pd(ix1, cold_s2));
-                __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutexvar_pd(ix4, cold_s2));
-                __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix6, cold_s1), _mm512_permutexvar_pd(ix7, cold_s2));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
-                _mm512_storeu_pd(&c[3 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
-                _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km53, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutexvar_pd(ix52, e_2));
-                _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[4 * sa_row + 40]);
-                __m512d a_0_s6 = _mm512_loadu_pd(&a[4 * sa_row + 48]);
-                __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
-                __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
-                __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
-                __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
-                __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
-                __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
-                __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[4 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[4 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[4 * sc_row + 16]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutexvar_pd(ix1, cold_s2));
-                __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix3, cold_s1), _mm512_permutexvar_pd(ix4, cold_s2));
-                __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_s0, ix6, cold_s1), _mm512_permutexvar_pd(ix7, cold_s2));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
-                _mm512_storeu_pd(&c[4 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
-                _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km53, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutexvar_pd(ix52, e_2));
-                _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
-            }
-            a += 8 * 7;
-            b += 8 * 3;
-            c += 8 * 3;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutexvar_pd(ix1, b0_0_s2));
+        __m512d b0_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix3, b0_0_s1), _mm512_permutexvar_pd(ix4, b0_0_s2));
+        __m512d b0_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b0_0_s0, ix6, b0_0_s1), _mm512_permutexvar_pd(ix7, b0_0_s2));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutexvar_pd(ix1, b1_0_s2));
+        __m512d b1_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix3, b1_0_s1), _mm512_permutexvar_pd(ix4, b1_0_s2));
+        __m512d b1_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b1_0_s0, ix6, b1_0_s1), _mm512_permutexvar_pd(ix7, b1_0_s2));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutexvar_pd(ix1, b2_0_s2));
+        __m512d b2_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix3, b2_0_s1), _mm512_permutexvar_pd(ix4, b2_0_s2));
+        __m512d b2_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b2_0_s0, ix6, b2_0_s1), _mm512_permutexvar_pd(ix7, b2_0_s2));
+        __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+        __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+        __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+        __m512d b3_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutexvar_pd(ix1, b3_0_s2));
+        __m512d b3_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b3_0_s0, ix3, b3_0_s1), _mm512_permutexvar_pd(ix4, b3_0_s2));
+        __m512d b3_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b3_0_s0, ix6, b3_0_s1), _mm512_permutexvar_pd(ix7, b3_0_s2));
+        __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
+        __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
+        __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
+        __m512d b4_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutexvar_pd(ix1, b4_0_s2));
+        __m512d b4_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b4_0_s0, ix3, b4_0_s1), _mm512_permutexvar_pd(ix4, b4_0_s2));
+        __m512d b4_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b4_0_s0, ix6, b4_0_s1), _mm512_permutexvar_pd(ix7, b4_0_s2));
+        __m512d b5_0_s0 = _mm512_loadu_pd(&b[5 * sb_row]);
+        __m512d b5_0_s1 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
+        __m512d b5_0_s2 = _mm512_loadu_pd(&b[5 * sb_row + 16]);
+        __m512d b5_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix0, b5_0_s1), _mm512_permutexvar_pd(ix1, b5_0_s2));
+        __m512d b5_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b5_0_s0, ix3, b5_0_s1), _mm512_permutexvar_pd(ix4, b5_0_s2));
+        __m512d b5_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b5_0_s0, ix6, b5_0_s1), _mm512_permutexvar_pd(ix7, b5_0_s2));
+        __m512d b6_0_s0 = _mm512_loadu_pd(&b[6 * sb_row]);
+        __m512d b6_0_s1 = _mm512_loadu_pd(&b[6 * sb_row + 8]);
+        __m512d b6_0_s2 = _mm512_loadu_pd(&b[6 * sb_row + 16]);
+        __m512d b6_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b6_0_s0, ix0, b6_0_s1), _mm512_permutexvar_pd(ix1, b6_0_s2));
+        __m512d b6_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b6_0_s0, ix3, b6_0_s1), _mm512_permutexvar_pd(ix4, b6_0_s2));
+        __m512d b6_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(b6_0_s0, ix6, b6_0_s1), _mm512_permutexvar_pd(ix7, b6_0_s2));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[40]);
+            __m512d a_0_s6 = _mm512_loadu_pd(&a[48]);
+            __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
+            __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
+            __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
+            __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
+            __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
+            __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
+            __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[0]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[16]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
+            __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
+            __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km53, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutexvar_pd(ix52, e_2));
+            _mm512_storeu_pd(&c[16], o_2);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[1 * sa_row + 40]);
+            __m512d a_0_s6 = _mm512_loadu_pd(&a[1 * sa_row + 48]);
+            __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
+            __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
+            __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
+            __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
+            __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
+            __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
+            __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
+            __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
+            __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km53, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutexvar_pd(ix52, e_2));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[2 * sa_row + 40]);
+            __m512d a_0_s6 = _mm512_loadu_pd(&a[2 * sa_row + 48]);
+            __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
+            __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
+            __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
+            __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
+            __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
+            __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
+            __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
+            __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
+            __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km53, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutexvar_pd(ix52, e_2));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[3 * sa_row + 40]);
+            __m512d a_0_s6 = _mm512_loadu_pd(&a[3 * sa_row + 48]);
+            __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
+            __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
+            __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
+            __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
+            __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
+            __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
+            __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[3 * sc_row + 16]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
+            __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
+            __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
+            _mm512_storeu_pd(&c[3 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km53, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutexvar_pd(ix52, e_2));
+            _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[4 * sa_row + 40]);
+            __m512d a_0_s6 = _mm512_loadu_pd(&a[4 * sa_row + 48]);
+            __m512d a_0 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5)), _mm512_permutexvar_pd(ix13, a_0_s6));
+            __m512d a_1 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix15, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix16, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix17, a_0_s5)), _mm512_permutexvar_pd(ix18, a_0_s6));
+            __m512d a_2 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix19, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix20, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5)), _mm512_permutexvar_pd(ix23, a_0_s6));
+            __m512d a_3 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km21, _mm512_permutex2var_pd(a_0_s0, ix24, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix25, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix26, a_0_s5)), _mm512_permutexvar_pd(ix27, a_0_s6));
+            __m512d a_4 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix28, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix29, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix31, a_0_s5)), _mm512_permutexvar_pd(ix33, a_0_s6));
+            __m512d a_5 = _mm512_mask_blend_pd(km14, _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix34, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix35, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix36, a_0_s5)), _mm512_permutexvar_pd(ix37, a_0_s6));
+            __m512d a_6 = _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km41, _mm512_mask_blend_pd(km30, _mm512_permutex2var_pd(a_0_s0, ix38, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix39, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix40, a_0_s5)), _mm512_permutexvar_pd(ix42, a_0_s6));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_6, b6_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_6, b6_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_6, b6_2, acc_2);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[4 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[4 * sc_row + 16]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
+            __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
+            __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
+            _mm512_storeu_pd(&c[4 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km53, _mm512_permutex2var_pd(e_0, ix51, e_1), _mm512_permutexvar_pd(ix52, e_2));
+            _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
+        }
+        a += 8 * 7;
+        b += 8 * 3;
+        c += 8 * 3;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 7;
+        rest.B += t * 3;
+        rest.C += t * 3;
         rest.batch = g->batch - t;
         bmm_f64_5x7x3_sf_avx512_rows_ab(&rest);
     }
@@ -2691,22 +2689,22 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_5x7x3[18] = {
-    { "bmm_f64_5x7x3_bf_c99_a1b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 195, NULL, bmm_f64_5x7x3_bf_c99_a1b0 },
-    { "bmm_f64_5x7x3_bf_c99_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 210, NULL, bmm_f64_5x7x3_bf_c99_b0 },
-    { "bmm_f64_5x7x3_bf_c99_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 240, NULL, bmm_f64_5x7x3_bf_c99_ab },
-    { "bmm_f64_5x7x3_bf_avx2_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx2_rows_b0) },
-    { "bmm_f64_5x7x3_bf_avx2_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx2_rows_ab) },
-    { "bmm_f64_5x7x3_bf_avx512_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_rows_b0) },
-    { "bmm_f64_5x7x3_bf_avx512_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_rows_ab) },
-    { "bmm_f64_5x7x3_bf_avx512_flat_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "flat", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_flat_b0) },
-    { "bmm_f64_5x7x3_bf_avx512_flat_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "flat", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_flat_ab) },
-    { "bmm_f64_5x7x3_sf_c99_a1b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 195, NULL, bmm_f64_5x7x3_sf_c99_a1b0 },
-    { "bmm_f64_5x7x3_sf_c99_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 210, NULL, bmm_f64_5x7x3_sf_c99_b0 },
-    { "bmm_f64_5x7x3_sf_c99_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 240, NULL, bmm_f64_5x7x3_sf_c99_ab },
-    { "bmm_f64_5x7x3_sf_avx2_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx2_rows_b0) },
-    { "bmm_f64_5x7x3_sf_avx2_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx2_rows_ab) },
-    { "bmm_f64_5x7x3_sf_avx512_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_rows_b0) },
-    { "bmm_f64_5x7x3_sf_avx512_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_rows_ab) },
-    { "bmm_f64_5x7x3_sf_avx512_xb_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_xb_b0) },
-    { "bmm_f64_5x7x3_sf_avx512_xb_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 210, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_xb_ab) },
+    { "bmm_f64_5x7x3_bf_c99_a1b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_bf_c99_a1b0 },
+    { "bmm_f64_5x7x3_bf_c99_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_bf_c99_b0 },
+    { "bmm_f64_5x7x3_bf_c99_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_bf_c99_ab },
+    { "bmm_f64_5x7x3_bf_avx2_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx2_rows_b0) },
+    { "bmm_f64_5x7x3_bf_avx2_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx2_rows_ab) },
+    { "bmm_f64_5x7x3_bf_avx512_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_rows_b0) },
+    { "bmm_f64_5x7x3_bf_avx512_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_rows_ab) },
+    { "bmm_f64_5x7x3_bf_avx512_flat_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_flat_b0) },
+    { "bmm_f64_5x7x3_bf_avx512_flat_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_flat_ab) },
+    { "bmm_f64_5x7x3_sf_c99_a1b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_sf_c99_a1b0 },
+    { "bmm_f64_5x7x3_sf_c99_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_sf_c99_b0 },
+    { "bmm_f64_5x7x3_sf_c99_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_sf_c99_ab },
+    { "bmm_f64_5x7x3_sf_avx2_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx2_rows_b0) },
+    { "bmm_f64_5x7x3_sf_avx2_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx2_rows_ab) },
+    { "bmm_f64_5x7x3_sf_avx512_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_rows_b0) },
+    { "bmm_f64_5x7x3_sf_avx512_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_rows_ab) },
+    { "bmm_f64_5x7x3_sf_avx512_xb_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_xb_b0) },
+    { "bmm_f64_5x7x3_sf_avx512_xb_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_xb_ab) },
 };

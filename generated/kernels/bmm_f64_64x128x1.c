@@ -9,7 +9,7 @@
 
 /* bmm_f64_64x128x1_bf_c99_t4x1_a1b0
  * f64 C(64x1) = A*B (alpha = 1, beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
- * Cost per matrix: 16320 flops, 16384 loads (A 8192, B 8192, C 0), 64 stores,
+ * Cost per matrix: 16320 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x128x1_bf_c99_t4x1_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -43,7 +43,7 @@ static void bmm_f64_64x128x1_bf_c99_t4x1_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_64x128x1_bf_c99_t4x1_b0
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
- * Cost per matrix: 16384 flops, 16384 loads (A 8192, B 8192, C 0), 64 stores,
+ * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x128x1_bf_c99_t4x1_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -78,7 +78,7 @@ static void bmm_f64_64x128x1_bf_c99_t4x1_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_64x128x1_bf_c99_t4x1_ab
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
- * Cost per matrix: 16512 flops, 16448 loads (A 8192, B 8192, C 64), 64 stores,
+ * Cost per matrix: 16512 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x128x1_bf_c99_t4x1_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -115,8 +115,8 @@ static void bmm_f64_64x128x1_bf_c99_t4x1_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x128x1_bf_avx2_dot_b0
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa avx2, form dot.
- * Cost per matrix: 16384 useful flops, 14 vector registers, 2080 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2048 vector arithmetic ops, 12 vector accumulators,
+ * 2240 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2450,8 +2450,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x128x1_bf_avx2_dot_ab
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa avx2, form dot.
- * Cost per matrix: 16384 useful flops, 14 vector registers, 2080 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2048 vector arithmetic ops, 12 vector accumulators,
+ * 2240 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4786,8 +4786,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x128x1_bf_avx512_dot_b0
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa avx512, form dot.
- * Cost per matrix: 16384 useful flops, 26 vector registers, 1040 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 24 vector accumulators,
+ * 1072 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5947,8 +5947,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x128x1_bf_avx512_dot_ab
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa avx512, form dot.
- * Cost per matrix: 16384 useful flops, 26 vector registers, 1040 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 24 vector accumulators,
+ * 1072 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7108,7 +7108,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_ab(const bmm_f64_ar
 
 /* bmm_f64_64x128x1_sf_c99_t4x1_a1b0
  * f64 C(64x1) = A*B (alpha = 1, beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
- * Cost per matrix: 16320 flops, 16384 loads (A 8192, B 8192, C 0), 64 stores,
+ * Cost per matrix: 16320 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x128x1_sf_c99_t4x1_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -7145,7 +7145,7 @@ static void bmm_f64_64x128x1_sf_c99_t4x1_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_64x128x1_sf_c99_t4x1_b0
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
- * Cost per matrix: 16384 flops, 16384 loads (A 8192, B 8192, C 0), 64 stores,
+ * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x128x1_sf_c99_t4x1_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -7183,7 +7183,7 @@ static void bmm_f64_64x128x1_sf_c99_t4x1_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_64x128x1_sf_c99_t4x1_ab
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
- * Cost per matrix: 16512 flops, 16448 loads (A 8192, B 8192, C 64), 64 stores,
+ * Cost per matrix: 16512 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x128x1_sf_c99_t4x1_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -7223,8 +7223,8 @@ static void bmm_f64_64x128x1_sf_c99_t4x1_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x128x1_sf_avx2_dot_b0
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa avx2, form dot.
- * Cost per matrix: 16384 useful flops, 14 vector registers, 2208 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2048 vector arithmetic ops, 12 vector accumulators,
+ * 2368 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9563,8 +9563,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x128x1_sf_avx2_dot_ab
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa avx2, form dot.
- * Cost per matrix: 16384 useful flops, 14 vector registers, 2208 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 2048 vector arithmetic ops, 12 vector accumulators,
+ * 2368 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -11904,8 +11904,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x128x1_sf_avx512_dot_b0
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa avx512, form dot.
- * Cost per matrix: 16384 useful flops, 26 vector registers, 1168 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 24 vector accumulators,
+ * 1200 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -13070,8 +13070,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x128x1_sf_avx512_dot_ab
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa avx512, form dot.
- * Cost per matrix: 16384 useful flops, 26 vector registers, 1168 vector loads,
- * 64 vector stores, 0 lane permutes. */
+ * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 24 vector accumulators,
+ * 1200 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -14235,18 +14235,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_ab(const bmm_f64_ar
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_64x128x1[14] = {
-    { "bmm_f64_64x128x1_bf_c99_t4x1_a1b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x1", 16320, NULL, bmm_f64_64x128x1_bf_c99_t4x1_a1b0 },
-    { "bmm_f64_64x128x1_bf_c99_t4x1_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x1", 16384, NULL, bmm_f64_64x128x1_bf_c99_t4x1_b0 },
-    { "bmm_f64_64x128x1_bf_c99_t4x1_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x1", 16512, NULL, bmm_f64_64x128x1_bf_c99_t4x1_ab },
-    { "bmm_f64_64x128x1_bf_avx2_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "dot", 16384, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx2_dot_b0) },
-    { "bmm_f64_64x128x1_bf_avx2_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "dot", 16384, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx2_dot_ab) },
-    { "bmm_f64_64x128x1_bf_avx512_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "dot", 16384, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx512_dot_b0) },
-    { "bmm_f64_64x128x1_bf_avx512_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "dot", 16384, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx512_dot_ab) },
-    { "bmm_f64_64x128x1_sf_c99_t4x1_a1b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x1", 16320, NULL, bmm_f64_64x128x1_sf_c99_t4x1_a1b0 },
-    { "bmm_f64_64x128x1_sf_c99_t4x1_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x1", 16384, NULL, bmm_f64_64x128x1_sf_c99_t4x1_b0 },
-    { "bmm_f64_64x128x1_sf_c99_t4x1_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x1", 16512, NULL, bmm_f64_64x128x1_sf_c99_t4x1_ab },
-    { "bmm_f64_64x128x1_sf_avx2_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "dot", 16384, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx2_dot_b0) },
-    { "bmm_f64_64x128x1_sf_avx2_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "dot", 16384, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx2_dot_ab) },
-    { "bmm_f64_64x128x1_sf_avx512_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "dot", 16384, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx512_dot_b0) },
-    { "bmm_f64_64x128x1_sf_avx512_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "dot", 16384, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx512_dot_ab) },
+    { "bmm_f64_64x128x1_bf_c99_t4x1_a1b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x128x1_bf_c99_t4x1_a1b0 },
+    { "bmm_f64_64x128x1_bf_c99_t4x1_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x128x1_bf_c99_t4x1_b0 },
+    { "bmm_f64_64x128x1_bf_c99_t4x1_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x128x1_bf_c99_t4x1_ab },
+    { "bmm_f64_64x128x1_bf_avx2_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx2_dot_b0) },
+    { "bmm_f64_64x128x1_bf_avx2_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx2_dot_ab) },
+    { "bmm_f64_64x128x1_bf_avx512_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx512_dot_b0) },
+    { "bmm_f64_64x128x1_bf_avx512_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx512_dot_ab) },
+    { "bmm_f64_64x128x1_sf_c99_t4x1_a1b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x128x1_sf_c99_t4x1_a1b0 },
+    { "bmm_f64_64x128x1_sf_c99_t4x1_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x128x1_sf_c99_t4x1_b0 },
+    { "bmm_f64_64x128x1_sf_c99_t4x1_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x128x1_sf_c99_t4x1_ab },
+    { "bmm_f64_64x128x1_sf_avx2_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx2_dot_b0) },
+    { "bmm_f64_64x128x1_sf_avx2_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx2_dot_ab) },
+    { "bmm_f64_64x128x1_sf_avx512_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx512_dot_b0) },
+    { "bmm_f64_64x128x1_sf_avx512_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx512_dot_ab) },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f64_64x64x64_bf_c99_t4x8_a1b0
  * f64 C(64x64) = A*B (alpha = 1, beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
- * Cost per matrix: 520192 flops, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
+ * Cost per matrix: 520192 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x64x64_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -127,7 +127,7 @@ static void bmm_f64_64x64x64_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_64x64x64_bf_c99_t4x8_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
- * Cost per matrix: 524288 flops, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
+ * Cost per matrix: 524288 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x64x64_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -246,7 +246,7 @@ static void bmm_f64_64x64x64_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_64x64x64_bf_c99_t4x8_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
- * Cost per matrix: 532480 flops, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
+ * Cost per matrix: 532480 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x64x64_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -367,8 +367,8 @@ static void bmm_f64_64x64x64_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx2_rl6_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 44032 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
+ * 44032 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1059,8 +1059,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx2_rl6_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 45056 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
+ * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1107,18 +1107,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 192]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 196]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 256]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 260]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 320]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 324]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]))));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]))));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]))));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]))));
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]))));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]))));
+                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 192]))));
+                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 196]))));
+                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 256]))));
+                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 260]))));
+                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 320]))));
+                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 324]))));
             }
         }
         {
@@ -1146,14 +1146,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3840], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3840]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3844], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3844]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3904], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3904]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3908], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3908]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3968]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3972]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4032]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4036]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[3840], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3840]))));
+            _mm256_storeu_pd(&c[3844], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3844]))));
+            _mm256_storeu_pd(&c[3904], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3904]))));
+            _mm256_storeu_pd(&c[3908], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3908]))));
+            _mm256_storeu_pd(&c[3968], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3968]))));
+            _mm256_storeu_pd(&c[3972], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3972]))));
+            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4032]))));
+            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4036]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1191,18 +1191,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 200]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 204]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 264]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 268]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 328]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 332]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]))));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]))));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]))));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]))));
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]))));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]))));
+                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 200]))));
+                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 204]))));
+                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 264]))));
+                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 268]))));
+                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 328]))));
+                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 332]))));
             }
         }
         {
@@ -1230,14 +1230,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3848], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3848]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3852], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3852]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3912], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3912]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3916], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3916]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3976]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3980]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4040]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4044]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[3848], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3848]))));
+            _mm256_storeu_pd(&c[3852], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3852]))));
+            _mm256_storeu_pd(&c[3912], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3912]))));
+            _mm256_storeu_pd(&c[3916], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3916]))));
+            _mm256_storeu_pd(&c[3976], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3976]))));
+            _mm256_storeu_pd(&c[3980], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3980]))));
+            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4040]))));
+            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4044]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1275,18 +1275,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 208]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 212]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 272]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 276]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 336]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 340]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]))));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]))));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]))));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]))));
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]))));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]))));
+                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 208]))));
+                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 212]))));
+                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 272]))));
+                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 276]))));
+                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 336]))));
+                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 340]))));
             }
         }
         {
@@ -1314,14 +1314,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3856], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3856]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3860], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3860]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3920], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3920]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3924], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3924]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3984]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3988]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4048]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4052]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[3856], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3856]))));
+            _mm256_storeu_pd(&c[3860], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3860]))));
+            _mm256_storeu_pd(&c[3920], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3920]))));
+            _mm256_storeu_pd(&c[3924], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3924]))));
+            _mm256_storeu_pd(&c[3984], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3984]))));
+            _mm256_storeu_pd(&c[3988], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3988]))));
+            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4048]))));
+            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4052]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1359,18 +1359,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 216]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 220]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 280]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 284]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 344]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 348]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]))));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]))));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]))));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]))));
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]))));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]))));
+                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 216]))));
+                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 220]))));
+                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 280]))));
+                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 284]))));
+                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 344]))));
+                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 348]))));
             }
         }
         {
@@ -1398,14 +1398,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3864], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3864]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3868], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3868]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3928], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3928]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3932], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3932]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3992]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3996]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4056]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4060]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[3864], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3864]))));
+            _mm256_storeu_pd(&c[3868], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3868]))));
+            _mm256_storeu_pd(&c[3928], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3928]))));
+            _mm256_storeu_pd(&c[3932], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3932]))));
+            _mm256_storeu_pd(&c[3992], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3992]))));
+            _mm256_storeu_pd(&c[3996], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3996]))));
+            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4056]))));
+            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4060]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1443,18 +1443,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 224]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 228]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 288]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 292]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 352]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 356]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]))));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]))));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]))));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]))));
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]))));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]))));
+                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 224]))));
+                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 228]))));
+                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 288]))));
+                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 292]))));
+                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 352]))));
+                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 356]))));
             }
         }
         {
@@ -1482,14 +1482,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3872], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3872]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3876], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3876]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3936], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3936]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3940], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3940]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4000]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4004]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4064]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4068]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[3872], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3872]))));
+            _mm256_storeu_pd(&c[3876], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3876]))));
+            _mm256_storeu_pd(&c[3936], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3936]))));
+            _mm256_storeu_pd(&c[3940], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3940]))));
+            _mm256_storeu_pd(&c[4000], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4000]))));
+            _mm256_storeu_pd(&c[4004], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4004]))));
+            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4064]))));
+            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4068]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1527,18 +1527,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 232]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 236]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 296]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 300]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 360]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 364]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]))));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]))));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]))));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]))));
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]))));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]))));
+                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 232]))));
+                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 236]))));
+                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 296]))));
+                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 300]))));
+                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 360]))));
+                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 364]))));
             }
         }
         {
@@ -1566,14 +1566,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3880], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3880]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3884], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3884]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3944], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3944]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3948], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3948]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4008]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4012]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4072]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4076]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[3880], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3880]))));
+            _mm256_storeu_pd(&c[3884], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3884]))));
+            _mm256_storeu_pd(&c[3944], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3944]))));
+            _mm256_storeu_pd(&c[3948], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3948]))));
+            _mm256_storeu_pd(&c[4008], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4008]))));
+            _mm256_storeu_pd(&c[4012], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4012]))));
+            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4072]))));
+            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4076]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1611,18 +1611,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 240]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 244]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 304]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 308]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 368]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 372]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]))));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]))));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]))));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]))));
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]))));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]))));
+                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 240]))));
+                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 244]))));
+                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 304]))));
+                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 308]))));
+                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 368]))));
+                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 372]))));
             }
         }
         {
@@ -1650,14 +1650,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3888], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3888]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3892], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3892]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3952], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3952]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3956], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3956]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4016]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4020]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4080]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4084]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[3888], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3888]))));
+            _mm256_storeu_pd(&c[3892], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3892]))));
+            _mm256_storeu_pd(&c[3952], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3952]))));
+            _mm256_storeu_pd(&c[3956], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3956]))));
+            _mm256_storeu_pd(&c[4016], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4016]))));
+            _mm256_storeu_pd(&c[4020], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4020]))));
+            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4080]))));
+            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4084]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1695,18 +1695,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 248]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 252]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 312]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 316]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 376]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 380]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]))));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]))));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]))));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]))));
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]))));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]))));
+                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 248]))));
+                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 252]))));
+                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 312]))));
+                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 316]))));
+                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 376]))));
+                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 380]))));
             }
         }
         {
@@ -1734,14 +1734,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3896], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3896]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3900], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3900]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3960]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3964]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4024], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4024]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4028], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4028]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4088]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4092]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[3896], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3896]))));
+            _mm256_storeu_pd(&c[3900], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3900]))));
+            _mm256_storeu_pd(&c[3960], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3960]))));
+            _mm256_storeu_pd(&c[3964], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3964]))));
+            _mm256_storeu_pd(&c[4024], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4024]))));
+            _mm256_storeu_pd(&c[4028], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4028]))));
+            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4088]))));
+            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4092]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1753,8 +1753,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx2_rl3_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 55296 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
+ * 55296 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2109,8 +2109,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx2_rl3_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 56320 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 6 vector accumulators,
+ * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2142,12 +2142,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]))));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]))));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]))));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]))));
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]))));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]))));
             }
         }
         {
@@ -2160,8 +2160,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4032]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4036]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4032]))));
+            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4036]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2184,12 +2184,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]))));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]))));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]))));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]))));
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]))));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]))));
             }
         }
         {
@@ -2202,8 +2202,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4040]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4044]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4040]))));
+            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4044]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2226,12 +2226,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]))));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]))));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]))));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]))));
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]))));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]))));
             }
         }
         {
@@ -2244,8 +2244,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4048]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4052]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4048]))));
+            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4052]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2268,12 +2268,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]))));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]))));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]))));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]))));
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]))));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]))));
             }
         }
         {
@@ -2286,8 +2286,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4056]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4060]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4056]))));
+            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4060]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2310,12 +2310,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]))));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]))));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]))));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]))));
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]))));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]))));
             }
         }
         {
@@ -2328,8 +2328,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4064]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4068]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4064]))));
+            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4068]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2352,12 +2352,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]))));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]))));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]))));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]))));
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]))));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]))));
             }
         }
         {
@@ -2370,8 +2370,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4072]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4076]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4072]))));
+            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4076]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2394,12 +2394,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]))));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]))));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]))));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]))));
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]))));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]))));
             }
         }
         {
@@ -2412,8 +2412,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4080]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4084]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4080]))));
+            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4084]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2436,12 +2436,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]))));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]))));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]))));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]))));
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]))));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]))));
             }
         }
         {
@@ -2454,8 +2454,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4088]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4092]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4088]))));
+            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4092]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2467,8 +2467,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx512_rl6_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 13824 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
+ * 13824 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2783,8 +2783,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx512_rl6_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 14336 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
+ * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2857,30 +2857,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 192]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 200]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 208]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 216]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 256]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 264]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 272]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 280]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 320]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 328]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 336]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 344]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]))));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]))));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]))));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]))));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]))));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]))));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]))));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]))));
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]))));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]))));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]))));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]))));
+                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 192]))));
+                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 200]))));
+                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 208]))));
+                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 216]))));
+                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 256]))));
+                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 264]))));
+                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 272]))));
+                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 280]))));
+                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 320]))));
+                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 328]))));
+                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 336]))));
+                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 344]))));
             }
         }
         {
@@ -2926,22 +2926,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3840], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3840]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[3848], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3848]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[3856], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3856]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[3864], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3864]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[3904], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3904]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[3912], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3912]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[3920], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3920]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[3928], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3928]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[3968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3968]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[3976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3976]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3984]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[3992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3992]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4032]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4040]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4048]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4056]), _mm512_mul_pd(valpha, acc3_3)));
+            _mm512_storeu_pd(&c[3840], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3840]))));
+            _mm512_storeu_pd(&c[3848], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3848]))));
+            _mm512_storeu_pd(&c[3856], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3856]))));
+            _mm512_storeu_pd(&c[3864], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3864]))));
+            _mm512_storeu_pd(&c[3904], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3904]))));
+            _mm512_storeu_pd(&c[3912], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3912]))));
+            _mm512_storeu_pd(&c[3920], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3920]))));
+            _mm512_storeu_pd(&c[3928], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3928]))));
+            _mm512_storeu_pd(&c[3968], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3968]))));
+            _mm512_storeu_pd(&c[3976], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3976]))));
+            _mm512_storeu_pd(&c[3984], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3984]))));
+            _mm512_storeu_pd(&c[3992], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3992]))));
+            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4032]))));
+            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4040]))));
+            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4048]))));
+            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4056]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3005,30 +3005,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 224]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 232]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 240]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 248]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 288]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 296]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 304]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 312]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 352]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 360]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 368]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 376]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]))));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]))));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]))));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]))));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]))));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]))));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]))));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]))));
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]))));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]))));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]))));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]))));
+                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 224]))));
+                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 232]))));
+                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 240]))));
+                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 248]))));
+                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 288]))));
+                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 296]))));
+                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 304]))));
+                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 312]))));
+                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 352]))));
+                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 360]))));
+                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 368]))));
+                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 376]))));
             }
         }
         {
@@ -3074,22 +3074,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3872], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3872]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[3880], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3880]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[3888], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3888]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[3896], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3896]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[3936], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3936]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[3944], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3944]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[3952], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3952]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[3960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3960]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[4000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4000]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[4008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4008]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[4016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4016]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[4024], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4024]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4064]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4072]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4080]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4088]), _mm512_mul_pd(valpha, acc3_3)));
+            _mm512_storeu_pd(&c[3872], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3872]))));
+            _mm512_storeu_pd(&c[3880], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3880]))));
+            _mm512_storeu_pd(&c[3888], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3888]))));
+            _mm512_storeu_pd(&c[3896], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3896]))));
+            _mm512_storeu_pd(&c[3936], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3936]))));
+            _mm512_storeu_pd(&c[3944], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3944]))));
+            _mm512_storeu_pd(&c[3952], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3952]))));
+            _mm512_storeu_pd(&c[3960], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3960]))));
+            _mm512_storeu_pd(&c[4000], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4000]))));
+            _mm512_storeu_pd(&c[4008], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4008]))));
+            _mm512_storeu_pd(&c[4016], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4016]))));
+            _mm512_storeu_pd(&c[4024], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4024]))));
+            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4064]))));
+            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4072]))));
+            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4080]))));
+            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4088]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3101,8 +3101,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx512_rl3_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 19456 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * 19456 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3261,8 +3261,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx512_rl3_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 19968 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3308,18 +3308,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]))));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]))));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]))));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]))));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]))));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]))));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]))));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]))));
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]))));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]))));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]))));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]))));
             }
         }
         {
@@ -3338,10 +3338,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4032]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4040]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4048]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4056]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4032]))));
+            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4040]))));
+            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4048]))));
+            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4056]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3378,18 +3378,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]))));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]))));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]))));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]))));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]))));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]))));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]))));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]))));
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]))));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]))));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]))));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]))));
             }
         }
         {
@@ -3408,10 +3408,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4064]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4072]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4080]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4088]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4064]))));
+            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4072]))));
+            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4080]))));
+            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4088]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3422,7 +3422,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
 
 /* bmm_f64_64x64x64_sf_c99_t4x8_a1b0
  * f64 C(64x64) = A*B (alpha = 1, beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
- * Cost per matrix: 520192 flops, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
+ * Cost per matrix: 520192 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x64x64_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -3543,7 +3543,7 @@ static void bmm_f64_64x64x64_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
 
 /* bmm_f64_64x64x64_sf_c99_t4x8_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
- * Cost per matrix: 524288 flops, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
+ * Cost per matrix: 524288 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x64x64_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -3665,7 +3665,7 @@ static void bmm_f64_64x64x64_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_64x64x64_sf_c99_t4x8_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
- * Cost per matrix: 532480 flops, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
+ * Cost per matrix: 532480 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_64x64x64_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -3789,8 +3789,8 @@ static void bmm_f64_64x64x64_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl6_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 44032 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
+ * 44032 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4484,8 +4484,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl6_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 45056 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
+ * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4535,18 +4535,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
             }
         }
         {
@@ -4574,14 +4574,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4619,18 +4619,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
             }
         }
         {
@@ -4658,14 +4658,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4703,18 +4703,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
             }
         }
         {
@@ -4742,14 +4742,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4787,18 +4787,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]))));
             }
         }
         {
@@ -4826,14 +4826,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4871,18 +4871,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]))));
             }
         }
         {
@@ -4910,14 +4910,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 32]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 36]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 32]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 36]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 32]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 36]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4955,18 +4955,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]))));
             }
         }
         {
@@ -4994,14 +4994,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 40]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 44]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 40]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 44]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 40]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 44]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5039,18 +5039,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]))));
             }
         }
         {
@@ -5078,14 +5078,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 48]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 52]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 48]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 52]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 48]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 52]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5123,18 +5123,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]))));
             }
         }
         {
@@ -5162,14 +5162,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 56]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 60]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 56]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 60]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 56]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 60]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5181,8 +5181,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl3_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 55296 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
+ * 55296 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5540,8 +5540,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_b0(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl3_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 56320 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 6 vector accumulators,
+ * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5576,12 +5576,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
             }
         }
         {
@@ -5594,8 +5594,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -5618,12 +5618,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
             }
         }
         {
@@ -5636,8 +5636,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -5660,12 +5660,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
             }
         }
         {
@@ -5678,8 +5678,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -5702,12 +5702,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
             }
         }
         {
@@ -5720,8 +5720,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -5744,12 +5744,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]))));
             }
         }
         {
@@ -5762,8 +5762,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -5786,12 +5786,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]))));
             }
         }
         {
@@ -5804,8 +5804,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -5828,12 +5828,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]))));
             }
         }
         {
@@ -5846,8 +5846,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -5870,12 +5870,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]))));
             }
         }
         {
@@ -5888,8 +5888,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5901,8 +5901,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl6_pf_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 44032 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
+ * 44032 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6610,8 +6610,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl6_pf_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 524288 useful flops, 15 vector registers, 45056 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
+ * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6675,18 +6675,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
             }
         }
         {
@@ -6714,14 +6714,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6759,18 +6759,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
             }
         }
         {
@@ -6798,14 +6798,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6843,18 +6843,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
             }
         }
         {
@@ -6882,14 +6882,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6927,18 +6927,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]))));
             }
         }
         {
@@ -6966,14 +6966,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7011,18 +7011,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]))));
             }
         }
         {
@@ -7050,14 +7050,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 32]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 36]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 32]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 36]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 32]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 36]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7095,18 +7095,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]))));
             }
         }
         {
@@ -7134,14 +7134,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 40]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 44]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 40]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 44]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 40]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 44]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7179,18 +7179,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]))));
             }
         }
         {
@@ -7218,14 +7218,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 48]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 52]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 48]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 52]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 48]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 52]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7263,18 +7263,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]), _mm256_mul_pd(valpha, acc5_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]))));
             }
         }
         {
@@ -7302,14 +7302,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 56]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 60]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 56]))));
+            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 60]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 56]))));
+            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 60]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7321,8 +7321,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl3_pf_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 55296 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
+ * 55296 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7694,8 +7694,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl3_pf_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 524288 useful flops, 9 vector registers, 56320 vector loads,
- * 1024 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 6 vector accumulators,
+ * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -7744,12 +7744,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
             }
         }
         {
@@ -7762,8 +7762,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7786,12 +7786,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
             }
         }
         {
@@ -7804,8 +7804,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7828,12 +7828,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
             }
         }
         {
@@ -7846,8 +7846,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7870,12 +7870,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
             }
         }
         {
@@ -7888,8 +7888,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7912,12 +7912,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]))));
             }
         }
         {
@@ -7930,8 +7930,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7954,12 +7954,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]))));
             }
         }
         {
@@ -7972,8 +7972,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7996,12 +7996,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]))));
             }
         }
         {
@@ -8014,8 +8014,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8038,12 +8038,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]))));
             }
         }
         {
@@ -8056,8 +8056,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8069,8 +8069,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl6_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 13824 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
+ * 13824 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8388,8 +8388,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl6_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 14336 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
+ * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8465,30 +8465,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
             }
         }
         {
@@ -8534,22 +8534,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -8613,30 +8613,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]))));
             }
         }
         {
@@ -8682,22 +8682,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
+            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 32]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 40]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 48]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 56]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 32]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 40]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 48]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 56]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 32]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 40]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 48]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 56]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8709,8 +8709,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl3_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 19456 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * 19456 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8872,8 +8872,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_b0(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl3_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 19968 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -8922,18 +8922,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
             }
         }
         {
@@ -8952,10 +8952,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8992,18 +8992,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
             }
         }
         {
@@ -9022,10 +9022,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9037,8 +9037,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl6_pf_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 13824 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
+ * 13824 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9370,8 +9370,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl6_pf_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 524288 useful flops, 29 vector registers, 14336 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
+ * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9461,30 +9461,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
             }
         }
         {
@@ -9530,22 +9530,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]))));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -9609,30 +9609,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm512_mul_pd(valpha, acc5_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]))));
             }
         }
         {
@@ -9678,22 +9678,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
+            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 32]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 40]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 48]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 56]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 32]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 40]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 48]))));
+            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 56]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 32]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 40]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 48]))));
+            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 56]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9705,8 +9705,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl3_pf_b0
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 19456 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * 19456 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9882,8 +9882,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f64
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl3_pf_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 524288 useful flops, 17 vector registers, 19968 vector loads,
- * 512 vector stores, 0 lane permutes. */
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -9946,18 +9946,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
             }
         }
         {
@@ -9976,10 +9976,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]))));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -10016,18 +10016,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
             }
         }
         {
@@ -10046,10 +10046,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10059,34 +10059,34 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_64x64x64[30] = {
-    { "bmm_f64_64x64x64_bf_c99_t4x8_a1b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 520192, NULL, bmm_f64_64x64x64_bf_c99_t4x8_a1b0 },
-    { "bmm_f64_64x64x64_bf_c99_t4x8_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 524288, NULL, bmm_f64_64x64x64_bf_c99_t4x8_b0 },
-    { "bmm_f64_64x64x64_bf_c99_t4x8_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 532480, NULL, bmm_f64_64x64x64_bf_c99_t4x8_ab },
-    { "bmm_f64_64x64x64_bf_avx2_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl6_b0) },
-    { "bmm_f64_64x64x64_bf_avx2_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl6_ab) },
-    { "bmm_f64_64x64x64_bf_avx2_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl3_b0) },
-    { "bmm_f64_64x64x64_bf_avx2_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl3_ab) },
-    { "bmm_f64_64x64x64_bf_avx512_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl6_b0) },
-    { "bmm_f64_64x64x64_bf_avx512_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl6_ab) },
-    { "bmm_f64_64x64x64_bf_avx512_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl3_b0) },
-    { "bmm_f64_64x64x64_bf_avx512_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl3_ab) },
-    { "bmm_f64_64x64x64_sf_c99_t4x8_a1b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "t4x8", 520192, NULL, bmm_f64_64x64x64_sf_c99_t4x8_a1b0 },
-    { "bmm_f64_64x64x64_sf_c99_t4x8_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "t4x8", 524288, NULL, bmm_f64_64x64x64_sf_c99_t4x8_b0 },
-    { "bmm_f64_64x64x64_sf_c99_t4x8_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "t4x8", 532480, NULL, bmm_f64_64x64x64_sf_c99_t4x8_ab },
-    { "bmm_f64_64x64x64_sf_avx2_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_b0) },
-    { "bmm_f64_64x64x64_sf_avx2_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_ab) },
-    { "bmm_f64_64x64x64_sf_avx2_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_b0) },
-    { "bmm_f64_64x64x64_sf_avx2_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_ab) },
-    { "bmm_f64_64x64x64_sf_avx2_rl6_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl6_pf", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_pf_b0) },
-    { "bmm_f64_64x64x64_sf_avx2_rl6_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl6_pf", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_pf_ab) },
-    { "bmm_f64_64x64x64_sf_avx2_rl3_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rl3_pf", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_pf_b0) },
-    { "bmm_f64_64x64x64_sf_avx2_rl3_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rl3_pf", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_pf_ab) },
-    { "bmm_f64_64x64x64_sf_avx512_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_b0) },
-    { "bmm_f64_64x64x64_sf_avx512_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_ab) },
-    { "bmm_f64_64x64x64_sf_avx512_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_b0) },
-    { "bmm_f64_64x64x64_sf_avx512_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_ab) },
-    { "bmm_f64_64x64x64_sf_avx512_rl6_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl6_pf", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_pf_b0) },
-    { "bmm_f64_64x64x64_sf_avx512_rl6_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl6_pf", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_pf_ab) },
-    { "bmm_f64_64x64x64_sf_avx512_rl3_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rl3_pf", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_pf_b0) },
-    { "bmm_f64_64x64x64_sf_avx512_rl3_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rl3_pf", 524288, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_pf_ab) },
+    { "bmm_f64_64x64x64_bf_c99_t4x8_a1b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x64x64_bf_c99_t4x8_a1b0 },
+    { "bmm_f64_64x64x64_bf_c99_t4x8_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x64x64_bf_c99_t4x8_b0 },
+    { "bmm_f64_64x64x64_bf_c99_t4x8_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x64x64_bf_c99_t4x8_ab },
+    { "bmm_f64_64x64x64_bf_avx2_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl6_b0) },
+    { "bmm_f64_64x64x64_bf_avx2_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl6_ab) },
+    { "bmm_f64_64x64x64_bf_avx2_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl3_b0) },
+    { "bmm_f64_64x64x64_bf_avx2_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl3_ab) },
+    { "bmm_f64_64x64x64_bf_avx512_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl6_b0) },
+    { "bmm_f64_64x64x64_bf_avx512_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl6_ab) },
+    { "bmm_f64_64x64x64_bf_avx512_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl3_b0) },
+    { "bmm_f64_64x64x64_bf_avx512_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl3_ab) },
+    { "bmm_f64_64x64x64_sf_c99_t4x8_a1b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x64x64_sf_c99_t4x8_a1b0 },
+    { "bmm_f64_64x64x64_sf_c99_t4x8_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x64x64_sf_c99_t4x8_b0 },
+    { "bmm_f64_64x64x64_sf_c99_t4x8_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 1, 0, 0, NULL, bmm_f64_64x64x64_sf_c99_t4x8_ab },
+    { "bmm_f64_64x64x64_sf_avx2_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_b0) },
+    { "bmm_f64_64x64x64_sf_avx2_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_ab) },
+    { "bmm_f64_64x64x64_sf_avx2_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_b0) },
+    { "bmm_f64_64x64x64_sf_avx2_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_ab) },
+    { "bmm_f64_64x64x64_sf_avx2_rl6_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_64x64x64_sf_avx2_rl6_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_64x64x64_sf_avx2_rl3_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_64x64x64_sf_avx2_rl3_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_pf_ab) },
+    { "bmm_f64_64x64x64_sf_avx512_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_b0) },
+    { "bmm_f64_64x64x64_sf_avx512_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_ab) },
+    { "bmm_f64_64x64x64_sf_avx512_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_b0) },
+    { "bmm_f64_64x64x64_sf_avx512_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_ab) },
+    { "bmm_f64_64x64x64_sf_avx512_rl6_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_pf_b0) },
+    { "bmm_f64_64x64x64_sf_avx512_rl6_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_pf_ab) },
+    { "bmm_f64_64x64x64_sf_avx512_rl3_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_pf_b0) },
+    { "bmm_f64_64x64x64_sf_avx512_rl3_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_pf_ab) },
 };

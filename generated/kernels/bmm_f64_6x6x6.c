@@ -9,7 +9,7 @@
 
 /* bmm_f64_6x6x6_bf_c99_a1b0
  * f64 C(6x6) = A*B (alpha = 1, beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa c99, form unroll.
- * Cost per matrix: 396 flops, 432 loads (A 216, B 216, C 0), 36 stores,
+ * Cost per matrix: 396 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_6x6x6_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -289,7 +289,7 @@ static void bmm_f64_6x6x6_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_6x6x6_bf_c99_b0
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa c99, form unroll.
- * Cost per matrix: 432 flops, 432 loads (A 216, B 216, C 0), 36 stores,
+ * Cost per matrix: 432 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_6x6x6_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -570,7 +570,7 @@ static void bmm_f64_6x6x6_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_6x6x6_bf_c99_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa c99, form unroll.
- * Cost per matrix: 504 flops, 468 loads (A 216, B 216, C 36), 36 stores,
+ * Cost per matrix: 504 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_6x6x6_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -853,8 +853,8 @@ static void bmm_f64_6x6x6_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_avx2_rows_b0
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops, 15 vector registers, 48 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 12 vector accumulators,
+ * 48 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1008,8 +1008,8 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_avx2_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops, 15 vector registers, 60 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 96 vector arithmetic ops, 12 vector accumulators,
+ * 60 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1142,18 +1142,18 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_5 = _mm256_set1_pd(a[35]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask2), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[6], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[10], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10], mask2), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[16], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[16], mask2), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[18], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[22], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22], mask2), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[28], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[28], mask2), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[34], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[34], mask2), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask2))));
+            _mm256_storeu_pd(&c[6], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6]))));
+            _mm256_maskstore_pd(&c[10], mask2, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[10], mask2))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_maskstore_pd(&c[16], mask2, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[16], mask2))));
+            _mm256_storeu_pd(&c[18], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18]))));
+            _mm256_maskstore_pd(&c[22], mask2, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[22], mask2))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_maskstore_pd(&c[28], mask2, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[28], mask2))));
+            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30]))));
+            _mm256_maskstore_pd(&c[34], mask2, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[34], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1165,8 +1165,8 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_avx512_rows_b0
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 42 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * 42 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1272,8 +1272,8 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_avx512_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 48 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1364,12 +1364,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_f64_args
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[35]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[12]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[18]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[24]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[30]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]))));
+            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]))));
+            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[12]))));
+            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[18]))));
+            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[24]))));
+            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[30]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1380,7 +1380,7 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_f64_args
 
 /* bmm_f64_6x6x6_sf_c99_a1b0
  * f64 C(6x6) = A*B (alpha = 1, beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa c99, form unroll.
- * Cost per matrix: 396 flops, 432 loads (A 216, B 216, C 0), 36 stores,
+ * Cost per matrix: 396 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_6x6x6_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1663,7 +1663,7 @@ static void bmm_f64_6x6x6_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_6x6x6_sf_c99_b0
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa c99, form unroll.
- * Cost per matrix: 432 flops, 432 loads (A 216, B 216, C 0), 36 stores,
+ * Cost per matrix: 432 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_6x6x6_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1947,7 +1947,7 @@ static void bmm_f64_6x6x6_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_6x6x6_sf_c99_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa c99, form unroll.
- * Cost per matrix: 504 flops, 468 loads (A 216, B 216, C 36), 36 stores,
+ * Cost per matrix: 504 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_6x6x6_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2233,8 +2233,8 @@ static void bmm_f64_6x6x6_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_sf_avx2_rows_b0
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops, 15 vector registers, 48 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 12 vector accumulators,
+ * 48 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2391,8 +2391,8 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_sf_avx2_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops, 15 vector registers, 60 vector loads,
- * 12 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 96 vector arithmetic ops, 12 vector accumulators,
+ * 60 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2528,18 +2528,18 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask2), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask2))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask2, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask2))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask2, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask2))));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask2, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask2))));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask2, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask2))));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
+            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask2, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 4], mask2))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2551,8 +2551,8 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_sf_avx512_rows_b0
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 42 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * 42 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2661,8 +2661,8 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_sf_avx512_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops, 8 vector registers, 48 vector loads,
- * 6 vector stores, 0 lane permutes. */
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2756,12 +2756,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_ab(const bmm_f64_args
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask6, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask6, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask6, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[3 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask6, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[4 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask6, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[5 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2774,9 +2774,10 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_ab(const bmm_f64_args
 /* bmm_f64_6x6x6_sf_avx512_xb_b0
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 432 useful flops per matrix, 50 vector values live,
- * 72 vector loads, 36 vector stores, 324 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 6, 6, 6), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 432 useful flops per matrix in 252 vector arithmetic ops,
+ * 6 vector accumulators, 72 vector loads, 36 vector stores, 324 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2832,498 +2833,496 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_b0(const bmm_f64_args *
     const __m512i ix43 = _mm512_set_epi64(0, 0, 15, 7, 0, 0, 0, 0);
     const __m512i ix44 = _mm512_set_epi64(15, 7, 0, 0, 0, 0, 14, 6);
     int64_t t = 0;
-    if (g->sa_batch == 6 && g->sb_batch == 6 && g->sc_batch == 6) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
-            __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
-            __m512d b0_0_s5 = _mm512_loadu_pd(&b[40]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix3, b0_0_s5));
-            __m512d b0_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix7, b0_0_s5));
-            __m512d b0_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix9, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix11, b0_0_s5));
-            __m512d b0_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b0_0_s0, ix13, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix14, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix15, b0_0_s5));
-            __m512d b0_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b0_0_s0, ix16, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix17, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix19, b0_0_s5));
-            __m512d b0_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix22, b0_0_s5));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
-            __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
-            __m512d b1_0_s5 = _mm512_loadu_pd(&b[1 * sb_row + 40]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix3, b1_0_s5));
-            __m512d b1_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix7, b1_0_s5));
-            __m512d b1_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix9, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix11, b1_0_s5));
-            __m512d b1_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b1_0_s0, ix13, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix14, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix15, b1_0_s5));
-            __m512d b1_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b1_0_s0, ix16, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix17, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix19, b1_0_s5));
-            __m512d b1_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix22, b1_0_s5));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
-            __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
-            __m512d b2_0_s5 = _mm512_loadu_pd(&b[2 * sb_row + 40]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix3, b2_0_s5));
-            __m512d b2_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix7, b2_0_s5));
-            __m512d b2_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix9, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix11, b2_0_s5));
-            __m512d b2_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b2_0_s0, ix13, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix14, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix15, b2_0_s5));
-            __m512d b2_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b2_0_s0, ix16, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix17, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix19, b2_0_s5));
-            __m512d b2_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix22, b2_0_s5));
-            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
-            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
-            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
-            __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
-            __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
-            __m512d b3_0_s5 = _mm512_loadu_pd(&b[3 * sb_row + 40]);
-            __m512d b3_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix3, b3_0_s5));
-            __m512d b3_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix7, b3_0_s5));
-            __m512d b3_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix9, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix11, b3_0_s5));
-            __m512d b3_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b3_0_s0, ix13, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix14, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix15, b3_0_s5));
-            __m512d b3_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b3_0_s0, ix16, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix17, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix19, b3_0_s5));
-            __m512d b3_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix22, b3_0_s5));
-            __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
-            __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
-            __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
-            __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
-            __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
-            __m512d b4_0_s5 = _mm512_loadu_pd(&b[4 * sb_row + 40]);
-            __m512d b4_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix3, b4_0_s5));
-            __m512d b4_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix6, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix7, b4_0_s5));
-            __m512d b4_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix9, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix11, b4_0_s5));
-            __m512d b4_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b4_0_s0, ix13, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix14, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix15, b4_0_s5));
-            __m512d b4_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b4_0_s0, ix16, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix17, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix19, b4_0_s5));
-            __m512d b4_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix22, b4_0_s5));
-            __m512d b5_0_s0 = _mm512_loadu_pd(&b[5 * sb_row]);
-            __m512d b5_0_s1 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
-            __m512d b5_0_s2 = _mm512_loadu_pd(&b[5 * sb_row + 16]);
-            __m512d b5_0_s3 = _mm512_loadu_pd(&b[5 * sb_row + 24]);
-            __m512d b5_0_s4 = _mm512_loadu_pd(&b[5 * sb_row + 32]);
-            __m512d b5_0_s5 = _mm512_loadu_pd(&b[5 * sb_row + 40]);
-            __m512d b5_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix0, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix1, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix3, b5_0_s5));
-            __m512d b5_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix5, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix6, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix7, b5_0_s5));
-            __m512d b5_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b5_0_s0, ix8, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix9, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix11, b5_0_s5));
-            __m512d b5_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b5_0_s0, ix13, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix14, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix15, b5_0_s5));
-            __m512d b5_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b5_0_s0, ix16, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix17, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix19, b5_0_s5));
-            __m512d b5_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b5_0_s0, ix20, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix21, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix22, b5_0_s5));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
-                __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
-                _mm512_storeu_pd(&c[16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
-                _mm512_storeu_pd(&c[24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
-                _mm512_storeu_pd(&c[32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
-                _mm512_storeu_pd(&c[40], o_5);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[1 * sa_row + 40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
-                __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row + 40], o_5);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[2 * sa_row + 40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
-                __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row + 40], o_5);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[3 * sa_row + 40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
-                __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row + 40], o_5);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[4 * sa_row + 40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
-                __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row + 40], o_5);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[5 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[5 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[5 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[5 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[5 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[5 * sa_row + 40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
-                __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
-                __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
-                __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
-                __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
-                __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
-                __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row + 40], o_5);
-            }
-            a += 8 * 6;
-            b += 8 * 6;
-            c += 8 * 6;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
+        __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
+        __m512d b0_0_s5 = _mm512_loadu_pd(&b[40]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix3, b0_0_s5));
+        __m512d b0_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix7, b0_0_s5));
+        __m512d b0_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix9, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix11, b0_0_s5));
+        __m512d b0_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b0_0_s0, ix13, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix14, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix15, b0_0_s5));
+        __m512d b0_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b0_0_s0, ix16, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix17, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix19, b0_0_s5));
+        __m512d b0_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix22, b0_0_s5));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
+        __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
+        __m512d b1_0_s5 = _mm512_loadu_pd(&b[1 * sb_row + 40]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix3, b1_0_s5));
+        __m512d b1_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix7, b1_0_s5));
+        __m512d b1_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix9, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix11, b1_0_s5));
+        __m512d b1_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b1_0_s0, ix13, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix14, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix15, b1_0_s5));
+        __m512d b1_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b1_0_s0, ix16, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix17, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix19, b1_0_s5));
+        __m512d b1_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix22, b1_0_s5));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
+        __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
+        __m512d b2_0_s5 = _mm512_loadu_pd(&b[2 * sb_row + 40]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix3, b2_0_s5));
+        __m512d b2_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix7, b2_0_s5));
+        __m512d b2_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix9, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix11, b2_0_s5));
+        __m512d b2_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b2_0_s0, ix13, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix14, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix15, b2_0_s5));
+        __m512d b2_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b2_0_s0, ix16, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix17, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix19, b2_0_s5));
+        __m512d b2_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix22, b2_0_s5));
+        __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+        __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+        __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+        __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
+        __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
+        __m512d b3_0_s5 = _mm512_loadu_pd(&b[3 * sb_row + 40]);
+        __m512d b3_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix3, b3_0_s5));
+        __m512d b3_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix7, b3_0_s5));
+        __m512d b3_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix9, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix11, b3_0_s5));
+        __m512d b3_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b3_0_s0, ix13, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix14, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix15, b3_0_s5));
+        __m512d b3_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b3_0_s0, ix16, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix17, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix19, b3_0_s5));
+        __m512d b3_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix22, b3_0_s5));
+        __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
+        __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
+        __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
+        __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
+        __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
+        __m512d b4_0_s5 = _mm512_loadu_pd(&b[4 * sb_row + 40]);
+        __m512d b4_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix3, b4_0_s5));
+        __m512d b4_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix6, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix7, b4_0_s5));
+        __m512d b4_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix9, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix11, b4_0_s5));
+        __m512d b4_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b4_0_s0, ix13, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix14, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix15, b4_0_s5));
+        __m512d b4_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b4_0_s0, ix16, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix17, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix19, b4_0_s5));
+        __m512d b4_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix22, b4_0_s5));
+        __m512d b5_0_s0 = _mm512_loadu_pd(&b[5 * sb_row]);
+        __m512d b5_0_s1 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
+        __m512d b5_0_s2 = _mm512_loadu_pd(&b[5 * sb_row + 16]);
+        __m512d b5_0_s3 = _mm512_loadu_pd(&b[5 * sb_row + 24]);
+        __m512d b5_0_s4 = _mm512_loadu_pd(&b[5 * sb_row + 32]);
+        __m512d b5_0_s5 = _mm512_loadu_pd(&b[5 * sb_row + 40]);
+        __m512d b5_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix0, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix1, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix3, b5_0_s5));
+        __m512d b5_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix5, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix6, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix7, b5_0_s5));
+        __m512d b5_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b5_0_s0, ix8, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix9, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix11, b5_0_s5));
+        __m512d b5_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b5_0_s0, ix13, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix14, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix15, b5_0_s5));
+        __m512d b5_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b5_0_s0, ix16, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix17, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix19, b5_0_s5));
+        __m512d b5_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b5_0_s0, ix20, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix21, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix22, b5_0_s5));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
+            __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
+            _mm512_storeu_pd(&c[16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
+            _mm512_storeu_pd(&c[24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
+            _mm512_storeu_pd(&c[32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
+            _mm512_storeu_pd(&c[40], o_5);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[1 * sa_row + 40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
+            __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row + 40], o_5);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[2 * sa_row + 40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
+            __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row + 40], o_5);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[3 * sa_row + 40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
+            __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row + 40], o_5);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[4 * sa_row + 40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
+            __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row + 40], o_5);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[5 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[5 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[5 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[5 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[5 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[5 * sa_row + 40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d e_0 = _mm512_mul_pd(valpha, acc_0);
+            __m512d e_1 = _mm512_mul_pd(valpha, acc_1);
+            __m512d e_2 = _mm512_mul_pd(valpha, acc_2);
+            __m512d e_3 = _mm512_mul_pd(valpha, acc_3);
+            __m512d e_4 = _mm512_mul_pd(valpha, acc_4);
+            __m512d e_5 = _mm512_mul_pd(valpha, acc_5);
+            __m512d o_0 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix24, e_1), _mm512_permutex2var_pd(e_2, ix25, e_3)), _mm512_permutex2var_pd(e_4, ix27, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix29, e_1), _mm512_permutex2var_pd(e_2, ix30, e_3)), _mm512_permutex2var_pd(e_4, ix32, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix33, e_1), _mm512_permutex2var_pd(e_2, ix34, e_3)), _mm512_permutex2var_pd(e_4, ix35, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km28, _mm512_mask_blend_pd(km26, _mm512_permutex2var_pd(e_0, ix36, e_1), _mm512_permutex2var_pd(e_2, ix37, e_3)), _mm512_permutex2var_pd(e_4, ix38, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km31, _mm512_permutex2var_pd(e_0, ix39, e_1), _mm512_permutex2var_pd(e_2, ix40, e_3)), _mm512_permutex2var_pd(e_4, ix41, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km28, _mm512_permutex2var_pd(e_0, ix42, e_1), _mm512_permutex2var_pd(e_2, ix43, e_3)), _mm512_permutex2var_pd(e_4, ix44, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row + 40], o_5);
+        }
+        a += 8 * 6;
+        b += 8 * 6;
+        c += 8 * 6;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 6;
+        rest.B += t * 6;
+        rest.C += t * 6;
         rest.batch = g->batch - t;
         bmm_f64_6x6x6_sf_avx512_rows_b0(&rest);
     }
@@ -3334,9 +3333,10 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_b0(const bmm_f64_args *
 /* bmm_f64_6x6x6_sf_avx512_xb_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx512, form xb:
  * the 8 lanes of a vector are 8 consecutive batch items (seq-first rows of neighbouring items
- * are adjacent), deinterleaved by permutes into one vector per matrix element.
- * Cost per group of 8 matrices: 432 useful flops per matrix, 50 vector values live,
- * 108 vector loads, 36 vector stores, 432 lane permutes. */
+ * are adjacent: the runtime calls it only with batch strides 6, 6, 6), deinterleaved by
+ * permutes into one vector per matrix element.
+ * Cost per group of 8 matrices: 432 useful flops per matrix in 288 vector arithmetic ops,
+ * 12 vector accumulators, 108 vector loads, 36 vector stores, 432 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3370,8 +3370,8 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix20 = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 11, 5);
     const __m512i ix21 = _mm512_set_epi64(0, 0, 0, 13, 7, 1, 0, 0);
     const __m512i ix22 = _mm512_set_epi64(15, 9, 3, 0, 0, 0, 0, 0);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
+    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512i ix25 = _mm512_set_epi64(9, 1, 0, 0, 0, 0, 8, 0);
     const __m512i ix26 = _mm512_set_epi64(0, 0, 0, 0, 8, 0, 0, 0);
     const __mmask8 km27 = (__mmask8)0xC;
@@ -3394,570 +3394,568 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix44 = _mm512_set_epi64(0, 0, 15, 7, 0, 0, 0, 0);
     const __m512i ix45 = _mm512_set_epi64(15, 7, 0, 0, 0, 0, 14, 6);
     int64_t t = 0;
-    if (g->sa_batch == 6 && g->sb_batch == 6 && g->sc_batch == 6) {
-        for (; t + 8 <= g->batch; t += 8) {
-            __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
-            __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
-            __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
-            __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
-            __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
-            __m512d b0_0_s5 = _mm512_loadu_pd(&b[40]);
-            __m512d b0_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix3, b0_0_s5));
-            __m512d b0_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix7, b0_0_s5));
-            __m512d b0_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix9, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix11, b0_0_s5));
-            __m512d b0_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b0_0_s0, ix13, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix14, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix15, b0_0_s5));
-            __m512d b0_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b0_0_s0, ix16, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix17, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix19, b0_0_s5));
-            __m512d b0_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix22, b0_0_s5));
-            __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
-            __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
-            __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
-            __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
-            __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
-            __m512d b1_0_s5 = _mm512_loadu_pd(&b[1 * sb_row + 40]);
-            __m512d b1_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix3, b1_0_s5));
-            __m512d b1_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix7, b1_0_s5));
-            __m512d b1_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix9, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix11, b1_0_s5));
-            __m512d b1_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b1_0_s0, ix13, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix14, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix15, b1_0_s5));
-            __m512d b1_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b1_0_s0, ix16, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix17, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix19, b1_0_s5));
-            __m512d b1_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix22, b1_0_s5));
-            __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
-            __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
-            __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
-            __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
-            __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
-            __m512d b2_0_s5 = _mm512_loadu_pd(&b[2 * sb_row + 40]);
-            __m512d b2_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix3, b2_0_s5));
-            __m512d b2_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix7, b2_0_s5));
-            __m512d b2_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix9, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix11, b2_0_s5));
-            __m512d b2_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b2_0_s0, ix13, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix14, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix15, b2_0_s5));
-            __m512d b2_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b2_0_s0, ix16, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix17, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix19, b2_0_s5));
-            __m512d b2_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix22, b2_0_s5));
-            __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
-            __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
-            __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
-            __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
-            __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
-            __m512d b3_0_s5 = _mm512_loadu_pd(&b[3 * sb_row + 40]);
-            __m512d b3_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix3, b3_0_s5));
-            __m512d b3_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix7, b3_0_s5));
-            __m512d b3_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix9, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix11, b3_0_s5));
-            __m512d b3_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b3_0_s0, ix13, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix14, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix15, b3_0_s5));
-            __m512d b3_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b3_0_s0, ix16, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix17, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix19, b3_0_s5));
-            __m512d b3_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix22, b3_0_s5));
-            __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
-            __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
-            __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
-            __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
-            __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
-            __m512d b4_0_s5 = _mm512_loadu_pd(&b[4 * sb_row + 40]);
-            __m512d b4_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix3, b4_0_s5));
-            __m512d b4_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix6, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix7, b4_0_s5));
-            __m512d b4_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix9, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix11, b4_0_s5));
-            __m512d b4_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b4_0_s0, ix13, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix14, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix15, b4_0_s5));
-            __m512d b4_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b4_0_s0, ix16, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix17, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix19, b4_0_s5));
-            __m512d b4_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix22, b4_0_s5));
-            __m512d b5_0_s0 = _mm512_loadu_pd(&b[5 * sb_row]);
-            __m512d b5_0_s1 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
-            __m512d b5_0_s2 = _mm512_loadu_pd(&b[5 * sb_row + 16]);
-            __m512d b5_0_s3 = _mm512_loadu_pd(&b[5 * sb_row + 24]);
-            __m512d b5_0_s4 = _mm512_loadu_pd(&b[5 * sb_row + 32]);
-            __m512d b5_0_s5 = _mm512_loadu_pd(&b[5 * sb_row + 40]);
-            __m512d b5_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix0, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix1, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix3, b5_0_s5));
-            __m512d b5_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix5, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix6, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix7, b5_0_s5));
-            __m512d b5_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b5_0_s0, ix8, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix9, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix11, b5_0_s5));
-            __m512d b5_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b5_0_s0, ix13, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix14, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix15, b5_0_s5));
-            __m512d b5_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b5_0_s0, ix16, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix17, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix19, b5_0_s5));
-            __m512d b5_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b5_0_s0, ix20, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix21, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix22, b5_0_s5));
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[0]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[32]);
-                __m512d cold_s5 = _mm512_loadu_pd(&c[40]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix3, cold_s5));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix7, cold_s5));
-                __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix8, cold_s1), _mm512_permutex2var_pd(cold_s2, ix9, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix11, cold_s5));
-                __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix13, cold_s1), _mm512_permutex2var_pd(cold_s2, ix14, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix15, cold_s5));
-                __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix16, cold_s1), _mm512_permutex2var_pd(cold_s2, ix17, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix19, cold_s5));
-                __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix20, cold_s1), _mm512_permutex2var_pd(cold_s2, ix21, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix22, cold_s5));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
-                __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
-                _mm512_storeu_pd(&c[0], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
-                _mm512_storeu_pd(&c[8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
-                _mm512_storeu_pd(&c[16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
-                _mm512_storeu_pd(&c[24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
-                _mm512_storeu_pd(&c[32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
-                _mm512_storeu_pd(&c[40], o_5);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[1 * sa_row + 40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[1 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[1 * sc_row + 32]);
-                __m512d cold_s5 = _mm512_loadu_pd(&c[1 * sc_row + 40]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix3, cold_s5));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix7, cold_s5));
-                __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix8, cold_s1), _mm512_permutex2var_pd(cold_s2, ix9, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix11, cold_s5));
-                __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix13, cold_s1), _mm512_permutex2var_pd(cold_s2, ix14, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix15, cold_s5));
-                __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix16, cold_s1), _mm512_permutex2var_pd(cold_s2, ix17, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix19, cold_s5));
-                __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix20, cold_s1), _mm512_permutex2var_pd(cold_s2, ix21, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix22, cold_s5));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
-                __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
-                _mm512_storeu_pd(&c[1 * sc_row + 40], o_5);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[2 * sa_row + 40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[2 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[2 * sc_row + 32]);
-                __m512d cold_s5 = _mm512_loadu_pd(&c[2 * sc_row + 40]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix3, cold_s5));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix7, cold_s5));
-                __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix8, cold_s1), _mm512_permutex2var_pd(cold_s2, ix9, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix11, cold_s5));
-                __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix13, cold_s1), _mm512_permutex2var_pd(cold_s2, ix14, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix15, cold_s5));
-                __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix16, cold_s1), _mm512_permutex2var_pd(cold_s2, ix17, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix19, cold_s5));
-                __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix20, cold_s1), _mm512_permutex2var_pd(cold_s2, ix21, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix22, cold_s5));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
-                __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
-                _mm512_storeu_pd(&c[2 * sc_row + 40], o_5);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[3 * sa_row + 40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[3 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[3 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[3 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[3 * sc_row + 32]);
-                __m512d cold_s5 = _mm512_loadu_pd(&c[3 * sc_row + 40]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix3, cold_s5));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix7, cold_s5));
-                __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix8, cold_s1), _mm512_permutex2var_pd(cold_s2, ix9, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix11, cold_s5));
-                __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix13, cold_s1), _mm512_permutex2var_pd(cold_s2, ix14, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix15, cold_s5));
-                __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix16, cold_s1), _mm512_permutex2var_pd(cold_s2, ix17, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix19, cold_s5));
-                __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix20, cold_s1), _mm512_permutex2var_pd(cold_s2, ix21, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix22, cold_s5));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
-                __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
-                _mm512_storeu_pd(&c[3 * sc_row + 40], o_5);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[4 * sa_row + 40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[4 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[4 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[4 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[4 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[4 * sc_row + 32]);
-                __m512d cold_s5 = _mm512_loadu_pd(&c[4 * sc_row + 40]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix3, cold_s5));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix7, cold_s5));
-                __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix8, cold_s1), _mm512_permutex2var_pd(cold_s2, ix9, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix11, cold_s5));
-                __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix13, cold_s1), _mm512_permutex2var_pd(cold_s2, ix14, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix15, cold_s5));
-                __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix16, cold_s1), _mm512_permutex2var_pd(cold_s2, ix17, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix19, cold_s5));
-                __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix20, cold_s1), _mm512_permutex2var_pd(cold_s2, ix21, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix22, cold_s5));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
-                __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
-                _mm512_storeu_pd(&c[4 * sc_row + 40], o_5);
-            }
-            {
-                __m512d a_0_s0 = _mm512_loadu_pd(&a[5 * sa_row]);
-                __m512d a_0_s1 = _mm512_loadu_pd(&a[5 * sa_row + 8]);
-                __m512d a_0_s2 = _mm512_loadu_pd(&a[5 * sa_row + 16]);
-                __m512d a_0_s3 = _mm512_loadu_pd(&a[5 * sa_row + 24]);
-                __m512d a_0_s4 = _mm512_loadu_pd(&a[5 * sa_row + 32]);
-                __m512d a_0_s5 = _mm512_loadu_pd(&a[5 * sa_row + 40]);
-                __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
-                __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
-                __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
-                __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
-                __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
-                __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
-                __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
-                acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
-                acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
-                __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
-                acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
-                acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
-                __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
-                acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
-                acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
-                __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
-                acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
-                acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
-                __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
-                acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
-                acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
-                __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
-                acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
-                acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
-                __m512d cold_s0 = _mm512_loadu_pd(&c[5 * sc_row]);
-                __m512d cold_s1 = _mm512_loadu_pd(&c[5 * sc_row + 8]);
-                __m512d cold_s2 = _mm512_loadu_pd(&c[5 * sc_row + 16]);
-                __m512d cold_s3 = _mm512_loadu_pd(&c[5 * sc_row + 24]);
-                __m512d cold_s4 = _mm512_loadu_pd(&c[5 * sc_row + 32]);
-                __m512d cold_s5 = _mm512_loadu_pd(&c[5 * sc_row + 40]);
-                __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix0, cold_s1), _mm512_permutex2var_pd(cold_s2, ix1, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix3, cold_s5));
-                __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_s0, ix5, cold_s1), _mm512_permutex2var_pd(cold_s2, ix6, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix7, cold_s5));
-                __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix8, cold_s1), _mm512_permutex2var_pd(cold_s2, ix9, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix11, cold_s5));
-                __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_s0, ix13, cold_s1), _mm512_permutex2var_pd(cold_s2, ix14, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix15, cold_s5));
-                __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix16, cold_s1), _mm512_permutex2var_pd(cold_s2, ix17, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix19, cold_s5));
-                __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_s0, ix20, cold_s1), _mm512_permutex2var_pd(cold_s2, ix21, cold_s3)), _mm512_permutex2var_pd(cold_s4, ix22, cold_s5));
-                __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
-                __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
-                __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
-                __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
-                __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
-                __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
-                __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row], o_0);
-                __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row + 8], o_1);
-                __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row + 16], o_2);
-                __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row + 24], o_3);
-                __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row + 32], o_4);
-                __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
-                _mm512_storeu_pd(&c[5 * sc_row + 40], o_5);
-            }
-            a += 8 * 6;
-            b += 8 * 6;
-            c += 8 * 6;
+    for (; t + 8 <= g->batch; t += 8) {
+        __m512d b0_0_s0 = _mm512_loadu_pd(&b[0]);
+        __m512d b0_0_s1 = _mm512_loadu_pd(&b[8]);
+        __m512d b0_0_s2 = _mm512_loadu_pd(&b[16]);
+        __m512d b0_0_s3 = _mm512_loadu_pd(&b[24]);
+        __m512d b0_0_s4 = _mm512_loadu_pd(&b[32]);
+        __m512d b0_0_s5 = _mm512_loadu_pd(&b[40]);
+        __m512d b0_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix0, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix1, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix3, b0_0_s5));
+        __m512d b0_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b0_0_s0, ix5, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix6, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix7, b0_0_s5));
+        __m512d b0_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b0_0_s0, ix8, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix9, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix11, b0_0_s5));
+        __m512d b0_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b0_0_s0, ix13, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix14, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix15, b0_0_s5));
+        __m512d b0_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b0_0_s0, ix16, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix17, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix19, b0_0_s5));
+        __m512d b0_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b0_0_s0, ix20, b0_0_s1), _mm512_permutex2var_pd(b0_0_s2, ix21, b0_0_s3)), _mm512_permutex2var_pd(b0_0_s4, ix22, b0_0_s5));
+        __m512d b1_0_s0 = _mm512_loadu_pd(&b[1 * sb_row]);
+        __m512d b1_0_s1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
+        __m512d b1_0_s2 = _mm512_loadu_pd(&b[1 * sb_row + 16]);
+        __m512d b1_0_s3 = _mm512_loadu_pd(&b[1 * sb_row + 24]);
+        __m512d b1_0_s4 = _mm512_loadu_pd(&b[1 * sb_row + 32]);
+        __m512d b1_0_s5 = _mm512_loadu_pd(&b[1 * sb_row + 40]);
+        __m512d b1_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix0, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix1, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix3, b1_0_s5));
+        __m512d b1_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b1_0_s0, ix5, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix6, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix7, b1_0_s5));
+        __m512d b1_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b1_0_s0, ix8, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix9, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix11, b1_0_s5));
+        __m512d b1_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b1_0_s0, ix13, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix14, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix15, b1_0_s5));
+        __m512d b1_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b1_0_s0, ix16, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix17, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix19, b1_0_s5));
+        __m512d b1_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b1_0_s0, ix20, b1_0_s1), _mm512_permutex2var_pd(b1_0_s2, ix21, b1_0_s3)), _mm512_permutex2var_pd(b1_0_s4, ix22, b1_0_s5));
+        __m512d b2_0_s0 = _mm512_loadu_pd(&b[2 * sb_row]);
+        __m512d b2_0_s1 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
+        __m512d b2_0_s2 = _mm512_loadu_pd(&b[2 * sb_row + 16]);
+        __m512d b2_0_s3 = _mm512_loadu_pd(&b[2 * sb_row + 24]);
+        __m512d b2_0_s4 = _mm512_loadu_pd(&b[2 * sb_row + 32]);
+        __m512d b2_0_s5 = _mm512_loadu_pd(&b[2 * sb_row + 40]);
+        __m512d b2_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix0, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix1, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix3, b2_0_s5));
+        __m512d b2_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b2_0_s0, ix5, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix6, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix7, b2_0_s5));
+        __m512d b2_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b2_0_s0, ix8, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix9, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix11, b2_0_s5));
+        __m512d b2_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b2_0_s0, ix13, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix14, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix15, b2_0_s5));
+        __m512d b2_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b2_0_s0, ix16, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix17, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix19, b2_0_s5));
+        __m512d b2_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b2_0_s0, ix20, b2_0_s1), _mm512_permutex2var_pd(b2_0_s2, ix21, b2_0_s3)), _mm512_permutex2var_pd(b2_0_s4, ix22, b2_0_s5));
+        __m512d b3_0_s0 = _mm512_loadu_pd(&b[3 * sb_row]);
+        __m512d b3_0_s1 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
+        __m512d b3_0_s2 = _mm512_loadu_pd(&b[3 * sb_row + 16]);
+        __m512d b3_0_s3 = _mm512_loadu_pd(&b[3 * sb_row + 24]);
+        __m512d b3_0_s4 = _mm512_loadu_pd(&b[3 * sb_row + 32]);
+        __m512d b3_0_s5 = _mm512_loadu_pd(&b[3 * sb_row + 40]);
+        __m512d b3_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix0, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix1, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix3, b3_0_s5));
+        __m512d b3_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b3_0_s0, ix5, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix6, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix7, b3_0_s5));
+        __m512d b3_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b3_0_s0, ix8, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix9, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix11, b3_0_s5));
+        __m512d b3_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b3_0_s0, ix13, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix14, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix15, b3_0_s5));
+        __m512d b3_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b3_0_s0, ix16, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix17, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix19, b3_0_s5));
+        __m512d b3_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b3_0_s0, ix20, b3_0_s1), _mm512_permutex2var_pd(b3_0_s2, ix21, b3_0_s3)), _mm512_permutex2var_pd(b3_0_s4, ix22, b3_0_s5));
+        __m512d b4_0_s0 = _mm512_loadu_pd(&b[4 * sb_row]);
+        __m512d b4_0_s1 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
+        __m512d b4_0_s2 = _mm512_loadu_pd(&b[4 * sb_row + 16]);
+        __m512d b4_0_s3 = _mm512_loadu_pd(&b[4 * sb_row + 24]);
+        __m512d b4_0_s4 = _mm512_loadu_pd(&b[4 * sb_row + 32]);
+        __m512d b4_0_s5 = _mm512_loadu_pd(&b[4 * sb_row + 40]);
+        __m512d b4_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix0, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix1, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix3, b4_0_s5));
+        __m512d b4_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b4_0_s0, ix5, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix6, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix7, b4_0_s5));
+        __m512d b4_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b4_0_s0, ix8, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix9, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix11, b4_0_s5));
+        __m512d b4_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b4_0_s0, ix13, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix14, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix15, b4_0_s5));
+        __m512d b4_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b4_0_s0, ix16, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix17, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix19, b4_0_s5));
+        __m512d b4_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b4_0_s0, ix20, b4_0_s1), _mm512_permutex2var_pd(b4_0_s2, ix21, b4_0_s3)), _mm512_permutex2var_pd(b4_0_s4, ix22, b4_0_s5));
+        __m512d b5_0_s0 = _mm512_loadu_pd(&b[5 * sb_row]);
+        __m512d b5_0_s1 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
+        __m512d b5_0_s2 = _mm512_loadu_pd(&b[5 * sb_row + 16]);
+        __m512d b5_0_s3 = _mm512_loadu_pd(&b[5 * sb_row + 24]);
+        __m512d b5_0_s4 = _mm512_loadu_pd(&b[5 * sb_row + 32]);
+        __m512d b5_0_s5 = _mm512_loadu_pd(&b[5 * sb_row + 40]);
+        __m512d b5_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix0, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix1, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix3, b5_0_s5));
+        __m512d b5_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(b5_0_s0, ix5, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix6, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix7, b5_0_s5));
+        __m512d b5_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b5_0_s0, ix8, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix9, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix11, b5_0_s5));
+        __m512d b5_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(b5_0_s0, ix13, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix14, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix15, b5_0_s5));
+        __m512d b5_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b5_0_s0, ix16, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix17, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix19, b5_0_s5));
+        __m512d b5_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(b5_0_s0, ix20, b5_0_s1), _mm512_permutex2var_pd(b5_0_s2, ix21, b5_0_s3)), _mm512_permutex2var_pd(b5_0_s4, ix22, b5_0_s5));
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[0]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[0]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[32]);
+            __m512d cold_0_s5 = _mm512_loadu_pd(&c[40]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix3, cold_0_s5));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix7, cold_0_s5));
+            __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix11, cold_0_s5));
+            __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
+            __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
+            __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
+            _mm512_storeu_pd(&c[0], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
+            _mm512_storeu_pd(&c[8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
+            _mm512_storeu_pd(&c[16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
+            _mm512_storeu_pd(&c[24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
+            _mm512_storeu_pd(&c[32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
+            _mm512_storeu_pd(&c[40], o_5);
         }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[1 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[1 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[1 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[1 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[1 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[1 * sa_row + 40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[1 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[1 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[1 * sc_row + 32]);
+            __m512d cold_0_s5 = _mm512_loadu_pd(&c[1 * sc_row + 40]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix3, cold_0_s5));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix7, cold_0_s5));
+            __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix11, cold_0_s5));
+            __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
+            __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
+            __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
+            _mm512_storeu_pd(&c[1 * sc_row + 40], o_5);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[2 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[2 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[2 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[2 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[2 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[2 * sa_row + 40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[2 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[2 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[2 * sc_row + 32]);
+            __m512d cold_0_s5 = _mm512_loadu_pd(&c[2 * sc_row + 40]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix3, cold_0_s5));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix7, cold_0_s5));
+            __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix11, cold_0_s5));
+            __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
+            __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
+            __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
+            _mm512_storeu_pd(&c[2 * sc_row + 40], o_5);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[3 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[3 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[3 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[3 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[3 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[3 * sa_row + 40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[3 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[3 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[3 * sc_row + 32]);
+            __m512d cold_0_s5 = _mm512_loadu_pd(&c[3 * sc_row + 40]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix3, cold_0_s5));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix7, cold_0_s5));
+            __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix11, cold_0_s5));
+            __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
+            __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
+            __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
+            _mm512_storeu_pd(&c[3 * sc_row + 40], o_5);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[4 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[4 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[4 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[4 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[4 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[4 * sa_row + 40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[4 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[4 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[4 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[4 * sc_row + 32]);
+            __m512d cold_0_s5 = _mm512_loadu_pd(&c[4 * sc_row + 40]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix3, cold_0_s5));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix7, cold_0_s5));
+            __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix11, cold_0_s5));
+            __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
+            __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
+            __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
+            _mm512_storeu_pd(&c[4 * sc_row + 40], o_5);
+        }
+        {
+            __m512d a_0_s0 = _mm512_loadu_pd(&a[5 * sa_row]);
+            __m512d a_0_s1 = _mm512_loadu_pd(&a[5 * sa_row + 8]);
+            __m512d a_0_s2 = _mm512_loadu_pd(&a[5 * sa_row + 16]);
+            __m512d a_0_s3 = _mm512_loadu_pd(&a[5 * sa_row + 24]);
+            __m512d a_0_s4 = _mm512_loadu_pd(&a[5 * sa_row + 32]);
+            __m512d a_0_s5 = _mm512_loadu_pd(&a[5 * sa_row + 40]);
+            __m512d a_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix0, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix1, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix3, a_0_s5));
+            __m512d a_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(a_0_s0, ix5, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix6, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix7, a_0_s5));
+            __m512d a_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix8, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix9, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix11, a_0_s5));
+            __m512d a_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(a_0_s0, ix13, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix14, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix15, a_0_s5));
+            __m512d a_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix16, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix17, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix19, a_0_s5));
+            __m512d a_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(a_0_s0, ix20, a_0_s1), _mm512_permutex2var_pd(a_0_s2, ix21, a_0_s3)), _mm512_permutex2var_pd(a_0_s4, ix22, a_0_s5));
+            __m512d acc_0 = _mm512_mul_pd(a_0, b0_0);
+            acc_0 = _mm512_fmadd_pd(a_1, b1_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_2, b2_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_3, b3_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_4, b4_0, acc_0);
+            acc_0 = _mm512_fmadd_pd(a_5, b5_0, acc_0);
+            __m512d acc_1 = _mm512_mul_pd(a_0, b0_1);
+            acc_1 = _mm512_fmadd_pd(a_1, b1_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_2, b2_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_3, b3_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_4, b4_1, acc_1);
+            acc_1 = _mm512_fmadd_pd(a_5, b5_1, acc_1);
+            __m512d acc_2 = _mm512_mul_pd(a_0, b0_2);
+            acc_2 = _mm512_fmadd_pd(a_1, b1_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_2, b2_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_3, b3_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_4, b4_2, acc_2);
+            acc_2 = _mm512_fmadd_pd(a_5, b5_2, acc_2);
+            __m512d acc_3 = _mm512_mul_pd(a_0, b0_3);
+            acc_3 = _mm512_fmadd_pd(a_1, b1_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_2, b2_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_3, b3_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_4, b4_3, acc_3);
+            acc_3 = _mm512_fmadd_pd(a_5, b5_3, acc_3);
+            __m512d acc_4 = _mm512_mul_pd(a_0, b0_4);
+            acc_4 = _mm512_fmadd_pd(a_1, b1_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_2, b2_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_3, b3_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_4, b4_4, acc_4);
+            acc_4 = _mm512_fmadd_pd(a_5, b5_4, acc_4);
+            __m512d acc_5 = _mm512_mul_pd(a_0, b0_5);
+            acc_5 = _mm512_fmadd_pd(a_1, b1_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_2, b2_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_3, b3_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_4, b4_5, acc_5);
+            acc_5 = _mm512_fmadd_pd(a_5, b5_5, acc_5);
+            __m512d cold_0_s0 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d cold_0_s1 = _mm512_loadu_pd(&c[5 * sc_row + 8]);
+            __m512d cold_0_s2 = _mm512_loadu_pd(&c[5 * sc_row + 16]);
+            __m512d cold_0_s3 = _mm512_loadu_pd(&c[5 * sc_row + 24]);
+            __m512d cold_0_s4 = _mm512_loadu_pd(&c[5 * sc_row + 32]);
+            __m512d cold_0_s5 = _mm512_loadu_pd(&c[5 * sc_row + 40]);
+            __m512d cold_0 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix1, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix3, cold_0_s5));
+            __m512d cold_1 = _mm512_mask_blend_pd(km4, _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix7, cold_0_s5));
+            __m512d cold_2 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix9, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix11, cold_0_s5));
+            __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
+            __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
+            __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
+            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
+            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row], o_0);
+            __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row + 8], o_1);
+            __m512d o_2 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix34, e_1), _mm512_permutex2var_pd(e_2, ix35, e_3)), _mm512_permutex2var_pd(e_4, ix36, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row + 16], o_2);
+            __m512d o_3 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix37, e_1), _mm512_permutex2var_pd(e_2, ix38, e_3)), _mm512_permutex2var_pd(e_4, ix39, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row + 24], o_3);
+            __m512d o_4 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix40, e_1), _mm512_permutex2var_pd(e_2, ix41, e_3)), _mm512_permutex2var_pd(e_4, ix42, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row + 32], o_4);
+            __m512d o_5 = _mm512_mask_blend_pd(km32, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix43, e_1), _mm512_permutex2var_pd(e_2, ix44, e_3)), _mm512_permutex2var_pd(e_4, ix45, e_5));
+            _mm512_storeu_pd(&c[5 * sc_row + 40], o_5);
+        }
+        a += 8 * 6;
+        b += 8 * 6;
+        c += 8 * 6;
     }
-    if (t < g->batch) {  /* the last items, or other batch strides: the rows kernel */
+    if (t < g->batch) {  /* the last items: the rows kernel */
         bmm_f64_args rest = *g;
-        rest.A += t * g->sa_batch;
-        rest.B += t * g->sb_batch;
-        rest.C += t * g->sc_batch;
+        rest.A += t * 6;
+        rest.B += t * 6;
+        rest.C += t * 6;
         rest.batch = g->batch - t;
         bmm_f64_6x6x6_sf_avx512_rows_ab(&rest);
     }
@@ -3965,20 +3963,20 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_6x6x6[16] = {
-    { "bmm_f64_6x6x6_bf_c99_a1b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 396, NULL, bmm_f64_6x6x6_bf_c99_a1b0 },
-    { "bmm_f64_6x6x6_bf_c99_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 432, NULL, bmm_f64_6x6x6_bf_c99_b0 },
-    { "bmm_f64_6x6x6_bf_c99_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 504, NULL, bmm_f64_6x6x6_bf_c99_ab },
-    { "bmm_f64_6x6x6_bf_avx2_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 432, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx2_rows_b0) },
-    { "bmm_f64_6x6x6_bf_avx2_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 432, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx2_rows_ab) },
-    { "bmm_f64_6x6x6_bf_avx512_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 432, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx512_rows_b0) },
-    { "bmm_f64_6x6x6_bf_avx512_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 432, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx512_rows_ab) },
-    { "bmm_f64_6x6x6_sf_c99_a1b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 396, NULL, bmm_f64_6x6x6_sf_c99_a1b0 },
-    { "bmm_f64_6x6x6_sf_c99_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 432, NULL, bmm_f64_6x6x6_sf_c99_b0 },
-    { "bmm_f64_6x6x6_sf_c99_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 504, NULL, bmm_f64_6x6x6_sf_c99_ab },
-    { "bmm_f64_6x6x6_sf_avx2_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 432, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx2_rows_b0) },
-    { "bmm_f64_6x6x6_sf_avx2_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 432, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx2_rows_ab) },
-    { "bmm_f64_6x6x6_sf_avx512_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 432, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_rows_b0) },
-    { "bmm_f64_6x6x6_sf_avx512_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 432, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_rows_ab) },
-    { "bmm_f64_6x6x6_sf_avx512_xb_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "xb", 432, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_xb_b0) },
-    { "bmm_f64_6x6x6_sf_avx512_xb_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "xb", 432, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_xb_ab) },
+    { "bmm_f64_6x6x6_bf_c99_a1b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_bf_c99_a1b0 },
+    { "bmm_f64_6x6x6_bf_c99_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_bf_c99_b0 },
+    { "bmm_f64_6x6x6_bf_c99_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_bf_c99_ab },
+    { "bmm_f64_6x6x6_bf_avx2_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx2_rows_b0) },
+    { "bmm_f64_6x6x6_bf_avx2_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx2_rows_ab) },
+    { "bmm_f64_6x6x6_bf_avx512_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx512_rows_b0) },
+    { "bmm_f64_6x6x6_bf_avx512_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx512_rows_ab) },
+    { "bmm_f64_6x6x6_sf_c99_a1b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_sf_c99_a1b0 },
+    { "bmm_f64_6x6x6_sf_c99_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_sf_c99_b0 },
+    { "bmm_f64_6x6x6_sf_c99_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_sf_c99_ab },
+    { "bmm_f64_6x6x6_sf_avx2_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx2_rows_b0) },
+    { "bmm_f64_6x6x6_sf_avx2_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx2_rows_ab) },
+    { "bmm_f64_6x6x6_sf_avx512_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_rows_b0) },
+    { "bmm_f64_6x6x6_sf_avx512_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_rows_ab) },
+    { "bmm_f64_6x6x6_sf_avx512_xb_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_xb_b0) },
+    { "bmm_f64_6x6x6_sf_avx512_xb_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_xb_ab) },
 };

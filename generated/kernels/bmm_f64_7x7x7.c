@@ -9,7 +9,7 @@
 
 /* bmm_f64_7x7x7_bf_c99_a1b0
  * f64 C(7x7) = A*B (alpha = 1, beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 637 flops, 686 loads (A 343, B 343, C 0), 49 stores,
+ * Cost per matrix: 637 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_7x7x7_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -431,7 +431,7 @@ static void bmm_f64_7x7x7_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_7x7x7_bf_c99_b0
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 686 flops, 686 loads (A 343, B 343, C 0), 49 stores,
+ * Cost per matrix: 686 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_7x7x7_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -854,7 +854,7 @@ static void bmm_f64_7x7x7_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_7x7x7_bf_c99_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa c99, form unroll.
- * Cost per matrix: 784 flops, 735 loads (A 343, B 343, C 49), 49 stores,
+ * Cost per matrix: 784 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_7x7x7_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1279,8 +1279,8 @@ static void bmm_f64_7x7x7_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_avx2_rows_b0
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops, 15 vector registers, 77 vector loads,
- * 14 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 12 vector accumulators,
+ * 77 vector loads, 14 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1493,8 +1493,8 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_avx2_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops, 15 vector registers, 91 vector loads,
- * 14 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 126 vector arithmetic ops, 12 vector accumulators,
+ * 91 vector loads, 14 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1647,18 +1647,18 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_6 = _mm256_set1_pd(a[41]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[25], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[32], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[32], mask3), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[35]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[39], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[39], mask3), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask3))));
+            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7]))));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11], mask3))));
+            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14]))));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[18], mask3))));
+            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21]))));
+            _mm256_maskstore_pd(&c[25], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25], mask3))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_maskstore_pd(&c[32], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[32], mask3))));
+            _mm256_storeu_pd(&c[35], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[35]))));
+            _mm256_maskstore_pd(&c[39], mask3, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[39], mask3))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -1696,8 +1696,8 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a0_6 = _mm256_set1_pd(a[48]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
-            _mm256_storeu_pd(&c[42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[42]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[46], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[46], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[42], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[42]))));
+            _mm256_maskstore_pd(&c[46], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[46], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1709,8 +1709,8 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_avx512_rows_b0
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 56 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * 56 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1844,8 +1844,8 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_avx512_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 63 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -1963,13 +1963,13 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_f64_args
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[48]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[28]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[35]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[42]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]))));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]))));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]))));
+            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21]))));
+            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[28]))));
+            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[35]))));
+            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[42]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1980,7 +1980,7 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_f64_args
 
 /* bmm_f64_7x7x7_sf_c99_a1b0
  * f64 C(7x7) = A*B (alpha = 1, beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 637 flops, 686 loads (A 343, B 343, C 0), 49 stores,
+ * Cost per matrix: 637 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_7x7x7_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2405,7 +2405,7 @@ static void bmm_f64_7x7x7_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_7x7x7_sf_c99_b0
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 686 flops, 686 loads (A 343, B 343, C 0), 49 stores,
+ * Cost per matrix: 686 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_7x7x7_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -2831,7 +2831,7 @@ static void bmm_f64_7x7x7_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_7x7x7_sf_c99_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa c99, form unroll.
- * Cost per matrix: 784 flops, 735 loads (A 343, B 343, C 49), 49 stores,
+ * Cost per matrix: 784 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_7x7x7_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -3259,8 +3259,8 @@ static void bmm_f64_7x7x7_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_sf_avx2_rows_b0
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops, 15 vector registers, 77 vector loads,
- * 14 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 12 vector accumulators,
+ * 77 vector loads, 14 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3476,8 +3476,8 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_sf_avx2_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops, 15 vector registers, 91 vector loads,
- * 14 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 126 vector arithmetic ops, 12 vector accumulators,
+ * 91 vector loads, 14 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3633,18 +3633,18 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask3))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3))));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask3))));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask3))));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
+            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 4], mask3))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -3682,8 +3682,8 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a0_6 = _mm256_set1_pd(a[6 * sa_row + 6]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[6 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
+            _mm256_maskstore_pd(&c[6 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 4], mask3))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3695,8 +3695,8 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_sf_avx512_rows_b0
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 56 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * 56 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3833,8 +3833,8 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_sf_avx512_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops, 9 vector registers, 63 vector loads,
- * 7 vector stores, 0 lane permutes. */
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -3955,13 +3955,13 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_ab(const bmm_f64_args
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[6 * sa_row + 6]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]))));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[3 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[4 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[5 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[6 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3971,18 +3971,18 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_ab(const bmm_f64_args
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_7x7x7[14] = {
-    { "bmm_f64_7x7x7_bf_c99_a1b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 637, NULL, bmm_f64_7x7x7_bf_c99_a1b0 },
-    { "bmm_f64_7x7x7_bf_c99_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 686, NULL, bmm_f64_7x7x7_bf_c99_b0 },
-    { "bmm_f64_7x7x7_bf_c99_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 784, NULL, bmm_f64_7x7x7_bf_c99_ab },
-    { "bmm_f64_7x7x7_bf_avx2_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 686, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx2_rows_b0) },
-    { "bmm_f64_7x7x7_bf_avx2_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 686, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx2_rows_ab) },
-    { "bmm_f64_7x7x7_bf_avx512_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 686, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx512_rows_b0) },
-    { "bmm_f64_7x7x7_bf_avx512_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 686, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx512_rows_ab) },
-    { "bmm_f64_7x7x7_sf_c99_a1b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 637, NULL, bmm_f64_7x7x7_sf_c99_a1b0 },
-    { "bmm_f64_7x7x7_sf_c99_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 686, NULL, bmm_f64_7x7x7_sf_c99_b0 },
-    { "bmm_f64_7x7x7_sf_c99_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 784, NULL, bmm_f64_7x7x7_sf_c99_ab },
-    { "bmm_f64_7x7x7_sf_avx2_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 686, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx2_rows_b0) },
-    { "bmm_f64_7x7x7_sf_avx2_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 686, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx2_rows_ab) },
-    { "bmm_f64_7x7x7_sf_avx512_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 686, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx512_rows_b0) },
-    { "bmm_f64_7x7x7_sf_avx512_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 686, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx512_rows_ab) },
+    { "bmm_f64_7x7x7_bf_c99_a1b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_bf_c99_a1b0 },
+    { "bmm_f64_7x7x7_bf_c99_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_bf_c99_b0 },
+    { "bmm_f64_7x7x7_bf_c99_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_bf_c99_ab },
+    { "bmm_f64_7x7x7_bf_avx2_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx2_rows_b0) },
+    { "bmm_f64_7x7x7_bf_avx2_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx2_rows_ab) },
+    { "bmm_f64_7x7x7_bf_avx512_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx512_rows_b0) },
+    { "bmm_f64_7x7x7_bf_avx512_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx512_rows_ab) },
+    { "bmm_f64_7x7x7_sf_c99_a1b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_sf_c99_a1b0 },
+    { "bmm_f64_7x7x7_sf_c99_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_sf_c99_b0 },
+    { "bmm_f64_7x7x7_sf_c99_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_sf_c99_ab },
+    { "bmm_f64_7x7x7_sf_avx2_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx2_rows_b0) },
+    { "bmm_f64_7x7x7_sf_avx2_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx2_rows_ab) },
+    { "bmm_f64_7x7x7_sf_avx512_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx512_rows_b0) },
+    { "bmm_f64_7x7x7_sf_avx512_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx512_rows_ab) },
 };

@@ -9,7 +9,7 @@
 
 /* bmm_f64_8x8x8_bf_c99_a1b0
  * f64 C(8x8) = A*B (alpha = 1, beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa c99, form unroll.
- * Cost per matrix: 960 flops, 1024 loads (A 512, B 512, C 0), 64 stores,
+ * Cost per matrix: 960 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_8x8x8_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -617,7 +617,7 @@ static void bmm_f64_8x8x8_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_8x8x8_bf_c99_b0
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa c99, form unroll.
- * Cost per matrix: 1024 flops, 1024 loads (A 512, B 512, C 0), 64 stores,
+ * Cost per matrix: 1024 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_8x8x8_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1226,7 +1226,7 @@ static void bmm_f64_8x8x8_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_8x8x8_bf_c99_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa c99, form unroll.
- * Cost per matrix: 1152 flops, 1088 loads (A 512, B 512, C 64), 64 stores,
+ * Cost per matrix: 1152 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_8x8x8_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -1837,8 +1837,8 @@ static void bmm_f64_8x8x8_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_avx2_rows_b0
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops, 15 vector registers, 96 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
+ * 96 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2101,8 +2101,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_avx2_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops, 15 vector registers, 112 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 12 vector accumulators,
+ * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2274,18 +2274,18 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_7 = _mm256_set1_pd(a[47]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -2352,10 +2352,10 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a1_7 = _mm256_set1_pd(a[63]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2367,8 +2367,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_avx512_rows_b0
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * 72 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2533,8 +2533,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_avx512_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -2682,14 +2682,14 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_f64_args
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[63]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2700,7 +2700,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_f64_args
 
 /* bmm_f64_8x8x8_sf_c99_a1b0
  * f64 C(8x8) = A*B (alpha = 1, beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa c99, form unroll.
- * Cost per matrix: 960 flops, 1024 loads (A 512, B 512, C 0), 64 stores,
+ * Cost per matrix: 960 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_8x8x8_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -3311,7 +3311,7 @@ static void bmm_f64_8x8x8_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_8x8x8_sf_c99_b0
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa c99, form unroll.
- * Cost per matrix: 1024 flops, 1024 loads (A 512, B 512, C 0), 64 stores,
+ * Cost per matrix: 1024 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_8x8x8_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -3923,7 +3923,7 @@ static void bmm_f64_8x8x8_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
 
 /* bmm_f64_8x8x8_sf_c99_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa c99, form unroll.
- * Cost per matrix: 1152 flops, 1088 loads (A 512, B 512, C 64), 64 stores,
+ * Cost per matrix: 1152 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
 static void bmm_f64_8x8x8_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
@@ -4537,8 +4537,8 @@ static void bmm_f64_8x8x8_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx2_rows_b0
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops, 15 vector registers, 96 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
+ * 96 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4804,8 +4804,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_b0(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx2_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops, 15 vector registers, 112 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 12 vector accumulators,
+ * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -4980,18 +4980,18 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -5058,10 +5058,10 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a1_7 = _mm256_set1_pd(a[7 * sa_row + 7]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5073,8 +5073,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_f64_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx2_rows_pf_b0
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1024 useful flops, 15 vector registers, 96 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
+ * 96 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5354,8 +5354,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx2_rows_pf_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1024 useful flops, 15 vector registers, 112 vector loads,
- * 16 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 12 vector accumulators,
+ * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5544,18 +5544,18 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -5622,10 +5622,10 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a1_7 = _mm256_set1_pd(a[7 * sa_row + 7]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5637,8 +5637,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx512_rows_b0
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * 72 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5806,8 +5806,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_b0(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx512_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -5958,14 +5958,14 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_f64_args
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5977,8 +5977,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_f64_args
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx512_rows_pf_b0
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 72 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * 72 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6160,8 +6160,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_a
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx512_rows_pf_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1024 useful flops, 10 vector registers, 80 vector loads,
- * 8 vector stores, 0 lane permutes. */
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = g->A;
@@ -6326,14 +6326,14 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6343,22 +6343,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_8x8x8[18] = {
-    { "bmm_f64_8x8x8_bf_c99_a1b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 960, NULL, bmm_f64_8x8x8_bf_c99_a1b0 },
-    { "bmm_f64_8x8x8_bf_c99_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 1024, NULL, bmm_f64_8x8x8_bf_c99_b0 },
-    { "bmm_f64_8x8x8_bf_c99_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 1152, NULL, bmm_f64_8x8x8_bf_c99_ab },
-    { "bmm_f64_8x8x8_bf_avx2_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx2_rows_b0) },
-    { "bmm_f64_8x8x8_bf_avx2_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx2_rows_ab) },
-    { "bmm_f64_8x8x8_bf_avx512_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx512_rows_b0) },
-    { "bmm_f64_8x8x8_bf_avx512_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx512_rows_ab) },
-    { "bmm_f64_8x8x8_sf_c99_a1b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "unroll", 960, NULL, bmm_f64_8x8x8_sf_c99_a1b0 },
-    { "bmm_f64_8x8x8_sf_c99_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, "unroll", 1024, NULL, bmm_f64_8x8x8_sf_c99_b0 },
-    { "bmm_f64_8x8x8_sf_c99_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, "unroll", 1152, NULL, bmm_f64_8x8x8_sf_c99_ab },
-    { "bmm_f64_8x8x8_sf_avx2_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_b0) },
-    { "bmm_f64_8x8x8_sf_avx2_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_ab) },
-    { "bmm_f64_8x8x8_sf_avx2_rows_pf_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, "rows_pf", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_8x8x8_sf_avx2_rows_pf_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "rows_pf", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_8x8x8_sf_avx512_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_b0) },
-    { "bmm_f64_8x8x8_sf_avx512_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_ab) },
-    { "bmm_f64_8x8x8_sf_avx512_rows_pf_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "rows_pf", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_8x8x8_sf_avx512_rows_pf_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, "rows_pf", 1024, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_8x8x8_bf_c99_a1b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_bf_c99_a1b0 },
+    { "bmm_f64_8x8x8_bf_c99_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_bf_c99_b0 },
+    { "bmm_f64_8x8x8_bf_c99_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_bf_c99_ab },
+    { "bmm_f64_8x8x8_bf_avx2_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx2_rows_b0) },
+    { "bmm_f64_8x8x8_bf_avx2_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx2_rows_ab) },
+    { "bmm_f64_8x8x8_bf_avx512_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx512_rows_b0) },
+    { "bmm_f64_8x8x8_bf_avx512_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx512_rows_ab) },
+    { "bmm_f64_8x8x8_sf_c99_a1b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_sf_c99_a1b0 },
+    { "bmm_f64_8x8x8_sf_c99_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_sf_c99_b0 },
+    { "bmm_f64_8x8x8_sf_c99_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_sf_c99_ab },
+    { "bmm_f64_8x8x8_sf_avx2_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_b0) },
+    { "bmm_f64_8x8x8_sf_avx2_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_ab) },
+    { "bmm_f64_8x8x8_sf_avx2_rows_pf_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_8x8x8_sf_avx2_rows_pf_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_b0) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_ab) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_pf_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_pf_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_ab) },
 };

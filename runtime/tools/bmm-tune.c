@@ -74,7 +74,7 @@ static void *alloc_random(int64_t elems, size_t es)
 
 typedef struct {
     char kernel[128];
-    const char *source;      /* "measured" or "wisdom" */
+    const char *source;      /* how it was chosen: "measured", "wisdom" ... */
     double gflops, vs_generic, vs_c99;  /* vs_c99: NAN when no portable kernel applies */
     int estimate_same;       /* the static rule picked the same kernel (-1: not measured) */
     int estimate_close;      /* ... or one within 10% of its speed */
@@ -96,8 +96,71 @@ static double best_c99(const bmm__timing *log, size_t n)
     return t;
 }
 
-/* Returns 0 on success; fills the row of the table. */
-static int run_case(const tcase *c, int64_t batch_opt, int verbose, int retune, result *r)
+/* Planned from wisdom, there was no search: time the figures of the table (the chosen kernel,
+ * the generic path and the portable C kernels) on the case's own operands. */
+static bmm__timings time_figures(const bmm__problem *pr, const bmm_call *c,
+    const bmm_kernel_desc *chosen, const void *A, const void *B, void *C)
+{
+    size_t nc = bmm__candidates(c, NULL, 0), n = 0;
+    const bmm_kernel_desc **cand = malloc((nc + 1) * sizeof *cand);
+    bmm__timings t = { malloc((nc + 2) * sizeof *t.v), 0 };
+    if (!cand || !t.v) {
+        free(cand);
+        free(t.v);
+        return (bmm__timings){ NULL, 0 };
+    }
+    bmm__candidates(c, cand, nc);
+    t.v[n++] = (bmm__timing){ NULL, bmm__time_kernel(NULL, pr, 1, 0, A, B, C, 0.01), 0 };
+    if (chosen)
+        t.v[n++] = (bmm__timing){ chosen, bmm__time_kernel(chosen, pr, 1, 0, A, B, C, 0.01), 0 };
+    for (size_t i = 0; i < nc; i++)
+        if (cand[i]->isa == BMM_ISA_C99 && cand[i] != chosen)
+            t.v[n++] = (bmm__timing){ cand[i], bmm__time_kernel(cand[i], pr, 1, 0, A, B, C, 0.01), 0 };
+    t.n = n;
+    free(cand);
+    return t;
+}
+
+static void print_candidates(const tcase *c, int64_t batch, const bmm__timings *log,
+    const bmm_kernel_desc *chosen, const bmm_kernel_desc *est)
+{
+    for (size_t i = 0; i < log->n; i++)
+        fprintf(stderr, "\n    %-44s %9.2f GFLOP/s%s%s",
+            log->v[i].kernel ? log->v[i].kernel->name : "generic",
+            gflops_of(c, batch, log->v[i].seconds), log->v[i].kernel == chosen ? "  <- chosen" : "",
+            log->v[i].wrong ? "  WRONG (disagrees with the generic path)" : "");
+    fprintf(stderr, "\n    static rule: %s\n", est ? est->name : "generic");
+}
+
+/* The row of the table from the timings of one case. */
+static void summarize(const tcase *c, int64_t batch, const bmm__choice *ch,
+    const bmm_kernel_desc *est, result *r)
+{
+    double t_win = NAN, t_gen = NAN, t_est = NAN;
+    const bmm__timings *log = &ch->log;
+    for (size_t i = 0; i < log->n; i++) {
+        if (log->v[i].kernel == ch->kernel)
+            t_win = log->v[i].seconds;
+        if (!log->v[i].kernel)
+            t_gen = log->v[i].seconds;
+        if (log->v[i].kernel == est)
+            t_est = log->v[i].seconds;
+    }
+    snprintf(r->kernel, sizeof r->kernel, "%s", ch->kernel ? ch->kernel->name : "generic");
+    r->source = ch->source;
+    r->gflops = gflops_of(c, batch, t_win);
+    r->vs_generic = t_gen / t_win;
+    r->vs_c99 = best_c99(log->v, log->n) / t_win;
+    r->estimate_same = r->estimate_close = -1;
+    if (!strcmp(ch->source, "measured")) {
+        r->estimate_same = est == ch->kernel;
+        r->estimate_close = est == ch->kernel || t_est <= 1.1 * t_win;
+    }
+}
+
+/* Plans one case as the library does (BMM_MEASURE: wisdom, else a measured search) and fills
+ * the row of the table. Returns 0 on success. */
+static int run_case(const tcase *c, int64_t batch_opt, int verbose, result *r)
 {
     size_t es = c->dtype == BMM_F32 ? 4 : 8;
     int64_t per = (c->n * c->m + c->m * c->p + c->n * c->p) * (int64_t)es;
@@ -114,85 +177,49 @@ static int run_case(const tcase *c, int64_t batch_opt, int verbose, int retune, 
     }
     void *A = alloc_random(batch * c->n * c->m, es), *B = alloc_random(batch * c->m * c->p, es);
     void *C = alloc_random(batch * c->n * c->p, es);
+    bmm__choice ch = { NULL, "", { NULL, 0 } };
     int rc = 1;
-    if (!A || !B || !C) {
-        fprintf(stderr, "bmm-tune: out of memory\n");
-        goto out;
-    }
     bmm__problem pr;
+    bmm_call call;
     bmm__problem_init(&pr, (bmm_dtype)c->dtype, batch, c->n, c->m, c->p, sa, sb, sc, 1.0, 0.0);
-    bmm_status st = bmm__check_problem(&pr);
+    bmm_status st = !A || !B || !C ? bmm__fail(BMM_ENOMEM, "out of memory")
+                                   : bmm__check_problem(&pr);
+    if (st == BMM_OK) {
+        bmm__call_of(&pr, &call);
+        st = bmm__choose(&pr, &call, 1.0, 0.0, BMM_MEASURE, &ch);
+    }
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s: %s\n", bmm_strerror(st), bmm_last_error());
         goto out;
     }
-    const bmm_kernel_desc *kd = NULL;
-    bmm__timing log[64];
-    size_t nlog = 0;
-    r->estimate_same = r->estimate_close = -1;
-    if (!retune && bmm__wisdom_lookup(&pr, &kd)) {
-        /* planned from wisdom: no search, only the figures for the table */
-        r->source = "wisdom";
-        const bmm_kernel_desc *cand[64];
-        size_t nc = bmm__candidates(&pr, cand, 64);
-        log[nlog++] = (bmm__timing){ NULL, bmm__time_kernel(NULL, &pr, 1, 0, A, B, C, 0.01), 0 };
-        if (kd)
-            log[nlog++] = (bmm__timing){ kd, bmm__time_kernel(kd, &pr, 1, 0, A, B, C, 0.01), 0 };
-        for (size_t i = 0; i < nc && nlog < 64; i++)
-            if (cand[i]->isa == BMM_ISA_C99 && cand[i] != kd)
-                log[nlog++] = (bmm__timing){ cand[i],
-                    bmm__time_kernel(cand[i], &pr, 1, 0, A, B, C, 0.01), 0 };
-    } else {
-        r->source = "measured";
-        st = bmm__measure(&pr, 1.0, 0.0, &kd, log, 64, &nlog);
-        if (st != BMM_OK) {
-            fprintf(stderr, "bmm-tune: %s: %s\n", bmm_strerror(st), bmm_last_error());
-            goto out;
-        }
-        bmm__wisdom_record(&pr, kd);
-    }
-    double t_win = NAN, t_gen = NAN, t_est = NAN;
-    const bmm_kernel_desc *est = bmm__estimate(&pr);
-    for (size_t i = 0; i < nlog; i++) {
-        if (log[i].kernel == kd)
-            t_win = log[i].seconds;
-        if (!log[i].kernel)
-            t_gen = log[i].seconds;
-        if (log[i].kernel == est)
-            t_est = log[i].seconds;
-    }
-    if (verbose) {
-        for (size_t i = 0; i < nlog; i++)
-            fprintf(stderr, "\n    %-44s %9.2f GFLOP/s%s%s",
-                log[i].kernel ? log[i].kernel->name : "generic",
-                gflops_of(c, batch, log[i].seconds), log[i].kernel == kd ? "  <- chosen" : "",
-                log[i].wrong ? "  WRONG (disagrees with the generic path)" : "");
-        fprintf(stderr, "\n    static rule: %s\n", est ? est->name : "generic");
-    }
-    snprintf(r->kernel, sizeof r->kernel, "%s", kd ? kd->name : "generic");
-    r->gflops = gflops_of(c, batch, t_win);
-    r->vs_generic = t_gen / t_win;
-    r->vs_c99 = best_c99(log, nlog) / t_win;
-    if (!strcmp(r->source, "measured")) {
-        r->estimate_same = est == kd;
-        r->estimate_close = est == kd || t_est <= 1.1 * t_win;
-    }
+    if (!ch.log.n)
+        ch.log = time_figures(&pr, &call, ch.kernel, A, B, C);
+    const bmm_kernel_desc *est = bmm__estimate(&call);
+    if (verbose)
+        print_candidates(c, batch, &ch.log, ch.kernel, est);
+    summarize(c, batch, &ch, est, r);
     rc = 0;
 out:
+    free(ch.log.v);
     free(A);
     free(B);
     free(C);
     return rc;
 }
 
-int main(int argc, char **argv)
+typedef struct {
+    int want_dtype, want_layout, nshapes, verbose, retune;
+    int64_t batch, shapes[256][3];
+    const char *wisdom;
+} options;
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, options *o)
 {
-    static tcase cases[MAX_CASES];
-    int ncases = 0, want_dtype = 0, want_layout = 0, nshapes = 0, verbose = 0, retune = 0;
-    int64_t batch = 0, shapes[256][3];
-    const char *wisdom = getenv("BMM_WISDOM");
-    if (!wisdom || !*wisdom)
-        wisdom = "bmm.wisdom";
+    memset(o, 0, sizeof *o);
+    o->wisdom = getenv("BMM_WISDOM");
+    if (!o->wisdom || !*o->wisdom)
+        o->wisdom = "bmm.wisdom";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long long n, m, p;
@@ -201,70 +228,132 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            verbose = 1;
+            o->verbose = 1;
         } else if (!strcmp(a, "--retune")) {
-            retune = 1;
+            o->retune = 1;
         } else if (!strcmp(a, "--dtype") && v) {
-            want_dtype = !strcmp(v, "f32") ? BMM_F32 : !strcmp(v, "f64") ? BMM_F64 : -1;
+            o->want_dtype = !strcmp(v, "f32") ? BMM_F32 : !strcmp(v, "f64") ? BMM_F64 : -1;
             i++;
         } else if (!strcmp(a, "--layout") && v) {
-            want_layout = !strcmp(v, "bf") ? BMM_LAYOUT_BF : !strcmp(v, "sf") ? BMM_LAYOUT_SF : -1;
+            o->want_layout = !strcmp(v, "bf") ? BMM_LAYOUT_BF : !strcmp(v, "sf") ? BMM_LAYOUT_SF : -1;
             i++;
         } else if (!strcmp(a, "--batch") && v) {
-            batch = atoll(v);
+            o->batch = atoll(v);
             i++;
         } else if (!strcmp(a, "--wisdom") && v) {
-            wisdom = v;
+            o->wisdom = v;
             i++;
         } else if (!strcmp(a, "--budget") && v) {
             setenv("BMM_TUNE_BUDGET_MS", v, 1);
             i++;
         } else if (sscanf(a, "%lldx%lldx%lld%c", &n, &m, &p, &tail) == 3 && n > 0 && m > 0
-            && p > 0 && nshapes < 256) {
-            shapes[nshapes][0] = n;
-            shapes[nshapes][1] = m;
-            shapes[nshapes][2] = p;
-            nshapes++;
+            && p > 0 && o->nshapes < 256) {
+            o->shapes[o->nshapes][0] = n;
+            o->shapes[o->nshapes][1] = m;
+            o->shapes[o->nshapes][2] = p;
+            o->nshapes++;
         } else {
             fprintf(stderr, "bmm-tune: bad argument '%s'\n", a);
             usage(stderr);
             return 2;
         }
     }
-    if (want_dtype < 0 || want_layout < 0 || batch < 0) {
+    if (o->want_dtype < 0 || o->want_layout < 0 || o->batch < 0) {
         fprintf(stderr, "bmm-tune: --dtype takes f32|f64, --layout bf|sf, --batch N >= 1\n");
         return 2;
     }
-    if (nshapes) {
-        for (int d = BMM_F32; d <= BMM_F64; d++)
-            for (int s = 0; s < nshapes; s++)
-                for (int l = BMM_LAYOUT_BF; l <= BMM_LAYOUT_SF; l++) {
-                    tcase c = { d, l, shapes[s][0], shapes[s][1], shapes[s][2] };
-                    if ((!want_dtype || d == want_dtype) && (!want_layout || l == want_layout)
-                        && ncases < MAX_CASES)
-                        cases[ncases++] = c;
-                }
-    } else {
-        for (size_t i = 0, nk = bmm__kernel_count(); i < nk; i++) {
-            const bmm_kernel_desc *k = bmm__kernel_at(i);
-            tcase c = { k->dtype, k->layout, k->n, k->m, k->p };
-            if ((!want_dtype || c.dtype == want_dtype) && (!want_layout || c.layout == want_layout)
-                && !has_case(cases, ncases, &c) && ncases < MAX_CASES)
-                cases[ncases++] = c;
-        }
+    return -1;
+}
+
+static int wanted(const options *o, const tcase *c)
+{
+    return (!o->want_dtype || c->dtype == o->want_dtype)
+        && (!o->want_layout || c->layout == o->want_layout);
+}
+
+/* The shapes given, else every shape, dtype and layout of the kernel tables. */
+static int build_cases(const options *o, tcase *cases)
+{
+    int ncases = 0;
+    for (int d = BMM_F32; d <= BMM_F64; d++)
+        for (int s = 0; s < o->nshapes; s++)
+            for (int l = BMM_LAYOUT_BF; l <= BMM_LAYOUT_SF; l++) {
+                tcase c = { d, l, o->shapes[s][0], o->shapes[s][1], o->shapes[s][2] };
+                if (wanted(o, &c) && ncases < MAX_CASES)
+                    cases[ncases++] = c;
+            }
+    bmm__kernel_iter it = { 0, 0, 0 };
+    for (const bmm_kernel_desc *k; !o->nshapes && (k = bmm__kernel_next(&it));) {
+        tcase c = { k->dtype, k->layout, k->n, k->m, k->p };
+        if (wanted(o, &c) && !has_case(cases, ncases, &c) && ncases < MAX_CASES)
+            cases[ncases++] = c;
     }
-    if (!retune && fopen_ok(wisdom)) {
-        if (bmm_wisdom_import_file(wisdom) == BMM_OK)
+    return ncases;
+}
+
+/* Wisdom the search may reuse: the file's, unless --retune (then none, not even $BMM_WISDOM). */
+static void load_wisdom(const options *o)
+{
+    bmm__wisdom_init();
+    if (o->retune) {
+        bmm_wisdom_forget();
+    } else if (fopen_ok(o->wisdom)) {
+        if (bmm_wisdom_import_file(o->wisdom) == BMM_OK)
             fprintf(stderr, "bmm-tune: wisdom imported from %s (--retune to measure again)\n",
-                wisdom);
+                o->wisdom);
         else
-            fprintf(stderr, "bmm-tune: ignoring %s: %s\n", wisdom, bmm_last_error());
+            fprintf(stderr, "bmm-tune: ignoring %s: %s\n", o->wisdom, bmm_last_error());
     }
+}
+
+typedef struct {
+    int failed, done, measured, same, close, nc99;
+    double log_generic, log_c99;
+} totals;
+
+static void add_row(totals *t, const tcase *c, const char *shape, const result *r)
+{
+    t->done++;
+    t->log_generic += log(r->vs_generic);
+    if (r->vs_c99 == r->vs_c99) {
+        t->log_c99 += log(r->vs_c99);
+        t->nc99++;
+    }
+    if (r->estimate_same >= 0) {
+        t->measured++;
+        t->same += r->estimate_same;
+        t->close += r->estimate_close;
+    }
+    printf("%-12s %-5s %-6s %-44s %8.2f %7.2fx %7.2fx  %s\n", shape,
+        c->dtype == BMM_F32 ? "f32" : "f64", c->layout == BMM_LAYOUT_BF ? "bf" : "sf",
+        r->kernel, r->gflops, r->vs_generic, r->vs_c99, r->source);
+    fflush(stdout);
+}
+
+static void print_totals(const totals *t)
+{
+    if (t->done)
+        printf("%d cases; geometric mean speedup over the generic path %.2fx, over the portable "
+               "C kernels %.2fx\n", t->done, exp(t->log_generic / t->done),
+            t->nc99 ? exp(t->log_c99 / t->nc99) : NAN);
+    if (t->measured)
+        printf("static rule (BMM_ESTIMATE) picked the measured winner in %d of %d cases, "
+               "one within 10%% of it in %d\n", t->same, t->measured, t->close);
+}
+
+int main(int argc, char **argv)
+{
+    static tcase cases[MAX_CASES];
+    static options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    int ncases = build_cases(&o, cases);
+    load_wisdom(&o);
     fprintf(stderr, "bmm-tune: %d cases on CPU %s\n", ncases, bmm__cpu_signature());
     printf("%-12s %-5s %-6s %-44s %8s %8s %8s  %s\n", "shape", "dtype", "layout", "kernel",
         "GFLOP/s", "vs gen", "vs c99", "from");
-    int failed = 0, done = 0, measured = 0, same = 0, close = 0, nc99 = 0;
-    double log_generic = 0, log_c99 = 0;
+    totals t = { 0 };
     for (int i = 0; i < ncases; i++) {
         const tcase *c = &cases[i];
         char shape[48];
@@ -272,39 +361,19 @@ int main(int argc, char **argv)
             (long long)c->p);
         progress(i, ncases, shape);
         result r;
-        if (run_case(c, batch, verbose, retune, &r) != 0) {
-            failed++;
-            continue;
-        }
-        done++;
-        log_generic += log(r.vs_generic);
-        if (r.vs_c99 == r.vs_c99) {
-            log_c99 += log(r.vs_c99);
-            nc99++;
-        }
-        if (r.estimate_same >= 0) {
-            measured++;
-            same += r.estimate_same;
-            close += r.estimate_close;
-        }
-        printf("%-12s %-5s %-6s %-44s %8.2f %7.2fx %7.2fx  %s\n", shape,
-            c->dtype == BMM_F32 ? "f32" : "f64", c->layout == BMM_LAYOUT_BF ? "bf" : "sf",
-            r.kernel, r.gflops, r.vs_generic, r.vs_c99, r.source);
-        fflush(stdout);
+        if (run_case(c, o.batch, o.verbose, &r) != 0)
+            t.failed++;
+        else
+            add_row(&t, c, shape, &r);
     }
     progress(ncases, ncases, "done");
     fprintf(stderr, "\n");
-    if (done)
-        printf("%d cases; geometric mean speedup over the generic path %.2fx, over the portable "
-               "C kernels %.2fx\n", done, exp(log_generic / done), nc99 ? exp(log_c99 / nc99) : NAN);
-    if (measured)
-        printf("static rule (BMM_ESTIMATE) picked the measured winner in %d of %d cases, "
-               "one within 10%% of it in %d\n", same, measured, close);
-    bmm_status st = bmm_wisdom_export_file(wisdom);
+    print_totals(&t);
+    bmm_status st = bmm_wisdom_export_file(o.wisdom);
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s\n", bmm_last_error());
         return 1;
     }
-    fprintf(stderr, "bmm-tune: wisdom written to %s\n", wisdom);
-    return failed ? 1 : 0;
+    fprintf(stderr, "bmm-tune: wisdom written to %s\n", o.wisdom);
+    return t.failed ? 1 : 0;
 }

@@ -1,0 +1,55 @@
+-- isa.lua: every fact about an instruction set, one table each: its C enum, vector width per
+-- dtype, register file, whether it has two-source lane permutes, and how its intrinsics and
+-- compile guards are spelled. vector.lua, variants.lua, emit_simd.lua and outputs.lua read
+-- these; nothing else names an ISA's width or an intrinsic.
+local M = {}
+
+M.order = { "c99", "avx2", "avx512" }   -- lowest first, as the runtime's BMM_ISA_* enum
+
+local function mask_bits(lanes) return string.format("0x%X", math.floor(2 ^ lanes) - 1) end
+local function call(fn, ...) return fn .. "(" .. table.concat({ ... }, ", ") .. ")" end
+
+-- Portable C: scalar code (the compiler may vectorize it); always compiled, always admitted.
+M.c99 = { enum = "BMM_ISA_C99", width = { f32 = 1, f64 = 1 } }
+
+local X86 = {
+  guard = "BMM_HAVE_X86_SIMD",     -- what the kernels compile under (bmm_simd.h)
+  fn = "BMM_X86_FN",               -- wraps a kernel's name in its descriptor (NULL elsewhere)
+  prefetch = function(addr) return call("_mm_prefetch", addr, "_MM_HINT_T0") end,
+  line_bytes = 64,
+}
+
+M.avx2 = setmetatable({
+  enum = "BMM_ISA_AVX2", target = "BMM_TARGET_AVX2",
+  width = { f32 = 8, f64 = 4 }, acc = 12, vmax = 2, permute = false,
+  f32 = { vt = "__m256", pre = "_mm256_", sfx = "ps", mt = "__m256i", set = "_mm256_setr_epi32",
+    hsum = "bmm__hsum_avx2_f32" },
+  f64 = { vt = "__m256d", pre = "_mm256_", sfx = "pd", mt = "__m256i", set = "_mm256_setr_epi64x",
+    hsum = "bmm__hsum_avx2_f64" },
+  -- lane masks are vectors of all-ones lanes
+  mask = function(t, w, lanes)
+    local l = {}
+    for i = 1, w do l[i] = i <= lanes and "-1" or "0" end
+    return call(t.set, table.concat(l, ", "))
+  end,
+  mload = function(t, m, p) return call(t.pre .. "maskload_" .. t.sfx, p, m) end,
+  mstore = function(t, m, p, v) return call(t.pre .. "maskstore_" .. t.sfx, p, m, v) end,
+  hsum = function(t, v) return call(t.hsum, v) end,
+}, { __index = X86 })
+
+M.avx512 = setmetatable({
+  enum = "BMM_ISA_AVX512", target = "BMM_TARGET_AVX512",
+  width = { f32 = 16, f64 = 8 }, acc = 24, vmax = 4, permute = true,
+  index_type = "__m512i",          -- permute index vectors
+  f32 = { vt = "__m512", pre = "_mm512_", sfx = "ps", mt = "__mmask16", idx = "_mm512_set_epi32" },
+  f64 = { vt = "__m512d", pre = "_mm512_", sfx = "pd", mt = "__mmask8", idx = "_mm512_set_epi64" },
+  -- lane masks are bit masks
+  mask = function(t, _, lanes) return "(" .. t.mt .. ")" .. mask_bits(lanes) end,
+  mload = function(t, m, p) return call(t.pre .. "maskz_loadu_" .. t.sfx, m, p) end,
+  mstore = function(t, m, p, v) return call(t.pre .. "mask_storeu_" .. t.sfx, p, m, v) end,
+  hsum = function(t, v) return call(t.pre .. "reduce_add_" .. t.sfx, v) end,
+}, { __index = X86 })
+
+M.mask_bits = mask_bits
+
+return M

@@ -1,0 +1,44 @@
+/* bmm_generic.h: the generic loop, any shape and strides, shared by the runtime (generic.c)
+ * and vendored files (bmmgen.lua --vendor pastes this file), so both sum in the same order.
+ * Row by row: C_i row = beta * row (zeros when beta == 0, so C is never read), then
+ * += (alpha * a_ik) * B row k for k = 0 .. m-1. C99, and also valid C++. */
+#ifndef BMM_GENERIC_H
+#define BMM_GENERIC_H
+
+#include <stdint.h>
+
+/* Defines static void NAME(batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc) for element
+ * type T; s*: {batch, row, col} strides in elements. */
+#define BMM__DEFINE_GENERIC(NAME, T)                                                       \
+    static void NAME(int64_t batch, int64_t n, int64_t m, int64_t p, T alpha, const T *A,  \
+        const int64_t sa[3], const T *B, const int64_t sb[3], T beta, T *C,                \
+        const int64_t sc[3])                                                               \
+    {                                                                                      \
+        for (int64_t t = 0; t < batch; t++) {                                              \
+            const T *a = A + t * sa[0], *b = B + t * sb[0];                                \
+            T *c = C + t * sc[0];                                                          \
+            for (int64_t i = 0; i < n; i++) {                                              \
+                T *ci = c + i * sc[1];                                                     \
+                if (beta == 0) {                                                           \
+                    for (int64_t j = 0; j < p; j++)                                        \
+                        ci[j * sc[2]] = 0;                                                 \
+                } else if (beta != 1) {                                                    \
+                    for (int64_t j = 0; j < p; j++)                                        \
+                        ci[j * sc[2]] *= beta;                                             \
+                }                                                                          \
+                for (int64_t k = 0; k < m; k++) {                                          \
+                    const T aik = alpha * a[i * sa[1] + k * sa[2]];                        \
+                    const T *bk = b + k * sb[1];                                           \
+                    if (sb[2] == 1 && sc[2] == 1) {                                        \
+                        for (int64_t j = 0; j < p; j++)                                    \
+                            ci[j] += aik * bk[j];                                          \
+                    } else {                                                               \
+                        for (int64_t j = 0; j < p; j++)                                    \
+                            ci[j * sc[2]] += aik * bk[j * sb[2]];                          \
+                    }                                                                      \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+    }
+
+#endif
