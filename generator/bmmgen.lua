@@ -30,80 +30,76 @@ usage: bmmgen.lua [--spec FILE] --out DIR [options]
   --version             print the generator version
 ]]
 
-local LIST_FLAGS = {
-  ["--shapes"] = "shapes", ["--dtypes"] = "dtypes", ["--layouts"] = "layouts",
-  ["--isas"] = "isas", ["--scalars"] = "scalars",
-}
-
 local function fail(msgs)
   for _, m in ipairs(msgs) do io.stderr:write(m, "\n") end
   io.stderr:write(string.format("bmmgen: %d error(s); no file written\n", #msgs))
   os.exit(1)
 end
 
+local function usage_error(msg) fail({ "<command line>:0: error: " .. msg }) end
+
+-- Spec fields the command line may replace: flag -> field, and how its value is read.
+local function tile_value(v)
+  local r, c = v:match("^(%d+)x(%d+)$")
+  return r and { rows = tonumber(r), cols = tonumber(c) } or v
+end
+local SPEC_FLAGS = {
+  ["--shapes"] = { "shapes", util.split_list }, ["--dtypes"] = { "dtypes", util.split_list },
+  ["--layouts"] = { "layouts", util.split_list }, ["--isas"] = { "isas", util.split_list },
+  ["--scalars"] = { "scalars", util.split_list },
+  ["--unroll-budget"] = { "unroll_budget", function(v) return tonumber(v) or v end },
+  ["--tile"] = { "tile", tile_value },
+  ["--name"] = { "name", function(v) return v end },
+}
+
+-- Flags of the run itself: flag -> function(o, value) (value nil: the flag takes none).
+local RUN_FLAGS = {
+  ["--dump"] = { false, function(o) o.dump = true end },
+  ["--list-files"] = { false, function(o) o.list_files = true end },
+  ["--spec"] = { true, function(o, v, shown) o.spec_path = v; shown[#shown + 1] = "--spec " .. v end },
+  ["--out"] = { true, function(o, v, shown)
+    o.out = v
+    shown[#shown + 1] = "--out " .. (v:gsub("/+$", ""):match("([^/]*)$"))
+  end },
+  ["--templates"] = { true, function(o, v) o.tdir = v end },
+  ["--runtime"] = { true, function(o, v) o.rdir = v end },
+  ["--vendor"] = { true, function(o, v, shown)
+    if not v:match("^[%a_][%w_]*$") then usage_error("--vendor: \"" .. v .. "\" is not a C identifier") end
+    o.vendor = v
+    shown[#shown + 1] = "--vendor " .. v
+  end },
+  ["--stop-after"] = { true, function(o, v)
+    for _, s in ipairs(driver.STAGES) do if s == v then o.stop_after = v; return end end
+    usage_error("--stop-after: unknown stage \"" .. v .. "\" (known: "
+      .. table.concat(driver.STAGES, ", ") .. ")")
+  end },
+}
+
 local function parse_args(argv)
   local o = { cli = {}, tdir = script_dir .. "/../templates", rdir = script_dir .. "/../runtime" }
   local shown = { "generator/bmmgen.lua" }
   local i = 1
-  local function value(flag)
-    local v = argv[i + 1]
-    if v == nil then fail({ "<command line>:0: error: " .. flag .. " needs a value" }) end
-    i = i + 2
-    return v
-  end
   while i <= #argv do
-    local a = argv[i]
+    local a, v = argv[i], argv[i + 1]
+    local run, field = RUN_FLAGS[a], SPEC_FLAGS[a]
     if a == "--help" or a == "-h" then io.write(USAGE); os.exit(0)
     elseif a == "--version" then io.write("bmmgen ", options.version, "\n"); os.exit(0)
-    elseif a == "--dump" then o.dump = true; i = i + 1
-    elseif a == "--spec" then o.spec_path = value(a); shown[#shown + 1] = "--spec " .. o.spec_path
-    elseif a == "--out" then
-      o.out = value(a)
-      shown[#shown + 1] = "--out " .. (o.out:gsub("/+$", ""):match("([^/]*)$"))
-    elseif a == "--templates" then o.tdir = value(a)
-    elseif a == "--runtime" then o.rdir = value(a)
-    elseif a == "--list-files" then o.list_files = true; i = i + 1
-    elseif a == "--vendor" then
-      o.vendor = value(a)
-      if not o.vendor:match("^[%a_][%w_]*$") then
-        fail({ "<command line>:0: error: --vendor: \"" .. o.vendor .. "\" is not a C identifier" })
-      end
-      shown[#shown + 1] = "--vendor " .. o.vendor
-    elseif a == "--stop-after" then
-      o.stop_after = value(a)
-      local known = false
-      for _, s in ipairs(driver.STAGES) do known = known or s == o.stop_after end
-      if not known then
-        fail({ "<command line>:0: error: --stop-after: unknown stage \"" .. o.stop_after
-          .. "\" (known: " .. table.concat(driver.STAGES, ", ") .. ")" })
-      end
-    elseif LIST_FLAGS[a] then
-      local v = value(a)
-      o.cli[LIST_FLAGS[a]] = { value = util.split_list(v), flag = a }
-      shown[#shown + 1] = a .. " " .. v
-    elseif a == "--unroll-budget" then
-      local v = value(a)
-      o.cli.unroll_budget = { value = tonumber(v) or v, flag = a }
-      shown[#shown + 1] = a .. " " .. v
-    elseif a == "--tile" then
-      local v = value(a)
-      local r, c = v:match("^(%d+)x(%d+)$")
-      o.cli.tile = { value = r and { rows = tonumber(r), cols = tonumber(c) } or v, flag = a }
-      shown[#shown + 1] = a .. " " .. v
-    elseif a == "--name" then
-      local v = value(a)
-      o.cli.name = { value = v, flag = a }
-      shown[#shown + 1] = a .. " " .. v
+    elseif not run and not field then usage_error("unknown option \"" .. a .. "\" (see --help)")
+    elseif (field or run[1]) and v == nil then usage_error(a .. " needs a value")
+    elseif run then
+      run[2](o, v, shown)
+      i = i + (run[1] and 1 or 0)
     else
-      fail({ "<command line>:0: error: unknown option \"" .. a .. "\" (see --help)" })
+      o.cli[field[1]] = { value = field[2](v), flag = a }
+      shown[#shown + 1] = a .. " " .. v
+      i = i + 1
     end
+    i = i + 1
   end
   if not o.dump and not o.stop_after and not o.list_files and not o.out then
-    fail({ "<command line>:0: error: --out DIR is required (or --dump)" })
+    usage_error("--out DIR is required (or --dump)")
   end
-  if not o.spec_path and not o.cli.shapes then
-    fail({ "<command line>:0: error: give --spec FILE or --shapes LIST" })
-  end
+  if not o.spec_path and not o.cli.shapes then usage_error("give --spec FILE or --shapes LIST") end
   if o.vendor and not o.cli.name then o.cli.name = { value = o.vendor, flag = "--vendor" } end
   o.command = table.concat(shown, " ")
   return o

@@ -46,22 +46,27 @@ M.row_stride = row_stride
 
 local ATOM = { load = true, ref = true, param = true, const = true }
 
-local function expr(desc, used, e)
+-- A scalar expression in C. leaf (optional) writes the ops another IR adds (emit_simd's
+-- hsum), as atoms.
+local function expr(desc, used, e, leaf)
   local function wrap(x)
-    local s = expr(desc, used, x)
-    if ATOM[x.op] or x.op == "mul" then return s end
+    local s = expr(desc, used, x, leaf)
+    if ATOM[x.op] or x.op == "mul" or (leaf and leaf(x)) then return s end
     return "(" .. s .. ")"
   end
-  if e.op == "load" then return address(desc, used, e.operand, e.row, e.col)
+  local own = leaf and leaf(e)
+  if own then return own
+  elseif e.op == "load" then return address(desc, used, e.operand, e.row, e.col)
   elseif e.op == "ref" then return e.name
   elseif e.op == "param" then used[e.name] = true; return e.name
   elseif e.op == "const" then return util.cfloat(e.value, desc.dtype)
   elseif e.op == "mul" then return wrap(e.a) .. " * " .. wrap(e.b)
-  elseif e.op == "add" then return expr(desc, used, e.a) .. " + " .. wrap(e.b)
-  elseif e.op == "fma" then return expr(desc, used, e.c) .. " + " .. wrap(e.a) .. " * " .. wrap(e.b)
+  elseif e.op == "add" then return expr(desc, used, e.a, leaf) .. " + " .. wrap(e.b)
+  elseif e.op == "fma" then return expr(desc, used, e.c, leaf) .. " + " .. wrap(e.a) .. " * " .. wrap(e.b)
   end
   error("emit_c99: unknown expression " .. tostring(e.op))
 end
+M.expr = expr
 
 local function block(desc, used, body, indent, out)
   local ctype = desc.ctype

@@ -75,13 +75,9 @@ end
 
 -- Scalar expressions of the IR (the dot form's epilogue), as the portable emitter writes them.
 local function scalar(S, e)
-  if e.op == "hsum" then return S.isa.hsum(S.t, expr(S, e.a))
-  elseif e.op == "param" then S.used[e.name] = true; return e.name
-  elseif e.op == "load" then return c99.address(S.d, S.used, e.operand, e.row, e.col)
-  elseif e.op == "mul" then return scalar(S, e.a) .. " * " .. scalar(S, e.b)
-  elseif e.op == "add" then return scalar(S, e.a) .. " + " .. scalar(S, e.b)
-  end
-  error("emit_simd: unknown scalar expression " .. tostring(e.op))
+  return c99.expr(S.d, S.used, e, function(x)
+    if x.op == "hsum" then return S.isa.hsum(S.t, expr(S, x.a)) end
+  end)
 end
 
 function expr(S, e)

@@ -92,84 +92,91 @@ local function banners(ctx)
   return banner, comment(banner, "/*", " * ", " */")
 end
 
--- ctx: { spec, hash, command, tdir }; kernels: list of { desc, cost, c = {body, decls} }.
-function M.build(ctx, kernels)
-  local spec, tdir = ctx.spec, ctx.tdir
-  local T = function(name) return template.load(tdir, name) end
-  local banner, cbanner = banners(ctx)
+-- Kernels grouped by the file they go to, in order of first appearance.
+local function by_file(kernels)
   local files, order = {}, {}
-  local by_file = {}
   for _, k in ipairs(kernels) do
     local f = k.desc.file
-    if not by_file[f] then by_file[f] = {}; order[#order + 1] = f end
-    table.insert(by_file[f], k)
+    if not files[f] then files[f] = {}; order[#order + 1] = f end
+    table.insert(files[f], k)
   end
+  return files, order
+end
 
-  local parts, externs, sources, names, shape_rows, seen_shape = {}, {}, {}, {}, {}, {}
-  local nkernels = 0
+-- One kernel file per dtype and shape; returns what the table, the file list and the README
+-- need of them: parts, externs, sources, kernel names, and the forms of each shape.
+local function kernel_files(T, ctx, kernels, files)
+  local out = { parts = {}, externs = {}, sources = {}, names = {}, shapes = {}, forms = {} }
+  local groups, order = by_file(kernels)
   for _, f in ipairs(order) do
-    local ks = by_file[f]
-    local d0 = ks[1].desc
-    local part = "bmm__kernels_" .. spec.name .. "_" .. d0.dtype .. "_" .. variants.shape_tag(d0)
+    local ks, d0 = groups[f], groups[f][1].desc
+    local tag = variants.shape_tag(d0)
+    local part = "bmm__kernels_" .. ctx.spec.name .. "_" .. d0.dtype .. "_" .. tag
     local ktext, dtext = {}, {}
+    if not out.forms[tag] then out.forms[tag] = {}; out.shapes[#out.shapes + 1] = tag end
     for _, k in ipairs(ks) do
       ktext[#ktext + 1], dtext[#dtext + 1] = render(T, k)
-      names[#names + 1] = "    " .. k.desc.name
-      nkernels = nkernels + 1
+      out.names[#out.names + 1] = "    " .. k.desc.name
+      local row, key = out.forms[tag], k.desc.isa .. ": " .. k.desc.form
+      if not row[key] then row[key] = true; row[#row + 1] = key end
     end
     local path = M.kernel_path(f)
     files[path] = template.fill(T("kernel_file.c.in"), {
-      banner = cbanner, dtype = d0.dtype, shape = variants.shape_tag(d0), count = util.cint(#ks),
+      banner = ctx.cbanner, dtype = d0.dtype, shape = tag, count = util.cint(#ks),
       kernels = table.concat(ktext, "\n\n"), part = part, descs = table.concat(dtext, "\n"),
     }) .. "\n"
-    parts[#parts + 1] = "    { " .. util.cint(#ks) .. ", " .. part .. " },"
-    externs[#externs + 1] = "extern const bmm_kernel_desc " .. part .. "[" .. util.cint(#ks) .. "];"
-    sources[#sources + 1] = "    ${CMAKE_CURRENT_LIST_DIR}/" .. path
-    local tag = variants.shape_tag(d0)
-    if not seen_shape[tag] then
-      seen_shape[tag] = {}
-      shape_rows[#shape_rows + 1] = tag
-    end
-    for _, k in ipairs(ks) do
-      local row, key = seen_shape[tag], k.desc.isa .. ": " .. k.desc.form
-      if not row[key] then row[key] = true; row[#row + 1] = key end
-    end
+    out.parts[#out.parts + 1] = "    { " .. util.cint(#ks) .. ", " .. part .. " },"
+    out.externs[#out.externs + 1] = "extern const bmm_kernel_desc " .. part .. "[" .. util.cint(#ks) .. "];"
+    out.sources[#out.sources + 1] = "    ${CMAKE_CURRENT_LIST_DIR}/" .. path
   end
+  return out
+end
 
-  local header = M.table_header(spec.name)
-  local common = { banner = cbanner, spec_name = spec.name, nparts = util.cint(#parts),
-    nkernels = util.cint(nkernels) }
-  local function with(extra)
-    local t = {}
-    for k, v in pairs(common) do t[k] = v end
-    for k, v in pairs(extra) do t[k] = v end
-    return t
+local function readme(T, ctx, banner, k, nkernels)
+  local spec = ctx.spec
+  local rows = {}
+  for _, tag in ipairs(k.shapes) do
+    rows[#rows + 1] = "| " .. tag .. " | " .. table.concat(k.forms[tag], ", ") .. " |"
   end
-  files[header] = template.fill(T("header.h.in"), with({
-    spec_name_upper = spec.name:upper(), externs = table.concat(externs, "\n"),
-  })) .. "\n"
-  local table_src = M.table_source(spec.name)
-  files[table_src] = template.fill(T("table.c.in"), with({
-    header = header, parts = table.concat(parts, "\n"), version = options.version,
-    spec_hash = ctx.hash, abi = util.cint(options.kernel_abi),
-  })) .. "\n"
-  sources[#sources + 1] = "    ${CMAKE_CURRENT_LIST_DIR}/" .. table_src
-  files["files.cmake"] = template.fill(T("files.cmake.in"), {
-    banner = comment(banner, nil, "# ", nil), spec_name = spec.name,
-    sources = table.concat(sources, "\n"), kernels = table.concat(names, "\n"),
-  }) .. "\n"
-  local tile = util.cint(spec.tile.rows) .. "x" .. util.cint(spec.tile.cols)
-  local rows_md = {}
-  for _, tag in ipairs(shape_rows) do
-    rows_md[#rows_md + 1] = "| " .. tag .. " | " .. table.concat(seen_shape[tag], ", ") .. " |"
-  end
-  files["README.md"] = template.fill(T("readme.md.in"), {
+  return template.fill(T("readme.md.in"), {
     banner = banner, spec_name = spec.name, command = ctx.command, nkernels = util.cint(nkernels),
-    nparts = util.cint(#parts), isas = table.concat(spec.isas, ", "),
+    nparts = util.cint(#k.parts), isas = table.concat(spec.isas, ", "),
     scalars = table.concat(spec.scalars, ", "), dtypes = table.concat(spec.dtypes, ", "),
     layouts = table.concat(spec.layouts, ", "), unroll_budget = util.cint(spec.unroll_budget),
-    tile = tile, shape_rows = table.concat(rows_md, "\n"), forms = forms_md(),
+    tile = util.cint(spec.tile.rows) .. "x" .. util.cint(spec.tile.cols),
+    shape_rows = table.concat(rows, "\n"), forms = forms_md(),
   }) .. "\n"
+end
+
+-- ctx: { spec, hash, command, tdir }; kernels: list of { desc, cost, c = {body, decls} }.
+-- Returns { [path] = text }: the kernel files, the table (.c, .h), files.cmake, README.md.
+function M.build(ctx, kernels)
+  local spec = ctx.spec
+  local T = function(name) return template.load(ctx.tdir, name) end
+  local banner, cbanner = banners(ctx)
+  ctx.cbanner = cbanner
+  local files = {}
+  local k = kernel_files(T, ctx, kernels, files)
+  local common = { banner = cbanner, spec_name = spec.name, nparts = util.cint(#k.parts),
+    nkernels = util.cint(#kernels) }
+  local function with(extra)
+    for key, v in pairs(common) do extra[key] = v end
+    return extra
+  end
+  local header, table_src = M.table_header(spec.name), M.table_source(spec.name)
+  files[header] = template.fill(T("header.h.in"), with({
+    spec_name_upper = spec.name:upper(), externs = table.concat(k.externs, "\n"),
+  })) .. "\n"
+  files[table_src] = template.fill(T("table.c.in"), with({
+    header = header, parts = table.concat(k.parts, "\n"), version = options.version,
+    spec_hash = ctx.hash, abi = util.cint(options.kernel_abi),
+  })) .. "\n"
+  k.sources[#k.sources + 1] = "    ${CMAKE_CURRENT_LIST_DIR}/" .. table_src
+  files["files.cmake"] = template.fill(T("files.cmake.in"), {
+    banner = comment(banner, nil, "# ", nil), spec_name = spec.name,
+    sources = table.concat(k.sources, "\n"), kernels = table.concat(k.names, "\n"),
+  }) .. "\n"
+  files["README.md"] = readme(T, ctx, banner, k, #kernels)
   return files
 end
 

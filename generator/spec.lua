@@ -7,11 +7,6 @@ local locate = require("locate")
 
 local M = {}
 
-local KNOWN = {
-  name = true, shapes = true, dtypes = true, layouts = true, isas = true,
-  scalars = true, unroll_budget = true, tile = true,
-}
-
 local function fieldname(path)
   local s = ""
   for _, k in ipairs(path) do
@@ -66,45 +61,13 @@ function M.parse_shape(v)
   return dims
 end
 
--- raw: table from the spec file (or {}); where: file name; line_of: path -> line;
--- cli: { field = {value=..., flag=...} } overrides. Returns spec or nil, errors.
-function M.validate(raw, where, line_of, cli)
-  local errs = util.errors()
-  local function bad(path, msg)
-    local c = cli[path[1]]
-    if c then
-      errs.add("<command line>", 0, c.flag .. ": " .. msg)
-    else
-      errs.add(where, line_of(path), fieldname(path) .. ": " .. msg)
-    end
-  end
-  local src = {}
-  if type(raw) ~= "table" then
-    errs.add(where, 1, "spec must return a table (got " .. type(raw) .. ")")
-    return nil, errs.list
-  end
-  for _, k in ipairs(compat.sorted_keys(raw)) do
-    if not KNOWN[k] then
-      bad({ k }, "unknown key (known: dtypes, isas, layouts, name, scalars, shapes, tile, unroll_budget)")
-    else
-      src[k] = raw[k]
-    end
-  end
-  for k, c in pairs(cli) do src[k] = c.value end
+-- Each field's check: (value given or nil, bad(path, msg)) -> the validated value. bad names
+-- the field (the path below it) and the line; every error is collected.
 
-  local spec = {}
-  local d = options.defaults
-
-  local name = src.name == nil and d.name or src.name
-  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
-    bad({ "name" }, "must be a C identifier (got " .. describe(name) .. ")")
-  end
-  spec.name = name
-
-  -- A list of words drawn from a vocabulary, kept in the vocabulary's order.
-  local function wordlist(key, vocab, order, default)
-    local v = src[key]
-    if v == nil then v = default end
+-- A list of words drawn from a vocabulary, kept in the vocabulary's order.
+local function wordlist(key, vocab, order)
+  return function(v, bad)
+    if v == nil then v = options.defaults[key] end
     if type(v) ~= "table" or #v == 0 then
       bad({ key }, "must be a non-empty list (got " .. describe(v) .. ")")
       return {}
@@ -123,54 +86,102 @@ function M.validate(raw, where, line_of, cli)
     for _, w in ipairs(order) do if seen[w] then out[#out + 1] = w end end
     return out
   end
-  spec.dtypes = wordlist("dtypes", options.dtypes, options.dtype_order, d.dtypes)
-  spec.layouts = wordlist("layouts", options.layouts, options.layout_order, d.layouts)
-  spec.isas = wordlist("isas", options.isas, options.isa_order, d.isas)
-  spec.scalars = wordlist("scalars", options.scalars, options.scalars_order, d.scalars)
+end
 
-  spec.shapes = {}
-  if type(src.shapes) ~= "table" or #src.shapes == 0 then
-    bad({ "shapes" }, "must be a non-empty list of \"NxMxP\" (got " .. describe(src.shapes) .. ")")
-  else
-    local seen = {}
-    for i = 1, #src.shapes do
-      local dims, why = M.parse_shape(src.shapes[i])
-      if not dims then
-        bad({ "shapes", i }, why)
-      else
-        local key = table.concat({ util.cint(dims[1]), util.cint(dims[2]), util.cint(dims[3]) }, "x")
-        if seen[key] then
-          bad({ "shapes", i }, "duplicate shape " .. key)
-        end
-        seen[key] = true
-        spec.shapes[#spec.shapes + 1] = { n = dims[1], m = dims[2], p = dims[3] }
-      end
+local function check_name(name, bad)
+  if name == nil then name = options.defaults.name end
+  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+    bad({ "name" }, "must be a C identifier (got " .. describe(name) .. ")")
+  end
+  return name
+end
+
+local function check_shapes(v, bad)
+  local shapes, seen = {}, {}
+  if type(v) ~= "table" or #v == 0 then
+    bad({ "shapes" }, "must be a non-empty list of \"NxMxP\" (got " .. describe(v) .. ")")
+    return shapes
+  end
+  for i = 1, #v do
+    local dims, why = M.parse_shape(v[i])
+    if not dims then
+      bad({ "shapes", i }, why)
+    else
+      local key = table.concat({ util.cint(dims[1]), util.cint(dims[2]), util.cint(dims[3]) }, "x")
+      if seen[key] then bad({ "shapes", i }, "duplicate shape " .. key) end
+      seen[key] = true
+      shapes[#shapes + 1] = { n = dims[1], m = dims[2], p = dims[3] }
     end
   end
+  return shapes
+end
 
-  local budget = src.unroll_budget == nil and d.unroll_budget or src.unroll_budget
+local function check_budget(budget, bad)
+  if budget == nil then budget = options.defaults.unroll_budget end
   if not compat.is_integer(budget) or budget < 1 then
     bad({ "unroll_budget" }, "must be an integer >= 1 (got " .. describe(budget) .. ")")
   end
-  spec.unroll_budget = budget
+  return budget
+end
 
-  local tile = src.tile == nil and d.tile or src.tile
+local function check_tile(tile, bad)
+  if tile == nil then tile = options.defaults.tile end
   if type(tile) ~= "table" then
     bad({ "tile" }, "must be a table {rows = R, cols = C} (got " .. describe(tile) .. ")")
-  else
-    for _, k in ipairs(compat.sorted_keys(tile)) do
-      if k ~= "rows" and k ~= "cols" then bad({ "tile", k }, "unknown key (known: cols, rows)") end
-    end
-    for _, k in ipairs({ "rows", "cols" }) do
-      local v = tile[k]
-      if not compat.is_integer(v) or v < 1 or v > options.max_tile then
-        bad({ "tile", k }, "must be an integer in 1.." .. util.cint(options.max_tile)
-          .. " (got " .. describe(v) .. ")")
-      end
-    end
-    spec.tile = { rows = tile.rows, cols = tile.cols }
+    return nil
   end
+  for _, k in ipairs(compat.sorted_keys(tile)) do
+    if k ~= "rows" and k ~= "cols" then bad({ "tile", k }, "unknown key (known: cols, rows)") end
+  end
+  for _, k in ipairs({ "rows", "cols" }) do
+    local v = tile[k]
+    if not compat.is_integer(v) or v < 1 or v > options.max_tile then
+      bad({ "tile", k }, "must be an integer in 1.." .. util.cint(options.max_tile)
+        .. " (got " .. describe(v) .. ")")
+    end
+  end
+  return { rows = tile.rows, cols = tile.cols }
+end
 
+-- Every field a spec may have, and its check.
+local FIELDS = {
+  name = check_name,
+  dtypes = wordlist("dtypes", options.dtypes, options.dtype_order),
+  layouts = wordlist("layouts", options.layouts, options.layout_order),
+  isas = wordlist("isas", options.isas, options.isa_order),
+  scalars = wordlist("scalars", options.scalars, options.scalars_order),
+  shapes = check_shapes,
+  unroll_budget = check_budget,
+  tile = check_tile,
+}
+
+-- raw: table from the spec file (or {}); where: file name; line_of: path -> line;
+-- cli: { field = {value=..., flag=...} } overrides. Returns spec or nil, errors.
+function M.validate(raw, where, line_of, cli)
+  local errs = util.errors()
+  local function bad(path, msg)
+    local c = cli[path[1]]
+    if c then
+      errs.add("<command line>", 0, c.flag .. ": " .. msg)
+    else
+      errs.add(where, line_of(path), fieldname(path) .. ": " .. msg)
+    end
+  end
+  if type(raw) ~= "table" then
+    errs.add(where, 1, "spec must return a table (got " .. type(raw) .. ")")
+    return nil, errs.list
+  end
+  local src = {}
+  for _, k in ipairs(compat.sorted_keys(raw)) do
+    if not FIELDS[k] then
+      bad({ k }, "unknown key (known: " .. table.concat(compat.sorted_keys(FIELDS), ", ") .. ")")
+    else
+      src[k] = raw[k]
+    end
+  end
+  for k, c in pairs(cli) do src[k] = c.value end
+  local spec = {}
+  for _, k in ipairs(compat.sorted_keys(FIELDS)) do spec[k] = FIELDS[k](src[k], bad) end
   if #errs.list > 0 then return nil, errs.list end
   return spec
 end
