@@ -11,7 +11,7 @@ import sys
 
 PEERS = ["openblas", "blis", "libxsmm", "libxsmm-pf", "eigen"]
 BMM = "bmm-measure"
-GROUPS = [  # shared/shapes.md
+GROUPS = [  # the groups of generator/specs/default.lua
     ("tiny", lambda n, m, p: max(n, m, p) <= 8 and n == m == p),
     ("odd", lambda n, m, p: (n, m, p) in [(5, 7, 3), (3, 5, 7), (12, 20, 3)]),
     ("blocks 13-32", lambda n, m, p: n == m == p and 13 <= n <= 32),

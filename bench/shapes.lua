@@ -1,5 +1,5 @@
 -- shapes.lua: writes bench_shapes.h, the benchmark's shape list, from a generator spec, so
--- that shapes.md's list is written down once (generator/specs/default.lua).
+-- that the list is written down once (generator/specs/default.lua).
 -- usage: lua shapes.lua GENERATOR_DIR SPEC OUT
 local gdir, spec_path, out = arg[1], arg[2], arg[3]
 package.path = gdir .. "/?.lua;" .. package.path

@@ -60,7 +60,8 @@ function(bmm_generate_kernels target)
       list(APPEND sources ${out}/${file})
     endif()
   endforeach()
-  file(GLOB deps ${BMMGEN_GENERATOR_DIR}/*.lua ${BMMGEN_GENERATOR_DIR}/../templates/*.in)
+  file(GLOB deps ${BMMGEN_GENERATOR_DIR}/*.lua ${BMMGEN_GENERATOR_DIR}/../templates/*.in
+    ${BMMGEN_GENERATOR_DIR}/../runtime/*.h)
   add_custom_command(OUTPUT ${outputs}
     COMMAND ${gen} --out ${out}
     DEPENDS ${deps}

@@ -1,4 +1,4 @@
--- compat.lua: the one place that papers over LuaJIT 2.1 vs Lua 5.4 (style.md #11).
+-- compat.lua: the one place that papers over LuaJIT 2.1 vs Lua 5.4 (see docs/generator.md).
 -- Everything else uses only the common subset: no //, no bit operators, no integer subtype.
 local M = {}
 

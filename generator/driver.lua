@@ -1,4 +1,4 @@
--- driver.lua: the pipeline, stage by stage (style.md #7):
+-- driver.lua: the pipeline, stage by stage, each a pure function (docs/generator.md):
 --   spec -> problems -> variants -> ir -> c -> files
 -- run(opts) returns { stage = name, value = output of the last stage run } or nil, errors.
 -- Nothing here writes files; bmmgen.lua does that only when run() had no error.

@@ -195,7 +195,7 @@ local function runtime_header(dir, name)
 end
 
 -- ctx (with rdir, the runtime folder) and kernels -> { [vname .. ".c"], [vname .. ".h"] }:
--- a self-contained pair, every kernel of the spec and a dispatcher (style.md: cJSON, sqlite).
+-- a self-contained pair, every kernel of the spec and a dispatcher (an amalgamation, as cJSON and sqlite ship).
 function M.vendor(ctx, kernels, vname)
   local spec = ctx.spec
   local T = function(name) return template.load(ctx.tdir, name) end

@@ -1,4 +1,4 @@
--- template.lua: strict ${name} substitution (style.md #9). A variable the template uses but
+-- template.lua: strict ${name} substitution: templates hold no logic. A variable the template uses but
 -- the caller did not give, or one given but never used, is an error naming template and line.
 -- "$$" stands for a literal "$" (CMake text needs it).
 local compat = require("compat")

@@ -57,8 +57,9 @@ typedef void (*bmm_kernel_f64)(const bmm_f64_args *args);
  * SF: row stride taken at run time (seq-first: batch * cols; also serves padded rows). */
 enum { BMM_LAYOUT_BF = 1, BMM_LAYOUT_SF = 2 };
 
-/* Instruction sets, lowest first. A kernel runs only where the CPU has its ISA. */
-enum { BMM_ISA_C99 = 1, BMM_ISA_AVX2 = 2, BMM_ISA_AVX512 = 3 };
+/* Instruction sets, lowest first. A kernel runs only where the CPU has its ISA. Their names
+ * (BMM_ARCH, kernel names) come from bmm_select.h's bmm__isa_name. */
+enum { BMM_ISA_C99 = 1, BMM_ISA_AVX2 = 2, BMM_ISA_AVX512 = 3, BMM_ISA_COUNT };
 
 /* Alpha/beta forms: the values a kernel has folded in (bmm_select.h's bmm__scalar_forms says
  * which, and so which calls each serves). AB: any alpha, beta != 0 (reads C). B0: beta == 0

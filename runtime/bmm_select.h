@@ -11,6 +11,15 @@
 
 #include "bmm_kernel.h"
 
+/* ---- instruction sets ---- */
+
+/* The name of a BMM_ISA_*, as kernel names, BMM_ARCH and wisdom files spell it. */
+static inline const char *bmm__isa_name(int isa)
+{
+    static const char *const names[BMM_ISA_COUNT] = { "?", "c99", "avx2", "avx512" };
+    return isa > 0 && isa < BMM_ISA_COUNT ? names[isa] : "?";
+}
+
 /* ---- alpha/beta forms ---- */
 
 /* What each BMM_SCALARS_* form has folded in. A value not fixed is read at run time; a kernel

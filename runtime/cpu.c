@@ -12,9 +12,13 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int max_isa = BMM_ISA_C99;
 static char signature[160];
 
-static const char *isa_name(int isa)
+/* BMM_ARCH's ISA, or 0 if it names none. */
+static int isa_named(const char *name)
 {
-    return isa == BMM_ISA_AVX512 ? "avx512" : isa == BMM_ISA_AVX2 ? "avx2" : "c99";
+    for (int isa = BMM_ISA_C99; isa < BMM_ISA_COUNT; isa++)
+        if (strcmp(name, bmm__isa_name(isa)) == 0)
+            return isa;
+    return 0;
 }
 
 static void detect(void)
@@ -41,17 +45,15 @@ static void detect(void)
 #endif
     const char *arch = getenv("BMM_ARCH");
     if (arch && *arch) {
-        int want = strcmp(arch, "avx512") == 0 ? BMM_ISA_AVX512
-            : strcmp(arch, "avx2") == 0 ? BMM_ISA_AVX2
-            : strcmp(arch, "c99") == 0 ? BMM_ISA_C99 : 0;
+        int want = isa_named(arch);
         if (want && want < max_isa)
             max_isa = want;
         if (bmm__verbose())
             fprintf(stderr, "bmm: BMM_ARCH=%s%s; admitting up to %s\n", arch,
-                want ? "" : " (unknown: use c99, avx2 or avx512)", isa_name(max_isa));
+                want ? "" : " (unknown: use c99, avx2 or avx512)", bmm__isa_name(max_isa));
     }
     snprintf(signature, sizeof signature, "%s-%x-%x-%x-%s", vendor, family, model, stepping,
-        isa_name(max_isa));
+        bmm__isa_name(max_isa));
 }
 
 int bmm__cpu_max_isa(void)

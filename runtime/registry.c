@@ -64,7 +64,7 @@ static const char *descriptor_error(const bmm_kernel_desc *k)
     int fn_ok = k->dtype == BMM_F32 ? !k->f64 : k->dtype == BMM_F64 ? !k->f32 : 0;
     if (!k->name || !fn_ok || k->n < 1 || k->m < 1 || k->p < 1
         || (k->layout != BMM_LAYOUT_BF && k->layout != BMM_LAYOUT_SF)
-        || k->isa < BMM_ISA_C99 || k->isa > BMM_ISA_AVX512
+        || k->isa < BMM_ISA_C99 || k->isa >= BMM_ISA_COUNT
         || k->scalars < 0 || k->scalars >= BMM_SCALARS_COUNT
         || k->form < BMM_FORM_UNROLL || k->form >= BMM_FORM_COUNT || k->tile < 0 || k->lanes < 1
         || (k->needs & ~(unsigned)BMM_NEEDS_ADJACENT_ITEMS))

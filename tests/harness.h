@@ -1,5 +1,5 @@
 /* harness.h: what every cmocka test of bmmgen shares: fixed-seed operands in any layout, a
- * long-double reference, the GEMM error bound of design.md §5 and a matdiff-style report. */
+ * long-double reference, the GEMM error bound of docs/semantics.md and a matdiff-style report. */
 #ifndef BMM_TEST_HARNESS_H
 #define BMM_TEST_HARNESS_H
 
@@ -40,7 +40,7 @@ void *th_copy_c(const th_case *tc);
  * reference), and the padding of C's buffer still holds the sentinel. */
 void th_check(const th_case *tc, const void *want, double c, const char *what);
 
-/* Fills n elements with a byte pattern and checks it is intact (C untouched on error). */
+/* Fills bytes bytes with a pattern, and checks it is intact (C untouched on error). */
 void th_poison(void *p, size_t bytes);
 int th_poisoned(const void *p, size_t bytes);
 

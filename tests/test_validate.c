@@ -1,4 +1,4 @@
-/* test_validate.c: every rule of design.md §2 gives its status, names the argument in
+/* test_validate.c: every rule of docs/semantics.md gives its status, names the argument in
  * bmm_last_error(), creates no plan, and leaves C untouched. */
 #include <stdlib.h>
 #include <string.h>
@@ -146,9 +146,17 @@ static void test_wisdom_files(void **state)
 static void test_strerror(void **state)
 {
     (void)state;
-    for (int s = BMM_OK; s <= BMM_EFORMAT; s++)
-        assert_true(strlen(bmm_strerror((bmm_status)s)) > 0);
+    /* each status has its own message, and none is the fallback for unknown values */
+    for (int s = BMM_OK; s <= BMM_EFORMAT; s++) {
+        assert_string_not_equal(bmm_strerror((bmm_status)s), bmm_strerror((bmm_status)99));
+        for (int t = BMM_OK; t < s; t++)
+            assert_string_not_equal(bmm_strerror((bmm_status)s), bmm_strerror((bmm_status)t));
+    }
+    assert_string_equal(bmm_strerror(BMM_OK), "success");
+    assert_non_null(strstr(bmm_strerror(BMM_EOVERLAP), "overlap"));
+    assert_non_null(strstr(bmm_strerror(BMM_EFORMAT), "wisdom"));
     assert_string_equal(bmm_strerror((bmm_status)99), "unknown status");
+    assert_string_equal(bmm_strerror((bmm_status)-1), "unknown status");
 }
 
 int main(void)

@@ -1,5 +1,5 @@
--- default.lua: the default spec, every shape of shared/shapes.md (the benchmarks read the
--- list from here, so this is the one place it is written down).
+-- default.lua: the default spec: every shape the benchmarks report on (they read the list
+-- from here, so this is the one place it is written down; docs/benchmarks.md says why each).
 return {
   name = "default",
   dtypes = { "f32", "f64" },
