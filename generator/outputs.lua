@@ -47,12 +47,9 @@ local function render(T, k)
     fields.loads, fields.vops = util.cint(c.loads or 0), util.cint(c.vops or 0)
     fields.permutes, fields.target = util.cint(c.permutes or 0), k.c.target
     fields.guard = k.c.guard
-    if d.kind == "xb" then
-      fields.w, fields.fallback = util.cint(k.ir.width), d.fallback.name
-      text = template.fill(T("kernel_xb.c.in"), fields)
-    else
-      text = template.fill(T("kernel_simd.c.in"), fields)
-    end
+    local form = variants.FORMS[d.kind]
+    for key, v in pairs(form.fields and form.fields(k) or {}) do fields[key] = v end
+    text = template.fill(T(form.template or "kernel_simd.c.in"), fields)
     fn = isa[d.isa].fn .. "(" .. d.name .. ")"
   end
   return text, descriptor(T, d, fn)

@@ -8,8 +8,10 @@ local isa = require("isa")
 
 local M = {}
 
--- Every form: the C enum its descriptors carry (bmm_kernel.h's BMM_FORM_*), and what it needs
--- of a call beyond its layout class (BMM_NEEDS_*, checked by the runtime, trusted by the kernel).
+-- Every form: the C enum its descriptors carry (bmm_kernel.h's BMM_FORM_*), its name part and
+-- a line of doc (generated/README.md), what it needs of a call beyond its layout class
+-- (BMM_NEEDS_*, checked by the runtime, trusted by the kernel), and, where its batch loop is
+-- not the common one, its template and the extra fields that template takes.
 M.FORMS = {
   unroll = { enum = "BMM_FORM_UNROLL", tag = "(none)", doc = "fully unrolled scalar C" },
   tile = { enum = "BMM_FORM_TILE", tag = "t<R>x<C>", doc = "a scalar register tile in loops" },
@@ -18,7 +20,9 @@ M.FORMS = {
   flat = { enum = "BMM_FORM_FLAT", tag = "flat", doc = "the whole C in registers, built with lane permutes" },
   dot = { enum = "BMM_FORM_DOT", tag = "dot", doc = "p = 1: dot products along m" },
   xb = { enum = "BMM_FORM_XB", tag = "xb", needs = { "BMM_NEEDS_ADJACENT_ITEMS" },
-    doc = "lanes are consecutive seq-first batch items, deinterleaved by permutes" },
+    doc = "lanes are consecutive seq-first batch items, deinterleaved by permutes",
+    template = "kernel_xb.c.in",
+    fields = function(k) return { w = util.cint(k.ir.width), fallback = k.desc.fallback.name } end },
 }
 M.FORM_ORDER = { "unroll", "tile", "rows", "rl", "flat", "dot", "xb" }
 M.PREFETCH_DOC = "`<form>_pf`: also prefetches the next batch item's rows of A and B"

@@ -80,8 +80,9 @@ enum {
 
 /* What a kernel needs of a call beyond its layout class (bmm_kernel_desc.needs); the runtime
  * checks it, the kernel trusts it. ADJACENT_ITEMS: batch strides are exactly m, p and p, so
- * row i of consecutive items is one contiguous run (seq-first without broadcast). */
-enum { BMM_NEEDS_ADJACENT_ITEMS = 1u << 0 };
+ * row i of consecutive items is one contiguous run (seq-first without broadcast). ALL: every
+ * bit a descriptor may carry. */
+enum { BMM_NEEDS_ADJACENT_ITEMS = 1u << 0, BMM_NEEDS_ALL = BMM_NEEDS_ADJACENT_ITEMS };
 
 typedef struct bmm_kernel_desc {
     const char *name;        /* bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars> */

@@ -67,7 +67,7 @@ static const char *descriptor_error(const bmm_kernel_desc *k)
         || k->isa < BMM_ISA_C99 || k->isa >= BMM_ISA_COUNT
         || k->scalars < 0 || k->scalars >= BMM_SCALARS_COUNT
         || k->form < BMM_FORM_UNROLL || k->form >= BMM_FORM_COUNT || k->tile < 0 || k->lanes < 1
-        || (k->needs & ~(unsigned)BMM_NEEDS_ADJACENT_ITEMS))
+        || (k->needs & ~(unsigned)BMM_NEEDS_ALL))
         return "a kernel descriptor is malformed";
     if (k->isa == BMM_ISA_C99 && (k->dtype == BMM_F32 ? !k->f32 : !k->f64))
         return "a portable C kernel has no function";
