@@ -37,8 +37,10 @@ return {
     b0 = { enum = "BMM_SCALARS_B0", fixes = { beta = 0 }, doc = "alpha*A*B (beta = 0: C is not read)" },
     a1b0 = { enum = "BMM_SCALARS_A1B0", fixes = { alpha = 1, beta = 0 },
       doc = "A*B (alpha = 1, beta = 0: C is not read)" },
+    a1b1 = { enum = "BMM_SCALARS_A1B1", fixes = { alpha = 1, beta = 1 },
+      doc = "A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default)" },
   },
-  scalars_order = { "a1b0", "b0", "ab" },
+  scalars_order = { "a1b0", "a1b1", "b0", "ab" },
 
   -- Defaults a spec may override.
   defaults = {
@@ -46,7 +48,7 @@ return {
     dtypes = { "f32", "f64" },
     layouts = { "bf", "sf" },
     isas = isa_order,
-    scalars = { "a1b0", "b0", "ab" },
+    scalars = { "a1b0", "a1b1", "b0", "ab" },
     -- Multiply-adds per matrix (n*m*p) up to which a kernel is fully unrolled; past it,
     -- an unrolled register tile runs inside loops.
     unroll_budget = 4096,

@@ -58,13 +58,19 @@ typedef void (*bmm_kernel_f64)(const bmm_f64_args *args);
 enum { BMM_LAYOUT_BF = 1, BMM_LAYOUT_SF = 2 };
 
 /* Instruction sets, lowest first. A kernel runs only where the CPU has its ISA. Their names
- * (BMM_ARCH, kernel names) come from bmm_select.h's bmm__isa_name. */
+ * (BMM_ARCH, kernel names) are cpu.c's ISA_NAME. */
 enum { BMM_ISA_C99 = 1, BMM_ISA_AVX2 = 2, BMM_ISA_AVX512 = 3, BMM_ISA_COUNT };
 
 /* Alpha/beta forms: the values a kernel has folded in (bmm_select.h's bmm__scalar_forms says
  * which, and so which calls each serves). AB: any alpha, beta != 0 (reads C). B0: beta == 0
- * (never reads C). A1B0: alpha == 1 and beta == 0. */
-enum { BMM_SCALARS_AB = 0, BMM_SCALARS_B0 = 1, BMM_SCALARS_A1B0 = 2, BMM_SCALARS_COUNT = 3 };
+ * (never reads C). A1B0: alpha == 1 and beta == 0. A1B1: alpha == 1 and beta == 1 (C += A B). */
+enum {
+    BMM_SCALARS_AB = 0,
+    BMM_SCALARS_B0 = 1,
+    BMM_SCALARS_A1B0 = 2,
+    BMM_SCALARS_A1B1 = 3,
+    BMM_SCALARS_COUNT
+};
 
 /* How a kernel computes one product (the _<form> part of its name). */
 enum {

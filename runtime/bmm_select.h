@@ -11,15 +11,6 @@
 
 #include "bmm_kernel.h"
 
-/* ---- instruction sets ---- */
-
-/* The name of a BMM_ISA_*, as kernel names, BMM_ARCH and wisdom files spell it. */
-static inline const char *bmm__isa_name(int isa)
-{
-    static const char *const names[BMM_ISA_COUNT] = { "?", "c99", "avx2", "avx512" };
-    return isa > 0 && isa < BMM_ISA_COUNT ? names[isa] : "?";
-}
-
 /* ---- alpha/beta forms ---- */
 
 /* What each BMM_SCALARS_* form has folded in. A value not fixed is read at run time; a kernel
@@ -34,6 +25,7 @@ static const bmm_scalar_form bmm__scalar_forms[BMM_SCALARS_COUNT] = {
     /* BMM_SCALARS_AB */   { "ab", 0, 0, 0.0, 0.0 },
     /* BMM_SCALARS_B0 */   { "b0", 0, 1, 0.0, 0.0 },
     /* BMM_SCALARS_A1B0 */ { "a1b0", 1, 1, 1.0, 0.0 },
+    /* BMM_SCALARS_A1B1 */ { "a1b1", 1, 1, 1.0, 1.0 },
 };
 
 /* Form f serves a call with these scalars. */

@@ -12,11 +12,19 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int max_isa = BMM_ISA_C99;
 static char signature[160];
 
+/* The name of a BMM_ISA_*, as kernel names and BMM_ARCH spell it. */
+static const char *const ISA_NAME[BMM_ISA_COUNT] = { "?", "c99", "avx2", "avx512" };
+
+static const char *isa_name(int isa)
+{
+    return isa > 0 && isa < BMM_ISA_COUNT ? ISA_NAME[isa] : "?";
+}
+
 /* BMM_ARCH's ISA, or 0 if it names none. */
 static int isa_named(const char *name)
 {
     for (int isa = BMM_ISA_C99; isa < BMM_ISA_COUNT; isa++)
-        if (strcmp(name, bmm__isa_name(isa)) == 0)
+        if (strcmp(name, isa_name(isa)) == 0)
             return isa;
     return 0;
 }
@@ -50,10 +58,10 @@ static void detect(void)
             max_isa = want;
         if (bmm__verbose())
             fprintf(stderr, "bmm: BMM_ARCH=%s%s; admitting up to %s\n", arch,
-                want ? "" : " (unknown: use c99, avx2 or avx512)", bmm__isa_name(max_isa));
+                want ? "" : " (unknown: use c99, avx2 or avx512)", isa_name(max_isa));
     }
     snprintf(signature, sizeof signature, "%s-%x-%x-%x-%s", vendor, family, model, stepping,
-        bmm__isa_name(max_isa));
+        isa_name(max_isa));
 }
 
 int bmm__cpu_max_isa(void)

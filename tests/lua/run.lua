@@ -109,9 +109,9 @@ end)
 test("problems and variants are sorted and named in the fixed order", function()
   local r = run_spec(GOOD:gsub("}\n$", '  isas = { "c99" },\n}\n'), "variants")
   local v = r.value
-  eq(#v, 2 * 2 * 3)  -- shapes x layouts x alpha/beta forms
-  eq(v[1].name, "bmm_f32_2x3x4_bf_c99_a1b0"); eq(v[4].name, "bmm_f32_2x3x4_sf_c99_a1b0")
-  eq(v[12].name, "bmm_f32_5x5x5_sf_c99_ab")
+  eq(#v, 2 * 2 * 4)  -- shapes x layouts x alpha/beta forms
+  eq(v[1].name, "bmm_f32_2x3x4_bf_c99_a1b0"); eq(v[2].name, "bmm_f32_2x3x4_bf_c99_a1b1")
+  eq(v[5].name, "bmm_f32_2x3x4_sf_c99_a1b0"); eq(v[16].name, "bmm_f32_5x5x5_sf_c99_ab")
 end)
 
 test("vector variants: forms per shape and ISA, no alpha = 1 form beside b0", function()
@@ -147,7 +147,7 @@ test("a prefetching twin is its form plus prefetches of the next item's A and B 
   local files = run_spec('return { shapes = { "9x9x9" }, dtypes = { "f64" }, layouts = { "sf" }, isas = { "avx2" } }\n', "files")
   local text = files.value["kernels/bmm_f64_9x9x9.c"]
   local _, n = text:gsub("_mm_prefetch%(r %+ 72 %- 1", "")
-  eq(n, 4)  -- A and B rows (72 bytes each), in the b0 and ab twins
+  eq(n, 6)  -- A and B rows (72 bytes each), in the b0, a1b1 and ab twins
   local plain_fn = text:match("void bmm_f64_9x9x9_sf_avx2_rows_b0%(.-\n}\n")
   check(plain_fn and not plain_fn:find("_mm_prefetch", 1, true), "the plain form does not prefetch")
 end)
@@ -252,19 +252,21 @@ test("IR of the tiled form covers every element of C once, edges included", func
   end
 end)
 
-test("simplify removes alpha for a1b0 and never reads C when beta = 0", function()
+test("simplify folds what each alpha/beta form fixes, and never reads C when beta = 0", function()
+  local options = require("options")
   local r = run_spec(GOOD, "c")
+  local seen = {}
   for _, k in ipairs(r.value) do
     local text = k.decls .. k.body
-    if k.name:find("_a1b0$") then check(not text:find("alpha"), k.name .. " uses alpha") end
+    local sc = k.name:match("_([%w]+)$")
+    local fixes = options.scalars[sc].fixes
+    seen[sc] = true
     local reads_c = k.body:find("= [^;]*[^&]c%[") or k.body:find("load[%w_]*%([^;]*&c%[")
-    if not k.name:find("_ab$") then
-      check(not text:find("beta"), k.name .. " uses beta")
-      check(not reads_c, k.name .. " reads C")
-    else
-      check(reads_c and text:find("beta"), k.name .. " does not read C")
-    end
+    check((fixes.alpha ~= nil) == not text:find("alpha"), k.name .. ": alpha folded wrongly")
+    check((fixes.beta ~= nil) == not text:find("beta"), k.name .. ": beta folded wrongly")
+    check((fixes.beta == 0) == not reads_c, k.name .. (reads_c and " reads C" or " does not read C"))
   end
+  for _, sc in ipairs(options.scalars_order) do check(seen[sc], sc .. " not generated") end
 end)
 
 test("templates are strict: missing and unused variables are errors", function()
