@@ -334,7 +334,6 @@ test("CLI: --stop-after and --dump print a stage", function()
   check(sh(bmmgen .. " --bogus 2>/dev/null") ~= 0)
 end)
 
-
 test("CLI: output is deterministic across processes (table order may differ in each)", function()
   local out = tmp .. ".det"
   local cmd = bmmgen .. " --shapes 2x3x4,5x5x5 --dtypes f32,f64 --name det"
