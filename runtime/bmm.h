@@ -96,8 +96,10 @@ BMM_API void bmm_wisdom_forget(void);
  * their cached choices. Tables compiled with BMM_AUTO_REGISTER defined (as CMake's
  * bmm_generate_kernels does) register themselves when the program loads, on GCC and Clang.
  * The table must stay valid for the life of the process; registering it again does nothing.
- * BMM_EINVAL names what is malformed; BMM_ENOMEM past 63 extra tables. Wisdom is signed with
- * every table registered, so register before importing wisdom made with them. */
+ * BMM_EINVAL names what is malformed; BMM_EUNSUPPORTED: the table was generated for another
+ * kernel ABI (bmm_kernel.h's BMM_KERNEL_ABI; regenerate it); BMM_ENOMEM past 63 extra tables.
+ * Wisdom is signed with every table registered, so register before importing wisdom made with
+ * them. */
 struct bmm_kernel_table;
 BMM_API bmm_status bmm_register_kernels(const struct bmm_kernel_table *table);
 
