@@ -4275,8 +4275,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_ab(const bmm_f32_args *
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask3);
@@ -4779,18 +4779,18 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_ab(const bmm_f32_args *
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[239]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3], mask3))));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6], mask3))));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[9], mask3))));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12], mask3))));
-            _mm256_maskstore_ps(&c[15], mask3, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[15], mask3))));
-            _mm256_maskstore_ps(&c[18], mask3, _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[18], mask3))));
-            _mm256_maskstore_ps(&c[21], mask3, _mm256_fmadd_ps(valpha, acc7_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21], mask3))));
-            _mm256_maskstore_ps(&c[24], mask3, _mm256_fmadd_ps(valpha, acc8_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24], mask3))));
-            _mm256_maskstore_ps(&c[27], mask3, _mm256_fmadd_ps(valpha, acc9_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[27], mask3))));
-            _mm256_maskstore_ps(&c[30], mask3, _mm256_fmadd_ps(valpha, acc10_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[30], mask3))));
-            _mm256_maskstore_ps(&c[33], mask3, _mm256_fmadd_ps(valpha, acc11_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[33], mask3))));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9], mask3), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask3), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[15], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[15], mask3), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[18], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18], mask3), _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_maskstore_ps(&c[21], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask3), _mm256_mul_ps(valpha, acc7_0)));
+            _mm256_maskstore_ps(&c[24], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24], mask3), _mm256_mul_ps(valpha, acc8_0)));
+            _mm256_maskstore_ps(&c[27], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[27], mask3), _mm256_mul_ps(valpha, acc9_0)));
+            _mm256_maskstore_ps(&c[30], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[30], mask3), _mm256_mul_ps(valpha, acc10_0)));
+            _mm256_maskstore_ps(&c[33], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[33], mask3), _mm256_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5880,8 +5880,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_ab(const bmm_f32_ar
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask3, &b[0]);
@@ -6384,18 +6384,18 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_ab(const bmm_f32_ar
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[239]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]))));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]))));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]))));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]))));
-            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[15]))));
-            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[18]))));
-            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[21]))));
-            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[24]))));
-            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[27]))));
-            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[30]))));
-            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[33]))));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[15]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[18]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[21]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[24]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[27]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[30]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[33]), _mm512_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10693,8 +10693,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_ab(const bmm_f32_args *
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask3);
@@ -11197,18 +11197,18 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_ab(const bmm_f32_args *
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc7_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc8_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc9_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc10_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc11_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row], mask3))));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask3), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask3), _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row], mask3), _mm256_mul_ps(valpha, acc7_0)));
+            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row], mask3), _mm256_mul_ps(valpha, acc8_0)));
+            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row], mask3), _mm256_mul_ps(valpha, acc9_0)));
+            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row], mask3), _mm256_mul_ps(valpha, acc10_0)));
+            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row], mask3), _mm256_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12335,8 +12335,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 12; ++i) {
@@ -12853,18 +12853,18 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc7_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc8_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc9_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc10_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc11_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row], mask3))));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask3), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask3), _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row], mask3), _mm256_mul_ps(valpha, acc7_0)));
+            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row], mask3), _mm256_mul_ps(valpha, acc8_0)));
+            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row], mask3), _mm256_mul_ps(valpha, acc9_0)));
+            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row], mask3), _mm256_mul_ps(valpha, acc10_0)));
+            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row], mask3), _mm256_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13963,8 +13963,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_ab(const bmm_f32_ar
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask3, &b[0]);
@@ -14467,18 +14467,18 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_ab(const bmm_f32_ar
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -15605,8 +15605,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 12; ++i) {
@@ -16123,18 +16123,18 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

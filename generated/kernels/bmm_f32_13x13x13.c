@@ -10929,8 +10929,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args 
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -11193,18 +11193,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_12 = _mm256_set1_ps(a[77]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8], mask5))));
-            _mm256_storeu_ps(&c[13], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[13]))));
-            _mm256_maskstore_ps(&c[21], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21], mask5))));
-            _mm256_storeu_ps(&c[26], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26]))));
-            _mm256_maskstore_ps(&c[34], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[34], mask5))));
-            _mm256_storeu_ps(&c[39], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[39]))));
-            _mm256_maskstore_ps(&c[47], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[47], mask5))));
-            _mm256_storeu_ps(&c[52], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[52]))));
-            _mm256_maskstore_ps(&c[60], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[60], mask5))));
-            _mm256_storeu_ps(&c[65], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[65]))));
-            _mm256_maskstore_ps(&c[73], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[73], mask5))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[13], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[21], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask5), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[34], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[34], mask5), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[39], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[39]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[47], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[47], mask5), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[52]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[60], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[60], mask5), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[65], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[65]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[73], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[73], mask5), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -11467,18 +11467,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_12 = _mm256_set1_ps(a[155]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[78], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[78]))));
-            _mm256_maskstore_ps(&c[86], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[86], mask5))));
-            _mm256_storeu_ps(&c[91], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[91]))));
-            _mm256_maskstore_ps(&c[99], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[99], mask5))));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
-            _mm256_maskstore_ps(&c[112], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[112], mask5))));
-            _mm256_storeu_ps(&c[117], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[117]))));
-            _mm256_maskstore_ps(&c[125], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[125], mask5))));
-            _mm256_storeu_ps(&c[130], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[130]))));
-            _mm256_maskstore_ps(&c[138], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[138], mask5))));
-            _mm256_storeu_ps(&c[143], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[143]))));
-            _mm256_maskstore_ps(&c[151], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[151], mask5))));
+            _mm256_storeu_ps(&c[78], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[78]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[86], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[86], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[91], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[91]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[99], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[99], mask5), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[112], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[112], mask5), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[117], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[117]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[125], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[125], mask5), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[130], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[130]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[138], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[138], mask5), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[143], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[143]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[151], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[151], mask5), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -11546,8 +11546,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_12 = _mm256_set1_ps(a[168]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[156], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[156]))));
-            _mm256_maskstore_ps(&c[164], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[164], mask5))));
+            _mm256_storeu_ps(&c[156], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[156]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[164], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[164], mask5), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12341,8 +12341,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_f32_a
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask13, &b[0]);
@@ -12696,19 +12696,19 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_f32_a
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[168]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]))));
-            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[13]))));
-            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[26]))));
-            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[39]))));
-            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[52]))));
-            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[65]))));
-            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[78]))));
-            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[91]))));
-            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[104]))));
-            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[117]))));
-            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[130]))));
-            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[143]))));
-            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[156]))));
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[13]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[26]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[39]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[52]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[65]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[78]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[91]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[104]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[117]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[130]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[143]), _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[156]), _mm512_mul_ps(valpha, acc12_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23660,8 +23660,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args 
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -23924,18 +23924,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8], mask5))));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
-            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
-            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
-            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
-            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
-            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -24198,18 +24198,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
-            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
-            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]))));
-            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]))));
-            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]))));
-            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]))));
-            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -24277,8 +24277,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_12 = _mm256_set1_ps(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]))));
-            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25611,8 +25611,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 13; ++i) {
@@ -25889,18 +25889,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8], mask5))));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
-            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
-            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
-            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
-            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
-            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -26163,18 +26163,18 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
-            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
-            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]))));
-            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]))));
-            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]))));
-            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5))));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]))));
-            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -26242,8 +26242,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_12 = _mm256_set1_ps(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]))));
-            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5))));
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -27046,8 +27046,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_f32_a
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask13, &b[0]);
@@ -27401,19 +27401,19 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_f32_a
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[12 * sa_row + 12]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -28244,8 +28244,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 13; ++i) {
@@ -28613,19 +28613,19 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[12 * sa_row + 12]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -19464,8 +19464,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args 
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -19788,18 +19788,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_15 = _mm256_set1_ps(a[95]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -20122,18 +20122,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_15 = _mm256_set1_ps(a[191]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[128]))));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[136]))));
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[144]))));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[152]))));
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[160]))));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[168]))));
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[176]))));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[184]))));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -20360,14 +20360,14 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a3_15 = _mm256_set1_ps(a[255]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[192]))));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[200]))));
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[208]))));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[216]))));
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[224]))));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[232]))));
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[240]))));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[248]))));
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -21518,8 +21518,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_f32_a
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -22050,22 +22050,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_f32_a
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[255]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[128]))));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[144]))));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[160]))));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[176]))));
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[192]))));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(valpha, acc13_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[208]))));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(valpha, acc14_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[224]))));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(valpha, acc15_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[240]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc12_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc13_0)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc14_0)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc15_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -41552,8 +41552,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args 
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -41876,18 +41876,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_15 = _mm256_set1_ps(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
-            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
-            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
-            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
-            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
-            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -42210,18 +42210,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a5_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
-            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
-            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]))));
-            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]))));
-            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]))));
-            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]))));
-            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -42448,14 +42448,14 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a3_15 = _mm256_set1_ps(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]))));
-            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row]))));
-            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row]))));
-            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row]))));
-            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -44355,8 +44355,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 16; ++i) {
@@ -44693,18 +44693,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_15 = _mm256_set1_ps(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
-            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
-            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
-            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
-            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
-            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -45027,18 +45027,18 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
-            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
-            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]))));
-            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]))));
-            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]))));
-            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]))));
-            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -45265,14 +45265,14 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a3_15 = _mm256_set1_ps(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]))));
-            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row]))));
-            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row]))));
-            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row]))));
-            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -46432,8 +46432,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_f32_a
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -46964,22 +46964,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_f32_a
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[15 * sa_row + 15]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]))));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]))));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]))));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]))));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]))));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]))));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]))));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]))));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]))));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]))));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]))));
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]))));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(valpha, acc13_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]))));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(valpha, acc14_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]))));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(valpha, acc15_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc13_0)));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc14_0)));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc15_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -48167,8 +48167,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 16; ++i) {
@@ -48713,22 +48713,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[15 * sa_row + 15]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]))));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]))));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]))));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]))));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]))));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]))));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]))));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]))));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]))));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]))));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]))));
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(valpha, acc12_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]))));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(valpha, acc13_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]))));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(valpha, acc14_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]))));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(valpha, acc15_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc13_0)));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc14_0)));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc15_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

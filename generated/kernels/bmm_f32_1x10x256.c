@@ -13124,8 +13124,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -13178,8 +13178,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -13232,8 +13232,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -13286,8 +13286,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -13340,8 +13340,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -13394,8 +13394,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -13448,8 +13448,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -13502,8 +13502,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -13556,8 +13556,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -13610,8 +13610,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[128]))));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[136]))));
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -13664,8 +13664,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[144]))));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[152]))));
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -13718,8 +13718,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[160]))));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[168]))));
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -13772,8 +13772,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[176]))));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[184]))));
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -13826,8 +13826,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[192]))));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[200]))));
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -13880,8 +13880,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[208]))));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[216]))));
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -13934,8 +13934,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[224]))));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[232]))));
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -13988,8 +13988,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[240]))));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[248]))));
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14816,8 +14816,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -14910,10 +14910,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -15006,10 +15006,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -15102,10 +15102,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[128]))));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[144]))));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[160]))));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[176]))));
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -15198,10 +15198,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[192]))));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[208]))));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[224]))));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[240]))));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -28334,8 +28334,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -28388,8 +28388,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -28442,8 +28442,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -28496,8 +28496,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -28550,8 +28550,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -28604,8 +28604,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -28658,8 +28658,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -28712,8 +28712,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -28766,8 +28766,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -28820,8 +28820,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[128]))));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[136]))));
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -28874,8 +28874,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[144]))));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[152]))));
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -28928,8 +28928,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[160]))));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[168]))));
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -28982,8 +28982,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[176]))));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[184]))));
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -29036,8 +29036,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[192]))));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[200]))));
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -29090,8 +29090,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[208]))));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[216]))));
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -29144,8 +29144,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[224]))));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[232]))));
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -29198,8 +29198,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[240]))));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[248]))));
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -31017,8 +31017,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -31085,8 +31085,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -31139,8 +31139,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -31193,8 +31193,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -31247,8 +31247,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -31301,8 +31301,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -31355,8 +31355,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -31409,8 +31409,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -31463,8 +31463,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -31517,8 +31517,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[128]))));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[136]))));
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -31571,8 +31571,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[144]))));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[152]))));
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -31625,8 +31625,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[160]))));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[168]))));
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -31679,8 +31679,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[176]))));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[184]))));
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -31733,8 +31733,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[192]))));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[200]))));
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -31787,8 +31787,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[208]))));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[216]))));
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -31841,8 +31841,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[224]))));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[232]))));
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -31895,8 +31895,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[240]))));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[248]))));
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -32726,8 +32726,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -32820,10 +32820,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -32916,10 +32916,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -33012,10 +33012,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[128]))));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[144]))));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[160]))));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[176]))));
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -33108,10 +33108,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[192]))));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[208]))));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[224]))));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[240]))));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33969,8 +33969,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -34077,10 +34077,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -34173,10 +34173,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -34269,10 +34269,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[128]))));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[144]))));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[160]))));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[176]))));
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -34365,10 +34365,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[192]))));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[208]))));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[224]))));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[240]))));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -9892,8 +9892,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -10056,8 +10056,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -10220,8 +10220,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -10384,8 +10384,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -10548,8 +10548,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11196,8 +11196,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_ab(const bmm_f32_ar
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -11488,10 +11488,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_ab(const bmm_f32_ar
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -21392,8 +21392,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -21556,8 +21556,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -21720,8 +21720,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -21884,8 +21884,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -22048,8 +22048,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23451,8 +23451,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -23629,8 +23629,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -23793,8 +23793,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -23957,8 +23957,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -24121,8 +24121,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -24772,8 +24772,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_f32_ar
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -25064,10 +25064,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_f32_ar
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25745,8 +25745,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_ab(const bmm_f32
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -26051,10 +26051,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_ab(const bmm_f32
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

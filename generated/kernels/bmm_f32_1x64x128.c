@@ -5428,8 +5428,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -5752,8 +5752,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -6076,8 +6076,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -6400,8 +6400,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -6724,8 +6724,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -7048,8 +7048,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -7372,8 +7372,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -7696,8 +7696,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -8020,8 +8020,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10408,8 +10408,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_f32_a
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -10988,10 +10988,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -11570,10 +11570,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17018,8 +17018,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -17342,8 +17342,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -17666,8 +17666,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -17990,8 +17990,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -18314,8 +18314,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -18638,8 +18638,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -18962,8 +18962,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -19286,8 +19286,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -19610,8 +19610,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -24885,8 +24885,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -25223,8 +25223,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -25547,8 +25547,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -25871,8 +25871,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -26195,8 +26195,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -26519,8 +26519,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64]))));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[72]))));
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -26843,8 +26843,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[80]))));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[88]))));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -27167,8 +27167,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[96]))));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[104]))));
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -27491,8 +27491,8 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[112]))));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[120]))));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -29882,8 +29882,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_f32_a
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -30462,10 +30462,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -31044,10 +31044,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_f32_a
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33465,8 +33465,8 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_f3
     const int64_t sb_row = g->sb_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -34059,10 +34059,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -34641,10 +34641,10 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_f3
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64]))));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[80]))));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[96]))));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[112]))));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -1776,8 +1776,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
@@ -1816,18 +1816,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]))));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]))));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]))));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]))));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]))));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]))));
-                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 69]))));
-                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 77]))));
-                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 92]))));
-                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 100]))));
-                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 115]))));
-                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 123]))));
+                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 69]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 77]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 92]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 100]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 115]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 123]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1860,16 +1860,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[414], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[414]))));
-            _mm256_storeu_ps(&c[422], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[422]))));
-            _mm256_storeu_ps(&c[437], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[437]))));
-            _mm256_storeu_ps(&c[445], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[445]))));
-            _mm256_storeu_ps(&c[460], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[460]))));
-            _mm256_storeu_ps(&c[468], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[468]))));
-            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[483]))));
-            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[491]))));
-            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[506]))));
-            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[514]))));
+            _mm256_storeu_ps(&c[414], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[414]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[422], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[422]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[437], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[437]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[445], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[445]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[460], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[460]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[468], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[468]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[483]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[491]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[506]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[514]), _mm256_mul_ps(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -1894,12 +1894,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
                     __m256 a5 = _mm256_set1_ps(a[23 * i0 + k + 115]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7))));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7))));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7))));
-                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 85], mask7))));
-                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 108], mask7))));
-                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 131], mask7))));
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 85], mask7), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 108], mask7), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 131], mask7), _mm256_mul_ps(valpha, acc5_0)));
             }
         }
         {
@@ -1921,11 +1921,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
                 __m256 a4 = _mm256_set1_ps(a[k + 506]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[430], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[430], mask7))));
-            _mm256_maskstore_ps(&c[453], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[453], mask7))));
-            _mm256_maskstore_ps(&c[476], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[476], mask7))));
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[499], mask7))));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[522], mask7))));
+            _mm256_maskstore_ps(&c[430], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[430], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[453], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[453], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[476], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[476], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[499], mask7), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[522], mask7), _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2148,8 +2148,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
@@ -2173,12 +2173,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]))));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]))));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]))));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]))));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]))));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]))));
+                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -2196,10 +2196,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[483]))));
-            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[491]))));
-            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[506]))));
-            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[514]))));
+            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[483]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[491]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[506]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[514]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -2215,9 +2215,9 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
                     __m256 a2 = _mm256_set1_ps(a[23 * i0 + k + 46]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7))));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7))));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7))));
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7), _mm256_mul_ps(valpha, acc2_0)));
             }
         }
         {
@@ -2230,8 +2230,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
                 __m256 a1 = _mm256_set1_ps(a[k + 506]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[499], mask7))));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[522], mask7))));
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[499], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[522], mask7), _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2639,8 +2639,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_f32_a
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -2707,30 +2707,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_f32_a
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]))));
-            _mm512_storeu_ps(&c[23], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23]))));
-            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[39]))));
-            _mm512_storeu_ps(&c[46], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[46]))));
-            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[62]))));
-            _mm512_storeu_ps(&c[69], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[69]))));
-            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[85]))));
-            _mm512_storeu_ps(&c[92], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[92]))));
-            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[108]))));
-            _mm512_storeu_ps(&c[115], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[115]))));
-            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[131]))));
-            _mm512_storeu_ps(&c[138], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[138]))));
-            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[154]))));
-            _mm512_storeu_ps(&c[161], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[161]))));
-            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[177]))));
-            _mm512_storeu_ps(&c[184], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[184]))));
-            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[200]))));
-            _mm512_storeu_ps(&c[207], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[207]))));
-            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[223]))));
-            _mm512_storeu_ps(&c[230], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[230]))));
-            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[246]))));
-            _mm512_storeu_ps(&c[253], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[253]))));
-            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[269]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[23], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[39]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[46], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[46]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[62]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[69], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[69]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[85]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[92], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[92]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[108]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[115], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[115]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[131]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[138], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[138]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[154]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[161], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[161]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[177]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[184], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[184]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[200]), _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[207], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[207]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[223]), _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[230], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[230]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[246]), _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[253], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[253]), _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[269]), _mm512_mul_ps(valpha, acc11_1)));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -2792,28 +2792,28 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_f32_a
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[276], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[276]))));
-            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[292]))));
-            _mm512_storeu_ps(&c[299], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[299]))));
-            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[315]))));
-            _mm512_storeu_ps(&c[322], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[322]))));
-            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[338]))));
-            _mm512_storeu_ps(&c[345], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[345]))));
-            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[361]))));
-            _mm512_storeu_ps(&c[368], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[368]))));
-            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[384]))));
-            _mm512_storeu_ps(&c[391], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[391]))));
-            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[407]))));
-            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[414]))));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]))));
-            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[437]))));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]))));
-            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[460]))));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]))));
-            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[483]))));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]))));
-            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[506]))));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]))));
+            _mm512_storeu_ps(&c[276], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[276]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[292]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[299], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[299]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[315]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[322], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[322]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[338]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[345], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[345]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[361]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[368]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[384]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[391], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[391]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[407]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[414]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[437]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[460]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]), _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[483]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]), _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[506]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]), _mm512_mul_ps(valpha, acc10_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3057,8 +3057,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_f32_ar
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -3096,18 +3096,18 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[23 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0]))));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16]))));
-                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 23]))));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39]))));
-                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 46]))));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62]))));
-                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 69]))));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85]))));
-                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 92]))));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108]))));
-                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 115]))));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131]))));
+                _mm512_storeu_ps(&c[23 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 23]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 46]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 69]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 92]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 115]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131]), _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3140,16 +3140,16 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_f32_ar
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[414]))));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]))));
-            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[437]))));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]))));
-            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[460]))));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]))));
-            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[483]))));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]))));
-            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[506]))));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]))));
+            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[414]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[437]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[460]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[483]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[506]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]), _mm512_mul_ps(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4948,8 +4948,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
@@ -4988,18 +4988,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -5032,16 +5032,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]))));
-            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]))));
-            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]))));
-            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]))));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]))));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -5066,12 +5066,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
                     __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc5_0)));
             }
         }
         {
@@ -5093,11 +5093,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
                 __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7))));
-            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7))));
-            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7))));
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7))));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5329,8 +5329,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
@@ -5354,12 +5354,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -5377,10 +5377,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]))));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]))));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -5396,9 +5396,9 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
                     __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
             }
         }
         {
@@ -5411,8 +5411,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
                 __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7))));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5804,8 +5804,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
@@ -5858,18 +5858,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -5902,16 +5902,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]))));
-            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]))));
-            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]))));
-            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]))));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]))));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -5936,12 +5936,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc5_0)));
             }
         }
         {
@@ -5963,11 +5963,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7))));
-            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7))));
-            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7))));
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7))));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6227,8 +6227,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
@@ -6266,12 +6266,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -6289,10 +6289,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]))));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]))));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -6308,9 +6308,9 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7))));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7))));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
             }
         }
         {
@@ -6323,8 +6323,8 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7))));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7))));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6741,8 +6741,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_f32_a
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -6809,30 +6809,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_f32_a
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]))));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -6894,28 +6894,28 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_f32_a
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7168,8 +7168,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_f32_ar
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -7207,18 +7207,18 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -7251,16 +7251,16 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_f32_ar
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7705,8 +7705,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f3
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 23; ++i) {
@@ -7787,30 +7787,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f3
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]))));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -7872,28 +7872,28 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f3
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8174,8 +8174,8 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 23; ++i) {
@@ -8227,18 +8227,18 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -8271,16 +8271,16 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

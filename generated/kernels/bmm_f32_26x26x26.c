@@ -1222,8 +1222,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
@@ -1262,18 +1262,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]))));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]))));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]))));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]))));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]))));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]))));
-                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 78]))));
-                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 86]))));
-                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 104]))));
-                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 112]))));
-                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 130]))));
-                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 138]))));
+                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 78]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 86]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 104]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 112]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 130]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 138]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1291,10 +1291,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[624]))));
-            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[632]))));
-            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[650]))));
-            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[658]))));
+            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[624]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[632]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[650]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[658]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1332,18 +1332,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]))));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2))));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]))));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2))));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]))));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2))));
-                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 94]))));
-                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 102], mask2))));
-                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 120]))));
-                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 128], mask2))));
-                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 146]))));
-                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 154], mask2))));
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 94]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 102], mask2), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 120]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 128], mask2), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 146]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 154], mask2), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1361,10 +1361,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[640]))));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[648], mask2))));
-            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[666]))));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[674], mask2))));
+            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[640]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[648], mask2), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[666]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[674], mask2), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1621,8 +1621,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
@@ -1646,12 +1646,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]))));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]))));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]))));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]))));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]))));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]))));
+                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -1669,10 +1669,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[624]))));
-            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[632]))));
-            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[650]))));
-            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[658]))));
+            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[624]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[632]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[650]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[658]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -1695,12 +1695,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]))));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2))));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]))));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2))));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]))));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2))));
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -1718,10 +1718,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[640]))));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[648], mask2))));
-            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[666]))));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[674], mask2))));
+            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[640]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[648], mask2), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[666]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[674], mask2), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2007,8 +2007,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_f32_a
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
@@ -2076,30 +2076,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_f32_a
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]))));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]))));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]))));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]))));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]))));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]))));
-                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 156]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172]))));
-                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 182]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198]))));
-                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 208]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224]))));
-                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 234]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250]))));
-                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 260]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276]))));
-                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 286]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302]))));
+                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 156]), _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172]), _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 182]), _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198]), _mm512_mul_ps(valpha, acc7_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 208]), _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224]), _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 234]), _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250]), _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 260]), _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276]), _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 286]), _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302]), _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -2117,10 +2117,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_f32_a
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[624]))));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]))));
-            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[650]))));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]))));
+            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[624]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[650]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]), _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2322,8 +2322,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_f32_ar
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -2361,18 +2361,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]))));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]))));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]))));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]))));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]))));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]))));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]))));
+                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]), _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -2390,10 +2390,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_f32_ar
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[624]))));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]))));
-            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[650]))));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]))));
+            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[624]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[650]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]), _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3638,8 +3638,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
@@ -3678,18 +3678,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3707,10 +3707,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]))));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]))));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3748,18 +3748,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3777,10 +3777,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]))));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2))));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]))));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2))));
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4046,8 +4046,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
@@ -4071,12 +4071,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4094,10 +4094,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]))));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]))));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -4120,12 +4120,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4143,10 +4143,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]))));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2))));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]))));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2))));
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4524,8 +4524,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
@@ -4578,18 +4578,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -4607,10 +4607,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]))));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]))));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -4648,18 +4648,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -4677,10 +4677,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]))));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2))));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]))));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2))));
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4974,8 +4974,8 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
@@ -5013,12 +5013,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -5036,10 +5036,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]))));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]))));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -5062,12 +5062,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -5085,10 +5085,10 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]))));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2))));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]))));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2))));
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5383,8 +5383,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_f32_a
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
@@ -5452,30 +5452,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_f32_a
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -5493,10 +5493,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_f32_a
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5707,8 +5707,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_f32_ar
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -5746,18 +5746,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -5775,10 +5775,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_f32_ar
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6101,8 +6101,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f3
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 26; ++i) {
@@ -6184,30 +6184,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f3
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -6225,10 +6225,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f3
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6467,8 +6467,8 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 26; ++i) {
@@ -6520,18 +6520,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6549,10 +6549,10 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -219,8 +219,8 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask2);
@@ -233,8 +233,8 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[3]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask2))));
-            _mm256_maskstore_ps(&c[2], mask2, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2], mask2))));
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask2), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[2], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2], mask2), _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -324,8 +324,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask2 = (__mmask16)0x3;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
@@ -338,8 +338,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_ab(const bmm_f32_args
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
             __m512 a1_1 = _mm512_set1_ps(a[3]);
             acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[0]))));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[2]))));
+            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[2]), _mm512_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -427,8 +427,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_ab(const bmm_f32_args
     const __m512i ix2 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0);
     const __m512i ix3 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 3, 2);
     const __m512i ix4 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 1, 1);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
         __m512 as0_0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
@@ -436,7 +436,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_ab(const bmm_f32_args
         __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0_0), bk0_2);
         __m512 bk1_2 = _mm512_permutexvar_ps(ix3, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_2, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]))));
+        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -677,8 +677,8 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_sf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask2);
@@ -691,8 +691,8 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[1 * sa_row + 1]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask2))));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask2, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask2))));
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask2), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask2), _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -791,8 +791,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask2 = (__mmask16)0x3;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
@@ -805,8 +805,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_rows_ab(const bmm_f32_args
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
             __m512 a1_1 = _mm512_set1_ps(a[1 * sa_row + 1]);
             acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask2, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[1 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask2, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -999,8 +999,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_xb_ab(const bmm_f32_args *
     const float beta = g->beta;
     const __m512i ix0 = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i ix1 = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512i ix4 = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i ix5 = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     int64_t t = 0;
@@ -1026,8 +1026,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_0_s1 = _mm512_loadu_ps(&c[16]);
             __m512 cold_0 = _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1);
             __m512 cold_1 = _mm512_permutex2var_ps(cold_0_s0, ix1, cold_0_s1);
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
             __m512 o_0 = _mm512_permutex2var_ps(e_0, ix4, e_1);
             _mm512_storeu_ps(&c[0], o_0);
             __m512 o_1 = _mm512_permutex2var_ps(e_0, ix5, e_1);
@@ -1046,8 +1046,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_0_s1 = _mm512_loadu_ps(&c[1 * sc_row + 16]);
             __m512 cold_0 = _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1);
             __m512 cold_1 = _mm512_permutex2var_ps(cold_0_s0, ix1, cold_0_s1);
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
             __m512 o_0 = _mm512_permutex2var_ps(e_0, ix4, e_1);
             _mm512_storeu_ps(&c[1 * sc_row], o_0);
             __m512 o_1 = _mm512_permutex2var_ps(e_0, ix5, e_1);

@@ -812,8 +812,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -851,18 +851,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]))));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]))));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]))));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]))));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]))));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]))));
-                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 96]))));
-                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 104]))));
-                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 128]))));
-                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 136]))));
-                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 160]))));
-                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 168]))));
+                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 96]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 104]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 128]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 136]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 160]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 168]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -880,10 +880,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[960]))));
-            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[968]))));
-            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[992]))));
-            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1000]))));
+            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[960]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[968]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[992]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1000]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -921,18 +921,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]))));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]))));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]))));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]))));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]))));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]))));
-                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 112]))));
-                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 120]))));
-                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 144]))));
-                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 152]))));
-                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 176]))));
-                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 184]))));
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 112]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 120]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 144]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 152]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 176]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 184]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -950,10 +950,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[976]))));
-            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[984]))));
-            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1008]))));
-            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1016]))));
+            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[976]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[984]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1008]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1016]), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1208,8 +1208,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1232,12 +1232,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]))));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]))));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]))));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]))));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]))));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]))));
+                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -1255,10 +1255,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[960]))));
-            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[968]))));
-            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[992]))));
-            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1000]))));
+            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[960]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[968]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[992]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1000]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1281,12 +1281,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]))));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]))));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]))));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]))));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]))));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]))));
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -1304,10 +1304,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[976]))));
-            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[984]))));
-            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1008]))));
-            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1016]))));
+            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[976]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[984]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1008]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1016]), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1674,8 +1674,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_f32_a
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
@@ -1743,30 +1743,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_f32_a
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]))));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]))));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]))));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]))));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]))));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]))));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]))));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]))));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]))));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]))));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]))));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]))));
-                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 192]))));
-                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 208]))));
-                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 224]))));
-                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 240]))));
-                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 256]))));
-                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 272]))));
-                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 288]))));
-                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 304]))));
-                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 320]))));
-                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 336]))));
-                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 352]))));
-                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 368]))));
+                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 192]), _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 208]), _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 224]), _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 240]), _mm512_mul_ps(valpha, acc7_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 256]), _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 272]), _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 288]), _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 304]), _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 320]), _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 336]), _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 352]), _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 368]), _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -1814,22 +1814,22 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_f32_a
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[768], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[768]))));
-            _mm512_storeu_ps(&c[784], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[784]))));
-            _mm512_storeu_ps(&c[800], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[800]))));
-            _mm512_storeu_ps(&c[816], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[816]))));
-            _mm512_storeu_ps(&c[832], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[832]))));
-            _mm512_storeu_ps(&c[848], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[848]))));
-            _mm512_storeu_ps(&c[864], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[864]))));
-            _mm512_storeu_ps(&c[880], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[880]))));
-            _mm512_storeu_ps(&c[896], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[896]))));
-            _mm512_storeu_ps(&c[912], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[912]))));
-            _mm512_storeu_ps(&c[928], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[928]))));
-            _mm512_storeu_ps(&c[944], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[944]))));
-            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[960]))));
-            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[976]))));
-            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[992]))));
-            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1008]))));
+            _mm512_storeu_ps(&c[768], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[768]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[784], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[784]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[800], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[800]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[816], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[816]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[832], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[832]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[848], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[848]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[864], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[864]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[880], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[880]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[896], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[896]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[912], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[912]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[928], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[928]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[944], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[944]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[960]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[976]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[992]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1008]), _mm512_mul_ps(valpha, acc7_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2028,8 +2028,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_f32_ar
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2067,18 +2067,18 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]))));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]))));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]))));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]))));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]))));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]))));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]))));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]))));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]))));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]))));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]))));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]))));
+                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]), _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -2096,10 +2096,10 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_f32_ar
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[960]))));
-            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[976]))));
-            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[992]))));
-            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[1008]))));
+            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[960]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[976]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[992]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1008]), _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2934,8 +2934,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2973,18 +2973,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3002,10 +3002,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]))));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3043,18 +3043,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3072,10 +3072,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3339,8 +3339,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -3363,12 +3363,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -3386,10 +3386,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]))));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -3412,12 +3412,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -3435,10 +3435,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3814,8 +3814,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 32; ++i) {
@@ -3867,18 +3867,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3896,10 +3896,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]))));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3937,18 +3937,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3966,10 +3966,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4261,8 +4261,8 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 32; ++i) {
@@ -4299,12 +4299,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4322,10 +4322,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]))));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4348,12 +4348,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4371,10 +4371,10 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4750,8 +4750,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_f32_a
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
@@ -4819,30 +4819,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_f32_a
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -4890,22 +4890,22 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_f32_a
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
-            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
-            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]))));
-            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]))));
-            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]))));
-            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]))));
-            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]))));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]))));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5113,8 +5113,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_f32_ar
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -5152,18 +5152,18 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -5181,10 +5181,10 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_f32_ar
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]))));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]))));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5588,8 +5588,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f3
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 32; ++i) {
@@ -5671,30 +5671,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f3
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(valpha, acc8_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(valpha, acc8_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(valpha, acc9_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(valpha, acc9_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(valpha, acc10_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(valpha, acc10_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(valpha, acc11_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(valpha, acc11_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -5742,22 +5742,22 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f3
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]))));
-            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]))));
-            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]))));
-            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]))));
-            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]))));
-            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]))));
-            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]))));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(valpha, acc6_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]))));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(valpha, acc7_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5993,8 +5993,8 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 32; ++i) {
@@ -6046,18 +6046,18 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6075,10 +6075,10 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]))));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]))));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]))));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

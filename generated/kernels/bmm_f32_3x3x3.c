@@ -347,8 +347,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask3);
@@ -372,9 +372,9 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[8]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3], mask3))));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6], mask3))));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -488,8 +488,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask3, &b[0]);
@@ -513,9 +513,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_f32_args
             acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
             __m512 a2_2 = _mm512_set1_ps(a[8]);
             acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]))));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]))));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -613,8 +613,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_f32_args
     const __m512i ix4 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 4, 4, 4, 1, 1, 1);
     const __m512i ix5 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 8, 7, 6, 8, 7, 6, 8, 7, 6);
     const __m512i ix6 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 8, 8, 8, 5, 5, 5, 2, 2, 2);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask9, &b[0]);
         __m512 as0_0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
@@ -624,7 +624,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask9, &c[0]))));
+        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask9, &c[0]), _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -993,8 +993,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask3);
@@ -1018,9 +1018,9 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[2 * sa_row + 2]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3))));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3), _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1143,8 +1143,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask3, &b[0]);
@@ -1168,9 +1168,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_ab(const bmm_f32_args
             acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
             __m512 a2_2 = _mm512_set1_ps(a[2 * sa_row + 2]);
             acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1517,8 +1517,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix5 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 29, 26, 23, 20, 17, 14, 11, 8, 5, 2);
     const __m512i ix6 = _mm512_set_epi32(15, 12, 9, 6, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km7 = (__mmask16)0xFC00;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512i ix10 = _mm512_set_epi32(5, 0, 20, 4, 0, 19, 3, 0, 18, 2, 0, 17, 1, 0, 16, 0);
     const __m512i ix11 = _mm512_set_epi32(0, 4, 0, 0, 3, 0, 0, 2, 0, 0, 1, 0, 0, 0, 0, 0);
     const __mmask16 km12 = (__mmask16)0x4924;
@@ -1570,9 +1570,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
             __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
             __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutexvar_ps(ix11, e_2));
             _mm512_storeu_ps(&c[0], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km15, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutexvar_ps(ix14, e_2));
@@ -1602,9 +1602,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
             __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
             __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutexvar_ps(ix11, e_2));
             _mm512_storeu_ps(&c[1 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km15, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutexvar_ps(ix14, e_2));
@@ -1634,9 +1634,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
             __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
             __m512 o_0 = _mm512_mask_blend_ps(km12, _mm512_permutex2var_ps(e_0, ix10, e_1), _mm512_permutexvar_ps(ix11, e_2));
             _mm512_storeu_ps(&c[2 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km15, _mm512_permutex2var_ps(e_0, ix13, e_1), _mm512_permutexvar_ps(ix14, e_2));

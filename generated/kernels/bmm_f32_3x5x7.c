@@ -735,8 +735,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask7);
@@ -774,9 +774,9 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[14]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask7))));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[7], mask7))));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[14], mask7))));
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -918,8 +918,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask7, &b[0]);
@@ -957,9 +957,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_f32_args
             acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
             __m512 a2_4 = _mm512_set1_ps(a[14]);
             acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]))));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]))));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]))));
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1123,9 +1123,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_f32_args
     const __m512i ix12 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 3, 3, 3);
     const __m512i ix13 = _mm512_set_epi32(0, 0, 9, 9, 9, 9, 9, 9, 9, 4, 4, 4, 4, 4, 4, 4);
     const __m512i ix14 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __mmask16 mask14 = (__mmask16)0x3FFF;
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 as0_0 = _mm512_maskz_loadu_ps(mask10, &a[0]);
         __m512 as1_0 = _mm512_maskz_loadu_ps(mask5, &a[10]);
@@ -1154,8 +1154,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix13, as0_0), bk4_2, acc0);
         __m512 bk4_1 = _mm512_permutexvar_ps(ix5, br4_0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix14, as1_0), bk4_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]))));
-        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]))));
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1912,8 +1912,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask7);
@@ -1951,9 +1951,9 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[2 * sa_row + 4]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask7))));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask7))));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask7))));
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask7), _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2104,8 +2104,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask7, &b[0]);
@@ -2143,9 +2143,9 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_ab(const bmm_f32_args
             acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
             __m512 a2_4 = _mm512_set1_ps(a[2 * sa_row + 4]);
             acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3079,8 +3079,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *
     const __mmask16 km52 = (__mmask16)0xFC0;
     const __m512i ix53 = _mm512_set_epi32(15, 10, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km54 = (__mmask16)0xF000;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512i ix57 = _mm512_set_epi32(18, 2, 0, 0, 0, 0, 0, 17, 1, 0, 0, 0, 0, 0, 16, 0);
     const __m512i ix58 = _mm512_set_epi32(0, 0, 0, 0, 0, 17, 1, 0, 0, 0, 0, 0, 16, 0, 0, 0);
     const __mmask16 km59 = (__mmask16)0x60C;
@@ -3255,13 +3255,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix21, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix22, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix24, cold_0_s5)), _mm512_permutexvar_ps(ix25, cold_0_s6));
             __m512 cold_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_ps(ix30, cold_0_s6));
             __m512 cold_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix32, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix33, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix34, cold_0_s5)), _mm512_permutexvar_ps(ix35, cold_0_s6));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
-            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
-            __m512 e_6 = _mm512_fmadd_ps(valpha, acc_6, _mm512_mul_ps(vbeta, cold_6));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
+            __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
+            __m512 e_6 = _mm512_fmadd_ps(vbeta, cold_6, _mm512_mul_ps(valpha, acc_6));
             __m512 o_0 = _mm512_mask_blend_ps(km63, _mm512_mask_blend_ps(km61, _mm512_mask_blend_ps(km59, _mm512_permutex2var_ps(e_0, ix57, e_1), _mm512_permutex2var_ps(e_2, ix58, e_3)), _mm512_permutex2var_ps(e_4, ix60, e_5)), _mm512_permutexvar_ps(ix62, e_6));
             _mm512_storeu_ps(&c[0], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km69, _mm512_mask_blend_ps(km59, _mm512_mask_blend_ps(km66, _mm512_permutex2var_ps(e_0, ix64, e_1), _mm512_permutex2var_ps(e_2, ix65, e_3)), _mm512_permutex2var_ps(e_4, ix67, e_5)), _mm512_permutexvar_ps(ix68, e_6));
@@ -3337,13 +3337,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix21, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix22, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix24, cold_0_s5)), _mm512_permutexvar_ps(ix25, cold_0_s6));
             __m512 cold_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_ps(ix30, cold_0_s6));
             __m512 cold_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix32, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix33, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix34, cold_0_s5)), _mm512_permutexvar_ps(ix35, cold_0_s6));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
-            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
-            __m512 e_6 = _mm512_fmadd_ps(valpha, acc_6, _mm512_mul_ps(vbeta, cold_6));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
+            __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
+            __m512 e_6 = _mm512_fmadd_ps(vbeta, cold_6, _mm512_mul_ps(valpha, acc_6));
             __m512 o_0 = _mm512_mask_blend_ps(km63, _mm512_mask_blend_ps(km61, _mm512_mask_blend_ps(km59, _mm512_permutex2var_ps(e_0, ix57, e_1), _mm512_permutex2var_ps(e_2, ix58, e_3)), _mm512_permutex2var_ps(e_4, ix60, e_5)), _mm512_permutexvar_ps(ix62, e_6));
             _mm512_storeu_ps(&c[1 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km69, _mm512_mask_blend_ps(km59, _mm512_mask_blend_ps(km66, _mm512_permutex2var_ps(e_0, ix64, e_1), _mm512_permutex2var_ps(e_2, ix65, e_3)), _mm512_permutex2var_ps(e_4, ix67, e_5)), _mm512_permutexvar_ps(ix68, e_6));
@@ -3419,13 +3419,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_4 = _mm512_mask_blend_ps(km6, _mm512_mask_blend_ps(km11, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix21, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix22, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix24, cold_0_s5)), _mm512_permutexvar_ps(ix25, cold_0_s6));
             __m512 cold_5 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_ps(ix30, cold_0_s6));
             __m512 cold_6 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km23, _mm512_permutex2var_ps(cold_0_s0, ix32, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix33, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix34, cold_0_s5)), _mm512_permutexvar_ps(ix35, cold_0_s6));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
-            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
-            __m512 e_6 = _mm512_fmadd_ps(valpha, acc_6, _mm512_mul_ps(vbeta, cold_6));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
+            __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
+            __m512 e_6 = _mm512_fmadd_ps(vbeta, cold_6, _mm512_mul_ps(valpha, acc_6));
             __m512 o_0 = _mm512_mask_blend_ps(km63, _mm512_mask_blend_ps(km61, _mm512_mask_blend_ps(km59, _mm512_permutex2var_ps(e_0, ix57, e_1), _mm512_permutex2var_ps(e_2, ix58, e_3)), _mm512_permutex2var_ps(e_4, ix60, e_5)), _mm512_permutexvar_ps(ix62, e_6));
             _mm512_storeu_ps(&c[2 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km69, _mm512_mask_blend_ps(km59, _mm512_mask_blend_ps(km66, _mm512_permutex2var_ps(e_0, ix64, e_1), _mm512_permutex2var_ps(e_2, ix65, e_3)), _mm512_permutex2var_ps(e_4, ix67, e_5)), _mm512_permutexvar_ps(ix68, e_6));

@@ -563,8 +563,8 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask4 = _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask4);
@@ -603,10 +603,10 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[15]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask4))));
-            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4], mask4))));
-            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[8], mask4))));
-            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12], mask4))));
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask4), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4], mask4), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask4), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask4), _mm256_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -752,8 +752,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask4 = (__mmask16)0xF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
@@ -792,10 +792,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_f32_args
             acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
             __m512 a3_3 = _mm512_set1_ps(a[15]);
             acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]))));
-            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[4]))));
-            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[8]))));
-            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[12]))));
+            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[4]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[8]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[12]), _mm512_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -900,8 +900,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_f32_args
     const __m512i ix5 = _mm512_set_epi32(14, 14, 14, 14, 10, 10, 10, 10, 6, 6, 6, 6, 2, 2, 2, 2);
     const __m512i ix6 = _mm512_set_epi32(15, 14, 13, 12, 15, 14, 13, 12, 15, 14, 13, 12, 15, 14, 13, 12);
     const __m512i ix7 = _mm512_set_epi32(15, 15, 15, 15, 11, 11, 11, 11, 7, 7, 7, 7, 3, 3, 3, 3);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 as0_0 = _mm512_loadu_ps(&a[0]);
@@ -913,7 +913,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix5, as0_0), bk2_4, acc0);
         __m512 bk3_4 = _mm512_permutexvar_ps(ix6, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix7, as0_0), bk3_4, acc0);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1498,8 +1498,8 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask4 = _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask4);
@@ -1538,10 +1538,10 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[3 * sa_row + 3]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask4))));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask4, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask4))));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask4, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask4))));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask4, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask4))));
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask4), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask4), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask4), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask4), _mm256_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1696,8 +1696,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask4 = (__mmask16)0xF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
@@ -1736,10 +1736,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_ab(const bmm_f32_args
             acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
             __m512 a3_3 = _mm512_set1_ps(a[3 * sa_row + 3]);
             acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask4, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask4, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask4, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[3 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2279,8 +2279,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix6 = _mm512_set_epi32(30, 26, 22, 18, 14, 10, 6, 2, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i ix7 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 31, 27, 23, 19, 15, 11, 7, 3);
     const __m512i ix8 = _mm512_set_epi32(31, 27, 23, 19, 15, 11, 7, 3, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512i ix11 = _mm512_set_epi32(0, 0, 19, 3, 0, 0, 18, 2, 0, 0, 17, 1, 0, 0, 16, 0);
     const __m512i ix12 = _mm512_set_epi32(19, 3, 0, 0, 18, 2, 0, 0, 17, 1, 0, 0, 16, 0, 0, 0);
     const __mmask16 km13 = (__mmask16)0xCCCC;
@@ -2357,10 +2357,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix4, cold_0_s3));
             __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3));
             __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
             __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
             _mm512_storeu_ps(&c[0], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
@@ -2403,10 +2403,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix4, cold_0_s3));
             __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3));
             __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
             __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
             _mm512_storeu_ps(&c[1 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
@@ -2449,10 +2449,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix4, cold_0_s3));
             __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3));
             __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
             __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
             _mm512_storeu_ps(&c[2 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));
@@ -2495,10 +2495,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix4, cold_0_s3));
             __m512 cold_2 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix6, cold_0_s3));
             __m512 cold_3 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix8, cold_0_s3));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
             __m512 o_0 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix11, e_1), _mm512_permutex2var_ps(e_2, ix12, e_3));
             _mm512_storeu_ps(&c[3 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km13, _mm512_permutex2var_ps(e_0, ix14, e_1), _mm512_permutex2var_ps(e_2, ix15, e_3));

@@ -891,8 +891,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask5);
@@ -950,11 +950,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc3_0 = _mm256_fmadd_ps(a3_4, b0_4, acc3_0);
             __m256 a4_4 = _mm256_set1_ps(a[24]);
             acc4_0 = _mm256_fmadd_ps(a4_4, b0_4, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask5, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask5))));
-            _mm256_maskstore_ps(&c[5], mask5, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5], mask5))));
-            _mm256_maskstore_ps(&c[10], mask5, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[10], mask5))));
-            _mm256_maskstore_ps(&c[15], mask5, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[15], mask5))));
-            _mm256_maskstore_ps(&c[20], mask5, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[20], mask5))));
+            _mm256_maskstore_ps(&c[0], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask5), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[5], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5], mask5), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[10], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10], mask5), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[15], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[15], mask5), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[20], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[20], mask5), _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1140,8 +1140,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask5 = (__mmask16)0x1F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask5, &b[0]);
@@ -1199,11 +1199,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_ab(const bmm_f32_args
             acc3_0 = _mm512_fmadd_ps(a3_4, b0_4, acc3_0);
             __m512 a4_4 = _mm512_set1_ps(a[24]);
             acc4_0 = _mm512_fmadd_ps(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask5, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[0]))));
-            _mm512_mask_storeu_ps(&c[5], mask5, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[5]))));
-            _mm512_mask_storeu_ps(&c[10], mask5, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[10]))));
-            _mm512_mask_storeu_ps(&c[15], mask5, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[15]))));
-            _mm512_mask_storeu_ps(&c[20], mask5, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[20]))));
+            _mm512_mask_storeu_ps(&c[0], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[5], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[5]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[10], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[10]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[15], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[15]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[20], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[20]), _mm512_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1383,8 +1383,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_ab(const bmm_f32_args
     const __m512i ix20 = _mm512_set_epi32(0, 14, 14, 14, 14, 14, 9, 9, 9, 9, 9, 4, 4, 4, 4, 4);
     const __m512i ix21 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 24, 23, 22, 21, 20, 24, 23, 22, 21, 20);
     const __m512i ix22 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 4, 4, 4, 4, 4);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 bs1 = _mm512_maskz_loadu_ps(mask9, &b[16]);
@@ -1410,8 +1410,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix20, as0_0), bk4_3, acc0);
         __m512 bk4_2 = _mm512_permutex2var_ps(bs0, ix21, bs1);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix22, as1_0), bk4_2, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask15, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask15, &c[0]))));
-        _mm512_mask_storeu_ps(&c[15], mask10, _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[15]))));
+        _mm512_mask_storeu_ps(&c[0], mask15, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask15, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[15], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[15]), _mm512_mul_ps(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2324,8 +2324,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask5);
@@ -2383,11 +2383,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc3_0 = _mm256_fmadd_ps(a3_4, b0_4, acc3_0);
             __m256 a4_4 = _mm256_set1_ps(a[4 * sa_row + 4]);
             acc4_0 = _mm256_fmadd_ps(a4_4, b0_4, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask5, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask5))));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask5, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask5))));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask5, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask5))));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask5, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask5))));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask5, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask5))));
+            _mm256_maskstore_ps(&c[0], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask5), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask5), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask5), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask5), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[4 * sc_row], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask5), _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2582,8 +2582,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask5 = (__mmask16)0x1F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask5, &b[0]);
@@ -2641,11 +2641,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_ab(const bmm_f32_args
             acc3_0 = _mm512_fmadd_ps(a3_4, b0_4, acc3_0);
             __m512 a4_4 = _mm512_set1_ps(a[4 * sa_row + 4]);
             acc4_0 = _mm512_fmadd_ps(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask5, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask5, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask5, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask5, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask5, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[4 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3520,8 +3520,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
     const __mmask16 km17 = (__mmask16)0xFC0;
     const __m512i ix18 = _mm512_set_epi32(15, 10, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km19 = (__mmask16)0xF000;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512i ix22 = _mm512_set_epi32(3, 0, 0, 0, 18, 2, 0, 0, 0, 17, 1, 0, 0, 0, 16, 0);
     const __m512i ix23 = _mm512_set_epi32(0, 0, 18, 2, 0, 0, 0, 17, 1, 0, 0, 0, 16, 0, 0, 0);
     const __mmask16 km24 = (__mmask16)0x318C;
@@ -3645,11 +3645,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutexvar_ps(ix11, cold_0_s4));
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutexvar_ps(ix14, cold_0_s4));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutexvar_ps(ix18, cold_0_s4));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
             __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
             _mm512_storeu_ps(&c[0], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
@@ -3707,11 +3707,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutexvar_ps(ix11, cold_0_s4));
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutexvar_ps(ix14, cold_0_s4));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutexvar_ps(ix18, cold_0_s4));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
             __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
             _mm512_storeu_ps(&c[1 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
@@ -3769,11 +3769,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutexvar_ps(ix11, cold_0_s4));
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutexvar_ps(ix14, cold_0_s4));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutexvar_ps(ix18, cold_0_s4));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
             __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
             _mm512_storeu_ps(&c[2 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
@@ -3831,11 +3831,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutexvar_ps(ix11, cold_0_s4));
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutexvar_ps(ix14, cold_0_s4));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutexvar_ps(ix18, cold_0_s4));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
             __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
             _mm512_storeu_ps(&c[3 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));
@@ -3893,11 +3893,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_2 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix8, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix9, cold_0_s3)), _mm512_permutexvar_ps(ix11, cold_0_s4));
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutexvar_ps(ix14, cold_0_s4));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutexvar_ps(ix18, cold_0_s4));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
             __m512 o_0 = _mm512_mask_blend_ps(km26, _mm512_mask_blend_ps(km24, _mm512_permutex2var_ps(e_0, ix22, e_1), _mm512_permutex2var_ps(e_2, ix23, e_3)), _mm512_permutexvar_ps(ix25, e_4));
             _mm512_storeu_ps(&c[4 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km31, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix27, e_1), _mm512_permutex2var_ps(e_2, ix28, e_3)), _mm512_permutexvar_ps(ix30, e_4));

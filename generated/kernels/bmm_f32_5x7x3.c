@@ -815,8 +815,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask3);
@@ -896,11 +896,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[34]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3], mask3))));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6], mask3))));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[9], mask3))));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12], mask3))));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9], mask3), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask3), _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1130,8 +1130,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask3, &b[0]);
@@ -1211,11 +1211,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_f32_args
             acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
             __m512 a4_6 = _mm512_set1_ps(a[34]);
             acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]))));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]))));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]))));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]))));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1439,8 +1439,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_f32_args
     const __m512i ix28 = _mm512_set_epi32(0, 0, 0, 0, 27, 27, 27, 20, 20, 20, 13, 13, 13, 6, 6, 6);
     const __m512i ix29 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 19, 18);
     const __m512i ix30 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 6);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     const __mmask16 mask3 = (__mmask16)0x7;
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
@@ -1476,8 +1476,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(as0_0, ix28, as0_1), bk6_4, acc0);
         __m512 bk6_1 = _mm512_permutex2var_ps(bs0, ix29, bs1);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix30, as1_0), bk6_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]))));
-        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]))));
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2314,8 +2314,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask3);
@@ -2395,11 +2395,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[4 * sa_row + 6]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask3))));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3))));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3))));
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3), _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2638,8 +2638,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask3, &b[0]);
@@ -2719,11 +2719,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_f32_args
             acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
             __m512 a4_6 = _mm512_set1_ps(a[4 * sa_row + 6]);
             acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3542,8 +3542,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix41 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 30, 23, 16, 9, 2, 0, 0, 0, 0);
     const __m512i ix42 = _mm512_set_epi32(0, 0, 0, 26, 19, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i ix43 = _mm512_set_epi32(15, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512i ix46 = _mm512_set_epi32(5, 0, 20, 4, 0, 19, 3, 0, 18, 2, 0, 17, 1, 0, 16, 0);
     const __m512i ix47 = _mm512_set_epi32(0, 4, 0, 0, 3, 0, 0, 2, 0, 0, 1, 0, 0, 0, 0, 0);
     const __mmask16 km48 = (__mmask16)0x4924;
@@ -3639,9 +3639,9 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
             __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
             __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
             _mm512_storeu_ps(&c[0], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
@@ -3691,9 +3691,9 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
             __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
             __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
             _mm512_storeu_ps(&c[1 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
@@ -3743,9 +3743,9 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
             __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
             __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
             _mm512_storeu_ps(&c[2 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
@@ -3795,9 +3795,9 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
             __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
             __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
             _mm512_storeu_ps(&c[3 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));
@@ -3847,9 +3847,9 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_0 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_ps(ix1, cold_0_s2));
             __m512 cold_1 = _mm512_mask_blend_ps(km2, _mm512_permutex2var_ps(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_ps(ix4, cold_0_s2));
             __m512 cold_2 = _mm512_mask_blend_ps(km7, _mm512_permutex2var_ps(cold_0_s0, ix5, cold_0_s1), _mm512_permutexvar_ps(ix6, cold_0_s2));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
             __m512 o_0 = _mm512_mask_blend_ps(km48, _mm512_permutex2var_ps(e_0, ix46, e_1), _mm512_permutexvar_ps(ix47, e_2));
             _mm512_storeu_ps(&c[4 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km51, _mm512_permutex2var_ps(e_0, ix49, e_1), _mm512_permutexvar_ps(ix50, e_2));

@@ -1204,8 +1204,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1243,18 +1243,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]))));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]))));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]))));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]))));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]))));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]))));
-                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 192]))));
-                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 200]))));
-                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 256]))));
-                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 264]))));
-                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 320]))));
-                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 328]))));
+                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 192]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 200]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 256]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 264]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 320]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 328]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1282,14 +1282,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3840], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3840]))));
-            _mm256_storeu_ps(&c[3848], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3848]))));
-            _mm256_storeu_ps(&c[3904], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3904]))));
-            _mm256_storeu_ps(&c[3912], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3912]))));
-            _mm256_storeu_ps(&c[3968], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3968]))));
-            _mm256_storeu_ps(&c[3976], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3976]))));
-            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4032]))));
-            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4040]))));
+            _mm256_storeu_ps(&c[3840], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3840]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3848], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3848]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3904], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3904]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3912], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3912]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[3968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3968]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3976]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4032]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4040]), _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1327,18 +1327,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]))));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]))));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]))));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]))));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]))));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]))));
-                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 208]))));
-                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 216]))));
-                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 272]))));
-                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 280]))));
-                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 336]))));
-                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 344]))));
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 208]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 216]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 272]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 280]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 336]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 344]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1366,14 +1366,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3856], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3856]))));
-            _mm256_storeu_ps(&c[3864], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3864]))));
-            _mm256_storeu_ps(&c[3920], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3920]))));
-            _mm256_storeu_ps(&c[3928], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3928]))));
-            _mm256_storeu_ps(&c[3984], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3984]))));
-            _mm256_storeu_ps(&c[3992], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3992]))));
-            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4048]))));
-            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4056]))));
+            _mm256_storeu_ps(&c[3856], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3856]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3864], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3864]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3920], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3920]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3928], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3928]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[3984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3984]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3992]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4048]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4056]), _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1411,18 +1411,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]))));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]))));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]))));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]))));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]))));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]))));
-                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 224]))));
-                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 232]))));
-                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 288]))));
-                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 296]))));
-                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 352]))));
-                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 360]))));
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 224]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 232]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 288]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 296]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 352]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 360]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1450,14 +1450,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3872], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3872]))));
-            _mm256_storeu_ps(&c[3880], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3880]))));
-            _mm256_storeu_ps(&c[3936], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3936]))));
-            _mm256_storeu_ps(&c[3944], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3944]))));
-            _mm256_storeu_ps(&c[4000], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4000]))));
-            _mm256_storeu_ps(&c[4008], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4008]))));
-            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4064]))));
-            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4072]))));
+            _mm256_storeu_ps(&c[3872], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3872]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3880], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3880]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3936], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3936]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3944], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3944]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[4000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4000]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[4008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4008]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4064]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4072]), _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1495,18 +1495,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]))));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]))));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]))));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]))));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]))));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]))));
-                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 240]))));
-                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 248]))));
-                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 304]))));
-                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 312]))));
-                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 368]))));
-                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 376]))));
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 240]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 248]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 304]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 312]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 368]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 376]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1534,14 +1534,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3888], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3888]))));
-            _mm256_storeu_ps(&c[3896], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3896]))));
-            _mm256_storeu_ps(&c[3952], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3952]))));
-            _mm256_storeu_ps(&c[3960], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3960]))));
-            _mm256_storeu_ps(&c[4016], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4016]))));
-            _mm256_storeu_ps(&c[4024], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4024]))));
-            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4080]))));
-            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4088]))));
+            _mm256_storeu_ps(&c[3888], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3888]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3896], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3896]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3952], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3952]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3960]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[4016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4016]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[4024], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4024]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4080]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4088]), _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1936,8 +1936,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -1960,12 +1960,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]))));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]))));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]))));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]))));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]))));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]))));
+                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -1978,8 +1978,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4032]))));
-            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4040]))));
+            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4032]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4040]), _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2002,12 +2002,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]))));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]))));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]))));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]))));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]))));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]))));
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -2020,8 +2020,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4048]))));
-            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4056]))));
+            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4048]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4056]), _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2044,12 +2044,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]))));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]))));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]))));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]))));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]))));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]))));
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -2062,8 +2062,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4064]))));
-            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4072]))));
+            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4064]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4072]), _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2086,12 +2086,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]))));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]))));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]))));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]))));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]))));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]))));
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -2104,8 +2104,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4080]))));
-            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4088]))));
+            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4080]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4088]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2460,8 +2460,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_f32_ar
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2525,30 +2525,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]))));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]))));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]))));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]))));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]))));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]))));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]))));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]))));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]))));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]))));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]))));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]))));
-                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 192]))));
-                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 208]))));
-                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 224]))));
-                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 240]))));
-                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 256]))));
-                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 272]))));
-                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_fmadd_ps(valpha, acc4_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 288]))));
-                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_fmadd_ps(valpha, acc4_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 304]))));
-                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 320]))));
-                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 336]))));
-                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_fmadd_ps(valpha, acc5_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 352]))));
-                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_fmadd_ps(valpha, acc5_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 368]))));
+                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]), _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]), _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]), _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]), _mm512_mul_ps(valpha, acc1_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]), _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]), _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 192]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 208]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 224]), _mm512_mul_ps(valpha, acc3_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 240]), _mm512_mul_ps(valpha, acc3_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 256]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 272]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 288]), _mm512_mul_ps(valpha, acc4_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 304]), _mm512_mul_ps(valpha, acc4_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 320]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 336]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 352]), _mm512_mul_ps(valpha, acc5_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 368]), _mm512_mul_ps(valpha, acc5_3)));
             }
         }
         {
@@ -2594,22 +2594,22 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_f32_ar
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[3840], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3840]))));
-            _mm512_storeu_ps(&c[3856], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3856]))));
-            _mm512_storeu_ps(&c[3872], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3872]))));
-            _mm512_storeu_ps(&c[3888], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3888]))));
-            _mm512_storeu_ps(&c[3904], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3904]))));
-            _mm512_storeu_ps(&c[3920], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3920]))));
-            _mm512_storeu_ps(&c[3936], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3936]))));
-            _mm512_storeu_ps(&c[3952], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3952]))));
-            _mm512_storeu_ps(&c[3968], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3968]))));
-            _mm512_storeu_ps(&c[3984], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[3984]))));
-            _mm512_storeu_ps(&c[4000], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4000]))));
-            _mm512_storeu_ps(&c[4016], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4016]))));
-            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4032]))));
-            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4048]))));
-            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4064]))));
-            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4080]))));
+            _mm512_storeu_ps(&c[3840], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3840]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[3856], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3856]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[3872], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3872]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[3888], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3888]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[3904], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3904]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[3920], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3920]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[3936], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3936]), _mm512_mul_ps(valpha, acc1_2)));
+            _mm512_storeu_ps(&c[3952], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3952]), _mm512_mul_ps(valpha, acc1_3)));
+            _mm512_storeu_ps(&c[3968], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3968]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[3984], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3984]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[4000], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4000]), _mm512_mul_ps(valpha, acc2_2)));
+            _mm512_storeu_ps(&c[4016], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4016]), _mm512_mul_ps(valpha, acc2_3)));
+            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4032]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4048]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4064]), _mm512_mul_ps(valpha, acc3_2)));
+            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4080]), _mm512_mul_ps(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2808,8 +2808,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_f32_ar
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2846,18 +2846,18 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_f32_ar
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]))));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]))));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]))));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]))));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]))));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]))));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]))));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]))));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]))));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]))));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]))));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]))));
+                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]), _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]), _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]), _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]), _mm512_mul_ps(valpha, acc1_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]), _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]), _mm512_mul_ps(valpha, acc2_3)));
             }
         }
         {
@@ -2876,10 +2876,10 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_f32_ar
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4032]))));
-            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4048]))));
-            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4064]))));
-            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[4080]))));
+            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4032]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4048]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4064]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4080]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4106,8 +4106,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4145,18 +4145,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -4184,14 +4184,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]))));
-            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4229,18 +4229,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -4268,14 +4268,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4313,18 +4313,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -4352,14 +4352,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]))));
-            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4397,18 +4397,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -4436,14 +4436,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]))));
-            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4847,8 +4847,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4871,12 +4871,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4889,8 +4889,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4913,12 +4913,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4931,8 +4931,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4955,12 +4955,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4973,8 +4973,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4997,12 +4997,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -5015,8 +5015,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5784,8 +5784,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 64; ++i) {
@@ -5837,18 +5837,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -5876,14 +5876,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]))));
-            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]))));
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5921,18 +5921,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -5960,14 +5960,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6005,18 +6005,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6044,14 +6044,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]))));
-            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6089,18 +6089,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(valpha, acc4_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(valpha, acc5_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6128,14 +6128,14 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]))));
-            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]))));
-            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]))));
-            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(valpha, acc3_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]))));
+            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
+            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6567,8 +6567,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 64; ++i) {
@@ -6605,12 +6605,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]))));
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -6623,8 +6623,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]))));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -6647,12 +6647,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -6665,8 +6665,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -6689,12 +6689,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -6707,8 +6707,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -6731,12 +6731,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]))));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(valpha, acc1_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(valpha, acc2_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]))));
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -6749,8 +6749,8 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]))));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(valpha, acc0_1, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]))));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7114,8 +7114,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_f32_ar
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7179,30 +7179,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_f32_ar
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(valpha, acc4_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(valpha, acc4_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(valpha, acc5_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(valpha, acc5_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_ps(valpha, acc4_2)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_ps(valpha, acc4_3)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_ps(valpha, acc5_2)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_ps(valpha, acc5_3)));
             }
         }
         {
@@ -7248,22 +7248,22 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_f32_ar
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]))));
-            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]))));
-            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]))));
-            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]))));
-            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]))));
-            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]))));
-            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]))));
-            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]))));
-            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]))));
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]))));
+            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
+            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
+            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
+            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7471,8 +7471,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_f32_ar
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7509,18 +7509,18 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_f32_ar
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
             }
         }
         {
@@ -7539,10 +7539,10 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_f32_ar
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]))));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7934,8 +7934,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 64; ++i) {
@@ -8013,30 +8013,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(valpha, acc4_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(valpha, acc4_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(valpha, acc4_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(valpha, acc5_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(valpha, acc5_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(valpha, acc5_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_ps(valpha, acc4_2)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_ps(valpha, acc4_3)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_ps(valpha, acc5_2)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_ps(valpha, acc5_3)));
             }
         }
         {
@@ -8082,22 +8082,22 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]))));
-            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]))));
-            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]))));
-            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]))));
-            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]))));
-            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]))));
-            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]))));
-            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]))));
-            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]))));
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(valpha, acc3_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(valpha, acc3_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(valpha, acc3_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]))));
+            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
+            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
+            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
+            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8333,8 +8333,8 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 64; ++i) {
@@ -8385,18 +8385,18 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]))));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(valpha, acc1_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(valpha, acc1_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(valpha, acc1_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(valpha, acc2_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(valpha, acc2_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]))));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(valpha, acc2_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]))));
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
             }
         }
         {
@@ -8415,10 +8415,10 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(valpha, acc0_1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(valpha, acc0_2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]))));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(valpha, acc0_3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]))));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

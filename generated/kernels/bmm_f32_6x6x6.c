@@ -1355,8 +1355,8 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask6);
@@ -1437,12 +1437,12 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[35]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask6))));
-            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6], mask6))));
-            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[12], mask6))));
-            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[18], mask6))));
-            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[24], mask6))));
-            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[30], mask6))));
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask6), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask6), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask6), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18], mask6), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24], mask6), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[30], mask6), _mm256_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1676,8 +1676,8 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask6 = (__mmask16)0x3F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask6, &b[0]);
@@ -1758,12 +1758,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_f32_args
             acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
             __m512 a5_5 = _mm512_set1_ps(a[35]);
             acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]))));
-            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[6]))));
-            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[12]))));
-            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[18]))));
-            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[24]))));
-            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[30]))));
+            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[6]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[12]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[18]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[24]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[30]), _mm512_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1921,8 +1921,8 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_f32_args
     const __m512i ix6 = _mm512_set_epi32(0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 3, 3, 3, 3, 3, 3);
     const __m512i ix7 = _mm512_set_epi32(0, 0, 0, 0, 10, 10, 10, 10, 10, 10, 4, 4, 4, 4, 4, 4);
     const __m512i ix8 = _mm512_set_epi32(0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 5, 5, 5, 5, 5, 5);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 as0_0 = _mm512_maskz_loadu_ps(mask12, &a[0]);
         __m512 as1_0 = _mm512_maskz_loadu_ps(mask12, &a[12]);
@@ -1957,9 +1957,9 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_f32_args
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as0_0), bk5_2, acc0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as1_0), bk5_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as2_0), bk5_2, acc2);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]))));
-        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[12]))));
-        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_fmadd_ps(valpha, acc2, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[24]))));
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[12]), _mm512_mul_ps(valpha, acc1)));
+        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[24]), _mm512_mul_ps(valpha, acc2)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -3336,8 +3336,8 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask6);
@@ -3418,12 +3418,12 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask6))));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask6, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask6))));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask6, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask6))));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask6, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask6))));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask6, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask6))));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask6, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask6))));
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask6), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask6), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask6), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask6), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[4 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask6), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask6), _mm256_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3666,8 +3666,8 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask6 = (__mmask16)0x3F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask6, &b[0]);
@@ -3748,12 +3748,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_ab(const bmm_f32_args
             acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
             __m512 a5_5 = _mm512_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask6, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask6, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask6, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask6, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[4 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask6, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[5 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4991,8 +4991,8 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
     const __m512i ix20 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 29, 23, 17, 11, 5);
     const __m512i ix21 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 27, 21, 15, 9, 3, 0, 0, 0, 0, 0);
     const __m512i ix22 = _mm512_set_epi32(31, 25, 19, 13, 7, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512i ix25 = _mm512_set_epi32(0, 0, 18, 2, 0, 0, 0, 0, 17, 1, 0, 0, 0, 0, 16, 0);
     const __m512i ix26 = _mm512_set_epi32(18, 2, 0, 0, 0, 0, 17, 1, 0, 0, 0, 0, 16, 0, 0, 0);
     const __mmask16 km27 = (__mmask16)0xC30C;
@@ -5149,12 +5149,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
             __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
-            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
+            __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
             __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
             _mm512_storeu_ps(&c[0], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
@@ -5229,12 +5229,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
             __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
-            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
+            __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
             __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
             _mm512_storeu_ps(&c[1 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
@@ -5309,12 +5309,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
             __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
-            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
+            __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
             __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
             _mm512_storeu_ps(&c[2 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
@@ -5389,12 +5389,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
             __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
-            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
+            __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
             __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
             _mm512_storeu_ps(&c[3 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
@@ -5469,12 +5469,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
             __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
-            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
+            __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
             __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
             _mm512_storeu_ps(&c[4 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));
@@ -5549,12 +5549,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
             __m512 cold_3 = _mm512_mask_blend_ps(km4, _mm512_mask_blend_ps(km10, _mm512_permutex2var_ps(cold_0_s0, ix12, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix13, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix14, cold_0_s5));
             __m512 cold_4 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix15, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix16, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix18, cold_0_s5));
             __m512 cold_5 = _mm512_mask_blend_ps(km19, _mm512_mask_blend_ps(km17, _mm512_permutex2var_ps(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_ps(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_ps(cold_0_s4, ix22, cold_0_s5));
-            __m512 e_0 = _mm512_fmadd_ps(valpha, acc_0, _mm512_mul_ps(vbeta, cold_0));
-            __m512 e_1 = _mm512_fmadd_ps(valpha, acc_1, _mm512_mul_ps(vbeta, cold_1));
-            __m512 e_2 = _mm512_fmadd_ps(valpha, acc_2, _mm512_mul_ps(vbeta, cold_2));
-            __m512 e_3 = _mm512_fmadd_ps(valpha, acc_3, _mm512_mul_ps(vbeta, cold_3));
-            __m512 e_4 = _mm512_fmadd_ps(valpha, acc_4, _mm512_mul_ps(vbeta, cold_4));
-            __m512 e_5 = _mm512_fmadd_ps(valpha, acc_5, _mm512_mul_ps(vbeta, cold_5));
+            __m512 e_0 = _mm512_fmadd_ps(vbeta, cold_0, _mm512_mul_ps(valpha, acc_0));
+            __m512 e_1 = _mm512_fmadd_ps(vbeta, cold_1, _mm512_mul_ps(valpha, acc_1));
+            __m512 e_2 = _mm512_fmadd_ps(vbeta, cold_2, _mm512_mul_ps(valpha, acc_2));
+            __m512 e_3 = _mm512_fmadd_ps(vbeta, cold_3, _mm512_mul_ps(valpha, acc_3));
+            __m512 e_4 = _mm512_fmadd_ps(vbeta, cold_4, _mm512_mul_ps(valpha, acc_4));
+            __m512 e_5 = _mm512_fmadd_ps(vbeta, cold_5, _mm512_mul_ps(valpha, acc_5));
             __m512 o_0 = _mm512_mask_blend_ps(km29, _mm512_mask_blend_ps(km27, _mm512_permutex2var_ps(e_0, ix25, e_1), _mm512_permutex2var_ps(e_2, ix26, e_3)), _mm512_permutex2var_ps(e_4, ix28, e_5));
             _mm512_storeu_ps(&c[5 * sc_row], o_0);
             __m512 o_1 = _mm512_mask_blend_ps(km33, _mm512_mask_blend_ps(km29, _mm512_permutex2var_ps(e_0, ix30, e_1), _mm512_permutex2var_ps(e_2, ix31, e_3)), _mm512_permutex2var_ps(e_4, ix32, e_5));

@@ -1979,8 +1979,8 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask7);
@@ -2088,13 +2088,13 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[48]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask7))));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[7], mask7))));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[14], mask7))));
-            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[21], mask7))));
-            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[28], mask7))));
-            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[35], mask7))));
-            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[42], mask7))));
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask7), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[28], mask7), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[35], mask7), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[42], mask7), _mm256_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2384,8 +2384,8 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask7, &b[0]);
@@ -2493,13 +2493,13 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_f32_args
             acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
             __m512 a6_6 = _mm512_set1_ps(a[48]);
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]))));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]))));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]))));
-            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21]))));
-            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[28]))));
-            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[35]))));
-            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]))));
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[28]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[35]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]), _mm512_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2726,8 +2726,8 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_f32_args
     const __m512i ix15 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 5, 5, 5, 5, 5, 5);
     const __m512i ix16 = _mm512_set_epi32(0, 0, 13, 13, 13, 13, 13, 13, 13, 6, 6, 6, 6, 6, 6, 6);
     const __m512i ix17 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 6, 6);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 as0_0 = _mm512_maskz_loadu_ps(mask14, &a[0]);
         __m512 as1_0 = _mm512_maskz_loadu_ps(mask14, &a[14]);
@@ -2782,10 +2782,10 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_f32_args
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix16, as2_0), bk6_2, acc2);
         __m512 bk6_1 = _mm512_permutexvar_ps(ix4, br6_0);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix17, as3_0), bk6_1, acc3);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]))));
-        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[14]))));
-        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_fmadd_ps(valpha, acc2, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[28]))));
-        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(valpha, acc3, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]))));
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[14]), _mm512_mul_ps(valpha, acc1)));
+        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[28]), _mm512_mul_ps(valpha, acc2)));
+        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]), _mm512_mul_ps(valpha, acc3)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -4786,8 +4786,8 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_f32_args *BM
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask7);
@@ -4895,13 +4895,13 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[6 * sa_row + 6]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[0], mask7))));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask7))));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask7))));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask7))));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask7))));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask7))));
-            _mm256_maskstore_ps(&c[6 * sc_row], mask7, _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask7))));
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask7), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[4 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask7), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask7), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[6 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask7), _mm256_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5200,8 +5200,8 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask7, &b[0]);
@@ -5309,13 +5309,13 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_ab(const bmm_f32_args
             acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
             __m512 a6_6 = _mm512_set1_ps(a[6 * sa_row + 6]);
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask7, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

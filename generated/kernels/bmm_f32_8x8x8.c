@@ -2784,8 +2784,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_f32_args *BM
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -2924,14 +2924,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_f32_args *BM
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[63]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[8]))));
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[16]))));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[24]))));
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[32]))));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[40]))));
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[48]))));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(valpha, acc7_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[56]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3285,8 +3285,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask8 = (__mmask16)0xFF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask8, &b[0]);
@@ -3425,14 +3425,14 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_f32_args
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[63]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]))));
-            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[8]))));
-            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[16]))));
-            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[24]))));
-            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[32]))));
-            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[40]))));
-            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[48]))));
-            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[56]))));
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[8]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[16]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[24]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[32]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[40]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[48]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[56]), _mm512_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3633,8 +3633,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_f32_args
     const __m512i ix7 = _mm512_set_epi32(13, 13, 13, 13, 13, 13, 13, 13, 5, 5, 5, 5, 5, 5, 5, 5);
     const __m512i ix8 = _mm512_set_epi32(14, 14, 14, 14, 14, 14, 14, 14, 6, 6, 6, 6, 6, 6, 6, 6);
     const __m512i ix9 = _mm512_set_epi32(15, 15, 15, 15, 15, 15, 15, 15, 7, 7, 7, 7, 7, 7, 7, 7);
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 as0_0 = _mm512_loadu_ps(&a[0]);
         __m512 as1_0 = _mm512_loadu_ps(&a[16]);
@@ -3688,10 +3688,10 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_f32_args
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix9, as1_0), bk7_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix9, as2_0), bk7_2, acc2);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix9, as3_0), bk7_2, acc3);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(valpha, acc0, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[0]))));
-        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(valpha, acc1, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[16]))));
-        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(valpha, acc2, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[32]))));
-        _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(valpha, acc3, _mm512_mul_ps(vbeta, _mm512_loadu_ps(&c[48]))));
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
+        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc1)));
+        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc2)));
+        _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc3)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -6497,8 +6497,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_f32_args *BM
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -6637,14 +6637,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_f32_args *BM
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc7_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7032,8 +7032,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
     const int64_t sc_row = g->sc_row;
     const float alpha = g->alpha;
     const float beta = g->beta;
-    const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256 vbeta = _mm256_set1_ps(beta);
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 8; ++i) {
@@ -7186,14 +7186,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(valpha, acc0_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[0]))));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(valpha, acc1_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]))));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(valpha, acc2_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]))));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(valpha, acc3_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]))));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(valpha, acc4_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]))));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(valpha, acc5_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]))));
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(valpha, acc6_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]))));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(valpha, acc7_0, _mm256_mul_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]))));
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7556,8 +7556,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask8 = (__mmask16)0xFF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask8, &b[0]);
@@ -7696,14 +7696,14 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_f32_args
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8094,8 +8094,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask8 = (__mmask16)0xFF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 8; ++i) {
@@ -8248,14 +8248,14 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(valpha, acc0_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]))));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc1_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc2_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc3_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc4_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc5_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc6_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]))));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(valpha, acc7_0, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]))));
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -4275,8 +4275,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_ab(const bmm_f64_args *
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask3);
@@ -4779,18 +4779,18 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_ab(const bmm_f64_args *
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[239]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3], mask3))));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6], mask3))));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9], mask3))));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12], mask3))));
-            _mm256_maskstore_pd(&c[15], mask3, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[15], mask3))));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(valpha, acc6_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[18], mask3))));
-            _mm256_maskstore_pd(&c[21], mask3, _mm256_fmadd_pd(valpha, acc7_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[21], mask3))));
-            _mm256_maskstore_pd(&c[24], mask3, _mm256_fmadd_pd(valpha, acc8_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24], mask3))));
-            _mm256_maskstore_pd(&c[27], mask3, _mm256_fmadd_pd(valpha, acc9_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[27], mask3))));
-            _mm256_maskstore_pd(&c[30], mask3, _mm256_fmadd_pd(valpha, acc10_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[30], mask3))));
-            _mm256_maskstore_pd(&c[33], mask3, _mm256_fmadd_pd(valpha, acc11_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[33], mask3))));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask3), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask3), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[15], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[15], mask3), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc6_0)));
+            _mm256_maskstore_pd(&c[21], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21], mask3), _mm256_mul_pd(valpha, acc7_0)));
+            _mm256_maskstore_pd(&c[24], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24], mask3), _mm256_mul_pd(valpha, acc8_0)));
+            _mm256_maskstore_pd(&c[27], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[27], mask3), _mm256_mul_pd(valpha, acc9_0)));
+            _mm256_maskstore_pd(&c[30], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[30], mask3), _mm256_mul_pd(valpha, acc10_0)));
+            _mm256_maskstore_pd(&c[33], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[33], mask3), _mm256_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5880,8 +5880,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_ab(const bmm_f64_ar
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask3 = (__mmask8)0x7;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask3, &b[0]);
@@ -6384,18 +6384,18 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_ab(const bmm_f64_ar
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[239]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]))));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]))));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]))));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]))));
-            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[15]))));
-            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[18]))));
-            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[21]))));
-            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[24]))));
-            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[27]))));
-            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[30]))));
-            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[33]))));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[15]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[18]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[21]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[24]), _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[27]), _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[30]), _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[33]), _mm512_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10693,8 +10693,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_ab(const bmm_f64_args *
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask3);
@@ -11197,18 +11197,18 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_ab(const bmm_f64_args *
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc6_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc7_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc8_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc9_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc10_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc11_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row], mask3), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row], mask3), _mm256_mul_pd(valpha, acc6_0)));
+            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row], mask3), _mm256_mul_pd(valpha, acc7_0)));
+            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row], mask3), _mm256_mul_pd(valpha, acc8_0)));
+            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row], mask3), _mm256_mul_pd(valpha, acc9_0)));
+            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row], mask3), _mm256_mul_pd(valpha, acc10_0)));
+            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row], mask3), _mm256_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12335,8 +12335,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 12; ++i) {
@@ -12853,18 +12853,18 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc6_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc7_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc8_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc9_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc10_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc11_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row], mask3), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row], mask3), _mm256_mul_pd(valpha, acc6_0)));
+            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row], mask3), _mm256_mul_pd(valpha, acc7_0)));
+            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row], mask3), _mm256_mul_pd(valpha, acc8_0)));
+            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row], mask3), _mm256_mul_pd(valpha, acc9_0)));
+            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row], mask3), _mm256_mul_pd(valpha, acc10_0)));
+            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row], mask3), _mm256_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13963,8 +13963,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_ab(const bmm_f64_ar
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask3 = (__mmask8)0x7;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask3, &b[0]);
@@ -14467,18 +14467,18 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_ab(const bmm_f64_ar
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -15605,8 +15605,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask3 = (__mmask8)0x7;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 12; ++i) {
@@ -16123,18 +16123,18 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

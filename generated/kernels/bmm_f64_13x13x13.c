@@ -12162,8 +12162,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -12427,18 +12427,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[77]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
-            _mm256_storeu_pd(&c[13], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13]))));
-            _mm256_storeu_pd(&c[17], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[17]))));
-            _mm256_storeu_pd(&c[26], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26]))));
-            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30]))));
-            _mm256_storeu_pd(&c[39], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[39]))));
-            _mm256_storeu_pd(&c[43], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[43]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[65], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[65]))));
-            _mm256_storeu_pd(&c[69], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[69]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[17], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[17]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[39]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[43], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[43]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[65], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[65]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[69], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[69]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -12701,18 +12701,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[155]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[78], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[78]))));
-            _mm256_storeu_pd(&c[82], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[82]))));
-            _mm256_storeu_pd(&c[91], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[91]))));
-            _mm256_storeu_pd(&c[95], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[95]))));
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
-            _mm256_storeu_pd(&c[117], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[117]))));
-            _mm256_storeu_pd(&c[121], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[121]))));
-            _mm256_storeu_pd(&c[130], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[130]))));
-            _mm256_storeu_pd(&c[134], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[134]))));
-            _mm256_storeu_pd(&c[143], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[143]))));
-            _mm256_storeu_pd(&c[147], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[147]))));
+            _mm256_storeu_pd(&c[78], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[78]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[82], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[82]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[91], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[91]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[95], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[95]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[117], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[117]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[121], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[121]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[130], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[130]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[134], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[134]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[143], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[143]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[147], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[147]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -12780,8 +12780,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[156]))));
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[160]))));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -13044,18 +13044,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[77]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12], mask1))));
-            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21]))));
-            _mm256_maskstore_pd(&c[25], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25], mask1))));
-            _mm256_storeu_pd(&c[34], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[34]))));
-            _mm256_maskstore_pd(&c[38], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[38], mask1))));
-            _mm256_storeu_pd(&c[47], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[47]))));
-            _mm256_maskstore_pd(&c[51], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[51], mask1))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
-            _mm256_maskstore_pd(&c[64], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[64], mask1))));
-            _mm256_storeu_pd(&c[73], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[73]))));
-            _mm256_maskstore_pd(&c[77], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[77], mask1))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[25], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25], mask1), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[34]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[38], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[38], mask1), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[47], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[47]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[51], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[51], mask1), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[64], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[64], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[73], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[73]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[77], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[77], mask1), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -13318,18 +13318,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[155]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[86], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[86]))));
-            _mm256_maskstore_pd(&c[90], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[90], mask1))));
-            _mm256_storeu_pd(&c[99], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[99]))));
-            _mm256_maskstore_pd(&c[103], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[103], mask1))));
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_maskstore_pd(&c[116], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[116], mask1))));
-            _mm256_storeu_pd(&c[125], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[125]))));
-            _mm256_maskstore_pd(&c[129], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[129], mask1))));
-            _mm256_storeu_pd(&c[138], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[138]))));
-            _mm256_maskstore_pd(&c[142], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[142], mask1))));
-            _mm256_storeu_pd(&c[151], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[151]))));
-            _mm256_maskstore_pd(&c[155], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[155], mask1))));
+            _mm256_storeu_pd(&c[86], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[86]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[90], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[90], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[99], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[99]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[103], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[103], mask1), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[116], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[116], mask1), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[125], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[125]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[129], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[129], mask1), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[138], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[138]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[142], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[142], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[151], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[151]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[155], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[155], mask1), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -13397,8 +13397,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[164]))));
-            _mm256_maskstore_pd(&c[168], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[168], mask1))));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[168], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[168], mask1), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14638,8 +14638,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_f64_a
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -15136,30 +15136,30 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_f64_a
             __m512d a11_12 = _mm512_set1_pd(a[155]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]))));
-            _mm512_storeu_pd(&c[13], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[13]))));
-            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[21]))));
-            _mm512_storeu_pd(&c[26], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26]))));
-            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[34]))));
-            _mm512_storeu_pd(&c[39], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[39]))));
-            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[47]))));
-            _mm512_storeu_pd(&c[52], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[52]))));
-            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[60]))));
-            _mm512_storeu_pd(&c[65], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[65]))));
-            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[73]))));
-            _mm512_storeu_pd(&c[78], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[78]))));
-            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[86]))));
-            _mm512_storeu_pd(&c[91], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[91]))));
-            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[99]))));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
-            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[112]))));
-            _mm512_storeu_pd(&c[117], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[117]))));
-            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[125]))));
-            _mm512_storeu_pd(&c[130], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[130]))));
-            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[138]))));
-            _mm512_storeu_pd(&c[143], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[143]))));
-            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[151]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[13], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[21]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[34]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[39], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[39]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[47]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[52]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[60]), _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[65], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[65]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[73]), _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[78], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[78]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[86]), _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[91], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[91]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[99]), _mm512_mul_pd(valpha, acc7_1)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[112]), _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[117], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[117]), _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[125]), _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[130], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[130]), _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[138]), _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[143], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[143]), _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[151]), _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -15227,8 +15227,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_f64_a
             __m512d a0_12 = _mm512_set1_pd(a[168]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[156], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[156]))));
-            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[164]))));
+            _mm512_storeu_pd(&c[156], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[156]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[164]), _mm512_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -27413,8 +27413,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -27678,18 +27678,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -27952,18 +27952,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]))));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]))));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]))));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]))));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -28031,8 +28031,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]))));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -28295,18 +28295,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12], mask1))));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -28569,18 +28569,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -28648,8 +28648,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -31215,8 +31215,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
@@ -31494,18 +31494,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -31768,18 +31768,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]))));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]))));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]))));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]))));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -31847,8 +31847,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]))));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -32111,18 +32111,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12], mask1))));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -32385,18 +32385,18 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1))));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -32464,8 +32464,8 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]))));
-            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1))));
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33714,8 +33714,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_f64_a
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -34212,30 +34212,30 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_f64_a
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]))));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -34303,8 +34303,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_f64_a
             __m512d a0_12 = _mm512_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -35581,8 +35581,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 13; ++i) {
@@ -36093,30 +36093,30 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]))));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -36184,8 +36184,8 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a0_12 = _mm512_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -21268,8 +21268,8 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -21592,18 +21592,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[95]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -21926,18 +21926,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[191]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[128]))));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[132]))));
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[144]))));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[148]))));
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[160]))));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[164]))));
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[176]))));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[180]))));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -22164,14 +22164,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[192]))));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[196]))));
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[208]))));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[212]))));
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[224]))));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[228]))));
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[240]))));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[244]))));
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc3_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -22494,18 +22494,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[95]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -22828,18 +22828,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[191]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[136]))));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[140]))));
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[152]))));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[156]))));
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[168]))));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[172]))));
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[184]))));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[188]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -23066,14 +23066,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[200]))));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[204]))));
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[216]))));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[220]))));
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[232]))));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[236]))));
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[248]))));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[252]))));
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -24868,8 +24868,8 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_f64_a
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -25480,30 +25480,30 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_f64_a
             __m512d a11_15 = _mm512_set1_pd(a[191]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[128]))));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[136]))));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[144]))));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[152]))));
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[160]))));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[168]))));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[176]))));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[184]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc7_1)));
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -25730,14 +25730,14 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_f64_a
             __m512d a3_15 = _mm512_set1_pd(a[255]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[192]))));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[200]))));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[208]))));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[216]))));
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[224]))));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[232]))));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[240]))));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[248]))));
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -47028,8 +47028,8 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -47352,18 +47352,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -47686,18 +47686,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]))));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]))));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]))));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]))));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -47924,14 +47924,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]))));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row]))));
-            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row]))));
-            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row]))));
-            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -48254,18 +48254,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -48588,18 +48588,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -48826,14 +48826,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -52537,8 +52537,8 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 16; ++i) {
@@ -52875,18 +52875,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -53209,18 +53209,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]))));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]))));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]))));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]))));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -53447,14 +53447,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]))));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row]))));
-            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row]))));
-            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row]))));
-            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -53777,18 +53777,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -54111,18 +54111,18 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -54349,14 +54349,14 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -56160,8 +56160,8 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_f64_a
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -56772,30 +56772,30 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_f64_a
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
-            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
-            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
-            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
-            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
-            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
-            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
-            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]))));
-            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]))));
-            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]))));
-            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]))));
-            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -57022,14 +57022,14 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_f64_a
             __m512d a3_15 = _mm512_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]))));
-            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row]))));
-            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row]))));
-            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row]))));
-            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -58861,8 +58861,8 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 16; ++i) {
@@ -59487,30 +59487,30 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
-            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
-            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
-            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
-            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
-            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
-            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
-            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(valpha, acc8_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]))));
-            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(valpha, acc8_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(valpha, acc9_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]))));
-            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(valpha, acc9_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(valpha, acc10_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]))));
-            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(valpha, acc10_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(valpha, acc11_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]))));
-            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(valpha, acc11_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -59737,14 +59737,14 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a3_15 = _mm512_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]))));
-            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row]))));
-            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row]))));
-            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row]))));
-            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row + 8]))));
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

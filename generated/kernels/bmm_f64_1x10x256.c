@@ -14852,8 +14852,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -14906,8 +14906,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -14960,8 +14960,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -15014,8 +15014,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -15068,8 +15068,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -15122,8 +15122,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -15176,8 +15176,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -15230,8 +15230,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -15284,8 +15284,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -15338,8 +15338,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -15392,8 +15392,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -15446,8 +15446,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -15500,8 +15500,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -15554,8 +15554,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -15608,8 +15608,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -15662,8 +15662,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -15716,8 +15716,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -15770,8 +15770,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[128]))));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[132]))));
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -15824,8 +15824,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[136]))));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[140]))));
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -15878,8 +15878,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[144]))));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[148]))));
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -15932,8 +15932,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[152]))));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[156]))));
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -15986,8 +15986,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[160]))));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[164]))));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -16040,8 +16040,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[168]))));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[172]))));
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -16094,8 +16094,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[176]))));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[180]))));
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -16148,8 +16148,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[184]))));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[188]))));
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -16202,8 +16202,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[192]))));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[196]))));
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -16256,8 +16256,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[200]))));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[204]))));
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -16310,8 +16310,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[208]))));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[212]))));
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -16364,8 +16364,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[216]))));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[220]))));
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -16418,8 +16418,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[224]))));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[228]))));
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -16472,8 +16472,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[232]))));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[236]))));
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -16526,8 +16526,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[240]))));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[244]))));
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -16580,8 +16580,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[248]))));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[252]))));
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18176,8 +18176,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -18270,10 +18270,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -18366,10 +18366,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -18462,10 +18462,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -18558,10 +18558,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -18654,10 +18654,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[128]))));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[136]))));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[144]))));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[152]))));
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -18750,10 +18750,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[160]))));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[168]))));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[176]))));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[184]))));
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -18846,10 +18846,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[192]))));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[200]))));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[208]))));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[216]))));
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -18942,10 +18942,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[224]))));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[232]))));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[240]))));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[248]))));
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33806,8 +33806,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -33860,8 +33860,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -33914,8 +33914,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -33968,8 +33968,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -34022,8 +34022,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -34076,8 +34076,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -34130,8 +34130,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -34184,8 +34184,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -34238,8 +34238,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -34292,8 +34292,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -34346,8 +34346,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -34400,8 +34400,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -34454,8 +34454,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -34508,8 +34508,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -34562,8 +34562,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -34616,8 +34616,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -34670,8 +34670,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -34724,8 +34724,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[128]))));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[132]))));
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -34778,8 +34778,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[136]))));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[140]))));
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -34832,8 +34832,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[144]))));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[148]))));
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -34886,8 +34886,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[152]))));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[156]))));
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -34940,8 +34940,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[160]))));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[164]))));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -34994,8 +34994,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[168]))));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[172]))));
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -35048,8 +35048,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[176]))));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[180]))));
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -35102,8 +35102,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[184]))));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[188]))));
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -35156,8 +35156,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[192]))));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[196]))));
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -35210,8 +35210,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[200]))));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[204]))));
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -35264,8 +35264,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[208]))));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[212]))));
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -35318,8 +35318,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[216]))));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[220]))));
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -35372,8 +35372,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[224]))));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[228]))));
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -35426,8 +35426,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[232]))));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[236]))));
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -35480,8 +35480,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[240]))));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[244]))));
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -35534,8 +35534,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[248]))));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[252]))));
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -39081,8 +39081,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -39149,8 +39149,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -39203,8 +39203,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -39257,8 +39257,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -39311,8 +39311,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -39365,8 +39365,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -39419,8 +39419,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -39473,8 +39473,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -39527,8 +39527,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -39581,8 +39581,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -39635,8 +39635,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -39689,8 +39689,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -39743,8 +39743,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -39797,8 +39797,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -39851,8 +39851,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -39905,8 +39905,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -39959,8 +39959,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -40013,8 +40013,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[128]))));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[132]))));
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -40067,8 +40067,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[136]))));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[140]))));
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -40121,8 +40121,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[144]))));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[148]))));
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -40175,8 +40175,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[152]))));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[156]))));
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -40229,8 +40229,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[160]))));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[164]))));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -40283,8 +40283,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[168]))));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[172]))));
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -40337,8 +40337,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[176]))));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[180]))));
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -40391,8 +40391,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[184]))));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[188]))));
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -40445,8 +40445,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[192]))));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[196]))));
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -40499,8 +40499,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[200]))));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[204]))));
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -40553,8 +40553,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[208]))));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[212]))));
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -40607,8 +40607,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[216]))));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[220]))));
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -40661,8 +40661,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[224]))));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[228]))));
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -40715,8 +40715,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[232]))));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[236]))));
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -40769,8 +40769,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[240]))));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[244]))));
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -40823,8 +40823,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[248]))));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[252]))));
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -42422,8 +42422,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -42516,10 +42516,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -42612,10 +42612,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -42708,10 +42708,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -42804,10 +42804,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -42900,10 +42900,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[128]))));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[136]))));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[144]))));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[152]))));
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -42996,10 +42996,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[160]))));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[168]))));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[176]))));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[184]))));
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -43092,10 +43092,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[192]))));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[200]))));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[208]))));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[216]))));
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -43188,10 +43188,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[224]))));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[232]))));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[240]))));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[248]))));
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -44817,8 +44817,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -44925,10 +44925,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -45021,10 +45021,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -45117,10 +45117,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -45213,10 +45213,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -45309,10 +45309,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[128]))));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[136]))));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[144]))));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[152]))));
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -45405,10 +45405,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[160]))));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[168]))));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[176]))));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[184]))));
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -45501,10 +45501,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[192]))));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[200]))));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[208]))));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[216]))));
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -45597,10 +45597,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[224]))));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[232]))));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[240]))));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[248]))));
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -11204,8 +11204,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -11368,8 +11368,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -11532,8 +11532,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -11696,8 +11696,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -11860,8 +11860,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -12024,8 +12024,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -12188,8 +12188,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -12352,8 +12352,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -12516,8 +12516,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13752,8 +13752,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_f64_ar
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -14044,10 +14044,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_f64_ar
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -14338,10 +14338,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_f64_ar
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25554,8 +25554,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -25718,8 +25718,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -25882,8 +25882,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -26046,8 +26046,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -26210,8 +26210,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -26374,8 +26374,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -26538,8 +26538,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -26702,8 +26702,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -26866,8 +26866,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -29581,8 +29581,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -29759,8 +29759,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -29923,8 +29923,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -30087,8 +30087,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -30251,8 +30251,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -30415,8 +30415,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -30579,8 +30579,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -30743,8 +30743,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -30907,8 +30907,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -32146,8 +32146,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_f64_ar
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -32438,10 +32438,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_f64_ar
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -32732,10 +32732,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_f64_ar
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -34001,8 +34001,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_f64
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -34307,10 +34307,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_f64
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -34601,10 +34601,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_f64
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

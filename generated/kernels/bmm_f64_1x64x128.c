@@ -660,8 +660,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -673,8 +673,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -686,8 +686,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -699,8 +699,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -712,8 +712,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -725,8 +725,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -738,8 +738,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -751,8 +751,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -764,8 +764,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -777,8 +777,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -790,8 +790,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -803,8 +803,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -816,8 +816,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -829,8 +829,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -842,8 +842,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -855,8 +855,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -868,8 +868,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1344,8 +1344,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1357,8 +1357,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1370,8 +1370,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1383,8 +1383,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1396,8 +1396,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1409,8 +1409,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1422,8 +1422,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1435,8 +1435,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1448,8 +1448,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1461,8 +1461,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1474,8 +1474,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1487,8 +1487,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1500,8 +1500,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1513,8 +1513,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1526,8 +1526,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1539,8 +1539,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1552,8 +1552,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6268,8 +6268,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -6848,10 +6848,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -7430,10 +7430,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -8012,10 +8012,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -8594,10 +8594,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9274,8 +9274,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9287,8 +9287,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9300,8 +9300,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9313,8 +9313,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9326,8 +9326,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9339,8 +9339,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9352,8 +9352,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9365,8 +9365,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9378,8 +9378,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9391,8 +9391,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9404,8 +9404,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9417,8 +9417,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9430,8 +9430,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9443,8 +9443,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9456,8 +9456,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9469,8 +9469,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9482,8 +9482,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9961,8 +9961,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9974,8 +9974,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9987,8 +9987,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10000,8 +10000,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10013,8 +10013,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10026,8 +10026,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10039,8 +10039,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10052,8 +10052,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10065,8 +10065,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10078,8 +10078,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10091,8 +10091,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10104,8 +10104,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10117,8 +10117,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10130,8 +10130,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10143,8 +10143,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10156,8 +10156,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10169,8 +10169,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10676,8 +10676,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -10703,8 +10703,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10716,8 +10716,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10729,8 +10729,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10742,8 +10742,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10755,8 +10755,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10768,8 +10768,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10781,8 +10781,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10794,8 +10794,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10807,8 +10807,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10820,8 +10820,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10833,8 +10833,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10846,8 +10846,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10859,8 +10859,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10872,8 +10872,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10885,8 +10885,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10898,8 +10898,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11405,8 +11405,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -11432,8 +11432,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11445,8 +11445,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11458,8 +11458,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11471,8 +11471,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11484,8 +11484,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11497,8 +11497,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11510,8 +11510,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11523,8 +11523,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11536,8 +11536,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64]))));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[68]))));
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11549,8 +11549,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[72]))));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[76]))));
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11562,8 +11562,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[80]))));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[84]))));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11575,8 +11575,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[88]))));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[92]))));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11588,8 +11588,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[96]))));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[100]))));
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11601,8 +11601,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[104]))));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[108]))));
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11614,8 +11614,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[112]))));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[116]))));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11627,8 +11627,8 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[120]))));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[124]))));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16346,8 +16346,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -16926,10 +16926,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -17508,10 +17508,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -18090,10 +18090,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -18672,10 +18672,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23421,8 +23421,8 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
     const int64_t sb_row = g->sb_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 1; ++i) {
@@ -24015,10 +24015,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -24597,10 +24597,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -25179,10 +25179,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64]))));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[72]))));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[80]))));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[88]))));
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -25761,10 +25761,10 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[96]))));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[104]))));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[112]))));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[120]))));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

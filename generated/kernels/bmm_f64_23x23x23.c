@@ -2028,8 +2028,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
@@ -2068,18 +2068,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]))));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]))));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]))));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]))));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]))));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]))));
-                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 69]))));
-                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 73]))));
-                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 92]))));
-                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 96]))));
-                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 115]))));
-                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 119]))));
+                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 69]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 73]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 92]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 96]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 115]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 119]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2112,16 +2112,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[414], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[414]))));
-            _mm256_storeu_pd(&c[418], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[418]))));
-            _mm256_storeu_pd(&c[437], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[437]))));
-            _mm256_storeu_pd(&c[441], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[441]))));
-            _mm256_storeu_pd(&c[460], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[460]))));
-            _mm256_storeu_pd(&c[464], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[464]))));
-            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[483]))));
-            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[487]))));
-            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[506]))));
-            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[510]))));
+            _mm256_storeu_pd(&c[414], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[414]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[418], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[418]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[437], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[437]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[441], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[441]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[460], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[460]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[464], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[464]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[483]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[487]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[506]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[510]), _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -2159,18 +2159,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]))));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]))));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]))));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]))));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]))));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]))));
-                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 77]))));
-                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 81]))));
-                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 100]))));
-                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 104]))));
-                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 123]))));
-                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 127]))));
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 77]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 81]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 100]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 104]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 123]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 127]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2203,16 +2203,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[422], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[422]))));
-            _mm256_storeu_pd(&c[426], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[426]))));
-            _mm256_storeu_pd(&c[445], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[445]))));
-            _mm256_storeu_pd(&c[449], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[449]))));
-            _mm256_storeu_pd(&c[468], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[468]))));
-            _mm256_storeu_pd(&c[472], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[472]))));
-            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[491]))));
-            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[495]))));
-            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[514]))));
-            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[518]))));
+            _mm256_storeu_pd(&c[422], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[422]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[426], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[426]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[445], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[445]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[449], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[449]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[468], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[468]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[472], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[472]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[491]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[495]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[514]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[518]), _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -2250,18 +2250,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]))));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3))));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]))));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3))));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]))));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3))));
-                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 85]))));
-                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 89], mask3))));
-                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 108]))));
-                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 112], mask3))));
-                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 131]))));
-                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 135], mask3))));
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 85]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 89], mask3), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 108]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 112], mask3), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 131]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 135], mask3), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2294,16 +2294,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[430], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[430]))));
-            _mm256_maskstore_pd(&c[434], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[434], mask3))));
-            _mm256_storeu_pd(&c[453], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[453]))));
-            _mm256_maskstore_pd(&c[457], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[457], mask3))));
-            _mm256_storeu_pd(&c[476], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[476]))));
-            _mm256_maskstore_pd(&c[480], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[480], mask3))));
-            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[499]))));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[503], mask3))));
-            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[522]))));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[526], mask3))));
+            _mm256_storeu_pd(&c[430], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[430]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[434], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[434], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[453], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[453]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[457], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[457], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[476], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[476]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[480], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[480], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[499]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[503], mask3), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[522]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[526], mask3), _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2658,8 +2658,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
@@ -2683,12 +2683,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]))));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]))));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]))));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]))));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]))));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]))));
+                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2706,10 +2706,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[483]))));
-            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[487]))));
-            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[506]))));
-            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[510]))));
+            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[483]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[487]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[506]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[510]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -2732,12 +2732,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]))));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]))));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]))));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]))));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]))));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]))));
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2755,10 +2755,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[491]))));
-            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[495]))));
-            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[514]))));
-            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[518]))));
+            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[491]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[495]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[514]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[518]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -2781,12 +2781,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]))));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3))));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]))));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3))));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]))));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3))));
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2804,10 +2804,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[499]))));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[503], mask3))));
-            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[522]))));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[526], mask3))));
+            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[499]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[503], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[522]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[526], mask3), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3201,8 +3201,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_f64_ar
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 16; i0 += 8) {
             {
@@ -3267,30 +3267,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_f64_ar
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]))));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]))));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]))));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]))));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]))));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]))));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]))));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]))));
-                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 92]))));
-                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 100]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108]))));
-                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 115]))));
-                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 123]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131]))));
-                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 138]))));
-                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 146]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154]))));
-                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 161]))));
-                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 169]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_fmadd_pd(valpha, acc7_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177]))));
+                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 92]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 100]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 115]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 123]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 138]), _mm512_mul_pd(valpha, acc6_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 146]), _mm512_mul_pd(valpha, acc6_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154]), _mm512_mul_pd(valpha, acc6_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 161]), _mm512_mul_pd(valpha, acc7_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 169]), _mm512_mul_pd(valpha, acc7_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177]), _mm512_mul_pd(valpha, acc7_2)));
             }
         }
         {
@@ -3348,27 +3348,27 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_f64_ar
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[368], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[368]))));
-            _mm512_storeu_pd(&c[376], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[376]))));
-            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[384]))));
-            _mm512_storeu_pd(&c[391], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[391]))));
-            _mm512_storeu_pd(&c[399], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[399]))));
-            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[407]))));
-            _mm512_storeu_pd(&c[414], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[414]))));
-            _mm512_storeu_pd(&c[422], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[422]))));
-            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[430]))));
-            _mm512_storeu_pd(&c[437], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[437]))));
-            _mm512_storeu_pd(&c[445], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[445]))));
-            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[453]))));
-            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[460]))));
-            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[468]))));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]))));
-            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[483]))));
-            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[491]))));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]))));
-            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[506]))));
-            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[514]))));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]))));
+            _mm512_storeu_pd(&c[368], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[368]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[376], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[376]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[384]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[391], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[391]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[399], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[399]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[407]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[414], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[414]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[422], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[422]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[430]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[437], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[437]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[445], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[445]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[453]), _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[460]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[468]), _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]), _mm512_mul_pd(valpha, acc4_2)));
+            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[483]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[491]), _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]), _mm512_mul_pd(valpha, acc5_2)));
+            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[506]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[514]), _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]), _mm512_mul_pd(valpha, acc6_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3602,8 +3602,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_f64_ar
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             {
@@ -3640,18 +3640,18 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_f64_ar
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]))));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]))));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]))));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]))));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]))));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]))));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]))));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]))));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]))));
+                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]), _mm512_mul_pd(valpha, acc3_2)));
             }
         }
         {
@@ -3681,15 +3681,15 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_f64_ar
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[460]))));
-            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[468]))));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]))));
-            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[483]))));
-            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[491]))));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]))));
-            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[506]))));
-            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[514]))));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]))));
+            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[460]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[468]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[483]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[491]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[506]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[514]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]), _mm512_mul_pd(valpha, acc2_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5740,8 +5740,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
@@ -5780,18 +5780,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -5824,16 +5824,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]))));
-            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]))));
-            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]))));
-            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]))));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -5871,18 +5871,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -5915,16 +5915,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -5962,18 +5962,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6006,16 +6006,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3))));
-            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3))));
-            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3))));
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3))));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6379,8 +6379,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
@@ -6404,12 +6404,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6427,10 +6427,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]))));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -6453,12 +6453,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6476,10 +6476,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -6502,12 +6502,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6525,10 +6525,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3))));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7172,8 +7172,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
@@ -7226,18 +7226,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7270,16 +7270,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]))));
-            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]))));
-            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]))));
-            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]))));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -7317,18 +7317,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7361,16 +7361,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -7408,18 +7408,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7452,16 +7452,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3))));
-            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3))));
-            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3))));
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3))));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7853,8 +7853,8 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
@@ -7892,12 +7892,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -7915,10 +7915,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]))));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -7941,12 +7941,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -7964,10 +7964,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -7990,12 +7990,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8013,10 +8013,10 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3))));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]))));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3))));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8419,8 +8419,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_f64_ar
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 16; i0 += 8) {
             {
@@ -8485,30 +8485,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_f64_ar
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc7_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_pd(valpha, acc7_2)));
             }
         }
         {
@@ -8566,27 +8566,27 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_f64_ar
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]))));
-            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]))));
-            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]))));
-            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]))));
-            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]))));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]))));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]))));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8829,8 +8829,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_f64_ar
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             {
@@ -8867,18 +8867,18 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_f64_ar
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
             }
         }
         {
@@ -8908,15 +8908,15 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_f64_ar
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]))));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]))));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]))));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9347,8 +9347,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 23; ++i) {
@@ -9427,30 +9427,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(valpha, acc7_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc7_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_pd(valpha, acc7_2)));
             }
         }
         {
@@ -9508,27 +9508,27 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]))));
-            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]))));
-            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]))));
-            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]))));
-            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]))));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]))));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]))));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(valpha, acc6_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc6_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9799,8 +9799,8 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 23; ++i) {
@@ -9851,18 +9851,18 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
             }
         }
         {
@@ -9892,15 +9892,15 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]))));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]))));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]))));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]))));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]))));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

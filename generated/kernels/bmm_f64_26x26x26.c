@@ -1450,8 +1450,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
@@ -1490,18 +1490,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]))));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]))));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]))));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]))));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]))));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]))));
-                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 78]))));
-                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 82]))));
-                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 104]))));
-                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 108]))));
-                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 130]))));
-                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 134]))));
+                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 78]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 82]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 104]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 108]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 130]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 134]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1519,10 +1519,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[624]))));
-            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[628]))));
-            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[650]))));
-            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[654]))));
+            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[624]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[628]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[650]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[654]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1560,18 +1560,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]))));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]))));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]))));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]))));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]))));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]))));
-                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 86]))));
-                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 90]))));
-                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 112]))));
-                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 116]))));
-                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 138]))));
-                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 142]))));
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 86]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 90]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 112]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 116]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 138]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 142]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1589,10 +1589,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[632]))));
-            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[636]))));
-            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[658]))));
-            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[662]))));
+            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[632]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[636]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[658]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[662]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1630,18 +1630,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]))));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]))));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]))));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]))));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]))));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]))));
-                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 94]))));
-                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 98]))));
-                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 120]))));
-                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 124]))));
-                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 146]))));
-                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 150]))));
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 94]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 98]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 120]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 124]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 146]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 150]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1659,10 +1659,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[640]))));
-            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[644]))));
-            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[666]))));
-            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[670]))));
+            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[640]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[644]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[666]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[670]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1687,12 +1687,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                     __m256d a5 = _mm256_set1_pd(a[26 * i0 + k + 130]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2))));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2))));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2))));
-                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 102], mask2))));
-                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 128], mask2))));
-                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 154], mask2))));
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 102], mask2), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 128], mask2), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 154], mask2), _mm256_mul_pd(valpha, acc5_0)));
             }
         }
         {
@@ -1705,8 +1705,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
                 __m256d a1 = _mm256_set1_pd(a[k + 650]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[648], mask2))));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[674], mask2))));
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[648], mask2), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[674], mask2), _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2125,8 +2125,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
@@ -2150,12 +2150,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]))));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]))));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]))));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]))));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]))));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]))));
+                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2173,10 +2173,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[624]))));
-            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[628]))));
-            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[650]))));
-            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[654]))));
+            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[624]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[628]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[650]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[654]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -2199,12 +2199,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]))));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]))));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]))));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]))));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]))));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]))));
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2222,10 +2222,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[632]))));
-            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[636]))));
-            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[658]))));
-            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[662]))));
+            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[632]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[636]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[658]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[662]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -2248,12 +2248,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]))));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]))));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]))));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]))));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]))));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]))));
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2271,10 +2271,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[640]))));
-            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[644]))));
-            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[666]))));
-            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[670]))));
+            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[640]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[644]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[666]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[670]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -2290,9 +2290,9 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                     __m256d a2 = _mm256_set1_pd(a[26 * i0 + k + 52]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2))));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2))));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2))));
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2), _mm256_mul_pd(valpha, acc2_0)));
             }
         }
         {
@@ -2305,8 +2305,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
                 __m256d a1 = _mm256_set1_pd(a[k + 650]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[648], mask2))));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[674], mask2))));
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[648], mask2), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[674], mask2), _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2612,8 +2612,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_f64_ar
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -2677,30 +2677,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]))));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]))));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]))));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]))));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]))));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]))));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]))));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]))));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]))));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]))));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]))));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]))));
-                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 78]))));
-                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 86]))));
-                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 94]))));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102]))));
-                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 104]))));
-                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 112]))));
-                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 120]))));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128]))));
-                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 130]))));
-                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 138]))));
-                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 146]))));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154]))));
+                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 78]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 86]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 94]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 104]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 112]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 120]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 130]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 138]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 146]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -2728,14 +2728,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[624]))));
-            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[632]))));
-            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[640]))));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]))));
-            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[650]))));
-            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[658]))));
-            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[666]))));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]))));
+            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[624]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[632]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[640]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[650]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[658]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[666]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2963,8 +2963,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_f64_ar
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -3001,18 +3001,18 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]))));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]))));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]))));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]))));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]))));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]))));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]))));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]))));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]))));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]))));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]))));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]))));
+                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -3040,14 +3040,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[624]))));
-            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[632]))));
-            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[640]))));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]))));
-            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[650]))));
-            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[658]))));
-            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[666]))));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]))));
+            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[624]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[632]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[640]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[650]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[658]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[666]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4520,8 +4520,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
@@ -4560,18 +4560,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -4589,10 +4589,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -4630,18 +4630,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -4659,10 +4659,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -4700,18 +4700,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -4729,10 +4729,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -4757,12 +4757,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                     __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc5_0)));
             }
         }
         {
@@ -4775,8 +4775,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2))));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2))));
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5204,8 +5204,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
@@ -5229,12 +5229,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -5252,10 +5252,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -5278,12 +5278,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -5301,10 +5301,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -5327,12 +5327,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -5350,10 +5350,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -5369,9 +5369,9 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                     __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
             }
         }
         {
@@ -5384,8 +5384,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2))));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2))));
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5991,8 +5991,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
@@ -6045,18 +6045,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6074,10 +6074,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -6115,18 +6115,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6144,10 +6144,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -6185,18 +6185,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6214,10 +6214,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -6242,12 +6242,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc5_0)));
             }
         }
         {
@@ -6260,8 +6260,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2))));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2))));
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6717,8 +6717,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
@@ -6756,12 +6756,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6779,10 +6779,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -6805,12 +6805,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6828,10 +6828,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -6854,12 +6854,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6877,10 +6877,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -6896,9 +6896,9 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2))));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2))));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
             }
         }
         {
@@ -6911,8 +6911,8 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2))));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2))));
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7227,8 +7227,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_f64_ar
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -7292,30 +7292,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -7343,14 +7343,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]))));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]))));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]))));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]))));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7587,8 +7587,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_f64_ar
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -7625,18 +7625,18 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -7664,14 +7664,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]))));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]))));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]))));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]))));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8014,8 +8014,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 26; ++i) {
@@ -8093,30 +8093,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -8144,14 +8144,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]))));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]))));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]))));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]))));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8416,8 +8416,8 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 26; ++i) {
@@ -8468,18 +8468,18 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -8507,14 +8507,14 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]))));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]))));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]))));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]))));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -219,8 +219,8 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask2);
@@ -233,8 +233,8 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_f64_args *BM
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[3]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask2))));
-            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2], mask2))));
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask2), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2], mask2), _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -324,8 +324,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
@@ -338,8 +338,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_f64_args
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
             __m512d a1_1 = _mm512_set1_pd(a[3]);
             acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]))));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[2]))));
+            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[2]), _mm512_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -427,8 +427,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_f64_args
     const __m512i ix2 = _mm512_set_epi64(0, 0, 0, 0, 2, 2, 0, 0);
     const __m512i ix3 = _mm512_set_epi64(0, 0, 0, 0, 3, 2, 3, 2);
     const __m512i ix4 = _mm512_set_epi64(0, 0, 0, 0, 3, 3, 1, 1);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
         __m512d as0_0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
@@ -436,7 +436,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_f64_args
         __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0_0), bk0_2);
         __m512d bk1_2 = _mm512_permutexvar_pd(ix3, bs0);
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0_0), bk1_2, acc0);
-        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(valpha, acc0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]))));
+        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -677,8 +677,8 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask2);
@@ -691,8 +691,8 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_f64_args *BM
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[1 * sa_row + 1]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask2))));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask2, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask2))));
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask2), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask2), _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -791,8 +791,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
@@ -805,8 +805,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_f64_args
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
             __m512d a1_1 = _mm512_set1_pd(a[1 * sa_row + 1]);
             acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[1 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -999,8 +999,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *
     const double beta = g->beta;
     const __m512i ix0 = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i ix1 = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512i ix4 = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
     const __m512i ix5 = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
     int64_t t = 0;
@@ -1026,8 +1026,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_0_s1 = _mm512_loadu_pd(&c[8]);
             __m512d cold_0 = _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1);
             __m512d cold_1 = _mm512_permutex2var_pd(cold_0_s0, ix1, cold_0_s1);
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
             __m512d o_0 = _mm512_permutex2var_pd(e_0, ix4, e_1);
             _mm512_storeu_pd(&c[0], o_0);
             __m512d o_1 = _mm512_permutex2var_pd(e_0, ix5, e_1);
@@ -1046,8 +1046,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_0_s1 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
             __m512d cold_0 = _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1);
             __m512d cold_1 = _mm512_permutex2var_pd(cold_0_s0, ix1, cold_0_s1);
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
             __m512d o_0 = _mm512_permutex2var_pd(e_0, ix4, e_1);
             _mm512_storeu_pd(&c[1 * sc_row], o_0);
             __m512d o_1 = _mm512_permutex2var_pd(e_0, ix5, e_1);

@@ -1092,8 +1092,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -1131,18 +1131,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]))));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]))));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]))));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]))));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]))));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]))));
-                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 96]))));
-                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 100]))));
-                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 128]))));
-                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 132]))));
-                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 160]))));
-                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 164]))));
+                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 96]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 100]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 128]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 132]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 160]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 164]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1160,10 +1160,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[960]))));
-            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[964]))));
-            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[992]))));
-            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[996]))));
+            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[960]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[964]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[992]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[996]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -1201,18 +1201,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]))));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]))));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]))));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]))));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]))));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]))));
-                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 104]))));
-                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 108]))));
-                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 136]))));
-                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 140]))));
-                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 168]))));
-                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 172]))));
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 104]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 108]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 136]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 140]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 168]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 172]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1230,10 +1230,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[968]))));
-            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[972]))));
-            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1000]))));
-            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1004]))));
+            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[968]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[972]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1000]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1004]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -1271,18 +1271,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]))));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]))));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]))));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]))));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]))));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]))));
-                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 112]))));
-                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 116]))));
-                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 144]))));
-                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 148]))));
-                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 176]))));
-                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 180]))));
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 112]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 116]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 144]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 148]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 176]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 180]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1300,10 +1300,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[976]))));
-            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[980]))));
-            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1008]))));
-            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1012]))));
+            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[976]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[980]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1008]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1012]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -1341,18 +1341,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]))));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]))));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]))));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]))));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]))));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]))));
-                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 120]))));
-                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 124]))));
-                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 152]))));
-                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 156]))));
-                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 184]))));
-                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 188]))));
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 120]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 124]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 152]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 156]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 184]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 188]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1370,10 +1370,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[984]))));
-            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[988]))));
-            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1016]))));
-            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1020]))));
+            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[984]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[988]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1016]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1020]), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1824,8 +1824,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1848,12 +1848,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]))));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]))));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]))));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]))));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]))));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]))));
+                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -1871,10 +1871,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[960]))));
-            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[964]))));
-            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[992]))));
-            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[996]))));
+            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[960]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[964]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[992]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[996]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1897,12 +1897,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]))));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]))));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]))));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]))));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]))));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]))));
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -1920,10 +1920,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[968]))));
-            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[972]))));
-            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1000]))));
-            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1004]))));
+            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[968]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[972]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1000]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1004]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1946,12 +1946,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]))));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]))));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]))));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]))));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]))));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]))));
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -1969,10 +1969,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[976]))));
-            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[980]))));
-            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1008]))));
-            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1012]))));
+            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[976]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[980]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1008]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1012]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1995,12 +1995,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]))));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]))));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]))));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]))));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]))));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]))));
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2018,10 +2018,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[984]))));
-            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[988]))));
-            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1016]))));
-            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1020]))));
+            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[984]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[988]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1016]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1020]), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2324,8 +2324,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_f64_ar
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2389,30 +2389,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]))));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]))));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]))));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]))));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]))));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]))));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]))));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]))));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]))));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]))));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]))));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]))));
-                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 96]))));
-                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 104]))));
-                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 112]))));
-                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 120]))));
-                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 128]))));
-                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 136]))));
-                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 144]))));
-                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 152]))));
-                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 160]))));
-                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 168]))));
-                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 176]))));
-                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 184]))));
+                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 96]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 104]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 112]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 120]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 128]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 136]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 144]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 152]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 160]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 168]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 176]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 184]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -2440,14 +2440,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[960]))));
-            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[968]))));
-            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[976]))));
-            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[984]))));
-            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[992]))));
-            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1000]))));
-            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1008]))));
-            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1016]))));
+            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[960]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[968]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[976]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[984]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[992]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1000]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1008]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1016]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2672,8 +2672,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_f64_ar
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -2710,18 +2710,18 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]))));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]))));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]))));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]))));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]))));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]))));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]))));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]))));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]))));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]))));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]))));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]))));
+                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -2749,14 +2749,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[960]))));
-            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[968]))));
-            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[976]))));
-            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[984]))));
-            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[992]))));
-            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1000]))));
-            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1008]))));
-            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1016]))));
+            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[960]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[968]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[976]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[984]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[992]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1000]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1008]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1016]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3871,8 +3871,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3910,18 +3910,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -3939,10 +3939,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3980,18 +3980,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -4009,10 +4009,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -4050,18 +4050,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -4079,10 +4079,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -4120,18 +4120,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -4149,10 +4149,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4612,8 +4612,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4636,12 +4636,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4659,10 +4659,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4685,12 +4685,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4708,10 +4708,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4734,12 +4734,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4757,10 +4757,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4783,12 +4783,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4806,10 +4806,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5465,8 +5465,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 32; ++i) {
@@ -5518,18 +5518,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -5547,10 +5547,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -5588,18 +5588,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -5617,10 +5617,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -5658,18 +5658,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -5687,10 +5687,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -5728,18 +5728,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -5757,10 +5757,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6248,8 +6248,8 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 32; ++i) {
@@ -6286,12 +6286,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6309,10 +6309,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -6335,12 +6335,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6358,10 +6358,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -6384,12 +6384,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6407,10 +6407,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -6433,12 +6433,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6456,10 +6456,10 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6771,8 +6771,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_f64_ar
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -6836,30 +6836,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -6887,14 +6887,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7128,8 +7128,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_f64_ar
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -7166,18 +7166,18 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -7205,14 +7205,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_f64_ar
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7552,8 +7552,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 32; ++i) {
@@ -7631,30 +7631,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -7682,14 +7682,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7951,8 +7951,8 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 32; ++i) {
@@ -8003,18 +8003,18 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -8042,14 +8042,14 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -347,8 +347,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask3);
@@ -372,9 +372,9 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_ab(const bmm_f64_args *BM
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[8]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3], mask3))));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6], mask3))));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -488,8 +488,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask3 = (__mmask8)0x7;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask3, &b[0]);
@@ -513,9 +513,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_ab(const bmm_f64_args
             acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
             __m512d a2_2 = _mm512_set1_pd(a[8]);
             acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]))));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]))));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -655,8 +655,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_ab(const bmm_f64_args
     const __m512i ix12 = _mm512_set_epi64(0, 0, 5, 5, 5, 2, 2, 2);
     const __m512i ix13 = _mm512_set_epi64(0, 0, 0, 0, 0, 8, 7, 6);
     const __m512i ix14 = _mm512_set_epi64(0, 0, 0, 0, 0, 2, 2, 2);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d bs1 = _mm512_maskz_loadu_pd(mask1, &b[8]);
@@ -674,8 +674,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_ab(const bmm_f64_args
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix12, as0_0), bk2_2, acc0);
         __m512d bk2_1 = _mm512_permutex2var_pd(bs0, ix13, bs1);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix14, as1_0), bk2_1, acc1);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(valpha, acc0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]))));
-        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(valpha, acc1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]))));
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0)));
+        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1044,8 +1044,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask3);
@@ -1069,9 +1069,9 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_ab(const bmm_f64_args *BM
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[2 * sa_row + 2]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1194,8 +1194,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask3 = (__mmask8)0x7;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask3, &b[0]);
@@ -1219,9 +1219,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_ab(const bmm_f64_args
             acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
             __m512d a2_2 = _mm512_set1_pd(a[2 * sa_row + 2]);
             acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1568,8 +1568,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_ab(const bmm_f64_args *
     const __mmask8 km5 = (__mmask8)0xE0;
     const __m512i ix6 = _mm512_set_epi64(0, 0, 0, 14, 11, 8, 5, 2);
     const __m512i ix7 = _mm512_set_epi64(7, 4, 1, 0, 0, 0, 0, 0);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512i ix10 = _mm512_set_epi64(10, 2, 0, 9, 1, 0, 8, 0);
     const __m512i ix11 = _mm512_set_epi64(0, 0, 1, 0, 0, 0, 0, 0);
     const __mmask8 km12 = (__mmask8)0x24;
@@ -1621,9 +1621,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
             __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
             __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
             __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutexvar_pd(ix11, e_2));
             _mm512_storeu_pd(&c[0], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km15, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutexvar_pd(ix14, e_2));
@@ -1653,9 +1653,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
             __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
             __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
             __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutexvar_pd(ix11, e_2));
             _mm512_storeu_pd(&c[1 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km15, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutexvar_pd(ix14, e_2));
@@ -1685,9 +1685,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
             __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
             __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
             __m512d o_0 = _mm512_mask_blend_pd(km12, _mm512_permutex2var_pd(e_0, ix10, e_1), _mm512_permutexvar_pd(ix11, e_2));
             _mm512_storeu_pd(&c[2 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km15, _mm512_permutex2var_pd(e_0, ix13, e_1), _mm512_permutexvar_pd(ix14, e_2));

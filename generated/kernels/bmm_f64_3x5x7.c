@@ -781,8 +781,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -840,12 +840,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a2_4 = _mm256_set1_pd(a[14]);
             acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
             acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask3))));
-            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7]))));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11], mask3))));
-            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14]))));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[18], mask3))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc2_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -987,8 +987,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask7, &b[0]);
@@ -1026,9 +1026,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_f64_args
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[14]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]))));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]))));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]))));
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1832,8 +1832,8 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -1891,12 +1891,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a2_4 = _mm256_set1_pd(a[2 * sa_row + 4]);
             acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
             acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask3))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc2_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2047,8 +2047,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask7, &b[0]);
@@ -2086,9 +2086,9 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_ab(const bmm_f64_args
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[2 * sa_row + 4]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2999,8 +2999,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix47 = _mm512_set_epi64(0, 0, 0, 0, 0, 14, 9, 4);
     const __m512i ix48 = _mm512_set_epi64(0, 0, 13, 8, 3, 0, 0, 0);
     const __m512i ix49 = _mm512_set_epi64(7, 2, 0, 0, 0, 0, 0, 0);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512i ix52 = _mm512_set_epi64(1, 0, 0, 0, 0, 0, 8, 0);
     const __m512i ix53 = _mm512_set_epi64(0, 0, 0, 0, 8, 0, 0, 0);
     const __m512i ix54 = _mm512_set_epi64(0, 0, 8, 0, 0, 0, 0, 0);
@@ -3171,13 +3171,13 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix23, cold_0_s5)), _mm512_permutexvar_pd(ix25, cold_0_s6));
             __m512d cold_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_pd(ix29, cold_0_s6));
             __m512d cold_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix30, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix31, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix32, cold_0_s5)), _mm512_permutexvar_pd(ix34, cold_0_s6));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
-            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
-            __m512d e_6 = _mm512_fmadd_pd(valpha, acc_6, _mm512_mul_pd(vbeta, cold_6));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
+            __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
+            __m512d e_6 = _mm512_fmadd_pd(vbeta, cold_6, _mm512_mul_pd(valpha, acc_6));
             __m512d o_0 = _mm512_mask_blend_pd(km56, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix52, e_1), _mm512_permutex2var_pd(e_2, ix53, e_3)), _mm512_permutex2var_pd(e_4, ix54, e_5)), _mm512_permutexvar_pd(ix55, e_6));
             _mm512_storeu_pd(&c[0], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km62, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km59, _mm512_permutex2var_pd(e_0, ix57, e_1), _mm512_permutex2var_pd(e_2, ix58, e_3)), _mm512_permutex2var_pd(e_4, ix60, e_5)), _mm512_permutexvar_pd(ix61, e_6));
@@ -3253,13 +3253,13 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix23, cold_0_s5)), _mm512_permutexvar_pd(ix25, cold_0_s6));
             __m512d cold_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_pd(ix29, cold_0_s6));
             __m512d cold_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix30, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix31, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix32, cold_0_s5)), _mm512_permutexvar_pd(ix34, cold_0_s6));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
-            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
-            __m512d e_6 = _mm512_fmadd_pd(valpha, acc_6, _mm512_mul_pd(vbeta, cold_6));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
+            __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
+            __m512d e_6 = _mm512_fmadd_pd(vbeta, cold_6, _mm512_mul_pd(valpha, acc_6));
             __m512d o_0 = _mm512_mask_blend_pd(km56, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix52, e_1), _mm512_permutex2var_pd(e_2, ix53, e_3)), _mm512_permutex2var_pd(e_4, ix54, e_5)), _mm512_permutexvar_pd(ix55, e_6));
             _mm512_storeu_pd(&c[1 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km62, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km59, _mm512_permutex2var_pd(e_0, ix57, e_1), _mm512_permutex2var_pd(e_2, ix58, e_3)), _mm512_permutex2var_pd(e_4, ix60, e_5)), _mm512_permutexvar_pd(ix61, e_6));
@@ -3335,13 +3335,13 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_4 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix23, cold_0_s5)), _mm512_permutexvar_pd(ix25, cold_0_s6));
             __m512d cold_5 = _mm512_mask_blend_pd(km6, _mm512_mask_blend_pd(km24, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix26, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix27, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix28, cold_0_s5)), _mm512_permutexvar_pd(ix29, cold_0_s6));
             __m512d cold_6 = _mm512_mask_blend_pd(km35, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(cold_0_s0, ix30, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix31, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix32, cold_0_s5)), _mm512_permutexvar_pd(ix34, cold_0_s6));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
-            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
-            __m512d e_6 = _mm512_fmadd_pd(valpha, acc_6, _mm512_mul_pd(vbeta, cold_6));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
+            __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
+            __m512d e_6 = _mm512_fmadd_pd(vbeta, cold_6, _mm512_mul_pd(valpha, acc_6));
             __m512d o_0 = _mm512_mask_blend_pd(km56, _mm512_mask_blend_pd(km33, _mm512_mask_blend_pd(km22, _mm512_permutex2var_pd(e_0, ix52, e_1), _mm512_permutex2var_pd(e_2, ix53, e_3)), _mm512_permutex2var_pd(e_4, ix54, e_5)), _mm512_permutexvar_pd(ix55, e_6));
             _mm512_storeu_pd(&c[2 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km62, _mm512_mask_blend_pd(km2, _mm512_mask_blend_pd(km59, _mm512_permutex2var_pd(e_0, ix57, e_1), _mm512_permutex2var_pd(e_2, ix58, e_3)), _mm512_permutex2var_pd(e_4, ix60, e_5)), _mm512_permutexvar_pd(ix61, e_6));

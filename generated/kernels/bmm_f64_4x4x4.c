@@ -560,8 +560,8 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_f64_args *BM
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -600,10 +600,10 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_f64_args *BM
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[15]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -749,8 +749,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask4 = (__mmask8)0xF;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
@@ -789,10 +789,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_f64_args
             acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
             __m512d a3_3 = _mm512_set1_pd(a[15]);
             acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]))));
-            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[4]))));
-            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[8]))));
-            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[12]))));
+            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[4]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[8]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[12]), _mm512_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -911,8 +911,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_f64_args
     const __m512i ix5 = _mm512_set_epi64(6, 6, 6, 6, 2, 2, 2, 2);
     const __m512i ix6 = _mm512_set_epi64(15, 14, 13, 12, 15, 14, 13, 12);
     const __m512i ix7 = _mm512_set_epi64(7, 7, 7, 7, 3, 3, 3, 3);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d bs1 = _mm512_loadu_pd(&b[8]);
@@ -930,8 +930,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_f64_args
         __m512d bk3_2 = _mm512_permutex2var_pd(bs0, ix6, bs1);
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix7, as0_0), bk3_2, acc0);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix7, as1_0), bk3_2, acc1);
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0)));
+        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1513,8 +1513,8 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_f64_args *BM
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -1553,10 +1553,10 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_f64_args *BM
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[3 * sa_row + 3]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1711,8 +1711,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask4 = (__mmask8)0xF;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
@@ -1751,10 +1751,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_f64_args
             acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
             __m512d a3_3 = _mm512_set1_pd(a[3 * sa_row + 3]);
             acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask4, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask4, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[2 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask4, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[3 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2294,8 +2294,8 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix6 = _mm512_set_epi64(14, 10, 6, 2, 0, 0, 0, 0);
     const __m512i ix7 = _mm512_set_epi64(0, 0, 0, 0, 15, 11, 7, 3);
     const __m512i ix8 = _mm512_set_epi64(15, 11, 7, 3, 0, 0, 0, 0);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512i ix11 = _mm512_set_epi64(0, 0, 9, 1, 0, 0, 8, 0);
     const __m512i ix12 = _mm512_set_epi64(9, 1, 0, 0, 8, 0, 0, 0);
     const __mmask8 km13 = (__mmask8)0xCC;
@@ -2372,10 +2372,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix4, cold_0_s3));
             __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3));
             __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
             __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
             _mm512_storeu_pd(&c[0], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
@@ -2418,10 +2418,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix4, cold_0_s3));
             __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3));
             __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
             __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
             _mm512_storeu_pd(&c[1 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
@@ -2464,10 +2464,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix4, cold_0_s3));
             __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3));
             __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
             __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
             _mm512_storeu_pd(&c[2 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));
@@ -2510,10 +2510,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_1 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix4, cold_0_s3));
             __m512d cold_2 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix5, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix6, cold_0_s3));
             __m512d cold_3 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix7, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix8, cold_0_s3));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
             __m512d o_0 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix11, e_1), _mm512_permutex2var_pd(e_2, ix12, e_3));
             _mm512_storeu_pd(&c[3 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km13, _mm512_permutex2var_pd(e_0, ix14, e_1), _mm512_permutex2var_pd(e_2, ix15, e_3));

@@ -961,8 +961,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -1050,16 +1050,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a4_4 = _mm256_set1_pd(a[24]);
             acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
             acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask1))));
-            _mm256_storeu_pd(&c[5], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5]))));
-            _mm256_maskstore_pd(&c[9], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9], mask1))));
-            _mm256_storeu_pd(&c[10], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[10]))));
-            _mm256_maskstore_pd(&c[14], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[14], mask1))));
-            _mm256_storeu_pd(&c[15], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[15]))));
-            _mm256_maskstore_pd(&c[19], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[19], mask1))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
-            _mm256_maskstore_pd(&c[24], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[24], mask1))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[5], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[9], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask1), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[10], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[14], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[14], mask1), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[19], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19], mask1), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[24], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24], mask1), _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1245,8 +1245,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask5, &b[0]);
@@ -1304,11 +1304,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_f64_args
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[24]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]))));
-            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5]))));
-            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10]))));
-            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[15]))));
-            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[20]))));
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[15]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[20]), _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2292,8 +2292,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -2381,16 +2381,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a4_4 = _mm256_set1_pd(a[4 * sa_row + 4]);
             acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
             acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask1))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask1, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask1))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask1, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask1))));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask1, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask1))));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask1, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask1))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2585,8 +2585,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask5, &b[0]);
@@ -2644,11 +2644,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_ab(const bmm_f64_args
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[4 * sa_row + 4]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask5, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask5, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask5, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask5, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3523,8 +3523,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix17 = _mm512_set_epi64(0, 0, 0, 0, 0, 14, 9, 4);
     const __m512i ix18 = _mm512_set_epi64(0, 0, 13, 8, 3, 0, 0, 0);
     const __m512i ix19 = _mm512_set_epi64(7, 2, 0, 0, 0, 0, 0, 0);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512i ix22 = _mm512_set_epi64(0, 9, 1, 0, 0, 0, 8, 0);
     const __m512i ix23 = _mm512_set_epi64(1, 0, 0, 0, 8, 0, 0, 0);
     const __mmask8 km24 = (__mmask8)0x8C;
@@ -3648,11 +3648,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix9, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix10, cold_0_s3)), _mm512_permutexvar_pd(ix12, cold_0_s4));
             __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix14, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix15, cold_0_s3)), _mm512_permutexvar_pd(ix16, cold_0_s4));
             __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix18, cold_0_s3)), _mm512_permutexvar_pd(ix19, cold_0_s4));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
             __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
             _mm512_storeu_pd(&c[0], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
@@ -3710,11 +3710,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix9, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix10, cold_0_s3)), _mm512_permutexvar_pd(ix12, cold_0_s4));
             __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix14, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix15, cold_0_s3)), _mm512_permutexvar_pd(ix16, cold_0_s4));
             __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix18, cold_0_s3)), _mm512_permutexvar_pd(ix19, cold_0_s4));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
             __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
             _mm512_storeu_pd(&c[1 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
@@ -3772,11 +3772,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix9, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix10, cold_0_s3)), _mm512_permutexvar_pd(ix12, cold_0_s4));
             __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix14, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix15, cold_0_s3)), _mm512_permutexvar_pd(ix16, cold_0_s4));
             __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix18, cold_0_s3)), _mm512_permutexvar_pd(ix19, cold_0_s4));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
             __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
             _mm512_storeu_pd(&c[2 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
@@ -3834,11 +3834,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix9, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix10, cold_0_s3)), _mm512_permutexvar_pd(ix12, cold_0_s4));
             __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix14, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix15, cold_0_s3)), _mm512_permutexvar_pd(ix16, cold_0_s4));
             __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix18, cold_0_s3)), _mm512_permutexvar_pd(ix19, cold_0_s4));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
             __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
             _mm512_storeu_pd(&c[3 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));
@@ -3896,11 +3896,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_2 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix9, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix10, cold_0_s3)), _mm512_permutexvar_pd(ix12, cold_0_s4));
             __m512d cold_3 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix14, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix15, cold_0_s3)), _mm512_permutexvar_pd(ix16, cold_0_s4));
             __m512d cold_4 = _mm512_mask_blend_pd(km13, _mm512_mask_blend_pd(km11, _mm512_permutex2var_pd(cold_0_s0, ix17, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix18, cold_0_s3)), _mm512_permutexvar_pd(ix19, cold_0_s4));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
             __m512d o_0 = _mm512_mask_blend_pd(km26, _mm512_mask_blend_pd(km24, _mm512_permutex2var_pd(e_0, ix22, e_1), _mm512_permutex2var_pd(e_2, ix23, e_3)), _mm512_permutexvar_pd(ix25, e_4));
             _mm512_storeu_pd(&c[4 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km31, _mm512_mask_blend_pd(km29, _mm512_permutex2var_pd(e_0, ix27, e_1), _mm512_permutex2var_pd(e_2, ix28, e_3)), _mm512_permutexvar_pd(ix30, e_4));

@@ -815,8 +815,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask3);
@@ -896,11 +896,11 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_f64_args *BM
             acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
             __m256d a4_6 = _mm256_set1_pd(a[34]);
             acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3], mask3))));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6], mask3))));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[9], mask3))));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[12], mask3))));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask3), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask3), _mm256_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1130,8 +1130,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask3 = (__mmask8)0x7;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask3, &b[0]);
@@ -1211,11 +1211,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_f64_args
             acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
             __m512d a4_6 = _mm512_set1_pd(a[34]);
             acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]))));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]))));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]))));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]))));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1431,8 +1431,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_f64_args
     const __m512i ix16 = _mm512_set_epi64(0, 0, 0, 0, 0, 5, 5, 5);
     const __m512i ix17 = _mm512_set_epi64(0, 0, 13, 13, 13, 6, 6, 6);
     const __m512i ix18 = _mm512_set_epi64(0, 0, 0, 0, 0, 6, 6, 6);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d as0_0 = _mm512_loadu_pd(&a[0]);
         __m512d as0_1 = _mm512_maskz_loadu_pd(mask6, &a[8]);
@@ -1481,9 +1481,9 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_f64_args
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as1_0, ix17, as1_1), bk6_2, acc1);
         __m512d bk6_1 = _mm512_permutexvar_pd(ix5, br6_0);
         acc2 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix18, as2_0), bk6_1, acc2);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(valpha, acc0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]))));
-        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(valpha, acc1, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]))));
-        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(valpha, acc2, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]))));
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0)));
+        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]), _mm512_mul_pd(valpha, acc1)));
+        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc2)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2320,8 +2320,8 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask3);
@@ -2401,11 +2401,11 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_f64_args *BM
             acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
             __m256d a4_6 = _mm256_set1_pd(a[4 * sa_row + 6]);
             acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[0], mask3))));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3))));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3))));
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3), _mm256_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2644,8 +2644,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask3 = (__mmask8)0x7;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask3, &b[0]);
@@ -2725,11 +2725,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_ab(const bmm_f64_args
             acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
             __m512d a4_6 = _mm512_set1_pd(a[4 * sa_row + 6]);
             acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3545,8 +3545,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix40 = _mm512_set_epi64(0, 0, 9, 2, 0, 0, 0, 0);
     const __mmask8 km41 = (__mmask8)0x30;
     const __m512i ix42 = _mm512_set_epi64(7, 0, 0, 0, 0, 0, 0, 0);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512i ix45 = _mm512_set_epi64(10, 2, 0, 9, 1, 0, 8, 0);
     const __m512i ix46 = _mm512_set_epi64(0, 0, 1, 0, 0, 0, 0, 0);
     const __mmask8 km47 = (__mmask8)0x24;
@@ -3642,9 +3642,9 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
             __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
             __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
             __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
             _mm512_storeu_pd(&c[0], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
@@ -3694,9 +3694,9 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
             __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
             __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
             __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
             _mm512_storeu_pd(&c[1 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
@@ -3746,9 +3746,9 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
             __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
             __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
             __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
             _mm512_storeu_pd(&c[2 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
@@ -3798,9 +3798,9 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
             __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
             __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
             __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
             _mm512_storeu_pd(&c[3 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));
@@ -3850,9 +3850,9 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_0 = _mm512_mask_blend_pd(km2, _mm512_permutex2var_pd(cold_0_s0, ix0, cold_0_s1), _mm512_permutexvar_pd(ix1, cold_0_s2));
             __m512d cold_1 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix3, cold_0_s1), _mm512_permutexvar_pd(ix4, cold_0_s2));
             __m512d cold_2 = _mm512_mask_blend_pd(km5, _mm512_permutex2var_pd(cold_0_s0, ix6, cold_0_s1), _mm512_permutexvar_pd(ix7, cold_0_s2));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
             __m512d o_0 = _mm512_mask_blend_pd(km47, _mm512_permutex2var_pd(e_0, ix45, e_1), _mm512_permutexvar_pd(ix46, e_2));
             _mm512_storeu_pd(&c[4 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km50, _mm512_permutex2var_pd(e_0, ix48, e_1), _mm512_permutexvar_pd(ix49, e_2));

@@ -1876,8 +1876,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1915,18 +1915,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]))));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]))));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]))));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]))));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]))));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]))));
-                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 192]))));
-                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 196]))));
-                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 256]))));
-                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 260]))));
-                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 320]))));
-                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 324]))));
+                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 192]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 196]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 256]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 260]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 320]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 324]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1954,14 +1954,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3840], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3840]))));
-            _mm256_storeu_pd(&c[3844], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3844]))));
-            _mm256_storeu_pd(&c[3904], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3904]))));
-            _mm256_storeu_pd(&c[3908], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3908]))));
-            _mm256_storeu_pd(&c[3968], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3968]))));
-            _mm256_storeu_pd(&c[3972], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3972]))));
-            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4032]))));
-            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4036]))));
+            _mm256_storeu_pd(&c[3840], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3840]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3844], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3844]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3904], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3904]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3908], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3908]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[3968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3968]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3972]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4032]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4036]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1999,18 +1999,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]))));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]))));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]))));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]))));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]))));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]))));
-                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 200]))));
-                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 204]))));
-                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 264]))));
-                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 268]))));
-                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 328]))));
-                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 332]))));
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 200]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 204]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 264]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 268]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 328]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 332]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2038,14 +2038,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3848], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3848]))));
-            _mm256_storeu_pd(&c[3852], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3852]))));
-            _mm256_storeu_pd(&c[3912], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3912]))));
-            _mm256_storeu_pd(&c[3916], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3916]))));
-            _mm256_storeu_pd(&c[3976], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3976]))));
-            _mm256_storeu_pd(&c[3980], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3980]))));
-            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4040]))));
-            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4044]))));
+            _mm256_storeu_pd(&c[3848], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3848]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3852], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3852]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3912], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3912]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3916], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3916]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[3976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3976]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3980]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4040]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4044]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2083,18 +2083,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]))));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]))));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]))));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]))));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]))));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]))));
-                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 208]))));
-                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 212]))));
-                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 272]))));
-                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 276]))));
-                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 336]))));
-                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 340]))));
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 208]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 212]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 272]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 276]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 336]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 340]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2122,14 +2122,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3856], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3856]))));
-            _mm256_storeu_pd(&c[3860], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3860]))));
-            _mm256_storeu_pd(&c[3920], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3920]))));
-            _mm256_storeu_pd(&c[3924], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3924]))));
-            _mm256_storeu_pd(&c[3984], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3984]))));
-            _mm256_storeu_pd(&c[3988], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3988]))));
-            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4048]))));
-            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4052]))));
+            _mm256_storeu_pd(&c[3856], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3856]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3860], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3860]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3920], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3920]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3924], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3924]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[3984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3984]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3988]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4048]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4052]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2167,18 +2167,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]))));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]))));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]))));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]))));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]))));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]))));
-                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 216]))));
-                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 220]))));
-                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 280]))));
-                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 284]))));
-                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 344]))));
-                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 348]))));
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 216]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 220]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 280]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 284]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 344]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 348]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2206,14 +2206,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3864], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3864]))));
-            _mm256_storeu_pd(&c[3868], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3868]))));
-            _mm256_storeu_pd(&c[3928], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3928]))));
-            _mm256_storeu_pd(&c[3932], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3932]))));
-            _mm256_storeu_pd(&c[3992], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3992]))));
-            _mm256_storeu_pd(&c[3996], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3996]))));
-            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4056]))));
-            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4060]))));
+            _mm256_storeu_pd(&c[3864], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3864]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3868], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3868]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3928], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3928]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3932], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3932]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[3992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3992]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3996]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4056]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4060]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2251,18 +2251,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]))));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]))));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]))));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]))));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]))));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]))));
-                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 224]))));
-                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 228]))));
-                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 288]))));
-                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 292]))));
-                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 352]))));
-                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 356]))));
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 224]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 228]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 288]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 292]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 352]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 356]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2290,14 +2290,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3872], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3872]))));
-            _mm256_storeu_pd(&c[3876], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3876]))));
-            _mm256_storeu_pd(&c[3936], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3936]))));
-            _mm256_storeu_pd(&c[3940], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3940]))));
-            _mm256_storeu_pd(&c[4000], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4000]))));
-            _mm256_storeu_pd(&c[4004], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4004]))));
-            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4064]))));
-            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4068]))));
+            _mm256_storeu_pd(&c[3872], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3872]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3876], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3876]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3936], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3936]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3940], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3940]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[4000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4000]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4004]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4064]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4068]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2335,18 +2335,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]))));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]))));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]))));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]))));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]))));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]))));
-                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 232]))));
-                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 236]))));
-                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 296]))));
-                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 300]))));
-                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 360]))));
-                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 364]))));
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 232]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 236]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 296]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 300]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 360]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 364]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2374,14 +2374,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3880], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3880]))));
-            _mm256_storeu_pd(&c[3884], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3884]))));
-            _mm256_storeu_pd(&c[3944], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3944]))));
-            _mm256_storeu_pd(&c[3948], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3948]))));
-            _mm256_storeu_pd(&c[4008], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4008]))));
-            _mm256_storeu_pd(&c[4012], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4012]))));
-            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4072]))));
-            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4076]))));
+            _mm256_storeu_pd(&c[3880], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3880]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3884], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3884]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3944], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3944]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3948], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3948]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[4008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4008]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4012]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4072]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4076]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2419,18 +2419,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]))));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]))));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]))));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]))));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]))));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]))));
-                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 240]))));
-                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 244]))));
-                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 304]))));
-                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 308]))));
-                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 368]))));
-                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 372]))));
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 240]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 244]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 304]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 308]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 368]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 372]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2458,14 +2458,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3888], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3888]))));
-            _mm256_storeu_pd(&c[3892], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3892]))));
-            _mm256_storeu_pd(&c[3952], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3952]))));
-            _mm256_storeu_pd(&c[3956], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3956]))));
-            _mm256_storeu_pd(&c[4016], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4016]))));
-            _mm256_storeu_pd(&c[4020], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4020]))));
-            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4080]))));
-            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4084]))));
+            _mm256_storeu_pd(&c[3888], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3888]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3892], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3892]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3952], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3952]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3956], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3956]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[4016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4016]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4020]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4080]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4084]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2503,18 +2503,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]))));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]))));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]))));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]))));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]))));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]))));
-                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 248]))));
-                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 252]))));
-                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 312]))));
-                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 316]))));
-                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 376]))));
-                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 380]))));
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 248]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 252]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 312]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 316]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 376]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 380]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2542,14 +2542,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3896], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3896]))));
-            _mm256_storeu_pd(&c[3900], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3900]))));
-            _mm256_storeu_pd(&c[3960], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3960]))));
-            _mm256_storeu_pd(&c[3964], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3964]))));
-            _mm256_storeu_pd(&c[4024], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4024]))));
-            _mm256_storeu_pd(&c[4028], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4028]))));
-            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4088]))));
-            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4092]))));
+            _mm256_storeu_pd(&c[3896], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3896]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3900], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3900]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3960]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3964]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[4024], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4024]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4028], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4028]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4088]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4092]), _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3280,8 +3280,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3304,12 +3304,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]))));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]))));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]))));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]))));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]))));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]))));
+                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3322,8 +3322,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4032]))));
-            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4036]))));
+            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4032]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4036]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3346,12 +3346,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]))));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]))));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]))));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]))));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]))));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]))));
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3364,8 +3364,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4040]))));
-            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4044]))));
+            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4040]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4044]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3388,12 +3388,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]))));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]))));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]))));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]))));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]))));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]))));
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3406,8 +3406,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4048]))));
-            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4052]))));
+            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4048]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4052]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3430,12 +3430,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]))));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]))));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]))));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]))));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]))));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]))));
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3448,8 +3448,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4056]))));
-            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4060]))));
+            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4056]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4060]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3472,12 +3472,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]))));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]))));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]))));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]))));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]))));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]))));
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3490,8 +3490,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4064]))));
-            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4068]))));
+            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4064]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4068]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3514,12 +3514,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]))));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]))));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]))));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]))));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]))));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]))));
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3532,8 +3532,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4072]))));
-            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4076]))));
+            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4072]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4076]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3556,12 +3556,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]))));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]))));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]))));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]))));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]))));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]))));
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3574,8 +3574,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4080]))));
-            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4084]))));
+            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4080]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4084]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3598,12 +3598,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]))));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]))));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]))));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]))));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]))));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]))));
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3616,8 +3616,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4088]))));
-            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4092]))));
+            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4088]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4092]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4268,8 +4268,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4333,30 +4333,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]))));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]))));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]))));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]))));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]))));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]))));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]))));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]))));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]))));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]))));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]))));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]))));
-                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 192]))));
-                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 200]))));
-                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 208]))));
-                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 216]))));
-                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 256]))));
-                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 264]))));
-                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 272]))));
-                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 280]))));
-                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 320]))));
-                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 328]))));
-                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 336]))));
-                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 344]))));
+                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 192]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 200]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 208]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 216]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 256]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 264]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 272]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 280]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 320]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 328]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 336]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 344]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -4402,22 +4402,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3840], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3840]))));
-            _mm512_storeu_pd(&c[3848], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3848]))));
-            _mm512_storeu_pd(&c[3856], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3856]))));
-            _mm512_storeu_pd(&c[3864], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3864]))));
-            _mm512_storeu_pd(&c[3904], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3904]))));
-            _mm512_storeu_pd(&c[3912], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3912]))));
-            _mm512_storeu_pd(&c[3920], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3920]))));
-            _mm512_storeu_pd(&c[3928], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3928]))));
-            _mm512_storeu_pd(&c[3968], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3968]))));
-            _mm512_storeu_pd(&c[3976], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3976]))));
-            _mm512_storeu_pd(&c[3984], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3984]))));
-            _mm512_storeu_pd(&c[3992], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3992]))));
-            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4032]))));
-            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4040]))));
-            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4048]))));
-            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4056]))));
+            _mm512_storeu_pd(&c[3840], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3840]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[3848], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3848]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[3856], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3856]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[3864], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3864]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[3904], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3904]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[3912], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3912]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[3920], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3920]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[3928], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3928]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[3968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3968]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[3976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3976]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3984]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[3992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3992]), _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4032]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4040]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4048]), _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4056]), _mm512_mul_pd(valpha, acc3_3)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4481,30 +4481,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]))));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]))));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]))));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]))));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]))));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]))));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]))));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]))));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]))));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]))));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]))));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]))));
-                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 224]))));
-                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 232]))));
-                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 240]))));
-                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 248]))));
-                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 288]))));
-                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 296]))));
-                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 304]))));
-                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 312]))));
-                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 352]))));
-                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 360]))));
-                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 368]))));
-                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 376]))));
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 224]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 232]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 240]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 248]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 288]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 296]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 304]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 312]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 352]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 360]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 368]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 376]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -4550,22 +4550,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3872], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3872]))));
-            _mm512_storeu_pd(&c[3880], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3880]))));
-            _mm512_storeu_pd(&c[3888], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3888]))));
-            _mm512_storeu_pd(&c[3896], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3896]))));
-            _mm512_storeu_pd(&c[3936], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3936]))));
-            _mm512_storeu_pd(&c[3944], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3944]))));
-            _mm512_storeu_pd(&c[3952], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3952]))));
-            _mm512_storeu_pd(&c[3960], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3960]))));
-            _mm512_storeu_pd(&c[4000], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4000]))));
-            _mm512_storeu_pd(&c[4008], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4008]))));
-            _mm512_storeu_pd(&c[4016], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4016]))));
-            _mm512_storeu_pd(&c[4024], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4024]))));
-            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4064]))));
-            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4072]))));
-            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4080]))));
-            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4088]))));
+            _mm512_storeu_pd(&c[3872], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3872]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[3880], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3880]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[3888], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3888]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[3896], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3896]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[3936], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3936]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[3944], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3944]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[3952], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3952]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[3960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3960]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[4000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4000]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[4008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4008]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[4016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4016]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[4024], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4024]), _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4064]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4072]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4080]), _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4088]), _mm512_mul_pd(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4904,8 +4904,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4942,18 +4942,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]))));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]))));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]))));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]))));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]))));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]))));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]))));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]))));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]))));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]))));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]))));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]))));
+                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -4972,10 +4972,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4032]))));
-            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4040]))));
-            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4048]))));
-            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4056]))));
+            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4032]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4040]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4048]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4056]), _mm512_mul_pd(valpha, acc0_3)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -5012,18 +5012,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]))));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]))));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]))));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]))));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]))));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]))));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]))));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]))));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]))));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]))));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]))));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]))));
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -5042,10 +5042,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4064]))));
-            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4072]))));
-            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4080]))));
-            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4088]))));
+            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4064]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4072]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4080]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4088]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6944,8 +6944,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6983,18 +6983,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7022,14 +7022,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7067,18 +7067,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7106,14 +7106,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7151,18 +7151,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7190,14 +7190,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7235,18 +7235,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7274,14 +7274,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 28]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 28]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 28]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7319,18 +7319,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7358,14 +7358,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 32]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 36]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 32]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 36]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 32]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 36]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7403,18 +7403,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7442,14 +7442,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 40]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 44]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 40]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 44]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 40]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 44]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7487,18 +7487,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7526,14 +7526,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 48]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 52]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 48]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 52]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 48]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 52]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7571,18 +7571,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7610,14 +7610,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 56]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 60]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 56]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 60]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 56]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 60]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8357,8 +8357,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8381,12 +8381,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8399,8 +8399,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8423,12 +8423,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8441,8 +8441,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8465,12 +8465,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8483,8 +8483,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8507,12 +8507,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8525,8 +8525,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8549,12 +8549,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8567,8 +8567,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8591,12 +8591,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8609,8 +8609,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8633,12 +8633,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8651,8 +8651,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8675,12 +8675,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8693,8 +8693,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10134,8 +10134,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 64; ++i) {
@@ -10187,18 +10187,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -10226,14 +10226,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10271,18 +10271,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -10310,14 +10310,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 12]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10355,18 +10355,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -10394,14 +10394,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 20]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10439,18 +10439,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -10478,14 +10478,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 28]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 28]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 28]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10523,18 +10523,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -10562,14 +10562,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 32]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 36]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 32]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 36]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 32]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 36]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10607,18 +10607,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -10646,14 +10646,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 40]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 44]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 40]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 44]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 40]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 44]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10691,18 +10691,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -10730,14 +10730,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 48]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 52]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 48]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 52]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 48]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 52]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10775,18 +10775,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]), _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]), _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -10814,14 +10814,14 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 56]))));
-            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 60]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 56]))));
-            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 60]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 56]))));
-            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 60]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]))));
+            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11589,8 +11589,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 64; ++i) {
@@ -11627,12 +11627,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]))));
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -11645,8 +11645,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -11669,12 +11669,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -11687,8 +11687,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -11711,12 +11711,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -11729,8 +11729,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -11753,12 +11753,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -11771,8 +11771,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -11795,12 +11795,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -11813,8 +11813,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -11837,12 +11837,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -11855,8 +11855,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -11879,12 +11879,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -11897,8 +11897,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -11921,12 +11921,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]))));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]))));
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -11939,8 +11939,8 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]))));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]))));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12600,8 +12600,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -12665,30 +12665,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -12734,22 +12734,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -12813,30 +12813,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -12882,22 +12882,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 32]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 40]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 48]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 56]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 32]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 40]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 48]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 56]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 32]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 40]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 48]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 56]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13245,8 +13245,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -13283,18 +13283,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -13313,10 +13313,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -13353,18 +13353,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -13383,10 +13383,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14074,8 +14074,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 64; ++i) {
@@ -14153,30 +14153,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -14222,22 +14222,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 24]))));
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -14301,30 +14301,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(valpha, acc4_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(valpha, acc4_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(valpha, acc4_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(valpha, acc5_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(valpha, acc5_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(valpha, acc5_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -14370,22 +14370,22 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 32]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 40]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 48]))));
-            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 56]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 32]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 40]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 48]))));
-            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 56]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 32]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 40]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 48]))));
-            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 56]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(valpha, acc3_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(valpha, acc3_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(valpha, acc3_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]))));
+            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
+            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14761,8 +14761,8 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 64; ++i) {
@@ -14813,18 +14813,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]))));
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -14843,10 +14843,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]))));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -14883,18 +14883,18 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]))));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(valpha, acc1_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(valpha, acc1_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(valpha, acc1_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(valpha, acc2_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(valpha, acc2_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]))));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(valpha, acc2_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]))));
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -14913,10 +14913,10 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(valpha, acc0_1, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(valpha, acc0_2, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]))));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(valpha, acc0_3, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]))));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

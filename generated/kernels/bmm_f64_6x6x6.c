@@ -1451,8 +1451,8 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -1575,18 +1575,18 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_5 = _mm256_set1_pd(a[35]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask2))));
-            _mm256_storeu_pd(&c[6], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6]))));
-            _mm256_maskstore_pd(&c[10], mask2, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[10], mask2))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
-            _mm256_maskstore_pd(&c[16], mask2, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[16], mask2))));
-            _mm256_storeu_pd(&c[18], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[18]))));
-            _mm256_maskstore_pd(&c[22], mask2, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[22], mask2))));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_maskstore_pd(&c[28], mask2, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[28], mask2))));
-            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[30]))));
-            _mm256_maskstore_pd(&c[34], mask2, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[34], mask2))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask2), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[6], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[10], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10], mask2), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[16], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[16], mask2), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[18], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[22], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22], mask2), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[28], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[28], mask2), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[34], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[34], mask2), _mm256_mul_pd(valpha, acc5_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1820,8 +1820,8 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask6 = (__mmask8)0x3F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask6, &b[0]);
@@ -1902,12 +1902,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_f64_args
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[35]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]))));
-            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]))));
-            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[12]))));
-            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[18]))));
-            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[24]))));
-            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[30]))));
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[12]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[18]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[24]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[30]), _mm512_mul_pd(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3381,8 +3381,8 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -3505,18 +3505,18 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask2))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask2, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask2))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask2, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask2))));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask2, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask2))));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask2, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask2))));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
-            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask2, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 4], mask2))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask2), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc5_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3759,8 +3759,8 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask6 = (__mmask8)0x3F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask6, &b[0]);
@@ -3841,12 +3841,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_ab(const bmm_f64_args
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask6, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask6, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[2 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask6, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[3 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask6, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[4 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask6, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[5 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5084,8 +5084,8 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
     const __m512i ix20 = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 11, 5);
     const __m512i ix21 = _mm512_set_epi64(0, 0, 0, 13, 7, 1, 0, 0);
     const __m512i ix22 = _mm512_set_epi64(15, 9, 3, 0, 0, 0, 0, 0);
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512i ix25 = _mm512_set_epi64(9, 1, 0, 0, 0, 0, 8, 0);
     const __m512i ix26 = _mm512_set_epi64(0, 0, 0, 0, 8, 0, 0, 0);
     const __mmask8 km27 = (__mmask8)0xC;
@@ -5242,12 +5242,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
             __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
             __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
-            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
+            __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
             __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
             _mm512_storeu_pd(&c[0], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
@@ -5322,12 +5322,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
             __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
             __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
-            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
+            __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
             __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
             _mm512_storeu_pd(&c[1 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
@@ -5402,12 +5402,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
             __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
             __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
-            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
+            __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
             __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
             _mm512_storeu_pd(&c[2 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
@@ -5482,12 +5482,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
             __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
             __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
-            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
+            __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
             __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
             _mm512_storeu_pd(&c[3 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
@@ -5562,12 +5562,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
             __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
             __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
-            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
+            __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
             __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
             _mm512_storeu_pd(&c[4 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));
@@ -5642,12 +5642,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
             __m512d cold_3 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km10, _mm512_permutex2var_pd(cold_0_s0, ix13, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix14, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix15, cold_0_s5));
             __m512d cold_4 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix16, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix17, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix19, cold_0_s5));
             __m512d cold_5 = _mm512_mask_blend_pd(km12, _mm512_mask_blend_pd(km18, _mm512_permutex2var_pd(cold_0_s0, ix20, cold_0_s1), _mm512_permutex2var_pd(cold_0_s2, ix21, cold_0_s3)), _mm512_permutex2var_pd(cold_0_s4, ix22, cold_0_s5));
-            __m512d e_0 = _mm512_fmadd_pd(valpha, acc_0, _mm512_mul_pd(vbeta, cold_0));
-            __m512d e_1 = _mm512_fmadd_pd(valpha, acc_1, _mm512_mul_pd(vbeta, cold_1));
-            __m512d e_2 = _mm512_fmadd_pd(valpha, acc_2, _mm512_mul_pd(vbeta, cold_2));
-            __m512d e_3 = _mm512_fmadd_pd(valpha, acc_3, _mm512_mul_pd(vbeta, cold_3));
-            __m512d e_4 = _mm512_fmadd_pd(valpha, acc_4, _mm512_mul_pd(vbeta, cold_4));
-            __m512d e_5 = _mm512_fmadd_pd(valpha, acc_5, _mm512_mul_pd(vbeta, cold_5));
+            __m512d e_0 = _mm512_fmadd_pd(vbeta, cold_0, _mm512_mul_pd(valpha, acc_0));
+            __m512d e_1 = _mm512_fmadd_pd(vbeta, cold_1, _mm512_mul_pd(valpha, acc_1));
+            __m512d e_2 = _mm512_fmadd_pd(vbeta, cold_2, _mm512_mul_pd(valpha, acc_2));
+            __m512d e_3 = _mm512_fmadd_pd(vbeta, cold_3, _mm512_mul_pd(valpha, acc_3));
+            __m512d e_4 = _mm512_fmadd_pd(vbeta, cold_4, _mm512_mul_pd(valpha, acc_4));
+            __m512d e_5 = _mm512_fmadd_pd(vbeta, cold_5, _mm512_mul_pd(valpha, acc_5));
             __m512d o_0 = _mm512_mask_blend_pd(km29, _mm512_mask_blend_pd(km27, _mm512_permutex2var_pd(e_0, ix25, e_1), _mm512_permutex2var_pd(e_2, ix26, e_3)), _mm512_permutex2var_pd(e_4, ix28, e_5));
             _mm512_storeu_pd(&c[5 * sc_row], o_0);
             __m512d o_1 = _mm512_mask_blend_pd(km27, _mm512_mask_blend_pd(km32, _mm512_permutex2var_pd(e_0, ix30, e_1), _mm512_permutex2var_pd(e_2, ix31, e_3)), _mm512_permutex2var_pd(e_4, ix33, e_5));

@@ -2137,8 +2137,8 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -2281,18 +2281,18 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_6 = _mm256_set1_pd(a[41]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask3))));
-            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7]))));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[11], mask3))));
-            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[14]))));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[18], mask3))));
-            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[21]))));
-            _mm256_maskstore_pd(&c[25], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[25], mask3))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
-            _mm256_maskstore_pd(&c[32], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[32], mask3))));
-            _mm256_storeu_pd(&c[35], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[35]))));
-            _mm256_maskstore_pd(&c[39], mask3, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[39], mask3))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[25], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25], mask3), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[32], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[32], mask3), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[35]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[39], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[39], mask3), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -2330,8 +2330,8 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a0_6 = _mm256_set1_pd(a[48]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
-            _mm256_storeu_pd(&c[42], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[42]))));
-            _mm256_maskstore_pd(&c[46], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[46], mask3))));
+            _mm256_storeu_pd(&c[42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[42]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[46], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[46], mask3), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2621,8 +2621,8 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask7, &b[0]);
@@ -2730,13 +2730,13 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_f64_args
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[48]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]))));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]))));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]))));
-            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21]))));
-            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[28]))));
-            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[35]))));
-            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[42]))));
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[28]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[35]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[42]), _mm512_mul_pd(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4896,8 +4896,8 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_f64_args *BM
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -5040,18 +5040,18 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4], mask3))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3))));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask3))));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask3))));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
-            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 4], mask3))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -5089,8 +5089,8 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a0_6 = _mm256_set1_pd(a[6 * sa_row + 6]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
-            _mm256_maskstore_pd(&c[6 * sc_row + 4], mask3, _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 4], mask3))));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[6 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5389,8 +5389,8 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask7, &b[0]);
@@ -5498,13 +5498,13 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_ab(const bmm_f64_args
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[6 * sa_row + 6]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]))));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[3 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[4 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[5 * sc_row]))));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask7, _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[6 * sc_row]))));
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

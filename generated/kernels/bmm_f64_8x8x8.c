@@ -2980,8 +2980,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_f64_args *BM
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -3144,18 +3144,18 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_7 = _mm256_set1_pd(a[47]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[8]))));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[12]))));
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[16]))));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[20]))));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[24]))));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[28]))));
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[32]))));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[36]))));
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[40]))));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[44]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -3222,10 +3222,10 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a1_7 = _mm256_set1_pd(a[63]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[48]))));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[52]))));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[56]))));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[60]))));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3576,8 +3576,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_f64_args
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -3716,14 +3716,14 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_f64_args
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[63]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[8]))));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[16]))));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[24]))));
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[32]))));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[40]))));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[48]))));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[56]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6726,8 +6726,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_f64_args *BM
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -6890,18 +6890,18 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -6968,10 +6968,10 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_f64_args *BM
             __m256d a1_7 = _mm256_set1_pd(a[7 * sa_row + 7]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7555,8 +7555,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256d vbeta = _mm256_set1_pd(beta);
+    const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 8; ++i) {
@@ -7733,18 +7733,18 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[0]))));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4]))));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]))));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(valpha, acc2_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]))));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(valpha, acc2_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(valpha, acc3_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]))));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(valpha, acc3_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(valpha, acc4_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]))));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(valpha, acc4_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(valpha, acc5_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]))));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(valpha, acc5_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -7811,10 +7811,10 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a1_7 = _mm256_set1_pd(a[7 * sa_row + 7]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(valpha, acc0_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]))));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(valpha, acc0_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]))));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(valpha, acc1_0, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]))));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(valpha, acc1_1, _mm256_mul_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]))));
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8174,8 +8174,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_f64_args
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -8314,14 +8314,14 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_f64_args
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8709,8 +8709,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
     const int64_t sc_row = g->sc_row;
     const double alpha = g->alpha;
     const double beta = g->beta;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         if (t + 1 < g->batch) {
             for (int64_t i = 0; i < 8; ++i) {
@@ -8863,14 +8863,14 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(valpha, acc0_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[0]))));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(valpha, acc1_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]))));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(valpha, acc2_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]))));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(valpha, acc3_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]))));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(valpha, acc4_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]))));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(valpha, acc5_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]))));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(valpha, acc6_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]))));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(valpha, acc7_0, _mm512_mul_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]))));
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
