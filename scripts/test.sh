@@ -1,8 +1,9 @@
 #!/bin/sh
 # test.sh: every test. Installs what is missing, builds with -Wall -Wextra -Werror, runs CTest
-# (cmocka suites, one test per generated kernel, the Lua generator tests under Lua 5.4 and
-# LuaJIT, the generated/ drift check, the benchmark harness's own test, and the consumer
-# examples: find_package against a temporary install, add_subdirectory, a vendored pair).
+# (cmocka suites, one test per generated kernel, the runtime's layering checks, the Lua
+# generator tests under Lua 5.4 and LuaJIT, the generated/ drift check, the benchmark
+# harness's own test, and the consumer examples: find_package against a temporary install,
+# add_subdirectory, a vendored pair).
 # --sanitize does the same in an ASan+UBSan build (without the benchmark).
 set -eu
 cd "$(dirname "$0")/.."
