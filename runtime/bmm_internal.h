@@ -25,6 +25,18 @@ typedef struct bmm__problem {
     bmm_stride sa, sb, sc;
 } bmm__problem;
 
+/* The strides of A, B and C as {batch, row, col} arrays, the form bmm_select.h and
+ * bmm_generic.h take. */
+static inline void bmm__stride_arrays(const bmm__problem *pr, int64_t s[3][3])
+{
+    const bmm_stride *st[3] = { &pr->sa, &pr->sb, &pr->sc };
+    for (int o = 0; o < 3; o++) {
+        s[o][0] = st[o]->batch;
+        s[o][1] = st[o]->row;
+        s[o][2] = st[o]->col;
+    }
+}
+
 
 /* error.c */
 bmm_status bmm__fail(bmm_status s, const char *fmt, ...)
@@ -114,6 +126,7 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, double alpha,
 typedef struct bmm__choice {
     const bmm_kernel_desc *kernel;  /* NULL: the generic path */
     const char *source;             /* "wisdom", "measured", "static rule" or "generic only" */
+    int measured;                   /* 1: chosen by timing the candidates just now */
     bmm__timings log;               /* measured only; free(log.v) */
 } bmm__choice;
 /* The planner: wisdom, else BMM_MEASURE times the candidates (and records the winner), else

@@ -138,7 +138,7 @@ static const char *name_of(const bmm_kernel_desc *kd)
 bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha, double beta,
     unsigned flags, bmm__choice *out)
 {
-    *out = (bmm__choice){ NULL, "generic only", { NULL, 0 } };
+    *out = (bmm__choice){ NULL, "generic only", 0, { NULL, 0 } };
     if (flags & BMM_GENERIC_ONLY)
         return BMM_OK;
     bmm__wisdom_init();
@@ -155,6 +155,7 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha, 
             return st;
         bmm__wisdom_record(c, out->kernel);
         out->source = "measured";
+        out->measured = 1;
     } else {
         out->kernel = bmm__estimate(c);
         out->source = "static rule";

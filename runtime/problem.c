@@ -118,8 +118,7 @@ bmm_status bmm__check_operands(const bmm__problem *pr, const void *A, const void
 
 void bmm__call_of(const bmm__problem *pr, bmm_call *c)
 {
-    const int64_t sa[3] = { pr->sa.batch, pr->sa.row, pr->sa.col };
-    const int64_t sb[3] = { pr->sb.batch, pr->sb.row, pr->sb.col };
-    const int64_t sc[3] = { pr->sc.batch, pr->sc.row, pr->sc.col };
-    bmm__call_init(c, pr->dtype, pr->batch, pr->n, pr->m, pr->p, sa, sb, sc, pr->scalars);
+    int64_t s[3][3];
+    bmm__stride_arrays(pr, s);
+    bmm__call_init(c, pr->dtype, pr->batch, pr->n, pr->m, pr->p, s[0], s[1], s[2], pr->scalars);
 }

@@ -152,7 +152,7 @@ static void summarize(const tcase *c, int64_t batch, const bmm__choice *ch,
     r->vs_generic = t_gen / t_win;
     r->vs_c99 = best_c99(log->v, log->n) / t_win;
     r->estimate_same = r->estimate_close = -1;
-    if (!strcmp(ch->source, "measured")) {
+    if (ch->measured) {
         r->estimate_same = est == ch->kernel;
         r->estimate_close = est == ch->kernel || t_est <= 1.1 * t_win;
     }
@@ -177,7 +177,7 @@ static int run_case(const tcase *c, int64_t batch_opt, int verbose, result *r)
     }
     void *A = alloc_random(batch * c->n * c->m, es), *B = alloc_random(batch * c->m * c->p, es);
     void *C = alloc_random(batch * c->n * c->p, es);
-    bmm__choice ch = { NULL, "", { NULL, 0 } };
+    bmm__choice ch = { NULL, "", 0, { NULL, 0 } };
     int rc = 1;
     bmm__problem pr;
     bmm_call call;
