@@ -65,8 +65,13 @@ double bench_triad_gbs(int64_t bytes);       /* a[i] = b[i] + s c[i] over 3 arra
 /* Roofline bound of a case in GFLOP/s: min(peak, bandwidth x flops / bytes). */
 double bench_bound(const bench_case *c, double peak, double gbs);
 
-/* The shapes of the default spec, from bench_shapes.h (made from the spec at build time). */
-typedef struct bench_shape { int64_t n, m, p; } bench_shape;
+/* The shapes of the default spec, from bench_shapes.h, then those of bench/unseen.lua (not in
+ * the default spec: served by shape-generic kernels), from bench_unseen.h; both made from
+ * their spec at build time. */
+typedef struct bench_shape {
+    int64_t n, m, p;
+    int unseen;
+} bench_shape;
 extern const bench_shape bench_shapes[];
 extern const int bench_nshapes;
 

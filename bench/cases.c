@@ -10,8 +10,11 @@
 #define STREAM_BYTES ((int64_t)256 << 20)
 
 const bench_shape bench_shapes[] = {
-#define BENCH_SHAPE(n, m, p) { n, m, p },
+#define BENCH_SHAPE(n, m, p) { n, m, p, 0 },
 #include "bench_shapes.h"
+#undef BENCH_SHAPE
+#define BENCH_SHAPE(n, m, p) { n, m, p, 1 },
+#include "bench_unseen.h"
 #undef BENCH_SHAPE
 };
 const int bench_nshapes = (int)(sizeof bench_shapes / sizeof bench_shapes[0]);

@@ -1,12 +1,16 @@
 #!/bin/sh
 # check_harness.sh BMM_BENCH: the benchmark harness itself. A wrong contender must be reported
-# wrong and a crashing one crashed, the run must go on, and a right one must be timed.
+# wrong and a crashing one crashed, the run must go on, and a right one must be timed; an
+# unseen shape runs shape-generic kernels, and its specialized reference is checked and timed.
 set -u
-out=$(BENCH_WITH_WRONG=1 "$1" --benchmark_filter='^cache/f32/sf/5x7x3/(wrong|crash|bmm-measure)/' \
+out=$(BENCH_WITH_WRONG=1 "$1" --benchmark_filter='^cache/f32/sf/(5x7x3/(wrong|crash|bmm-measure)|9x9x9/bmm-(estimate|specialized))/' \
   --benchmark_min_time=0.01 2>&1)
 echo "$out"
 fail=0
 echo "$out" | grep -q 'sf/5x7x3/wrong.*WRONG: wrong result' || { echo "FAIL: wrong contender not reported wrong"; fail=1; }
 echo "$out" | grep -q 'sf/5x7x3/crash.*crashed (signal' || { echo "FAIL: crashing contender not reported crashed"; fail=1; }
 echo "$out" | grep -q 'sf/5x7x3/bmm-measure.*GFLOP/s=' || { echo "FAIL: bmm-measure was not timed"; fail=1; }
+for who in bmm-estimate bmm-specialized; do
+  echo "$out" | grep -q "sf/9x9x9/$who.*GFLOP/s=" || { echo "FAIL: $who on an unseen shape was not timed"; fail=1; }
+done
 exit $fail

@@ -47,6 +47,7 @@ const entry table[] = {
     { N, M, P, { { product_bf<float, N, M, P>, product_sf<float, N, M, P> },                  \
                  { product_bf<double, N, M, P>, product_sf<double, N, M, P> } } },
 #include "bench_shapes.h"
+#include "bench_unseen.h"
 #undef BENCH_SHAPE
 };
 

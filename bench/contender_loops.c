@@ -38,6 +38,7 @@
 
 #define BENCH_SHAPE(N, M, P) LOOP(float, f32, N, M, P) LOOP(double, f64, N, M, P)
 #include "bench_shapes.h"
+#include "bench_unseen.h"
 #undef BENCH_SHAPE
 
 typedef void (*loop_fn)(const bench_case *c);
@@ -46,6 +47,7 @@ static const struct { int n, m, p; loop_fn fn[2][2]; } loops[] = {
     { N, M, P, { { loop_f32_bf_##N##_##M##_##P, loop_f32_sf_##N##_##M##_##P },                \
                  { loop_f64_bf_##N##_##M##_##P, loop_f64_sf_##N##_##M##_##P } } },
 #include "bench_shapes.h"
+#include "bench_unseen.h"
 #undef BENCH_SHAPE
 };
 

@@ -11,7 +11,8 @@ import sys
 
 PEERS = ["openblas", "blis", "libxsmm", "libxsmm-pf", "eigen"]
 BMM = "bmm-measure"
-GROUPS = [  # the groups of generator/specs/default.lua
+SPECIALIZED, GENERIC = "bmm-specialized", "bmm-generic"
+GROUPS = [  # the groups of generator/specs/default.lua (the unseen shapes are a group of their own)
     ("tiny", lambda n, m, p: max(n, m, p) <= 8 and n == m == p),
     ("odd", lambda n, m, p: (n, m, p) in [(5, 7, 3), (3, 5, 7), (12, 20, 3)]),
     ("blocks 13-32", lambda n, m, p: n == m == p and 13 <= n <= 32),
@@ -35,11 +36,35 @@ def short_error(msg):
     return "n/a"
 
 
+def ratio(c, a, b):
+    x, y = c["gf"].get(a), c["gf"].get(b)
+    return x / y if isinstance(x, float) and isinstance(y, float) and y else None
+
+
+def unseen_summary(ks, cases, speed):
+    """The unseen shapes (no specialized kernel in the default table): bmmgen against the best
+    peer and the compiler's loops, and its shape-generic kernels against the specialized
+    kernels of the same shape and against the old scalar generic path."""
+    if not ks:
+        return []
+    def stat(xs):
+        xs = [x for x in xs if x]
+        return (geomean(xs), min(xs)) if xs else (float("nan"), float("nan"))
+    peer, loops = stat([speed[k][0] for k in ks]), stat([speed[k][1] for k in ks])
+    spec = stat([ratio(cases[k], BMM, SPECIALIZED) for k in ks])
+    gen = stat([ratio(cases[k], BMM, GENERIC) for k in ks])
+    return ["- unseen shapes (shape-generic kernels; geomean, lowest): over the best peer "
+            "%.2fx, %.2fx; over the compiler's loops %.2fx, %.2fx; of the specialized kernel "
+            "(`%s`) %.2fx, %.2fx; over the scalar generic path %.2fx, %.2fx" % (
+                peer + loops + (SPECIALIZED,) + spec + gen)]
+
+
 def main():
     raw, out = sys.argv[1], sys.argv[2]
     with open(raw) as f:
         data = json.load(f)
     ctx = data.get("context", {})
+    unseen = set(x for x in ctx.get("unseen_shapes", "").split(",") if x)
     limits, cases, contenders, notes = {}, {}, [], []
     for b in data["benchmarks"]:
         parts = b["name"].split("/")
@@ -112,13 +137,14 @@ def main():
                      "loops, by group:" % BMM)
         lines.append("")
         for gname, test in GROUPS:
-            ks = [k for k in keys if test(*map(int, k[3].split("x")))]
+            ks = [k for k in keys if k[3] not in unseen and test(*map(int, k[3].split("x")))]
             if ks:
                 sps = [speed[k][0] for k in ks]
                 lines.append("- %s: %.2fx / %.2fx (lowest over the best peer %.2fx, %s)" % (
                     gname, geomean(sps), geomean([speed[k][1] for k in ks]),
                     min(s for s in sps if s) if any(sps) else float("nan"),
                     min(ks, key=lambda k: speed[k][0] or 1e9)[3]))
+        lines += unseen_summary([k for k in keys if k[3] in unseen], cases, speed)
         sf = [cases[k]["gf"].get(BMM) / cases[(k[0], k[1], "bf", k[3])]["gf"].get(BMM)
               for k in keys if k[2] == "sf" and (k[0], k[1], "bf", k[3]) in cases
               and isinstance(cases[k]["gf"].get(BMM), float)

@@ -1,8 +1,10 @@
 #!/bin/sh
 # report.sh [--quick] [--out DIR] [--filter REGEX]: builds the benchmark, runs it pinned to one
 # core, saves Google Benchmark's JSON as DIR/raw.json and turns it into DIR/report.md and
-# DIR/report.svg (default DIR: bench-results/). --quick: a few shapes in cache, under 2
-# minutes; the full run (every shape, dtype, layout, both regimes) takes about 10.
+# DIR/report.svg (default DIR: bench-results/), with the attention step on torch tensors
+# (bench/attention.py: torch.bmm against bmmgen) appended. --quick: a few shapes in cache,
+# under 2 minutes; the full run (every shape, dtype, layout, both regimes, the default spec's
+# shapes and bench/unseen.lua's) takes about 15.
 # The filter is a regex over regime/dtype/layout/NxMxP/contender, e.g. 'cache/f32/sf/'.
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,10 +18,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-BMM_EXTRA_PACKAGES="g++ libbenchmark-dev libopenblas-dev libblis-dev libblis-serial-dev libxsmm-dev libeigen3-dev gnuplot-nox python3" \
+BMM_EXTRA_PACKAGES="g++ libbenchmark-dev libopenblas-dev libblis-dev libblis-serial-dev libxsmm-dev libeigen3-dev gnuplot-nox python3 python3-torch" \
   sh scripts/deps.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBMM_BUILD_BENCH=ON -DBMM_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j "$(nproc)" --target bmm-bench >/dev/null
+cmake --build build-bench -j "$(nproc)" --target bmm-bench bmm_shared >/dev/null
 
 # Fair peers: OpenBLAS picks its own kernels for this CPU (an environment may preset AVX2 ones),
 # and BLIS 0.9.0, which does not know Zen 5 and would fall back to generic C, gets zen3's (6).
@@ -31,7 +33,7 @@ fi
 mintime=0.1
 if [ "$quick" = 1 ]; then
   mintime=0.05
-  [ -n "$filter" ] || filter='cache/f32/(bf|sf)/(3x3x3|4x4x4|8x8x8|5x7x3|13x13x13|32x32x32|10x256x1|1x64x128|64x64x64)/'
+  [ -n "$filter" ] || filter='cache/f32/(bf|sf)/(3x3x3|4x4x4|8x8x8|5x7x3|13x13x13|32x32x32|10x256x1|1x64x128|64x64x64|37x256x1|1x37x256|9x9x9|40x40x40)/'
 fi
 [ -n "$filter" ] || filter='.'
 mkdir -p "$out"
@@ -39,4 +41,14 @@ taskset -c 0 build-bench/bench/bmm-bench --benchmark_filter="^(limits/|.*${filte
   --benchmark_min_time="$mintime" --benchmark_out="$out/raw.json" --benchmark_out_format=json \
   --benchmark_format=console >"$out/console.txt"
 python3 bench/report.py "$out/raw.json" "$out"
+# torch.bmm, where Debian's torch is there (python3 on PATH may be another install)
+if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  quick_flag=""
+  [ "$quick" = 1 ] && quick_flag=--quick
+  taskset -c 0 /usr/bin/python3 bench/attention.py build-bench/libbmm.so $quick_flag >"$out/attention.md"
+  printf '\n## Attention step on torch tensors, one thread\n\n' >>"$out/report.md"
+  cat "$out/attention.md" >>"$out/report.md"
+else
+  echo "bench/report.sh: no torch for /usr/bin/python3: the attention step against torch.bmm is left out" >&2
+fi
 echo "bench/report.sh: $out/report.md, $out/report.svg, $out/raw.json" >&2

@@ -1,5 +1,6 @@
--- shapes.lua: writes bench_shapes.h, the benchmark's shape list, from a generator spec, so
--- that the list is written down once (generator/specs/default.lua).
+-- shapes.lua: writes a header of the benchmark's shapes (bench_shapes.h from
+-- generator/specs/default.lua, bench_unseen.h from bench/unseen.lua), so that each list is
+-- written down once, in its spec.
 -- usage: lua shapes.lua GENERATOR_DIR SPEC OUT
 local gdir, spec_path, out = arg[1], arg[2], arg[3]
 package.path = gdir .. "/?.lua;" .. package.path
@@ -14,7 +15,7 @@ if not s then
   os.exit(1)
 end
 local lines = {
-  "/* bench_shapes.h: made by bench/shapes.lua from " .. spec_path:match("[^/]*$") .. "; do not edit. */",
+  "/* " .. out:match("[^/]*$") .. ": made by bench/shapes.lua from " .. spec_path:match("[^/]*$") .. "; do not edit. */",
   "/* BENCH_SHAPE(n, m, p) once per shape of the spec, in its order. */",
 }
 for _, sh in ipairs(s.shapes) do

@@ -156,6 +156,12 @@ int main(int argc, char **argv)
 {
     benchmark::Initialize(&argc, argv);
     benchmark::AddCustomContext("cpu_model", cpu_model());
+    std::string unseen;  // the report's group of shapes the default spec has no kernels for
+    for (int si = 0; si < bench_nshapes; si++)
+        if (bench_shapes[si].unseen)
+            unseen += (unseen.empty() ? "" : ",") + std::to_string(bench_shapes[si].n) + "x"
+                + std::to_string(bench_shapes[si].m) + "x" + std::to_string(bench_shapes[si].p);
+    benchmark::AddCustomContext("unseen_shapes", unseen);
     for (int i = 0; bench_contenders[i]; i++) {
         const char *why = bench_contenders[i]->init();
         if (why) {

@@ -20,6 +20,7 @@ usage: bmmgen.lua [--spec FILE] --out DIR [options]
   --unroll-budget N     multiply-adds per matrix up to which kernels are fully unrolled
   --tile RxC            register tile of the looped form, e.g. 4x8
   --name NAME           spec name (C identifier; names the kernel table)
+  --anyshape yes|no     also the shape-generic kernels, which serve every other shape (default yes)
   --vendor NAME         write NAME.c and NAME.h: the kernels, a dispatcher and a generic
                         fallback, needing only a C99 compiler (no runtime, no Lua, no CMake)
   --list-files          print the files the output folder would get, one per line
@@ -50,6 +51,10 @@ local SPEC_FLAGS = {
   ["--unroll-budget"] = { "unroll_budget", function(v) return tonumber(v) or v end },
   ["--tile"] = { "tile", tile_value },
   ["--name"] = { "name", function(v) return v end },
+  ["--anyshape"] = { "anyshape", function(v)
+    if v == "yes" then return true elseif v == "no" then return false end
+    return v
+  end },
 }
 
 -- Flags of the run itself: flag -> function(o, value) (value nil: the flag takes none).

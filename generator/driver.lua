@@ -8,6 +8,7 @@ local problems = require("problems")
 local variants = require("variants")
 local ir = require("ir")
 local vector = require("vector")
+local anyshape = require("anyshape")
 local emit_c99 = require("emit_c99")
 local emit_simd = require("emit_simd")
 local outputs = require("outputs")
@@ -43,7 +44,8 @@ function M.run(opts)
   local kernels = {}
   for i, d in ipairs(descs) do
     local scalar = d.isa == "c99"
-    local k = ir.simplify(scalar and ir.build(d) or vector.build(d))
+    local build = d.anyshape and anyshape.build or scalar and ir.build or vector.build
+    local k = ir.simplify(build(d))
     kernels[i] = { desc = d, ir = k, cost = scalar and ir.cost(k) or vector.cost(k),
       emit = scalar and emit_c99 or emit_simd }
   end

@@ -9,40 +9,90 @@ local ROWS = { A = "n", B = "m", C = "n" }
 local COLS = { A = "m", B = "p", C = "p" }
 local PTR = { A = "a", B = "b", C = "c" }
 
--- Row stride of an operand: a number (bf: rows are packed) or a runtime variable (sf).
+-- Row stride of an operand: a number (bf: rows are packed) or a runtime variable (sf, any).
 local function row_stride(desc, operand)
   if desc.layout == "bf" then return desc[COLS[operand]] end
   return "s" .. PTR[operand] .. "_row"
 end
 
-local function address(desc, used, operand, row, col)
-  local rs = row_stride(desc, operand)
-  local terms, const = {}, col.off
-  if type(rs) == "number" then
-    const = const + row.off * rs
-    if row.var then terms[#terms + 1] = (rs == 1) and row.var or (util.cint(rs) .. " * " .. row.var) end
-  elseif row.var or row.off ~= 0 then
-    used[rs] = true
-    if row.var and row.off ~= 0 then
-      terms[#terms + 1] = "(" .. row.var .. " + " .. util.cint(row.off) .. ") * " .. rs
-    elseif row.var then
-      terms[#terms + 1] = row.var .. " * " .. rs
-    else
-      terms[#terms + 1] = util.cint(row.off) .. " * " .. rs
-    end
+-- Column stride: 1, or a runtime variable (layout any: transposed views too).
+local function col_stride(desc, operand)
+  if desc.layout == "any" then return "s" .. PTR[operand] .. "_col" end
+  return 1
+end
+
+-- index * stride as a term (nil when zero), stride a number or a variable (marked used);
+-- index: a loop variable or nil, plus an integer offset.
+local function scaled(used, ix, stride)
+  if type(stride) == "number" then
+    if not ix.var then return nil, ix.off * stride end
+    local v = stride == 1 and ix.var or (util.cint(stride) .. " * " .. ix.var)
+    return v, ix.off * stride
   end
-  if col.var then terms[#terms + 1] = col.var end
+  if not ix.var and ix.off == 0 then return nil, 0 end
+  used[stride] = true
+  if ix.var and ix.off ~= 0 then
+    return "(" .. ix.var .. " + " .. util.cint(ix.off) .. ") * " .. stride, 0
+  end
+  return (ix.var or util.cint(ix.off)) .. " * " .. stride, 0
+end
+
+local function address(desc, used, operand, row, col)
+  local terms, const = {}, 0
+  for _, part in ipairs({ { row, row_stride(desc, operand) }, { col, col_stride(desc, operand) } }) do
+    local term, c = scaled(used, part[1], part[2])
+    if term then terms[#terms + 1] = term end
+    const = const + c
+  end
   if const ~= 0 or #terms == 0 then terms[#terms + 1] = util.cint(const) end
   return PTR[operand] .. "[" .. table.concat(terms, " + ") .. "]"
 end
 
 M.address = address
-
-function M.loop_header(indent, s)
-  return string.format("%sfor (int64_t %s = %s; %s < %s; %s += %s) {", indent,
-    s.var, util.cint(s.from), s.var, util.cint(s.to), s.var, util.cint(s.step))
-end
 M.row_stride = row_stride
+
+-- A loop bound or step: an integer, or a C expression over run-time sizes (shape-generic).
+local function bound(x) return type(x) == "number" and util.cint(x) or x end
+
+-- Loops: from set: a counted loop that declares var; from nil: whole steps from var's current
+-- value (a decl made it); once: at most one step, as an if.
+function M.loop_header(indent, s)
+  if s.once then
+    return string.format("%sif (%s + %s <= %s) {", indent, s.var, bound(s.step), bound(s.to))
+  elseif s.from == nil then
+    return string.format("%sfor (; %s + %s <= %s; %s += %s) {", indent, s.var, bound(s.step),
+      bound(s.to), s.var, bound(s.step))
+  end
+  return string.format("%sfor (int64_t %s = %s; %s < %s; %s += %s) {", indent,
+    s.var, bound(s.from), s.var, bound(s.to), s.var, bound(s.step))
+end
+
+-- The statements both emitters write alike: blocks, loops, integer declarations and if
+-- chains. recurse(body, indent) emits a nested body. Returns false for any other statement.
+function M.control(s, indent, out, recurse)
+  if s.op == "block" then
+    out[#out + 1] = indent .. "{"
+    recurse(s.body, indent .. "    ")
+    out[#out + 1] = indent .. "}"
+  elseif s.op == "loop" then
+    out[#out + 1] = M.loop_header(indent, s)
+    recurse(s.body, indent .. "    ")
+    if s.once then out[#out + 1] = indent .. "    " .. s.var .. " += " .. bound(s.step) .. ";" end
+    out[#out + 1] = indent .. "}"
+  elseif s.op == "decl" then
+    out[#out + 1] = indent .. "int64_t " .. s.name .. " = " .. bound(s.start) .. ";"
+  elseif s.op == "cases" then
+    for i, arm in ipairs(s.arms) do
+      local head = arm.cond and ("if (" .. arm.cond .. ") {") or "{"
+      out[#out + 1] = indent .. (i > 1 and "} else " or "") .. head
+      recurse(arm.body, indent .. "    ")
+    end
+    out[#out + 1] = indent .. "}"
+  else
+    return false
+  end
+  return true
+end
 
 local ATOM = { load = true, ref = true, param = true, const = true }
 
@@ -85,14 +135,8 @@ local function block(desc, used, body, indent, out)
     elseif s.op == "store" then
       out[#out + 1] = indent .. address(desc, used, "C", s.row, s.col) .. " = "
         .. expr(desc, used, s.value) .. ";"
-    elseif s.op == "block" then
-      out[#out + 1] = indent .. "{"
-      block(desc, used, s.body, indent .. "    ", out)
-      out[#out + 1] = indent .. "}"
-    elseif s.op == "loop" then
-      out[#out + 1] = M.loop_header(indent, s)
-      block(desc, used, s.body, indent .. "    ", out)
-      out[#out + 1] = indent .. "}"
+    elseif M.control(s, indent, out, function(b, ind) block(desc, used, b, ind, out) end) then
+      -- block, loop, decl or cases
     else
       error("emit_c99: unknown statement " .. tostring(s.op))
     end
@@ -108,7 +152,10 @@ function M.decls(desc, used)
     "    const " .. ct .. " *BMM_RESTRICT b = g->B;",
     "    " .. ct .. " *BMM_RESTRICT c = g->C;",
   }
-  for _, s in ipairs({ "sa_row", "sb_row", "sc_row" }) do
+  for _, d in ipairs({ "n", "m", "p" }) do
+    if desc[d] == 0 then decls[#decls + 1] = "    const int64_t " .. d .. " = g->" .. d .. ";" end
+  end
+  for _, s in ipairs({ "sa_row", "sb_row", "sc_row", "sa_col", "sb_col", "sc_col" }) do
     if used[s] then decls[#decls + 1] = "    const int64_t " .. s .. " = g->" .. s .. ";" end
   end
   for _, s in ipairs({ "alpha", "beta" }) do

@@ -32,8 +32,11 @@ local function mask(S, lanes)
 end
 
 local function ptr(S, operand, row, col)
-  if operand == "Bcol" then
-    local base = S.d.layout == "sf" and "bcol" or "b"
+  if operand == "Bcol" then  -- B's one column, contiguous (packed if it was not)
+    local base = S.d.anyshape and "bk" or S.d.layout == "sf" and "bcol" or "b"
+    if col.var then
+      return "&" .. base .. "[" .. col.var .. (col.off ~= 0 and (" + " .. util.cint(col.off)) or "") .. "]"
+    end
     return "&" .. base .. "[" .. util.cint(col.off) .. "]"
   end
   return "&" .. c99.address(S.d, S.used, operand, row, col)
@@ -43,8 +46,10 @@ local function op(S, name, ...)  -- t.pre .. name .. "_" .. t.sfx (args)
   return S.t.pre .. name .. "_" .. S.t.sfx .. "(" .. table.concat({ ... }, ", ") .. ")"
 end
 
-local function load(S, operand, row, col, lanes)
+-- maskvar: a vmask's name, when the lanes are known at run time only.
+local function load(S, operand, row, col, lanes, maskvar)
   local p = ptr(S, operand, row, col)
+  if maskvar then return S.isa.mload(S.t, maskvar, p) end
   if lanes >= S.w then return op(S, "loadu", p) end
   return S.isa.mload(S.t, mask(S, lanes), p)
 end
@@ -86,7 +91,7 @@ function expr(S, e)
   if e.op == "vref" then return e.name
   elseif e.op == "vzero" then return op(S, "setzero")
   elseif e.op == "vparam" then return vparam(S, e.name)
-  elseif e.op == "vload" then return load(S, e.operand, e.row, e.col, e.lanes)
+  elseif e.op == "vload" then return load(S, e.operand, e.row, e.col, e.lanes, e.mask)
   elseif e.op == "vbcast" then return op(S, "set1", c99.address(S.d, S.used, e.operand, e.row, e.col))
   elseif e.op == "vmul" then return op(S, "mul", expr(S, e.a), expr(S, e.b))
   elseif e.op == "vfma" then return op(S, "fmadd", expr(S, e.a), expr(S, e.b), expr(S, e.c))
@@ -208,7 +213,9 @@ local STATEMENT = {
   end,
   store = function(S, s, indent, out)
     local v, p = expr(S, s.value), ptr(S, "C", s.row, s.col)
-    if s.lanes >= S.w then
+    if s.mask then
+      out[#out + 1] = indent .. S.isa.mstore(S.t, s.mask, p, v) .. ";"
+    elseif s.lanes >= S.w then
       out[#out + 1] = indent .. op(S, "storeu", p, v) .. ";"
     else
       out[#out + 1] = indent .. S.isa.mstore(S.t, mask(S, s.lanes), p, v) .. ";"
@@ -220,28 +227,35 @@ local STATEMENT = {
   deint = function(S, s, indent, out) deinterleave(S, out, indent, s) end,
   xstore = function(S, s, indent, out) interleave_store(S, out, indent, s) end,
   prefetch = function(S, s, indent, out) prefetch(S, out, indent, s) end,
+  vmask = function(S, s, indent, out)
+    out[#out + 1] = indent .. "const " .. S.t.mt .. " " .. s.name .. " = "
+      .. S.isa.rmask(S.t, S.w, s.count) .. ";"
+  end,
   pack_bcol = function(S, _, indent, out)
     S.used.sb_row = true
     S.pack = true
+    if S.d.anyshape then  -- m at run time: the stack buffer holds BMM_PACK_MAX (the runtime checks)
+      local ct = S.d.ctype
+      out[#out + 1] = indent .. "const " .. ct .. " *bk = b;"
+      out[#out + 1] = indent .. "if (sb_row != 1) {"
+      out[#out + 1] = indent .. "    for (int64_t k = 0; k < m; ++k) bbuf[k] = b[k * sb_row];"
+      out[#out + 1] = indent .. "    bk = bbuf;"
+      out[#out + 1] = indent .. "}"
+      return
+    end
     out[#out + 1] = string.format("%sfor (int64_t k = 0; k < %s; ++k) bcol[k] = b[k * sb_row];",
       indent, util.cint(S.d.m))
-  end,
-  block = function(S, s, indent, out)
-    out[#out + 1] = indent .. "{"
-    block(S, s.body, indent .. "    ", out)
-    out[#out + 1] = indent .. "}"
-  end,
-  loop = function(S, s, indent, out)
-    out[#out + 1] = c99.loop_header(indent, s)
-    block(S, s.body, indent .. "    ", out)
-    out[#out + 1] = indent .. "}"
   end,
 }
 
 function block(S, body, indent, out)
   for _, s in ipairs(body) do
-    local emit = STATEMENT[s.op] or error("emit_simd: unknown statement " .. tostring(s.op))
-    emit(S, s, indent, out)
+    local emit = STATEMENT[s.op]
+    if emit then
+      emit(S, s, indent, out)
+    elseif not c99.control(s, indent, out, function(b, ind) block(S, b, ind, out) end) then
+      error("emit_simd: unknown statement " .. tostring(s.op))
+    end
   end
 end
 
@@ -252,7 +266,10 @@ function M.emit(kernel)
   block(S, kernel.body, "        ", lines)
   local d, ct = S.d, S.d.ctype
   local decls = c99.decls(d, S.used)
-  if S.pack then decls[#decls + 1] = "    " .. ct .. " bcol[" .. util.cint(d.m) .. "];" end
+  if S.pack then
+    decls[#decls + 1] = d.anyshape and ("    " .. ct .. " bbuf[BMM_PACK_MAX];")
+      or ("    " .. ct .. " bcol[" .. util.cint(d.m) .. "];")
+  end
   for _, l in ipairs(S.const_order) do decls[#decls + 1] = l end
   return { body = table.concat(lines, "\n"), decls = table.concat(decls, "\n"),
     target = S.isa.target, guard = S.isa.guard }

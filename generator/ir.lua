@@ -34,8 +34,9 @@ local function epilogue(acc, row, col)
 end
 
 -- An rows x cols tile of C at (rvar + r, cvar + c); k runs 0..m-1, the first term initializes.
--- k_loop: emit k >= 1 as a loop (looped form) or unrolled (fully unrolled form).
-local function tile(body, m, rows, cols, rvar, cvar, k_loop)
+-- k_loop: emit k >= 1 as a loop (looped form) or unrolled (fully unrolled form); m may be a
+-- run-time size ("m", shape-generic kernels), then k always loops.
+function M.tile(body, m, rows, cols, rvar, cvar, k_loop)
   for r = 0, rows - 1 do
     for c = 0, cols - 1 do
       body[#body + 1] = { op = "acc", name = accname(r, c),
@@ -52,7 +53,7 @@ local function tile(body, m, rows, cols, rvar, cvar, k_loop)
     end
   end
   if k_loop then
-    if m > 1 then
+    if type(m) ~= "number" or m > 1 then
       local lb = {}
       step("k", 0, lb)
       body[#body + 1] = { op = "loop", var = "k", from = 1, to = m, step = 1, body = lb }
@@ -75,7 +76,7 @@ function M.build(desc)
     for i = 0, desc.n - 1 do
       local blk = {}
       local rb = {}
-      tile(rb, desc.m, 1, desc.p, nil, nil, false)
+      M.tile(rb, desc.m, 1, desc.p, nil, nil, false)
       -- shift the 1-row tile to row i
       local function shift(node)
         if type(node) ~= "table" then return end
@@ -92,7 +93,7 @@ function M.build(desc)
     local function region(r0, r1, rows, c0, c1, cols)
       if r1 <= r0 or c1 <= c0 then return end
       local inner = {}
-      tile(inner, desc.m, rows, cols, "i0", "j0", true)
+      M.tile(inner, desc.m, rows, cols, "i0", "j0", true)
       body[#body + 1] = { op = "loop", var = "i0", from = r0, to = r1, step = rows, body = {
         { op = "loop", var = "j0", from = c0, to = c1, step = cols, body = inner } } }
     end
@@ -140,13 +141,22 @@ local function refs(node, out)
   return out
 end
 
+-- The statement lists nested in a statement: a block's or loop's body, each arm of cases.
+local function children(s)
+  local out = {}
+  if s.body then out[1] = s.body end
+  for _, arm in ipairs(s.arms or {}) do out[#out + 1] = arm.body end
+  return out
+end
+M.children = children
+
 local function fold_block(body, known)
   for _, s in ipairs(body) do
     if s.value then s.value = fold(s.value, known) end
     if s.values then
       for i, v in ipairs(s.values) do s.values[i] = fold(v, known) end
     end
-    if s.body then fold_block(s.body, known) end
+    for _, b in ipairs(children(s)) do fold_block(b, known) end
   end
 end
 
@@ -156,7 +166,7 @@ local function prune(body, used)
   for _, s in ipairs(body) do
     local dead = s.op == "deint"
     for _, n in ipairs(s.names or {}) do dead = dead and not used[n] end
-    if s.body then prune(s.body, used) end
+    for _, b in ipairs(children(s)) do prune(b, used) end
     if not dead then kept[#kept + 1] = s end
   end
   for i = 1, math.max(#body, #kept) do body[i] = kept[i] end
@@ -169,7 +179,7 @@ function M.simplify(kernel)
   return kernel
 end
 
--- Cost per matrix: counts by op, each statement and expression weighted by its loops' trips.
+-- Cost per matrix (shape-generic kernels: per pass of each loop): counts by op, each statement and expression weighted by its loops' trips.
 -- rules[op] is a counter name (+1) or a function(node) -> { counter = amount }. Also counts
 -- accumulators: the most accumulators one block stores.
 function M.count(body, rules)
@@ -193,8 +203,10 @@ function M.count(body, rules)
       for n in pairs(refs({ s.value, s.values }, {})) do
         if s.op == "store" or s.op == "sstore" or s.op == "xstore" then stored[n] = true end
       end
-      if s.op == "block" then block(s.body, w)
-      elseif s.op == "loop" then block(s.body, w * math.floor((s.to - s.from + s.step - 1) / s.step))
+      if s.op == "loop" and type(s.to) == "number" and s.from then
+        block(s.body, w * math.floor((s.to - s.from + s.step - 1) / s.step))
+      else  -- run-time trip counts (shape-generic kernels) count once
+        for _, b in ipairs(children(s)) do block(b, w) end
       end
     end
     local n = 0

@@ -22,15 +22,23 @@ local X86 = {
 M.avx2 = setmetatable({
   enum = "BMM_ISA_AVX2", target = "BMM_TARGET_AVX2",
   width = { f32 = 8, f64 = 4 }, acc = 12, vmax = 2, permute = false,
+  -- shape-generic kernels: row-block heights of the rows form (the tuner picks), rows per
+  -- block of the dot form
+  any = { rows = { 4, 6 }, dot = 8 },
   f32 = { vt = "__m256", pre = "_mm256_", sfx = "ps", mt = "__m256i", set = "_mm256_setr_epi32",
-    hsum = "bmm__hsum_avx2_f32" },
+    hsum = "bmm__hsum_avx2_f32", lane_masks = "bmm__lane_masks32" },
   f64 = { vt = "__m256d", pre = "_mm256_", sfx = "pd", mt = "__m256i", set = "_mm256_setr_epi64x",
-    hsum = "bmm__hsum_avx2_f64" },
+    hsum = "bmm__hsum_avx2_f64", lane_masks = "bmm__lane_masks64" },
   -- lane masks are vectors of all-ones lanes
   mask = function(t, w, lanes)
     local l = {}
     for i = 1, w do l[i] = i <= lanes and "-1" or "0" end
     return call(t.set, table.concat(l, ", "))
+  end,
+  -- a mask of the first `count` lanes (a C expression, 1..w): a window of bmm_simd.h's table
+  rmask = function(t, w, count)
+    return call("_mm256_loadu_si256", "(const __m256i *)(" .. t.lane_masks .. " + " .. w
+      .. " - (" .. count .. "))")
   end,
   mload = function(t, m, p) return call(t.pre .. "maskload_" .. t.sfx, p, m) end,
   mstore = function(t, m, p, v) return call(t.pre .. "maskstore_" .. t.sfx, p, m, v) end,
@@ -40,11 +48,13 @@ M.avx2 = setmetatable({
 M.avx512 = setmetatable({
   enum = "BMM_ISA_AVX512", target = "BMM_TARGET_AVX512",
   width = { f32 = 16, f64 = 8 }, acc = 24, vmax = 4, permute = true,
+  any = { rows = { 4, 8 }, dot = 8 },
   index_type = "__m512i",          -- permute index vectors
   f32 = { vt = "__m512", pre = "_mm512_", sfx = "ps", mt = "__mmask16", idx = "_mm512_set_epi32" },
   f64 = { vt = "__m512d", pre = "_mm512_", sfx = "pd", mt = "__mmask8", idx = "_mm512_set_epi64" },
   -- lane masks are bit masks
   mask = function(t, _, lanes) return "(" .. t.mt .. ")" .. mask_bits(lanes) end,
+  rmask = function(t, _, count) return "(" .. t.mt .. ")((1u << (" .. count .. ")) - 1u)" end,
   mload = function(t, m, p) return call(t.pre .. "maskz_loadu_" .. t.sfx, m, p) end,
   mstore = function(t, m, p, v) return call(t.pre .. "mask_storeu_" .. t.sfx, p, m, v) end,
   hsum = function(t, v) return call(t.pre .. "reduce_add_" .. t.sfx, v) end,

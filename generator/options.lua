@@ -27,6 +27,9 @@ return {
   dtype_order = { "f32", "f64" },
   layouts = { bf = { enum = "BMM_LAYOUT_BF" }, sf = { enum = "BMM_LAYOUT_SF" } },
   layout_order = { "bf", "sf" },
+  -- Layouts of kernels: the spec's, and "any" (row and column strides at run time), which
+  -- only shape-generic portable C kernels have.
+  kernel_layouts = { bf = "BMM_LAYOUT_BF", sf = "BMM_LAYOUT_SF", any = "BMM_LAYOUT_ANY" },
   isas = isas,
   isa_order = isa_order,
   -- Alpha/beta forms: the values each folds into its kernels (the runtime's
@@ -54,6 +57,8 @@ return {
     unroll_budget = 4096,
     -- Register tile (rows x cols of C) for the looped form.
     tile = { rows = 4, cols = 8 },
+    -- Also the shape-generic kernels (n, m, p at run time): every other shape is served.
+    anyshape = true,
   },
 
   -- Limits of a spec's values.

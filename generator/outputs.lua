@@ -20,34 +20,53 @@ local function descriptor(T, d, fn)
   local needs = #d.needs > 0 and table.concat(d.needs, " | ") or "0"
   return template.fill(T("desc.c.in"), {
     name = d.name, dtype_enum = options.dtypes[d.dtype].enum, n = util.cint(d.n),
-    m = util.cint(d.m), p = util.cint(d.p), layout_enum = options.layouts[d.layout].enum,
+    m = util.cint(d.m), p = util.cint(d.p), layout_enum = options.kernel_layouts[d.layout],
     isa_enum = isa[d.isa].enum, scalars_enum = options.scalars[d.scalars].enum,
     form_enum = variants.FORMS[d.kind].enum, tile = util.cint(d.tile or 0),
+    vectors = util.cint(d.vectors or 0),
     lanes = util.cint(d.lanes), prefetch = d.prefetch and "1" or "0", needs = needs,
     fn_f32 = d.dtype == "f32" and fn or "NULL", fn_f64 = d.dtype == "f64" and fn or "NULL",
   })
 end
 
+-- What a kernel's header comment says of its cost: per matrix from the IR's counts, or, for a
+-- shape-generic kernel (no fixed cost per matrix), its block.
+local function cost_fields(k)
+  local d, c = k.desc, k.cost
+  if d.anyshape then
+    local f = { form_doc = variants.FORMS[d.kind].doc }
+    if d.isa ~= "c99" then
+      f.tile, f.vectors, f.lanes = util.cint(d.tile), util.cint(d.vectors or 0), util.cint(d.lanes)
+    end
+    return f
+  end
+  local f = { flops = util.cint(c.flops), stores = util.cint(c.stores),
+    accumulators = util.cint(c.accumulators) }
+  if d.isa == "c99" then
+    f.loads = util.cint(c.loads.A + c.loads.B + c.loads.C)
+    f.loads_a, f.loads_b, f.loads_c = util.cint(c.loads.A), util.cint(c.loads.B), util.cint(c.loads.C)
+  else
+    f.loads, f.vops = util.cint(c.loads or 0), util.cint(c.vops or 0)
+    f.permutes = util.cint(c.permutes or 0)
+  end
+  return f
+end
+
 -- One kernel -> its C function (through its template) and its descriptor initializer.
 local function render(T, k)
-  local d, c = k.desc, k.cost
+  local d = k.desc
+  local form = variants.FORMS[d.kind]
   local fields = {
-    name = d.name, dtype = d.dtype, n = util.cint(d.n), m = util.cint(d.m), p = util.cint(d.p),
-    scalars_doc = options.scalars[d.scalars].doc, layout = d.layout, isa = d.isa, form = d.form,
-    flops = util.cint(c.flops), stores = util.cint(c.stores), decls = k.c.decls, body = k.c.body,
-    accumulators = util.cint(c.accumulators),
+    name = d.name, dtype = d.dtype, n = variants.dim_text(d, "n"), m = variants.dim_text(d, "m"),
+    p = variants.dim_text(d, "p"), scalars_doc = options.scalars[d.scalars].doc, layout = d.layout,
+    isa = d.isa, form = d.form, decls = k.c.decls, body = k.c.body,
   }
+  for key, v in pairs(cost_fields(k)) do fields[key] = v end
   local fn, text = d.name, nil
   if d.isa == "c99" then
-    fields.loads = util.cint(c.loads.A + c.loads.B + c.loads.C)
-    fields.loads_a, fields.loads_b = util.cint(c.loads.A), util.cint(c.loads.B)
-    fields.loads_c = util.cint(c.loads.C)
-    text = template.fill(T("kernel.c.in"), fields)
+    text = template.fill(T(form.template or "kernel.c.in"), fields)
   else
-    fields.loads, fields.vops = util.cint(c.loads or 0), util.cint(c.vops or 0)
-    fields.permutes, fields.target = util.cint(c.permutes or 0), k.c.target
-    fields.guard = k.c.guard
-    local form = variants.FORMS[d.kind]
+    fields.target, fields.guard = k.c.target, k.c.guard
     for key, v in pairs(form.fields and form.fields(k) or {}) do fields[key] = v end
     text = template.fill(T(form.template or "kernel_simd.c.in"), fields)
     fn = isa[d.isa].fn .. "(" .. d.name .. ")"

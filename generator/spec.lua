@@ -143,6 +143,12 @@ local function check_tile(tile, bad)
   return { rows = tile.rows, cols = tile.cols }
 end
 
+local function check_anyshape(v, bad)
+  if v == nil then v = options.defaults.anyshape end
+  if type(v) ~= "boolean" then bad({ "anyshape" }, "must be true or false (got " .. describe(v) .. ")") end
+  return v
+end
+
 -- Every field a spec may have, and its check.
 local FIELDS = {
   name = check_name,
@@ -153,6 +159,7 @@ local FIELDS = {
   shapes = check_shapes,
   unroll_budget = check_budget,
   tile = check_tile,
+  anyshape = check_anyshape,
 }
 
 -- raw: table from the spec file (or {}); where: file name; line_of: path -> line;

@@ -23,15 +23,30 @@ M.FORMS = {
     doc = "lanes are consecutive seq-first batch items, deinterleaved by permutes",
     template = "kernel_xb.c.in",
     fields = function(k) return { w = util.cint(k.ir.width), fallback = k.desc.fallback.name } end },
+  -- shape-generic (anyshape.lua builds them): n, m, p read at run time where the name has a letter
+  gtile = { enum = "BMM_FORM_GTILE", tag = "g<R>x<C>", template = "kernel_anyshape.c.in",
+    doc = "shape-generic portable C: an R x C scalar register tile in loops, any strides" },
+  grows = { enum = "BMM_FORM_GROWS", tag = "g<R>", template = "kernel_anyshape_simd.c.in",
+    doc = "shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails" },
+  gvec = { enum = "BMM_FORM_GVEC", tag = "gvec", template = "kernel_anyshape_simd.c.in",
+    doc = "shape-generic, n = 1: a row vector times B, V vectors at a time, masked tail" },
+  gdot = { enum = "BMM_FORM_GDOT", tag = "gdot", template = "kernel_anyshape_simd.c.in",
+    needs = { "BMM_NEEDS_PACKABLE_B" },
+    doc = "shape-generic, p = 1: R dot products along m at once, masked tail" },
 }
-M.FORM_ORDER = { "unroll", "tile", "rows", "rl", "flat", "dot", "xb" }
+M.FORM_ORDER = { "unroll", "tile", "rows", "rl", "flat", "dot", "xb", "gtile", "grows", "gvec", "gdot" }
 M.PREFETCH_DOC = "`<form>_pf`: also prefetches the next batch item's rows of A and B"
 
 local function idiv(a, b) return math.floor(a / b) end
 local function ceil_div(a, b) return idiv(a + b - 1, b) end
 
+-- A dimension as names spell it: its value, or its letter when read at run time (0).
+function M.dim_text(pr, dim)
+  return pr[dim] == 0 and dim or util.cint(pr[dim])
+end
+
 local function shape_tag(pr)
-  return util.cint(pr.n) .. "x" .. util.cint(pr.m) .. "x" .. util.cint(pr.p)
+  return M.dim_text(pr, "n") .. "x" .. M.dim_text(pr, "m") .. "x" .. M.dim_text(pr, "p")
 end
 M.shape_tag = shape_tag
 
@@ -41,6 +56,8 @@ local function form_tag(f)
   if f.kind == "unroll" then return "" end
   if f.kind == "tile" then tag = "t" .. util.cint(f.tile) .. "x" .. util.cint(f.tile_cols) end
   if f.kind == "rl" then tag = "rl" .. util.cint(f.tile) end
+  if f.kind == "grows" then tag = "g" .. util.cint(f.tile) end
+  if f.kind == "gtile" then tag = "g" .. util.cint(f.tile) .. "x" .. util.cint(f.tile_cols) end
   return tag .. (f.prefetch and "_pf" or "")
 end
 
@@ -103,10 +120,52 @@ local function descriptor(pr, name, f, sc)
     name = base .. (tag ~= "" and "_" .. tag or "") .. "_" .. sc,
     dtype = pr.dtype, n = pr.n, m = pr.m, p = pr.p, ctype = options.dtypes[pr.dtype].ctype,
     layout = pr.layout, isa = name, scalars = sc, form = tag ~= "" and tag or "unroll",
-    kind = f.kind, tile = f.tile, tile_cols = f.tile_cols, prefetch = f.prefetch or false,
-    lanes = isa[name].width[pr.dtype], needs = M.FORMS[f.kind].needs or {},
-    file = "bmm_" .. pr.dtype .. "_" .. shape_tag(pr),
+    kind = f.kind, tile = f.tile, tile_cols = f.tile_cols, vectors = f.vectors,
+    prefetch = f.prefetch or false, lanes = isa[name].width[pr.dtype],
+    needs = M.FORMS[f.kind].needs or {}, anyshape = pr.anyshape,
+    file = "bmm_" .. pr.dtype .. "_" .. (pr.anyshape and "anyshape" or shape_tag(pr)),
   }
+end
+
+-- Shape-generic forms of one ISA, each with the dimensions it fixes (0: read at run time).
+-- Portable C: a 4x4 tile for any shape, any strides; 8 rows at once for p = 1. Vectors (unit
+-- column stride, row strides at run time): a rows form per tile height in isa.lua's family,
+-- as many vectors wide as the accumulators allow; n = 1 twice the widest rows block; p = 1
+-- dot products.
+local function anyshape_forms(name)
+  if name == "c99" then
+    return {
+      { dims = { 0, 0, 0 }, layout = "any", f = { kind = "gtile", tile = 4, tile_cols = 4 } },
+      { dims = { 0, 0, 1 }, layout = "any", f = { kind = "gtile", tile = 8, tile_cols = 1 } },
+    }
+  end
+  local I, out = isa[name], {}
+  for _, R in ipairs(I.any.rows) do
+    out[#out + 1] = { dims = { 0, 0, 0 }, layout = "sf",
+      f = { kind = "grows", tile = R, vectors = math.min(I.vmax, idiv(I.acc, R)) } }
+  end
+  out[#out + 1] = { dims = { 1, 0, 0 }, layout = "sf", f = { kind = "gvec", tile = 1, vectors = 2 * I.vmax } }
+  out[#out + 1] = { dims = { 0, 0, 1 }, layout = "sf", f = { kind = "gdot", tile = I.any.dot } }
+  return out
+end
+
+-- The shape-generic kernels of a spec: its dtypes x ISAs x alpha/beta forms.
+function M.anyshape(spec)
+  local out = {}
+  for _, dt in ipairs(spec.dtypes) do
+    for _, name in ipairs(spec.isas) do
+      for _, a in ipairs(anyshape_forms(name)) do
+        local pr = { dtype = dt, n = a.dims[1], m = a.dims[2], p = a.dims[3], layout = a.layout,
+          anyshape = true }
+        for _, sc in ipairs(spec.scalars) do
+          if not (name ~= "c99" and redundant_in_vectors(sc, spec.scalars)) then
+            out[#out + 1] = descriptor(pr, name, a.f, sc)
+          end
+        end
+      end
+    end
+  end
+  return out
 end
 
 function M.from_problems(problems, spec)
@@ -128,6 +187,9 @@ function M.from_problems(problems, spec)
         end
       end
     end
+  end
+  if spec.anyshape then
+    for _, d in ipairs(M.anyshape(spec)) do out[#out + 1] = d end
   end
   return out
 end

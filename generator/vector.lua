@@ -45,47 +45,86 @@ local function accumulate(out, acc, a, b, first)
   end
 end
 
-local function vstore(out, row, col, lanes, acc)
-  out[#out + 1] = { op = "store", row = row, col = col, lanes = lanes,
-    value = ir.epilogue(vref(acc), { op = "vload", operand = "C", row = row, col = col, lanes = lanes }, true) }
+-- A store of one vector of C; mask (a vmask name) when its lanes are known at run time only.
+local function vstore(out, row, col, lanes, acc, mask)
+  out[#out + 1] = { op = "store", row = row, col = col, lanes = lanes, mask = mask,
+    value = ir.epilogue(vref(acc), { op = "vload", operand = "C", row = row, col = col, lanes = lanes,
+      mask = mask }, true) }
 end
 
--- One R x V block of C at rows r0 (an index) and columns c0 .. c0 + V*W: for each k, V vector
--- loads of B's row k, one broadcast of A[r, k] per row, R*V fused multiply-adds.
-local function rows_block(K, out, r0, R, c0, V, W, k_loop)
-  local d = K.desc
-  local function acc(r, v) return name_of("acc", r, v) end
-  local function lanes(v) return math.min(W, d.p - (c0 + v * W)) end
-  local function step(kidx, first, body)
-    -- temporaries are named per k when k is unrolled (one C scope holds them all)
-    local sfx = kidx.var and "" or ("_" .. util.cint(kidx.off))
+-- Vector v of a block row: its column index, lanes, and run-time mask (nil: all lanes known).
+-- Fixed columns c0 + v*W of a p wide C:
+local function fixed_cols(c0, W, p)
+  return {
+    idx = function(v) return idx(nil, c0 + v * W) end,
+    lanes = function(v) return math.min(W, p - (c0 + v * W)) end,
+    mask = function() return nil end,
+  }
+end
+
+-- One R x V block of C at rows r0 (an index) and columns cols (above): for each k, V vector
+-- loads of B's row k, one broadcast of A[r, k] per row, R*V fused multiply-adds. m: the
+-- inner size, a number or a run-time size ("m"; then k_loop). splits (k_loop only, default 1):
+-- that many sets of accumulators take turns along k and are summed at the end, so a short
+-- block still has enough independent chains to hide the FMA latency.
+local function rows_block(out, r0, R, cols, V, m, k_loop, splits)
+  splits = splits or 1
+  local function acc(r, v, s) return s > 0 and name_of("acc", r, v, s) or name_of("acc", r, v) end
+  local function step(kidx, first, body, set)
+    -- temporaries are named per k when k is unrolled (one C scope holds them all), per set
+    -- when the sets share a loop body
+    local sfx = kidx.var and (set > 0 and ("_s" .. util.cint(set)) or "") or ("_" .. util.cint(kidx.off))
     for v = 0, V - 1 do
-      body[#body + 1] = { op = "vdef", name = name_of("b", v) .. sfx,
-        value = { op = "vload", operand = "B", row = kidx, col = idx(nil, c0 + v * W), lanes = lanes(v) } }
+      body[#body + 1] = { op = "vdef", name = name_of("b", v) .. sfx, value = { op = "vload",
+        operand = "B", row = kidx, col = cols.idx(v), lanes = cols.lanes(v), mask = cols.mask(v) } }
     end
     for r = 0, R - 1 do
       local a = name_of("a", r) .. sfx
       body[#body + 1] = { op = "vdef", name = a,
         value = { op = "vbcast", operand = "A", row = idx(r0.var, r0.off + r), col = kidx } }
-      for v = 0, V - 1 do accumulate(body, acc(r, v), vref(a), vref(name_of("b", v) .. sfx), first) end
+      for v = 0, V - 1 do
+        accumulate(body, acc(r, v, set), vref(a), vref(name_of("b", v) .. sfx), first)
+      end
     end
   end
   local blk = {}
   if k_loop then
-    for r = 0, R - 1 do
-      for v = 0, V - 1 do blk[#blk + 1] = { op = "vdef", name = acc(r, v), value = { op = "vzero" } } end
+    for s = 0, splits - 1 do
+      for r = 0, R - 1 do
+        for v = 0, V - 1 do blk[#blk + 1] = { op = "vdef", name = acc(r, v, s), value = { op = "vzero" } } end
+      end
     end
-    local lb = {}
-    step(idx("k", 0), false, lb)
-    blk[#blk + 1] = { op = "loop", var = "k", from = 0, to = d.m, step = 1, body = lb }
+    if splits == 1 then
+      local lb = {}
+      step(idx("k", 0), false, lb, 0)
+      blk[#blk + 1] = { op = "loop", var = "k", from = 0, to = m, step = 1, body = lb }
+    else
+      local lb, rest = {}, {}
+      for s = 0, splits - 1 do step(idx("k", s), false, lb, s) end
+      step(idx("k", 0), false, rest, 0)
+      blk[#blk + 1] = { op = "decl", name = "k", start = 0 }
+      blk[#blk + 1] = { op = "loop", var = "k", to = m, step = splits, body = lb }
+      blk[#blk + 1] = { op = "loop", var = "k", to = m, step = 1, body = rest }
+      for s = 1, splits - 1 do
+        for r = 0, R - 1 do
+          for v = 0, V - 1 do
+            blk[#blk + 1] = { op = "vset", name = acc(r, v, 0),
+              value = { op = "vadd", a = vref(acc(r, v, 0)), b = vref(acc(r, v, s)) } }
+          end
+        end
+      end
+    end
   else
-    for k = 0, d.m - 1 do step(idx(nil, k), k == 0, blk) end
+    for k = 0, m - 1 do step(idx(nil, k), k == 0, blk, 0) end
   end
   for r = 0, R - 1 do
-    for v = 0, V - 1 do vstore(blk, idx(r0.var, r0.off + r), idx(nil, c0 + v * W), lanes(v), acc(r, v)) end
+    for v = 0, V - 1 do
+      vstore(blk, idx(r0.var, r0.off + r), cols.idx(v), cols.lanes(v), acc(r, v, 0), cols.mask(v))
+    end
   end
   out[#out + 1] = { op = "block", body = blk }
 end
+M.rows_block = rows_block
 
 -- Blocks of V vectors across p; rows in blocks of R (the last block takes what is left).
 -- R nil: as many rows as the accumulators allow, fully unrolled.
@@ -100,13 +139,15 @@ local function rows_form(K, W, R)
     local n_main = d.n - d.n % Rb
     if looped and n_main > Rb then
       local body = {}
-      rows_block(K, body, idx("i0", 0), Rb, c0 * W, Vb, W, true)
+      rows_block(body, idx("i0", 0), Rb, fixed_cols(c0 * W, W, d.p), Vb, d.m, true)
       K.body[#K.body + 1] = { op = "loop", var = "i0", from = 0, to = n_main, step = Rb, body = body }
     else
-      for r0 = 0, n_main - 1, Rb do rows_block(K, K.body, idx(nil, r0), Rb, c0 * W, Vb, W, looped) end
+      for r0 = 0, n_main - 1, Rb do
+        rows_block(K.body, idx(nil, r0), Rb, fixed_cols(c0 * W, W, d.p), Vb, d.m, looped)
+      end
     end
     if n_main < d.n then
-      rows_block(K, K.body, idx(nil, n_main), d.n - n_main, c0 * W, Vb, W, looped)
+      rows_block(K.body, idx(nil, n_main), d.n - n_main, fixed_cols(c0 * W, W, d.p), Vb, d.m, looped)
     end
   end
 end
@@ -220,6 +261,8 @@ local function xb_form(K)
     body[#body + 1] = { op = "block", body = blk }
   end
 end
+
+M.idx, M.vref, M.name_of, M.accumulate = idx, vref, name_of, accumulate
 
 local BUILD = {
   rows = function(K, W) rows_form(K, W, nil) end,

@@ -20,9 +20,11 @@ extern "C" {
 #define BMM_RESTRICT restrict
 #endif
 
-/* Arguments of one batched product. Strides in elements; the column stride is 1 for
- * every operand a generated kernel accepts. Row strides are read only by kernels whose
- * layout takes them at run time (seq-first); batch strides always are (0 broadcasts A or B). */
+/* Arguments of one batched product. Strides in elements. Batch strides are read by every
+ * kernel (0 broadcasts A or B); row strides by kernels whose layout takes them at run time
+ * (BMM_LAYOUT_SF, BMM_LAYOUT_ANY); column strides only by BMM_LAYOUT_ANY kernels (every other
+ * kernel serves unit column strides only); n, m and p only by shape-generic kernels (a
+ * descriptor dimension of 0): a specialized kernel has its shape compiled in. */
 typedef struct bmm_f32_args {
     const float *A;          /* first element of A_0 */
     const float *B;          /* first element of B_0 */
@@ -32,6 +34,8 @@ typedef struct bmm_f32_args {
     int64_t sb_batch, sb_row;
     int64_t sc_batch, sc_row;
     float alpha, beta;
+    int64_t n, m, p;
+    int64_t sa_col, sb_col, sc_col;
 } bmm_f32_args;
 
 typedef struct bmm_f64_args {
@@ -43,6 +47,8 @@ typedef struct bmm_f64_args {
     int64_t sb_batch, sb_row;
     int64_t sc_batch, sc_row;
     double alpha, beta;
+    int64_t n, m, p;
+    int64_t sa_col, sb_col, sc_col;
 } bmm_f64_args;
 
 typedef void (*bmm_kernel_f32)(const bmm_f32_args *args);
@@ -50,12 +56,14 @@ typedef void (*bmm_kernel_f64)(const bmm_f64_args *args);
 
 /* The version of this ABI: the args structs, the descriptor and the table below. A table
  * carries the version it was generated for, and the runtime refuses a table of another. */
-#define BMM_KERNEL_ABI 2
+#define BMM_KERNEL_ABI 3
 
 /* Layout class of a kernel (all three operands alike).
  * BF: rows packed (row stride == cols), fixed at generation time.
- * SF: row stride taken at run time (seq-first: batch * cols; also serves padded rows). */
-enum { BMM_LAYOUT_BF = 1, BMM_LAYOUT_SF = 2 };
+ * SF: row stride taken at run time (seq-first: batch * cols; also serves padded rows and
+ *     batch-first), unit column stride.
+ * ANY: row and column strides taken at run time (also transposed views). */
+enum { BMM_LAYOUT_BF = 1, BMM_LAYOUT_SF = 2, BMM_LAYOUT_ANY = 3, BMM_LAYOUT_COUNT };
 
 /* Instruction sets, lowest first. A kernel runs only where the CPU has its ISA. Their names
  * (BMM_ARCH, kernel names) are cpu.c's ISA_NAME. */
@@ -81,24 +89,38 @@ enum {
     BMM_FORM_FLAT,        /* the whole small C in registers, built by lane permutes ("flat") */
     BMM_FORM_DOT,         /* p == 1: dot products along m ("dot") */
     BMM_FORM_XB,          /* lanes are consecutive batch items ("xb") */
+    /* shape-generic (n, m or p read at run time), masked tails */
+    BMM_FORM_GTILE,       /* portable C, a register tile in loops ("g<R>x<C>") */
+    BMM_FORM_GROWS,       /* `tile` rows x up to `vectors` vectors of C, A broadcast ("g<R>") */
+    BMM_FORM_GVEC,        /* n == 1: a row vector times B, `vectors` wide ("gvec") */
+    BMM_FORM_GDOT,        /* p == 1: `tile` dot products along m at once ("gdot") */
     BMM_FORM_COUNT
 };
 
 /* What a kernel needs of a call beyond its layout class (bmm_kernel_desc.needs); the runtime
  * checks it, the kernel trusts it. ADJACENT_ITEMS: batch strides are exactly m, p and p, so
- * row i of consecutive items is one contiguous run (seq-first without broadcast). ALL: every
- * bit a descriptor may carry. */
-enum { BMM_NEEDS_ADJACENT_ITEMS = 1u << 0, BMM_NEEDS_ALL = BMM_NEEDS_ADJACENT_ITEMS };
+ * row i of consecutive items is one contiguous run (seq-first without broadcast).
+ * PACKABLE_B: B is one column (p == 1) that is contiguous or at most BMM_PACK_MAX long (the
+ * kernel copies it to a buffer of that size on its stack). ALL: every bit a descriptor may
+ * carry. */
+enum {
+    BMM_NEEDS_ADJACENT_ITEMS = 1u << 0,
+    BMM_NEEDS_PACKABLE_B = 1u << 1,
+    BMM_NEEDS_ALL = BMM_NEEDS_ADJACENT_ITEMS | BMM_NEEDS_PACKABLE_B
+};
+#define BMM_PACK_MAX 2048
 
 typedef struct bmm_kernel_desc {
-    const char *name;        /* bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars> */
+    const char *name;        /* bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars>, with
+                              * n, m, p spelled as letters where run-time ("nxmx1") */
     int dtype;               /* BMM_F32 or BMM_F64 */
-    int32_t n, m, p;         /* C is n x p, A is n x m, B is m x p */
+    int32_t n, m, p;         /* C is n x p, A is n x m, B is m x p; 0: any (read at run time) */
     int layout;              /* BMM_LAYOUT_* */
     int isa;                 /* BMM_ISA_* */
     int scalars;             /* BMM_SCALARS_* */
     int form;                /* BMM_FORM_* */
     int32_t tile;            /* rows of C per register block of a looped form; 0: not looped */
+    int32_t vectors;         /* vectors (portable C: columns) of C per block row; 0: unrolled */
     int32_t lanes;           /* elements per vector register (ISA and dtype); 1: portable C */
     int prefetch;            /* 1: also prefetches the next batch item's rows of A and B */
     unsigned needs;          /* BMM_NEEDS_* */

@@ -89,11 +89,14 @@ static inline int bmm__operand_class(int64_t batch, int64_t rows, int64_t cols, 
     return 0;
 }
 
-/* An operand fits a kernel layout: unit column stride (unless one column), and for BF packed
- * rows (unless one row). Batch strides are run-time arguments of every kernel. */
+/* An operand fits a kernel layout: any strides for ANY; else unit column stride (unless one
+ * column), and for BF packed rows (unless one row). Batch strides are run-time arguments of
+ * every kernel. */
 static inline int bmm__operand_fits(int layout, int64_t rows, int64_t cols, int64_t sr,
     int64_t sc)
 {
+    if (layout == BMM_LAYOUT_ANY)
+        return 1;
     if (cols > 1 && sc != 1)
         return 0;
     if (layout == BMM_LAYOUT_BF && rows > 1 && sr != cols)
@@ -188,7 +191,7 @@ static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t
     c->key.n = n, c->key.m = m, c->key.p = p;
     for (int o = 0; o < 3; o++)
         c->key.layout[o] = bmm__operand_class(batch, rows[o], cols[o], s[o][0], s[o][1], s[o][2]);
-    for (int layout = BMM_LAYOUT_BF; layout <= BMM_LAYOUT_SF; layout++) {
+    for (int layout = BMM_LAYOUT_BF; layout < BMM_LAYOUT_COUNT; layout++) {
         int all = 1;
         for (int o = 0; o < 3; o++)
             all &= bmm__operand_fits(layout, rows[o], cols[o], s[o][1], s[o][2]);
@@ -196,6 +199,8 @@ static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t
     }
     if (sa[0] == m && sb[0] == p && sc[0] == p)
         c->meets |= BMM_NEEDS_ADJACENT_ITEMS;
+    if (p == 1 && (sb[1] == 1 || m <= BMM_PACK_MAX))
+        c->meets |= BMM_NEEDS_PACKABLE_B;
 }
 
 /* ---- applicability and the static rule ---- */
@@ -203,9 +208,21 @@ static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t
 /* The one applicability predicate: kernel k computes call c correctly, on a CPU that admits
  * ISAs up to max_isa. (A NULL function is a vector kernel compiled out: not an x86 GCC/Clang
  * build.) */
+/* A kernel's dimensions admit a shape: each is the same, or 0 (read at run time). */
+static inline int bmm__shape_admits(const bmm_kernel_desc *k, int64_t n, int64_t m, int64_t p)
+{
+    return (k->n == 0 || k->n == n) && (k->m == 0 || k->m == m) && (k->p == 0 || k->p == p);
+}
+
+/* Every dimension of k is compiled in. */
+static inline int bmm__specialized(const bmm_kernel_desc *k)
+{
+    return k->n != 0 && k->m != 0 && k->p != 0;
+}
+
 static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int max_isa)
 {
-    return k->dtype == c->key.dtype && k->n == c->key.n && k->m == c->key.m && k->p == c->key.p
+    return k->dtype == c->key.dtype && bmm__shape_admits(k, c->key.n, c->key.m, c->key.p)
         && k->isa <= max_isa && (k->dtype == BMM_F32 ? k->f32 != NULL : k->f64 != NULL)
         && bmm__scalars_fit(k->scalars, c->key.scalars) && ((c->fits >> k->layout) & 1u)
         && (k->needs & ~c->meets) == 0;
@@ -213,24 +230,28 @@ static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int 
 
 /* The static rule, distilled from bmm-tune's measurements over the default spec on Zen 5
  * (bmm-tune reports how often it picks the measured winner). Higher is better. In order:
- * 1. the kernel whose layout matches the problem exactly (compile-time row strides);
- * 2. the across-batch form for seq-first products with B and C at most 5 wide (in f64 only
+ * 1. a specialized kernel (shape compiled in) over every shape-generic one;
+ * 2. the kernel whose layout matches the problem exactly (compile-time row strides);
+ * 3. the across-batch form for seq-first products with B and C at most 5 wide (in f64 only
  *    where p divides the lanes), else portable C for products of 8 multiply-adds or fewer
  *    (vectors do not pay), else the flat form (whole C in registers) in f32 or when its rows
  *    fill a vector exactly, else the narrowest vector that holds a row of C (no idle lanes;
- *    widest if none does);
- * 3. among looped forms the taller register tile; a prefetching kernel just above its plain
- *    twin when streaming (1.3-1.8x on seq-first 13 to 64 blocks), else just below;
- * 4. the alpha/beta form that fixes the most. */
+ *    widest if none does; for the shape-generic dot form a row of A);
+ *    among shape-generic kernels, the p == 1 dot form, then the n == 1 form, over the rows form;
+ * 4. among looped forms the taller register tile (shape-generic: up to n); a prefetching kernel
+ *    just above its plain twin when streaming (1.3-1.8x on seq-first 13 to 64 blocks), else
+ *    just below;
+ * 5. the alpha/beta form that fixes the most. */
 static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *c)
 {
     const bmm_call_key *q = &c->key;
     int64_t w = k->lanes, tier, form = 8;
     int exact = q->layout[0] == k->layout && q->layout[1] == k->layout && q->layout[2] == k->layout;
+    int64_t row = k->form == BMM_FORM_GDOT ? q->m : q->p;
     if (k->isa == BMM_ISA_C99)
-        tier = q->n * q->m * q->p <= 8 ? 255 : 0;  /* k applies: n, m, p are its own, small */
+        tier = bmm__specialized(k) && q->n * q->m * q->p <= 8 ? 255 : 0;
     else
-        tier = 1 + (w >= q->p ? 128 - w : w);
+        tier = 1 + (w >= row ? 128 - w : w);
     /* across the batch: all lanes busy whatever the shape, while deinterleaving stays cheap */
     if (k->form == BMM_FORM_XB && q->m * q->p <= 25 && q->p <= 5
         && (k->dtype == BMM_F32 || w % q->p == 0))
@@ -241,12 +262,18 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
             rows = q->n;
         if (k->dtype == BMM_F32 || rows * q->p == w)
             tier = 130;  /* above every rows form */
-    } else if (k->form == BMM_FORM_ROWS_LOOP) {
-        form = k->tile / 2 < 14 ? k->tile / 2 : 14;
+    } else if (k->form == BMM_FORM_ROWS_LOOP || k->form == BMM_FORM_GROWS) {
+        int64_t h = k->form == BMM_FORM_GROWS && q->n < k->tile ? q->n : k->tile;
+        form = h / 2 < 14 ? h / 2 : 14;
+    } else if (k->form == BMM_FORM_GDOT) {
+        tier += 160;  /* p == 1: over every rows form (one lane of each vector busy) */
+    } else if (k->form == BMM_FORM_GVEC) {
+        tier += 150;  /* n == 1: over the rows forms; below the dot form when p == 1 too */
     }
     if (k->prefetch)
         form += q->streaming ? 1 : -1;  /* seq-first rows far apart: prefetch pays when streaming */
-    return ((int64_t)exact << 24) | (tier << 12) | (form << 4) | bmm__scalar_form_rank(k->scalars);
+    return ((int64_t)bmm__specialized(k) << 25) | ((int64_t)exact << 24) | (tier << 12)
+        | (form << 4) | bmm__scalar_form_rank(k->scalars);
 }
 
 /* The best of count kernels for call c by the static rule, if it beats *best_score (start at

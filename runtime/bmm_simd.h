@@ -21,6 +21,12 @@
 #define BMM_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define BMM_X86_FN(f) f
 
+/* Lane masks of AVX2 kernels whose tail length is known at run time only (shape-generic): the
+ * 8 (4) entries from [w - count] on enable the first count lanes. */
+static const int32_t bmm__lane_masks32[16] __attribute__((unused)) = {
+    -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+static const int64_t bmm__lane_masks64[8] __attribute__((unused)) = { -1, -1, -1, -1, 0, 0, 0, 0 };
+
 /* Horizontal sums (AVX-512 has _mm512_reduce_add_*); unused in files without AVX2 kernels. */
 static inline BMM_TARGET_AVX2 __attribute__((unused)) float bmm__hsum_avx2_f32(__m256 v)
 {

@@ -62,11 +62,11 @@ size_t bmm__kernel_count(void)
 static const char *descriptor_error(const bmm_kernel_desc *k)
 {
     int fn_ok = k->dtype == BMM_F32 ? !k->f64 : k->dtype == BMM_F64 ? !k->f32 : 0;
-    if (!k->name || !fn_ok || k->n < 1 || k->m < 1 || k->p < 1
-        || (k->layout != BMM_LAYOUT_BF && k->layout != BMM_LAYOUT_SF)
+    if (!k->name || !fn_ok || k->n < 0 || k->m < 0 || k->p < 0
+        || k->layout < BMM_LAYOUT_BF || k->layout >= BMM_LAYOUT_COUNT
         || k->isa < BMM_ISA_C99 || k->isa >= BMM_ISA_COUNT
         || k->scalars < 0 || k->scalars >= BMM_SCALARS_COUNT
-        || k->form < BMM_FORM_UNROLL || k->form >= BMM_FORM_COUNT || k->tile < 0 || k->lanes < 1
+        || k->form < BMM_FORM_UNROLL || k->form >= BMM_FORM_COUNT || k->tile < 0 || k->vectors < 0 || k->lanes < 1
         || (k->needs & ~(unsigned)BMM_NEEDS_ALL))
         return "a kernel descriptor is malformed";
     if (k->isa == BMM_ISA_C99 && (k->dtype == BMM_F32 ? !k->f32 : !k->f64))
@@ -192,12 +192,12 @@ void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, do
     } else if (pr->dtype == BMM_F32) {
         bmm_f32_args g = { (const float *)A, (const float *)B, (float *)C, pr->batch,
             pr->sa.batch, pr->sa.row, pr->sb.batch, pr->sb.row, pr->sc.batch, pr->sc.row,
-            (float)alpha, (float)beta };
+            (float)alpha, (float)beta, pr->n, pr->m, pr->p, pr->sa.col, pr->sb.col, pr->sc.col };
         k->f32(&g);
     } else {
         bmm_f64_args g = { (const double *)A, (const double *)B, (double *)C, pr->batch,
             pr->sa.batch, pr->sa.row, pr->sb.batch, pr->sb.row, pr->sc.batch, pr->sc.row,
-            alpha, beta };
+            alpha, beta, pr->n, pr->m, pr->p, pr->sa.col, pr->sb.col, pr->sc.col };
         k->f64(&g);
     }
 }

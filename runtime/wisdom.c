@@ -172,7 +172,7 @@ static int parse_entry(const char *line, bmm_call_key *k, const bmm_kernel_desc 
     *kd = NULL;
     if (ok && strcmp(name, "generic") != 0) {
         *kd = bmm__kernel_by_name(name);
-        ok = *kd && (*kd)->dtype == k->dtype && (*kd)->n == n && (*kd)->m == m && (*kd)->p == p;
+        ok = *kd && (*kd)->dtype == k->dtype && bmm__shape_admits(*kd, n, m, p);
     }
     return ok;
 }

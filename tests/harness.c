@@ -1,9 +1,12 @@
 /* harness.c: shared test helpers (see harness.h). */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -53,6 +56,45 @@ static void set(int dt, void *p, int64_t i, double v)
         ((double *)p)[i] = v;
 }
 
+/* bytes that end where a page ends, the next page inaccessible: reading one byte past them
+ * faults. */
+static void *guarded_alloc(size_t bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), body = (bytes + page - 1) / page * page;
+    char *base = mmap(NULL, body + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(base != MAP_FAILED);
+    assert_int_equal(mprotect(base + body, page, PROT_NONE), 0);
+    return base + body - bytes;
+}
+
+static void guarded_free(void *p, size_t bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), body = (bytes + page - 1) / page * page;
+    munmap((char *)p + bytes - body, body + page);
+}
+
+static size_t buffer_bytes(const th_case *tc, int o)
+{
+    int64_t e = tc->ext[o < 3 ? o : 2];
+    return (size_t)(e > 0 ? e : 1) * bmm__dtype_size(tc->pr.dtype);
+}
+
+void th_case_init_guarded(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
+    int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta,
+    unsigned seed, int c_nan)
+{
+    th_case_init(tc, dt, batch, n, m, p, sa, sb, sc, alpha, beta, seed, c_nan);
+    void **buf[4] = { &tc->A, &tc->B, &tc->C, &tc->C0 };
+    for (int o = 0; o < 4; o++) {
+        size_t bytes = buffer_bytes(tc, o);
+        void *g = guarded_alloc(bytes);
+        memcpy(g, *buf[o], bytes);
+        free(*buf[o]);
+        *buf[o] = g;
+    }
+    tc->guarded = 1;
+}
+
 void th_case_init(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int64_t p,
     bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta, unsigned seed,
     int c_nan)
@@ -84,10 +126,13 @@ void th_case_init(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m
 
 void th_case_free(th_case *tc)
 {
-    free(tc->A);
-    free(tc->B);
-    free(tc->C);
-    free(tc->C0);
+    void *buf[4] = { tc->A, tc->B, tc->C, tc->C0 };
+    for (int o = 0; o < 4; o++) {
+        if (tc->guarded)
+            guarded_free(buf[o], buffer_bytes(tc, o));
+        else
+            free(buf[o]);
+    }
 }
 
 void th_case_reset(th_case *tc)

@@ -18,6 +18,7 @@ typedef struct {
     double alpha, beta;
     void *A, *B, *C, *C0;
     int64_t ext[3];
+    int guarded;             /* buffers from th_case_init_guarded */
 } th_case;
 
 enum { TH_BF, TH_SF, TH_SF_PADDED, TH_BF_TRANSPOSED, TH_RANDOM };
@@ -29,6 +30,11 @@ bmm_stride th_stride(int layout, int64_t rows, int64_t cols, int64_t batch, unsi
 void th_case_init(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int64_t p,
     bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta, unsigned seed,
     int c_nan);
+/* The same, each buffer ending at a page end followed by an inaccessible page: a kernel that
+ * reads or writes past an operand's last element faults. */
+void th_case_init_guarded(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
+    int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta,
+    unsigned seed, int c_nan);
 void th_case_free(th_case *tc);
 /* Puts C back to C0 (to run another contender on the same inputs). */
 void th_case_reset(th_case *tc);

@@ -1,10 +1,14 @@
 /* test_kernels.c: every generated kernel against the generic path. One cmocka test per
  * table entry; `test_kernels NAME` runs one (CTest lists one test per kernel; exit 77, a
  * skip, when the CPU or BMM_ARCH does not admit the kernel's ISA).
- * Each kernel runs on batch 1 and an odd batch, alpha/beta values its form serves, its own
- * layout (seq-first also with padded rows), A or B broadcast over the batch (where its form
- * does not need adjacent batch items; there it must not apply), and, for beta == 0, a C full
- * of NaN that must not leak into the result. */
+ * A specialized kernel runs on batch 1 and an odd batch, alpha/beta values its form serves,
+ * its own layout (seq-first also with padded rows), A or B broadcast over the batch (where its
+ * form does not need adjacent batch items; there it must not apply), and, for beta == 0, a C
+ * full of NaN that must not leak into the result.
+ * A shape-generic kernel runs every shape of its free sizes in 1..17 (batch-first, operands
+ * ending at a guard page, so a tail that reads or writes past an operand faults), long inner
+ * sizes, and every layout class on a set of shapes: seq-first, padded rows, A or B broadcast,
+ * and for portable C any strides (transposed, column-major, padded). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,19 +54,114 @@ static void run_one(const bmm_kernel_desc *k, int64_t batch, int layout, int bro
     th_case_free(&tc);
 }
 
+/* The alpha/beta pairs a kernel's form serves: the values it has not fixed take each of these. */
+static int scalar_pairs(const bmm_kernel_desc *k, double out[4][2])
+{
+    static const double alphas[] = { 0.5, 1.0, -1.5, 0.0 }, betas[] = { -1.25, 1.0, 0.75, 2.0 };
+    const bmm_scalar_form *f = &bmm__scalar_forms[k->scalars];
+    int count = f->fixes_alpha && f->fixes_beta ? 1 : 4;
+    for (int s = 0; s < count; s++) {
+        out[s][0] = f->fixes_alpha ? f->alpha : alphas[s];
+        out[s][1] = f->fixes_beta ? f->beta : betas[s];
+        assert_true(bmm__scalar_form_serves(k->scalars, out[s][0], out[s][1]));
+    }
+    return count;
+}
+
+/* One shape-generic case: the kernel must apply (unless the layout is one its class does not
+ * serve) and agree with the generic path. */
+static void run_any(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t m, int64_t p,
+    int layout, int broadcast, const double ab[2], unsigned seed, int guarded)
+{
+    char what[256];
+    unsigned s = seed;
+    bmm_stride sa = th_stride(layout, n, m, batch, &s);
+    bmm_stride sb = th_stride(layout, m, p, batch, &s);
+    bmm_stride sc = th_stride(layout, n, p, batch, &s);
+    if (broadcast == 1)
+        sa.batch = 0;
+    if (broadcast == 2)
+        sb.batch = 0;
+    th_case tc;
+    (guarded ? th_case_init_guarded : th_case_init)(&tc, (bmm_dtype)k->dtype, batch, n, m, p,
+        sa, sb, sc, ab[0], ab[1], seed, ab[1] == 0);
+    snprintf(what, sizeof what, "%s (layout %d, broadcast %d)", k->name, layout, broadcast);
+    bmm_call call;
+    bmm__call_of(&tc.pr, &call);
+    int unit_cols = (m == 1 || sa.col == 1) && (p == 1 || (sb.col == 1 && sc.col == 1));
+    int should = k->layout == BMM_LAYOUT_ANY || unit_cols;
+    if (bmm__kernel_applies(k, &call) != should) {
+        print_error("%s on %lldx%lldx%lld: %s\n", what, (long long)n, (long long)m, (long long)p,
+            should ? "does not apply" : "applies to strides it cannot serve");
+        fail();
+    }
+    if (should) {
+        bmm__run(NULL, &tc.pr, ab[0], ab[1], tc.A, tc.B, tc.C);
+        void *want = th_copy_c(&tc);
+        th_case_reset(&tc);
+        bmm__run(k, &tc.pr, ab[0], ab[1], tc.A, tc.B, tc.C);
+        th_check(&tc, want, 4.0, what);
+        free(want);
+    }
+    th_case_free(&tc);
+}
+
+/* A size of a shape-generic kernel: its own where fixed, else v. */
+static int64_t size_or(int32_t fixed, int64_t v)
+{
+    return fixed ? fixed : v;
+}
+
+static void test_anyshape_kernel(const bmm_kernel_desc *k)
+{
+    double ab[4][2];
+    int nscal = scalar_pairs(k, ab);
+    unsigned seed = 1;
+    /* every shape of the free sizes in 1..17, batch-first, at guard pages */
+    for (int64_t n = 1; n <= (k->n ? 1 : 17); n++)
+        for (int64_t m = 1; m <= (k->m ? 1 : 17); m++)
+            for (int64_t p = 1; p <= (k->p ? 1 : 17); p++)
+                run_any(k, 2, size_or(k->n, n), size_or(k->m, m), size_or(k->p, p), TH_BF, 0,
+                    ab[seed % (unsigned)nscal], seed, 1), seed++;
+    /* long inner sizes (the dot form's stack buffer and past it with contiguous B), wide C */
+    static const int64_t longs[][3] = { { 5, 1000, 19 }, { 3, 1000, 1 }, { 1, 1000, 37 },
+        { 9, BMM_PACK_MAX + 3, 1 }, { 2, 7, 300 }, { 1, 1, 1 } };
+    for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++)
+        for (int s = 0; s < nscal; s++)
+            run_any(k, 3, size_or(k->n, longs[i][0]), size_or(k->m, longs[i][1]),
+                size_or(k->p, longs[i][2]), TH_BF, 0, ab[s], seed++, 1);
+    /* every layout class, every alpha/beta pair, on shapes around the vector widths */
+    static const int64_t sizes[] = { 1, 3, 8, 16, 17, 33 };
+    static const int layouts[] = { TH_SF, TH_SF_PADDED, TH_BF_TRANSPOSED, TH_RANDOM };
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 6; b++) {
+            int64_t n = size_or(k->n, sizes[a]), m = size_or(k->m, sizes[(a + b) % 6]);
+            int64_t p = size_or(k->p, sizes[b]);
+            for (int l = 0; l < 4; l++)
+                run_any(k, 5, n, m, p, layouts[l], 0, ab[(a + b + l) % nscal], seed++, 0);
+            for (int s = 0; s < nscal; s++)
+                run_any(k, 4, n, m, p, TH_BF, 1 + (a + b + s) % 2, ab[s], seed++, 0);
+        }
+    /* seq-first B of one column past the stack buffer: only a kernel that needs no packing */
+    bmm_call call;
+    th_case tc;
+    int64_t n = size_or(k->n, 2), m = BMM_PACK_MAX + 1, p = size_or(k->p, 1);
+    th_case_init(&tc, (bmm_dtype)k->dtype, 3, n, m, p, bmm_stride_seq_first(n, m, 3),
+        bmm_stride_seq_first(m, p, 3), bmm_stride_seq_first(n, p, 3), ab[0][0], ab[0][1], seed, 0);
+    bmm__call_of(&tc.pr, &call);
+    assert_int_equal(bmm__kernel_applies(k, &call), !(k->needs & BMM_NEEDS_PACKABLE_B));
+    th_case_free(&tc);
+}
+
 static void test_kernel(void **state)
 {
     const bmm_kernel_desc *k = *state;
-    /* the values the kernel's alpha/beta form has not fixed take each of these */
-    static const double alphas[] = { 0.5, 1.0, -1.5, 0.0 }, betas[] = { -1.25, 1.0, 0.75, 2.0 };
-    const bmm_scalar_form *f = &bmm__scalar_forms[k->scalars];
-    double scal[4][2];
-    int nscal = f->fixes_alpha && f->fixes_beta ? 1 : 4;
-    for (int s = 0; s < nscal; s++) {
-        scal[s][0] = f->fixes_alpha ? f->alpha : alphas[s];
-        scal[s][1] = f->fixes_beta ? f->beta : betas[s];
-        assert_true(bmm__scalar_form_serves(k->scalars, scal[s][0], scal[s][1]));
+    if (!bmm__specialized(k)) {
+        test_anyshape_kernel(k);
+        return;
     }
+    double scal[4][2];
+    int nscal = scalar_pairs(k, scal);
     int layouts[2] = { k->layout == BMM_LAYOUT_BF ? TH_BF : TH_SF,
                        k->layout == BMM_LAYOUT_BF ? TH_BF : TH_SF_PADDED };
     static const int64_t batches[] = { 1, 37 };

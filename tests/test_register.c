@@ -24,9 +24,9 @@ static void k_1x2x3(const bmm_f32_args *g)
 
 static const bmm_kernel_desc kernels[] = {
     { "test_f32_1x2x3_bf_c99_ab", BMM_F32, 1, 2, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB,
-        BMM_FORM_UNROLL, 0, 1, 0, 0, k_1x2x3, NULL },
+        BMM_FORM_UNROLL, 0, 0, 1, 0, 0, k_1x2x3, NULL },
     { "test_f32_1x2x3_bf_c99_b0", BMM_F32, 1, 2, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0,
-        BMM_FORM_UNROLL, 0, 1, 0, 0, k_1x2x3, NULL },
+        BMM_FORM_UNROLL, 0, 0, 1, 0, 0, k_1x2x3, NULL },
 };
 static const bmm_kernel_part parts[] = { { 2, kernels } };
 static const bmm_kernel_table extra = { BMM_KERNEL_ABI, "extra", "0.1.0", "0123456789abcdef", 1,

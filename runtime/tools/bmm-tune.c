@@ -78,6 +78,7 @@ typedef struct {
     double gflops, vs_generic, vs_c99;  /* vs_c99: NAN when no portable kernel applies */
     int estimate_same;       /* the static rule picked the same kernel (-1: not measured) */
     int estimate_close;      /* ... or one within 10% of its speed */
+    int specialized;         /* a specialized kernel (shape compiled in) applies */
 } result;
 
 static double gflops_of(const tcase *c, int64_t batch, double seconds)
@@ -194,6 +195,10 @@ static int run_case(const tcase *c, int64_t batch_opt, int verbose, result *r)
     }
     if (!ch.log.n)
         ch.log = time_figures(&pr, &call, ch.kernel, A, B, C);
+    r->specialized = 0;
+    bmm__kernel_iter it = { 0, 0, 0 };
+    for (const bmm_kernel_desc *k; (k = bmm__kernel_next(&it));)
+        r->specialized |= bmm__specialized(k) && bmm__kernel_applies(k, &call);
     const bmm_kernel_desc *est = bmm__estimate(&call);
     if (verbose)
         print_candidates(c, batch, &ch.log, ch.kernel, est);
@@ -271,7 +276,7 @@ static int wanted(const options *o, const tcase *c)
         && (!o->want_layout || c->layout == o->want_layout);
 }
 
-/* The shapes given, else every shape, dtype and layout of the kernel tables. */
+/* The shapes given, else every shape, dtype and layout the kernel tables specialize for. */
 static int build_cases(const options *o, tcase *cases)
 {
     int ncases = 0;
@@ -285,7 +290,7 @@ static int build_cases(const options *o, tcase *cases)
     bmm__kernel_iter it = { 0, 0, 0 };
     for (const bmm_kernel_desc *k; !o->nshapes && (k = bmm__kernel_next(&it));) {
         tcase c = { k->dtype, k->layout, k->n, k->m, k->p };
-        if (wanted(o, &c) && !has_case(cases, ncases, &c) && ncases < MAX_CASES)
+        if (bmm__specialized(k) && wanted(o, &c) && !has_case(cases, ncases, &c) && ncases < MAX_CASES)
             cases[ncases++] = c;
     }
     return ncases;
@@ -354,6 +359,7 @@ int main(int argc, char **argv)
     printf("%-12s %-5s %-6s %-44s %8s %8s %8s  %s\n", "shape", "dtype", "layout", "kernel",
         "GFLOP/s", "vs gen", "vs c99", "from");
     totals t = { 0 };
+    char unspecialized[1024] = "";  /* shapes that ran shape-generic kernels, comma-separated */
     for (int i = 0; i < ncases; i++) {
         const tcase *c = &cases[i];
         char shape[48];
@@ -365,10 +371,18 @@ int main(int argc, char **argv)
             t.failed++;
         else
             add_row(&t, c, shape, &r);
+        size_t used = strlen(unspecialized);
+        if (!r.specialized && !strstr(unspecialized, shape) && used + strlen(shape) + 2 < sizeof unspecialized)
+            snprintf(unspecialized + used, sizeof unspecialized - used, "%s%s", used ? "," : "", shape);
     }
     progress(ncases, ncases, "done");
     fprintf(stderr, "\n");
     print_totals(&t);
+    if (*unspecialized)
+        printf("no specialized kernels for %s: shape-generic ones ran. To generate specialized "
+               "kernels: bmmgen.lua --shapes %s --name NAME --out DIR and build DIR/files.cmake "
+               "into the program (or, in CMake, bmm_generate_kernels(TARGET SHAPES ... DTYPES f32 "
+               "f64 LAYOUTS bf sf)), then run bmm-tune again\n", unspecialized, unspecialized);
     bmm_status st = bmm_wisdom_export_file(o.wisdom);
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s\n", bmm_last_error());

@@ -106,10 +106,19 @@ test("command-line options override the spec and are checked", function()
   check(not bad); check(errs[1]:find("<command line>:0: error: --shapes: shape must be a triple", 1, true), errs[1])
 end)
 
+test("anyshape: a boolean; false leaves the shape-generic kernels out; a bad value is named", function()
+  local r = run_spec(GOOD:gsub("}\n$", '  anyshape = false,\n}\n'), "variants")
+  for _, d in ipairs(r.value) do check(not d.anyshape, d.name) end
+  local bad, errs = run_spec(GOOD:gsub("}\n$", '  anyshape = "yes",\n}\n'), "spec")
+  check(not bad); check(errs[1]:find(":4: error: anyshape: must be true or false", 1, true), errs[1])
+end)
+
 test("problems and variants are sorted and named in the fixed order", function()
   local r = run_spec(GOOD:gsub("}\n$", '  isas = { "c99" },\n}\n'), "variants")
   local v = r.value
-  eq(#v, 2 * 2 * #require("options").defaults.scalars)  -- shapes x layouts x alpha/beta forms
+  -- shapes x layouts x alpha/beta forms, then the shape-generic kernels (two forms)
+  eq(#v, (2 * 2 + 2) * #require("options").defaults.scalars)
+  eq(v[17].name, "bmm_f32_nxmxp_any_c99_g4x4_a1b0"); eq(v[24].name, "bmm_f32_nxmx1_any_c99_g8x1_ab")
   eq(v[1].name, "bmm_f32_2x3x4_bf_c99_a1b0"); eq(v[2].name, "bmm_f32_2x3x4_bf_c99_a1b1")
   eq(v[5].name, "bmm_f32_2x3x4_sf_c99_a1b0"); eq(v[16].name, "bmm_f32_5x5x5_sf_c99_ab")
 end)
@@ -153,10 +162,17 @@ test("a prefetching twin is its form plus prefetches of the next item's A and B 
   check(plain_fn and not plain_fn:find("_mm_prefetch", 1, true), "the plain form does not prefetch")
 end)
 
+-- Marks element flat of C stored by kernel name; fails if it was stored before.
+local function mark_stored(seen, name, flat)
+  check(not seen[flat], ("%s: element %d stored twice"):format(name, flat))
+  seen[flat] = true
+end
+
 test("vector IR stores every element of C exactly once, every form", function()
   local vector = require("vector")
   local r = run_spec('return { shapes = { "4x4x4", "5x7x3", "13x13x13", "1x10x37", "10x33x1", "41x9x50" },\n'
-    .. '  dtypes = { "f64" }, isas = { "avx2", "avx512" }, scalars = { "ab" }, unroll_budget = 512 }\n', "variants")
+    .. '  dtypes = { "f64" }, isas = { "avx2", "avx512" }, scalars = { "ab" }, unroll_budget = 512,\n'
+    .. '  anyshape = false }\n', "variants")
   local kinds = {}
   for _, d in ipairs(r.value) do
     kinds[d.kind] = true
@@ -172,9 +188,8 @@ test("vector IR stores every element of C exactly once, every form", function()
         elseif s.op == "store" or s.op == "sstore" or s.op == "xstore" then
           local row = s.row.off + (s.row.var and env[s.row.var] or 0)
           for l = 0, (s.lanes or s.cols or 1) - 1 do
-            local flat = row * d.p + (s.col and s.col.off or 0) + l   -- bf view: lanes may run across rows
-            check(not seen[flat], ("%s: element %d stored twice"):format(d.name, flat))
-            seen[flat] = true; count = count + 1
+            -- bf view: lanes may run across rows
+            mark_stored(seen, d.name, row * d.p + (s.col and s.col.off or 0) + l); count = count + 1
           end
         end
       end
@@ -185,16 +200,72 @@ test("vector IR stores every element of C exactly once, every form", function()
   for _, kind in ipairs({ "rows", "rl", "flat", "dot", "xb" }) do check(kinds[kind], kind .. " not covered") end
 end)
 
+test("shape-generic IR stores every element of C once, lanes in range, for every shape", function()
+  local anyshape = require("anyshape")
+  local isa = require("isa")
+  local r = run_spec('return { shapes = { "2x2x2" }, scalars = { "ab" } }\n', "variants")
+  local kinds = {}
+  -- run-time bounds and conditions are C expressions that are also Lua: evaluate them
+  local function eval(x, env)
+    if type(x) == "number" then return x end
+    return assert(compat.load("return " .. x, "=expr", env))()
+  end
+  for _, d in ipairs(r.value) do
+    if d.anyshape then
+      kinds[d.kind] = true
+      local K = anyshape.build(d)
+      local W = d.isa == "c99" and 1 or isa[d.isa].width[d.dtype]
+      for _, shape in ipairs({ { 1, 1, 1 }, { 3, 5, 7 }, { 9, 17, 33 }, { 13, 2, 31 }, { 31, 40, 65 }, { 8, 16, 64 } }) do
+        local env = { n = d.n ~= 0 and d.n or shape[1], m = shape[2], p = d.p ~= 0 and d.p or shape[3] }
+        local seen, count = {}, 0
+        local function walk(body, e)
+          for _, s in ipairs(body) do
+            if s.op == "decl" then e[s.name] = s.start
+            elseif s.op == "vmask" then
+              local c = eval(s.count, e)
+              check(c >= 1 and c <= W, ("%s: mask of %d lanes"):format(d.name, c)); e[s.name] = c
+            elseif s.op == "loop" and s.once then
+              if e[s.var] + s.step <= eval(s.to, e) then walk(s.body, e); e[s.var] = e[s.var] + s.step end
+            elseif s.op == "loop" and s.from == nil then
+              while e[s.var] + s.step <= eval(s.to, e) do walk(s.body, e); e[s.var] = e[s.var] + s.step end
+            elseif s.op == "loop" then
+              for v = s.from, eval(s.to, e) - 1, s.step do e[s.var] = v; walk(s.body, e) end
+            elseif s.op == "cases" then
+              for _, arm in ipairs(s.arms) do
+                if not arm.cond or eval(arm.cond, e) then walk(arm.body, e); break end
+              end
+            elseif s.op == "block" then walk(s.body, e)
+            elseif s.op == "store" or s.op == "sstore" then
+              local row = s.row.off + (s.row.var and e[s.row.var] or 0)
+              local col = s.col.off + (s.col.var and e[s.col.var] or 0)
+              local lanes = s.mask and e[s.mask] or s.lanes or 1   -- scalar stores: one
+              for l = 0, lanes - 1 do
+                check(row < env.n and col + l < env.p, ("%s: store outside C at (%d, %d)"):format(d.name, row, col + l))
+                mark_stored(seen, d.name, row * env.p + col + l); count = count + 1
+              end
+            end
+          end
+        end
+        local e = {}
+        for k, v in pairs(env) do e[k] = v end
+        walk(K.body, e)
+        eq(count, env.n * env.p)
+      end
+    end
+  end
+  for _, kind in ipairs({ "gtile", "grows", "gvec", "gdot" }) do check(kinds[kind], kind .. " not covered") end
+end)
+
 test("descriptors are typed: form enum, tile, lanes, prefetch and needs, no names to parse", function()
   local r = run_spec('return { shapes = { "4x4x4", "40x40x40" }, dtypes = { "f32" }, layouts = { "sf" } }\n', "files")
   local table_c = r.value["kernels/bmm_f32_4x4x4.c"] .. r.value["kernels/bmm_f32_40x40x40.c"]
   local function desc(name) return table_c:match('\n    { "' .. name .. '", ([^\n]*) },') end
   eq(desc("bmm_f32_4x4x4_sf_avx512_xb_b0"), "BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "
-    .. "BMM_FORM_XB, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_b0), NULL")
+    .. "BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_b0), NULL")
   eq(desc("bmm_f32_40x40x40_sf_avx2_rl6_pf_ab"), "BMM_F32, 40, 40, 40, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "
-    .. "BMM_FORM_ROWS_LOOP, 6, 8, 1, 0, BMM_X86_FN(bmm_f32_40x40x40_sf_avx2_rl6_pf_ab), NULL")
+    .. "BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_40x40x40_sf_avx2_rl6_pf_ab), NULL")
   eq(desc("bmm_f32_40x40x40_sf_c99_t4x8_a1b0"), "BMM_F32, 40, 40, 40, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "
-    .. "BMM_FORM_TILE, 4, 1, 0, 0, bmm_f32_40x40x40_sf_c99_t4x8_a1b0, NULL")
+    .. "BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_40x40x40_sf_c99_t4x8_a1b0, NULL")
   -- the table carries the kernel ABI bmm_kernel.h declares, as a literal
   local abi = slurp(root .. "/runtime/bmm_kernel.h"):match("#define BMM_KERNEL_ABI (%d+)")
   check(r.value["bmm_table_default.c"]:find("\n    " .. abi .. ", \"default\", ", 1, true), "table abi")
@@ -288,9 +359,13 @@ test("generated files carry the banner and the cost comment", function()
     local text = r.value[path]
     check(text:find("DO NOT EDIT", 1, true), path .. " has no banner")
     check(text:find("Command: test", 1, true), path .. " does not name the command")
-    if path:find("^kernels/") then check(text:find("Cost per matrix:", 1, true), path) end
+    if path:find("^kernels/.*anyshape") then
+      check(text:find("where a letter is a size read", 1, true), path)
+    elseif path:find("^kernels/") then
+      check(text:find("Cost per matrix:", 1, true), path)
+    end
   end
-  eq(n, 2 + 4)  -- two kernel files, table .c and .h, files.cmake, README.md
+  eq(n, 3 + 4)  -- two kernel files and the shape-generic one, table .c and .h, files.cmake, README.md
 end)
 
 

@@ -1,0 +1,165 @@
+-- anyshape.lua: kernel descriptor -> IR of a shape-generic kernel, whose n, m and p (those
+-- the descriptor leaves 0) are read at run time while the register block and the vector width
+-- are fixed. The blocks are vector.lua's and ir.lua's; around them, loops with run-time bounds
+-- and tails:
+--   rows (grows): blocks of R rows (then one block of each power of two below R, which sum to
+--     any remainder) x V vectors along p; the last 1..V vectors of a row block masked at run
+--     time (vmask), so no load or store passes an operand's last element;
+--   gvec (n = 1): the same with one row, twice as wide;
+--   gdot (p = 1): R rows x one vector along m per step, the tail masked, horizontal sums; B's
+--     column copied to a stack buffer first unless contiguous (BMM_NEEDS_PACKABLE_B);
+--   gtile (portable C, any strides): an R x C scalar tile, then single rows and columns.
+-- Bounds are C expressions over the run-time sizes; both emitters write them as given.
+local util = require("util")
+local ir = require("ir")
+local vector = require("vector")
+local isa = require("isa")
+
+local M = {}
+
+local idx, vref, name_of = vector.idx, vector.vref, vector.name_of
+
+-- The sizes as the IR uses them: a number where fixed, else the run-time variable's name.
+local function dims(d)
+  local function of(k) return d[k] ~= 0 and d[k] or k end
+  return { n = of("n"), m = of("m"), p = of("p") }
+end
+
+-- Heights of the row blocks after the whole blocks of R: the powers of two below R, largest
+-- first. Each runs at most once; together they cover any remainder (< R) of n.
+local function tail_heights(R)
+  local hs, h = {}, 1
+  while h * 2 < R do h = h * 2 end
+  while R > 1 and h >= 1 do hs[#hs + 1] = h; h = math.floor(h / 2) end
+  return hs
+end
+
+-- Row blocks over i0 of n rows: block(h, r0) returns the statements of h rows at index r0.
+local function row_blocks(body, n, R, block)
+  if n == 1 then
+    for _, s in ipairs(block(1, idx(nil, 0))) do body[#body + 1] = s end
+    return
+  end
+  local r0 = idx("i0", 0)
+  body[#body + 1] = { op = "decl", name = "i0", start = 0 }
+  body[#body + 1] = { op = "loop", var = "i0", to = n, step = R, body = block(R, r0) }
+  for _, h in ipairs(tail_heights(R)) do
+    body[#body + 1] = { op = "loop", var = "i0", once = true, to = n, step = h, body = block(h, r0) }
+  end
+end
+
+-- Independent accumulator chains a block needs to keep the FMA units busy (latency 4 x 2
+-- units); a block with fewer takes turns along k with this many sets (at most 4).
+local CHAINS = 8
+local function splits(chains) return math.min(4, math.ceil(CHAINS / chains)) end
+
+-- h rows at r0 x all of p, in vectors: whole blocks of V vectors, then a block of 1..V vectors
+-- whose last one is masked to what is left of p.
+local function vector_rows(h, r0, V, W, m, p)
+  local out = { { op = "decl", name = "j0", start = 0 } }
+  local function cols(last_masked)
+    return {
+      idx = function(v) return idx("j0", v * W) end,
+      lanes = function() return W end,
+      mask = function(v) return v == last_masked and "mt" or nil end,
+    }
+  end
+  local whole = {}
+  vector.rows_block(whole, r0, h, cols(-1), V, m, true, splits(h * V))
+  out[#out + 1] = { op = "loop", var = "j0", to = p, step = V * W, body = whole }
+  local arms = {}
+  for v = V, 1, -1 do
+    local before = (v - 1) * W   -- lanes of the whole vectors before the masked one
+    local body = { { op = "vmask", name = "mt",
+      count = before > 0 and ("p - j0 - " .. util.cint(before)) or "p - j0" } }
+    vector.rows_block(body, r0, h, cols(v - 1), v, m, true, splits(h * v))
+    arms[#arms + 1] = { cond = "j0 + " .. util.cint(before) .. " < p", body = body }
+  end
+  out[#out + 1] = { op = "cases", arms = arms }
+  return out
+end
+
+-- h rows at r0 of A times B's column: one accumulator per row (per set: see splits), W
+-- elements of m per step, the tail masked.
+local function dot_rows(h, r0, W, m)
+  local blk, S = {}, splits(h)
+  local function acc(r, s) return s > 0 and name_of("acc", r, s) or name_of("acc", r) end
+  for s = 0, S - 1 do
+    for r = 0, h - 1 do blk[#blk + 1] = { op = "vdef", name = acc(r, s), value = { op = "vzero" } } end
+  end
+  local function step(out, s, mask)
+    local b = "b" .. util.cint(s)
+    out[#out + 1] = { op = "vdef", name = b, value = { op = "vload", operand = "Bcol",
+      row = idx(nil, 0), col = idx("k", s * W), lanes = W, mask = mask } }
+    for r = 0, h - 1 do
+      local a = { op = "vload", operand = "A", row = idx(r0.var, r0.off + r), col = idx("k", s * W),
+        lanes = W, mask = mask }
+      vector.accumulate(out, acc(r, s), a, vref(b), false)
+    end
+    return out
+  end
+  blk[#blk + 1] = { op = "decl", name = "k", start = 0 }
+  if S > 1 then
+    local body = {}
+    for s = 0, S - 1 do step(body, s, nil) end
+    blk[#blk + 1] = { op = "loop", var = "k", to = m, step = S * W, body = body }
+  end
+  blk[#blk + 1] = { op = "loop", var = "k", to = m, step = W, body = step({}, 0, nil) }
+  local tail = { { op = "vmask", name = "mt", count = "m - k" } }
+  step(tail, 0, "mt")
+  blk[#blk + 1] = { op = "cases", arms = { { cond = "k < m", body = tail } } }
+  for s = 1, S - 1 do
+    for r = 0, h - 1 do
+      blk[#blk + 1] = { op = "vset", name = acc(r, 0),
+        value = { op = "vadd", a = vref(acc(r, 0)), b = vref(acc(r, s)) } }
+    end
+  end
+  for r = 0, h - 1 do
+    local row, col = idx(r0.var, r0.off + r), idx(nil, 0)
+    blk[#blk + 1] = { op = "sstore", row = row, col = col, value = ir.epilogue(
+      { op = "hsum", a = vref(acc(r, 0)) }, { op = "load", operand = "C", row = row, col = col }) }
+  end
+  return { { op = "block", body = blk } }
+end
+
+-- h rows at r0 x all of p in scalars: tiles of C columns, then single columns.
+local function scalar_rows(h, r0, C, m, p)
+  local out = { { op = "decl", name = "j0", start = 0 } }
+  local widths = C > 1 and { C, 1 } or { 1 }
+  for _, w in ipairs(widths) do
+    local t = {}
+    ir.tile(t, m, h, w, r0.var, "j0", true)
+    out[#out + 1] = { op = "loop", var = "j0", to = p, step = w, body = { { op = "block", body = t } } }
+  end
+  return out
+end
+
+local BUILD = {
+  grows = function(d, D)
+    local W = isa[d.isa].width[d.dtype]
+    return function(h, r0) return vector_rows(h, r0, d.vectors, W, D.m, D.p) end, d.tile
+  end,
+  gvec = function(d, D)
+    local W = isa[d.isa].width[d.dtype]
+    return function(h, r0) return vector_rows(h, r0, d.vectors, W, D.m, D.p) end, 1
+  end,
+  gdot = function(d, D)
+    local W = isa[d.isa].width[d.dtype]
+    return function(h, r0) return dot_rows(h, r0, W, D.m) end, d.tile
+  end,
+  gtile = function(d, D)
+    return function(h, r0) return scalar_rows(h, r0, d.tile_cols, D.m, D.p) end, d.tile
+  end,
+}
+
+function M.build(desc)
+  local D = dims(desc)
+  local build = BUILD[desc.kind] or error("anyshape: unknown form " .. tostring(desc.kind))
+  local block, R = build(desc, D)
+  local body = {}
+  if desc.kind == "gdot" then body[1] = { op = "pack_bcol" } end
+  row_blocks(body, D.n, R, block)
+  return { desc = desc, body = body, width = isa[desc.isa].width[desc.dtype] }
+end
+
+return M
