@@ -24,6 +24,54 @@ static atomic_size_t ntables = 1;
 static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint epoch = 1;
 
+/* What every kernel of a part shares, so that choosing skips a part of another shape without
+ * reading its kernels (a generated part holds one dtype and shape: a few dozen parts are read
+ * instead of a thousand descriptors). uniform 0: the kernels differ; read them all. */
+typedef struct {
+    int uniform, dtype;
+    int32_t n, m, p;
+} part_summary;
+
+/* summaries[t][i] of tables[t]->parts[i], written with the table's slot (the built-in table's
+ * at first use); NULL (out of memory): no part is skipped. */
+static part_summary *summaries[MAX_TABLES];
+static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
+
+static part_summary *summarize(const bmm_kernel_table *t)
+{
+    part_summary *s = calloc(t->nparts > 0 ? (size_t)t->nparts : 1, sizeof *s);
+    for (int32_t i = 0; s && i < t->nparts; i++) {
+        const bmm_kernel_part *pt = &t->parts[i];
+        const bmm_kernel_desc *k0 = pt->kernels;
+        s[i].uniform = pt->count > 0;
+        for (int32_t j = 1; s[i].uniform && j < pt->count; j++) {
+            const bmm_kernel_desc *k = &pt->kernels[j];
+            s[i].uniform = k->dtype == k0->dtype && k->n == k0->n && k->m == k0->m && k->p == k0->p;
+        }
+        if (s[i].uniform)
+            s[i].dtype = k0->dtype, s[i].n = k0->n, s[i].m = k0->m, s[i].p = k0->p;
+    }
+    return s;
+}
+
+static void summarize_builtin(void)
+{
+#ifndef BMM_NO_DEFAULT_KERNELS
+    summaries[0] = summarize(&bmm_table_default);
+#endif
+}
+
+/* Part i of table t may hold a kernel for call c. */
+static int part_may_apply(size_t t, int32_t i, const bmm_call *c)
+{
+    const part_summary *s = summaries[t] ? &summaries[t][i] : NULL;
+    if (!s || !s->uniform)
+        return 1;
+    const bmm_call_key *q = &c->key;
+    return s->dtype == q->dtype && (s->n == 0 || s->n == q->n) && (s->m == 0 || s->m == q->m)
+        && (s->p == 0 || s->p == q->p);
+}
+
 static size_t table_count(void)
 {
     return atomic_load_explicit(&ntables, memory_order_acquire);
@@ -115,6 +163,7 @@ bmm_status bmm_register_kernels(const bmm_kernel_table *table)
             table->spec_name, MAX_TABLES);
     } else if (!known) {
         tables[nt] = table;
+        summaries[nt] = summarize(table);
         atomic_store_explicit(&ntables, nt + 1, memory_order_release);
     }
     pthread_mutex_unlock(&register_lock);
@@ -144,13 +193,17 @@ size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t ma
 {
     size_t found = 0;
     int isa = bmm__cpu_max_isa();
-    bmm__kernel_iter it = { 0, 0, 0 };
-    for (const bmm_kernel_desc *k; (k = bmm__kernel_next(&it));)
-        if (bmm__applies(k, c, isa)) {
-            if (found < max)
-                out[found] = k;
-            found++;
-        }
+    pthread_once(&builtin_once, summarize_builtin);
+    for (size_t t = 0, nt = table_count(); t < nt; t++)
+        for (int32_t i = 0; i < tables[t]->nparts; i++)
+            for (int32_t j = 0; part_may_apply(t, i, c) && j < tables[t]->parts[i].count; j++) {
+                const bmm_kernel_desc *k = &tables[t]->parts[i].kernels[j];
+                if (bmm__applies(k, c, isa)) {
+                    if (found < max)
+                        out[found] = k;
+                    found++;
+                }
+            }
     return found;
 }
 
@@ -159,10 +212,12 @@ const bmm_kernel_desc *bmm__estimate(const bmm_call *c)
     const bmm_kernel_desc *best = NULL;
     int64_t best_score = -1;
     int isa = bmm__cpu_max_isa();
+    pthread_once(&builtin_once, summarize_builtin);
     for (size_t t = 0, nt = table_count(); t < nt; t++)
         for (int32_t i = 0; i < tables[t]->nparts; i++)
-            bmm__pick(tables[t]->parts[i].kernels, (size_t)tables[t]->parts[i].count, c, isa,
-                &best, &best_score);
+            if (part_may_apply(t, i, c))
+                bmm__pick(tables[t]->parts[i].kernels, (size_t)tables[t]->parts[i].count, c,
+                    isa, &best, &best_score);
     return best;
 }
 
