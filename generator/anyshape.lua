@@ -2,14 +2,14 @@
 -- the descriptor leaves 0) are read at run time while the register block and the vector width
 -- are fixed. The blocks are vector.lua's and ir.lua's; around them, loops with run-time bounds
 -- and tails:
---   rows (grows): blocks of R rows (then one block of each power of two below R, which sum to
---     any remainder) x V vectors along p; the last 1..V vectors of a row block masked at run
+--   rows (grows): blocks of R rows (then one block of the remaining rows) x V vectors along p; the last 1..V vectors of a row block masked at run
 --     time (vmask), so no load or store passes an operand's last element;
 --   gvec (n = 1): the same with one row, twice as wide;
 --   gdot (p = 1): R rows x one vector along m per step, the tail masked, horizontal sums; B's
 --     column copied to a stack buffer first unless contiguous (BMM_NEEDS_PACKABLE_B);
 --   gtile (portable C, any strides): an R x C scalar tile, then single rows and columns.
--- Bounds are C expressions over the run-time sizes; both emitters write them as given.
+-- Bounds are C expressions over the run-time sizes; both emitters write them as given. Each
+-- block of the rows forms is marked outline: emit_simd makes it a function of its own.
 local util = require("util")
 local ir = require("ir")
 local vector = require("vector")
@@ -25,12 +25,12 @@ local function dims(d)
   return { n = of("n"), m = of("m"), p = of("p") }
 end
 
--- Heights of the row blocks after the whole blocks of R: the powers of two below R, largest
--- first. Each runs at most once; together they cover any remainder (< R) of n.
+-- Heights of the row block after the whole blocks of R: every height below R, largest first.
+-- Each is tried once; the first that fits takes all the remaining rows (fewer than R), so
+-- they run as one block with one chain per row, not as 4 + 2 + 1.
 local function tail_heights(R)
-  local hs, h = {}, 1
-  while h * 2 < R do h = h * 2 end
-  while R > 1 and h >= 1 do hs[#hs + 1] = h; h = math.floor(h / 2) end
+  local hs = {}
+  for h = R - 1, 1, -1 do hs[#hs + 1] = h end
   return hs
 end
 
@@ -66,6 +66,7 @@ local function vector_rows(h, r0, V, W, m, p)
   end
   local whole = {}
   vector.rows_block(whole, r0, h, cols(-1), V, m, true, splits(h * V))
+  whole[#whole].outline = true
   out[#out + 1] = { op = "loop", var = "j0", to = p, step = V * W, body = whole }
   local arms = {}
   for v = V, 1, -1 do
@@ -73,6 +74,7 @@ local function vector_rows(h, r0, V, W, m, p)
     local body = { { op = "vmask", name = "mt",
       count = before > 0 and ("p - j0 - " .. util.cint(before)) or "p - j0" } }
     vector.rows_block(body, r0, h, cols(v - 1), v, m, true, splits(h * v))
+    body[#body].outline = true
     arms[#arms + 1] = { cond = "j0 + " .. util.cint(before) .. " < p", body = body }
   end
   out[#out + 1] = { op = "cases", arms = arms }
@@ -119,7 +121,7 @@ local function dot_rows(h, r0, W, m)
     blk[#blk + 1] = { op = "sstore", row = row, col = col, value = ir.epilogue(
       { op = "hsum", a = vref(acc(r, 0)) }, { op = "load", operand = "C", row = row, col = col }) }
   end
-  return { { op = "block", body = blk } }
+  return { { op = "block", body = blk } }  -- one accumulator per row: inline is as fast
 end
 
 -- h rows at r0 x all of p in scalars: tiles of C columns, then single columns.

@@ -58,7 +58,11 @@ function M.run(opts)
   for _, k in ipairs(kernels) do k.c = k.emit.emit(k.ir) end
   if stop == "c" then
     local v = {}
-    for i, k in ipairs(kernels) do v[i] = { name = k.desc.name, decls = k.c.decls, body = k.c.body } end
+    for i, k in ipairs(kernels) do
+      -- outlined blocks (shape-generic vector kernels) are part of the body
+      local helpers = k.c.helpers and k.c.helpers ~= "" and (k.c.helpers .. "\n") or ""
+      v[i] = { name = k.desc.name, decls = k.c.decls, body = helpers .. k.c.body }
+    end
     return { stage = "c", value = v }
   end
 

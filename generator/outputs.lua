@@ -67,6 +67,7 @@ local function render(T, k)
     text = template.fill(T(form.template or "kernel.c.in"), fields)
   else
     fields.target, fields.guard = k.c.target, k.c.guard
+    if d.anyshape then fields.helpers = k.c.helpers end
     for key, v in pairs(form.fields and form.fields(k) or {}) do fields[key] = v end
     text = template.fill(T(form.template or "kernel_simd.c.in"), fields)
     fn = isa[d.isa].fn .. "(" .. d.name .. ")"

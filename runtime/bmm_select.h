@@ -237,7 +237,9 @@ static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int 
  *    (vectors do not pay), else the flat form (whole C in registers) in f32 or when its rows
  *    fill a vector exactly, else the narrowest vector that holds a row of C (no idle lanes;
  *    widest if none does; for the shape-generic dot form a row of A);
- *    among shape-generic kernels, the p == 1 dot form, then the n == 1 form, over the rows form;
+ *    among shape-generic kernels, the p == 1 dot form, then the n == 1 form, over the rows form,
+ *    and for those two the widest vector (tails masked at run time: 1.6-2.4x on 7x9x5 and
+ *    8x1x8 f32; 64x64x2 f32 is the exception, 0.77x);
  * 4. among looped forms the taller register tile (shape-generic: up to n); a prefetching kernel
  *    just above its plain twin when streaming (1.3-1.8x on seq-first 13 to 64 blocks), else
  *    just below;
@@ -250,6 +252,8 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
     int64_t row = k->form == BMM_FORM_GDOT ? q->m : q->p;
     if (k->isa == BMM_ISA_C99)
         tier = bmm__specialized(k) && q->n * q->m * q->p <= 8 ? 255 : 0;
+    else if (k->form == BMM_FORM_GROWS || k->form == BMM_FORM_GVEC)
+        tier = 1 + w;  /* run-time tails: AVX2's masked stores cost more than idle lanes */
     else
         tier = 1 + (w >= row ? 128 - w : w);
     /* across the batch: all lanes busy whatever the shape, while deinterleaving stays cheap */

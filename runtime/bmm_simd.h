@@ -14,12 +14,15 @@
 #include <immintrin.h>
 #if defined(__cplusplus) && defined(__GNUC__) && !defined(__clang__)
 /* g++ 12 warns inside its own headers: _mm512_undefined_* initialize a variable with itself,
- * and every inlined _mm512_permutexvar_* then reports it "may be used uninitialized". */
+ * and every inlined _mm512_permutexvar_* (and _mm512_reduce_add_* in a small function) then
+ * reports it "(may be) used uninitialized". */
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #define BMM_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define BMM_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define BMM_X86_FN(f) f
+#define BMM_NOINLINE __attribute__((noinline))
 
 /* Lane masks of AVX2 kernels whose tail length is known at run time only (shape-generic): the
  * 8 (4) entries from [w - count] on enable the first count lanes. */
