@@ -2,8 +2,9 @@
 -- the descriptor leaves 0) are read at run time while the register block and the vector width
 -- are fixed. The blocks are vector.lua's and ir.lua's; around them, loops with run-time bounds
 -- and tails:
---   rows (grows): blocks of R rows (then one block of the remaining rows) x V vectors along p; the last 1..V vectors of a row block masked at run
---     time (vmask), so no load or store passes an operand's last element;
+--   rows (grows): blocks of R rows (then one block of the remaining rows) x V vectors along
+--     p, the last 1..V vectors of a block row masked at run time (vmask), so no load or store
+--     passes an operand's last element;
 --   gvec (n = 1): the same with one row, twice as wide;
 --   gdot (p = 1): R rows x one vector along m per step, the tail masked, horizontal sums; B's
 --     column copied to a stack buffer first unless contiguous (BMM_NEEDS_PACKABLE_B);
@@ -136,32 +137,28 @@ local function scalar_rows(h, r0, C, m, p)
   return out
 end
 
+-- Per form: the builder of a block of h rows at r0, and the block height R.
 local BUILD = {
-  grows = function(d, D)
-    local W = isa[d.isa].width[d.dtype]
+  grows = function(d, D, W)
     return function(h, r0) return vector_rows(h, r0, d.vectors, W, D.m, D.p) end, d.tile
   end,
-  gvec = function(d, D)
-    local W = isa[d.isa].width[d.dtype]
-    return function(h, r0) return vector_rows(h, r0, d.vectors, W, D.m, D.p) end, 1
-  end,
-  gdot = function(d, D)
-    local W = isa[d.isa].width[d.dtype]
+  gdot = function(d, D, W)
     return function(h, r0) return dot_rows(h, r0, W, D.m) end, d.tile
   end,
   gtile = function(d, D)
     return function(h, r0) return scalar_rows(h, r0, d.tile_cols, D.m, D.p) end, d.tile
   end,
 }
+BUILD.gvec = BUILD.grows  -- n = 1: one block of one row (its descriptor's tile is 1)
 
 function M.build(desc)
-  local D = dims(desc)
+  local D, W = dims(desc), isa[desc.isa].width[desc.dtype]
   local build = BUILD[desc.kind] or error("anyshape: unknown form " .. tostring(desc.kind))
-  local block, R = build(desc, D)
+  local block, R = build(desc, D, W)
   local body = {}
   if desc.kind == "gdot" then body[1] = { op = "pack_bcol" } end
   row_blocks(body, D.n, R, block)
-  return { desc = desc, body = body, width = isa[desc.isa].width[desc.dtype] }
+  return { desc = desc, body = body, width = W }
 end
 
 return M

@@ -238,10 +238,8 @@ local function outline(S, s, indent, out)
   local lines = {}
   block(S2, s.body, "    ", lines)
   local vars, masks = free_names(s.body)
-  -- the dot form reads B's column through bk (b itself, or its packed copy)
-  local bname = table.concat(lines, "\n"):find("&bk%[") and "bk" or "b"
   local params, args = { "const " .. d.ctype .. " *BMM_RESTRICT a", "const " .. d.ctype
-    .. " *BMM_RESTRICT " .. bname, d.ctype .. " *BMM_RESTRICT c" }, { "a", bname, "c" }
+    .. " *BMM_RESTRICT b", d.ctype .. " *BMM_RESTRICT c" }, { "a", "b", "c" }
   local function param(ctype, n) params[#params + 1] = ctype .. " " .. n; args[#args + 1] = n end
   for _, v in ipairs(vars) do param("int64_t", v) end
   for _, dim in ipairs({ "n", "m", "p" }) do
