@@ -26,7 +26,8 @@ extern "C" {
 typedef enum { BMM_F32 = 1, BMM_F64 = 2 } bmm_dtype;
 
 /* Strides in elements of a rows x cols operand: element (b, i, j) is at
- * base + b*batch + i*row + j*col. */
+ * base + b*batch + i*row + j*col. Any sign, as NumPy and PyTorch give them: a negative stride
+ * walks down from base, zero broadcasts A or B, and a dimension of extent 1 may have any. */
 typedef struct { int64_t batch, row, col; } bmm_stride;
 
 /* (batch, rows, cols) contiguous: {rows*cols, cols, 1}. */
@@ -53,7 +54,8 @@ BMM_API const char *bmm_last_error(void);
 
 /* One call: validates, finds the cached plan for this problem (creating it from wisdom or,
  * without wisdom, from the static rule), executes. m == 0 is rejected (BMM_EINVAL); batch == 0
- * is a no-op (the pointers may then be NULL). */
+ * is a no-op whatever the strides (the pointers may then be NULL). As in BLAS, beta == 0 never
+ * reads C and alpha == 0 never reads A or B. Pointers must be aligned to the element size. */
 BMM_API bmm_status bmm_sgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p,
     float alpha, const float *A, bmm_stride sa, const float *B, bmm_stride sb,
     float beta, float *C, bmm_stride sc);
@@ -66,13 +68,15 @@ typedef struct bmm_plan bmm_plan;
 
 enum {
     BMM_ESTIMATE = 0,          /* choose by a static rule, no timing */
-    BMM_MEASURE = 1u << 0,     /* time the candidates here; record the winner in wisdom */
+    BMM_MEASURE = 1u << 0,     /* time the candidates here; record the winner in wisdom (nothing
+                                  is recorded when nothing could be timed: batch 0, too large) */
     BMM_WISDOM_ONLY = 1u << 1, /* use wisdom or fail with BMM_EUNSUPPORTED */
     BMM_GENERIC_ONLY = 1u << 2 /* always the generic path (for comparisons and debugging) */
 };
 
 /* Creates a plan for a problem; *plan is set to NULL on error. Wisdom (in memory, or from
- * the file named by BMM_WISDOM, imported at first use) is consulted before anything else. */
+ * the file named by BMM_WISDOM, imported at the first call) is consulted before anything
+ * else. For BMM_F32, alpha and beta are rounded to float first (what the kernel gets). */
 BMM_API bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt,
     int64_t batch, int64_t n, int64_t m, int64_t p,
     bmm_stride sa, bmm_stride sb, bmm_stride sc,
@@ -83,9 +87,11 @@ BMM_API bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *
 BMM_API const char *bmm_plan_kernel(const bmm_plan *plan);
 BMM_API void bmm_plan_destroy(bmm_plan *plan);
 
-/* Persisted tuning. A file is versioned text signed with the kernel table and the CPU; one
- * that is corrupt, truncated or signed for another configuration is rejected whole
- * (BMM_EFORMAT) and the wisdom in memory is kept. Export writes a temporary file and renames. */
+/* Persisted tuning. A file is versioned text signed with the kernel tables and the CPU; one
+ * that is corrupt, truncated, not exactly the format or signed for another configuration is
+ * rejected whole (BMM_EFORMAT) and the wisdom in memory is kept; a path that is not a regular
+ * file is BMM_EIO. Export writes a private temporary file beside the target (mkstemp), fsyncs
+ * it and renames it over the target: readers see the old file or the new one, whole. */
 BMM_API bmm_status bmm_wisdom_import_file(const char *path);
 BMM_API bmm_status bmm_wisdom_export_file(const char *path);
 /* Forgets all wisdom and every cached plan choice. */

@@ -1,7 +1,8 @@
 /* bmm_generic.h: the generic loop, any shape and strides, shared by the runtime (generic.c)
  * and vendored files (bmmgen.lua --vendor pastes this file), so both sum in the same order.
  * Row by row: C_i row = beta * row (zeros when beta == 0, so C is never read), then
- * += (alpha * a_ik) * B row k for k = 0 .. m-1. C99, and also valid C++. */
+ * += (alpha * a_ik) * B row k for k = 0 .. m-1; when alpha == 0, A and B are never read (BLAS:
+ * Inf or NaN there does not reach C). C99, and also valid C++. */
 #ifndef BMM_GENERIC_H
 #define BMM_GENERIC_H
 
@@ -26,6 +27,8 @@
                     for (int64_t j = 0; j < p; j++)                                        \
                         ci[j * sc[2]] *= beta;                                             \
                 }                                                                          \
+                if (alpha == 0)                                                            \
+                    continue;                                                              \
                 for (int64_t k = 0; k < m; k++) {                                          \
                     const T aik = alpha * a[i * sa[1] + k * sa[2]];                        \
                     const T *bk = b + k * sb[1];                                           \

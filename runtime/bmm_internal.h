@@ -44,6 +44,8 @@ bmm_status bmm__fail(bmm_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Puts back a message saved from bmm_last_error() (an internal failure is not the caller's). */
+void bmm__set_last_error(const char *msg);
 int bmm__verbose(void);
 /* Says what was chosen and why, on stderr, when BMM_VERBOSE is set. */
 void bmm__note(const char *fmt, ...)
@@ -53,13 +55,18 @@ void bmm__note(const char *fmt, ...)
     ;
 
 /* problem.c */
+/* Strides of size-1 dimensions are normalized (bmm_select.h); the class is of the scalars
+ * rounded to the dtype. */
 void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
     int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta);
 size_t bmm__dtype_size(int dtype);
 bmm_status bmm__check_problem(const bmm__problem *pr);
 bmm_status bmm__check_operands(const bmm__problem *pr, const void *A, const void *B, const void *C);
-/* Elements spanned by each operand (1 + largest offset); valid after a successful check. */
-void bmm__extents(const bmm__problem *pr, int64_t ext[3]);
+/* The lowest and highest element offset of each operand (lo <= 0 <= hi; a negative stride
+ * reaches below the pointer); valid after a successful check. */
+void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3]);
+/* x as the kernel sees it: rounded to float for BMM_F32. */
+double bmm__scalar_round(int dtype, double x);
 /* The class of a checked problem (bmm_select.h): what selection and wisdom read. */
 void bmm__call_of(const bmm__problem *pr, bmm_call *c);
 
@@ -87,6 +94,8 @@ int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm_call *c);
  * are in all (call with max 0 to count). */
 size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t max);
 const bmm_kernel_desc *bmm__estimate(const bmm_call *c);  /* NULL: generic */
+/* 16 hex digits: a hash of every registered table's name, version, spec hash and kernel
+ * count, in order (wisdom made with other kernels is refused). */
 const char *bmm__table_signature(void);
 /* The configuration epoch: bumped whenever a cached choice may have become stale. */
 unsigned bmm__config_epoch(void);
@@ -96,11 +105,14 @@ void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, do
     const void *A, const void *B, void *C);
 
 /* wisdom.c */
-void bmm__wisdom_init(void);  /* imports $BMM_WISDOM once */
+/* Imports $BMM_WISDOM once, at the first call of any kind (so a forget or export sees it). */
+void bmm__wisdom_init(void);
 int bmm__wisdom_lookup(const bmm_call *c, const bmm_kernel_desc **k);
 void bmm__wisdom_record(const bmm_call *c, const bmm_kernel_desc *k);
 
 /* tune.c */
+/* Seconds of BMM_TUNE_BUDGET_MS (default 0.05; values outside (0, 60000] ms refused). */
+double bmm__tune_budget(void);
 /* Seconds per call of kernel k on these operands: warm-up, then the best of repetitions
  * within budget seconds. */
 double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
@@ -116,10 +128,12 @@ typedef struct bmm__timings {
     bmm__timing *v;
     size_t n;
 } bmm__timings;
-/* Times every candidate of class c on private buffers shaped like pr; *best is the winner
- * (NULL: generic). log may be NULL. */
-bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, double alpha, double beta,
-    const bmm_kernel_desc **best, bmm__timings *log);
+/* Times every candidate of class c on private buffers shaped like pr, with finite scalars of
+ * pr's alpha/beta class; *best is the winner (NULL: generic). log->n is 0 when nothing could
+ * be timed (batch 0, operands too large): *best is then the static rule's pick and must not
+ * be recorded as measured. */
+bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_kernel_desc **best,
+    bmm__timings *log);
 
 /* plan.c */
 /* How a plan's kernel was chosen, and (measured) every candidate's timing. */
@@ -129,9 +143,12 @@ typedef struct bmm__choice {
     int measured;                   /* 1: chosen by timing the candidates just now */
     bmm__timings log;               /* measured only; free(log.v) */
 } bmm__choice;
-/* The planner: wisdom, else BMM_MEASURE times the candidates (and records the winner), else
- * the static rule. Used by plans, one-shot calls and bmm-tune alike. */
-bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha, double beta,
+/* An internal flag of bmm__choose (bmm-tune --retune): measure even where wisdom answers. */
+#define BMM__RETUNE (1u << 30)
+/* The planner: alpha == 0 needs no kernel (C = beta*C), else wisdom, else BMM_MEASURE times
+ * the candidates (and records the winner if it could time them), else the static rule. Used
+ * by plans, one-shot calls and bmm-tune alike. alpha as the kernel gets it. */
+bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
     unsigned flags, bmm__choice *out);
 
 #endif

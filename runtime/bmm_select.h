@@ -89,14 +89,16 @@ static inline int bmm__operand_class(int64_t batch, int64_t rows, int64_t cols, 
     return 0;
 }
 
-/* An operand fits a kernel layout: any strides for ANY; else unit column stride (unless one
- * column), and for BF packed rows (unless one row). Batch strides are run-time arguments of
- * every kernel. */
+/* An operand fits a kernel layout: any strides for ANY; else no negative stride, unit column
+ * stride (unless one column), and for BF packed rows (unless one row). Batch strides are
+ * run-time arguments of every kernel (bmm__call_init keeps negative ones to ANY). */
 static inline int bmm__operand_fits(int layout, int64_t rows, int64_t cols, int64_t sr,
     int64_t sc)
 {
     if (layout == BMM_LAYOUT_ANY)
         return 1;
+    if (sr < 0 || sc < 0)
+        return 0;  /* only the portable kernels of layout ANY take negative strides */
     if (cols > 1 && sc != 1)
         return 0;
     if (layout == BMM_LAYOUT_BF && rows > 1 && sr != cols)
@@ -104,38 +106,58 @@ static inline int bmm__operand_fits(int layout, int64_t rows, int64_t cols, int6
     return 1;
 }
 
-/* 1 + the largest element offset of a batch of rows x cols operands with strides
- * {sb, sr, sc} (all >= 0), or -1 past INT64_MAX. */
-static inline int64_t bmm__extent(int64_t batch, int64_t rows, int64_t cols, int64_t sb,
-    int64_t sr, int64_t sc)
+/* A dimension of extent 1 never moves, so its stride means nothing (NumPy's broadcast_to gives
+ * it 0, torch's unsqueeze any value): s {batch, row, col} gets the one a contiguous tensor
+ * has there (batch: 0), so such views share a class, a cached choice and a kernel. */
+static inline void bmm__normalize_strides(int64_t batch, int64_t rows, int64_t cols, int64_t s[3])
 {
-    const int64_t small = (int64_t)1 << 31;  /* below these no sum of products overflows */
-    int64_t e = 1, size[3], step[3];
+    if (batch <= 1)
+        s[0] = 0;
+    if (cols == 1)
+        s[2] = 1;
+    if (rows == 1)
+        s[1] = cols;
+}
+
+/* The element offsets a batch (>= 1) of rows x cols operands with strides {sb, sr, sc} of any
+ * sign spans: lowest *lo <= 0, highest *hi >= 0. 0 if either passes the int64 range. */
+static inline int bmm__span(int64_t batch, int64_t rows, int64_t cols, const int64_t s[3],
+    int64_t *lo, int64_t *hi)
+{
+    const uint64_t lim = (uint64_t)INT64_MAX;
+    uint64_t below = 0, above = 0;
+    int64_t size[3];
     size[0] = batch - 1, size[1] = rows - 1, size[2] = cols - 1;
-    step[0] = sb, step[1] = sr, step[2] = sc;
     for (int d = 0; d < 3; d++) {
-        if (size[d] > 0 && (size[d] >= small || step[d] >= small || e >= small * small)
-            && step[d] > (INT64_MAX - e) / size[d])
-            return -1;
-        e += size[d] * step[d];
+        if (size[d] <= 0 || s[d] == 0)
+            continue;
+        uint64_t mag = s[d] < 0 ? 0 - (uint64_t)s[d] : (uint64_t)s[d];
+        if (mag > lim / (uint64_t)size[d])
+            return 0;
+        uint64_t step = mag * (uint64_t)size[d], *sum = s[d] < 0 ? &below : &above;
+        if (step > lim - *sum)
+            return 0;
+        *sum += step;
     }
-    return e;
+    *lo = -(int64_t)below;
+    *hi = (int64_t)above;
+    return 1;
 }
 
 /* Distinct elements map to distinct addresses if, with size-1 dimensions dropped and the rest
- * ordered by stride, each stride exceeds the span of the smaller ones. That holds for every
- * view torch makes without overlap; anything else is rejected rather than guessed at.
- * Call after bmm__extent succeeded (no span overflows). */
-static inline int bmm__self_overlaps(int64_t batch, int64_t rows, int64_t cols, int64_t sb,
-    int64_t sr, int64_t sc)
+ * ordered by |stride|, each |stride| exceeds the span of the smaller ones (a negative stride
+ * only flips its index). That holds for every view torch and NumPy make without overlap;
+ * anything else is rejected rather than guessed at. Call after bmm__span succeeded. */
+static inline int bmm__self_overlaps(int64_t batch, int64_t rows, int64_t cols, const int64_t s[3])
 {
     int64_t size[3], step[3], span = 0;
     int idx[3], k = 0;
     size[0] = batch, size[1] = rows, size[2] = cols;
-    step[0] = sb, step[1] = sr, step[2] = sc;
-    for (int d = 0; d < 3; d++)
+    for (int d = 0; d < 3; d++) {
+        step[d] = s[d] < 0 ? -s[d] : s[d];  /* no overflow: bmm__span bounded it */
         if (size[d] > 1)
             idx[k++] = d;
+    }
     for (int i = 1; i < k; i++)  /* insertion sort by stride */
         for (int j = i; j > 0 && step[idx[j]] < step[idx[j - 1]]; j--) {
             int t = idx[j];
@@ -148,6 +170,12 @@ static inline int bmm__self_overlaps(int64_t batch, int64_t rows, int64_t cols, 
         span += (size[idx[i]] - 1) * step[idx[i]];
     }
     return 0;
+}
+
+/* n*m*p <= limit, without overflow (sizes >= 1). */
+static inline int bmm__volume_at_most(int64_t n, int64_t m, int64_t p, int64_t limit)
+{
+    return n <= limit && m <= limit && p <= limit && n * m <= limit && n * m * p <= limit;
 }
 
 /* ---- the call class ---- */
@@ -197,7 +225,9 @@ static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t
             all &= bmm__operand_fits(layout, rows[o], cols[o], s[o][1], s[o][2]);
         c->fits |= (unsigned)all << layout;
     }
-    if (sa[0] == m && sb[0] == p && sc[0] == p)
+    if (sa[0] < 0 || sb[0] < 0 || sc[0] < 0)
+        c->fits &= 1u << BMM_LAYOUT_ANY;
+    if (batch <= 1 || (sa[0] == m && sb[0] == p && sc[0] == p))  /* one item: nothing apart */
         c->meets |= BMM_NEEDS_ADJACENT_ITEMS;
     if (p == 1 && (sb[1] == 1 || m <= BMM_PACK_MAX))
         c->meets |= BMM_NEEDS_PACKABLE_B;
@@ -251,13 +281,13 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
     int exact = q->layout[0] == k->layout && q->layout[1] == k->layout && q->layout[2] == k->layout;
     int64_t row = k->form == BMM_FORM_GDOT ? q->m : q->p;
     if (k->isa == BMM_ISA_C99)
-        tier = bmm__specialized(k) && q->n * q->m * q->p <= 8 ? 255 : 0;
+        tier = bmm__specialized(k) && bmm__volume_at_most(q->n, q->m, q->p, 8) ? 255 : 0;
     else if (k->form == BMM_FORM_GROWS || k->form == BMM_FORM_GVEC)
         tier = 1 + w;  /* run-time tails: AVX2's masked stores cost more than idle lanes */
     else
         tier = 1 + (w >= row ? 128 - w : w);
     /* across the batch: all lanes busy whatever the shape, while deinterleaving stays cheap */
-    if (k->form == BMM_FORM_XB && q->m * q->p <= 25 && q->p <= 5
+    if (k->form == BMM_FORM_XB && bmm__volume_at_most(1, q->m, q->p, 25) && q->p <= 5
         && (k->dtype == BMM_F32 || w % q->p == 0))
         tier = 300;
     if (k->form == BMM_FORM_FLAT) {

@@ -54,11 +54,12 @@ static void detect(void)
     const char *arch = getenv("BMM_ARCH");
     if (arch && *arch) {
         int want = isa_named(arch);
-        if (want && want < max_isa)
+        if (!want)  /* a typo must not admit more than asked for: no vector ISA */
+            want = BMM_ISA_C99;
+        if (want < max_isa)
             max_isa = want;
-        if (bmm__verbose())
-            fprintf(stderr, "bmm: BMM_ARCH=%s%s; admitting up to %s\n", arch,
-                want ? "" : " (unknown: use c99, avx2 or avx512)", isa_name(max_isa));
+        bmm__note("BMM_ARCH=%s%s; admitting up to %s", arch,
+            isa_named(arch) ? "" : " refused (use c99, avx2 or avx512)", isa_name(max_isa));
     }
     snprintf(signature, sizeof signature, "%s-%x-%x-%x-%s", vendor, family, model, stepping,
         isa_name(max_isa));

@@ -37,6 +37,11 @@ bmm_status bmm__fail(bmm_status s, const char *fmt, ...)
     return s;
 }
 
+void bmm__set_last_error(const char *msg)
+{
+    snprintf(last_error, sizeof last_error, "%s", msg);
+}
+
 int bmm__verbose(void)
 {
     const char *v = getenv("BMM_VERBOSE");

@@ -135,14 +135,18 @@ static const char *name_of(const bmm_kernel_desc *kd)
     return kd ? kd->name : "generic";
 }
 
-bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha, double beta,
+bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
     unsigned flags, bmm__choice *out)
 {
     *out = (bmm__choice){ NULL, "generic only", 0, { NULL, 0 } };
+    bmm__wisdom_init();
     if (flags & BMM_GENERIC_ONLY)
         return BMM_OK;
-    bmm__wisdom_init();
-    if (bmm__wisdom_lookup(c, &out->kernel)) {
+    if (alpha == 0) {  /* BLAS: C = beta*C, A and B never read (bmm__run) */
+        out->source = "alpha = 0";
+        return BMM_OK;
+    }
+    if (!(flags & BMM__RETUNE) && bmm__wisdom_lookup(c, &out->kernel)) {
         out->source = "wisdom";
     } else if (flags & BMM_WISDOM_ONLY) {
         return bmm__fail(BMM_EUNSUPPORTED,
@@ -150,12 +154,13 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha, 
             pr->dtype == BMM_F32 ? "f32" : "f64", (long long)pr->n, (long long)pr->m,
             (long long)pr->p, (long long)pr->batch);
     } else if (flags & BMM_MEASURE) {
-        bmm_status st = bmm__measure(pr, c, alpha, beta, &out->kernel, &out->log);
+        bmm_status st = bmm__measure(pr, c, &out->kernel, &out->log);
         if (st != BMM_OK)
             return st;
-        bmm__wisdom_record(c, out->kernel);
-        out->source = "measured";
-        out->measured = 1;
+        out->measured = out->log.n > 0;  /* only what was timed is recorded */
+        out->source = out->measured ? "measured" : "static rule (nothing to time)";
+        if (out->measured)
+            bmm__wisdom_record(c, out->kernel);
     } else {
         out->kernel = bmm__estimate(c);
         out->source = "static rule";
@@ -165,13 +170,13 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha, 
 }
 
 /* A checked problem's kernel (one-shot calls and plans): its class computed once, here. */
-static bmm_status choose(const bmm__problem *pr, double alpha, double beta, unsigned flags,
+static bmm_status choose(const bmm__problem *pr, double alpha, unsigned flags,
     const bmm_kernel_desc **kd)
 {
     bmm_call c;
     bmm__choice ch;
     bmm__call_of(pr, &c);
-    bmm_status st = bmm__choose(pr, &c, alpha, beta, flags, &ch);
+    bmm_status st = bmm__choose(pr, &c, alpha, flags, &ch);
     free(ch.log.v);
     *kd = ch.kernel;
     return st;
@@ -183,18 +188,21 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
     int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta,
     unsigned flags)
 {
+    bmm__wisdom_init();
     if (!plan)
         return bmm__fail(BMM_EINVAL, "plan is NULL");
     *plan = NULL;
     if (flags & ~(unsigned)(BMM_MEASURE | BMM_WISDOM_ONLY | BMM_GENERIC_ONLY))
         return bmm__fail(BMM_EINVAL, "flags has unknown bits 0x%x", flags);
     bmm__problem pr;
+    alpha = bmm__scalar_round(dt, alpha);  /* what the kernel gets, and its class */
+    beta = bmm__scalar_round(dt, beta);
     bmm__problem_init(&pr, dt, batch, n, m, p, sa, sb, sc, alpha, beta);
     bmm_status st = bmm__check_problem(&pr);
     if (st != BMM_OK)
         return st;
     const bmm_kernel_desc *kd = NULL;
-    if ((st = choose(&pr, alpha, beta, flags, &kd)) != BMM_OK)
+    if ((st = choose(&pr, alpha, flags, &kd)) != BMM_OK)
         return st;
     bmm_plan *pl = malloc(sizeof *pl);
     if (!pl)
@@ -235,6 +243,7 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
     void *C, bmm_stride sc)
 {
     bmm__problem pr;
+    bmm__wisdom_init();
     bmm__problem_init(&pr, dt, batch, n, m, p, sa, sb, sc, alpha, beta);
     bmm_status st = bmm__check_problem(&pr);
     if (st == BMM_OK)
@@ -244,7 +253,7 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
     const bmm_kernel_desc *kd;
     if (!cache_get(&pr, &kd)) {
         unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */
-        if ((st = choose(&pr, alpha, beta, BMM_ESTIMATE, &kd)) != BMM_OK)
+        if ((st = choose(&pr, alpha, BMM_ESTIMATE, &kd)) != BMM_OK)
             return st;
         cache_put(&pr, kd, epoch);
     }

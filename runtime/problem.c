@@ -5,14 +5,25 @@
 #include "bmm_internal.h"
 
 static const char *const OPERAND[3] = { "A", "B", "C" };
-static const char *const STRIDE[3] = { "sa", "sb", "sc" };
+
+static void dims(const bmm__problem *pr, int operand, int64_t *rows, int64_t *cols)
+{
+    *rows = operand == 1 ? pr->m : pr->n;
+    *cols = operand == 0 ? pr->m : pr->p;
+}
+
+double bmm__scalar_round(int dtype, double x)
+{
+    return dtype == BMM_F32 ? (double)(float)x : x;
+}
 
 void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
     int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta)
 {
     memset(pr, 0, sizeof *pr);
     pr->dtype = (int32_t)dt;
-    pr->scalars = bmm__scalars_of(alpha, beta);
+    /* the class of what the kernel gets: an f32 kernel's scalars are floats */
+    pr->scalars = bmm__scalars_of(bmm__scalar_round(dt, alpha), bmm__scalar_round(dt, beta));
     pr->batch = batch;
     pr->n = n;
     pr->m = m;
@@ -20,6 +31,17 @@ void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n,
     pr->sa = sa;
     pr->sb = sb;
     pr->sc = sc;
+    if (batch < 1 || n < 1 || m < 1 || p < 1)
+        return;  /* rejected, or a no-op: left as given */
+    bmm_stride *st[3] = { &pr->sa, &pr->sb, &pr->sc };
+    for (int o = 0; o < 3; o++) {
+        int64_t rows, cols, v[3];
+        bmm_stride *s = st[o];
+        dims(pr, o, &rows, &cols);
+        v[0] = s->batch, v[1] = s->row, v[2] = s->col;
+        bmm__normalize_strides(batch, rows, cols, v);
+        s->batch = v[0], s->row = v[1], s->col = v[2];
+    }
 }
 
 size_t bmm__dtype_size(int dtype)
@@ -27,29 +49,25 @@ size_t bmm__dtype_size(int dtype)
     return dtype == BMM_F64 ? sizeof(double) : sizeof(float);
 }
 
-static void dims(const bmm__problem *pr, int operand, int64_t *rows, int64_t *cols,
-    bmm_stride *s)
+static const bmm_stride *stride_of(const bmm__problem *pr, int o)
 {
-    switch (operand) {
-    case 0: *rows = pr->n; *cols = pr->m; *s = pr->sa; break;
-    case 1: *rows = pr->m; *cols = pr->p; *s = pr->sb; break;
-    default: *rows = pr->n; *cols = pr->p; *s = pr->sc; break;
-    }
+    return o == 0 ? &pr->sa : o == 1 ? &pr->sb : &pr->sc;
 }
 
-static int64_t extent(int64_t batch, int64_t rows, int64_t cols, bmm_stride s)
+static int span(const bmm__problem *pr, int o, int64_t *lo, int64_t *hi)
 {
-    return bmm__extent(batch, rows, cols, s.batch, s.row, s.col);
+    int64_t rows, cols;
+    const bmm_stride *s = stride_of(pr, o);
+    dims(pr, o, &rows, &cols);
+    const int64_t v[3] = { s->batch, s->row, s->col };
+    return bmm__span(pr->batch, rows, cols, v, lo, hi);
 }
 
-void bmm__extents(const bmm__problem *pr, int64_t ext[3])
+void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3])
 {
-    for (int o = 0; o < 3; o++) {
-        int64_t rows, cols;
-        bmm_stride s;
-        dims(pr, o, &rows, &cols, &s);
-        ext[o] = pr->batch > 0 ? extent(pr->batch, rows, cols, s) : 0;
-    }
+    for (int o = 0; o < 3; o++)
+        if (pr->batch < 1 || !span(pr, o, &lo[o], &hi[o]))
+            lo[o] = hi[o] = 0;
 }
 
 bmm_status bmm__check_problem(const bmm__problem *pr)
@@ -65,28 +83,23 @@ bmm_status bmm__check_problem(const bmm__problem *pr)
             (long long)pr->m);
     if (pr->p < 1)
         return bmm__fail(BMM_EINVAL, "p must be >= 1 (got %lld)", (long long)pr->p);
+    if (pr->batch == 0)
+        return BMM_OK;  /* a no-op whatever the strides */
+    size_t es = bmm__dtype_size(pr->dtype);
     for (int o = 0; o < 3; o++) {
-        int64_t rows, cols;
-        bmm_stride s;
-        dims(pr, o, &rows, &cols, &s);
-        if (s.row < 1 || s.col < 1)
-            return bmm__fail(BMM_EINVAL, "%s.%s must be >= 1 (got %lld)", STRIDE[o],
-                s.row < 1 ? "row" : "col", (long long)(s.row < 1 ? s.row : s.col));
-        if (s.batch < 0)
-            return bmm__fail(BMM_EINVAL, "%s.batch must be >= 0 (got %lld)", STRIDE[o],
-                (long long)s.batch);
-        if (pr->batch == 0)
-            continue;
-        int64_t e = extent(pr->batch, rows, cols, s), bytes;
-        if (e < 0 || __builtin_mul_overflow(e, (int64_t)bmm__dtype_size(pr->dtype), &bytes)
-            || (uint64_t)bytes > (uint64_t)PTRDIFF_MAX)
+        int64_t rows, cols, lo, hi;
+        const bmm_stride *s = stride_of(pr, o);
+        dims(pr, o, &rows, &cols);
+        /* hi - lo + 1 elements, in bytes, must fit a ptrdiff_t */
+        if (!span(pr, o, &lo, &hi)
+            || (uint64_t)hi + (0 - (uint64_t)lo) >= (uint64_t)PTRDIFF_MAX / es)
             return bmm__fail(BMM_EINVAL,
                 "%s spans more than the address space (batch %lld, %lld x %lld, strides "
                 "{%lld, %lld, %lld})", OPERAND[o], (long long)pr->batch, (long long)rows,
-                (long long)cols, (long long)s.batch, (long long)s.row, (long long)s.col);
+                (long long)cols, (long long)s->batch, (long long)s->row, (long long)s->col);
     }
-    if (pr->batch > 0
-        && bmm__self_overlaps(pr->batch, pr->n, pr->p, pr->sc.batch, pr->sc.row, pr->sc.col))
+    const int64_t c[3] = { pr->sc.batch, pr->sc.row, pr->sc.col };
+    if (bmm__self_overlaps(pr->batch, pr->n, pr->p, c))
         return bmm__fail(BMM_EOVERLAP,
             "C overlaps itself: strides sc {%lld, %lld, %lld} map two elements of a "
             "batch %lld x %lld x %lld output to one address", (long long)pr->sc.batch,
@@ -100,19 +113,30 @@ bmm_status bmm__check_operands(const bmm__problem *pr, const void *A, const void
     if (pr->batch == 0)
         return BMM_OK;  /* nothing is referenced */
     const void *ptr[3] = { A, B, C };
-    for (int o = 0; o < 3; o++)
+    size_t es = bmm__dtype_size(pr->dtype);
+    int64_t lo[3], hi[3];
+    uintptr_t x0[3], x1[3];
+    bmm__spans(pr, lo, hi);
+    for (int o = 0; o < 3; o++) {
+        uintptr_t base = (uintptr_t)ptr[o];
         if (!ptr[o])
             return bmm__fail(BMM_EINVAL, "%s is NULL", OPERAND[o]);
-    int64_t ext[3];
-    bmm__extents(pr, ext);
-    size_t es = bmm__dtype_size(pr->dtype);
-    uintptr_t c0 = (uintptr_t)C, c1 = c0 + (uintptr_t)ext[2] * es;
-    for (int o = 0; o < 2; o++) {
-        uintptr_t x0 = (uintptr_t)ptr[o], x1 = x0 + (uintptr_t)ext[o] * es;
-        if (x0 < c1 && c0 < x1)
-            return bmm__fail(BMM_EOVERLAP, "C overlaps %s: C spans [%p, %p), %s spans [%p, %p)",
-                OPERAND[o], (void *)c0, (void *)c1, OPERAND[o], (void *)x0, (void *)x1);
+        if (base % es)
+            return bmm__fail(BMM_EINVAL, "%s (%p) is not aligned to its element size (%zu bytes)",
+                OPERAND[o], ptr[o], es);
+        /* [x0, x1): the bytes the operand spans; a negative stride reaches below the pointer */
+        uintptr_t below = (0 - (uintptr_t)lo[o]) * es, above = ((uintptr_t)hi[o] + 1) * es;
+        if (below > base || above > UINTPTR_MAX - base)
+            return bmm__fail(BMM_EINVAL, "%s (%p) and its strides reach past the address space",
+                OPERAND[o], ptr[o]);
+        x0[o] = base - below;
+        x1[o] = base + above;
     }
+    for (int o = 0; o < 2; o++)
+        if (x0[o] < x1[2] && x0[2] < x1[o])
+            return bmm__fail(BMM_EOVERLAP, "C overlaps %s: C spans [%p, %p), %s spans [%p, %p)",
+                OPERAND[o], (void *)x0[2], (void *)x1[2], OPERAND[o], (void *)x0[o],
+                (void *)x1[o]);
     return BMM_OK;
 }
 

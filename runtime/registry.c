@@ -37,6 +37,42 @@ typedef struct {
 static part_summary *summaries[MAX_TABLES];
 static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
 
+/* names[t]: tables[t]'s kernels by name, open addressing over a power of two (wisdom import
+ * looks up every entry's kernel); written with the summaries. NULL: walk the table. */
+typedef struct {
+    const bmm_kernel_desc **slot;
+    size_t mask;
+} name_index;
+static name_index names[MAX_TABLES];
+
+static size_t hash_name(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;  /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 31));
+}
+
+static name_index index_names(const bmm_kernel_table *t)
+{
+    size_t count = 0, size = 16;
+    for (int32_t i = 0; i < t->nparts; i++)
+        count += (size_t)t->parts[i].count;
+    while (size < 2 * count)
+        size *= 2;
+    name_index x = { calloc(size, sizeof *x.slot), size - 1 };
+    for (int32_t i = 0; x.slot && i < t->nparts; i++)
+        for (int32_t j = 0; j < t->parts[i].count; j++) {
+            const bmm_kernel_desc *k = &t->parts[i].kernels[j];
+            size_t h = hash_name(k->name) & x.mask;
+            while (x.slot[h] && strcmp(x.slot[h]->name, k->name) != 0)
+                h = (h + 1) & x.mask;
+            if (!x.slot[h])  /* a name twice: the first, as a walk finds it */
+                x.slot[h] = k;
+        }
+    return x;
+}
+
 static part_summary *summarize(const bmm_kernel_table *t)
 {
     part_summary *s = calloc(t->nparts > 0 ? (size_t)t->nparts : 1, sizeof *s);
@@ -58,6 +94,7 @@ static void summarize_builtin(void)
 {
 #ifndef BMM_NO_DEFAULT_KERNELS
     summaries[0] = summarize(&bmm_table_default);
+    names[0] = index_names(&bmm_table_default);
 #endif
 }
 
@@ -107,8 +144,22 @@ size_t bmm__kernel_count(void)
     return n;
 }
 
+#define MAX_NAME 200  /* a wisdom line holds a kernel name and fits 511 characters */
+
+/* Names go into wisdom files as single words: 1 to MAX_NAME printable characters, no space. */
+static int name_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s && s[n]; n++)
+        if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f || n >= MAX_NAME)
+            return 0;
+    return n > 0;
+}
+
 static const char *descriptor_error(const bmm_kernel_desc *k)
 {
+    if (!name_ok(k->name))
+        return "a kernel name is empty, too long or has spaces or control characters";
     int fn_ok = k->dtype == BMM_F32 ? !k->f64 : k->dtype == BMM_F64 ? !k->f32 : 0;
     if (!k->name || !fn_ok || k->n < 0 || k->m < 0 || k->p < 0
         || k->layout < BMM_LAYOUT_BF || k->layout >= BMM_LAYOUT_COUNT
@@ -124,8 +175,9 @@ static const char *descriptor_error(const bmm_kernel_desc *k)
 
 static const char *table_error(const bmm_kernel_table *t)
 {
-    if (!t->spec_name || !t->version || !t->spec_hash)
-        return "spec_name, version and spec_hash must be set";
+    if (!name_ok(t->spec_name) || !name_ok(t->version) || !name_ok(t->spec_hash))
+        return "spec_name, version and spec_hash must be set, short, without spaces or "
+               "control characters";
     if (t->nparts < 0 || (t->nparts > 0 && !t->parts))
         return "nparts must be >= 0 and parts set";
     for (int32_t i = 0; i < t->nparts; i++) {
@@ -164,6 +216,7 @@ bmm_status bmm_register_kernels(const bmm_kernel_table *table)
     } else if (!known) {
         tables[nt] = table;
         summaries[nt] = summarize(table);
+        names[nt] = index_names(table);
         atomic_store_explicit(&ntables, nt + 1, memory_order_release);
     }
     pthread_mutex_unlock(&register_lock);
@@ -177,10 +230,21 @@ bmm_status bmm_register_kernels(const bmm_kernel_table *table)
 
 const bmm_kernel_desc *bmm__kernel_by_name(const char *name)
 {
-    bmm__kernel_iter it = { 0, 0, 0 };
-    for (const bmm_kernel_desc *k; (k = bmm__kernel_next(&it));)
-        if (strcmp(k->name, name) == 0)
-            return k;
+    pthread_once(&builtin_once, summarize_builtin);
+    size_t h = hash_name(name);
+    for (size_t t = 0, nt = table_count(); t < nt; t++) {
+        const name_index *x = &names[t];
+        if (!x->slot) {  /* no index (out of memory): walk this table */
+            for (int32_t i = 0; i < tables[t]->nparts; i++)
+                for (int32_t j = 0; j < tables[t]->parts[i].count; j++)
+                    if (strcmp(tables[t]->parts[i].kernels[j].name, name) == 0)
+                        return &tables[t]->parts[i].kernels[j];
+            continue;
+        }
+        for (size_t i = h & x->mask; x->slot[i]; i = (i + 1) & x->mask)
+            if (strcmp(x->slot[i]->name, name) == 0)
+                return x->slot[i];
+    }
     return NULL;
 }
 
@@ -221,19 +285,26 @@ const bmm_kernel_desc *bmm__estimate(const bmm_call *c)
     return best;
 }
 
-/* Every table registered so far, in order: wisdom made with other kernels is refused. */
+static uint64_t hash_more(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (h ^ 0xff) * 1099511628211ull;  /* a separator, so "ab"+"c" differs from "a"+"bc" */
+}
+
 const char *bmm__table_signature(void)
 {
-    static _Thread_local char sig[1024];
-    size_t nt = table_count(), len = 0;
-    sig[0] = 0;
-    for (size_t t = 0; t < nt && len < sizeof sig; t++) {
-        int w = snprintf(sig + len, sizeof sig - len, "%s%s-%s-%s", t ? "+" : "",
-            tables[t]->spec_name, tables[t]->version, tables[t]->spec_hash);
-        len += w > 0 ? (size_t)w : 0;
+    static _Thread_local char sig[17];
+    uint64_t h = 1469598103934665603ull;  /* FNV-1a over every table's words */
+    char count[32];
+    for (size_t t = 0, nt = table_count(); t < nt; t++) {
+        h = hash_more(h, tables[t]->spec_name);
+        h = hash_more(h, tables[t]->version);
+        h = hash_more(h, tables[t]->spec_hash);
     }
-    if (len < sizeof sig)
-        snprintf(sig + len, sizeof sig - len, "-%zu", bmm__kernel_count());
+    snprintf(count, sizeof count, "%zu", bmm__kernel_count());
+    h = hash_more(h, count);
+    snprintf(sig, sizeof sig, "%016llx", (unsigned long long)h);
     return sig;
 }
 
@@ -242,7 +313,7 @@ void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, do
 {
     if (pr->batch == 0)
         return;
-    if (!k) {
+    if (!k || alpha == 0) {  /* alpha == 0: C = beta*C without reading A or B */
         bmm__generic(pr, alpha, beta, A, B, C);
     } else if (pr->dtype == BMM_F32) {
         bmm_f32_args g = { (const float *)A, (const float *)B, (float *)C, pr->batch,

@@ -1,7 +1,9 @@
 /* tune.c: BMM_MEASURE. Times every applicable kernel and the generic path on private buffers
  * with the plan's strides, warm-up then best of repetitions, within a time budget per plan
- * (BMM_TUNE_BUDGET_MS, default 50). The winner is checked once against the generic path.
- * The caller's memory is never touched. */
+ * (BMM_TUNE_BUDGET_MS, default 50). Timing uses finite scalars of the call's alpha/beta
+ * class, never the caller's (a NaN alpha would make every comparison fail). The winner is
+ * checked once against the generic path. The caller's memory is never touched. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,23 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double budget_seconds(void)
+#define DEFAULT_BUDGET_MS 50.0
+#define MAX_BUDGET_MS 60000.0
+
+double bmm__tune_budget(void)
 {
     const char *v = getenv("BMM_TUNE_BUDGET_MS");
-    double ms = v ? atof(v) : 50.0;
-    return (ms > 0 ? ms : 50.0) * 1e-3;
+    if (!v || !*v)
+        return DEFAULT_BUDGET_MS * 1e-3;
+    char *end;
+    errno = 0;
+    double ms = strtod(v, &end);
+    if (errno || *end || !(ms > 0 && ms <= MAX_BUDGET_MS)) {
+        bmm__note("BMM_TUNE_BUDGET_MS=%s refused (a number of milliseconds in (0, %g]); "
+                  "using %g", v, MAX_BUDGET_MS, DEFAULT_BUDGET_MS);
+        return DEFAULT_BUDGET_MS * 1e-3;
+    }
+    return ms * 1e-3;
 }
 
 double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
@@ -60,6 +74,14 @@ static void *alloc_filled(int64_t elems, size_t es, unsigned seed)
     return p;
 }
 
+/* Finite scalars of class f (bmm_select.h's forms): the values it fixes, else 0.75 and 0.5. */
+static void timing_scalars(int f, double *alpha, double *beta)
+{
+    const bmm_scalar_form *s = &bmm__scalar_forms[f];
+    *alpha = s->fixes_alpha ? s->alpha : 0.75;
+    *beta = s->fixes_beta ? s->beta : 0.5;
+}
+
 /* Largest |x - y| allowed between a kernel and the generic path on the timing data: both are
  * sums of m products of values in [-0.5, 0.5), so the standard bound with a margin. */
 static double tolerance(const bmm__problem *pr, double alpha, double beta)
@@ -69,13 +91,23 @@ static double tolerance(const bmm__problem *pr, double alpha, double beta)
     return 8.0 * (double)(pr->m + 2) * eps * (mag + 1e-30);
 }
 
+/* The timing buffers: A, B, then three copies of C (3 is the timing output, 2 and 4 serve the
+ * check); at[o] is element (0, 0, 0) of buffer o, off[o] elements in. */
+typedef struct {
+    void *buf[5], *at[5];
+    int64_t elems[5], off[5];
+} sample_buffers;
+
 /* Runs k and the generic path from the same C and compares every element of C. */
 static int agrees(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, double beta,
-    const void *A, const void *B, const void *C0, void *Ck, void *Cg, int64_t celems)
+    const sample_buffers *sb)
 {
     size_t es = bmm__dtype_size(pr->dtype);
-    memcpy(Ck, C0, (size_t)celems * es);
-    memcpy(Cg, C0, (size_t)celems * es);
+    size_t cbytes = (size_t)sb->elems[2] * es;
+    const void *A = sb->at[0], *B = sb->at[1];
+    void *Ck = sb->at[3], *Cg = sb->at[4];
+    memcpy(sb->buf[3], sb->buf[2], cbytes);
+    memcpy(sb->buf[4], sb->buf[2], cbytes);
     bmm__run(k, pr, alpha, beta, A, B, Ck);
     bmm__run(NULL, pr, alpha, beta, A, B, Cg);
     double tol = tolerance(pr, alpha, beta);
@@ -92,27 +124,43 @@ static int agrees(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha
 }
 
 /* The timing sample: the plan's strides, its batch capped so the operands touch at most
- * MAX_SAMPLE_BYTES; ext gets each operand's extent. 0 if the buffers would be too large. */
-static int sample_of(const bmm__problem *pr, bmm__problem *sample, int64_t ext[3])
+ * MAX_SAMPLE_BYTES. 0 if its buffers would pass MAX_BUFFER_BYTES (or cannot be had). */
+static int sample_of(const bmm__problem *pr, bmm__problem *sample, sample_buffers *sb)
 {
     *sample = *pr;
     size_t es = bmm__dtype_size(pr->dtype);
     double per = (double)es * ((double)pr->n * (double)pr->m + (double)pr->m * (double)pr->p
                                   + (double)pr->n * (double)pr->p);
-    int64_t cap = (int64_t)((double)MAX_SAMPLE_BYTES / per);
+    double cap = (double)MAX_SAMPLE_BYTES / per;
     if (cap < 1)
         cap = 1;
-    if (sample->batch > cap)
-        sample->batch = cap;
-    bmm__extents(sample, ext);
-    return (double)(ext[0] + ext[1] + 3 * ext[2]) * (double)es <= (double)MAX_BUFFER_BYTES;
+    if ((double)sample->batch > cap)
+        sample->batch = (int64_t)cap;
+    int64_t lo[3], hi[3];
+    bmm__spans(sample, lo, hi);
+    double bytes = 0;
+    for (int i = 0; i < 5; i++) {
+        int o = i < 3 ? i : 2;
+        sb->elems[i] = hi[o] - lo[o] + 1;  /* no overflow: the plan's own spans were checked */
+        sb->off[i] = -lo[o];
+        bytes += (double)sb->elems[i] * (double)es;
+    }
+    if (bytes > (double)MAX_BUFFER_BYTES)
+        return 0;
+    for (int i = 0; i < 5; i++) {
+        sb->buf[i] = alloc_filled(sb->elems[i], es, (unsigned)i + 1);
+        if (!sb->buf[i])
+            return 0;
+        sb->at[i] = (char *)sb->buf[i] + (size_t)sb->off[i] * es;
+    }
+    return 1;
 }
 
 /* The fastest candidate that agrees with the generic path (times[nc] is the generic path's,
  * the fallback); one that disagrees is reported, marked in wrong[] and never chosen. */
 static const bmm_kernel_desc *fastest_agreeing(const bmm_kernel_desc **cand, size_t nc,
     const double *times, int *wrong, const bmm__problem *sample, double alpha, double beta,
-    void *const buf[5], int64_t celems)
+    const sample_buffers *sb)
 {
     for (;;) {
         size_t w = nc;
@@ -121,58 +169,66 @@ static const bmm_kernel_desc *fastest_agreeing(const bmm_kernel_desc **cand, siz
                 w = i;
         if (w == nc)
             return NULL;
-        if (agrees(cand[w], sample, alpha, beta, buf[0], buf[1], buf[2], buf[3], buf[4], celems))
+        if (agrees(cand[w], sample, alpha, beta, sb))
             return cand[w];
         wrong[w] = 1;
         bmm__note("measure: %s disagrees with the generic path; not used", cand[w]->name);
     }
 }
 
-bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, double alpha, double beta,
-    const bmm_kernel_desc **best, bmm__timings *log)
+bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_kernel_desc **best,
+    bmm__timings *log)
 {
-    if (log)
-        *log = (bmm__timings){ NULL, 0 };
+    *log = (bmm__timings){ NULL, 0 };
     *best = bmm__estimate(c);
     size_t nc = bmm__candidates(c, NULL, 0);
-    if (nc == 0 || pr->batch == 0)
+    if (nc == 0)
         return BMM_OK;  /* the generic path is the only candidate */
-    bmm__problem sample;
-    int64_t ext[3];
-    if (!sample_of(pr, &sample, ext)) {
-        bmm__note("measure: operands too large to time; using the static rule");
+    if (pr->batch == 0) {
+        bmm__note("measure: batch 0, nothing to time; using the static rule");
         return BMM_OK;
     }
-    size_t es = bmm__dtype_size(pr->dtype);
-    const bmm_kernel_desc **cand = malloc(nc * sizeof *cand);
-    double *times = malloc((nc + 1) * sizeof *times);
-    int *wrong = calloc(nc + 1, sizeof *wrong);
-    void *buf[5] = { alloc_filled(ext[0], es, 1), alloc_filled(ext[1], es, 2),
-        alloc_filled(ext[2], es, 3), alloc_filled(ext[2], es, 4), alloc_filled(ext[2], es, 5) };
+    double alpha, beta;
+    timing_scalars(pr->scalars, &alpha, &beta);
+    bmm__problem sample;
+    sample_buffers sb;
+    memset(&sb, 0, sizeof sb);
+    const bmm_kernel_desc **cand = NULL;
+    double *times = NULL;
+    int *wrong = NULL;
     bmm_status st = BMM_OK;
-    if (!cand || !times || !wrong || !buf[0] || !buf[1] || !buf[2] || !buf[3] || !buf[4]) {
-        st = bmm__fail(BMM_ENOMEM, "measure: cannot allocate %lld bytes of timing buffers",
-            (long long)((ext[0] + ext[1] + 3 * ext[2]) * (int64_t)es));
+    if (!sample_of(pr, &sample, &sb)) {
+        bmm__note("measure: operands too large to time; using the static rule");
+        goto out;
+    }
+    cand = malloc((nc + 1) * sizeof *cand);
+    times = malloc((nc + 1) * sizeof *times);
+    wrong = calloc(nc + 1, sizeof *wrong);
+    log->v = malloc((nc + 1) * sizeof *log->v);
+    if (!cand || !times || !wrong || !log->v) {
+        st = bmm__fail(BMM_ENOMEM, "measure: cannot allocate the timing log");
         goto out;
     }
     bmm__candidates(c, cand, nc);
-    /* A, B, then C's copy 3 as the timing output (its copies 2 and 4 serve the check) */
-    double share = budget_seconds() / (double)(nc + 1);
-    times[nc] = bmm__time_kernel(NULL, &sample, alpha, beta, buf[0], buf[1], buf[3], share);
+    double share = bmm__tune_budget() / (double)(nc + 1);
+    times[nc] = bmm__time_kernel(NULL, &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[3], share);
     for (size_t i = 0; i < nc; i++)
-        times[i] = bmm__time_kernel(cand[i], &sample, alpha, beta, buf[0], buf[1], buf[3], share);
+        times[i] = bmm__time_kernel(cand[i], &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[3],
+            share);
     for (size_t i = 0; i <= nc; i++)
         bmm__note("measure: %-44s %10.3f us", i < nc ? cand[i]->name : "generic",
             times[i] * 1e6);
-    *best = fastest_agreeing(cand, nc, times, wrong, &sample, alpha, beta, buf, ext[2]);
-    if (log && (log->v = malloc((nc + 1) * sizeof *log->v))) {
-        for (size_t i = 0; i <= nc; i++)
-            log->v[i] = (bmm__timing){ i < nc ? cand[i] : NULL, times[i], wrong[i] };
-        log->n = nc + 1;
-    }
+    *best = fastest_agreeing(cand, nc, times, wrong, &sample, alpha, beta, &sb);
+    for (size_t i = 0; i <= nc; i++)
+        log->v[i] = (bmm__timing){ i < nc ? cand[i] : NULL, times[i], wrong[i] };
+    log->n = nc + 1;
 out:
+    if (log->n == 0) {
+        free(log->v);
+        log->v = NULL;
+    }
     for (int i = 0; i < 5; i++)
-        free(buf[i]);
+        free(sb.buf[i]);
     free(cand);
     free(times);
     free(wrong);

@@ -1,76 +1,128 @@
 /* wisdom.c: remembered choices, keyed by the call class's key (bmm_select.h: dtype, shape,
  * layout class of each operand, batch regime, alpha/beta form), persisted as versioned text:
  *
- *   bmmgen-wisdom 1
- *   table <spec>-<version>-<spec hash>-<kernel count>
+ *   bmmgen-wisdom 2
+ *   table <16 hex digits: hash of every registered table's name, version, spec hash, count>
  *   cpu <vendor>-<family>-<model>-<stepping>-<isa>
  *   entry <dtype> <n> <m> <p> <layout A> <layout B> <layout C> <regime> <scalars> <kernel>
  *   end <number of entries>
  *
- * A file that is not exactly this, or is signed for another table or CPU, is rejected whole
- * and the wisdom in memory is kept. Every change bumps the registry's configuration epoch. */
+ * The parser is strict: fields one space apart, each line consumed whole and ended by '\n',
+ * numbers in range, no duplicate keys, each kernel of the entry's class. A file that is not
+ * exactly this, or is signed for another table or CPU, is rejected whole and the wisdom in
+ * memory is kept. Entries live in a hash table (at most MAX_ENTRIES). Export writes a private
+ * temporary file in the target's directory (mkstemp: never through a planted name), fsyncs
+ * it, renames it over the target and fsyncs the directory. Every change bumps the registry's
+ * configuration epoch. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bmm_internal.h"
 
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2
 #define MAX_LINE 512
+#define MAX_ENTRIES ((size_t)1 << 21)
 
 typedef struct {
     bmm_call_key key;
     const bmm_kernel_desc *kernel;  /* NULL: the generic path */
+    int used;
 } wentry;
 
+/* Open addressing, linear probing, load at most one half. */
 typedef struct {
     wentry *v;
-    size_t len, cap;
-} wlist;
+    size_t len, cap;  /* cap: 0 or a power of two */
+} wtable;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static wlist wisdom;
+static wtable wisdom;
 
 static const char *const DTYPE[] = { "?", "f32", "f64" };
 static const char *const LAYOUT[] = { "x", "bf", "sf" };
 static const char *const REGIME[] = { "cache", "stream" };
 
-/* Insert or replace in a list; caller holds the lock or owns the list. Returns 0 on ENOMEM,
- * 1 when the list changed, 2 when it already said so. */
-static int put(wlist *l, const bmm_call_key *k, const bmm_kernel_desc *kd)
+static size_t hash_key(const bmm_call_key *k)
 {
-    for (size_t i = 0; i < l->len; i++)
-        if (memcmp(&l->v[i].key, k, sizeof *k) == 0) {
-            int same = l->v[i].kernel == kd;
-            l->v[i].kernel = kd;
-            return same ? 2 : 1;
-        }
-    if (l->len == l->cap) {
-        size_t nc = l->cap ? 2 * l->cap : 32;
-        wentry *grown = realloc(l->v, nc * sizeof *grown);
-        if (!grown)
-            return 0;
-        l->v = grown;
-        l->cap = nc;
+    const unsigned char *b = (const unsigned char *)k;
+    uint64_t h = 1469598103934665603ull;  /* FNV-1a */
+    for (size_t i = 0; i < sizeof *k; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static wentry *slot_of(const wtable *t, const bmm_call_key *k)
+{
+    size_t i = hash_key(k) & (t->cap - 1);
+    while (t->v[i].used && memcmp(&t->v[i].key, k, sizeof *k) != 0)
+        i = (i + 1) & (t->cap - 1);
+    return &t->v[i];
+}
+
+static wentry *find(const wtable *t, const bmm_call_key *k)
+{
+    if (!t->cap)
+        return NULL;
+    wentry *e = slot_of(t, k);
+    return e->used ? e : NULL;
+}
+
+/* Room for n entries; 0 past MAX_ENTRIES or on ENOMEM. */
+static int reserve(wtable *t, size_t n)
+{
+    if (n > MAX_ENTRIES)
+        return 0;
+    if (2 * n <= t->cap)
+        return 1;
+    size_t cap = t->cap ? t->cap : 64;
+    while (2 * n > cap)
+        cap *= 2;
+    wtable g = { calloc(cap, sizeof(wentry)), 0, cap };
+    if (!g.v)
+        return 0;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->v[i].used)
+            *slot_of(&g, &t->v[i].key) = t->v[i];
+    g.len = t->len;
+    free(t->v);
+    *t = g;
+    return 1;
+}
+
+/* Insert or replace; caller holds the lock or owns the table. Returns 0 when full or on
+ * ENOMEM, 1 when the table changed, 2 when it already said so. */
+static int put(wtable *t, const bmm_call_key *k, const bmm_kernel_desc *kd)
+{
+    wentry *e = find(t, k);
+    if (e) {
+        int same = e->kernel == kd;
+        e->kernel = kd;
+        return same ? 2 : 1;
     }
-    l->v[l->len].key = *k;
-    l->v[l->len].kernel = kd;
-    l->len++;
+    if (!reserve(t, t->len + 1))
+        return 0;
+    e = slot_of(t, k);
+    e->key = *k;
+    e->kernel = kd;
+    e->used = 1;
+    t->len++;
     return 1;
 }
 
 int bmm__wisdom_lookup(const bmm_call *c, const bmm_kernel_desc **kd)
 {
-    int found = 0;
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < wisdom.len && !found; i++)
-        if (memcmp(&wisdom.v[i].key, &c->key, sizeof c->key) == 0) {
-            *kd = wisdom.v[i].kernel;
-            found = 1;
-        }
+    const wentry *e = find(&wisdom, &c->key);
+    int found = e != NULL;
+    if (found)
+        *kd = e->kernel;
     pthread_mutex_unlock(&lock);
     /* an entry names a kernel for a class of problems; use it only if it fits this one */
     if (found && *kd && !bmm__kernel_applies(*kd, c))
@@ -81,20 +133,25 @@ int bmm__wisdom_lookup(const bmm_call *c, const bmm_kernel_desc **kd)
 void bmm__wisdom_record(const bmm_call *c, const bmm_kernel_desc *kd)
 {
     pthread_mutex_lock(&lock);
-    int changed = put(&wisdom, &c->key, kd) == 1;  /* on ENOMEM the choice is just not kept */
+    int r = put(&wisdom, &c->key, kd);
     pthread_mutex_unlock(&lock);
-    if (changed)
+    if (r == 0)
+        bmm__note("wisdom full (%zu entries) or out of memory: choice not kept", MAX_ENTRIES);
+    if (r == 1)
         bmm__config_changed();  /* a choice cached for this class may differ */
 }
 
 void bmm_wisdom_forget(void)
 {
+    bmm__wisdom_init();  /* $BMM_WISDOM first, so that it is forgotten too */
     pthread_mutex_lock(&lock);
     free(wisdom.v);
-    wisdom = (wlist){ NULL, 0, 0 };
+    wisdom = (wtable){ NULL, 0, 0 };
     pthread_mutex_unlock(&lock);
     bmm__config_changed();
 }
+
+/* ---- the strict parser ---- */
 
 static int lookup_word(const char *w, const char *const *words, int n)
 {
@@ -104,82 +161,146 @@ static int lookup_word(const char *w, const char *const *words, int n)
     return -1;
 }
 
-/* Reads one whole line (must end in '\n'); returns 0 at end of file, -1 if malformed. */
+/* Reads one whole line (must end in '\n', no other control character); returns 0 at end of
+ * file, -1 if malformed. */
 static int read_line(FILE *f, char *buf)
 {
     if (!fgets(buf, MAX_LINE, f))
         return 0;
     size_t len = strlen(buf);
     if (len == 0 || buf[len - 1] != '\n')
-        return -1;  /* truncated, or longer than any valid line */
-    buf[len - 1] = 0;
+        return -1;  /* truncated, longer than any valid line, or a NUL inside */
+    buf[--len] = 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+            return -1;  /* CR, tab, ... */
     return 1;
 }
 
-static const char *scalars_word(int f)
+/* Splits a line into at most max fields separated by exactly one space (none empty);
+ * returns how many, or -1 if the spacing is wrong or there are more. */
+static int split(char *line, char **field, int max)
 {
-    return bmm__scalar_forms[f].word;
+    int n = 0;
+    for (char *s = line;;) {
+        if (*s == ' ' || *s == 0 || n == max)
+            return -1;
+        field[n++] = s;
+        s = strchr(s, ' ');
+        if (!s)
+            return n;
+        *s++ = 0;
+    }
+}
+
+/* A decimal number in [min, INT64_MAX], digits only, no leading zero; -1 if not. */
+static int64_t parse_count(const char *s, int64_t min)
+{
+    if (*s < '0' || *s > '9' || (*s == '0' && s[1]))
+        return -1;
+    int64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (INT64_MAX - (*s - '0')) / 10)
+            return -1;
+        v = 10 * v + (*s - '0');
+    }
+    return v >= min ? v : -1;
+}
+
+/* Whether kernel k may be the answer for calls of class key: its dtype, shape, alpha/beta
+ * form and layout. (The CPU is the file's signature; lookup checks the rest per call.) */
+static int kernel_fits_key(const bmm_kernel_desc *k, const bmm_call_key *key)
+{
+    if (k->dtype != key->dtype || !bmm__shape_admits(k, key->n, key->m, key->p)
+        || !bmm__scalars_fit(k->scalars, key->scalars))
+        return 0;
+    /* a seq-first operand (rows batch*cols apart) never fits packed rows */
+    for (int o = 0; o < 3; o++)
+        if (k->layout == BMM_LAYOUT_BF && key->layout[o] == BMM_LAYOUT_SF)
+            return 0;
+    return 1;
+}
+
+/* Header line lineno: "<word> <value>"; value points into line. */
+static bmm_status header_line(FILE *f, const char *path, int lineno, const char *word,
+    char *line, char **value)
+{
+    char *w[2];
+    int r = read_line(f, line);
+    if (r != 1)
+        return bmm__fail(BMM_EFORMAT, "%s:%d: %s", path, lineno,
+            r == 0 ? "missing line (truncated file?)" : "incomplete line, or a control character");
+    if (split(line, w, 2) != 2 || strcmp(w[0], word) != 0)
+        return bmm__fail(BMM_EFORMAT, "%s:%d: %s", path, lineno,
+            lineno == 1 ? "not a bmmgen wisdom file" : word[0] == 't'
+                ? "expected 'table <signature>'" : "expected 'cpu <signature>'");
+    *value = w[1];
+    return BMM_OK;
 }
 
 /* The header: format version, then the table and CPU signatures this library has. */
 static bmm_status parse_header(FILE *f, const char *path, int *lineno)
 {
-    char line[MAX_LINE], word[MAX_LINE];
-    int version;
+    char line[MAX_LINE], *v, want[32];
+    bmm_status st;
+    snprintf(want, sizeof want, "%d", FORMAT_VERSION);
     *lineno = 1;
-    if (read_line(f, line) != 1 || sscanf(line, "bmmgen-wisdom %d", &version) != 1)
-        return bmm__fail(BMM_EFORMAT, "%s:1: not a bmmgen wisdom file", path);
-    if (version != FORMAT_VERSION)
-        return bmm__fail(BMM_EFORMAT, "%s:1: wisdom format %d, this library reads %d", path,
-            version, FORMAT_VERSION);
-    ++*lineno;
-    if (read_line(f, line) != 1 || sscanf(line, "table %511s", word) != 1)
-        return bmm__fail(BMM_EFORMAT, "%s:%d: expected 'table <signature>'", path, *lineno);
-    if (strcmp(word, bmm__table_signature()) != 0)
+    if ((st = header_line(f, path, 1, "bmmgen-wisdom", line, &v)) != BMM_OK)
+        return st;
+    if (strcmp(v, want) != 0)
+        return bmm__fail(BMM_EFORMAT, "%s:1: wisdom format '%s', this library reads %d", path,
+            v, FORMAT_VERSION);
+    if ((st = header_line(f, path, ++*lineno, "table", line, &v)) != BMM_OK)
+        return st;
+    if (strcmp(v, bmm__table_signature()) != 0)
         return bmm__fail(BMM_EFORMAT, "%s:%d: made for kernel table %s, this library has %s",
-            path, *lineno, word, bmm__table_signature());
-    ++*lineno;
-    if (read_line(f, line) != 1 || sscanf(line, "cpu %511s", word) != 1)
-        return bmm__fail(BMM_EFORMAT, "%s:%d: expected 'cpu <signature>'", path, *lineno);
-    if (strcmp(word, bmm__cpu_signature()) != 0)
+            path, *lineno, v, bmm__table_signature());
+    if ((st = header_line(f, path, ++*lineno, "cpu", line, &v)) != BMM_OK)
+        return st;
+    if (strcmp(v, bmm__cpu_signature()) != 0)
         return bmm__fail(BMM_EFORMAT, "%s:%d: made on CPU %s, this is %s", path, *lineno,
-            word, bmm__cpu_signature());
+            v, bmm__cpu_signature());
     return BMM_OK;
 }
 
-/* One "entry" line -> key and kernel; 0 if any word is unknown or the kernel does not fit. */
-static int parse_entry(const char *line, bmm_call_key *k, const bmm_kernel_desc **kd, int *malformed)
+/* One "entry" line -> key and kernel; NULL, or what is wrong with it. */
+static const char *parse_entry(char *line, bmm_call_key *k, const bmm_kernel_desc **kd)
 {
-    char dt[16], la[3][16], reg[16], sc[16], name[MAX_LINE], tail;
-    long long n, m, p;
-    *malformed = sscanf(line, "entry %15s %lld %lld %lld %15s %15s %15s %15s %15s %511s %c", dt,
-                     &n, &m, &p, la[0], la[1], la[2], reg, sc, name, &tail) != 10;
-    if (*malformed)
-        return 0;
+    char *w[11];
+    if (split(line, w, 11) != 11 || strcmp(w[0], "entry") != 0)
+        return "malformed entry (want 'entry' and 10 fields one space apart)";
     memset(k, 0, sizeof *k);
-    k->dtype = lookup_word(dt, DTYPE, 3);
-    k->streaming = lookup_word(reg, REGIME, 2);
+    k->dtype = lookup_word(w[1], DTYPE, 3);
+    if (k->dtype < 1)
+        return "unknown value for dtype";
+    int64_t *size[3] = { &k->n, &k->m, &k->p };
+    for (int d = 0; d < 3; d++)
+        if ((*size[d] = parse_count(w[2 + d], 1)) < 1)
+            return "a size is not a number in [1, 2^63)";
+    for (int o = 0; o < 3; o++)
+        if ((k->layout[o] = lookup_word(w[5 + o], LAYOUT, 3)) < 0)
+            return "unknown value for a layout";
+    if ((k->streaming = lookup_word(w[8], REGIME, 2)) < 0)
+        return "unknown value for the regime";
     k->scalars = -1;
     for (int f = 0; f < BMM_SCALARS_COUNT; f++)
-        if (strcmp(sc, scalars_word(f)) == 0)
+        if (strcmp(w[9], bmm__scalar_forms[f].word) == 0)
             k->scalars = f;
-    k->n = n, k->m = m, k->p = p;
-    int ok = k->dtype >= 1 && k->streaming >= 0 && k->scalars >= 0 && n >= 1 && m >= 1 && p >= 1;
-    for (int o = 0; o < 3; o++) {
-        k->layout[o] = lookup_word(la[o], LAYOUT, 3);
-        ok &= k->layout[o] >= 0;
-    }
+    if (k->scalars < 0)
+        return "unknown value for the alpha/beta form";
     *kd = NULL;
-    if (ok && strcmp(name, "generic") != 0) {
-        *kd = bmm__kernel_by_name(name);
-        ok = *kd && (*kd)->dtype == k->dtype && bmm__shape_admits(*kd, n, m, p);
+    if (strcmp(w[10], "generic") != 0) {
+        if (!(*kd = bmm__kernel_by_name(w[10])))
+            return "unknown value or kernel";
+        if (!kernel_fits_key(*kd, k))
+            return "the kernel named does not serve the entry's class";
     }
-    return ok;
+    return NULL;
 }
 
-static bmm_status parse(FILE *f, const char *path, wlist *list)
+static bmm_status parse(FILE *f, const char *path, wtable *list)
 {
-    char line[MAX_LINE];
+    char line[MAX_LINE], *w[2];
     int lineno;
     bmm_status st = parse_header(f, path, &lineno);
     if (st != BMM_OK)
@@ -189,88 +310,207 @@ static bmm_status parse(FILE *f, const char *path, wlist *list)
         int r = read_line(f, line);
         if (r != 1)
             return bmm__fail(BMM_EFORMAT, "%s:%d: %s", path, lineno,
-                r == 0 ? "missing 'end' line (truncated file?)" : "incomplete line (truncated file?)");
-        long long count;
-        char tail;
-        if (sscanf(line, "end %lld %c", &count, &tail) == 1) {
-            if (count != (long long)list->len)
+                r == 0 ? "missing 'end' line (truncated file?)"
+                       : "incomplete line, or a control character (truncated file?)");
+        if (strncmp(line, "end", 3) == 0) {
+            int64_t count;
+            if (split(line, w, 2) != 2 || strcmp(w[0], "end") != 0
+                || (count = parse_count(w[1], 0)) < 0)
+                return bmm__fail(BMM_EFORMAT, "%s:%d: malformed 'end' line", path, lineno);
+            if ((uint64_t)count != list->len)
                 return bmm__fail(BMM_EFORMAT, "%s:%d: 'end' says %lld entries, file has %zu",
-                    path, lineno, count, list->len);
+                    path, lineno, (long long)count, list->len);
             if (read_line(f, line) != 0)
                 return bmm__fail(BMM_EFORMAT, "%s:%d: text after 'end'", path, lineno + 1);
             return BMM_OK;
         }
         bmm_call_key k;
         const bmm_kernel_desc *kd;
-        int malformed;
-        if (!parse_entry(line, &k, &kd, &malformed))
-            return bmm__fail(BMM_EFORMAT, "%s:%d: %s", path, lineno,
-                malformed ? "malformed entry" : "entry names an unknown value or kernel");
+        const char *bad = parse_entry(line, &k, &kd);
+        if (bad)
+            return bmm__fail(BMM_EFORMAT, "%s:%d: %s", path, lineno, bad);
+        if (find(list, &k))
+            return bmm__fail(BMM_EFORMAT, "%s:%d: duplicate entry", path, lineno);
         if (!put(list, &k, kd))
-            return bmm__fail(BMM_ENOMEM, "%s:%d: out of memory", path, lineno);
+            return bmm__fail(list->len >= MAX_ENTRIES ? BMM_EFORMAT : BMM_ENOMEM,
+                "%s:%d: more than %zu entries, or out of memory", path, lineno, MAX_ENTRIES);
     }
+}
+
+/* Opens a regular file for reading; a directory, FIFO or device is refused without blocking. */
+static FILE *open_regular(const char *path, bmm_status *st)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0) {
+        *st = bmm__fail(BMM_EIO, "cannot open wisdom file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        *st = bmm__fail(BMM_EIO, "wisdom file %s is not a regular file", path);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        *st = bmm__fail(BMM_ENOMEM, "cannot read wisdom file %s: %s", path, strerror(errno));
+    }
+    return f;
+}
+
+static bmm_status import_file(const char *path)
+{
+    bmm_status st = BMM_OK;
+    FILE *f = open_regular(path, &st);
+    if (!f)
+        return st;
+    wtable list = { NULL, 0, 0 };
+    st = parse(f, path, &list);
+    fclose(f);
+    if (st == BMM_OK) {
+        pthread_mutex_lock(&lock);
+        int ok = reserve(&wisdom, wisdom.len + list.len);
+        for (size_t i = 0; ok && i < list.cap; i++)
+            if (list.v[i].used)
+                put(&wisdom, &list.v[i].key, list.v[i].kernel);
+        pthread_mutex_unlock(&lock);
+        if (!ok)
+            st = bmm__fail(BMM_ENOMEM, "%s: wisdom would pass %zu entries, or out of memory",
+                path, MAX_ENTRIES);
+        else
+            bmm__config_changed();
+        if (ok)
+            bmm__note("imported %zu wisdom entries from %s", list.len, path);
+    }
+    free(list.v);
+    return st;
 }
 
 bmm_status bmm_wisdom_import_file(const char *path)
 {
     if (!path)
         return bmm__fail(BMM_EINVAL, "path is NULL");
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return bmm__fail(BMM_EIO, "cannot open wisdom file %s: %s", path, strerror(errno));
-    wlist list = { NULL, 0, 0 };
-    bmm_status st = parse(f, path, &list);
-    fclose(f);
-    if (st == BMM_OK) {
-        pthread_mutex_lock(&lock);
-        for (size_t i = 0; i < list.len; i++)
-            put(&wisdom, &list.v[i].key, list.v[i].kernel);
-        pthread_mutex_unlock(&lock);
-        bmm__config_changed();
-        bmm__note("imported %zu wisdom entries from %s", list.len, path);
+    bmm__wisdom_init();
+    return import_file(path);
+}
+
+/* ---- export ---- */
+
+static int key_order(const void *x, const void *y)
+{
+    const bmm_call_key *a = &((const wentry *)x)->key, *b = &((const wentry *)y)->key;
+    const int64_t u[] = { a->dtype, a->n, a->m, a->p, a->layout[0], a->layout[1], a->layout[2],
+        a->streaming, a->scalars };
+    const int64_t v[] = { b->dtype, b->n, b->m, b->p, b->layout[0], b->layout[1], b->layout[2],
+        b->streaming, b->scalars };
+    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
+        if (u[i] != v[i])
+            return u[i] < v[i] ? -1 : 1;
+    return 0;
+}
+
+/* The entries in key order (the file is the same for the same wisdom); NULL on ENOMEM. */
+static wentry *sorted_entries(size_t *n)
+{
+    pthread_mutex_lock(&lock);
+    wentry *v = malloc((wisdom.len ? wisdom.len : 1) * sizeof *v);
+    *n = 0;
+    for (size_t i = 0; v && i < wisdom.cap; i++)
+        if (wisdom.v[i].used)
+            v[(*n)++] = wisdom.v[i];
+    pthread_mutex_unlock(&lock);
+    if (v)
+        qsort(v, *n, sizeof *v, key_order);
+    return v;
+}
+
+static int write_all(FILE *f, const wentry *v, size_t n)
+{
+    int ok = fprintf(f, "bmmgen-wisdom %d\ntable %s\ncpu %s\n", FORMAT_VERSION,
+                 bmm__table_signature(), bmm__cpu_signature()) > 0;
+    for (size_t i = 0; i < n && ok; i++) {
+        const bmm_call_key *k = &v[i].key;
+        ok = fprintf(f, "entry %s %lld %lld %lld %s %s %s %s %s %s\n", DTYPE[k->dtype],
+                 (long long)k->n, (long long)k->m, (long long)k->p, LAYOUT[k->layout[0]],
+                 LAYOUT[k->layout[1]], LAYOUT[k->layout[2]], REGIME[k->streaming],
+                 bmm__scalar_forms[k->scalars].word, v[i].kernel ? v[i].kernel->name : "generic")
+            > 0;
     }
-    free(list.v);
-    return st;
+    return ok && fprintf(f, "end %zu\n", n) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+}
+
+/* Makes the rename durable: fsync the directory that holds path. */
+static void sync_directory(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
 }
 
 bmm_status bmm_wisdom_export_file(const char *path)
 {
     if (!path)
         return bmm__fail(BMM_EINVAL, "path is NULL");
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    bmm__wisdom_init();
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
         return bmm__fail(BMM_EINVAL, "path is too long (%zu bytes)", strlen(path));
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return bmm__fail(BMM_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    pthread_mutex_lock(&lock);
-    int ok = fprintf(f, "bmmgen-wisdom %d\ntable %s\ncpu %s\n", FORMAT_VERSION,
-                 bmm__table_signature(), bmm__cpu_signature()) > 0;
-    for (size_t i = 0; i < wisdom.len && ok; i++) {
-        const bmm_call_key *k = &wisdom.v[i].key;
-        ok = fprintf(f, "entry %s %lld %lld %lld %s %s %s %s %s %s\n", DTYPE[k->dtype],
-                 (long long)k->n, (long long)k->m, (long long)k->p, LAYOUT[k->layout[0]],
-                 LAYOUT[k->layout[1]], LAYOUT[k->layout[2]], REGIME[k->streaming],
-                 scalars_word(k->scalars), wisdom.v[i].kernel ? wisdom.v[i].kernel->name : "generic") > 0;
-    }
-    ok = ok && fprintf(f, "end %zu\n", wisdom.len) > 0;
-    pthread_mutex_unlock(&lock);
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    size_t n;
+    wentry *v = sorted_entries(&n);
+    if (!v)
+        return bmm__fail(BMM_ENOMEM, "cannot copy the wisdom to export it");
+    int fd = mkstemp(tmp);  /* O_EXCL: a name planted by someone else is never written through */
+    if (fd < 0) {
         int e = errno;
-        remove(tmp);
+        free(v);
+        return bmm__fail(BMM_EIO, "cannot create a temporary file next to %s: %s", path,
+            strerror(e));
+    }
+    fchmod(fd, 0644);  /* mkstemp's 0600 would hide tuning from other users of the machine */
+    FILE *f = fdopen(fd, "w");
+    int ok = f && write_all(f, v, n);
+    int e = errno;
+    free(v);
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    else
+        close(fd);
+    if (ok && rename(tmp, path) != 0)
+        ok = 0, e = errno;
+    if (!ok) {
+        unlink(tmp);
         return bmm__fail(BMM_EIO, "cannot write wisdom file %s: %s", path, strerror(e));
     }
+    sync_directory(path);
     return BMM_OK;
 }
 
+/* ---- $BMM_WISDOM ---- */
+
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
+/* A failure is noted under BMM_VERBOSE and leaves bmm_last_error() as it was: it is not the
+ * failure of the call that triggered the import. */
 static void import_env(void)
 {
     const char *path = getenv("BMM_WISDOM");
-    if (path && *path && bmm_wisdom_import_file(path) != BMM_OK)
+    if (!path || !*path)
+        return;
+    char saved[512];
+    snprintf(saved, sizeof saved, "%s", bmm_last_error());
+    if (import_file(path) != BMM_OK) {
         bmm__note("BMM_WISDOM=%s not imported: %s", path, bmm_last_error());
+        bmm__set_last_error(saved);
+    }
 }
 
 void bmm__wisdom_init(void)

@@ -79,19 +79,28 @@ static size_t buffer_bytes(const th_case *tc, int o)
     return (size_t)(e > 0 ? e : 1) * bmm__dtype_size(tc->pr.dtype);
 }
 
+/* Points A, B, C and C0 at element (0, 0, 0) of their buffers. */
+static void point(th_case *tc)
+{
+    size_t es = bmm__dtype_size(tc->pr.dtype);
+    void **at[4] = { &tc->A, &tc->B, &tc->C, &tc->C0 };
+    for (int o = 0; o < 4; o++)
+        *at[o] = (char *)tc->buf[o] + (size_t)tc->off[o < 3 ? o : 2] * es;
+}
+
 void th_case_init_guarded(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
     int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta,
     unsigned seed, int c_nan)
 {
     th_case_init(tc, dt, batch, n, m, p, sa, sb, sc, alpha, beta, seed, c_nan);
-    void **buf[4] = { &tc->A, &tc->B, &tc->C, &tc->C0 };
     for (int o = 0; o < 4; o++) {
         size_t bytes = buffer_bytes(tc, o);
         void *g = guarded_alloc(bytes);
-        memcpy(g, *buf[o], bytes);
-        free(*buf[o]);
-        *buf[o] = g;
+        memcpy(g, tc->buf[o], bytes);
+        free(tc->buf[o]);
+        tc->buf[o] = g;
     }
+    point(tc);
     tc->guarded = 1;
 }
 
@@ -104,40 +113,43 @@ void th_case_init(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m
     assert_int_equal(bmm__check_problem(&tc->pr), BMM_OK);
     tc->alpha = alpha;
     tc->beta = beta;
-    bmm__extents(&tc->pr, tc->ext);
+    int64_t lo[3], hi[3];
+    bmm__spans(&tc->pr, lo, hi);
     size_t es = bmm__dtype_size(dt);
-    void **buf[4] = { &tc->A, &tc->B, &tc->C, &tc->C0 };
     for (int o = 0; o < 4; o++) {
-        int64_t e = tc->ext[o < 3 ? o : 2];
-        *buf[o] = malloc((size_t)(e > 0 ? e : 1) * es);
-        assert_non_null(*buf[o]);
+        int64_t e = o < 3 ? (batch > 0 ? hi[o] - lo[o] + 1 : 0) : tc->ext[2];
+        if (o < 3)
+            tc->ext[o] = e, tc->off[o] = -lo[o];
+        tc->buf[o] = malloc((size_t)(e > 0 ? e : 1) * es);
+        assert_non_null(tc->buf[o]);
         for (int64_t i = 0; i < e; i++)
-            set(dt, *buf[o], i, o < 2 ? (double)(rnd(&seed) % 2001) / 1000.0 - 1.0 : SENTINEL);
+            set(dt, tc->buf[o], i, o < 2 ? (double)(rnd(&seed) % 2001) / 1000.0 - 1.0 : SENTINEL);
     }
-    /* C's own elements: random, or NaN */
+    point(tc);
+    /* C's own elements (the normalized strides reach them as the given ones do): random, or NaN */
+    const bmm_stride *s = &tc->pr.sc;
     for (int64_t t = 0; t < batch; t++)
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < p; j++) {
-                int64_t at = t * sc.batch + i * sc.row + j * sc.col;
+                int64_t at = t * s->batch + i * s->row + j * s->col;
                 set(dt, tc->C, at, c_nan ? NAN : (double)(rnd(&seed) % 2001) / 1000.0 - 1.0);
             }
-    memcpy(tc->C0, tc->C, (size_t)tc->ext[2] * es);
+    memcpy(tc->buf[3], tc->buf[2], (size_t)tc->ext[2] * es);
 }
 
 void th_case_free(th_case *tc)
 {
-    void *buf[4] = { tc->A, tc->B, tc->C, tc->C0 };
     for (int o = 0; o < 4; o++) {
         if (tc->guarded)
-            guarded_free(buf[o], buffer_bytes(tc, o));
+            guarded_free(tc->buf[o], buffer_bytes(tc, o));
         else
-            free(buf[o]);
+            free(tc->buf[o]);
     }
 }
 
 void th_case_reset(th_case *tc)
 {
-    memcpy(tc->C, tc->C0, (size_t)tc->ext[2] * bmm__dtype_size(tc->pr.dtype));
+    memcpy(tc->buf[2], tc->buf[3], (size_t)tc->ext[2] * bmm__dtype_size(tc->pr.dtype));
 }
 
 void *th_copy_c(const th_case *tc)
@@ -145,7 +157,7 @@ void *th_copy_c(const th_case *tc)
     size_t bytes = (size_t)tc->ext[2] * bmm__dtype_size(tc->pr.dtype);
     void *p = malloc(bytes);
     assert_non_null(p);
-    memcpy(p, tc->C, bytes);
+    memcpy(p, tc->buf[2], bytes);
     return p;
 }
 
@@ -169,13 +181,15 @@ void th_check(const th_case *tc, const void *want, double c, const char *what)
                     mag += fabsl(a * b);
                 }
                 int64_t at = t * pr->sc.batch + i * pr->sc.row + j * pr->sc.col;
-                is_c[at] = 1;
+                is_c[at + tc->off[2]] = 1;
                 long double c0 = tc->beta != 0 ? get(dt, tc->C0, at) : 0;
+                if (tc->alpha == 0)  /* BLAS: A and B are not read */
+                    acc = mag = 0;
                 long double ref = (long double)tc->alpha * acc + (long double)tc->beta * c0;
                 double bound = c * (double)pr->m * eps
                     * (fabs(tc->alpha) * (double)mag + fabs(tc->beta) * fabsl(c0)) + DBL_MIN;
                 double got = get(dt, tc->C, at);
-                double target = want ? get(dt, want, at) : (double)ref;
+                double target = want ? get(dt, want, at + tc->off[2]) : (double)ref;
                 double err = fabs(got - target);
                 double ratio = isnan(err) ? INFINITY : err / bound;  /* NaN: the worst */
                 if (ratio > worst || wt < 0) {
@@ -188,7 +202,7 @@ void th_check(const th_case *tc, const void *want, double c, const char *what)
             }
     int64_t bad_pad = -1;
     for (int64_t x = 0; x < tc->ext[2] && bad_pad < 0; x++)
-        if (!is_c[x] && get(dt, tc->C, x) != get(dt, tc->C0, x))
+        if (!is_c[x] && get(dt, tc->buf[2], x) != get(dt, tc->buf[3], x))
             bad_pad = x;
     free(is_c);
     if (worst > 1.0) {

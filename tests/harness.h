@@ -11,13 +11,15 @@
 
 #include "bmm_internal.h"
 
-/* A problem with its operands. C0 is C before the call; buffers cover each operand's extent,
- * and the elements of C's buffer that are not part of C (padding) hold a sentinel. */
+/* A problem with its operands. C0 is C before the call; buffers cover each operand's span
+ * (a negative stride reaches below the operand's pointer, off[o] elements into buf[o]), and the
+ * elements of C's buffer that are not part of C (padding) hold a sentinel. */
 typedef struct {
     bmm__problem pr;
     double alpha, beta;
-    void *A, *B, *C, *C0;
-    int64_t ext[3];
+    void *A, *B, *C, *C0;    /* element (0, 0, 0) of each */
+    void *buf[4];            /* the allocations: A, B, C, C0 */
+    int64_t ext[3], off[3];  /* elements in each buffer; offset of element (0, 0, 0) */
     int guarded;             /* buffers from th_case_init_guarded */
 } th_case;
 
@@ -38,7 +40,7 @@ void th_case_init_guarded(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, i
 void th_case_free(th_case *tc);
 /* Puts C back to C0 (to run another contender on the same inputs). */
 void th_case_reset(th_case *tc);
-/* A copy of the current C buffer, to compare two contenders. */
+/* A copy of the current C buffer (as buf[2]), to compare two contenders; free() it. */
 void *th_copy_c(const th_case *tc);
 
 /* Fails the test (with a report of the worst element) unless every element of C, as computed,

@@ -94,7 +94,7 @@ static void registered_kernels_are_planned_and_called(void **state)
     assert_int_equal(bmm_register_kernels(&extra), BMM_OK);  /* again: nothing changes */
     assert_int_equal(bmm__kernel_count(), before + 2);
     assert_string_not_equal(bmm__table_signature(), sig_before);
-    assert_non_null(strstr(bmm__table_signature(), "+extra-0.1.0-0123456789abcdef"));
+    assert_int_equal(strlen(bmm__table_signature()), 16);  /* a fixed-length hash */
 
     bmm_plan *plan = NULL;
     assert_int_equal(bmm_plan_create(&plan, BMM_F32, BATCH, 1, 2, 3, sa, sb, sc, 1, 0, BMM_ESTIMATE),

@@ -1,7 +1,10 @@
 /* test_validate.c: every rule of docs/semantics.md gives its status, names the argument in
  * bmm_last_error(), creates no plan, and leaves C untouched. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -52,13 +55,35 @@ static void test_sizes(void **state)
     expect_both(1, -3, N, N, bf(), bf(), bf(), BMM_EINVAL, "n must be");
 }
 
+/* Any stride is a valid view of A and B (test_strides.c computes with them); C's must not
+ * map two elements to one address, whatever their sign. */
 static void test_strides(void **state)
 {
     (void)state;
-    bmm_stride neg = { 16, -4, 1 }, zero_col = { 16, 4, 0 }, neg_batch = { -16, 4, 1 };
-    expect_both(1, N, N, N, neg, bf(), bf(), BMM_EINVAL, "sa.row");
-    expect_both(1, N, N, N, bf(), zero_col, bf(), BMM_EINVAL, "sb.col");
-    expect_both(2, N, N, N, bf(), bf(), neg_batch, BMM_EINVAL, "sc.batch");
+    bmm_stride zero_col = { 16, 4, 0 }, zero_row = { 16, 0, 1 }, zero_batch = { 0, 4, 1 };
+    bmm_stride neg_dup = { 16, -1, 1 };  /* rows one element apart, 4 columns: overlap */
+    expect_both(2, N, N, N, bf(), bf(), zero_col, BMM_EOVERLAP, "C overlaps itself");
+    expect_both(2, N, N, N, bf(), bf(), zero_row, BMM_EOVERLAP, "C overlaps itself");
+    expect_both(2, N, N, N, bf(), bf(), zero_batch, BMM_EOVERLAP, "C overlaps itself");
+    expect_both(1, N, N, N, bf(), bf(), neg_dup, BMM_EOVERLAP, "C overlaps itself");
+}
+
+/* A pointer not aligned to the element size is undefined behaviour in C: refused, naming it. */
+static void test_misaligned(void **state)
+{
+    (void)state;
+    setup_buffers();
+    const float *a1 = (const float *)(const void *)((const char *)A + 1);
+    float *c2 = (float *)(void *)((char *)C + 2);
+    expect(bmm_sgemm_strided(1, N, N, N, 1, a1, bf(), B, bf(), 0, C, bf()), BMM_EINVAL,
+        "A (");
+    expect(bmm_sgemm_strided(1, N, N, N, 1, A, bf(), B, bf(), 0, c2, bf()), BMM_EINVAL,
+        "not aligned");
+    bmm_plan *plan = NULL;
+    assert_int_equal(bmm_plan_create(&plan, BMM_F32, 1, N, N, N, bf(), bf(), bf(), 1, 0,
+        BMM_ESTIMATE), BMM_OK);
+    expect(bmm_execute(plan, A, (const char *)B + 3, C), BMM_EINVAL, "B (");
+    bmm_plan_destroy(plan);
 }
 
 static void test_overflow(void **state)
@@ -73,6 +98,19 @@ static void test_overflow(void **state)
         BMM_EINVAL, "spans");
     bmm_stride sc = { 0, INT64_MAX / 4, 1 };
     expect_both(1, 8, 1, 1, bf(), bf(), sc, BMM_EINVAL, "C spans");
+    /* negative strides: |INT64_MIN| does not fit; a span reaching below address 0 */
+    bmm_stride most_negative = { INT64_MIN, 4, 1 }, far_down = { -((int64_t)1 << 58), 4, 1 };
+    expect_both(2, N, N, N, most_negative, bf(), bf(), BMM_EINVAL, "A spans");
+    setup_buffers();
+    expect(bmm_sgemm_strided(2, N, N, N, 1, A, far_down, B, bf(), 0, C, bf()), BMM_EINVAL,
+        "past the address space");
+    /* valid, if huge: choosing must not overflow (n*m*p was signed overflow under UBSan) */
+    int64_t g = (int64_t)1 << 32;
+    bmm_stride flat = { 0, 1, 1 };
+    bmm_plan *plan = NULL;
+    assert_int_equal(bmm_plan_create(&plan, BMM_F32, 1, g, g, 1, flat, flat, flat, 1, 0,
+        BMM_ESTIMATE), BMM_OK);
+    bmm_plan_destroy(plan);
 }
 
 static void test_c_overlaps_itself(void **state)
@@ -141,6 +179,14 @@ static void test_wisdom_files(void **state)
     expect(bmm_wisdom_export_file(NULL), BMM_EINVAL, "path");
     expect(bmm_wisdom_import_file("/nonexistent/bmm.wisdom"), BMM_EIO, "/nonexistent/bmm.wisdom");
     expect(bmm_wisdom_export_file("/nonexistent/dir/bmm.wisdom"), BMM_EIO, "/nonexistent/dir");
+    /* not regular files: refused, and a FIFO without a writer must not block */
+    expect(bmm_wisdom_import_file("."), BMM_EIO, "not a regular file");
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "test_validate.%ld.fifo", (long)getpid());
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect(bmm_wisdom_import_file(fifo), BMM_EIO, "not a regular file");
+    remove(fifo);
+    expect(bmm_wisdom_import_file("/dev/null"), BMM_EIO, "not a regular file");
 }
 
 static void test_strerror(void **state)
@@ -164,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_strides),
+        cmocka_unit_test(test_misaligned),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_c_overlaps_itself),
         cmocka_unit_test(test_c_overlaps_inputs),

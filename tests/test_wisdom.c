@@ -1,8 +1,13 @@
 /* test_wisdom.c: wisdom round trip, and files that are corrupt, truncated at every byte,
- * or signed for another table or CPU: rejected whole, wisdom in memory unchanged. */
+ * lenient-looking, or signed for another table or CPU: rejected whole, wisdom in memory
+ * unchanged. Export never writes through a symlink and stays whole under concurrent export
+ * and import; large files import in linear time; plans record only what they measured. */
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -95,15 +100,28 @@ static void test_bad_files_keep_state(void **state)
 
     char bad[8192];
     struct { const char *from, *to, *needle; } edits[] = {
-        { "bmmgen-wisdom 1", "bmmgen-wisdom 9", "format 9" },
+        { "bmmgen-wisdom 2", "bmmgen-wisdom 9", "format '9'" },
+        { "bmmgen-wisdom 2", "bmmgen-wisdom 2.9", "format '2.9'" },
+        { "bmmgen-wisdom 2", "bmmgen-wisdom 2 junk", "not a bmmgen wisdom file" },
         { "bmmgen-wisdom", "something-else", "not a bmmgen wisdom file" },
-        { "table default", "table other", "kernel table" },
+        { "table ", "table 0", "kernel table" },
         { "cpu ", "cpu X", "made on CPU" },
         { "entry f64", "entry f16", "unknown value" },
         { " bmm_f", " zmm_f", "unknown value or kernel" },
         { "end 1", "end 2", "'end' says 2" },
         { " cache ", " warm ", "unknown value" },
-        { "entry f64 5", "entry f64 x", "malformed entry" },
+        { "entry f64 5", "entry f64 x", "a size" },
+        { "entry f64 5", "entry f64 99999999999999999999", "a size" },
+        { "entry f64 5", "entry f64 +5", "a size" },
+        { "entry f64 5", "entry f64 05", "a size" },
+        { "entry f64 5", "entry  f64 5", "malformed entry" },
+        { "end 1", "end 1 junk", "malformed 'end'" },
+        { "end 1", "end +1", "malformed 'end'" },
+        { "\nend", " extra\nend", "malformed entry" },
+        { "\nend", "\r\nend", "control character" },
+        { "\ncpu", "\r\ncpu", "control character" },
+        { "a1b0 ", "ab ", "does not serve" },          /* an a1b0 kernel for alpha free */
+        { "entry f64 5 5 5", "entry f32 5 5 5", "does not serve" },  /* f64 kernel, f32 entry */
     };
     for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
         const char *at = strstr(good, edits[e].from);
@@ -115,11 +133,152 @@ static void test_bad_files_keep_state(void **state)
     }
     int n = snprintf(bad, sizeof bad, "%sextra\n", good);
     expect_rejected(bad, (size_t)n, "after 'end'");
+    /* the same entry twice, with 'end' counting it twice */
+    const char *entry = strstr(good, "entry "), *end = strstr(good, "end 1");
+    assert_non_null(entry);
+    assert_non_null(end);
+    n = snprintf(bad, sizeof bad, "%.*s%.*send 2\n", (int)(end - good), good,
+        (int)(end - entry), entry);
+    expect_rejected(bad, (size_t)n, "duplicate entry");
     /* the untouched file still imports */
     write_text(good, len);
     assert_int_equal(bmm_wisdom_import_file(path), BMM_OK);
     assert_int_equal(plan_kernel(5, BMM_WISDOM_ONLY, NULL, 0), BMM_OK);
     free(good);
+}
+
+/* The signature of 20 registered tables is still one short word: export, then import works. */
+static void test_many_tables(void **state)
+{
+    (void)state;
+    static char names[20][32];
+    static bmm_kernel_table tables[20];
+    for (int t = 0; t < 20; t++) {
+        snprintf(names[t], sizeof names[t], "table-with-a-long-name-%02d", t);
+        tables[t] = (bmm_kernel_table){ BMM_KERNEL_ABI, names[t], "0.1.0-long-version",
+            "0123456789abcdef0123456789abcdef", 0, NULL };
+        assert_int_equal(bmm_register_kernels(&tables[t]), BMM_OK);
+    }
+    assert_int_equal(strlen(bmm__table_signature()), 16);
+    bmm_wisdom_forget();
+    assert_int_equal(plan_kernel(3, BMM_MEASURE, NULL, 0), BMM_OK);
+    assert_int_equal(bmm_wisdom_export_file(path), BMM_OK);
+    assert_int_equal(bmm_wisdom_import_file(path), BMM_OK);
+    /* names that could not be one word of a wisdom line are refused at registration */
+    static bmm_kernel_table spaced = { BMM_KERNEL_ABI, "two words", "1", "0", 0, NULL };
+    static bmm_kernel_table newline = { BMM_KERNEL_ABI, "name", "1\nentry", "0", 0, NULL };
+    assert_int_equal(bmm_register_kernels(&spaced), BMM_EINVAL);
+    assert_int_equal(bmm_register_kernels(&newline), BMM_EINVAL);
+}
+
+/* Export replaces a symlink at the wisdom path by a regular file, never writing through it. */
+static void test_export_never_follows_symlinks(void **state)
+{
+    (void)state;
+    char target[300];
+    snprintf(target, sizeof target, "%s.target", path);
+    FILE *f = fopen(target, "w");
+    assert_non_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    remove(path);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(bmm_wisdom_export_file(path), BMM_OK);
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    f = fopen(target, "r");
+    char line[32] = "";
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_string_equal(line, "precious\n");
+    remove(target);
+}
+
+/* Two threads export to one path while a third imports it: every export succeeds and every
+ * import sees a whole file (bounded iterations). */
+static void *exporter(void *arg)
+{
+    long failures = 0;
+    for (int i = 0; i < 200; i++)
+        failures += bmm_wisdom_export_file(path) != BMM_OK;
+    *(long *)arg = failures;
+    return NULL;
+}
+
+static void test_concurrent_export_import(void **state)
+{
+    (void)state;
+    bmm_wisdom_forget();
+    assert_int_equal(plan_kernel(3, BMM_MEASURE, NULL, 0), BMM_OK);
+    assert_int_equal(bmm_wisdom_export_file(path), BMM_OK);
+    pthread_t th[2];
+    long failed[2];
+    for (int t = 0; t < 2; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, exporter, &failed[t]), 0);
+    int torn = 0;
+    for (int i = 0; i < 300; i++)
+        torn += bmm_wisdom_import_file(path) != BMM_OK;
+    for (int t = 0; t < 2; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(failed[t], 0);
+    }
+    assert_int_equal(torn, 0);
+}
+
+/* 200000 entries: written, imported whole, every one found (a quadratic import took minutes). */
+static void test_large_file(void **state)
+{
+    (void)state;
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    const int count = 200000;
+    fprintf(f, "bmmgen-wisdom 2\ntable %s\ncpu %s\n", bmm__table_signature(),
+        bmm__cpu_signature());
+    for (int i = 0; i < count; i++)
+        fprintf(f, "entry f64 %d %d 7 bf bf bf cache a1b0 generic\n", 100 + i % 1000,
+            100 + i / 1000);
+    fprintf(f, "end %d\n", count);
+    fclose(f);
+    bmm_wisdom_forget();
+    if (bmm_wisdom_import_file(path) != BMM_OK) {
+        print_error("%s\n", bmm_last_error());
+        fail();
+    }
+    bmm_plan *plan = NULL;
+    bmm_stride sa = bmm_stride_batch_first(137, 199), sb = bmm_stride_batch_first(199, 7);
+    bmm_stride sc = bmm_stride_batch_first(137, 7);  /* entry i = 99037 */
+    assert_int_equal(bmm_plan_create(&plan, BMM_F64, 1, 137, 199, 7, sa, sb, sc, 1, 0,
+        BMM_WISDOM_ONLY), BMM_OK);
+    assert_string_equal(bmm_plan_kernel(plan), "generic");
+    bmm_plan_destroy(plan);
+    assert_int_equal(bmm_wisdom_export_file(path), BMM_OK);
+    bmm_wisdom_forget();
+}
+
+/* MEASURE records only what it timed: batch 0 is not timed; alpha = NaN is timed with finite
+ * scalars of its class, so a kernel (not the generic path) wins and is recorded. */
+static void test_measure_records_only_measurements(void **state)
+{
+    (void)state;
+    bmm_wisdom_forget();
+    bmm_stride s = bmm_stride_batch_first(6, 6);
+    bmm_plan *plan = NULL;
+    assert_int_equal(bmm_plan_create(&plan, BMM_F64, 0, 6, 6, 6, s, s, s, 1, 0, BMM_MEASURE),
+        BMM_OK);
+    bmm_plan_destroy(plan);
+    assert_int_equal(plan_kernel(6, BMM_WISDOM_ONLY, NULL, 0), BMM_EUNSUPPORTED);
+    /* batch strides near 2^60: too large to time (was ENOMEM, and UB in the extent sums) */
+    bmm_stride far = { (int64_t)1 << 58, 6, 1 };
+    assert_int_equal(bmm_plan_create(&plan, BMM_F64, 3, 6, 6, 6, far, s, s, 1, 0, BMM_MEASURE),
+        BMM_OK);
+    bmm_plan_destroy(plan);
+    assert_int_equal(bmm_plan_create(&plan, BMM_F64, 3, 6, 6, 6, far, s, s, 1, 0,
+        BMM_WISDOM_ONLY), BMM_EUNSUPPORTED);
+    assert_int_equal(bmm_plan_create(&plan, BMM_F64, 64, 6, 6, 6, s, s, s, NAN, 0.5,
+        BMM_MEASURE), BMM_OK);
+    assert_string_not_equal(bmm_plan_kernel(plan), "generic");
+    bmm_plan_destroy(plan);
 }
 
 int main(void)
@@ -129,6 +288,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bad_files_keep_state),
+        cmocka_unit_test(test_export_never_follows_symlinks),
+        cmocka_unit_test(test_concurrent_export_import),
+        cmocka_unit_test(test_large_file),
+        cmocka_unit_test(test_measure_records_only_measurements),
+        cmocka_unit_test(test_many_tables),  /* last: it changes the table signature */
     };
     int rc = cmocka_run_group_tests_name("wisdom", tests, NULL, NULL);
     remove(path);

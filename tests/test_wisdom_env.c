@@ -1,36 +1,95 @@
-/* test_wisdom_env.c: BMM_WISDOM names a file imported at first use. The file chooses a
- * kernel the static rule would not (the b0 form for alpha = 1), so its use is visible. */
+/* test_wisdom_env.c MODE: the environment, read once per process, so one mode per run.
+ *   plan    BMM_WISDOM names a file imported at the first plan; it chooses a kernel the static
+ *           rule would not (the b0 form for alpha = 1), so its use is visible
+ *   forget  the first call is a forget: the file is imported first, then forgotten
+ *   export  the first call is an export: it writes the file's entry
+ *   bad     BMM_WISDOM names a FIFO: refused without blocking, and bmm_last_error() stays ""
+ *   arch    BMM_ARCH=bogus admits no vector ISA; bad BMM_TUNE_BUDGET_MS values are refused */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
 
-static void test_env_file_used_at_first_use(void **state)
+static const char *mode;
+static char path[256];
+
+static bmm_status plan_4x4x4(unsigned flags, char *kernel, size_t len)
 {
-    (void)state;
-    char path[256];
-    snprintf(path, sizeof path, "test_wisdom_env.%ld.txt", (long)getpid());
+    bmm_plan *plan = NULL;
+    bmm_stride s = bmm_stride_batch_first(4, 4);
+    bmm_status st = bmm_plan_create(&plan, BMM_F32, 8, 4, 4, 4, s, s, s, 1, 0, flags);
+    if (kernel)
+        snprintf(kernel, len, "%s", st == BMM_OK ? bmm_plan_kernel(plan) : "");
+    bmm_plan_destroy(plan);
+    return st;
+}
+
+static void write_wisdom(void)
+{
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "bmmgen-wisdom 1\ntable %s\ncpu %s\n"
+    fprintf(f, "bmmgen-wisdom 2\ntable %s\ncpu %s\n"
                "entry f32 4 4 4 bf bf bf cache a1b0 bmm_f32_4x4x4_bf_c99_b0\nend 1\n",
         bmm__table_signature(), bmm__cpu_signature());
     fclose(f);
     setenv("BMM_WISDOM", path, 1);
-    bmm_plan *plan = NULL;
-    bmm_stride s = bmm_stride_batch_first(4, 4);
-    assert_int_equal(bmm_plan_create(&plan, BMM_F32, 8, 4, 4, 4, s, s, s, 1, 0, BMM_WISDOM_ONLY),
-        BMM_OK);
-    assert_string_equal(bmm_plan_kernel(plan), "bmm_f32_4x4x4_bf_c99_b0");
-    bmm_plan_destroy(plan);
-    remove(path);
 }
 
-int main(void)
+static void test_env(void **state)
 {
+    (void)state;
+    char kernel[128];
+    if (strcmp(mode, "plan") == 0) {
+        write_wisdom();
+        assert_int_equal(plan_4x4x4(BMM_WISDOM_ONLY, kernel, sizeof kernel), BMM_OK);
+        assert_string_equal(kernel, "bmm_f32_4x4x4_bf_c99_b0");
+    } else if (strcmp(mode, "forget") == 0) {
+        write_wisdom();
+        bmm_wisdom_forget();
+        assert_int_equal(plan_4x4x4(BMM_WISDOM_ONLY, NULL, 0), BMM_EUNSUPPORTED);
+    } else if (strcmp(mode, "export") == 0) {
+        write_wisdom();
+        char out[300];
+        snprintf(out, sizeof out, "%s.out", path);
+        assert_int_equal(bmm_wisdom_export_file(out), BMM_OK);
+        FILE *f = fopen(out, "r");
+        char text[4096] = "";
+        assert_non_null(f);
+        assert_true(fread(text, 1, sizeof text - 1, f) > 0);
+        fclose(f);
+        remove(out);
+        assert_non_null(strstr(text, "bmm_f32_4x4x4_bf_c99_b0"));
+    } else if (strcmp(mode, "bad") == 0) {
+        assert_int_equal(mkfifo(path, 0600), 0);
+        setenv("BMM_WISDOM", path, 1);
+        assert_int_equal(plan_4x4x4(BMM_ESTIMATE, kernel, sizeof kernel), BMM_OK);
+        assert_string_equal(bmm_last_error(), "");
+    } else {
+        setenv("BMM_ARCH", "bogus", 1);
+        assert_int_equal(bmm__cpu_max_isa(), BMM_ISA_C99);
+        assert_int_equal(plan_4x4x4(BMM_ESTIMATE, kernel, sizeof kernel), BMM_OK);
+        assert_non_null(strstr(kernel, "_c99_"));
+        const char *refused[] = { "inf", "nan", "-5", "0", "1e9", "abc", "5ms", "" };
+        for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+            setenv("BMM_TUNE_BUDGET_MS", refused[i], 1);
+            assert_true(bmm__tune_budget() == 0.05);
+        }
+        setenv("BMM_TUNE_BUDGET_MS", "10", 1);
+        assert_true(bmm__tune_budget() == 0.01);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    mode = argc > 1 ? argv[1] : "plan";
+    snprintf(path, sizeof path, "test_wisdom_env.%s.%ld.txt", mode, (long)getpid());
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_env_file_used_at_first_use),
+        cmocka_unit_test(test_env),
     };
-    return cmocka_run_group_tests_name("wisdom_env", tests, NULL, NULL);
+    int rc = cmocka_run_group_tests_name(mode, tests, NULL, NULL);
+    remove(path);
+    return rc;
 }

@@ -2,10 +2,12 @@
  * command line) by measurement on this machine, prints what was chosen and how fast, and
  * writes the wisdom file. Shapes the wisdom file already answers are planned without timing
  * the search (only the figures of the table are measured). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bmm_internal.h"
 
@@ -29,15 +31,23 @@ static void usage(FILE *f)
         "  --wisdom FILE        wisdom file to write (default: $BMM_WISDOM or bmm.wisdom)\n"
         "  --budget MS          tuning time budget per plan (default 50)\n"
         "  --retune             measure again even where the wisdom file has an answer\n"
+        "  --force              replace a wisdom file made for another CPU or kernel table\n"
         "  -v                   print every candidate's GFLOP/s\n");
 }
 
-static int fopen_ok(const char *path)
+static int exists(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f)
-        fclose(f);
-    return f != NULL;
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+/* A whole decimal number in [1, max]; 0 if not. */
+static int64_t parse_size(const char *s, int64_t max)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    return errno || end == s || *end || *s == '+' || *s == ' ' || v < 1 || v > max ? 0 : v;
 }
 
 /* A progress bar on stderr (the table goes to stdout). */
@@ -59,7 +69,7 @@ static int has_case(const tcase *cs, int n, const tcase *c)
 
 static void *alloc_random(int64_t elems, size_t es)
 {
-    void *p = malloc((size_t)elems * es);
+    void *p = malloc((size_t)(elems > 0 ? elems : 1) * es);
     if (!p)
         return NULL;
     for (int64_t i = 0; i < elems; i++) {
@@ -161,11 +171,13 @@ static void summarize(const tcase *c, int64_t batch, const bmm__choice *ch,
 
 /* Plans one case as the library does (BMM_MEASURE: wisdom, else a measured search) and fills
  * the row of the table. Returns 0 on success. */
-static int run_case(const tcase *c, int64_t batch_opt, int verbose, result *r)
+static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int verbose, result *r)
 {
     size_t es = c->dtype == BMM_F32 ? 4 : 8;
-    int64_t per = (c->n * c->m + c->m * c->p + c->n * c->p) * (int64_t)es;
-    int64_t batch = batch_opt > 0 ? batch_opt : (TARGET_BYTES + per - 1) / per;
+    /* in double: sizes given on the command line may be near 2^63 */
+    double per = ((double)c->n * (double)c->m + (double)c->m * (double)c->p
+                     + (double)c->n * (double)c->p) * (double)es;
+    int64_t batch = batch_opt > 0 ? batch_opt : (int64_t)ceil(TARGET_BYTES / per);
     bmm_stride sa, sb, sc;
     if (c->layout == BMM_LAYOUT_BF) {
         sa = bmm_stride_batch_first(c->n, c->m);
@@ -176,18 +188,24 @@ static int run_case(const tcase *c, int64_t batch_opt, int verbose, result *r)
         sb = bmm_stride_seq_first(c->m, c->p, batch);
         sc = bmm_stride_seq_first(c->n, c->p, batch);
     }
-    void *A = alloc_random(batch * c->n * c->m, es), *B = alloc_random(batch * c->m * c->p, es);
-    void *C = alloc_random(batch * c->n * c->p, es);
+    bmm__problem pr;
+    bmm__problem_init(&pr, (bmm_dtype)c->dtype, batch, c->n, c->m, c->p, sa, sb, sc, 1.0, 0.0);
+    bmm_status st = bmm__check_problem(&pr);  /* first: the sizes below are then in range */
+    if (st != BMM_OK) {
+        fprintf(stderr, "bmm-tune: %s: %s\n", bmm_strerror(st), bmm_last_error());
+        return 1;
+    }
+    int64_t lo[3], hi[3];
+    bmm__spans(&pr, lo, hi);
+    void *A = alloc_random(hi[0] + 1, es), *B = alloc_random(hi[1] + 1, es);
+    void *C = alloc_random(hi[2] + 1, es);
     bmm__choice ch = { NULL, "", 0, { NULL, 0 } };
     int rc = 1;
-    bmm__problem pr;
     bmm_call call;
-    bmm__problem_init(&pr, (bmm_dtype)c->dtype, batch, c->n, c->m, c->p, sa, sb, sc, 1.0, 0.0);
-    bmm_status st = !A || !B || !C ? bmm__fail(BMM_ENOMEM, "out of memory")
-                                   : bmm__check_problem(&pr);
+    st = !A || !B || !C ? bmm__fail(BMM_ENOMEM, "cannot allocate the operands") : BMM_OK;
     if (st == BMM_OK) {
         bmm__call_of(&pr, &call);
-        st = bmm__choose(&pr, &call, 1.0, 0.0, BMM_MEASURE, &ch);
+        st = bmm__choose(&pr, &call, 1.0, flags, &ch);
     }
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s: %s\n", bmm_strerror(st), bmm_last_error());
@@ -212,8 +230,23 @@ out:
     return rc;
 }
 
+/* NxMxP, each a whole number >= 1; 0 if not. */
+static int parse_shape(const char *a, int64_t shape[3])
+{
+    char buf[96], *save = NULL, *tok = buf;
+    if (strlen(a) >= sizeof buf)
+        return 0;
+    snprintf(buf, sizeof buf, "%s", a);
+    for (int d = 0; d < 3; d++, tok = NULL) {
+        char *w = strtok_r(tok, "x", &save);
+        if (!w || !(shape[d] = parse_size(w, INT64_MAX)))
+            return 0;
+    }
+    return strtok_r(NULL, "x", &save) == NULL && a[strlen(a) - 1] != 'x' && !strstr(a, "xx");
+}
+
 typedef struct {
-    int want_dtype, want_layout, nshapes, verbose, retune;
+    int want_dtype, want_layout, nshapes, verbose, retune, force;
     int64_t batch, shapes[256][3];
     const char *wisdom;
 } options;
@@ -227,8 +260,6 @@ static int parse_args(int argc, char **argv, options *o)
         o->wisdom = "bmm.wisdom";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n, m, p;
-        char tail;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
@@ -236,6 +267,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->verbose = 1;
         } else if (!strcmp(a, "--retune")) {
             o->retune = 1;
+        } else if (!strcmp(a, "--force")) {
+            o->force = 1;
         } else if (!strcmp(a, "--dtype") && v) {
             o->want_dtype = !strcmp(v, "f32") ? BMM_F32 : !strcmp(v, "f64") ? BMM_F64 : -1;
             i++;
@@ -243,7 +276,9 @@ static int parse_args(int argc, char **argv, options *o)
             o->want_layout = !strcmp(v, "bf") ? BMM_LAYOUT_BF : !strcmp(v, "sf") ? BMM_LAYOUT_SF : -1;
             i++;
         } else if (!strcmp(a, "--batch") && v) {
-            o->batch = atoll(v);
+            o->batch = parse_size(v, INT64_MAX);
+            if (!o->batch)
+                o->batch = -1;
             i++;
         } else if (!strcmp(a, "--wisdom") && v) {
             o->wisdom = v;
@@ -251,11 +286,7 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--budget") && v) {
             setenv("BMM_TUNE_BUDGET_MS", v, 1);
             i++;
-        } else if (sscanf(a, "%lldx%lldx%lld%c", &n, &m, &p, &tail) == 3 && n > 0 && m > 0
-            && p > 0 && o->nshapes < 256) {
-            o->shapes[o->nshapes][0] = n;
-            o->shapes[o->nshapes][1] = m;
-            o->shapes[o->nshapes][2] = p;
+        } else if (parse_shape(a, o->shapes[o->nshapes]) && o->nshapes < 256) {
             o->nshapes++;
         } else {
             fprintf(stderr, "bmm-tune: bad argument '%s'\n", a);
@@ -296,19 +327,29 @@ static int build_cases(const options *o, tcase *cases)
     return ncases;
 }
 
-/* Wisdom the search may reuse: the file's, unless --retune (then none, not even $BMM_WISDOM). */
-static void load_wisdom(const options *o)
+/* Wisdom the search may reuse: the file's (with --retune measured again, then merged over
+ * it). A file that cannot be imported (another CPU or kernel table, BMM_ARCH lowered, or
+ * damaged) would lose its entries when the new wisdom is written: refused without --force.
+ * Returns 0 to go on. */
+static int load_wisdom(const options *o)
 {
     bmm__wisdom_init();
-    if (o->retune) {
-        bmm_wisdom_forget();
-    } else if (fopen_ok(o->wisdom)) {
-        if (bmm_wisdom_import_file(o->wisdom) == BMM_OK)
-            fprintf(stderr, "bmm-tune: wisdom imported from %s (--retune to measure again)\n",
-                o->wisdom);
-        else
-            fprintf(stderr, "bmm-tune: ignoring %s: %s\n", o->wisdom, bmm_last_error());
+    if (!exists(o->wisdom))
+        return 0;
+    if (bmm_wisdom_import_file(o->wisdom) == BMM_OK) {
+        fprintf(stderr, "bmm-tune: wisdom imported from %s (%s)\n", o->wisdom,
+            o->retune ? "measuring again, then merging" : "--retune to measure again");
+        return 0;
     }
+    if (o->force) {
+        fprintf(stderr, "bmm-tune: %s will be replaced (--force): %s\n", o->wisdom,
+            bmm_last_error());
+        return 0;
+    }
+    fprintf(stderr, "bmm-tune: %s cannot be merged into: %s\n"
+        "bmm-tune: not replacing it; --force replaces it, --wisdom FILE writes elsewhere\n",
+        o->wisdom, bmm_last_error());
+    return 1;
 }
 
 typedef struct {
@@ -354,7 +395,8 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     int ncases = build_cases(&o, cases);
-    load_wisdom(&o);
+    if (load_wisdom(&o) != 0)
+        return 1;
     fprintf(stderr, "bmm-tune: %d cases on CPU %s\n", ncases, bmm__cpu_signature());
     printf("%-12s %-5s %-6s %-44s %8s %8s %8s  %s\n", "shape", "dtype", "layout", "kernel",
         "GFLOP/s", "vs gen", "vs c99", "from");
@@ -367,7 +409,8 @@ int main(int argc, char **argv)
             (long long)c->p);
         progress(i, ncases, shape);
         result r;
-        if (run_case(c, o.batch, o.verbose, &r) != 0)
+        r.specialized = 1;  /* a failed case is not listed as unspecialized */
+        if (run_case(c, o.batch, BMM_MEASURE | (o.retune ? BMM__RETUNE : 0u), o.verbose, &r) != 0)
             t.failed++;
         else
             add_row(&t, c, shape, &r);

@@ -69,6 +69,40 @@ static int run(int f64, int seq_first, int64_t n, int64_t m, int64_t p, double a
     return bad;
 }
 
+/* NumPy-style views, as the runtime serves them: every stride negative (a[::-1, ::-1, ::-1]),
+ * a B column with a meaningless stride, and alpha = 0 with NaN in A (never read). */
+static int views(void)
+{
+    enum { BATCH = 3, N = 4, M = 5, P = 6 };
+    double A[BATCH * N * M], B[BATCH * M * P], C[BATCH * N * P];
+    for (int i = 0; i < BATCH * N * M; i++)
+        A[i] = (double)(i % 7 - 3);
+    for (int i = 0; i < BATCH * M * P; i++)
+        B[i] = (double)(i % 5 - 2);
+    vbmm_stride ra = { -N * M, -M, -1 }, rb = { -M * P, -P, -1 }, rc = { -N * P, -P, -1 };
+    int bad = vbmm_dgemm_strided(BATCH, N, M, P, 1, A + BATCH * N * M - 1, ra,
+        B + BATCH * M * P - 1, rb, 0, C + BATCH * N * P - 1, rc) != VBMM_OK;
+    for (int t = 0; t < BATCH; t++)
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < P; j++) {
+                double want = 0;
+                for (int k = 0; k < M; k++)
+                    want += A[BATCH * N * M - 1 - (t * N * M + i * M + k)]
+                        * B[BATCH * M * P - 1 - (t * M * P + k * P + j)];
+                bad |= C[BATCH * N * P - 1 - (t * N * P + i * P + j)] != want;
+            }
+    vbmm_stride one_col = { M, 1, -12345 }, c1 = { N, 1, 99 };  /* p = 1: col strides unused */
+    vbmm_stride bf = { N * M, M, 1 }, row = { 0, M, 1 };
+    volatile double zero = 0;
+    bad |= vbmm_dgemm_strided(BATCH, N, M, 1, 1, A, bf, B, one_col, 0, C, c1) != VBMM_OK;
+    A[0] = zero / zero;
+    C[0] = 2;
+    bad |= vbmm_dgemm_strided(1, 1, M, 1, 0, A, row, B, one_col, 0.5, C, c1) != VBMM_OK
+        || C[0] != 1;
+    printf("%-40s %s\n", "negative strides, p = 1 views, alpha = 0", bad ? "FAILED" : "ok");
+    return bad;
+}
+
 int main(void)
 {
     static const int64_t shapes[][4] = { { 7, 7, 5, 1 }, { 9, 3, 4, 1 }, { 4, 6, 2, 0 } };
@@ -80,6 +114,7 @@ int main(void)
                 bad |= run(f64, sf, sh[0], sh[1], sh[2], 1, 0, (int)sh[3]);
                 bad |= run(f64, sf, sh[0], sh[1], sh[2], -0.5, 2, (int)sh[3]);
             }
+    bad |= views();
     printf("%s\n", bad ? "FAILED" : "all passed");
     return bad;
 }
