@@ -193,6 +193,17 @@ function M.validate(raw, where, line_of, cli)
   return spec
 end
 
+-- A spec is code: it runs under an instruction limit, so one that loops is an error, not a hang.
+local SPEC_INSTRUCTIONS = 10000000
+local function run_limited(chunk)
+  if jit then jit.off(chunk, true) end  -- count hooks do not fire inside compiled traces
+  debug.sethook(function() error("ran past " .. SPEC_INSTRUCTIONS .. " instructions", 0) end,
+    "", SPEC_INSTRUCTIONS)
+  local ok, raw = pcall(chunk)
+  debug.sethook()
+  return ok, raw
+end
+
 -- Read a spec file; returns raw table, line_of, or nil + errors.
 function M.read_file(path)
   local f = io.open(path, "rb")
@@ -200,8 +211,11 @@ function M.read_file(path)
   local text = f:read("*a")
   f:close()
   local chunk, err = compat.load(text, "@" .. path, {})
-  if not chunk then return nil, nil, { (err:gsub(":(%d+):", ":%1: error:", 1)) } end
-  local ok, raw = pcall(chunk)
+  if not chunk then
+    local located, n = err:gsub(":(%d+):", ":%1: error:", 1)
+    return nil, nil, { n > 0 and located or (path .. ":0: error: " .. err) }
+  end
+  local ok, raw = run_limited(chunk)
   if not ok then return nil, nil, { path .. ":0: error: spec raised: " .. tostring(raw) } end
   return raw, locate.index(text)
 end

@@ -5,16 +5,28 @@
 # harness's own test, and the consumer examples: find_package against a temporary install,
 # add_subdirectory, a vendored pair).
 # --sanitize does the same in an ASan+UBSan build (without the benchmark).
+# --tsan builds the runtime and tests with ThreadSanitizer (Clang) and runs the suites that
+# use threads or shared state (the 8-thread stress test among them).
 set -eu
 cd "$(dirname "$0")/.."
-BMM_EXTRA_PACKAGES="g++ clang libbenchmark-dev" sh scripts/deps.sh
+BMM_EXTRA_PACKAGES="g++ clang libbenchmark-dev python3-numpy" sh scripts/deps.sh
 dir=build
 flags="-DCMAKE_BUILD_TYPE=Release -DBMM_BUILD_BENCH=ON"
+only=""
 if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
   flags="-DCMAKE_BUILD_TYPE=Debug -DBMM_SANITIZE=ON -DBMM_BUILD_BENCH=OFF"
+elif [ "${1:-}" = "--tsan" ]; then
+  BMM_EXTRA_PACKAGES="clang libclang-rt-dev" sh scripts/deps.sh
+  dir=build-tsan
+  flags="-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBMM_TSAN=ON -DBMM_BUILD_BENCH=OFF"
+  only="^(test_threads|test_wisdom|test_wisdom_env|test_plan|test_layers|test_register)$"
 fi
 cmake -S . -B "$dir" $flags -DBMM_WERROR=ON >/dev/null
 cmake --build "$dir" -j "$(nproc)" >/dev/null
 cd "$dir"
-ctest -j "$(nproc)" --output-on-failure
+if [ -n "$only" ]; then
+  TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}" ctest -j "$(nproc)" --output-on-failure -R "$only"
+else
+  ctest -j "$(nproc)" --output-on-failure
+fi

@@ -82,6 +82,9 @@ local BAD = {
   { 'return {\n  shapes = {},\n}\n', ":2: error: shapes: must be a non-empty list" },
   { 'return 42\n', ":1: error: spec must return a table" },
   { 'return {\n  shapes = { "4x4x4" \n', "error:" },
+  -- found by fuzz_generator: a spec that loops, a binary chunk; both in file:line: error: form
+  { 'local n = 0\nwhile true do n = n + 1 end\n', ":0: error: spec raised: ran past" },
+  { '\27Lua binary', ":0: error: " },
 }
 for i, case in ipairs(BAD) do
   test("bad spec " .. util.cint(i) .. " names its field", function()
