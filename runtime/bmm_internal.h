@@ -62,6 +62,8 @@ void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n,
 size_t bmm__dtype_size(int dtype);
 bmm_status bmm__check_problem(const bmm__problem *pr);
 bmm_status bmm__check_operands(const bmm__problem *pr, const void *A, const void *B, const void *C);
+/* Both, with the spans computed once (the one-shot calls). */
+bmm_status bmm__check_call(const bmm__problem *pr, const void *A, const void *B, const void *C);
 /* The lowest and highest element offset of each operand (lo <= 0 <= hi; a negative stride
  * reaches below the pointer); valid after a successful check. */
 void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3]);

@@ -124,15 +124,24 @@ static inline void bmm__normalize_strides(int64_t batch, int64_t rows, int64_t c
 static inline int bmm__span(int64_t batch, int64_t rows, int64_t cols, const int64_t s[3],
     int64_t *lo, int64_t *hi)
 {
-    const uint64_t lim = (uint64_t)INT64_MAX;
+    const uint64_t lim = (uint64_t)INT64_MAX, small = (uint64_t)1 << 30;
     uint64_t below = 0, above = 0;
     int64_t size[3];
+    /* the common case: sizes and strides non-negative (a negative one casts huge) and below
+     * 2^30, so three products below 2^60 sum without overflow */
+    if ((uint64_t)s[0] < small && (uint64_t)s[1] < small && (uint64_t)s[2] < small
+        && (uint64_t)batch <= small && (uint64_t)rows <= small && (uint64_t)cols <= small) {
+        *lo = 0;
+        *hi = (batch - 1) * s[0] + (rows - 1) * s[1] + (cols - 1) * s[2];
+        return 1;
+    }
     size[0] = batch - 1, size[1] = rows - 1, size[2] = cols - 1;
     for (int d = 0; d < 3; d++) {
         if (size[d] <= 0 || s[d] == 0)
             continue;
         uint64_t mag = s[d] < 0 ? 0 - (uint64_t)s[d] : (uint64_t)s[d];
-        if (mag > lim / (uint64_t)size[d])
+        /* below 2^31 both, the product cannot overflow: no division on the common path */
+        if ((mag >> 31 || (uint64_t)size[d] >> 31) && mag > lim / (uint64_t)size[d])
             return 0;
         uint64_t step = mag * (uint64_t)size[d], *sum = s[d] < 0 ? &below : &above;
         if (step > lim - *sum)
@@ -152,6 +161,10 @@ static inline int bmm__self_overlaps(int64_t batch, int64_t rows, int64_t cols, 
 {
     int64_t size[3], step[3], span = 0;
     int idx[3], k = 0;
+    /* the common case, rows of unit-stride columns in matrices apart: no sort needed */
+    if ((s[2] == 1 || cols == 1) && (s[1] >= cols || rows == 1)
+        && (batch == 1 || s[0] >= (rows - 1) * s[1] + cols))
+        return 0;
     size[0] = batch, size[1] = rows, size[2] = cols;
     for (int d = 0; d < 3; d++) {
         step[d] = s[d] < 0 ? -s[d] : s[d];  /* no overflow: bmm__span bounded it */

@@ -243,13 +243,12 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
     void *C, bmm_stride sc)
 {
     bmm__problem pr;
-    bmm__wisdom_init();
     bmm__problem_init(&pr, dt, batch, n, m, p, sa, sb, sc, alpha, beta);
-    bmm_status st = bmm__check_problem(&pr);
-    if (st == BMM_OK)
-        st = bmm__check_operands(&pr, A, B, C);
-    if (st != BMM_OK || batch == 0)
+    bmm_status st = bmm__check_call(&pr, A, B, C);
+    if (st != BMM_OK || batch == 0) {
+        bmm__wisdom_init();  /* a first call of any kind imports $BMM_WISDOM (a miss does too) */
         return st;
+    }
     const bmm_kernel_desc *kd;
     if (!cache_get(&pr, &kd)) {
         unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */

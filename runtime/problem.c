@@ -70,7 +70,9 @@ void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3])
             lo[o] = hi[o] = 0;
 }
 
-bmm_status bmm__check_problem(const bmm__problem *pr)
+/* The rules on sizes and strides; lo and hi get each operand's span (valid when OK and
+ * batch > 0). */
+static bmm_status check_shape(const bmm__problem *pr, int64_t lo[3], int64_t hi[3])
 {
     if (pr->dtype != BMM_F32 && pr->dtype != BMM_F64)
         return bmm__fail(BMM_EINVAL, "dtype must be BMM_F32 or BMM_F64 (got %d)", (int)pr->dtype);
@@ -87,12 +89,12 @@ bmm_status bmm__check_problem(const bmm__problem *pr)
         return BMM_OK;  /* a no-op whatever the strides */
     size_t es = bmm__dtype_size(pr->dtype);
     for (int o = 0; o < 3; o++) {
-        int64_t rows, cols, lo, hi;
+        int64_t rows, cols;
         const bmm_stride *s = stride_of(pr, o);
         dims(pr, o, &rows, &cols);
         /* hi - lo + 1 elements, in bytes, must fit a ptrdiff_t */
-        if (!span(pr, o, &lo, &hi)
-            || (uint64_t)hi + (0 - (uint64_t)lo) >= (uint64_t)PTRDIFF_MAX / es)
+        if (!span(pr, o, &lo[o], &hi[o])
+            || (uint64_t)hi[o] + (0 - (uint64_t)lo[o]) >= (uint64_t)PTRDIFF_MAX >> (es == 8 ? 3 : 2))
             return bmm__fail(BMM_EINVAL,
                 "%s spans more than the address space (batch %lld, %lld x %lld, strides "
                 "{%lld, %lld, %lld})", OPERAND[o], (long long)pr->batch, (long long)rows,
@@ -108,20 +110,26 @@ bmm_status bmm__check_problem(const bmm__problem *pr)
     return BMM_OK;
 }
 
-bmm_status bmm__check_operands(const bmm__problem *pr, const void *A, const void *B, const void *C)
+bmm_status bmm__check_problem(const bmm__problem *pr)
+{
+    int64_t lo[3], hi[3];
+    return check_shape(pr, lo, hi);
+}
+
+/* The rules on the pointers, given the spans. */
+static bmm_status check_pointers(const bmm__problem *pr, const int64_t lo[3], const int64_t hi[3],
+    const void *A, const void *B, const void *C)
 {
     if (pr->batch == 0)
         return BMM_OK;  /* nothing is referenced */
     const void *ptr[3] = { A, B, C };
     size_t es = bmm__dtype_size(pr->dtype);
-    int64_t lo[3], hi[3];
     uintptr_t x0[3], x1[3];
-    bmm__spans(pr, lo, hi);
     for (int o = 0; o < 3; o++) {
         uintptr_t base = (uintptr_t)ptr[o];
         if (!ptr[o])
             return bmm__fail(BMM_EINVAL, "%s is NULL", OPERAND[o]);
-        if (base % es)
+        if (base & (es - 1))  /* es is 4 or 8 */
             return bmm__fail(BMM_EINVAL, "%s (%p) is not aligned to its element size (%zu bytes)",
                 OPERAND[o], ptr[o], es);
         /* [x0, x1): the bytes the operand spans; a negative stride reaches below the pointer */
@@ -138,6 +146,20 @@ bmm_status bmm__check_operands(const bmm__problem *pr, const void *A, const void
                 OPERAND[o], (void *)x0[2], (void *)x1[2], OPERAND[o], (void *)x0[o],
                 (void *)x1[o]);
     return BMM_OK;
+}
+
+bmm_status bmm__check_operands(const bmm__problem *pr, const void *A, const void *B, const void *C)
+{
+    int64_t lo[3], hi[3];
+    bmm__spans(pr, lo, hi);
+    return check_pointers(pr, lo, hi, A, B, C);
+}
+
+bmm_status bmm__check_call(const bmm__problem *pr, const void *A, const void *B, const void *C)
+{
+    int64_t lo[3], hi[3];
+    bmm_status st = check_shape(pr, lo, hi);
+    return st == BMM_OK ? check_pointers(pr, lo, hi, A, B, C) : st;
 }
 
 void bmm__call_of(const bmm__problem *pr, bmm_call *c)
