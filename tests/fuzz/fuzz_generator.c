@@ -2,7 +2,10 @@
  * specs and command lines. An input starting with "--" is a command line, one argument per
  * line; any other is a spec file's text. The generator runs to the variants stage and must
  * either succeed or exit non-zero with messages of the form "file:line: error: ...": a Lua
- * error escaping it (a traceback) is a crash. Specs run under an instruction limit. */
+ * error escaping it (a traceback) is a crash. Specs run under an instruction limit.
+ * libFuzzer cannot see inside liblua, so a line hook feeds the Lua lines run (source and line,
+ * hashed) to it as extra coverage counters; debug.sethook is replaced so that the generator's
+ * own count hook (the spec's instruction limit) runs beside it. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -33,6 +36,59 @@ static const char CHECK[] =
     "return nil\n";
 
 static char spec_path[64];
+
+/* Lua line coverage, read by libFuzzer like its own counters. */
+__attribute__((used, section("__libfuzzer_extra_counters"))) static uint8_t lua_lines[1 << 16];
+
+static const char *last_source;
+static uint32_t last_hash;
+
+static uint32_t hash_text(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The generator's hook (debug.sethook from Lua), kept in the registry under this key. */
+static const char LUA_HOOK_KEY = 0;
+
+static void hook(lua_State *L, lua_Debug *ar)
+{
+    if (ar->event == LUA_HOOKLINE) {
+        lua_getinfo(L, "S", ar);
+        if (ar->source != last_source) {  /* interned: the same pointer, the same text */
+            last_source = ar->source;
+            last_hash = hash_text(ar->source);
+        }
+        uint8_t *c = &lua_lines[(last_hash ^ (uint32_t)ar->currentline * 2654435761u) & 0xffff];
+        if (*c < 255)
+            ++*c;
+        return;
+    }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &LUA_HOOK_KEY);  /* a count event: the generator's hook */
+    if (lua_isfunction(L, -1)) {
+        lua_pushstring(L, "count");
+        lua_call(L, 1, 0);
+    } else {
+        lua_pop(L, 1);
+    }
+}
+
+/* debug.sethook([f, mask, count]) as the generator uses it: a count hook, or none. */
+static int fuzz_sethook(lua_State *L)
+{
+    int count = lua_isfunction(L, 1) ? (int)luaL_optinteger(L, 3, 0) : 0;
+    lua_pushvalue(L, count > 0 ? 1 : LUA_REGISTRYINDEX);
+    if (count <= 0) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &LUA_HOOK_KEY);
+    lua_sethook(L, hook, LUA_MASKLINE | (count > 0 ? LUA_MASKCOUNT : 0), count);
+    return 0;
+}
 
 static int run(lua_State *L, int argc, const char **argv)
 {
@@ -109,6 +165,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     luaL_openlibs(L);
     if (luaL_dostring(L, PRELUDE) != LUA_OK)
         abort();
+    lua_getglobal(L, "debug");
+    lua_pushcfunction(L, fuzz_sethook);
+    lua_setfield(L, -2, "sethook");
+    lua_pop(L, 1);
+    last_source = NULL;
+    lua_sethook(L, hook, LUA_MASKLINE, 0);
     run(L, argc, argv);
     lua_close(L);
     free(text);
