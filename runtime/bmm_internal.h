@@ -25,6 +25,24 @@ typedef struct bmm__problem {
     bmm_stride sa, sb, sc;
 } bmm__problem;
 
+/* FNV-1a of n bytes, continuing from h (start at BMM__FNV_BASIS): the plan cache, the wisdom
+ * table, the registry's name index and the table signature all hash with it. */
+#define BMM__FNV_BASIS 1469598103934665603ull
+static inline uint64_t bmm__fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* A hash for a table of power-of-two size: the high bits folded into the low ones. */
+static inline size_t bmm__hash_slot(const void *p, size_t n)
+{
+    uint64_t h = bmm__fnv1a(BMM__FNV_BASIS, p, n);
+    return (size_t)(h ^ (h >> 32));
+}
+
 /* The strides of A, B and C as {batch, row, col} arrays, the form bmm_select.h and
  * bmm_generic.h take. */
 static inline void bmm__stride_arrays(const bmm__problem *pr, int64_t s[3][3])

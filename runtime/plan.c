@@ -40,11 +40,7 @@ static _Thread_local struct {
 
 static size_t hash_key(const bmm__problem *k)
 {
-    const unsigned char *b = (const unsigned char *)k;
-    uint64_t h = 1469598103934665603ull;  /* FNV-1a */
-    for (size_t i = 0; i < sizeof *k; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return (size_t)h;
+    return bmm__hash_slot(k, sizeof *k);
 }
 
 static int cache_get(const bmm__problem *k, const bmm_kernel_desc **kd)

@@ -47,10 +47,7 @@ static name_index names[MAX_TABLES];
 
 static size_t hash_name(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;  /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return (size_t)(h ^ (h >> 31));
+    return bmm__hash_slot(s, strlen(s));
 }
 
 static name_index index_names(const bmm_kernel_table *t)
@@ -161,7 +158,7 @@ static const char *descriptor_error(const bmm_kernel_desc *k)
     if (!name_ok(k->name))
         return "a kernel name is empty, too long or has spaces or control characters";
     int fn_ok = k->dtype == BMM_F32 ? !k->f64 : k->dtype == BMM_F64 ? !k->f32 : 0;
-    if (!k->name || !fn_ok || k->n < 0 || k->m < 0 || k->p < 0
+    if (!fn_ok || k->n < 0 || k->m < 0 || k->p < 0
         || k->layout < BMM_LAYOUT_BF || k->layout >= BMM_LAYOUT_COUNT
         || k->isa < BMM_ISA_C99 || k->isa >= BMM_ISA_COUNT
         || k->scalars < 0 || k->scalars >= BMM_SCALARS_COUNT
@@ -285,17 +282,16 @@ const bmm_kernel_desc *bmm__estimate(const bmm_call *c)
     return best;
 }
 
+/* A word into the signature, its NUL included: "ab"+"c" differs from "a"+"bc". */
 static uint64_t hash_more(uint64_t h, const char *s)
 {
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return (h ^ 0xff) * 1099511628211ull;  /* a separator, so "ab"+"c" differs from "a"+"bc" */
+    return bmm__fnv1a(h, s, strlen(s) + 1);
 }
 
 const char *bmm__table_signature(void)
 {
     static _Thread_local char sig[17];
-    uint64_t h = 1469598103934665603ull;  /* FNV-1a over every table's words */
+    uint64_t h = BMM__FNV_BASIS;
     char count[32];
     for (size_t t = 0, nt = table_count(); t < nt; t++) {
         h = hash_more(h, tables[t]->spec_name);

@@ -51,11 +51,7 @@ static const char *const REGIME[] = { "cache", "stream" };
 
 static size_t hash_key(const bmm_call_key *k)
 {
-    const unsigned char *b = (const unsigned char *)k;
-    uint64_t h = 1469598103934665603ull;  /* FNV-1a */
-    for (size_t i = 0; i < sizeof *k; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return (size_t)(h ^ (h >> 29));
+    return bmm__hash_slot(k, sizeof *k);
 }
 
 static wentry *slot_of(const wtable *t, const bmm_call_key *k)
