@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""attention.py LIBBMM [--quick]: one seq2seq attention step on torch tensors, one thread,
-torch.bmm against bmmgen's one-shot call (through ctypes, on the tensors' own strides):
+"""attention.py [--quick]: one seq2seq attention step on torch tensors, one thread,
+torch.bmm against bmmgen.bmm (the Python package, on the tensors' own strides):
 
     scores  = bmm(enc, dec^T)        B x S x h  times  B x h x 1
     w       = softmax(scores, dim=1)
@@ -10,36 +10,15 @@ batch-first (enc is B x S x h) and seq-first (enc is S x B x h, the RNN default,
 .transpose(0, 1)). Prints a Markdown table: median microseconds of the step (both products and
 the softmax, which both sides share) and of the two products alone, per contender, and
 bmmgen's speedup; results are checked against torch. Needs Debian's python3-torch."""
-import ctypes
+import os
 import statistics
 import sys
 import time
 
 import torch
 
-
-class Stride(ctypes.Structure):
-    _fields_ = [("batch", ctypes.c_int64), ("row", ctypes.c_int64), ("col", ctypes.c_int64)]
-
-
-def load(path):
-    lib = ctypes.CDLL(path)
-    f = ctypes.c_void_p
-    lib.bmm_sgemm_strided.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_float, f, Stride, f, Stride,
-                                                             ctypes.c_float, f, Stride]
-    lib.bmm_sgemm_strided.restype = ctypes.c_int
-    lib.bmm_last_error.restype = ctypes.c_char_p
-    return lib
-
-
-def bmm_into(lib, a, b, out):
-    """out = a @ b for 3-D float32 CPU tensors, on their strides (no copies)."""
-    B, n, m = a.shape
-    p = b.shape[2]
-    st = lib.bmm_sgemm_strided(B, n, m, p, 1.0, a.data_ptr(), Stride(*a.stride()), b.data_ptr(),
-                               Stride(*b.stride()), 0.0, out.data_ptr(), Stride(*out.stride()))
-    if st != 0:
-        raise RuntimeError(lib.bmm_last_error().decode())
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import bmmgen  # noqa: E402  (the package; BMM_LIBRARY names the libbmm.so to use)
 
 
 def inputs(B, S, h, seq_first):
@@ -65,13 +44,13 @@ def step_torch(enc, dec, times):
     return ctx
 
 
-def step_bmm(lib, enc, dec, scores, ctx, times):
+def step_bmm(enc, dec, scores, ctx, times):
     t0 = time.perf_counter()
-    bmm_into(lib, enc, dec.transpose(1, 2), scores)
+    bmmgen.bmm(enc, dec.transpose(1, 2), out=scores)
     t1 = time.perf_counter()
     w = torch.softmax(scores, dim=1)
     t2 = time.perf_counter()
-    bmm_into(lib, w.transpose(1, 2), enc, ctx)
+    bmmgen.bmm(w.transpose(1, 2), enc, out=ctx)
     t3 = time.perf_counter()
     times.append((t3 - t0, (t1 - t0) + (t3 - t2)))
     return ctx
@@ -82,7 +61,6 @@ def median_us(times, i):
 
 
 def main():
-    lib = load(sys.argv[1])
     quick = "--quick" in sys.argv
     torch.set_num_threads(1)
     B = 64
@@ -99,12 +77,12 @@ def main():
                 scores, ctx = torch.empty(B, S, 1), torch.empty(B, 1, h)
                 tt, tb = [], []
                 want = step_torch(enc, dec, [])
-                got = step_bmm(lib, enc, dec, scores, ctx, [])
+                got = step_bmm(enc, dec, scores, ctx, [])
                 if not torch.allclose(got, want, rtol=1e-4, atol=1e-4):
                     raise SystemExit("bmmgen disagrees with torch.bmm at B=%d S=%d h=%d" % (B, S, h))
                 for _ in range(reps):  # back to back, so both see the same machine state
                     step_torch(enc, dec, tt)
-                    step_bmm(lib, enc, dec, scores, ctx, tb)
+                    step_bmm(enc, dec, scores, ctx, tb)
                 ts, bs = median_us(tt, 0), median_us(tb, 0)
                 tp, bp = median_us(tt, 1), median_us(tb, 1)
                 print("| %s | %d, %d, %d | %.1f | %.1f | %.2fx | %.1f / %.1f | %.2fx |" % (

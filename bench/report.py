@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""report.py RAW_JSON OUT_DIR: Google Benchmark's JSON of bmm-bench -> OUT_DIR/report.md (a
-table per regime: GFLOP/s per contender, bmmgen's speedup over the best peer and its % of the
-roofline bound, with group summaries) and OUT_DIR/report.svg (gnuplot: GFLOP/s per case for
-every contender, the bound marked)."""
+"""report.py RAW_JSON OUT_DIR [MORE_JSON...]: Google Benchmark's JSON of bmm-bench (and of
+contenders timed elsewhere on the same cases: bench/torch_bench.py's torch.bmm and bmmgen from
+Python) -> OUT_DIR/report.md (a table per regime: GFLOP/s per contender, bmmgen's speedup over
+the best one-core peer and its % of the roofline bound, with group summaries) and
+OUT_DIR/report.svg (gnuplot: GFLOP/s per case for every contender, the bound marked)."""
 import json
 import math
 import os
 import subprocess
 import sys
 
-PEERS = ["openblas", "blis", "libxsmm", "libxsmm-pf", "eigen"]
+PEERS = ["openblas", "blis", "libxsmm", "libxsmm-pf", "eigen", "torch-1t"]  # one core each
+TORCH, TORCH_MT, PY = "torch-1t", "torch-mt", "bmmgen-py"
 BMM = "bmm-measure"
 SPECIALIZED, GENERIC = "bmm-specialized", "bmm-generic"
 GROUPS = [  # the groups of generator/specs/default.lua (the unseen shapes are a group of their own)
@@ -59,11 +61,36 @@ def unseen_summary(ks, cases, speed):
                 peer + loops + (SPECIALIZED,) + spec + gen)]
 
 
+def torch_summary(keys, cases):
+    """bmmgen against torch.bmm on one thread: from C (`bmm-measure`) and from Python
+    (`bmmgen-py`, the package's whole call), and torch on all cores for scale."""
+    out = []
+    for who, what in ((PY, "bmmgen from Python"), (BMM, "bmmgen from C")):
+        rs = [(ratio(cases[k], who, TORCH), k) for k in keys]
+        rs = [(r, k) for r, k in rs if r]
+        if rs:
+            low = min(rs)
+            out.append("- %s (`%s`) over torch.bmm on one thread (`%s`): geomean %.2fx, lowest "
+                       "%.2fx (%s %s %s), slower on %d of %d cases" % (
+                           what, who, TORCH, geomean([r for r, _ in rs]), low[0], low[1][1],
+                           low[1][2], low[1][3], sum(r < 1 for r, _ in rs), len(rs)))
+    rs = [r for r in (ratio(cases[k], PY, TORCH_MT) for k in keys) if r]
+    if rs:
+        out.append("- bmmgen from Python (one core) over torch.bmm on every core (`%s`): geomean "
+                   "%.2fx, lowest %.2fx" % (TORCH_MT, geomean(rs), min(rs)))
+    return out
+
+
 def main():
     raw, out = sys.argv[1], sys.argv[2]
     with open(raw) as f:
         data = json.load(f)
     ctx = data.get("context", {})
+    for more in sys.argv[3:]:  # contenders timed by other programs on the same cases
+        with open(more) as f:
+            extra = json.load(f)
+        ctx.update(extra.get("context", {}))
+        data["benchmarks"] += extra["benchmarks"]
     unseen = set(x for x in ctx.get("unseen_shapes", "").split(",") if x)
     limits, cases, contenders, notes = {}, {}, [], []
     for b in data["benchmarks"]:
@@ -82,8 +109,9 @@ def main():
                 notes.append("%s: %s" % (b["name"].rsplit("/", 1)[0], b.get("error_message")))
         else:
             c["gf"][who] = b["GFLOP/s"]
-            c["pct"][who] = b["pct_bound"]
-            c["bound"] = b["bound_GFLOP/s"]
+            if "pct_bound" in b:
+                c["pct"][who] = b["pct_bound"]
+                c["bound"] = b["bound_GFLOP/s"]
 
     peers = [p for p in PEERS if p in contenders]
     lines = ["# bmmgen benchmark", ""]
@@ -151,6 +179,7 @@ def main():
               and isinstance(cases[(k[0], k[1], "bf", k[3])]["gf"].get(BMM), float)]
         if sf:
             lines.append("- seq-first / batch-first, same shape: geomean %.2f, lowest %.2f" % (geomean(sf), min(sf)))
+        lines += torch_summary(keys, cases)
         lines.append("")
         plot_sets.append((regime, title, keys))
 

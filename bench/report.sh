@@ -40,15 +40,27 @@ mkdir -p "$out"
 taskset -c 0 build-bench/bench/bmm-bench --benchmark_filter="^(limits/|.*${filter})" \
   --benchmark_min_time="$mintime" --benchmark_out="$out/raw.json" --benchmark_out_format=json \
   --benchmark_format=console >"$out/console.txt"
-python3 bench/report.py "$out/raw.json" "$out"
 # torch.bmm, where Debian's torch is there (python3 on PATH may be another install)
+more=""
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  export BMM_LIBRARY="$PWD/build-bench/libbmm.so"
+  taskset -c 0 /usr/bin/python3 bench/torch_bench.py "$out/raw.json" "$out/torch-1t.json" \
+    --threads one --min-time "$mintime" 2>"$out/torch-1t.log"
+  /usr/bin/python3 bench/torch_bench.py "$out/raw.json" "$out/torch-mt.json" \
+    --threads all --min-time "$mintime" 2>"$out/torch-mt.log"
+  more="$out/torch-1t.json $out/torch-mt.json"
+fi
+python3 bench/report.py "$out/raw.json" "$out" $more
+if [ -n "$more" ]; then
   quick_flag=""
   [ "$quick" = 1 ] && quick_flag=--quick
-  taskset -c 0 /usr/bin/python3 bench/attention.py build-bench/libbmm.so $quick_flag >"$out/attention.md"
+  taskset -c 0 /usr/bin/python3 bench/attention.py $quick_flag >"$out/attention.md"
   printf '\n## Attention step on torch tensors, one thread\n\n' >>"$out/report.md"
   cat "$out/attention.md" >>"$out/report.md"
+  taskset -c 0 /usr/bin/python3 bench/torch_bench.py --overhead >"$out/overhead.md"
+  printf '\n## One Python call, nothing to compute\n\n' >>"$out/report.md"
+  cat "$out/overhead.md" >>"$out/report.md"
 else
-  echo "bench/report.sh: no torch for /usr/bin/python3: the attention step against torch.bmm is left out" >&2
+  echo "bench/report.sh: no torch for /usr/bin/python3: torch.bmm and the attention step are left out" >&2
 fi
 echo "bench/report.sh: $out/report.md, $out/report.svg, $out/raw.json" >&2

@@ -36,3 +36,43 @@ string(REGEX REPLACE "/$" "" BMM_PC_TO_PREFIX "${BMM_PC_TO_PREFIX}")
 configure_file(cmake/bmm.pc.in ${CMAKE_CURRENT_BINARY_DIR}/bmm.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/bmm.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/bmmgen)
+
+# The Python package (python/bmmgen), where this prefix's Python looks for packages (asked of
+# the interpreter: Debian's /usr/bin/python3 by default), with _install.py naming libbmm.so
+# relative to the package, so that the installed tree can move. An install whose package
+# directory that Python does not search prints the PYTHONPATH line to use.
+find_program(BMM_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+find_program(BMM_PYTHON NAMES python3)
+if(BMM_PYTHON)
+  execute_process(COMMAND ${BMM_PYTHON} -c [=[
+import os, sys
+prefix = os.path.realpath(sys.argv[1])
+for p in sys.path:
+    if p.startswith(prefix + "/") and p.endswith(("site-packages", "dist-packages")):
+        print(os.path.relpath(p, prefix)); break
+else:
+    print("lib/python%d.%d/site-packages" % sys.version_info[:2])
+]=] ${CMAKE_INSTALL_PREFIX} OUTPUT_VARIABLE bmm_python_dir OUTPUT_STRIP_TRAILING_WHITESPACE)
+endif()
+if(NOT bmm_python_dir)
+  set(bmm_python_dir lib/python3/dist-packages)
+endif()
+set(BMM_PYTHON_INSTALL_DIR ${bmm_python_dir} CACHE STRING
+  "Where the Python package bmmgen goes, relative to the install prefix")
+file(RELATIVE_PATH bmm_pkg_to_lib /root/${BMM_PYTHON_INSTALL_DIR}/bmmgen
+  /root/${CMAKE_INSTALL_LIBDIR}/libbmm.so.${PROJECT_VERSION_MAJOR})
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/python/_install.py
+  "# Written by cmake --install: libbmm.so relative to this package.\nLIBRARY = \"${bmm_pkg_to_lib}\"\n")
+install(DIRECTORY python/bmmgen DESTINATION ${BMM_PYTHON_INSTALL_DIR} FILES_MATCHING PATTERN "*.py"
+  PATTERN "__pycache__" EXCLUDE)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/python/_install.py
+  DESTINATION ${BMM_PYTHON_INSTALL_DIR}/bmmgen)
+if(BMM_PYTHON)
+  install(CODE "
+    set(dir \"\${CMAKE_INSTALL_PREFIX}/${BMM_PYTHON_INSTALL_DIR}\")
+    execute_process(COMMAND ${BMM_PYTHON} -c \"import os, sys; sys.exit(os.path.realpath(sys.argv[1]) not in map(os.path.realpath, sys.path))\" \"\${dir}\"
+      RESULT_VARIABLE off_path)
+    if(off_path)
+      message(STATUS \"bmmgen: ${BMM_PYTHON} does not search \${dir}; to import bmmgen: export PYTHONPATH=\${dir}\")
+    endif()")
+endif()

@@ -96,6 +96,11 @@ BMM_API bmm_status bmm_wisdom_import_file(const char *path);
 BMM_API bmm_status bmm_wisdom_export_file(const char *path);
 /* Forgets all wisdom and every cached plan choice. */
 BMM_API void bmm_wisdom_forget(void);
+/* A number that changes whenever a choice made earlier may no longer be the one a new plan
+ * would make: a kernel table registered, wisdom imported, recorded or forgotten. A binding
+ * that keeps plans for its own one-shot calls (Python's bmmgen does) compares it per call,
+ * as the one-shot calls' own cache does. */
+BMM_API unsigned bmm_config_generation(void);
 
 /* More kernels: a table generated for other shapes (bmmgen.lua --name X writes bmm_table_X;
  * see bmm_kernel.h). Plans made after the call consider its kernels, and one-shot calls drop
@@ -108,6 +113,14 @@ BMM_API void bmm_wisdom_forget(void);
  * them. */
 struct bmm_kernel_table;
 BMM_API bmm_status bmm_register_kernels(const struct bmm_kernel_table *table);
+
+/* Every kernel the library holds, for listings (Python's bmmgen.kernels()): the built-in
+ * table, then the registered ones, in their order. The i-th descriptor (bmm_kernel.h), or NULL
+ * when i is out of range. */
+struct bmm_kernel_desc;
+BMM_API const struct bmm_kernel_desc *bmm_kernel_at(int64_t i);
+/* 1 when this CPU (and BMM_ARCH) admit the kernel's ISA, so that plans may choose it. */
+BMM_API int bmm_kernel_runs_here(const struct bmm_kernel_desc *k);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,7 @@
  * to reach single kernels and the timer.
  *
  * The files form a chain; each calls only those below it, never one above:
- *   plan.c -> tune.c, wisdom.c -> registry.c -> problem.c, cpu.c, generic.c, bmm_select.h
+ *   cblas.c -> plan.c -> tune.c, wisdom.c -> registry.c -> problem.c, cpu.c, generic.c, bmm_select.h
  *   -> error.c
  * A lower layer that changes what an upper one may have cached (a table registered, wisdom
  * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer

@@ -116,6 +116,11 @@ unsigned bmm__config_epoch(void)
     return atomic_load_explicit(&epoch, memory_order_acquire);
 }
 
+unsigned bmm_config_generation(void)
+{
+    return bmm__config_epoch();
+}
+
 void bmm__config_changed(void)
 {
     atomic_fetch_add_explicit(&epoch, 1, memory_order_acq_rel);
@@ -139,6 +144,24 @@ size_t bmm__kernel_count(void)
         for (int32_t i = 0; i < tables[t]->nparts; i++)
             n += (size_t)tables[t]->parts[i].count;
     return n;
+}
+
+const bmm_kernel_desc *bmm_kernel_at(int64_t i)
+{
+    size_t nt = table_count();
+    for (size_t t = 0; t < nt && i >= 0; t++)
+        for (int32_t j = 0; j < tables[t]->nparts; j++) {
+            const bmm_kernel_part *pt = &tables[t]->parts[j];
+            if (i < pt->count)
+                return &pt->kernels[i];
+            i -= pt->count;
+        }
+    return NULL;
+}
+
+int bmm_kernel_runs_here(const bmm_kernel_desc *k)
+{
+    return k && bmm__cpu_admits(k->isa);
 }
 
 #define MAX_NAME 200  /* a wisdom line holds a kernel name and fits 511 characters */

@@ -9,7 +9,7 @@
 # use threads or shared state (the 8-thread stress test among them).
 set -eu
 cd "$(dirname "$0")/.."
-BMM_EXTRA_PACKAGES="g++ clang libbenchmark-dev python3-numpy" sh scripts/deps.sh
+BMM_EXTRA_PACKAGES="g++ clang libbenchmark-dev python3-numpy python3-pytest python3-torch" sh scripts/deps.sh
 dir=build
 flags="-DCMAKE_BUILD_TYPE=Release -DBMM_BUILD_BENCH=ON"
 only=""

@@ -93,6 +93,14 @@ static void registered_kernels_are_planned_and_called(void **state)
     assert_int_equal(bmm__kernel_count(), before + 2);
     assert_int_equal(bmm_register_kernels(&extra), BMM_OK);  /* again: nothing changes */
     assert_int_equal(bmm__kernel_count(), before + 2);
+    /* the public listing: the built-in kernels, then the new table's, then NULL */
+    assert_null(bmm_kernel_at(-1));
+    assert_non_null(bmm_kernel_at(0));
+    assert_ptr_equal(bmm_kernel_at((int64_t)before), &kernels[0]);
+    assert_ptr_equal(bmm_kernel_at((int64_t)before + 1), &kernels[1]);
+    assert_null(bmm_kernel_at((int64_t)before + 2));
+    assert_true(bmm_kernel_runs_here(bmm_kernel_at((int64_t)before)));  /* c99 */
+    assert_false(bmm_kernel_runs_here(NULL));
     assert_string_not_equal(bmm__table_signature(), sig_before);
     assert_int_equal(strlen(bmm__table_signature()), 16);  /* a fixed-length hash */
 

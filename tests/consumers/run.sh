@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh MODE SOURCE_DIR BUILD_DIR WORK_DIR: builds and runs one consumer example, as a user
 # would. find_package: install BUILD_DIR into a temporary prefix, then a CMake project that
-# finds it and generates its own shapes (and a pkg-config build). subdir: a CMake project
+# finds it and generates its own shapes (and a pkg-config build, and the installed Python
+# package). subdir: a CMake project
 # that adds bmmgen's source with add_subdirectory. vendor: a vendored pair compiled with plain
 # cc commands by gcc and clang as C99, and by g++ as C++. Any failure exits non-zero.
 set -eu
@@ -22,6 +23,14 @@ find_package)
   flags=$(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs bmm)
   quiet cc -std=c99 -Wall -Wextra -Werror -o "$work/pc" "$here/pkgconfig_main.c" $flags -lm
   LD_LIBRARY_PATH=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir bmm) "$work/pc"
+  # the Python package, as installed: it finds the installed libbmm, nothing else
+  pkg=$(dirname "$(dirname "$(find "$work/prefix" -path '*bmmgen/__init__.py')")")
+  (cd / && env -u BMM_LIBRARY PYTHONPATH="$pkg" BMMGEN_NO_TORCH=1 /usr/bin/python3 -c "
+import bmmgen, numpy as np
+assert bmmgen.library_path.startswith('$work/prefix/'), bmmgen.library_path
+a = np.arange(24.0).reshape(2, 3, 4)
+assert (bmmgen.bmm(a, a.transpose(0, 2, 1)) == a @ a.transpose(0, 2, 1)).all()
+print('python consumer: bmmgen from', bmmgen.library_path, ': ok')")
   ;;
 subdir)
   quiet cmake -S "$here/subdir" -B "$work/build" -DBMMGEN_SOURCE_DIR="$src" \

@@ -1,0 +1,342 @@
+"""_ops.py: bmm, baddbmm and Plan over NumPy arrays and torch tensors.
+
+An operand goes to libbmm as it is: its data pointer and its strides in elements, whatever
+they are (transposed, seq-first, expanded, sliced, reversed). Only what the library cannot
+address is copied first: a NumPy array whose strides are not whole elements or whose data is
+not aligned to its element size (views made through np.ndarray(buffer=..., offset=...) or
+structured dtypes), or that is not in the machine's byte order. An `out` is never copied: one
+the library cannot address is an error."""
+import ctypes
+import sys
+
+import numpy as np
+
+from . import _lib
+
+_NP_DTYPES = {np.dtype(np.float32): _lib.F32, np.dtype(np.float64): _lib.F64}
+_torch = None          # the torch module, once a tensor has been seen
+_TORCH_DTYPES = {}     # torch.float32 -> F32, torch.float64 -> F64
+
+
+def _torch_module():
+    global _torch
+    if _torch is None:
+        import torch
+        _TORCH_DTYPES.update({torch.float32: _lib.F32, torch.float64: _lib.F64})
+        _torch = torch
+    return _torch
+
+
+# An operand ready for the library is a plain tuple (this is on every call's path):
+OBJ, DT, SHAPE, STRIDES, PTR = range(5)  # the object (kept alive), dtype code, shape,
+                                         # element strides, data pointer
+
+
+class _CachedPlan:
+    """A plan kept for calls of one problem class, valid while the library's configuration
+    generation is the one it was made under (no kernels registered, no wisdom imported,
+    recorded or forgotten since). Dropped from the cache, it lives on while a call holds it."""
+    __slots__ = ("handle", "gen", "out_shape")
+
+    def __init__(self, key):
+        dt, sa, sb, sc, batch, n, m, p, alpha, beta = key
+        self.handle = None
+        self.gen = _lib.generation()  # before choosing: a change meanwhile makes it stale
+        self.out_shape = (batch, n, p)
+        handle = ctypes.c_void_p()
+        _lib.check(_lib.plan_create(ctypes.byref(handle), dt, batch, n, m, p, _lib.Stride(*sa),
+                                    _lib.Stride(*sb), _lib.Stride(*sc), alpha, beta, 0))
+        self.handle = handle.value
+
+    def __del__(self):
+        if self.handle and _lib is not None:
+            _lib.plan_destroy(self.handle)
+
+
+_PLANS = {}  # problem class -> _CachedPlan; a ctypes call with 4 arguments instead of 12
+
+
+def _plan_for(key):
+    plan = _PLANS.get(key)
+    if plan is None or plan.gen != _lib.generation():
+        plan = _CachedPlan(key)
+        if len(_PLANS) >= 1024:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+def _torch_ops():
+    """The torch side (operators, autograd), imported with torch."""
+    from . import _torch_ops as ops
+    return ops
+
+
+def _kind(x):
+    if isinstance(x, np.ndarray):
+        return "numpy"
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        _torch_module()
+        return "torch"
+    raise TypeError("bmmgen: operands must be NumPy arrays or torch tensors, not %s"
+                    % type(x).__name__)
+
+
+def _np_operand(x, name, writable):
+    dt = _NP_DTYPES.get(x.dtype)
+    if dt is None:
+        native = x.dtype.newbyteorder("=") if x.dtype.byteorder not in "=|" else None
+        if native in _NP_DTYPES and not writable:
+            return _np_operand(x.astype(native), name, writable)  # byte-swapped: a copy
+        raise TypeError("bmmgen: %s has dtype %s; supported: float32, float64 (native byte "
+                        "order)" % (name, x.dtype))
+    if x.ndim != 3:
+        raise ValueError("bmmgen: %s must be 3-D (batch, rows, cols), has shape %s"
+                         % (name, x.shape))
+    if writable and not x.flags.writeable:
+        raise ValueError("bmmgen: %s is read-only" % name)
+    size = x.itemsize
+    strides = x.strides
+    ptr = x.ctypes.data if x.size else 0
+    if (strides[0] % size or strides[1] % size or strides[2] % size or ptr % size):
+        if writable:
+            raise ValueError("bmmgen: %s's strides %s or address are not whole elements of "
+                             "%d bytes; the library cannot write it in place" % (name, strides, size))
+        return _np_operand(np.array(x, order="C"), name, writable)  # unaligned: a copy
+    return (x, dt, x.shape, (strides[0] // size, strides[1] // size, strides[2] // size), ptr)
+
+
+def _torch_operand(x, name, writable):
+    dt = _TORCH_DTYPES.get(x.dtype)
+    if dt is None:
+        raise TypeError("bmmgen: %s has dtype %s; supported: torch.float32, torch.float64"
+                        % (name, x.dtype))
+    if not x.is_cpu or x.layout is not _torch.strided:
+        raise TypeError("bmmgen: %s is a %s tensor on %s; supported: strided tensors on the CPU"
+                        % (name, x.layout, x.device))
+    if x.dim() != 3:
+        raise ValueError("bmmgen: %s must be 3-D (batch, rows, cols), has shape %s"
+                         % (name, tuple(x.shape)))
+    if writable and x.requires_grad and _torch.is_grad_enabled():
+        raise RuntimeError("bmmgen: %s requires grad; an out= argument does not support "
+                           "automatic differentiation (as in torch)" % name)
+    return (x, dt, tuple(x.shape), x.stride(), x.data_ptr())
+
+
+def _operand(x, kind, name, writable=False):
+    if kind == "numpy":
+        if not isinstance(x, np.ndarray):
+            raise TypeError("bmmgen: %s is %s; with NumPy inputs every operand must be a NumPy "
+                            "array" % (name, type(x).__name__))
+        return _np_operand(x, name, writable)
+    if not isinstance(x, _torch.Tensor):
+        raise TypeError("bmmgen: %s is %s; with torch inputs every operand must be a torch "
+                        "tensor" % (name, type(x).__name__))
+    return _torch_operand(x, name, writable)
+
+
+def _sizes(a, b, names=("a", "b")):
+    """(batch, n, m, p) of a (batch, n, m) times b (batch, m, p), torch.bmm's rules."""
+    batch, n, m = a[SHAPE]
+    bb, bm, p = b[SHAPE]
+    if bb != batch:
+        raise ValueError("bmmgen: %s and %s must hold the same number of matrices: %d and %d"
+                         % (names[0], names[1], batch, bb))
+    if bm != m:
+        raise ValueError("bmmgen: %s's columns (%d) must equal %s's rows (%d): %s %s times %s %s"
+                         % (names[0], m, names[1], bm, names[0], tuple(a[SHAPE]), names[1],
+                            tuple(b[SHAPE])))
+    if a[DT] != b[DT]:
+        raise TypeError("bmmgen: %s and %s must have the same dtype" % names)
+    return batch, n, m, p
+
+
+def _empty(kind, shape, dt, like):
+    if kind == "numpy":
+        return np.empty(shape, np.float32 if dt == _lib.F32 else np.float64)
+    return _torch.empty(shape, dtype=like.dtype)
+
+
+def _span(op):
+    """[lo, hi) bytes an operand covers (any sign of stride)."""
+    lo = hi = op[PTR]
+    size = 4 if op[DT] == _lib.F32 else 8
+    for extent, stride in zip(op[SHAPE], op[STRIDES]):
+        if extent == 0:
+            return op[PTR], op[PTR]
+        reach = (extent - 1) * stride * size
+        lo, hi = (lo + reach, hi) if reach < 0 else (lo, hi + reach)
+    return lo, hi + size
+
+
+def _check_out(out, inputs):
+    """Before out is written by anything (the copy of baddbmm's input), the library's rules for
+    C: no two of its elements at one address, no overlap with an input."""
+    shape, strides = out[SHAPE], out[STRIDES]
+    if shape[0] * shape[1] * shape[2] == 0:
+        return
+    lo, hi = _span(out)
+    for name, op in inputs:
+        a_lo, a_hi = _span(op)
+        if a_lo < hi and lo < a_hi:
+            raise ValueError("bmmgen: out overlaps %s; write to separate memory" % name)
+    reach = 1
+    for stride, extent in sorted((abs(s), e) for e, s in zip(shape, strides) if e > 1):
+        if stride < reach:
+            raise ValueError("bmmgen: out's strides %s map two of its elements to one address"
+                             % (tuple(strides),))
+        reach = stride * extent
+
+
+def _run(a, b, c, batch, n, m, p, alpha, beta):
+    """C = alpha A B + beta C on prepared operands (n, m, p >= 1 here); returns the plan."""
+    plan = _plan_for((a[DT], a[STRIDES], b[STRIDES], c[STRIDES], batch, n, m, p, alpha, beta))
+    _lib.check(_lib.execute(plan.handle, a[PTR], b[PTR], c[PTR]))
+    return plan
+
+
+def _scale(out, beta):
+    """out = beta out (m == 0: no product to add); beta 0 writes zeros, whatever out held."""
+    if beta == 0:
+        out[...] = 0
+    elif beta != 1:
+        out *= beta
+
+
+def _gemm(kind, a, b, c_in, out, alpha, beta, names):
+    """The body of bmm and baddbmm: out (a new array when None) = alpha a b + beta c_in."""
+    return _gemm_plan(kind, a, b, c_in, out, alpha, beta, names)[0]
+
+
+def _gemm_plan(kind, a0, b0, c_in, out, alpha, beta, names):
+    """_gemm, the plan it ran (None when nothing was computed), and whether an input had to
+    be copied first."""
+    a = _operand(a0, kind, names[0])
+    b = _operand(b0, kind, names[1])
+    batch, n, m, p = _sizes(a, b, names[:2])
+    shape = (batch, n, p)
+    if out is None:
+        out = _empty(kind, shape, a[DT], a[OBJ])
+        c = _operand(out, kind, "out", True)
+    else:
+        c = _operand(out, kind, "out", True)
+        if tuple(c[SHAPE]) != shape:
+            raise ValueError("bmmgen: out has shape %s, the product has %s"
+                             % (tuple(c[SHAPE]), shape))
+        if c[DT] != a[DT]:
+            raise TypeError("bmmgen: out's dtype differs from the inputs'")
+    if c_in is None or beta == 0:
+        beta = 0.0
+    elif c_in is not out:  # out = c_in first; the library checks the rest, before writing
+        _check_out(c, ((names[0], a), (names[1], b)))
+        _copy_input(kind, out, c_in)
+    plan = None
+    if batch and n and p:
+        if m == 0:
+            _scale(out, beta)
+        else:
+            plan = _run(a, b, c, batch, n, m, p, alpha, beta)
+    return out, plan, a[OBJ] is not a0 or b[OBJ] is not b0
+
+
+def _copy_input(kind, res, c_in):
+    try:
+        if kind == "numpy":
+            np.copyto(res, c_in)
+        else:
+            res.copy_(c_in)
+    except (ValueError, RuntimeError) as e:
+        raise ValueError("bmmgen: input of shape %s does not broadcast to the product's %s (%s)"
+                         % (tuple(c_in.shape), tuple(res.shape), e)) from None
+
+
+def _scalar(x, name):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise TypeError("bmmgen: %s must be a real number, not %r" % (name, x)) from None
+
+
+_SEEN = {}  # a bmm call's signature -> the plan that ran it, after every check passed
+
+
+def _signature(kind, a, b, out):
+    """What decides a bmm call's checks and plan (dtypes, shapes, strides; out's writability),
+    or None when something about it needs the full checks."""
+    try:
+        if kind == "numpy":
+            if type(b) is not np.ndarray:
+                return None
+            o = None if out is None else (out.dtype, out.shape, out.strides, out.flags.writeable)
+            return (a.dtype, b.dtype, a.shape, b.shape, a.strides, b.strides, o)
+        if out is not None and out.requires_grad:  # allowed or not by the grad mode: check
+            return None
+        o = None if out is None else (out.dtype, out.shape, out.stride(), out.is_cpu)
+        return (a.dtype, b.dtype, a.shape, b.shape, a.stride(), b.stride(), a.is_cpu, b.is_cpu, o)
+    except (AttributeError, RuntimeError, TypeError):  # not dense arrays or tensors
+        return None
+
+
+def _run_seen(kind, plan, a, b, out):
+    """A call like one checked before: execute its plan (a _CachedPlan or a Plan: .handle and
+    .out_shape, (batch, n, p)). None when the library refuses (an address not aligned, an out
+    overlapping an input): the full path then says why, or copies."""
+    if out is None:
+        out = _torch.empty(plan.out_shape, dtype=a.dtype) if kind == "torch" \
+            else np.empty(plan.out_shape, a.dtype)
+    if kind == "numpy":
+        pa, pb, pc = a.ctypes.data, b.ctypes.data, out.ctypes.data
+    else:
+        pa, pb, pc = a.data_ptr(), b.data_ptr(), out.data_ptr()
+    return out if _lib.execute(plan.handle, pa, pb, pc) == 0 else None
+
+
+def bmm_checked(kind, a, b, out, names=("a", "b")):
+    """bmm without autograd: the plan of a call seen before, else every check."""
+    sig = _signature(kind, a, b, out)
+    plan = _SEEN.get(sig) if sig is not None else None
+    if plan is not None and plan.gen == _lib.generation():
+        res = _run_seen(kind, plan, a, b, out)
+        if res is not None:
+            return res
+    res, plan, copied = _gemm_plan(kind, a, b, None, out, 1.0, 0.0, names)
+    if plan is not None and sig is not None and not copied:
+        if len(_SEEN) >= 1024:
+            _SEEN.clear()
+        _SEEN[sig] = plan
+    return res
+
+
+def bmm(a, b, out=None):
+    """a @ b for a batch of matrices: a (batch, n, m), b (batch, m, p) -> (batch, n, p).
+
+    torch.bmm's semantics and checks. NumPy arrays in, a NumPy array out; torch tensors in, a
+    torch tensor out (CPU, float32 or float64; autograd works). `out`, when given, receives the
+    result (same shape and dtype, writable, not overlapping a or b) and is returned."""
+    if type(a) is np.ndarray:
+        return bmm_checked("numpy", a, b, out)
+    if _kind(a) == "torch":
+        return _torch_ops().bmm(a, b, out)
+    return bmm_checked("numpy", a, b, out)
+
+
+def baddbmm(c, a, b, *, beta=1, alpha=1, out=None):
+    """beta c + alpha a @ b, torch.baddbmm's semantics: c broadcasts to (batch, n, p) and is not
+    modified (pass out=c to update it in place); beta == 0 ignores c, NaN and Inf included."""
+    kind = _kind(a)
+    alpha, beta = _scalar(alpha, "alpha"), _scalar(beta, "beta")
+    if kind == "torch":
+        if not isinstance(c, _torch.Tensor):
+            raise TypeError("bmmgen: c is %s; with torch inputs every operand must be a torch "
+                            "tensor" % type(c).__name__)
+        if c.dtype != a.dtype:
+            raise TypeError("bmmgen: c has dtype %s, a has %s" % (c.dtype, a.dtype))
+        if out is None:
+            return _torch_ops().baddbmm(c, a, b, beta, alpha)
+    elif not isinstance(c, np.ndarray):
+        raise TypeError("bmmgen: c is %s; with NumPy inputs every operand must be a NumPy "
+                        "array" % type(c).__name__)
+    elif c.dtype != a.dtype:
+        raise TypeError("bmmgen: c has dtype %s, a has %s" % (c.dtype, a.dtype))
+    return _gemm(kind, a, b, c, out, alpha, beta, ("a", "b"))

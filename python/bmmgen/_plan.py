@@ -1,0 +1,170 @@
+"""_plan.py: plans (choose a kernel once, run it many times), wisdom and the kernel listing."""
+import collections
+import ctypes
+import os
+
+from . import _lib, _ops
+
+
+def _free_strides(shape, strides):
+    """Strides with those of extent-1 dimensions blanked: they address nothing, so a plan made
+    for one such view serves any other."""
+    return tuple(s if e != 1 else None for e, s in zip(shape, strides))
+
+
+class Plan:
+    """A plan for products shaped, typed and strided like a (batch, n, m), b (batch, m, p) and
+    out (batch, n, p) (None: a new contiguous array per call), with alpha and beta fixed.
+
+    measure=True times the candidate kernels on this machine first (BMM_MEASURE) and records
+    the winner in wisdom; wisdom_only=True fails (bmmgen.Error, BMM_EUNSUPPORTED) without
+    wisdom for the problem; generic_only=True always runs the scalar reference path. The
+    operands' data are not read or written while planning.
+
+    plan(a, b, out=None) computes out = alpha a b + beta out and returns out; the operands must
+    have the planned shapes, dtype and strides (ValueError otherwise). beta != 0 needs out.
+    plan.kernel names the chosen kernel ("generic" for the reference path). No autograd: use
+    bmmgen.bmm for that. A plan may be called from several threads at once."""
+
+    def __init__(self, a, b, out=None, *, alpha=1.0, beta=0.0, measure=False, wisdom_only=False,
+                 generic_only=False):
+        self._handle = None
+        self._kind = _ops._kind(a)
+        A = _ops._operand(a, self._kind, "a")
+        B = _ops._operand(b, self._kind, "b")
+        batch, n, m, p = _ops._sizes(A, B)
+        self._alpha, self._beta = _ops._scalar(alpha, "alpha"), _ops._scalar(beta, "beta")
+        shape = (batch, n, p)
+        if out is None:
+            if self._beta != 0:
+                raise ValueError("bmmgen.Plan: beta != 0 reads C: give out")
+            sc = (n * p, p, 1)
+        else:
+            C = _ops._operand(out, self._kind, "out", True)
+            if C[_ops.SHAPE] != shape:
+                raise ValueError("bmmgen.Plan: out has shape %s, the product has %s"
+                                 % (tuple(C[_ops.SHAPE]), shape))
+            if C[_ops.DT] != A[_ops.DT]:
+                raise TypeError("bmmgen.Plan: out's dtype differs from the inputs'")
+            sc = C[_ops.STRIDES]
+        if not (batch and n and p and m):
+            raise ValueError("bmmgen.Plan: every size must be at least 1, got batch %d, n %d, "
+                             "m %d, p %d (bmmgen.bmm takes empty operands)" % (batch, n, m, p))
+        self._dt, self._like = A[_ops.DT], A[_ops.OBJ]
+        self._want = [(tuple(A[_ops.SHAPE]), _free_strides(A[_ops.SHAPE], A[_ops.STRIDES])),
+                      (tuple(B[_ops.SHAPE]), _free_strides(B[_ops.SHAPE], B[_ops.STRIDES])),
+                      (shape, _free_strides(shape, sc))]
+        self._fresh_out = out is None
+        self._shape = self.out_shape = shape
+        self._seen = set()  # signatures (ops._signature) of calls that passed every check
+        flags = ((_lib.MEASURE if measure else 0) | (_lib.WISDOM_ONLY if wisdom_only else 0)
+                 | (_lib.GENERIC_ONLY if generic_only else 0))
+        handle = ctypes.c_void_p()
+        _lib.check(_lib.plan_create(ctypes.byref(handle), A[_ops.DT], batch, n, m, p,
+                                    _lib.Stride(*A[_ops.STRIDES]), _lib.Stride(*B[_ops.STRIDES]),
+                                    _lib.Stride(*sc), self._alpha, self._beta, flags))
+        self._handle = handle.value
+        self.kernel = _lib.plan_kernel(self._handle).decode()
+        self.shape = (batch, n, m, p)
+
+    def _matches(self, op, i, name):
+        shape, strides = self._want[i]
+        if op[_ops.DT] != self._dt or tuple(op[_ops.SHAPE]) != shape \
+                or _free_strides(op[_ops.SHAPE], op[_ops.STRIDES]) != strides:
+            raise ValueError("bmmgen.Plan: %s is %s %s with strides %s; the plan is for %s %s "
+                             "with strides %s" % (name, _dtype_name(op[_ops.DT]),
+                                                  tuple(op[_ops.SHAPE]), tuple(op[_ops.STRIDES]),
+                                                  _dtype_name(self._dt), shape, strides))
+        return op[_ops.PTR]
+
+    def __call__(self, a, b, out=None):
+        if self._handle is None:
+            raise ValueError("bmmgen.Plan: the plan was closed")
+        kind = self._kind
+        sig = _ops._signature(kind, a, b, out)
+        if sig is not None and sig in self._seen:  # operands like ones checked before
+            res = _ops._run_seen(kind, self, a, b, out)
+            if res is not None:
+                return res
+        A = _ops._operand(a, kind, "a")
+        B = _ops._operand(b, kind, "b")
+        if out is None:
+            if not self._fresh_out:
+                raise ValueError("bmmgen.Plan: this plan was made for a given out; pass one")
+            out = _ops._empty(kind, self._shape, self._dt, self._like)
+        C = _ops._operand(out, kind, "out", True)
+        pa, pb, pc = self._matches(A, 0, "a"), self._matches(B, 1, "b"), self._matches(C, 2, "out")
+        _lib.check(_lib.execute(self._handle, pa, pb, pc))
+        if sig is not None and len(self._seen) < 64 and A[_ops.OBJ] is a and B[_ops.OBJ] is b:
+            self._seen.add(sig)
+        return out
+
+    @property
+    def handle(self):  # what _ops._run_seen executes
+        return self._handle
+
+    def close(self):
+        """Frees the plan now (else when the object goes)."""
+        handle, self._handle = self._handle, None
+        if handle:
+            _lib.plan_destroy(handle)
+
+    def __del__(self):
+        if _lib is not None and getattr(self, "_handle", None):
+            self.close()
+
+    def __repr__(self):
+        return "bmmgen.Plan(%s, batch=%d, n=%d, m=%d, p=%d, kernel=%r)" % (
+            (_dtype_name(self._dt),) + self.shape + (self.kernel,))
+
+
+def _dtype_name(dt):
+    return "float32" if dt == _lib.F32 else "float64"
+
+
+def _path(path):
+    return os.fsencode(os.fspath(path))
+
+
+def import_wisdom(path):
+    """Adds the wisdom in a file (bmm-tune's or export_wisdom's). A corrupt, truncated or foreign
+    file is refused whole (bmmgen.Error, BMM_EFORMAT) and the wisdom in memory is kept."""
+    _lib.check(_lib.wisdom_import(_path(path)))
+
+
+def export_wisdom(path):
+    """Writes all wisdom to a file, atomically (a reader sees the old file or the new, whole)."""
+    _lib.check(_lib.wisdom_export(_path(path)))
+
+
+def forget_wisdom():
+    """Forgets all wisdom and every cached choice of the one-shot calls."""
+    _lib.wisdom_forget()
+
+
+Kernel = collections.namedtuple(
+    "Kernel", "name dtype n m p layout isa form scalars runs_here")
+Kernel.__doc__ = """A kernel of the table: n, m, p are None where read at run time
+(shape-generic); layout "bf", "sf" or "any"; isa "c99", "avx2" or "avx512"; runs_here: this
+CPU (and BMM_ARCH) admit its ISA."""
+
+_LAYOUTS = {1: "bf", 2: "sf", 3: "any"}
+_ISAS = {1: "c99", 2: "avx2", 3: "avx512"}
+_FORMS = {1: "unroll", 2: "tile", 3: "rows", 4: "rows_loop", 5: "flat", 6: "dot", 7: "xb",
+          8: "gtile", 9: "grows", 10: "gvec", 11: "gdot"}
+_SCALARS = {0: "alpha,beta", 1: "alpha,beta=0", 2: "alpha=1,beta=0", 3: "alpha=1,beta=1"}
+
+
+def kernels():
+    """Every kernel libbmm holds (the built-in table, then registered ones), as Kernel tuples."""
+    out, i = [], 0
+    while True:
+        k = _lib.kernel_at(i)
+        if not k:
+            return out
+        d = k.contents
+        out.append(Kernel(d.name.decode(), _dtype_name(d.dtype), d.n or None, d.m or None,
+                          d.p or None, _LAYOUTS.get(d.layout, str(d.layout)),
+                          _ISAS.get(d.isa, str(d.isa)), _FORMS.get(d.form, str(d.form)),
+                          _SCALARS.get(d.scalars, str(d.scalars)), bool(_lib.kernel_runs_here(k))))
+        i += 1
