@@ -9,7 +9,8 @@ same batch (operands of about 256 KiB in cache, 256 MiB streaming) and the same 
 torch tensors: batch-first (batch, rows, cols) contiguous, seq-first (rows, batch, cols)
 storage seen through .transpose(0, 1). Every contender writes a preallocated C, as the C
 contenders do: torch.bmm(a, b, out=c) and bmmgen.bmm(a, b, out=c) (the Python package on the
-same tensors: bmmgen's whole Python call, overhead included).
+same tensors: bmmgen's whole Python call, overhead included, after a measure=True plan for the
+case has put the measured kernel into wisdom, as it is for the C contenders).
 
 --threads one (run pinned to one core): `torch-1t` (torch.set_num_threads(1)) and `bmmgen-py`,
 timed back to back in alternating rounds, medians. --threads all: `torch-mt` with one thread
@@ -132,6 +133,9 @@ def main():
         fns = [lambda: torch.bmm(a, b, out=c)]
         if threads == "one":
             c2 = c.clone()
+            # tuned first, as the C contenders are (their wisdom) and as tune.sh's wisdom
+            # file makes it for an application: bmmgen.bmm then runs the measured kernel
+            bmmgen.Plan(a, b, c2, measure=True)
             fns.append(lambda: bmmgen.bmm(a, b, out=c2))
         secs = time_rounds(fns, min_time)
         name = "/".join((regime, dtype, layout, shape))
@@ -151,7 +155,7 @@ def main():
     context = {"contender:" + names[0]: info}
     if threads == "one":
         context["contender:bmmgen-py"] = ("bmmgen.bmm(a, b, out=c) from Python (the package over "
-                                          "%s, ctypes; the call's whole overhead included)"
+                                          "%s, ctypes; the call's whole overhead included; the case tuned first)"
                                           % os.path.basename(bmmgen.library_path))
     with open(out_path, "w") as f:
         json.dump({"context": context, "benchmarks": results}, f, indent=1)
