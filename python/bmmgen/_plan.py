@@ -104,7 +104,8 @@ class Plan:
         return self._handle
 
     def close(self):
-        """Frees the plan now (else when the object goes)."""
+        """Frees the plan now (else when the object goes). Not while another thread is inside a
+        call of this plan: that call would run a freed plan."""
         handle, self._handle = self._handle, None
         if handle:
             _lib.plan_destroy(handle)
