@@ -153,10 +153,9 @@ def _sizes(a, b, names=("a", "b")):
     return batch, n, m, p
 
 
-def _empty(kind, shape, dt, like):
-    if kind == "numpy":
-        return np.empty(shape, np.float32 if dt == _lib.F32 else np.float64)
-    return _torch.empty(shape, dtype=like.dtype)
+def _empty(kind, shape, dtype):
+    """A new C-contiguous result of a NumPy or torch dtype."""
+    return np.empty(shape, dtype) if kind == "numpy" else _torch.empty(shape, dtype=dtype)
 
 
 def _span(op):
@@ -218,7 +217,7 @@ def _gemm_plan(kind, a0, b0, c_in, out, alpha, beta, names):
     batch, n, m, p = _sizes(a, b, names[:2])
     shape = (batch, n, p)
     if out is None:
-        out = _empty(kind, shape, a[DT], a[OBJ])
+        out = _empty(kind, shape, a[OBJ].dtype)
         c = _operand(out, kind, "out", True)
     else:
         c = _operand(out, kind, "out", True)
@@ -284,8 +283,7 @@ def _run_seen(kind, plan, a, b, out):
     .out_shape, (batch, n, p)). None when the library refuses (an address not aligned, an out
     overlapping an input): the full path then says why, or copies."""
     if out is None:
-        out = _torch.empty(plan.out_shape, dtype=a.dtype) if kind == "torch" \
-            else np.empty(plan.out_shape, a.dtype)
+        out = _empty(kind, plan.out_shape, a.dtype)
     if kind == "numpy":
         pa, pb, pc = a.ctypes.data, b.ctypes.data, out.ctypes.data
     else:

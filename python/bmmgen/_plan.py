@@ -50,7 +50,7 @@ class Plan:
         if not (batch and n and p and m):
             raise ValueError("bmmgen.Plan: every size must be at least 1, got batch %d, n %d, "
                              "m %d, p %d (bmmgen.bmm takes empty operands)" % (batch, n, m, p))
-        self._dt, self._like = A[_ops.DT], A[_ops.OBJ]
+        self._dt, self._out_dtype = A[_ops.DT], A[_ops.OBJ].dtype  # not a: a plan keeps no array
         self._want = [(tuple(A[_ops.SHAPE]), _free_strides(A[_ops.SHAPE], A[_ops.STRIDES])),
                       (tuple(B[_ops.SHAPE]), _free_strides(B[_ops.SHAPE], B[_ops.STRIDES])),
                       (shape, _free_strides(shape, sc))]
@@ -91,7 +91,7 @@ class Plan:
         if out is None:
             if not self._fresh_out:
                 raise ValueError("bmmgen.Plan: this plan was made for a given out; pass one")
-            out = _ops._empty(kind, self._shape, self._dt, self._like)
+            out = _ops._empty(kind, self._shape, self._out_dtype)
         C = _ops._operand(out, kind, "out", True)
         pa, pb, pc = self._matches(A, 0, "a"), self._matches(B, 1, "b"), self._matches(C, 2, "out")
         _lib.check(_lib.execute(self._handle, pa, pb, pc))

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -60,6 +61,12 @@ def test_plan_rules():
         p1(v, b)
     plan = bmmgen.Plan(a, b, generic_only=True)
     assert plan.kernel == "generic"
+    # a plan keeps no operand alive
+    big = np.ones((4, 3, 5))
+    gone = weakref.ref(big)
+    keep = bmmgen.Plan(big, b)
+    del big
+    assert gone() is None and keep(a, b).shape == (4, 3, 2)
 
 
 def test_wisdom_round_trip(tmp_path):
