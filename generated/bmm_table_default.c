@@ -3,14 +3,14 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* The table the runtime walks: one part per generated file, 1310 kernels. */
+/* The table the runtime walks: one part per generated file, 1316 kernels. */
 #include "bmm_table_default.h"
 
 static const bmm_kernel_part parts[46] = {
     { 26, bmm__kernels_default_f32_1x10x256 },
     { 26, bmm__kernels_default_f32_1x32x64 },
     { 26, bmm__kernels_default_f32_1x64x128 },
-    { 26, bmm__kernels_default_f32_2x2x2 },
+    { 29, bmm__kernels_default_f32_2x2x2 },
     { 26, bmm__kernels_default_f32_3x3x3 },
     { 26, bmm__kernels_default_f32_3x5x7 },
     { 26, bmm__kernels_default_f32_4x4x4 },
@@ -32,7 +32,7 @@ static const bmm_kernel_part parts[46] = {
     { 26, bmm__kernels_default_f64_1x10x256 },
     { 26, bmm__kernels_default_f64_1x32x64 },
     { 35, bmm__kernels_default_f64_1x64x128 },
-    { 26, bmm__kernels_default_f64_2x2x2 },
+    { 29, bmm__kernels_default_f64_2x2x2 },
     { 26, bmm__kernels_default_f64_3x3x3 },
     { 23, bmm__kernels_default_f64_3x5x7 },
     { 26, bmm__kernels_default_f64_4x4x4 },

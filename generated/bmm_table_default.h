@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* Kernel table of spec "default": 1310 kernels in 46 parts. */
+/* Kernel table of spec "default": 1316 kernels in 46 parts. */
 #ifndef BMM_TABLE_DEFAULT_H
 #define BMM_TABLE_DEFAULT_H
 
@@ -16,7 +16,7 @@ extern "C" {
 extern const bmm_kernel_desc bmm__kernels_default_f32_1x10x256[26];
 extern const bmm_kernel_desc bmm__kernels_default_f32_1x32x64[26];
 extern const bmm_kernel_desc bmm__kernels_default_f32_1x64x128[26];
-extern const bmm_kernel_desc bmm__kernels_default_f32_2x2x2[26];
+extern const bmm_kernel_desc bmm__kernels_default_f32_2x2x2[29];
 extern const bmm_kernel_desc bmm__kernels_default_f32_3x3x3[26];
 extern const bmm_kernel_desc bmm__kernels_default_f32_3x5x7[26];
 extern const bmm_kernel_desc bmm__kernels_default_f32_4x4x4[26];
@@ -38,7 +38,7 @@ extern const bmm_kernel_desc bmm__kernels_default_f32_64x128x1[20];
 extern const bmm_kernel_desc bmm__kernels_default_f64_1x10x256[26];
 extern const bmm_kernel_desc bmm__kernels_default_f64_1x32x64[26];
 extern const bmm_kernel_desc bmm__kernels_default_f64_1x64x128[35];
-extern const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[26];
+extern const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[29];
 extern const bmm_kernel_desc bmm__kernels_default_f64_3x3x3[26];
 extern const bmm_kernel_desc bmm__kernels_default_f64_3x5x7[23];
 extern const bmm_kernel_desc bmm__kernels_default_f64_4x4x4[26];

@@ -143,6 +143,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_2x2x2_bf_avx512_flat_a1b1
     bmm_f32_2x2x2_bf_avx512_flat_b0
     bmm_f32_2x2x2_bf_avx512_flat_ab
+    bmm_f32_2x2x2_bf_avx512_pk4_a1b1
+    bmm_f32_2x2x2_bf_avx512_pk4_b0
+    bmm_f32_2x2x2_bf_avx512_pk4_ab
     bmm_f32_2x2x2_sf_c99_a1b0
     bmm_f32_2x2x2_sf_c99_a1b1
     bmm_f32_2x2x2_sf_c99_b0
@@ -778,6 +781,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_2x2x2_bf_avx512_flat_a1b1
     bmm_f64_2x2x2_bf_avx512_flat_b0
     bmm_f64_2x2x2_bf_avx512_flat_ab
+    bmm_f64_2x2x2_bf_avx512_pk2_a1b1
+    bmm_f64_2x2x2_bf_avx512_pk2_b0
+    bmm_f64_2x2x2_bf_avx512_pk2_ab
     bmm_f64_2x2x2_sf_c99_a1b0
     bmm_f64_2x2x2_sf_c99_a1b1
     bmm_f64_2x2x2_sf_c99_b0

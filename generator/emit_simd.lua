@@ -61,6 +61,42 @@ local function perm_index(S, lanes)
   return const(S, S.isa.index_type, nil, S.t.idx .. "(" .. table.concat(l, ", ") .. ")")
 end
 
+-- One source's lanes moved by an instruction cheaper than a full permute with an index vector,
+-- when the pattern allows (AVX-512; lanes not listed are free): within each 128-bit block
+-- (vpermilps/pd, the same pattern in every block for f32), or whole 128-bit blocks
+-- (vshuff32x4/64x2). nil when neither fits.
+local function cheap_perm(S, lanes, src)
+  if S.d.isa ~= "avx512" then return nil end
+  local per = S.d.dtype == "f32" and 4 or 2   -- elements per 128-bit block
+  local inlane, q, blocks, sb = true, {}, true, {}
+  for l = 0, S.w - 1 do
+    local v = lanes[l + 1]
+    if v then
+      local b, i = idiv(l, per), l % per
+      if idiv(v, per) ~= b then inlane = false end
+      local key = per == 4 and i or l   -- f64's immediate has a bit per lane
+      if q[key] and q[key] ~= v % per then inlane = false end
+      q[key] = v % per
+      if v % per ~= i or (sb[b] and sb[b] ~= idiv(v, per)) then blocks = false end
+      sb[b] = idiv(v, per)
+    end
+  end
+  if inlane then
+    local imm = 0
+    for key = 0, (per == 4 and 3 or S.w - 1) do
+      imm = imm + (q[key] or (per == 4 and key or key % 2)) * (per == 4 and 4 ^ key or 2 ^ key)
+    end
+    return op(S, "permute", src, util.cint(math.floor(imm)))
+  end
+  if blocks then
+    local imm = 0
+    for b = 0, 3 do imm = imm + (sb[b] or b) * 4 ^ b end
+    local name = per == 4 and "_mm512_shuffle_f32x4" or "_mm512_shuffle_f64x2"
+    return name .. "(" .. src .. ", " .. src .. ", " .. util.cint(math.floor(imm)) .. ")"
+  end
+  return nil
+end
+
 local function vparam(S, name)
   S.used[name] = true
   return const(S, S.t.vt, "v" .. name, op(S, "set1", name))
@@ -98,9 +134,16 @@ function expr(S, e)
   elseif e.op == "vfma" then return op(S, "fmadd", expr(S, e.a), expr(S, e.b), expr(S, e.c))
   elseif e.op == "vadd" then return vadd(S, e)
   elseif e.op == "vperm" then
-    local ix = perm_index(S, e.idx)
-    if e.b then return op(S, "permutex2var", expr(S, e.a), ix, expr(S, e.b)) end
-    return op(S, "permutexvar", ix, expr(S, e.a))
+    local one = not e.b
+    if e.b then   -- every lane from the first source: a one-source permute
+      one = true
+      for l = 1, S.w do if e.idx[l] and e.idx[l] >= S.w then one = false end end
+    end
+    if one then
+      local src = expr(S, e.a)
+      return cheap_perm(S, e.idx, src) or op(S, "permutexvar", perm_index(S, e.idx), src)
+    end
+    return op(S, "permutex2var", expr(S, e.a), perm_index(S, e.idx), expr(S, e.b))
   end
   return scalar(S, e)
 end

@@ -23,6 +23,10 @@ M.FORMS = {
     doc = "lanes are consecutive seq-first batch items, deinterleaved by permutes",
     template = "kernel_xb.c.in",
     fields = function(k) return { w = util.cint(k.ir.width), fallback = k.desc.fallback.name } end },
+  pk = { enum = "BMM_FORM_PACKED", tag = "pk<G>", needs = { "BMM_NEEDS_PACKED_ITEMS" },
+    doc = "several whole matrices per vector (contiguous batch-first), built with lane permutes",
+    template = "kernel_pk.c.in",
+    fields = function(k) return { items = util.cint(k.desc.tile), fallback = k.desc.fallback.name } end },
   -- shape-generic (anyshape.lua builds them): n, m, p read at run time where the name has a letter
   gtile = { enum = "BMM_FORM_GTILE", tag = "g<R>x<C>", template = "kernel_anyshape.c.in",
     doc = "shape-generic portable C: an R x C scalar register tile in loops, any strides" },
@@ -34,7 +38,7 @@ M.FORMS = {
     needs = { "BMM_NEEDS_PACKABLE_B" },
     doc = "shape-generic, p = 1: R dot products along m at once, masked tail" },
 }
-M.FORM_ORDER = { "unroll", "tile", "rows", "rl", "flat", "dot", "xb", "gtile", "grows", "gvec", "gdot" }
+M.FORM_ORDER = { "unroll", "tile", "rows", "rl", "flat", "dot", "xb", "gtile", "grows", "gvec", "gdot", "pk" }
 M.PREFETCH_DOC = "`<form>_pf`: also prefetches the next batch item's rows of A and B"
 
 local function idiv(a, b) return math.floor(a / b) end
@@ -56,6 +60,7 @@ local function form_tag(f)
   if f.kind == "unroll" then return "" end
   if f.kind == "tile" then tag = "t" .. util.cint(f.tile) .. "x" .. util.cint(f.tile_cols) end
   if f.kind == "rl" then tag = "rl" .. util.cint(f.tile) end
+  if f.kind == "pk" then tag = "pk" .. util.cint(f.tile) end
   if f.kind == "grows" then tag = "g" .. util.cint(f.tile) end
   if f.kind == "gtile" then tag = "g" .. util.cint(f.tile) .. "x" .. util.cint(f.tile_cols) end
   return tag .. (f.prefetch and "_pf" or "")
@@ -65,6 +70,14 @@ end
 function M.flat_rows(pr, W)
   if pr.layout ~= "bf" or pr.p > W or pr.m > 2 * W then return 0 end
   return math.min(pr.n, idiv(W, pr.p), idiv(2 * W, pr.m))
+end
+
+-- Matrices per vector of the packed form: as many whole C as one vector holds, their A and B
+-- in at most two vectors each; 0 when fewer than two fit (the flat form covers one).
+function M.pack_items(pr, W)
+  if pr.layout ~= "bf" then return 0 end
+  local g = math.min(idiv(W, pr.n * pr.p), idiv(2 * W, pr.n * pr.m), idiv(2 * W, pr.m * pr.p))
+  return g >= 2 and g or 0
 end
 
 -- Portable C: unrolled, or a register tile in loops past the unroll budget.
@@ -94,6 +107,7 @@ local function vector_forms(pr, spec, name)
     for i = 1, #out do out[#out + 1] = { kind = out[i].kind, tile = out[i].tile, prefetch = true } end
   end
   if I.permute and M.flat_rows(pr, W) > 1 and pr.p < W then out[#out + 1] = { kind = "flat" } end
+  if I.permute and M.pack_items(pr, W) > 0 then out[#out + 1] = { kind = "pk", tile = M.pack_items(pr, W) } end
   local xb = options.xb_max
   if I.permute and pr.layout == "sf" and pr.m <= xb.m and pr.p <= xb.p and pr.m * pr.p <= xb.mp then
     out[#out + 1] = { kind = "xb" }
@@ -180,7 +194,7 @@ function M.from_problems(problems, spec)
           if not (vec and redundant_in_vectors(sc, spec.scalars)) then
             local d = descriptor(pr, name, f, sc)
             -- the across-batch form hands leftover items to the first form of its ISA
-            if f.kind == "xb" then d.fallback = first[sc] end
+            if f.kind == "xb" or f.kind == "pk" then d.fallback = first[sc] end
             first[sc] = first[sc] or d
             out[#out + 1] = d
           end

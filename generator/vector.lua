@@ -16,6 +16,7 @@
 -- alpha/beta form fixes, as for the scalar IR. Forms (variants.lua chooses which apply):
 -- rows (vectorize along p, broadcast A; R rows x V vectors of C per block), rl (the same block
 -- in loops), flat (the whole small C in registers, built with permutes, batch-first only),
+-- pk (several whole matrices per vector, contiguous batch-first only),
 -- dot (p = 1: dot products along m), xb (across the batch: lanes are consecutive seq-first
 -- batch items). A kernel with prefetch set also prefetches the next item's rows of A and B.
 local util = require("util")
@@ -202,6 +203,30 @@ local function flat_form(K, W)
   end
 end
 
+-- Several whole matrices per vector (contiguous batch-first: item g's A, B and C follow item
+-- g-1's): G items' A and B are each loaded as at most two vectors, C is one vector of G*n*p
+-- lanes, and each k adds Ak*Bk, lane (g, r, j) of Ak holding A_g[r, k] and of Bk B_g[k, j].
+-- Tiny shapes whose C fills a fraction of a vector get every lane busy this way.
+local function pk_form(K, W)
+  local d = K.desc
+  local G, body = d.tile, K.body
+  local asrc = sources(body, "A", 0, G * d.n * d.m, W, "as")
+  local bsrc = sources(body, "B", 0, G * d.m * d.p, W, "bs")
+  for k = 0, d.m - 1 do
+    local al, bl = {}, {}
+    for g = 0, G - 1 do
+      for r = 0, d.n - 1 do
+        for j = 0, d.p - 1 do
+          al[#al + 1] = g * d.n * d.m + r * d.m + k
+          bl[#bl + 1] = g * d.m * d.p + k * d.p + j
+        end
+      end
+    end
+    accumulate(body, "acc", perm(asrc, al), perm(bsrc, bl), k == 0)
+  end
+  vstore(body, idx(nil, 0), idx(nil, 0), G * d.n * d.p, "acc")
+end
+
 -- p = 1: C[i] = sum_k A[i, k] B[k]. Rows in blocks of R accumulators, m in vectors of W.
 local function dot_form(K, W)
   local d, I = K.desc, isa[K.desc.isa]
@@ -268,6 +293,7 @@ local BUILD = {
   rows = function(K, W) rows_form(K, W, nil) end,
   rl = function(K, W) rows_form(K, W, K.desc.tile) end,
   flat = flat_form,
+  pk = pk_form,
   dot = dot_form,
   xb = xb_form,
 }

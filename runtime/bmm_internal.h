@@ -96,6 +96,7 @@ void bmm__generic(const bmm__problem *pr, double alpha, double beta,
 
 /* cpu.c */
 int bmm__cpu_max_isa(void);  /* the widest BMM_ISA_* this CPU, its OS and BMM_ARCH admit */
+int bmm__cpu_avx512_split(void);  /* AVX-512 on 256-bit halves (bmm_simd.h), for the rule */
 int bmm__cpu_admits(int isa);
 const char *bmm__cpu_signature(void);
 
@@ -143,13 +144,16 @@ typedef struct bmm__timing {
     double seconds;  /* per call on the timing sample */
     int wrong;       /* disagreed with the generic path: never chosen */
 } bmm__timing;
-/* Every candidate's timing, then the generic path's; free(log.v) when done. */
+/* Every candidate's timing, then the generic path's; free(log.v) when done. batch: the items
+ * each timing covers (the plan's, or fewer: tuning times a sample). A candidate the budget left
+ * untimed has seconds 1e30; the generic path's may be scaled from fewer items. */
 typedef struct bmm__timings {
     bmm__timing *v;
     size_t n;
+    int64_t batch;
 } bmm__timings;
-/* Times every candidate of class c on private buffers shaped like pr, with finite scalars of
- * pr's alpha/beta class; *best is the winner (NULL: generic). log->n is 0 when nothing could
+/* Times the candidates of class c on private buffers shaped like pr (within the tuning budget,
+ * tune.c says how), with finite scalars of pr's alpha/beta class; *best is the winner (NULL: generic). log->n is 0 when nothing could
  * be timed (batch 0, operands too large): *best is then the static rule's pick and must not
  * be recorded as measured. */
 bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_kernel_desc **best,

@@ -94,19 +94,23 @@ enum {
     BMM_FORM_GROWS,       /* `tile` rows x up to `vectors` vectors of C, A broadcast ("g<R>") */
     BMM_FORM_GVEC,        /* n == 1: a row vector times B, `vectors` wide ("gvec") */
     BMM_FORM_GDOT,        /* p == 1: `tile` dot products along m at once ("gdot") */
+    BMM_FORM_PACKED,      /* `tile` whole batch-first matrices per vector ("pk") */
     BMM_FORM_COUNT
 };
 
 /* What a kernel needs of a call beyond its layout class (bmm_kernel_desc.needs); the runtime
  * checks it, the kernel trusts it. ADJACENT_ITEMS: batch strides are exactly m, p and p, so
  * row i of consecutive items is one contiguous run (seq-first without broadcast).
+ * PACKED_ITEMS: batch strides are exactly n*m, m*p and n*p, so consecutive items are one
+ * contiguous run (a contiguous batch-first tensor, no broadcast).
  * PACKABLE_B: B is one column (p == 1) that is contiguous or at most BMM_PACK_MAX long (the
  * kernel copies it to a buffer of that size on its stack). ALL: every bit a descriptor may
  * carry. */
 enum {
     BMM_NEEDS_ADJACENT_ITEMS = 1u << 0,
     BMM_NEEDS_PACKABLE_B = 1u << 1,
-    BMM_NEEDS_ALL = BMM_NEEDS_ADJACENT_ITEMS | BMM_NEEDS_PACKABLE_B
+    BMM_NEEDS_PACKED_ITEMS = 1u << 2,
+    BMM_NEEDS_ALL = BMM_NEEDS_ADJACENT_ITEMS | BMM_NEEDS_PACKABLE_B | BMM_NEEDS_PACKED_ITEMS
 };
 #define BMM_PACK_MAX 2048
 
@@ -119,7 +123,8 @@ typedef struct bmm_kernel_desc {
     int isa;                 /* BMM_ISA_* */
     int scalars;             /* BMM_SCALARS_* */
     int form;                /* BMM_FORM_* */
-    int32_t tile;            /* rows of C per register block of a looped form; 0: not looped */
+    int32_t tile;            /* rows of C per register block of a looped form, matrices per
+                              * vector of the packed form; 0: neither */
     int32_t vectors;         /* vectors (portable C: columns) of C per block row; 0: unrolled */
     int32_t lanes;           /* elements per vector register (ISA and dtype); 1: portable C */
     int prefetch;            /* 1: also prefetches the next batch item's rows of A and B */

@@ -211,6 +211,8 @@ typedef struct bmm_call {
     bmm_call_key key;
     unsigned fits;           /* bit (1 << L): every operand fits a kernel of layout L */
     unsigned meets;          /* the BMM_NEEDS_* the strides satisfy */
+    int split512;            /* the CPU runs AVX-512 on 256-bit halves (Zen 4); set by the
+                              * caller of bmm__call_init (0: full width), read by the rule */
 } bmm_call;
 
 /* s*: {batch, row, col} strides of A (n x m), B (m x p) and C (n x p), in elements;
@@ -242,6 +244,8 @@ static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t
         c->fits &= 1u << BMM_LAYOUT_ANY;
     if (batch <= 1 || (sa[0] == m && sb[0] == p && sc[0] == p))  /* one item: nothing apart */
         c->meets |= BMM_NEEDS_ADJACENT_ITEMS;
+    if (batch <= 1 || (sa[0] == n * m && sb[0] == m * p && sc[0] == n * p))
+        c->meets |= BMM_NEEDS_PACKED_ITEMS;
     if (p == 1 && (sb[1] == 1 || m <= BMM_PACK_MAX))
         c->meets |= BMM_NEEDS_PACKABLE_B;
 }
@@ -272,18 +276,30 @@ static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int 
 }
 
 /* The static rule, distilled from bmm-tune's measurements over the default spec on Zen 5
- * (bmm-tune reports how often it picks the measured winner). Higher is better. In order:
- * 1. a specialized kernel (shape compiled in) over every shape-generic one;
+ * (full-width AVX-512) and Zen 4 (c->split512: AVX-512 on 256-bit halves; where the choices
+ * differ, "Zen 4:" says how); bmm-tune reports how often it picks the measured winner.
+ * Higher is better. In order:
+ * 1. a specialized kernel (shape compiled in) over every shape-generic one, except for p == 1
+ *    with seq-first A and n == 1 with seq-first B: there the shape-generic dot and row-vector
+ *    kernels' loops beat full unrolling, whose code outgrows the instruction cache while the
+ *    far-apart rows already stall it (64x128x1 f64 2.8x, 1x64x128 f32 1.7x on Zen 4);
  * 2. the kernel whose layout matches the problem exactly (compile-time row strides);
- * 3. the across-batch form for seq-first products with B and C at most 5 wide (in f64 only
- *    where p divides the lanes), else portable C for products of 8 multiply-adds or fewer
- *    (vectors do not pay), else the flat form (whole C in registers) in f32 or when its rows
- *    fill a vector exactly, else the narrowest vector that holds a row of C (no idle lanes;
- *    widest if none does; for the shape-generic dot form a row of A);
- *    among shape-generic kernels, the p == 1 dot form, then the n == 1 form, over the rows form,
- *    and for those two the widest vector (tails masked at run time: 1.6-2.4x on 7x9x5 and
- *    8x1x8 f32; 64x64x2 f32 is the exception, 0.77x);
- * 4. among looped forms the taller register tile (shape-generic: up to n); a prefetching kernel
+ * 3. the packed form where it applies (every lane busy, in-lane permutes: 2.1x and 1.4x the
+ *    portable C on 2x2x2 f32 and f64); the across-batch form for seq-first products with B
+ *    and C at most 5 wide (in f64 only where p divides the lanes; Zen 4: where m*p <= 9, 3x3x3
+ *    1.2x, while rows win 4x4x4 1.5x, 5x7x3 1.3x); else portable C for products of 8 multiply-adds or
+ *    fewer (vectors do not pay); else the flat form (whole C in registers) in f32 or when its
+ *    rows fill a vector exactly (Zen 4: where a row of C fits a 128-bit block, its A permutes
+ *    then in-lane, or in f32 where rows would need a masked tail: 5x5x5 to 7x7x7 1.15-1.25x,
+ *    while rows win 8x8x8 f32 1.4x, 3x3x3 f64 1.1x); else the narrowest vector that holds a
+ *    row of C (Zen 4: without a masked tail, else AVX-512: AVX2's masked stores are slow
+ *    there, 3x5x7 f32 2.3x, 3x3x3 f64 1.7x), widest if none does (Zen 4: for dot products
+ *    AVX2's, 1.1-1.3x);
+ *    among shape-generic kernels, the p == 1 dot form, then the n == 1 form, over the rows
+ *    form, and for those two the widest vector (tails masked at run time: 1.6-2.4x on 7x9x5
+ *    and 8x1x8 f32; 64x64x2 f32 is the exception, 0.77x);
+ * 4. among looped forms the taller register tile (shape-generic: up to n; Zen 4: 6 rows, then
+ *    taller, rl6 over rl12 1.1-1.2x on seq-first 26 and 32 f32); a prefetching kernel
  *    just above its plain twin when streaming (1.3-1.8x on seq-first 13 to 64 blocks), else
  *    just below;
  * 5. the alpha/beta form that fixes the most. */
@@ -291,27 +307,39 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
 {
     const bmm_call_key *q = &c->key;
     int64_t w = k->lanes, tier, form = 8;
+    int64_t es = k->dtype == BMM_F64 ? 8 : 4;
     int exact = q->layout[0] == k->layout && q->layout[1] == k->layout && q->layout[2] == k->layout;
+    /* the operand whose rows lie far apart: A for p == 1, B for n == 1 */
+    int far_rows = (q->p == 1 && q->layout[0] == BMM_LAYOUT_SF)
+        || (q->n == 1 && q->layout[1] == BMM_LAYOUT_SF);
+    int specialized = bmm__specialized(k) && !far_rows;
     int64_t row = k->form == BMM_FORM_GDOT ? q->m : q->p;
     if (k->isa == BMM_ISA_C99)
         tier = bmm__specialized(k) && bmm__volume_at_most(q->n, q->m, q->p, 8) ? 255 : 0;
     else if (k->form == BMM_FORM_GROWS || k->form == BMM_FORM_GVEC)
         tier = 1 + w;  /* run-time tails: AVX2's masked stores cost more than idle lanes */
+    else if (c->split512 && (k->form == BMM_FORM_DOT || k->form == BMM_FORM_GDOT))
+        tier = 1 + 64 - w;  /* half-width AVX-512: reductions of narrower vectors win */
+    else if (w >= row && (row % w == 0 || k->isa != BMM_ISA_AVX2 || !c->split512))
+        tier = 1 + 128 - w;
     else
-        tier = 1 + (w >= row ? 128 - w : w);
+        tier = 1 + w;
     /* across the batch: all lanes busy whatever the shape, while deinterleaving stays cheap */
     if (k->form == BMM_FORM_XB && bmm__volume_at_most(1, q->m, q->p, 25) && q->p <= 5
-        && (k->dtype == BMM_F32 || w % q->p == 0))
+        && (k->dtype == BMM_F32 || (c->split512 ? q->m * q->p <= 9 : w % q->p == 0)))
         tier = 300;
+    if (k->form == BMM_FORM_PACKED)
+        tier = 270;
     if (k->form == BMM_FORM_FLAT) {
-        int64_t rows = w / q->p;  /* rows of C per vector, as the generator groups them */
-        if (rows > q->n)
-            rows = q->n;
-        if (k->dtype == BMM_F32 || rows * q->p == w)
+        int64_t rows = w / q->p < q->n ? w / q->p : q->n;  /* rows of C per vector */
+        if (c->split512 ? q->p * es <= 16 || (k->dtype == BMM_F32 && q->p * es % 32 != 0)
+                        : k->dtype == BMM_F32 || rows * q->p == w)
             tier = 130;  /* above every rows form */
     } else if (k->form == BMM_FORM_ROWS_LOOP || k->form == BMM_FORM_GROWS) {
         int64_t h = k->form == BMM_FORM_GROWS && q->n < k->tile ? q->n : k->tile;
         form = h / 2 < 14 ? h / 2 : 14;
+        if (c->split512)  /* Zen 4: 6 rows high first, then taller (sf 26^3 f32 1.2x) */
+            form = h <= 6 ? h / 2 + 4 : 6;
     } else if (k->form == BMM_FORM_GDOT) {
         tier += 160;  /* p == 1: over every rows form (one lane of each vector busy) */
     } else if (k->form == BMM_FORM_GVEC) {
@@ -319,7 +347,7 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
     }
     if (k->prefetch)
         form += q->streaming ? 1 : -1;  /* seq-first rows far apart: prefetch pays when streaming */
-    return ((int64_t)bmm__specialized(k) << 25) | ((int64_t)exact << 24) | (tier << 12)
+    return ((int64_t)specialized << 25) | ((int64_t)exact << 24) | (tier << 12)
         | (form << 4) | bmm__scalar_form_rank(k->scalars);
 }
 

@@ -65,6 +65,21 @@ static inline int bmm__x86_max_isa(void)
         return BMM_ISA_C99;
     return avx512f && zmm ? BMM_ISA_AVX512 : BMM_ISA_AVX2;
 }
+
+/* AVX-512 runs on 256-bit halves, as on AMD Zen 4 (family 0x19): the static rule weighs vector
+ * widths and masked tails differently there (bmm_select.h). */
+static inline int bmm__x86_avx512_split(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d) || b != 0x68747541u || d != 0x69746e65u
+        || c != 0x444d4163u)  /* "AuthenticAMD" */
+        return 0;
+    __get_cpuid(1, &a, &b, &c, &d);
+    unsigned family = (a >> 8) & 0xf;
+    if (family == 0xf)
+        family += (a >> 20) & 0xff;
+    return family == 0x19;
+}
 #else
 #define BMM_HAVE_X86_SIMD 0
 #define BMM_X86_FN(f) NULL

@@ -9,7 +9,7 @@
 #include "bmm_simd.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int max_isa = BMM_ISA_C99;
+static int max_isa = BMM_ISA_C99, avx512_split;
 static char signature[160];
 
 /* The name of a BMM_ISA_*, as kernel names and BMM_ARCH spell it. */
@@ -50,6 +50,7 @@ static void detect(void)
             model += ((a >> 16) & 0xf) << 4;
     }
     max_isa = bmm__x86_max_isa();
+    avx512_split = bmm__x86_avx512_split();
 #endif
     const char *arch = getenv("BMM_ARCH");
     if (arch && *arch) {
@@ -69,6 +70,12 @@ int bmm__cpu_max_isa(void)
 {
     pthread_once(&once, detect);
     return max_isa;
+}
+
+int bmm__cpu_avx512_split(void)
+{
+    pthread_once(&once, detect);
+    return avx512_split;
 }
 
 int bmm__cpu_admits(int isa)

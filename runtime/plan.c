@@ -134,7 +134,7 @@ static const char *name_of(const bmm_kernel_desc *kd)
 bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
     unsigned flags, bmm__choice *out)
 {
-    *out = (bmm__choice){ NULL, "generic only", 0, { NULL, 0 } };
+    *out = (bmm__choice){ NULL, "generic only", 0, { NULL, 0, 0 } };
     bmm__wisdom_init();
     if (flags & BMM_GENERIC_ONLY)
         return BMM_OK;

@@ -291,11 +291,14 @@ size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t ma
     return found;
 }
 
-const bmm_kernel_desc *bmm__estimate(const bmm_call *c)
+const bmm_kernel_desc *bmm__estimate(const bmm_call *call)
 {
     const bmm_kernel_desc *best = NULL;
     int64_t best_score = -1;
     int isa = bmm__cpu_max_isa();
+    bmm_call cc = *call;  /* the rule weighs some choices by the CPU's AVX-512 width */
+    const bmm_call *c = &cc;
+    cc.split512 = bmm__cpu_avx512_split();
     pthread_once(&builtin_once, summarize_builtin);
     for (size_t t = 0, nt = table_count(); t < nt; t++)
         for (int32_t i = 0; i < tables[t]->nparts; i++)

@@ -1,18 +1,40 @@
-/* tune.c: BMM_MEASURE. Times every applicable kernel and the generic path on private buffers
- * with the plan's strides, warm-up then best of repetitions, within a time budget per plan
- * (BMM_TUNE_BUDGET_MS, default 50). Timing uses finite scalars of the call's alpha/beta
- * class, never the caller's (a NaN alpha would make every comparison fail). The winner is
- * checked once against the generic path. The caller's memory is never touched. */
+/* tune.c: BMM_MEASURE. Times the applicable kernels on private buffers with the plan's
+ * strides, best of repetitions, and keeps the whole plan (sample set-up, warm-ups, the check)
+ * within a time budget (BMM_TUNE_BUDGET_MS, default 50):
+ * - candidates are timed in the static rule's order, each with an equal share of what is
+ *   left, so when a large sample leaves no time for all, those left untimed are the least
+ *   likely winners;
+ * - a candidate stops as soon as it cannot win: a probe on a few items, scaled, over twice the
+ *   best so far, or a timed call over 1.25x;
+ * - a streaming sample (larger than the caches) is not warmed up: every call is cold anyway;
+ * - the sample is filled by copying a short random run, and its batch is cut when the static
+ *   rule's own kernel would need more than a fifth of the budget per call;
+ * - the generic path is timed last, once, only if time is left (the fallback, rarely the
+ *   winner), and the winner is checked against it on the first CHECK_BATCH items only.
+ * Timing uses finite scalars of the call's alpha/beta class, never the caller's (a NaN alpha
+ * would make every comparison fail). The caller's memory is never touched. */
+#define _DEFAULT_SOURCE  /* MAP_ANONYMOUS, MAP_POPULATE */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "bmm_internal.h"
 
 #define MAX_SAMPLE_BYTES ((int64_t)64 << 20)   /* timing batch touches at most this */
+#define MIN_STREAM_BYTES ((int64_t)16 << 20)   /* a streaming sample is at least this big */
+/* A streaming sample's bytes per second of budget: faulting in fresh pages costs about
+ * 0.5-0.75 ms per MiB (Zen 4 VM), so its set-up stays under a third of the budget. 50 ms
+ * gives 20 MiB (L3-resident on a 32 MiB L3: the ranking, not the absolute speed, is what
+ * counts), 160 ms the full 64 MiB. */
+#define STREAM_BYTES_PER_S ((double)(400 << 20))
 #define MAX_BUFFER_BYTES ((int64_t)1 << 30)    /* else: no timing, the static rule decides */
+#define CHECK_BATCH 67                         /* items the winner's check compares, */
+#define CHECK_FLOPS 4e6                        /* ... fewer past this many flops */
+#define CANNOT_WIN 1.25                        /* first timed call over the best: stop */
 
 static double now(void)
 {
@@ -40,30 +62,41 @@ double bmm__tune_budget(void)
     return ms * 1e-3;
 }
 
-double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
-    double beta, const void *A, const void *B, void *C, double budget)
+/* Seconds per call of kernel k (NULL: the generic path): a warm-up call unless cold, then
+ * the best of repetitions until budget seconds have passed (at least one; three when time
+ * allows), stopping as soon as one call is CANNOT_WIN times bar (the best so far; 0: none). */
+static double time_one(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
+    double beta, const void *A, const void *B, void *C, double budget, double bar, int cold)
 {
-    bmm__run(k, pr, alpha, beta, A, B, C);  /* warm-up: caches, page faults, branch history */
-    double best = 1e30, start = now();
+    double start = now(), best = 1e30;
+    if (!cold)
+        bmm__run(k, pr, alpha, beta, A, B, C);  /* warm-up: caches, page faults, branch history */
     for (int rep = 0; rep < 1000; rep++) {
         double t0 = now();
         bmm__run(k, pr, alpha, beta, A, B, C);
-        double t = now() - t0;
+        double t1 = now(), t = t1 - t0;
         if (t < best)
             best = t;
-        if (rep >= 2 && now() - start > budget)
+        if (bar > 0 && best > CANNOT_WIN * bar)
+            break;
+        if (t1 - start > budget && (rep >= 2 || t1 - start + t > 1.5 * budget))
             break;
     }
     return best;
 }
 
-static void *alloc_filled(int64_t elems, size_t es, unsigned seed)
+double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
+    double beta, const void *A, const void *B, void *C, double budget)
 {
-    size_t bytes = (size_t)elems * es;
-    void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    if (!p)
-        return NULL;
-    for (int64_t i = 0; i < elems; i++) {
+    return time_one(k, pr, alpha, beta, A, B, C, budget, 0, 0);
+}
+
+/* elems values in [-0.5, 0.5): a short pseudo-random run, then copies of it (generating every
+ * value of a 64 MiB sample took longer than timing it). */
+static void fill(void *p, int64_t elems, size_t es, unsigned seed)
+{
+    const int64_t run = elems < 4096 ? elems : 4096;
+    for (int64_t i = 0; i < run; i++) {
         seed = seed * 1103515245u + 12345u;
         double v = (double)((seed >> 8) & 0xffff) / 65536.0 - 0.5;
         if (es == sizeof(float))
@@ -71,7 +104,8 @@ static void *alloc_filled(int64_t elems, size_t es, unsigned seed)
         else
             ((double *)p)[i] = v;
     }
-    return p;
+    for (int64_t i = run; i < elems; i += run)
+        memcpy((char *)p + (size_t)i * es, p, (size_t)(elems - i < run ? elems - i : run) * es);
 }
 
 /* Finite scalars of class f (bmm_select.h's forms): the values it fixes, else 0.75 and 0.5. */
@@ -91,23 +125,81 @@ static double tolerance(const bmm__problem *pr, double alpha, double beta)
     return 8.0 * (double)(pr->m + 2) * eps * (mag + 1e-30);
 }
 
-/* The timing buffers: A, B, then three copies of C (3 is the timing output, 2 and 4 serve the
- * check); at[o] is element (0, 0, 0) of buffer o, off[o] elements in. */
+/* The timing sample's buffers, in one allocation: A, B and C for timing, then C twice more
+ * for the check (the kernel's, the generic path's), spanning only its first CHECK_BATCH items.
+ * at[o] is element (0, 0, 0) of buffer o, off[o] elements in. */
 typedef struct {
-    void *buf[5], *at[5];
+    void *block, *at[5];
+    size_t cap;              /* bytes of block */
     int64_t elems[5], off[5];
 } sample_buffers;
 
-/* Runs k and the generic path from the same C and compares every element of C. */
-static int agrees(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, double beta,
-    const sample_buffers *sb)
+/* Sample blocks are mapped with their pages populated at once (touching fresh pages one fault
+ * at a time cost 1.4 ms per MiB on a Zen 4 VM, several times the timing of a streaming plan).
+ * The last one is kept for the next plan: a planning thread takes it out and puts it (or a
+ * larger one) back; unmapped at unload. */
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *spare;
+static size_t spare_cap;
+
+static void *block_get(size_t bytes, size_t *cap)
 {
+    void *p = NULL;
+    pthread_mutex_lock(&spare_lock);
+    if (spare && spare_cap >= bytes) {
+        p = spare, *cap = spare_cap;
+        spare = NULL;
+    }
+    pthread_mutex_unlock(&spare_lock);
+    if (!p) {
+        *cap = (bytes + 4095) & ~(size_t)4095;
+        int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_POPULATE
+        flags |= MAP_POPULATE;
+#endif
+        p = mmap(NULL, *cap, PROT_READ | PROT_WRITE, flags, -1, 0);
+        if (p == MAP_FAILED)
+            p = NULL;
+    }
+    return p;
+}
+
+static void block_put(void *p, size_t cap)
+{
+    pthread_mutex_lock(&spare_lock);
+    if (!spare || spare_cap < cap) {
+        void *q = spare;
+        size_t qcap = spare_cap;
+        spare = p, spare_cap = cap;
+        p = q, cap = qcap;
+    }
+    pthread_mutex_unlock(&spare_lock);
+    if (p)
+        munmap(p, cap);
+}
+
+#if defined(__GNUC__)
+__attribute__((destructor)) static void release_spare(void)
+{
+    if (spare)
+        munmap(spare, spare_cap);
+    spare = NULL;
+}
+#endif
+
+static bmm__problem check_of(const bmm__problem *sample);
+
+/* Runs k and the generic path on the check's items from the same C, compares every element. */
+static int agrees(const bmm_kernel_desc *k, const bmm__problem *sample, double alpha,
+    double beta, const sample_buffers *sb)
+{
+    const bmm__problem ck = check_of(sample);
+    const bmm__problem *pr = &ck;
     size_t es = bmm__dtype_size(pr->dtype);
-    size_t cbytes = (size_t)sb->elems[2] * es;
     const void *A = sb->at[0], *B = sb->at[1];
     void *Ck = sb->at[3], *Cg = sb->at[4];
-    memcpy(sb->buf[3], sb->buf[2], cbytes);
-    memcpy(sb->buf[4], sb->buf[2], cbytes);
+    fill((char *)Ck - (size_t)sb->off[3] * es, sb->elems[3], es, 3);
+    fill((char *)Cg - (size_t)sb->off[4] * es, sb->elems[4], es, 3);
     bmm__run(k, pr, alpha, beta, A, B, Ck);
     bmm__run(NULL, pr, alpha, beta, A, B, Cg);
     double tol = tolerance(pr, alpha, beta);
@@ -123,35 +215,77 @@ static int agrees(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha
     return 1;
 }
 
-/* The timing sample: the plan's strides, its batch capped so the operands touch at most
- * MAX_SAMPLE_BYTES. 0 if its buffers would pass MAX_BUFFER_BYTES (or cannot be had). */
-static int sample_of(const bmm__problem *pr, bmm__problem *sample, sample_buffers *sb)
+static double sample_bytes(const bmm__problem *pr)
+{
+    return (double)bmm__dtype_size(pr->dtype) * (double)pr->batch
+        * ((double)pr->n * (double)pr->m + (double)pr->m * (double)pr->p
+            + (double)pr->n * (double)pr->p);
+}
+
+/* The sample with batch items: the plan's strides, but a seq-first operand (rows batch items
+ * apart) keeps its items adjacent, so that the sample spans only what it uses. */
+static void cut_to(bmm__problem *sample, const bmm__problem *pr, int64_t batch)
+{
+    bmm_stride *s[3] = { &sample->sa, &sample->sb, &sample->sc };
+    const bmm_stride *o[3] = { &pr->sa, &pr->sb, &pr->sc };
+    const int64_t rows[3] = { pr->n, pr->m, pr->n }, cols[3] = { pr->m, pr->p, pr->p };
+    sample->batch = batch;
+    for (int i = 0; i < 3; i++)
+        if (rows[i] > 1 && bmm__operand_class(pr->batch, rows[i], cols[i], o[i]->batch, o[i]->row,
+                               o[i]->col) == BMM_LAYOUT_SF)
+            s[i]->row = batch * cols[i];
+}
+
+/* The check's problem: the sample's first CHECK_BATCH items, fewer past CHECK_FLOPS. */
+static bmm__problem check_of(const bmm__problem *sample)
+{
+    bmm__problem ck = *sample;
+    double per = 2.0 * (double)sample->n * (double)sample->m * (double)sample->p;
+    int64_t most = CHECK_FLOPS / per < CHECK_BATCH ? (int64_t)(CHECK_FLOPS / per) : CHECK_BATCH;
+    if (most < 1)
+        most = 1;
+    if (ck.batch > most)
+        cut_to(&ck, sample, most);
+    return ck;
+}
+
+/* The timing sample: the plan's problem, its batch cut so the operands touch at most
+ * MAX_SAMPLE_BYTES (streaming: what the budget pays for, at least MIN_STREAM_BYTES). 0 if
+ * its buffers would pass MAX_BUFFER_BYTES (or cannot be had). */
+static int sample_of(const bmm__problem *pr, int streaming, double budget,
+    bmm__problem *sample, sample_buffers *sb)
 {
     *sample = *pr;
     size_t es = bmm__dtype_size(pr->dtype);
-    double per = (double)es * ((double)pr->n * (double)pr->m + (double)pr->m * (double)pr->p
-                                  + (double)pr->n * (double)pr->p);
-    double cap = (double)MAX_SAMPLE_BYTES / per;
+    double most = (double)MAX_SAMPLE_BYTES;
+    if (streaming && budget * STREAM_BYTES_PER_S < most)
+        most = budget * STREAM_BYTES_PER_S > (double)MIN_STREAM_BYTES ? budget * STREAM_BYTES_PER_S
+                                                                     : (double)MIN_STREAM_BYTES;
+    double cap = (double)pr->batch * most / sample_bytes(pr);
     if (cap < 1)
         cap = 1;
-    if ((double)sample->batch > cap)
-        sample->batch = (int64_t)cap;
-    int64_t lo[3], hi[3];
+    if ((double)pr->batch > cap)
+        cut_to(sample, pr, (int64_t)cap);
+    const bmm__problem ck = check_of(sample);
+    int64_t lo[3], hi[3], clo[3], chi[3];
     bmm__spans(sample, lo, hi);
+    bmm__spans(&ck, clo, chi);
     double bytes = 0;
     for (int i = 0; i < 5; i++) {
         int o = i < 3 ? i : 2;
-        sb->elems[i] = hi[o] - lo[o] + 1;  /* no overflow: the plan's own spans were checked */
-        sb->off[i] = -lo[o];
-        bytes += (double)sb->elems[i] * (double)es;
+        /* no overflow: the plan's own spans were checked, the sample's are within them */
+        sb->elems[i] = i < 3 ? hi[o] - lo[o] + 1 : chi[o] - clo[o] + 1;
+        sb->off[i] = i < 3 ? -lo[o] : -clo[o];
+        bytes += (double)((sb->elems[i] * (int64_t)es + 63) & ~(int64_t)63);
     }
-    if (bytes > (double)MAX_BUFFER_BYTES)
+    if (bytes > (double)MAX_BUFFER_BYTES || !(sb->block = block_get((size_t)bytes, &sb->cap)))
         return 0;
+    char *at = sb->block;
     for (int i = 0; i < 5; i++) {
-        sb->buf[i] = alloc_filled(sb->elems[i], es, (unsigned)i + 1);
-        if (!sb->buf[i])
-            return 0;
-        sb->at[i] = (char *)sb->buf[i] + (size_t)sb->off[i] * es;
+        if (i < 3)
+            fill(at, sb->elems[i], es, (unsigned)i + 1);
+        sb->at[i] = at + (size_t)sb->off[i] * es;
+        at += (sb->elems[i] * (int64_t)es + 63) & ~(int64_t)63;
     }
     return 1;
 }
@@ -176,10 +310,27 @@ static const bmm_kernel_desc *fastest_agreeing(const bmm_kernel_desc **cand, siz
     }
 }
 
+/* Candidates in the static rule's order, best first (insertion sort: a few dozen at most). */
+static void by_rule(const bmm_kernel_desc **cand, size_t nc, const bmm_call *call)
+{
+    bmm_call cc = *call;  /* as bmm__estimate sees it */
+    const bmm_call *c = &cc;
+    cc.split512 = bmm__cpu_avx512_split();
+    for (size_t i = 1; i < nc; i++) {
+        const bmm_kernel_desc *k = cand[i];
+        int64_t s = bmm__rule_score(k, c);
+        size_t j = i;
+        for (; j > 0 && bmm__rule_score(cand[j - 1], c) < s; j--)
+            cand[j] = cand[j - 1];
+        cand[j] = k;
+    }
+}
+
 bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_kernel_desc **best,
     bmm__timings *log)
 {
-    *log = (bmm__timings){ NULL, 0 };
+    const double start = now(), budget = bmm__tune_budget();
+    *log = (bmm__timings){ NULL, 0, 0 };
     *best = bmm__estimate(c);
     size_t nc = bmm__candidates(c, NULL, 0);
     if (nc == 0)
@@ -197,10 +348,12 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_ker
     double *times = NULL;
     int *wrong = NULL;
     bmm_status st = BMM_OK;
-    if (!sample_of(pr, &sample, &sb)) {
+    if (!sample_of(pr, c->key.streaming, budget, &sample, &sb)) {
         bmm__note("measure: operands too large to time; using the static rule");
         goto out;
     }
+    bmm__note("measure: a sample of %lld items (%.1f MiB) set up in %.1f ms",
+        (long long)sample.batch, sample_bytes(&sample) / (1 << 20), (now() - start) * 1e3);
     cand = malloc((nc + 1) * sizeof *cand);
     times = malloc((nc + 1) * sizeof *times);
     wrong = calloc(nc + 1, sizeof *wrong);
@@ -210,25 +363,73 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_ker
         goto out;
     }
     bmm__candidates(c, cand, nc);
-    double share = bmm__tune_budget() / (double)(nc + 1);
-    times[nc] = bmm__time_kernel(NULL, &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[3], share);
-    for (size_t i = 0; i < nc; i++)
-        times[i] = bmm__time_kernel(cand[i], &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[3],
-            share);
+    by_rule(cand, nc, c);
+    const int cold = c->key.streaming;
+    /* The rule's first pick, once: a sample whose calls would eat the budget is cut (a
+     * streaming one no smaller than MIN_STREAM_BYTES, beyond the caches). */
+    double t0 = now();
+    bmm__run(cand[0], &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2]);
+    double once = now() - t0, most = budget / 5;
+    if (once > most && sample.batch > 1) {
+        double keep = most / once, floor_bytes = cold ? (double)MIN_STREAM_BYTES : 0;
+        int64_t batch = (int64_t)((double)sample.batch * keep);
+        if (sample_bytes(&sample) * keep < floor_bytes)
+            batch = (int64_t)((double)sample.batch * floor_bytes / sample_bytes(&sample));
+        if (batch < sample.batch) {
+            cut_to(&sample, pr, batch > 1 ? batch : 1);
+            bmm__note("measure: one call took %.1f ms; timing %lld items", once * 1e3,
+                (long long)sample.batch);
+        }
+    }
+    /* The check's few items: a probe of what one call on the sample would cost. */
+    const bmm__problem few = check_of(&sample);
+    const double scale = (double)sample.batch / (double)few.batch;
+    double bar = 0;
+    size_t timed = 0;
+    for (size_t i = 0; i < nc; i++) {
+        double left = start + budget - now();
+        times[i] = 1e30;  /* untimed: never chosen */
+        if (i > 0 && left < (cold ? 1 : 2) * bar)
+            continue;  /* not even one call of the best so far fits */
+        if (i > 0 && scale > 1) {  /* a probe, cold so pessimistic: twice the best cannot win */
+            double t0 = now();
+            bmm__run(cand[i], &few, alpha, beta, sb.at[0], sb.at[1], sb.at[2]);
+            double probe = (now() - t0) * scale;
+            if (probe > 2 * CANNOT_WIN * bar || probe > left) {
+                times[i] = probe;
+                continue;
+            }
+        }
+        times[i] = time_one(cand[i], &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2],
+            left / (double)(nc - i), bar, cold);
+        if (bar == 0 || times[i] < bar)
+            bar = times[i];
+        timed++;
+    }
+    /* The generic path (the fallback): timed on the few items and scaled to the sample, then
+     * on the whole sample only if that could win. */
+    times[nc] = scale * time_one(NULL, &few, alpha, beta, sb.at[0], sb.at[1], sb.at[2],
+        budget / (double)(4 * (nc + 1)), bar / scale, 0);
+    if (times[nc] <= CANNOT_WIN * bar && scale > 1 && start + budget - now() > times[nc])
+        times[nc] = time_one(NULL, &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2], 0, bar, 1);
     for (size_t i = 0; i <= nc; i++)
         bmm__note("measure: %-44s %10.3f us", i < nc ? cand[i]->name : "generic",
             times[i] * 1e6);
     *best = fastest_agreeing(cand, nc, times, wrong, &sample, alpha, beta, &sb);
+    bmm__note("measure: %zu of %zu candidates timed (the rest probed or left out); the plan "
+              "took %.1f ms (budget %.0f ms)",
+        timed, nc, (now() - start) * 1e3, budget * 1e3);
     for (size_t i = 0; i <= nc; i++)
         log->v[i] = (bmm__timing){ i < nc ? cand[i] : NULL, times[i], wrong[i] };
     log->n = nc + 1;
+    log->batch = sample.batch;
 out:
     if (log->n == 0) {
         free(log->v);
         log->v = NULL;
     }
-    for (int i = 0; i < 5; i++)
-        free(sb.buf[i]);
+    if (sb.block)
+        block_put(sb.block, sb.cap);
     free(cand);
     free(times);
     free(wrong);

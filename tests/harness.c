@@ -28,6 +28,10 @@ bmm_stride th_stride(int layout, int64_t rows, int64_t cols, int64_t batch, unsi
         s = bmm_stride_seq_first(rows, cols, batch);
         s.row += 3;  /* padded rows: still unit columns */
         return s;
+    case TH_BF_GAPPED:
+        s = bmm_stride_batch_first(rows, cols);
+        s.batch += 5;
+        return s;
     case TH_BF_TRANSPOSED:  /* a cols x rows batch-first tensor seen through .transpose(1, 2) */
         return bmm_stride_transpose(bmm_stride_batch_first(cols, rows));
     default:

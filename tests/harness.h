@@ -23,9 +23,10 @@ typedef struct {
     int guarded;             /* buffers from th_case_init_guarded */
 } th_case;
 
-enum { TH_BF, TH_SF, TH_SF_PADDED, TH_BF_TRANSPOSED, TH_RANDOM };
+enum { TH_BF, TH_SF, TH_SF_PADDED, TH_BF_TRANSPOSED, TH_RANDOM, TH_BF_GAPPED };
 
-/* Strides of a rows x cols operand in a layout; TH_RANDOM draws padded strides from seed. */
+/* Strides of a rows x cols operand in a layout; TH_RANDOM draws padded strides from seed;
+ * TH_BF_GAPPED is batch-first with a gap between consecutive matrices. */
 bmm_stride th_stride(int layout, int64_t rows, int64_t cols, int64_t batch, unsigned *seed);
 
 /* Allocates and fills a case; c_nan fills C with NaN (for beta == 0: C must not be read). */

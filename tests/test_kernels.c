@@ -2,9 +2,10 @@
  * table entry; `test_kernels NAME` runs one (CTest lists one test per kernel; exit 77, a
  * skip, when the CPU or BMM_ARCH does not admit the kernel's ISA).
  * A specialized kernel runs on batch 1 and an odd batch, alpha/beta values its form serves,
- * its own layout (seq-first also with padded rows), A or B broadcast over the batch (where its
- * form does not need adjacent batch items; there it must not apply), and, for beta == 0, a C
- * full of NaN that must not leak into the result.
+ * its own layout (seq-first also with padded rows, batch-first also with gaps between
+ * matrices), A or B broadcast over the batch, operands ending at a guard page, and, for
+ * beta == 0, a C full of NaN that must not leak into the result. Where its form needs adjacent
+ * or packed batch items and the strides do not give them, it must not apply.
  * A shape-generic kernel runs every shape of its free sizes in 1..17 (batch-first, operands
  * ending at a guard page, so a tail that reads or writes past an operand faults), long inner
  * sizes, and every layout class on a set of shapes: seq-first, padded rows, A or B broadcast,
@@ -17,7 +18,7 @@
 #include "harness.h"
 
 static void run_one(const bmm_kernel_desc *k, int64_t batch, int layout, int broadcast,
-    double alpha, double beta, unsigned seed)
+    double alpha, double beta, unsigned seed, int guarded)
 {
     char what[256];
     unsigned s = seed;
@@ -29,13 +30,16 @@ static void run_one(const bmm_kernel_desc *k, int64_t batch, int layout, int bro
     if (broadcast == 2)
         sb.batch = 0;
     th_case tc;
-    th_case_init(&tc, (bmm_dtype)k->dtype, batch, k->n, k->m, k->p, sa, sb, sc, alpha, beta,
-        seed, beta == 0);
-    snprintf(what, sizeof what, "%s (layout %d, broadcast %d)", k->name, layout, broadcast);
+    (guarded ? th_case_init_guarded : th_case_init)(&tc, (bmm_dtype)k->dtype, batch, k->n, k->m,
+        k->p, sa, sb, sc, alpha, beta, seed, beta == 0);
+    snprintf(what, sizeof what, "%s (layout %d, broadcast %d, batch %lld%s)", k->name, layout,
+        broadcast, (long long)batch, guarded ? ", at guard pages" : "");
     bmm_call call;
     bmm__call_of(&tc.pr, &call);
     int applies = bmm__kernel_applies(k, &call);
-    int should = !(broadcast && (k->needs & BMM_NEEDS_ADJACENT_ITEMS));
+    unsigned apart = BMM_NEEDS_ADJACENT_ITEMS | BMM_NEEDS_PACKED_ITEMS;
+    int should = batch == 1 || !((broadcast && (k->needs & apart))
+        || (layout == TH_BF_GAPPED && (k->needs & BMM_NEEDS_PACKED_ITEMS)));
     if (applies != should) {
         print_error("%s %s\n", what, applies ? "applies although its form's needs are not met"
                                              : "does not apply to its own layout");
@@ -163,15 +167,19 @@ static void test_kernel(void **state)
     double scal[4][2];
     int nscal = scalar_pairs(k, scal);
     int layouts[2] = { k->layout == BMM_LAYOUT_BF ? TH_BF : TH_SF,
-                       k->layout == BMM_LAYOUT_BF ? TH_BF : TH_SF_PADDED };
+                       k->layout == BMM_LAYOUT_BF ? TH_BF_GAPPED : TH_SF_PADDED };
     static const int64_t batches[] = { 1, 37 };
     unsigned seed = 1;
     for (int b = 0; b < 2; b++)
         for (int l = 0; l < 2; l++)
             for (int s = 0; s < nscal; s++)
-                run_one(k, batches[b], layouts[l], 0, scal[s][0], scal[s][1], seed++);
-    run_one(k, 5, layouts[0], 1, scal[0][0], scal[0][1], seed++);
-    run_one(k, 5, layouts[0], 2, scal[0][0], scal[0][1], seed++);
+                run_one(k, batches[b], layouts[l], 0, scal[s][0], scal[s][1], seed++, 0);
+    run_one(k, 5, layouts[0], 1, scal[0][0], scal[0][1], seed++, 0);
+    run_one(k, 5, layouts[0], 2, scal[0][0], scal[0][1], seed++, 0);
+    /* every batch size modulo a packed form's group (16 covers every group), and past the
+     * operands' ends nothing may be touched */
+    for (int64_t batch = 2; batch <= 17; batch++)
+        run_one(k, batch, layouts[0], 0, scal[0][0], scal[0][1], seed++, 1);
 }
 
 int main(int argc, char **argv)

@@ -60,8 +60,12 @@ static void test_estimate_picks_exact_kernel(void **state)
     expect_estimate(k, "bmm_f64_5x7x3_sf_", BMM_SCALARS_B0, BMM_ISA_AVX2);
     plan_and_check(BMM_F32, 3, 13, 13, 13, TH_SF_PADDED, 0.5, 2, BMM_ESTIMATE, k, sizeof k);
     expect_estimate(k, "bmm_f32_13x13x13_sf_", BMM_SCALARS_AB, BMM_ISA_AVX512);
-    /* 2x2x2: 8 multiply-adds, where portable C beats vectors */
+    /* 2x2x2: 8 multiply-adds, where portable C beats vectors, but for the packed form (two
+     * matrices per AVX-512 vector), which needs contiguous matrices */
     plan_and_check(BMM_F64, 5, 2, 2, 2, TH_BF, 1, 0, BMM_ESTIMATE, k, sizeof k);
+    assert_string_equal(k, bmm__cpu_admits(BMM_ISA_AVX512) ? "bmm_f64_2x2x2_bf_avx512_pk2_b0"
+                                                          : "bmm_f64_2x2x2_bf_c99_a1b0");
+    plan_and_check(BMM_F64, 5, 2, 2, 2, TH_BF_GAPPED, 1, 0, BMM_ESTIMATE, k, sizeof k);
     assert_string_equal(k, "bmm_f64_2x2x2_bf_c99_a1b0");
     /* a shape outside the table: a shape-generic vector kernel, the widest the CPU has (9
      * columns: 16 lanes with 7 idle beat 8 lanes twice) */

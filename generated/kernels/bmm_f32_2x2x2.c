@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f32 2x2x2 kernels: 26 variants (layouts x ISAs x alpha/beta forms). */
+/* f32 2x2x2 kernels: 29 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -359,17 +359,13 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_a1b1(const bmm_f32_ar
     const float *BMM_RESTRICT b = g->B;
     float *BMM_RESTRICT c = g->C;
     const __mmask16 mask4 = (__mmask16)0xF;
-    const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0);
-    const __m512i ix2 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0);
-    const __m512i ix3 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 3, 2);
-    const __m512i ix4 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 1, 1);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
         __m512 as0_0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
-        __m512 bk0_2 = _mm512_permutexvar_ps(ix1, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0_0), bk0_2);
-        __m512 bk1_2 = _mm512_permutexvar_ps(ix3, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_2, acc0);
+        __m512 bk0_2 = _mm512_permute_ps(bs0, 68);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 160), bk0_2);
+        __m512 bk1_2 = _mm512_permute_ps(bs0, 238);
+        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 245), bk1_2, acc0);
         _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask4, &c[0])));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -390,18 +386,14 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_b0(const bmm_f32_args
     float *BMM_RESTRICT c = g->C;
     const float alpha = g->alpha;
     const __mmask16 mask4 = (__mmask16)0xF;
-    const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0);
-    const __m512i ix2 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0);
-    const __m512i ix3 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 3, 2);
-    const __m512i ix4 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 1, 1);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
         __m512 as0_0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
-        __m512 bk0_2 = _mm512_permutexvar_ps(ix1, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0_0), bk0_2);
-        __m512 bk1_2 = _mm512_permutexvar_ps(ix3, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_2, acc0);
+        __m512 bk0_2 = _mm512_permute_ps(bs0, 68);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 160), bk0_2);
+        __m512 bk1_2 = _mm512_permute_ps(bs0, 238);
+        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 245), bk1_2, acc0);
         _mm512_mask_storeu_ps(&c[0], mask4, _mm512_mul_ps(valpha, acc0));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -423,23 +415,130 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_ab(const bmm_f32_args
     const float alpha = g->alpha;
     const float beta = g->beta;
     const __mmask16 mask4 = (__mmask16)0xF;
-    const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0);
-    const __m512i ix2 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0);
-    const __m512i ix3 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 3, 2);
-    const __m512i ix4 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 1, 1);
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
         __m512 as0_0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
-        __m512 bk0_2 = _mm512_permutexvar_ps(ix1, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0_0), bk0_2);
-        __m512 bk1_2 = _mm512_permutexvar_ps(ix3, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_2, acc0);
+        __m512 bk0_2 = _mm512_permute_ps(bs0, 68);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 160), bk0_2);
+        __m512 bk1_2 = _mm512_permute_ps(bs0, 238);
+        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 245), bk1_2, acc0);
         _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_2x2x2_bf_avx512_pk4_a1b1
+ * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx512, form pk4:
+ * each vector holds 4 whole consecutive matrices (the runtime calls it only with batch strides
+ * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
+ * in-register lane permutes.
+ * Cost per group of 4 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
+ * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_pk4_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    int64_t t = 0;
+    for (; t + 4 <= g->batch; t += 4) {
+        __m512 as0 = _mm512_loadu_ps(&a[0]);
+        __m512 bs0 = _mm512_loadu_ps(&b[0]);
+        __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 160), _mm512_permute_ps(bs0, 68));
+        acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 245), _mm512_permute_ps(bs0, 238), acc);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc, _mm512_loadu_ps(&c[0])));
+        a += 4 * 2 * 2;
+        b += 4 * 2 * 2;
+        c += 4 * 2 * 2;
+    }
+    if (t < g->batch) {  /* the last items: the rows kernel */
+        bmm_f32_args rest = *g;
+        rest.A += t * 2 * 2;
+        rest.B += t * 2 * 2;
+        rest.C += t * 2 * 2;
+        rest.batch = g->batch - t;
+        bmm_f32_2x2x2_bf_avx512_rows_a1b1(&rest);
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_2x2x2_bf_avx512_pk4_b0
+ * f32 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa avx512, form pk4:
+ * each vector holds 4 whole consecutive matrices (the runtime calls it only with batch strides
+ * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
+ * in-register lane permutes.
+ * Cost per group of 4 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
+ * 1 vector accumulators, 2 vector loads, 1 vector stores, 4 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_pk4_b0(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const float alpha = g->alpha;
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    int64_t t = 0;
+    for (; t + 4 <= g->batch; t += 4) {
+        __m512 as0 = _mm512_loadu_ps(&a[0]);
+        __m512 bs0 = _mm512_loadu_ps(&b[0]);
+        __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 160), _mm512_permute_ps(bs0, 68));
+        acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 245), _mm512_permute_ps(bs0, 238), acc);
+        _mm512_storeu_ps(&c[0], _mm512_mul_ps(valpha, acc));
+        a += 4 * 2 * 2;
+        b += 4 * 2 * 2;
+        c += 4 * 2 * 2;
+    }
+    if (t < g->batch) {  /* the last items: the rows kernel */
+        bmm_f32_args rest = *g;
+        rest.A += t * 2 * 2;
+        rest.B += t * 2 * 2;
+        rest.C += t * 2 * 2;
+        rest.batch = g->batch - t;
+        bmm_f32_2x2x2_bf_avx512_rows_b0(&rest);
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f32_2x2x2_bf_avx512_pk4_ab
+ * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx512, form pk4:
+ * each vector holds 4 whole consecutive matrices (the runtime calls it only with batch strides
+ * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
+ * in-register lane permutes.
+ * Cost per group of 4 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
+ * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_pk4_ab(const bmm_f32_args *BMM_RESTRICT g)
+{
+    const float *BMM_RESTRICT a = g->A;
+    const float *BMM_RESTRICT b = g->B;
+    float *BMM_RESTRICT c = g->C;
+    const float alpha = g->alpha;
+    const float beta = g->beta;
+    const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
+    int64_t t = 0;
+    for (; t + 4 <= g->batch; t += 4) {
+        __m512 as0 = _mm512_loadu_ps(&a[0]);
+        __m512 bs0 = _mm512_loadu_ps(&b[0]);
+        __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 160), _mm512_permute_ps(bs0, 68));
+        acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 245), _mm512_permute_ps(bs0, 238), acc);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc)));
+        a += 4 * 2 * 2;
+        b += 4 * 2 * 2;
+        c += 4 * 2 * 2;
+    }
+    if (t < g->batch) {  /* the last items: the rows kernel */
+        bmm_f32_args rest = *g;
+        rest.A += t * 2 * 2;
+        rest.B += t * 2 * 2;
+        rest.C += t * 2 * 2;
+        rest.batch = g->batch - t;
+        bmm_f32_2x2x2_bf_avx512_rows_ab(&rest);
     }
 }
 #endif
@@ -1068,7 +1167,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_xb_ab(const bmm_f32_args *
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f32_2x2x2[26] = {
+const bmm_kernel_desc bmm__kernels_default_f32_2x2x2[29] = {
     { "bmm_f32_2x2x2_bf_c99_a1b0", BMM_F32, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_2x2x2_bf_c99_a1b0, NULL },
     { "bmm_f32_2x2x2_bf_c99_a1b1", BMM_F32, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_2x2x2_bf_c99_a1b1, NULL },
     { "bmm_f32_2x2x2_bf_c99_b0", BMM_F32, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_2x2x2_bf_c99_b0, NULL },
@@ -1082,6 +1181,9 @@ const bmm_kernel_desc bmm__kernels_default_f32_2x2x2[26] = {
     { "bmm_f32_2x2x2_bf_avx512_flat_a1b1", BMM_F32, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_2x2x2_bf_avx512_flat_a1b1), NULL },
     { "bmm_f32_2x2x2_bf_avx512_flat_b0", BMM_F32, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_2x2x2_bf_avx512_flat_b0), NULL },
     { "bmm_f32_2x2x2_bf_avx512_flat_ab", BMM_F32, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_2x2x2_bf_avx512_flat_ab), NULL },
+    { "bmm_f32_2x2x2_bf_avx512_pk4_a1b1", BMM_F32, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_PACKED, 4, 0, 16, 0, BMM_NEEDS_PACKED_ITEMS, BMM_X86_FN(bmm_f32_2x2x2_bf_avx512_pk4_a1b1), NULL },
+    { "bmm_f32_2x2x2_bf_avx512_pk4_b0", BMM_F32, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_PACKED, 4, 0, 16, 0, BMM_NEEDS_PACKED_ITEMS, BMM_X86_FN(bmm_f32_2x2x2_bf_avx512_pk4_b0), NULL },
+    { "bmm_f32_2x2x2_bf_avx512_pk4_ab", BMM_F32, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_PACKED, 4, 0, 16, 0, BMM_NEEDS_PACKED_ITEMS, BMM_X86_FN(bmm_f32_2x2x2_bf_avx512_pk4_ab), NULL },
     { "bmm_f32_2x2x2_sf_c99_a1b0", BMM_F32, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_2x2x2_sf_c99_a1b0, NULL },
     { "bmm_f32_2x2x2_sf_c99_a1b1", BMM_F32, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_2x2x2_sf_c99_a1b1, NULL },
     { "bmm_f32_2x2x2_sf_c99_b0", BMM_F32, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_2x2x2_sf_c99_b0, NULL },

@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* f64 2x2x2 kernels: 26 variants (layouts x ISAs x alpha/beta forms). */
+/* f64 2x2x2 kernels: 29 variants (layouts x ISAs x alpha/beta forms). */
 #include "bmm_kernel.h"
 #include "bmm_simd.h"
 
@@ -359,17 +359,13 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_a1b1(const bmm_f64_ar
     const double *BMM_RESTRICT b = g->B;
     double *BMM_RESTRICT c = g->C;
     const __mmask8 mask4 = (__mmask8)0xF;
-    const __m512i ix1 = _mm512_set_epi64(0, 0, 0, 0, 1, 0, 1, 0);
-    const __m512i ix2 = _mm512_set_epi64(0, 0, 0, 0, 2, 2, 0, 0);
-    const __m512i ix3 = _mm512_set_epi64(0, 0, 0, 0, 3, 2, 3, 2);
-    const __m512i ix4 = _mm512_set_epi64(0, 0, 0, 0, 3, 3, 1, 1);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
         __m512d as0_0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
-        __m512d bk0_2 = _mm512_permutexvar_pd(ix1, bs0);
-        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0_0), bk0_2);
-        __m512d bk1_2 = _mm512_permutexvar_pd(ix3, bs0);
-        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0_0), bk1_2, acc0);
+        __m512d bk0_2 = _mm512_shuffle_f64x2(bs0, bs0, 224);
+        __m512d acc0 = _mm512_mul_pd(_mm512_permute_pd(as0_0, 160), bk0_2);
+        __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
+        acc0 = _mm512_fmadd_pd(_mm512_permute_pd(as0_0, 175), bk1_2, acc0);
         _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask4, &c[0])));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -390,18 +386,14 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_b0(const bmm_f64_args
     double *BMM_RESTRICT c = g->C;
     const double alpha = g->alpha;
     const __mmask8 mask4 = (__mmask8)0xF;
-    const __m512i ix1 = _mm512_set_epi64(0, 0, 0, 0, 1, 0, 1, 0);
-    const __m512i ix2 = _mm512_set_epi64(0, 0, 0, 0, 2, 2, 0, 0);
-    const __m512i ix3 = _mm512_set_epi64(0, 0, 0, 0, 3, 2, 3, 2);
-    const __m512i ix4 = _mm512_set_epi64(0, 0, 0, 0, 3, 3, 1, 1);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
         __m512d as0_0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
-        __m512d bk0_2 = _mm512_permutexvar_pd(ix1, bs0);
-        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0_0), bk0_2);
-        __m512d bk1_2 = _mm512_permutexvar_pd(ix3, bs0);
-        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0_0), bk1_2, acc0);
+        __m512d bk0_2 = _mm512_shuffle_f64x2(bs0, bs0, 224);
+        __m512d acc0 = _mm512_mul_pd(_mm512_permute_pd(as0_0, 160), bk0_2);
+        __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
+        acc0 = _mm512_fmadd_pd(_mm512_permute_pd(as0_0, 175), bk1_2, acc0);
         _mm512_mask_storeu_pd(&c[0], mask4, _mm512_mul_pd(valpha, acc0));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -423,23 +415,130 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_f64_args
     const double alpha = g->alpha;
     const double beta = g->beta;
     const __mmask8 mask4 = (__mmask8)0xF;
-    const __m512i ix1 = _mm512_set_epi64(0, 0, 0, 0, 1, 0, 1, 0);
-    const __m512i ix2 = _mm512_set_epi64(0, 0, 0, 0, 2, 2, 0, 0);
-    const __m512i ix3 = _mm512_set_epi64(0, 0, 0, 0, 3, 2, 3, 2);
-    const __m512i ix4 = _mm512_set_epi64(0, 0, 0, 0, 3, 3, 1, 1);
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
         __m512d as0_0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
-        __m512d bk0_2 = _mm512_permutexvar_pd(ix1, bs0);
-        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0_0), bk0_2);
-        __m512d bk1_2 = _mm512_permutexvar_pd(ix3, bs0);
-        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0_0), bk1_2, acc0);
+        __m512d bk0_2 = _mm512_shuffle_f64x2(bs0, bs0, 224);
+        __m512d acc0 = _mm512_mul_pd(_mm512_permute_pd(as0_0, 160), bk0_2);
+        __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
+        acc0 = _mm512_fmadd_pd(_mm512_permute_pd(as0_0, 175), bk1_2, acc0);
         _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_2x2x2_bf_avx512_pk2_a1b1
+ * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx512, form pk2:
+ * each vector holds 2 whole consecutive matrices (the runtime calls it only with batch strides
+ * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
+ * in-register lane permutes.
+ * Cost per group of 2 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
+ * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    int64_t t = 0;
+    for (; t + 2 <= g->batch; t += 2) {
+        __m512d as0 = _mm512_loadu_pd(&a[0]);
+        __m512d bs0 = _mm512_loadu_pd(&b[0]);
+        __m512d acc = _mm512_mul_pd(_mm512_permute_pd(as0, 0), _mm512_shuffle_f64x2(bs0, bs0, 160));
+        acc = _mm512_fmadd_pd(_mm512_permute_pd(as0, 255), _mm512_shuffle_f64x2(bs0, bs0, 245), acc);
+        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc, _mm512_loadu_pd(&c[0])));
+        a += 2 * 2 * 2;
+        b += 2 * 2 * 2;
+        c += 2 * 2 * 2;
+    }
+    if (t < g->batch) {  /* the last items: the rows kernel */
+        bmm_f64_args rest = *g;
+        rest.A += t * 2 * 2;
+        rest.B += t * 2 * 2;
+        rest.C += t * 2 * 2;
+        rest.batch = g->batch - t;
+        bmm_f64_2x2x2_bf_avx512_rows_a1b1(&rest);
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_2x2x2_bf_avx512_pk2_b0
+ * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa avx512, form pk2:
+ * each vector holds 2 whole consecutive matrices (the runtime calls it only with batch strides
+ * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
+ * in-register lane permutes.
+ * Cost per group of 2 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
+ * 1 vector accumulators, 2 vector loads, 1 vector stores, 4 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_b0(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const double alpha = g->alpha;
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    int64_t t = 0;
+    for (; t + 2 <= g->batch; t += 2) {
+        __m512d as0 = _mm512_loadu_pd(&a[0]);
+        __m512d bs0 = _mm512_loadu_pd(&b[0]);
+        __m512d acc = _mm512_mul_pd(_mm512_permute_pd(as0, 0), _mm512_shuffle_f64x2(bs0, bs0, 160));
+        acc = _mm512_fmadd_pd(_mm512_permute_pd(as0, 255), _mm512_shuffle_f64x2(bs0, bs0, 245), acc);
+        _mm512_storeu_pd(&c[0], _mm512_mul_pd(valpha, acc));
+        a += 2 * 2 * 2;
+        b += 2 * 2 * 2;
+        c += 2 * 2 * 2;
+    }
+    if (t < g->batch) {  /* the last items: the rows kernel */
+        bmm_f64_args rest = *g;
+        rest.A += t * 2 * 2;
+        rest.B += t * 2 * 2;
+        rest.C += t * 2 * 2;
+        rest.batch = g->batch - t;
+        bmm_f64_2x2x2_bf_avx512_rows_b0(&rest);
+    }
+}
+#endif
+
+#if BMM_HAVE_X86_SIMD
+/* bmm_f64_2x2x2_bf_avx512_pk2_ab
+ * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx512, form pk2:
+ * each vector holds 2 whole consecutive matrices (the runtime calls it only with batch strides
+ * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
+ * in-register lane permutes.
+ * Cost per group of 2 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
+ * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_ab(const bmm_f64_args *BMM_RESTRICT g)
+{
+    const double *BMM_RESTRICT a = g->A;
+    const double *BMM_RESTRICT b = g->B;
+    double *BMM_RESTRICT c = g->C;
+    const double alpha = g->alpha;
+    const double beta = g->beta;
+    const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
+    int64_t t = 0;
+    for (; t + 2 <= g->batch; t += 2) {
+        __m512d as0 = _mm512_loadu_pd(&a[0]);
+        __m512d bs0 = _mm512_loadu_pd(&b[0]);
+        __m512d acc = _mm512_mul_pd(_mm512_permute_pd(as0, 0), _mm512_shuffle_f64x2(bs0, bs0, 160));
+        acc = _mm512_fmadd_pd(_mm512_permute_pd(as0, 255), _mm512_shuffle_f64x2(bs0, bs0, 245), acc);
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc)));
+        a += 2 * 2 * 2;
+        b += 2 * 2 * 2;
+        c += 2 * 2 * 2;
+    }
+    if (t < g->batch) {  /* the last items: the rows kernel */
+        bmm_f64_args rest = *g;
+        rest.A += t * 2 * 2;
+        rest.B += t * 2 * 2;
+        rest.C += t * 2 * 2;
+        rest.batch = g->batch - t;
+        bmm_f64_2x2x2_bf_avx512_rows_ab(&rest);
     }
 }
 #endif
@@ -1068,7 +1167,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *
 }
 #endif
 
-const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[26] = {
+const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[29] = {
     { "bmm_f64_2x2x2_bf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_bf_c99_a1b0 },
     { "bmm_f64_2x2x2_bf_c99_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_bf_c99_a1b1 },
     { "bmm_f64_2x2x2_bf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_bf_c99_b0 },
@@ -1082,6 +1181,9 @@ const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[26] = {
     { "bmm_f64_2x2x2_bf_avx512_flat_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_a1b1) },
     { "bmm_f64_2x2x2_bf_avx512_flat_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_b0) },
     { "bmm_f64_2x2x2_bf_avx512_flat_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_ab) },
+    { "bmm_f64_2x2x2_bf_avx512_pk2_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_PACKED, 2, 0, 8, 0, BMM_NEEDS_PACKED_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_pk2_a1b1) },
+    { "bmm_f64_2x2x2_bf_avx512_pk2_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_PACKED, 2, 0, 8, 0, BMM_NEEDS_PACKED_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_pk2_b0) },
+    { "bmm_f64_2x2x2_bf_avx512_pk2_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_PACKED, 2, 0, 8, 0, BMM_NEEDS_PACKED_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_pk2_ab) },
     { "bmm_f64_2x2x2_sf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_sf_c99_a1b0 },
     { "bmm_f64_2x2x2_sf_c99_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_sf_c99_a1b1 },
     { "bmm_f64_2x2x2_sf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_sf_c99_b0 },

@@ -152,7 +152,7 @@ CPU (and BMM_ARCH) admit its ISA."""
 _LAYOUTS = {1: "bf", 2: "sf", 3: "any"}
 _ISAS = {1: "c99", 2: "avx2", 3: "avx512"}
 _FORMS = {1: "unroll", 2: "tile", 3: "rows", 4: "rows_loop", 5: "flat", 6: "dot", 7: "xb",
-          8: "gtile", 9: "grows", 10: "gvec", 11: "gdot"}
+          8: "gtile", 9: "grows", 10: "gvec", 11: "gdot", 12: "packed"}
 _SCALARS = {0: "alpha,beta", 1: "alpha,beta=0", 2: "alpha=1,beta=0", 3: "alpha=1,beta=1"}
 
 

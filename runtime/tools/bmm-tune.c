@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "bmm_internal.h"
 
@@ -89,20 +90,28 @@ typedef struct {
     int estimate_same;       /* the static rule picked the same kernel (-1: not measured) */
     int estimate_close;      /* ... or one within 10% of its speed */
     int specialized;         /* a specialized kernel (shape compiled in) applies */
+    double plan_ms;          /* wall time of the measured plan; NAN when from wisdom */
 } result;
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static double gflops_of(const tcase *c, int64_t batch, double seconds)
 {
     return 2.0 * (double)c->n * (double)c->m * (double)c->p * (double)batch / seconds * 1e-9;
 }
 
-/* Best time of the portable C kernels among the timings (NAN if none applied). */
+/* Best time of the portable C kernels among the timings (NAN if none applied or was timed). */
 static double best_c99(const bmm__timing *log, size_t n)
 {
     double t = NAN;
     for (size_t i = 0; i < n; i++)
         if (log[i].kernel && log[i].kernel->isa == BMM_ISA_C99 && !log[i].wrong
-            && !(log[i].seconds >= t))
+            && log[i].seconds < 1e30 && !(log[i].seconds >= t))
             t = log[i].seconds;
     return t;
 }
@@ -114,11 +123,11 @@ static bmm__timings time_figures(const bmm__problem *pr, const bmm_call *c,
 {
     size_t nc = bmm__candidates(c, NULL, 0), n = 0;
     const bmm_kernel_desc **cand = malloc((nc + 1) * sizeof *cand);
-    bmm__timings t = { malloc((nc + 2) * sizeof *t.v), 0 };
+    bmm__timings t = { malloc((nc + 2) * sizeof *t.v), 0, pr->batch };
     if (!cand || !t.v) {
         free(cand);
         free(t.v);
-        return (bmm__timings){ NULL, 0 };
+        return (bmm__timings){ NULL, 0, 0 };
     }
     bmm__candidates(c, cand, nc);
     t.v[n++] = (bmm__timing){ NULL, bmm__time_kernel(NULL, pr, 1, 0, A, B, C, 0.01), 0 };
@@ -132,19 +141,24 @@ static bmm__timings time_figures(const bmm__problem *pr, const bmm_call *c,
     return t;
 }
 
-static void print_candidates(const tcase *c, int64_t batch, const bmm__timings *log,
+static void print_candidates(const tcase *c, const bmm__timings *log,
     const bmm_kernel_desc *chosen, const bmm_kernel_desc *est)
 {
-    for (size_t i = 0; i < log->n; i++)
-        fprintf(stderr, "\n    %-44s %9.2f GFLOP/s%s%s",
-            log->v[i].kernel ? log->v[i].kernel->name : "generic",
-            gflops_of(c, batch, log->v[i].seconds), log->v[i].kernel == chosen ? "  <- chosen" : "",
-            log->v[i].wrong ? "  WRONG (disagrees with the generic path)" : "");
+    for (size_t i = 0; i < log->n; i++) {
+        const char *name = log->v[i].kernel ? log->v[i].kernel->name : "generic";
+        if (log->v[i].seconds >= 1e30)
+            fprintf(stderr, "\n    %-44s   untimed (the budget was spent)", name);
+        else
+            fprintf(stderr, "\n    %-44s %9.2f GFLOP/s%s%s", name,
+                gflops_of(c, log->batch, log->v[i].seconds),
+                log->v[i].kernel == chosen ? "  <- chosen" : "",
+                log->v[i].wrong ? "  WRONG (disagrees with the generic path)" : "");
+    }
     fprintf(stderr, "\n    static rule: %s\n", est ? est->name : "generic");
 }
 
 /* The row of the table from the timings of one case. */
-static void summarize(const tcase *c, int64_t batch, const bmm__choice *ch,
+static void summarize(const tcase *c, const bmm__choice *ch,
     const bmm_kernel_desc *est, result *r)
 {
     double t_win = NAN, t_gen = NAN, t_est = NAN;
@@ -159,7 +173,7 @@ static void summarize(const tcase *c, int64_t batch, const bmm__choice *ch,
     }
     snprintf(r->kernel, sizeof r->kernel, "%s", ch->kernel ? ch->kernel->name : "generic");
     r->source = ch->source;
-    r->gflops = gflops_of(c, batch, t_win);
+    r->gflops = gflops_of(c, log->batch, t_win);
     r->vs_generic = t_gen / t_win;
     r->vs_c99 = best_c99(log->v, log->n) / t_win;
     r->estimate_same = r->estimate_close = -1;
@@ -199,13 +213,15 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int verbo
     bmm__spans(&pr, lo, hi);
     void *A = alloc_random(hi[0] + 1, es), *B = alloc_random(hi[1] + 1, es);
     void *C = alloc_random(hi[2] + 1, es);
-    bmm__choice ch = { NULL, "", 0, { NULL, 0 } };
+    bmm__choice ch = { NULL, "", 0, { NULL, 0, 0 } };
     int rc = 1;
     bmm_call call;
     st = !A || !B || !C ? bmm__fail(BMM_ENOMEM, "cannot allocate the operands") : BMM_OK;
     if (st == BMM_OK) {
         bmm__call_of(&pr, &call);
+        double t0 = seconds_now();
         st = bmm__choose(&pr, &call, 1.0, flags, &ch);
+        r->plan_ms = ch.measured ? 1e3 * (seconds_now() - t0) : NAN;
     }
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s: %s\n", bmm_strerror(st), bmm_last_error());
@@ -213,14 +229,18 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int verbo
     }
     if (!ch.log.n)
         ch.log = time_figures(&pr, &call, ch.kernel, A, B, C);
+    for (size_t i = 0; i < ch.log.n; i++)   /* the generic path, left untimed by the budget */
+        if (!ch.log.v[i].kernel && ch.log.v[i].seconds >= 1e30)
+            ch.log.v[i].seconds = bmm__time_kernel(NULL, &pr, 1, 0, A, B, C, 0.01)
+                * (double)ch.log.batch / (double)pr.batch;
     r->specialized = 0;
     bmm__kernel_iter it = { 0, 0, 0 };
     for (const bmm_kernel_desc *k; (k = bmm__kernel_next(&it));)
         r->specialized |= bmm__specialized(k) && bmm__kernel_applies(k, &call);
     const bmm_kernel_desc *est = bmm__estimate(&call);
     if (verbose)
-        print_candidates(c, batch, &ch.log, ch.kernel, est);
-    summarize(c, batch, &ch, est, r);
+        print_candidates(c, &ch.log, ch.kernel, est);
+    summarize(c, &ch, est, r);
     rc = 0;
 out:
     free(ch.log.v);
@@ -353,9 +373,15 @@ static int load_wisdom(const options *o)
 }
 
 typedef struct {
-    int failed, done, measured, same, close, nc99;
-    double log_generic, log_c99;
+    int failed, done, measured, same, close, nc99, over;
+    double log_generic, log_c99, plan_ms[MAX_CASES];
 } totals;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 static void add_row(totals *t, const tcase *c, const char *shape, const result *r)
 {
@@ -366,6 +392,8 @@ static void add_row(totals *t, const tcase *c, const char *shape, const result *
         t->nc99++;
     }
     if (r->estimate_same >= 0) {
+        t->plan_ms[t->measured] = r->plan_ms;
+        t->over += r->plan_ms > 1.2e3 * bmm__tune_budget();
         t->measured++;
         t->same += r->estimate_same;
         t->close += r->estimate_close;
@@ -376,7 +404,7 @@ static void add_row(totals *t, const tcase *c, const char *shape, const result *
     fflush(stdout);
 }
 
-static void print_totals(const totals *t)
+static void print_totals(totals *t)
 {
     if (t->done)
         printf("%d cases; geometric mean speedup over the generic path %.2fx, over the portable "
@@ -385,6 +413,12 @@ static void print_totals(const totals *t)
     if (t->measured)
         printf("static rule (BMM_ESTIMATE) picked the measured winner in %d of %d cases, "
                "one within 10%% of it in %d\n", t->same, t->measured, t->close);
+    if (t->measured) {
+        qsort(t->plan_ms, (size_t)t->measured, sizeof t->plan_ms[0], cmp_double);
+        printf("measured plans: median %.1f ms, longest %.1f ms, budget %.0f ms; %d of %d took "
+               "over 1.2x the budget\n", t->plan_ms[t->measured / 2], t->plan_ms[t->measured - 1],
+            1e3 * bmm__tune_budget(), t->over, t->measured);
+    }
 }
 
 int main(int argc, char **argv)
@@ -400,7 +434,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "bmm-tune: %d cases on CPU %s\n", ncases, bmm__cpu_signature());
     printf("%-12s %-5s %-6s %-44s %8s %8s %8s  %s\n", "shape", "dtype", "layout", "kernel",
         "GFLOP/s", "vs gen", "vs c99", "from");
-    totals t = { 0 };
+    static totals t;
     char unspecialized[1024] = "";  /* shapes that ran shape-generic kernels, comma-separated */
     for (int i = 0; i < ncases; i++) {
         const tcase *c = &cases[i];

@@ -173,7 +173,7 @@ end
 
 test("vector IR stores every element of C exactly once, every form", function()
   local vector = require("vector")
-  local r = run_spec('return { shapes = { "4x4x4", "5x7x3", "13x13x13", "1x10x37", "10x33x1", "41x9x50" },\n'
+  local r = run_spec('return { shapes = { "2x2x2", "4x4x4", "5x7x3", "13x13x13", "1x10x37", "10x33x1", "41x9x50" },\n'
     .. '  dtypes = { "f64" }, isas = { "avx2", "avx512" }, scalars = { "ab" }, unroll_budget = 512,\n'
     .. '  anyshape = false }\n', "variants")
   local kinds = {}
@@ -198,9 +198,9 @@ test("vector IR stores every element of C exactly once, every form", function()
       end
     end
     walk(vector.build(d).body, {})
-    eq(count, d.n * d.p)
+    eq(count, (d.kind == "pk" and d.tile or 1) * d.n * d.p)  -- pk: C of d.tile matrices
   end
-  for _, kind in ipairs({ "rows", "rl", "flat", "dot", "xb" }) do check(kinds[kind], kind .. " not covered") end
+  for _, kind in ipairs({ "rows", "rl", "flat", "dot", "xb", "pk" }) do check(kinds[kind], kind .. " not covered") end
 end)
 
 test("shape-generic IR stores every element of C once, lanes in range, for every shape", function()
