@@ -3,7 +3,8 @@
 contenders timed elsewhere on the same cases: bench/torch_bench.py's torch.bmm and bmmgen from
 Python) -> OUT_DIR/report.md (a table per regime: GFLOP/s per contender, bmmgen's speedup over
 the best one-core peer and its % of the roofline bound, with group summaries) and
-OUT_DIR/report.svg (gnuplot: GFLOP/s per case for every contender, the bound marked)."""
+OUT_DIR/report.svg (gnuplot: per regime, GFLOP/s per case for every contender with the bound
+marked, then bmmgen's speedup over the best library peer per case)."""
 import json
 import math
 import os
@@ -79,6 +80,10 @@ def torch_summary(keys, cases):
         out.append("- bmmgen from Python (one core) over torch.bmm on every core (`%s`): geomean "
                    "%.2fx, lowest %.2fx" % (TORCH_MT, geomean(rs), min(rs)))
     return out
+
+
+def kind_is(i, panels, kind):
+    return panels[i][4] == kind
 
 
 def main():
@@ -181,7 +186,7 @@ def main():
             lines.append("- seq-first / batch-first, same shape: geomean %.2f, lowest %.2f" % (geomean(sf), min(sf)))
         lines += torch_summary(keys, cases)
         lines.append("")
-        plot_sets.append((regime, title, keys))
+        plot_sets.append((regime, title, keys, speed))
 
     if notes:
         lines += ["## Contenders reported wrong, crashed or failed", ""]
@@ -196,26 +201,45 @@ def main():
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
-    # plot: one panel per regime, cases along x, GFLOP/s (log) per contender, bound as a line
-    script = ["set terminal svg size 1800,%d dynamic font 'sans,10'" % (520 * len(plot_sets)),
+    # plot: per regime a panel of GFLOP/s (log) per contender with the bound as a line, then a
+    # panel of bmmgen's speedup over the best peer per case (bars, 1x marked). Each panel has
+    # its own origin and margins, so that no title or rotated case label runs into another.
+    panels = [(r, t, k, sp, kind) for r, t, k, sp in plot_sets for kind in ("gflops", "speedup")]
+    height = 620
+    script = ["set terminal svg size 2600,%d dynamic noenhanced font 'sans,13'" % (height * len(panels)),
               "set output '%s'" % os.path.join(out, "report.svg"),
-              "set multiplot layout %d,1" % len(plot_sets),
-              "set logscale y", "set ylabel 'GFLOP/s'", "set key outside right top",
-              "set xtics rotate by -60 font ',7'", "set grid ytics"]
-    for regime, title, keys in plot_sets:
+              "set multiplot", "set grid ytics", "set xtics rotate by -90 font ',10' nomirror",
+              "set lmargin 12", "set rmargin 24", "set tmargin 3", "set bmargin 11",
+              "set title font ',16'"]
+    for i, (regime, title, keys, speed, _) in enumerate(panels):
         dat = os.path.join(out, "plot-%s.dat" % regime)
-        with open(dat, "w") as f:
-            f.write("# case bound " + " ".join(contenders) + "\n")
-            for i, k in enumerate(keys):
-                c = cases[k]
-                vals = [("%.4g" % c["gf"][w]) if isinstance(c["gf"].get(w), float) else "NaN" for w in contenders]
-                f.write("%d %s_%s_%s %s %s\n" % (i, k[1], k[2], k[3], c["bound"] or "NaN", " ".join(vals)))
-        plots = ["'%s' using 1:3:xtic(2) with lines lw 2 lc rgb 'black' title 'roofline bound'" % dat]
-        for j, w in enumerate(contenders):
-            style = "linespoints lw 2 pt 7" if w == BMM else "points pt %d" % (j + 1)
-            plots.append("'' using 1:%d with %s title '%s'" % (j + 4, style, w))
-        script.append("set title '%s'" % title)
-        script.append("plot " + ", ".join(plots))
+        if kind_is(i, panels, "gflops"):
+            with open(dat, "w") as f:
+                f.write("# case bound speedup " + " ".join(contenders) + "\n")
+                for j, k in enumerate(keys):
+                    c = cases[k]
+                    vals = [("%.4g" % c["gf"][w]) if isinstance(c["gf"].get(w), float) else "NaN"
+                            for w in contenders]
+                    sp = speed[k][0]
+                    f.write("%d %s_%s_%s %s %s %s\n" % (j, k[1], k[2], k[3], c["bound"] or "NaN",
+                                                       "%.4g" % sp if sp else "NaN", " ".join(vals)))
+        script += ["set size 1,%.6f" % (1.0 / len(panels)),
+                   "set origin 0,%.6f" % (1.0 - (i + 1.0) / len(panels)),
+                   "set xrange [-1:%d]" % len(keys), "set logscale y"]
+        if kind_is(i, panels, "gflops"):
+            plots = ["'%s' using 1:3:xtic(2) with lines lw 2 lc rgb 'black' title 'roofline bound'" % dat]
+            for j, w in enumerate(contenders):
+                style = "linespoints lw 2 pt 7 ps 0.8" if w == BMM else "points pt %d ps 0.8" % (j + 1)
+                plots.append("'' using 1:%d with %s title '%s'" % (j + 5, style, w))
+            script += ["set title '%s: GFLOP/s per case, one core'" % title, "set ylabel 'GFLOP/s'",
+                       "set key outside right top", "unset arrow", "set yrange [0.3:*]",
+                       "plot " + ", ".join(plots)]
+        else:
+            script += ["set title '%s: bmmgen (%s) over the best library peer, per case'" % (title, BMM),
+                       "set ylabel 'speedup (x)'", "unset key", "set style fill solid 0.6", "set yrange [*:*]",
+                       "set boxwidth 0.7",
+                       "set arrow 1 from -1,1 to %d,1 nohead lw 2 lc rgb 'black'" % len(keys),
+                       "plot '%s' using 1:4:xtic(2) with boxes lc rgb '#2a6fb0' notitle" % dat]
     script.append("unset multiplot")
     try:
         subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True, check=True)

@@ -229,21 +229,38 @@ local function interleave_store(S, out, indent, s)
   end
 end
 
--- Every line of the next batch item's rows of some operands, and each row's last byte.
-local function prefetch(S, out, indent, s)
-  out[#out + 1] = indent .. "if (t + 1 < g->batch) {"
-  for _, r in ipairs(s.rows) do
-    local p, sv, bytes = r.operand:lower(), "s" .. r.operand:lower(), util.cint(r.bytes)
-    out[#out + 1] = indent .. "    for (int64_t i = 0; i < " .. util.cint(r.count) .. "; ++i) {"
-    out[#out + 1] = indent .. "        const char *r = (const char *)(" .. p .. " + g->" .. sv
-      .. "_batch + i * g->" .. sv .. "_row);"
-    out[#out + 1] = indent .. "        for (int o = 0; o < " .. bytes .. "; o += "
-      .. util.cint(S.isa.line_bytes) .. ")"
-    out[#out + 1] = indent .. "            " .. S.isa.prefetch("r + o") .. ";"
-    out[#out + 1] = indent .. "        " .. S.isa.prefetch("r + " .. bytes .. " - 1") .. ";"
-    out[#out + 1] = indent .. "    }"
+-- Pointers to the next batch item's operands (this item's when it is the last: prefetching
+-- it again is harmless, while an address past the operands would not be).
+local function prefetch_next(S, out, indent)
+  local ct = S.d.ctype
+  for _, o in ipairs({ "a", "b", "c" }) do
+    out[#out + 1] = string.format("%sconst %s *n%s = t + 1 < g->batch ? %s + g->s%s_batch : %s;",
+      indent, ct, o, o, o, o)
   end
-  out[#out + 1] = indent .. "}"
+end
+
+-- Every line of count rows of the next item's operand from row on, and each row's last byte,
+-- into L2 (write: C, for writing).
+local function prefetch_rows(S, out, indent, s)
+  local o = s.operand:lower()
+  S.used["s" .. o .. "_row"] = true
+  local inner = indent
+  if s.when_zero then
+    out[#out + 1] = indent .. "if (" .. s.when_zero .. " == 0) {"
+    inner = indent .. "    "
+  end
+  for r = 0, s.count - 1 do
+    local row = s.row.var and ("(" .. s.row.var .. (s.row.off + r ~= 0 and (" + " .. util.cint(s.row.off + r)) or "") .. ")")
+      or util.cint(s.row.off + r)
+    local base = "(const char *)(n" .. o .. " + " .. row .. " * s" .. o .. "_row)"
+    local offs = {}
+    for off = 0, s.bytes - 1, S.isa.line_bytes do offs[#offs + 1] = off end
+    offs[#offs + 1] = s.bytes - 1
+    for _, off in ipairs(offs) do
+      out[#out + 1] = inner .. S.isa.prefetch_l2(base .. " + " .. util.cint(off), s.write) .. ";"
+    end
+  end
+  if s.when_zero then out[#out + 1] = indent .. "}" end
 end
 
 local block
@@ -327,7 +344,8 @@ local STATEMENT = {
   end,
   deint = function(S, s, indent, out) deinterleave(S, out, indent, s) end,
   xstore = function(S, s, indent, out) interleave_store(S, out, indent, s) end,
-  prefetch = function(S, s, indent, out) prefetch(S, out, indent, s) end,
+  pnext = function(S, _, indent, out) prefetch_next(S, out, indent) end,
+  pfetch = function(S, s, indent, out) prefetch_rows(S, out, indent, s) end,
   vmask = function(S, s, indent, out)
     out[#out + 1] = indent .. "const " .. S.t.mt .. " " .. s.name .. " = "
       .. S.isa.rmask(S.t, S.w, s.count) .. ";"

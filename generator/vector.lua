@@ -6,8 +6,9 @@
 --                scalar), and ir.lua's scalar param/load/mul/add/const
 --   statements:  vdef{name,value} vset{name,value} store{row,col,lanes,value}
 --                sstore{row,col,value} (one scalar of C) pack_bcol{} (seq-first B column made
---                contiguous) prefetch{rows = {{operand,count,bytes}...}} (the next batch
---                item's rows of those operands)
+--                contiguous) pnext{} (pointers to the next batch item, or this one when last)
+--                pfetch{operand,row,count,bytes,write?,when_zero?} (those rows of the next
+--                item into L2; when_zero: only when that loop variable is 0)
 --                deint{operand,row,cols,names} (row of W items -> one vector per column)
 --                xstore{row,cols,values} (one vector per column -> interleaved, stored)
 --                loop{var,from,to,step,body} block{body}
@@ -68,13 +69,21 @@ end
 -- inner size, a number or a run-time size ("m"; then k_loop). splits (k_loop only, default 1):
 -- that many sets of accumulators take turns along k and are summed at the end, so a short
 -- block still has enough independent chains to hide the FMA latency.
-local function rows_block(out, r0, R, cols, V, m, k_loop, splits)
+-- pf (prefetching forms): { es = element size, d = descriptor, b = "first" | var name | nil }:
+-- the block prefetches the next item's rows of A and C it will work on, and, where pf.b says
+-- (the first block: always, or when that loop variable is 0), B's row of each k, so the
+-- prefetches spread over the item instead of coming in one burst.
+local function rows_block(out, r0, R, cols, V, m, k_loop, splits, pf)
   splits = splits or 1
   local function acc(r, v, s) return s > 0 and name_of("acc", r, v, s) or name_of("acc", r, v) end
   local function step(kidx, first, body, set)
     -- temporaries are named per k when k is unrolled (one C scope holds them all), per set
     -- when the sets share a loop body
     local sfx = kidx.var and (set > 0 and ("_s" .. util.cint(set)) or "") or ("_" .. util.cint(kidx.off))
+    if pf and pf.b then
+      body[#body + 1] = { op = "pfetch", operand = "B", row = kidx, count = 1,
+        bytes = pf.d.p * pf.es, when_zero = pf.b ~= "first" and pf.b or nil }
+    end
     for v = 0, V - 1 do
       body[#body + 1] = { op = "vdef", name = name_of("b", v) .. sfx, value = { op = "vload",
         operand = "B", row = kidx, col = cols.idx(v), lanes = cols.lanes(v), mask = cols.mask(v) } }
@@ -89,6 +98,11 @@ local function rows_block(out, r0, R, cols, V, m, k_loop, splits)
     end
   end
   local blk = {}
+  if pf then
+    blk[#blk + 1] = { op = "pfetch", operand = "A", row = r0, count = R, bytes = pf.d.m * pf.es }
+    blk[#blk + 1] = { op = "pfetch", operand = "C", row = r0, count = R, bytes = pf.d.p * pf.es,
+      write = true }
+  end
   if k_loop then
     for s = 0, splits - 1 do
       for r = 0, R - 1 do
@@ -129,26 +143,36 @@ M.rows_block = rows_block
 
 -- Blocks of V vectors across p; rows in blocks of R (the last block takes what is left).
 -- R nil: as many rows as the accumulators allow, fully unrolled.
+-- A prefetching kernel (desc.prefetch) spreads the next item's prefetches over its blocks
+-- (rows_block's pf): C's and A's rows with each block of the first column block, B's rows
+-- along k in the first block.
 local function rows_form(K, W, R)
   local d, I = K.desc, isa[K.desc.isa]
   local looped = R ~= nil
   local nv = ceil_div(d.p, W)
   local V = math.min(nv, I.vmax)
+  local es = options.dtypes[d.dtype].size
+  local function pf(c0, b)
+    if not d.prefetch or c0 > 0 then return nil end
+    return { es = es, d = d, b = b }
+  end
   for c0 = 0, nv - 1, V do
     local Vb = math.min(V, nv - c0)
     local Rb = R or math.max(1, math.min(d.n, idiv(I.acc, Vb)))
     local n_main = d.n - d.n % Rb
     if looped and n_main > Rb then
       local body = {}
-      rows_block(body, idx("i0", 0), Rb, fixed_cols(c0 * W, W, d.p), Vb, d.m, true)
+      rows_block(body, idx("i0", 0), Rb, fixed_cols(c0 * W, W, d.p), Vb, d.m, true, nil, pf(c0, "i0"))
       K.body[#K.body + 1] = { op = "loop", var = "i0", from = 0, to = n_main, step = Rb, body = body }
     else
       for r0 = 0, n_main - 1, Rb do
-        rows_block(K.body, idx(nil, r0), Rb, fixed_cols(c0 * W, W, d.p), Vb, d.m, looped)
+        rows_block(K.body, idx(nil, r0), Rb, fixed_cols(c0 * W, W, d.p), Vb, d.m, looped, nil,
+          pf(c0, r0 == 0 and "first" or nil))
       end
     end
     if n_main < d.n then
-      rows_block(K.body, idx(nil, n_main), d.n - n_main, fixed_cols(c0 * W, W, d.p), Vb, d.m, looped)
+      rows_block(K.body, idx(nil, n_main), d.n - n_main, fixed_cols(c0 * W, W, d.p), Vb, d.m,
+        looped, nil, pf(c0, n_main == 0 and "first" or nil))
     end
   end
 end
@@ -327,12 +351,7 @@ function M.build(desc)
   local K = { desc = desc, body = {}, width = W }
   local build = BUILD[desc.kind] or error("vector: unknown form " .. tostring(desc.kind))
   build(K, W)
-  if desc.prefetch then
-    local es = options.dtypes[desc.dtype].size
-    table.insert(K.body, 1, { op = "prefetch", rows = {
-      { operand = "A", count = desc.n, bytes = desc.m * es },
-      { operand = "B", count = desc.m, bytes = desc.p * es } } })
-  end
+  if desc.prefetch then table.insert(K.body, 1, { op = "pnext" }) end
   return K
 end
 

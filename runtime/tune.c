@@ -9,8 +9,9 @@
  * - a streaming sample (larger than the caches) is not warmed up: every call is cold anyway;
  * - the sample is filled by copying a short random run, and its batch is cut when the static
  *   rule's own kernel would need more than a fifth of the budget per call;
- * - the generic path is timed last, once, only if time is left (the fallback, rarely the
- *   winner), and the winner is checked against it on the first CHECK_BATCH items only.
+ * - the generic path is timed on a few items and scaled (the fallback, rarely the winner),
+ *   and the winner is checked against it on the first CHECK_BATCH items only;
+ * - when streaming, the static rule's pick stays unless another is STREAM_MARGIN faster.
  * Timing uses finite scalars of the call's alpha/beta class, never the caller's (a NaN alpha
  * would make every comparison fail). The caller's memory is never touched. */
 #define _DEFAULT_SOURCE  /* MAP_ANONYMOUS, MAP_POPULATE */
@@ -35,6 +36,7 @@
 #define CHECK_BATCH 67                         /* items the winner's check compares, */
 #define CHECK_FLOPS 4e6                        /* ... fewer past this many flops */
 #define CANNOT_WIN 1.25                        /* first timed call over the best: stop */
+#define STREAM_MARGIN 1.1                      /* what beats the rule's pick when streaming */
 
 static double now(void)
 {
@@ -291,15 +293,16 @@ static int sample_of(const bmm__problem *pr, int streaming, double budget,
 }
 
 /* The fastest candidate that agrees with the generic path (times[nc] is the generic path's,
- * the fallback); one that disagrees is reported, marked in wrong[] and never chosen. */
+ * the fallback), the others' times weighed by margin against cand[0] (the static rule's
+ * pick); one that disagrees is reported, marked in wrong[] and never chosen. */
 static const bmm_kernel_desc *fastest_agreeing(const bmm_kernel_desc **cand, size_t nc,
     const double *times, int *wrong, const bmm__problem *sample, double alpha, double beta,
-    const sample_buffers *sb)
+    const sample_buffers *sb, double margin)
 {
     for (;;) {
         size_t w = nc;
         for (size_t i = 0; i < nc; i++)
-            if (!wrong[i] && times[i] < times[w])
+            if (!wrong[i] && (i ? margin : 1) * times[i] < (w && w < nc ? margin : 1) * times[w])
                 w = i;
         if (w == nc)
             return NULL;
@@ -415,7 +418,10 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_ker
     for (size_t i = 0; i <= nc; i++)
         bmm__note("measure: %-44s %10.3f us", i < nc ? cand[i]->name : "generic",
             times[i] * 1e6);
-    *best = fastest_agreeing(cand, nc, times, wrong, &sample, alpha, beta, &sb);
+    /* Streaming: the sample fits L3 when the budget is small, and timings of memory-bound
+     * kernels spread by 10-20% from run to run: the rule's pick stays unless beaten by 10%. */
+    *best = fastest_agreeing(cand, nc, times, wrong, &sample, alpha, beta, &sb,
+        cold ? STREAM_MARGIN : 1);
     bmm__note("measure: %zu of %zu candidates timed (the rest probed or left out); the plan "
               "took %.1f ms (budget %.0f ms)",
         timed, nc, (now() - start) * 1e3, budget * 1e3);

@@ -11232,21 +11232,72 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
     const int64_t sc_row = g->sc_row;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 80; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 80 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 12; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 12 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 79, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 11, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask3);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
             __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
@@ -11272,6 +11323,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             __m256 acc10_0 = _mm256_mul_ps(a10_0, b0_0);
             __m256 a11_0 = _mm256_set1_ps(a[11 * sa_row]);
             __m256 acc11_0 = _mm256_mul_ps(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_1 = _mm256_maskload_ps(&b[1 * sb_row], mask3);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -11297,6 +11350,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_1, b0_1, acc10_0);
             __m256 a11_1 = _mm256_set1_ps(a[11 * sa_row + 1]);
             acc11_0 = _mm256_fmadd_ps(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_2 = _mm256_maskload_ps(&b[2 * sb_row], mask3);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
             acc0_0 = _mm256_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -11322,6 +11377,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_2, b0_2, acc10_0);
             __m256 a11_2 = _mm256_set1_ps(a[11 * sa_row + 2]);
             acc11_0 = _mm256_fmadd_ps(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_3 = _mm256_maskload_ps(&b[3 * sb_row], mask3);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
             acc0_0 = _mm256_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -11347,6 +11404,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_3, b0_3, acc10_0);
             __m256 a11_3 = _mm256_set1_ps(a[11 * sa_row + 3]);
             acc11_0 = _mm256_fmadd_ps(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_4 = _mm256_maskload_ps(&b[4 * sb_row], mask3);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
             acc0_0 = _mm256_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -11372,6 +11431,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_4, b0_4, acc10_0);
             __m256 a11_4 = _mm256_set1_ps(a[11 * sa_row + 4]);
             acc11_0 = _mm256_fmadd_ps(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_5 = _mm256_maskload_ps(&b[5 * sb_row], mask3);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
             acc0_0 = _mm256_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -11397,6 +11458,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_5, b0_5, acc10_0);
             __m256 a11_5 = _mm256_set1_ps(a[11 * sa_row + 5]);
             acc11_0 = _mm256_fmadd_ps(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_6 = _mm256_maskload_ps(&b[6 * sb_row], mask3);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
             acc0_0 = _mm256_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -11422,6 +11485,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_6, b0_6, acc10_0);
             __m256 a11_6 = _mm256_set1_ps(a[11 * sa_row + 6]);
             acc11_0 = _mm256_fmadd_ps(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_7 = _mm256_maskload_ps(&b[7 * sb_row], mask3);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
             acc0_0 = _mm256_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -11447,6 +11512,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_7, b0_7, acc10_0);
             __m256 a11_7 = _mm256_set1_ps(a[11 * sa_row + 7]);
             acc11_0 = _mm256_fmadd_ps(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_8 = _mm256_maskload_ps(&b[8 * sb_row], mask3);
             __m256 a0_8 = _mm256_set1_ps(a[8]);
             acc0_0 = _mm256_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -11472,6 +11539,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_8, b0_8, acc10_0);
             __m256 a11_8 = _mm256_set1_ps(a[11 * sa_row + 8]);
             acc11_0 = _mm256_fmadd_ps(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_9 = _mm256_maskload_ps(&b[9 * sb_row], mask3);
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -11497,6 +11566,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_9, b0_9, acc10_0);
             __m256 a11_9 = _mm256_set1_ps(a[11 * sa_row + 9]);
             acc11_0 = _mm256_fmadd_ps(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_10 = _mm256_maskload_ps(&b[10 * sb_row], mask3);
             __m256 a0_10 = _mm256_set1_ps(a[10]);
             acc0_0 = _mm256_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -11522,6 +11593,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_10, b0_10, acc10_0);
             __m256 a11_10 = _mm256_set1_ps(a[11 * sa_row + 10]);
             acc11_0 = _mm256_fmadd_ps(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_11 = _mm256_maskload_ps(&b[11 * sb_row], mask3);
             __m256 a0_11 = _mm256_set1_ps(a[11]);
             acc0_0 = _mm256_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -11547,6 +11620,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_11, b0_11, acc10_0);
             __m256 a11_11 = _mm256_set1_ps(a[11 * sa_row + 11]);
             acc11_0 = _mm256_fmadd_ps(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_12 = _mm256_maskload_ps(&b[12 * sb_row], mask3);
             __m256 a0_12 = _mm256_set1_ps(a[12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -11572,6 +11647,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_12, b0_12, acc10_0);
             __m256 a11_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc11_0 = _mm256_fmadd_ps(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_13 = _mm256_maskload_ps(&b[13 * sb_row], mask3);
             __m256 a0_13 = _mm256_set1_ps(a[13]);
             acc0_0 = _mm256_fmadd_ps(a0_13, b0_13, acc0_0);
@@ -11597,6 +11674,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_13, b0_13, acc10_0);
             __m256 a11_13 = _mm256_set1_ps(a[11 * sa_row + 13]);
             acc11_0 = _mm256_fmadd_ps(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_14 = _mm256_maskload_ps(&b[14 * sb_row], mask3);
             __m256 a0_14 = _mm256_set1_ps(a[14]);
             acc0_0 = _mm256_fmadd_ps(a0_14, b0_14, acc0_0);
@@ -11622,6 +11701,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_14, b0_14, acc10_0);
             __m256 a11_14 = _mm256_set1_ps(a[11 * sa_row + 14]);
             acc11_0 = _mm256_fmadd_ps(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_15 = _mm256_maskload_ps(&b[15 * sb_row], mask3);
             __m256 a0_15 = _mm256_set1_ps(a[15]);
             acc0_0 = _mm256_fmadd_ps(a0_15, b0_15, acc0_0);
@@ -11647,6 +11728,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_15, b0_15, acc10_0);
             __m256 a11_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc11_0 = _mm256_fmadd_ps(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_16 = _mm256_maskload_ps(&b[16 * sb_row], mask3);
             __m256 a0_16 = _mm256_set1_ps(a[16]);
             acc0_0 = _mm256_fmadd_ps(a0_16, b0_16, acc0_0);
@@ -11672,6 +11755,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_16, b0_16, acc10_0);
             __m256 a11_16 = _mm256_set1_ps(a[11 * sa_row + 16]);
             acc11_0 = _mm256_fmadd_ps(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_17 = _mm256_maskload_ps(&b[17 * sb_row], mask3);
             __m256 a0_17 = _mm256_set1_ps(a[17]);
             acc0_0 = _mm256_fmadd_ps(a0_17, b0_17, acc0_0);
@@ -11697,6 +11782,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_17, b0_17, acc10_0);
             __m256 a11_17 = _mm256_set1_ps(a[11 * sa_row + 17]);
             acc11_0 = _mm256_fmadd_ps(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_18 = _mm256_maskload_ps(&b[18 * sb_row], mask3);
             __m256 a0_18 = _mm256_set1_ps(a[18]);
             acc0_0 = _mm256_fmadd_ps(a0_18, b0_18, acc0_0);
@@ -11722,6 +11809,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
             acc10_0 = _mm256_fmadd_ps(a10_18, b0_18, acc10_0);
             __m256 a11_18 = _mm256_set1_ps(a[11 * sa_row + 18]);
             acc11_0 = _mm256_fmadd_ps(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_19 = _mm256_maskload_ps(&b[19 * sb_row], mask3);
             __m256 a0_19 = _mm256_set1_ps(a[19]);
             acc0_0 = _mm256_fmadd_ps(a0_19, b0_19, acc0_0);
@@ -11784,21 +11873,72 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 80; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 80 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 12; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 12 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 79, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 11, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask3);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
             __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
@@ -11824,6 +11964,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             __m256 acc10_0 = _mm256_mul_ps(a10_0, b0_0);
             __m256 a11_0 = _mm256_set1_ps(a[11 * sa_row]);
             __m256 acc11_0 = _mm256_mul_ps(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_1 = _mm256_maskload_ps(&b[1 * sb_row], mask3);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -11849,6 +11991,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_1, b0_1, acc10_0);
             __m256 a11_1 = _mm256_set1_ps(a[11 * sa_row + 1]);
             acc11_0 = _mm256_fmadd_ps(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_2 = _mm256_maskload_ps(&b[2 * sb_row], mask3);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
             acc0_0 = _mm256_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -11874,6 +12018,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_2, b0_2, acc10_0);
             __m256 a11_2 = _mm256_set1_ps(a[11 * sa_row + 2]);
             acc11_0 = _mm256_fmadd_ps(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_3 = _mm256_maskload_ps(&b[3 * sb_row], mask3);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
             acc0_0 = _mm256_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -11899,6 +12045,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_3, b0_3, acc10_0);
             __m256 a11_3 = _mm256_set1_ps(a[11 * sa_row + 3]);
             acc11_0 = _mm256_fmadd_ps(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_4 = _mm256_maskload_ps(&b[4 * sb_row], mask3);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
             acc0_0 = _mm256_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -11924,6 +12072,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_4, b0_4, acc10_0);
             __m256 a11_4 = _mm256_set1_ps(a[11 * sa_row + 4]);
             acc11_0 = _mm256_fmadd_ps(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_5 = _mm256_maskload_ps(&b[5 * sb_row], mask3);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
             acc0_0 = _mm256_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -11949,6 +12099,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_5, b0_5, acc10_0);
             __m256 a11_5 = _mm256_set1_ps(a[11 * sa_row + 5]);
             acc11_0 = _mm256_fmadd_ps(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_6 = _mm256_maskload_ps(&b[6 * sb_row], mask3);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
             acc0_0 = _mm256_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -11974,6 +12126,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_6, b0_6, acc10_0);
             __m256 a11_6 = _mm256_set1_ps(a[11 * sa_row + 6]);
             acc11_0 = _mm256_fmadd_ps(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_7 = _mm256_maskload_ps(&b[7 * sb_row], mask3);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
             acc0_0 = _mm256_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -11999,6 +12153,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_7, b0_7, acc10_0);
             __m256 a11_7 = _mm256_set1_ps(a[11 * sa_row + 7]);
             acc11_0 = _mm256_fmadd_ps(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_8 = _mm256_maskload_ps(&b[8 * sb_row], mask3);
             __m256 a0_8 = _mm256_set1_ps(a[8]);
             acc0_0 = _mm256_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -12024,6 +12180,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_8, b0_8, acc10_0);
             __m256 a11_8 = _mm256_set1_ps(a[11 * sa_row + 8]);
             acc11_0 = _mm256_fmadd_ps(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_9 = _mm256_maskload_ps(&b[9 * sb_row], mask3);
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -12049,6 +12207,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_9, b0_9, acc10_0);
             __m256 a11_9 = _mm256_set1_ps(a[11 * sa_row + 9]);
             acc11_0 = _mm256_fmadd_ps(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_10 = _mm256_maskload_ps(&b[10 * sb_row], mask3);
             __m256 a0_10 = _mm256_set1_ps(a[10]);
             acc0_0 = _mm256_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -12074,6 +12234,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_10, b0_10, acc10_0);
             __m256 a11_10 = _mm256_set1_ps(a[11 * sa_row + 10]);
             acc11_0 = _mm256_fmadd_ps(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_11 = _mm256_maskload_ps(&b[11 * sb_row], mask3);
             __m256 a0_11 = _mm256_set1_ps(a[11]);
             acc0_0 = _mm256_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -12099,6 +12261,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_11, b0_11, acc10_0);
             __m256 a11_11 = _mm256_set1_ps(a[11 * sa_row + 11]);
             acc11_0 = _mm256_fmadd_ps(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_12 = _mm256_maskload_ps(&b[12 * sb_row], mask3);
             __m256 a0_12 = _mm256_set1_ps(a[12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -12124,6 +12288,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_12, b0_12, acc10_0);
             __m256 a11_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc11_0 = _mm256_fmadd_ps(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_13 = _mm256_maskload_ps(&b[13 * sb_row], mask3);
             __m256 a0_13 = _mm256_set1_ps(a[13]);
             acc0_0 = _mm256_fmadd_ps(a0_13, b0_13, acc0_0);
@@ -12149,6 +12315,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_13, b0_13, acc10_0);
             __m256 a11_13 = _mm256_set1_ps(a[11 * sa_row + 13]);
             acc11_0 = _mm256_fmadd_ps(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_14 = _mm256_maskload_ps(&b[14 * sb_row], mask3);
             __m256 a0_14 = _mm256_set1_ps(a[14]);
             acc0_0 = _mm256_fmadd_ps(a0_14, b0_14, acc0_0);
@@ -12174,6 +12342,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_14, b0_14, acc10_0);
             __m256 a11_14 = _mm256_set1_ps(a[11 * sa_row + 14]);
             acc11_0 = _mm256_fmadd_ps(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_15 = _mm256_maskload_ps(&b[15 * sb_row], mask3);
             __m256 a0_15 = _mm256_set1_ps(a[15]);
             acc0_0 = _mm256_fmadd_ps(a0_15, b0_15, acc0_0);
@@ -12199,6 +12369,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_15, b0_15, acc10_0);
             __m256 a11_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc11_0 = _mm256_fmadd_ps(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_16 = _mm256_maskload_ps(&b[16 * sb_row], mask3);
             __m256 a0_16 = _mm256_set1_ps(a[16]);
             acc0_0 = _mm256_fmadd_ps(a0_16, b0_16, acc0_0);
@@ -12224,6 +12396,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_16, b0_16, acc10_0);
             __m256 a11_16 = _mm256_set1_ps(a[11 * sa_row + 16]);
             acc11_0 = _mm256_fmadd_ps(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_17 = _mm256_maskload_ps(&b[17 * sb_row], mask3);
             __m256 a0_17 = _mm256_set1_ps(a[17]);
             acc0_0 = _mm256_fmadd_ps(a0_17, b0_17, acc0_0);
@@ -12249,6 +12423,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_17, b0_17, acc10_0);
             __m256 a11_17 = _mm256_set1_ps(a[11 * sa_row + 17]);
             acc11_0 = _mm256_fmadd_ps(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_18 = _mm256_maskload_ps(&b[18 * sb_row], mask3);
             __m256 a0_18 = _mm256_set1_ps(a[18]);
             acc0_0 = _mm256_fmadd_ps(a0_18, b0_18, acc0_0);
@@ -12274,6 +12450,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_18, b0_18, acc10_0);
             __m256 a11_18 = _mm256_set1_ps(a[11 * sa_row + 18]);
             acc11_0 = _mm256_fmadd_ps(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_19 = _mm256_maskload_ps(&b[19 * sb_row], mask3);
             __m256 a0_19 = _mm256_set1_ps(a[19]);
             acc0_0 = _mm256_fmadd_ps(a0_19, b0_19, acc0_0);
@@ -12338,21 +12516,72 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 80; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 80 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 12; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 12 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 79, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 11, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_0 = _mm256_maskload_ps(&b[0], mask3);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
             __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
@@ -12378,6 +12607,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             __m256 acc10_0 = _mm256_mul_ps(a10_0, b0_0);
             __m256 a11_0 = _mm256_set1_ps(a[11 * sa_row]);
             __m256 acc11_0 = _mm256_mul_ps(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_1 = _mm256_maskload_ps(&b[1 * sb_row], mask3);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -12403,6 +12634,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_1, b0_1, acc10_0);
             __m256 a11_1 = _mm256_set1_ps(a[11 * sa_row + 1]);
             acc11_0 = _mm256_fmadd_ps(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_2 = _mm256_maskload_ps(&b[2 * sb_row], mask3);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
             acc0_0 = _mm256_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -12428,6 +12661,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_2, b0_2, acc10_0);
             __m256 a11_2 = _mm256_set1_ps(a[11 * sa_row + 2]);
             acc11_0 = _mm256_fmadd_ps(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_3 = _mm256_maskload_ps(&b[3 * sb_row], mask3);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
             acc0_0 = _mm256_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -12453,6 +12688,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_3, b0_3, acc10_0);
             __m256 a11_3 = _mm256_set1_ps(a[11 * sa_row + 3]);
             acc11_0 = _mm256_fmadd_ps(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_4 = _mm256_maskload_ps(&b[4 * sb_row], mask3);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
             acc0_0 = _mm256_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -12478,6 +12715,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_4, b0_4, acc10_0);
             __m256 a11_4 = _mm256_set1_ps(a[11 * sa_row + 4]);
             acc11_0 = _mm256_fmadd_ps(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_5 = _mm256_maskload_ps(&b[5 * sb_row], mask3);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
             acc0_0 = _mm256_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -12503,6 +12742,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_5, b0_5, acc10_0);
             __m256 a11_5 = _mm256_set1_ps(a[11 * sa_row + 5]);
             acc11_0 = _mm256_fmadd_ps(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_6 = _mm256_maskload_ps(&b[6 * sb_row], mask3);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
             acc0_0 = _mm256_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -12528,6 +12769,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_6, b0_6, acc10_0);
             __m256 a11_6 = _mm256_set1_ps(a[11 * sa_row + 6]);
             acc11_0 = _mm256_fmadd_ps(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_7 = _mm256_maskload_ps(&b[7 * sb_row], mask3);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
             acc0_0 = _mm256_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -12553,6 +12796,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_7, b0_7, acc10_0);
             __m256 a11_7 = _mm256_set1_ps(a[11 * sa_row + 7]);
             acc11_0 = _mm256_fmadd_ps(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_8 = _mm256_maskload_ps(&b[8 * sb_row], mask3);
             __m256 a0_8 = _mm256_set1_ps(a[8]);
             acc0_0 = _mm256_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -12578,6 +12823,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_8, b0_8, acc10_0);
             __m256 a11_8 = _mm256_set1_ps(a[11 * sa_row + 8]);
             acc11_0 = _mm256_fmadd_ps(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_9 = _mm256_maskload_ps(&b[9 * sb_row], mask3);
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -12603,6 +12850,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_9, b0_9, acc10_0);
             __m256 a11_9 = _mm256_set1_ps(a[11 * sa_row + 9]);
             acc11_0 = _mm256_fmadd_ps(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_10 = _mm256_maskload_ps(&b[10 * sb_row], mask3);
             __m256 a0_10 = _mm256_set1_ps(a[10]);
             acc0_0 = _mm256_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -12628,6 +12877,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_10, b0_10, acc10_0);
             __m256 a11_10 = _mm256_set1_ps(a[11 * sa_row + 10]);
             acc11_0 = _mm256_fmadd_ps(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_11 = _mm256_maskload_ps(&b[11 * sb_row], mask3);
             __m256 a0_11 = _mm256_set1_ps(a[11]);
             acc0_0 = _mm256_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -12653,6 +12904,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_11, b0_11, acc10_0);
             __m256 a11_11 = _mm256_set1_ps(a[11 * sa_row + 11]);
             acc11_0 = _mm256_fmadd_ps(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_12 = _mm256_maskload_ps(&b[12 * sb_row], mask3);
             __m256 a0_12 = _mm256_set1_ps(a[12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -12678,6 +12931,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_12, b0_12, acc10_0);
             __m256 a11_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc11_0 = _mm256_fmadd_ps(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_13 = _mm256_maskload_ps(&b[13 * sb_row], mask3);
             __m256 a0_13 = _mm256_set1_ps(a[13]);
             acc0_0 = _mm256_fmadd_ps(a0_13, b0_13, acc0_0);
@@ -12703,6 +12958,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_13, b0_13, acc10_0);
             __m256 a11_13 = _mm256_set1_ps(a[11 * sa_row + 13]);
             acc11_0 = _mm256_fmadd_ps(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_14 = _mm256_maskload_ps(&b[14 * sb_row], mask3);
             __m256 a0_14 = _mm256_set1_ps(a[14]);
             acc0_0 = _mm256_fmadd_ps(a0_14, b0_14, acc0_0);
@@ -12728,6 +12985,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_14, b0_14, acc10_0);
             __m256 a11_14 = _mm256_set1_ps(a[11 * sa_row + 14]);
             acc11_0 = _mm256_fmadd_ps(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_15 = _mm256_maskload_ps(&b[15 * sb_row], mask3);
             __m256 a0_15 = _mm256_set1_ps(a[15]);
             acc0_0 = _mm256_fmadd_ps(a0_15, b0_15, acc0_0);
@@ -12753,6 +13012,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_15, b0_15, acc10_0);
             __m256 a11_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc11_0 = _mm256_fmadd_ps(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_16 = _mm256_maskload_ps(&b[16 * sb_row], mask3);
             __m256 a0_16 = _mm256_set1_ps(a[16]);
             acc0_0 = _mm256_fmadd_ps(a0_16, b0_16, acc0_0);
@@ -12778,6 +13039,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_16, b0_16, acc10_0);
             __m256 a11_16 = _mm256_set1_ps(a[11 * sa_row + 16]);
             acc11_0 = _mm256_fmadd_ps(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_17 = _mm256_maskload_ps(&b[17 * sb_row], mask3);
             __m256 a0_17 = _mm256_set1_ps(a[17]);
             acc0_0 = _mm256_fmadd_ps(a0_17, b0_17, acc0_0);
@@ -12803,6 +13066,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_17, b0_17, acc10_0);
             __m256 a11_17 = _mm256_set1_ps(a[11 * sa_row + 17]);
             acc11_0 = _mm256_fmadd_ps(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_18 = _mm256_maskload_ps(&b[18 * sb_row], mask3);
             __m256 a0_18 = _mm256_set1_ps(a[18]);
             acc0_0 = _mm256_fmadd_ps(a0_18, b0_18, acc0_0);
@@ -12828,6 +13093,8 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
             acc10_0 = _mm256_fmadd_ps(a10_18, b0_18, acc10_0);
             __m256 a11_18 = _mm256_set1_ps(a[11 * sa_row + 18]);
             acc11_0 = _mm256_fmadd_ps(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 11, _MM_HINT_T1);
             __m256 b0_19 = _mm256_maskload_ps(&b[19 * sb_row], mask3);
             __m256 a0_19 = _mm256_set1_ps(a[19]);
             acc0_0 = _mm256_fmadd_ps(a0_19, b0_19, acc0_0);
@@ -14502,21 +14769,72 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
     const int64_t sc_row = g->sc_row;
     const __mmask16 mask3 = (__mmask16)0x7;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 80; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 80 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 12; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 12 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 79, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 11, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask3, &b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -14542,6 +14860,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             __m512 acc10_0 = _mm512_mul_ps(a10_0, b0_0);
             __m512 a11_0 = _mm512_set1_ps(a[11 * sa_row]);
             __m512 acc11_0 = _mm512_mul_ps(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_1 = _mm512_maskz_loadu_ps(mask3, &b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -14567,6 +14887,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_1, b0_1, acc10_0);
             __m512 a11_1 = _mm512_set1_ps(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_ps(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_2 = _mm512_maskz_loadu_ps(mask3, &b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -14592,6 +14914,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_2, b0_2, acc10_0);
             __m512 a11_2 = _mm512_set1_ps(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_ps(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_3 = _mm512_maskz_loadu_ps(mask3, &b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -14617,6 +14941,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_3, b0_3, acc10_0);
             __m512 a11_3 = _mm512_set1_ps(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_ps(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_4 = _mm512_maskz_loadu_ps(mask3, &b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -14642,6 +14968,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_4, b0_4, acc10_0);
             __m512 a11_4 = _mm512_set1_ps(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_ps(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_5 = _mm512_maskz_loadu_ps(mask3, &b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -14667,6 +14995,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_5, b0_5, acc10_0);
             __m512 a11_5 = _mm512_set1_ps(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_ps(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_6 = _mm512_maskz_loadu_ps(mask3, &b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -14692,6 +15022,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_6, b0_6, acc10_0);
             __m512 a11_6 = _mm512_set1_ps(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_ps(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_7 = _mm512_maskz_loadu_ps(mask3, &b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -14717,6 +15049,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_7, b0_7, acc10_0);
             __m512 a11_7 = _mm512_set1_ps(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_ps(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_8 = _mm512_maskz_loadu_ps(mask3, &b[8 * sb_row]);
             __m512 a0_8 = _mm512_set1_ps(a[8]);
             acc0_0 = _mm512_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -14742,6 +15076,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_8, b0_8, acc10_0);
             __m512 a11_8 = _mm512_set1_ps(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_ps(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_9 = _mm512_maskz_loadu_ps(mask3, &b[9 * sb_row]);
             __m512 a0_9 = _mm512_set1_ps(a[9]);
             acc0_0 = _mm512_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -14767,6 +15103,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_9, b0_9, acc10_0);
             __m512 a11_9 = _mm512_set1_ps(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_ps(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_10 = _mm512_maskz_loadu_ps(mask3, &b[10 * sb_row]);
             __m512 a0_10 = _mm512_set1_ps(a[10]);
             acc0_0 = _mm512_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -14792,6 +15130,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_10, b0_10, acc10_0);
             __m512 a11_10 = _mm512_set1_ps(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_ps(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_11 = _mm512_maskz_loadu_ps(mask3, &b[11 * sb_row]);
             __m512 a0_11 = _mm512_set1_ps(a[11]);
             acc0_0 = _mm512_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -14817,6 +15157,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_11, b0_11, acc10_0);
             __m512 a11_11 = _mm512_set1_ps(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_ps(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_12 = _mm512_maskz_loadu_ps(mask3, &b[12 * sb_row]);
             __m512 a0_12 = _mm512_set1_ps(a[12]);
             acc0_0 = _mm512_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -14842,6 +15184,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_12, b0_12, acc10_0);
             __m512 a11_12 = _mm512_set1_ps(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_13 = _mm512_maskz_loadu_ps(mask3, &b[13 * sb_row]);
             __m512 a0_13 = _mm512_set1_ps(a[13]);
             acc0_0 = _mm512_fmadd_ps(a0_13, b0_13, acc0_0);
@@ -14867,6 +15211,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_13, b0_13, acc10_0);
             __m512 a11_13 = _mm512_set1_ps(a[11 * sa_row + 13]);
             acc11_0 = _mm512_fmadd_ps(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_14 = _mm512_maskz_loadu_ps(mask3, &b[14 * sb_row]);
             __m512 a0_14 = _mm512_set1_ps(a[14]);
             acc0_0 = _mm512_fmadd_ps(a0_14, b0_14, acc0_0);
@@ -14892,6 +15238,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_14, b0_14, acc10_0);
             __m512 a11_14 = _mm512_set1_ps(a[11 * sa_row + 14]);
             acc11_0 = _mm512_fmadd_ps(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_15 = _mm512_maskz_loadu_ps(mask3, &b[15 * sb_row]);
             __m512 a0_15 = _mm512_set1_ps(a[15]);
             acc0_0 = _mm512_fmadd_ps(a0_15, b0_15, acc0_0);
@@ -14917,6 +15265,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_15, b0_15, acc10_0);
             __m512 a11_15 = _mm512_set1_ps(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_ps(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_16 = _mm512_maskz_loadu_ps(mask3, &b[16 * sb_row]);
             __m512 a0_16 = _mm512_set1_ps(a[16]);
             acc0_0 = _mm512_fmadd_ps(a0_16, b0_16, acc0_0);
@@ -14942,6 +15292,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_16, b0_16, acc10_0);
             __m512 a11_16 = _mm512_set1_ps(a[11 * sa_row + 16]);
             acc11_0 = _mm512_fmadd_ps(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_17 = _mm512_maskz_loadu_ps(mask3, &b[17 * sb_row]);
             __m512 a0_17 = _mm512_set1_ps(a[17]);
             acc0_0 = _mm512_fmadd_ps(a0_17, b0_17, acc0_0);
@@ -14967,6 +15319,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_17, b0_17, acc10_0);
             __m512 a11_17 = _mm512_set1_ps(a[11 * sa_row + 17]);
             acc11_0 = _mm512_fmadd_ps(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_18 = _mm512_maskz_loadu_ps(mask3, &b[18 * sb_row]);
             __m512 a0_18 = _mm512_set1_ps(a[18]);
             acc0_0 = _mm512_fmadd_ps(a0_18, b0_18, acc0_0);
@@ -14992,6 +15346,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_ps(a10_18, b0_18, acc10_0);
             __m512 a11_18 = _mm512_set1_ps(a[11 * sa_row + 18]);
             acc11_0 = _mm512_fmadd_ps(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_19 = _mm512_maskz_loadu_ps(mask3, &b[19 * sb_row]);
             __m512 a0_19 = _mm512_set1_ps(a[19]);
             acc0_0 = _mm512_fmadd_ps(a0_19, b0_19, acc0_0);
@@ -15054,21 +15410,72 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 80; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 80 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 12; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 12 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 79, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 11, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask3, &b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -15094,6 +15501,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             __m512 acc10_0 = _mm512_mul_ps(a10_0, b0_0);
             __m512 a11_0 = _mm512_set1_ps(a[11 * sa_row]);
             __m512 acc11_0 = _mm512_mul_ps(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_1 = _mm512_maskz_loadu_ps(mask3, &b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -15119,6 +15528,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_1, b0_1, acc10_0);
             __m512 a11_1 = _mm512_set1_ps(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_ps(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_2 = _mm512_maskz_loadu_ps(mask3, &b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -15144,6 +15555,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_2, b0_2, acc10_0);
             __m512 a11_2 = _mm512_set1_ps(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_ps(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_3 = _mm512_maskz_loadu_ps(mask3, &b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -15169,6 +15582,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_3, b0_3, acc10_0);
             __m512 a11_3 = _mm512_set1_ps(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_ps(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_4 = _mm512_maskz_loadu_ps(mask3, &b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -15194,6 +15609,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_4, b0_4, acc10_0);
             __m512 a11_4 = _mm512_set1_ps(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_ps(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_5 = _mm512_maskz_loadu_ps(mask3, &b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -15219,6 +15636,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_5, b0_5, acc10_0);
             __m512 a11_5 = _mm512_set1_ps(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_ps(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_6 = _mm512_maskz_loadu_ps(mask3, &b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -15244,6 +15663,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_6, b0_6, acc10_0);
             __m512 a11_6 = _mm512_set1_ps(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_ps(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_7 = _mm512_maskz_loadu_ps(mask3, &b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -15269,6 +15690,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_7, b0_7, acc10_0);
             __m512 a11_7 = _mm512_set1_ps(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_ps(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_8 = _mm512_maskz_loadu_ps(mask3, &b[8 * sb_row]);
             __m512 a0_8 = _mm512_set1_ps(a[8]);
             acc0_0 = _mm512_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -15294,6 +15717,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_8, b0_8, acc10_0);
             __m512 a11_8 = _mm512_set1_ps(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_ps(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_9 = _mm512_maskz_loadu_ps(mask3, &b[9 * sb_row]);
             __m512 a0_9 = _mm512_set1_ps(a[9]);
             acc0_0 = _mm512_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -15319,6 +15744,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_9, b0_9, acc10_0);
             __m512 a11_9 = _mm512_set1_ps(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_ps(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_10 = _mm512_maskz_loadu_ps(mask3, &b[10 * sb_row]);
             __m512 a0_10 = _mm512_set1_ps(a[10]);
             acc0_0 = _mm512_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -15344,6 +15771,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_10, b0_10, acc10_0);
             __m512 a11_10 = _mm512_set1_ps(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_ps(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_11 = _mm512_maskz_loadu_ps(mask3, &b[11 * sb_row]);
             __m512 a0_11 = _mm512_set1_ps(a[11]);
             acc0_0 = _mm512_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -15369,6 +15798,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_11, b0_11, acc10_0);
             __m512 a11_11 = _mm512_set1_ps(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_ps(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_12 = _mm512_maskz_loadu_ps(mask3, &b[12 * sb_row]);
             __m512 a0_12 = _mm512_set1_ps(a[12]);
             acc0_0 = _mm512_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -15394,6 +15825,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_12, b0_12, acc10_0);
             __m512 a11_12 = _mm512_set1_ps(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_13 = _mm512_maskz_loadu_ps(mask3, &b[13 * sb_row]);
             __m512 a0_13 = _mm512_set1_ps(a[13]);
             acc0_0 = _mm512_fmadd_ps(a0_13, b0_13, acc0_0);
@@ -15419,6 +15852,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_13, b0_13, acc10_0);
             __m512 a11_13 = _mm512_set1_ps(a[11 * sa_row + 13]);
             acc11_0 = _mm512_fmadd_ps(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_14 = _mm512_maskz_loadu_ps(mask3, &b[14 * sb_row]);
             __m512 a0_14 = _mm512_set1_ps(a[14]);
             acc0_0 = _mm512_fmadd_ps(a0_14, b0_14, acc0_0);
@@ -15444,6 +15879,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_14, b0_14, acc10_0);
             __m512 a11_14 = _mm512_set1_ps(a[11 * sa_row + 14]);
             acc11_0 = _mm512_fmadd_ps(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_15 = _mm512_maskz_loadu_ps(mask3, &b[15 * sb_row]);
             __m512 a0_15 = _mm512_set1_ps(a[15]);
             acc0_0 = _mm512_fmadd_ps(a0_15, b0_15, acc0_0);
@@ -15469,6 +15906,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_15, b0_15, acc10_0);
             __m512 a11_15 = _mm512_set1_ps(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_ps(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_16 = _mm512_maskz_loadu_ps(mask3, &b[16 * sb_row]);
             __m512 a0_16 = _mm512_set1_ps(a[16]);
             acc0_0 = _mm512_fmadd_ps(a0_16, b0_16, acc0_0);
@@ -15494,6 +15933,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_16, b0_16, acc10_0);
             __m512 a11_16 = _mm512_set1_ps(a[11 * sa_row + 16]);
             acc11_0 = _mm512_fmadd_ps(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_17 = _mm512_maskz_loadu_ps(mask3, &b[17 * sb_row]);
             __m512 a0_17 = _mm512_set1_ps(a[17]);
             acc0_0 = _mm512_fmadd_ps(a0_17, b0_17, acc0_0);
@@ -15519,6 +15960,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_17, b0_17, acc10_0);
             __m512 a11_17 = _mm512_set1_ps(a[11 * sa_row + 17]);
             acc11_0 = _mm512_fmadd_ps(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_18 = _mm512_maskz_loadu_ps(mask3, &b[18 * sb_row]);
             __m512 a0_18 = _mm512_set1_ps(a[18]);
             acc0_0 = _mm512_fmadd_ps(a0_18, b0_18, acc0_0);
@@ -15544,6 +15987,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_18, b0_18, acc10_0);
             __m512 a11_18 = _mm512_set1_ps(a[11 * sa_row + 18]);
             acc11_0 = _mm512_fmadd_ps(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_19 = _mm512_maskz_loadu_ps(mask3, &b[19 * sb_row]);
             __m512 a0_19 = _mm512_set1_ps(a[19]);
             acc0_0 = _mm512_fmadd_ps(a0_19, b0_19, acc0_0);
@@ -15608,21 +16053,72 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 80; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 80 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 12; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 12 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 79, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 79, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 11, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 11, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask3, &b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -15648,6 +16144,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             __m512 acc10_0 = _mm512_mul_ps(a10_0, b0_0);
             __m512 a11_0 = _mm512_set1_ps(a[11 * sa_row]);
             __m512 acc11_0 = _mm512_mul_ps(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_1 = _mm512_maskz_loadu_ps(mask3, &b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -15673,6 +16171,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_1, b0_1, acc10_0);
             __m512 a11_1 = _mm512_set1_ps(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_ps(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_2 = _mm512_maskz_loadu_ps(mask3, &b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -15698,6 +16198,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_2, b0_2, acc10_0);
             __m512 a11_2 = _mm512_set1_ps(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_ps(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_3 = _mm512_maskz_loadu_ps(mask3, &b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -15723,6 +16225,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_3, b0_3, acc10_0);
             __m512 a11_3 = _mm512_set1_ps(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_ps(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_4 = _mm512_maskz_loadu_ps(mask3, &b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -15748,6 +16252,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_4, b0_4, acc10_0);
             __m512 a11_4 = _mm512_set1_ps(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_ps(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_5 = _mm512_maskz_loadu_ps(mask3, &b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -15773,6 +16279,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_5, b0_5, acc10_0);
             __m512 a11_5 = _mm512_set1_ps(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_ps(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_6 = _mm512_maskz_loadu_ps(mask3, &b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -15798,6 +16306,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_6, b0_6, acc10_0);
             __m512 a11_6 = _mm512_set1_ps(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_ps(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_7 = _mm512_maskz_loadu_ps(mask3, &b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -15823,6 +16333,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_7, b0_7, acc10_0);
             __m512 a11_7 = _mm512_set1_ps(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_ps(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_8 = _mm512_maskz_loadu_ps(mask3, &b[8 * sb_row]);
             __m512 a0_8 = _mm512_set1_ps(a[8]);
             acc0_0 = _mm512_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -15848,6 +16360,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_8, b0_8, acc10_0);
             __m512 a11_8 = _mm512_set1_ps(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_ps(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_9 = _mm512_maskz_loadu_ps(mask3, &b[9 * sb_row]);
             __m512 a0_9 = _mm512_set1_ps(a[9]);
             acc0_0 = _mm512_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -15873,6 +16387,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_9, b0_9, acc10_0);
             __m512 a11_9 = _mm512_set1_ps(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_ps(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_10 = _mm512_maskz_loadu_ps(mask3, &b[10 * sb_row]);
             __m512 a0_10 = _mm512_set1_ps(a[10]);
             acc0_0 = _mm512_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -15898,6 +16414,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_10, b0_10, acc10_0);
             __m512 a11_10 = _mm512_set1_ps(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_ps(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_11 = _mm512_maskz_loadu_ps(mask3, &b[11 * sb_row]);
             __m512 a0_11 = _mm512_set1_ps(a[11]);
             acc0_0 = _mm512_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -15923,6 +16441,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_11, b0_11, acc10_0);
             __m512 a11_11 = _mm512_set1_ps(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_ps(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_12 = _mm512_maskz_loadu_ps(mask3, &b[12 * sb_row]);
             __m512 a0_12 = _mm512_set1_ps(a[12]);
             acc0_0 = _mm512_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -15948,6 +16468,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_12, b0_12, acc10_0);
             __m512 a11_12 = _mm512_set1_ps(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_13 = _mm512_maskz_loadu_ps(mask3, &b[13 * sb_row]);
             __m512 a0_13 = _mm512_set1_ps(a[13]);
             acc0_0 = _mm512_fmadd_ps(a0_13, b0_13, acc0_0);
@@ -15973,6 +16495,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_13, b0_13, acc10_0);
             __m512 a11_13 = _mm512_set1_ps(a[11 * sa_row + 13]);
             acc11_0 = _mm512_fmadd_ps(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_14 = _mm512_maskz_loadu_ps(mask3, &b[14 * sb_row]);
             __m512 a0_14 = _mm512_set1_ps(a[14]);
             acc0_0 = _mm512_fmadd_ps(a0_14, b0_14, acc0_0);
@@ -15998,6 +16522,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_14, b0_14, acc10_0);
             __m512 a11_14 = _mm512_set1_ps(a[11 * sa_row + 14]);
             acc11_0 = _mm512_fmadd_ps(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_15 = _mm512_maskz_loadu_ps(mask3, &b[15 * sb_row]);
             __m512 a0_15 = _mm512_set1_ps(a[15]);
             acc0_0 = _mm512_fmadd_ps(a0_15, b0_15, acc0_0);
@@ -16023,6 +16549,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_15, b0_15, acc10_0);
             __m512 a11_15 = _mm512_set1_ps(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_ps(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_16 = _mm512_maskz_loadu_ps(mask3, &b[16 * sb_row]);
             __m512 a0_16 = _mm512_set1_ps(a[16]);
             acc0_0 = _mm512_fmadd_ps(a0_16, b0_16, acc0_0);
@@ -16048,6 +16576,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_16, b0_16, acc10_0);
             __m512 a11_16 = _mm512_set1_ps(a[11 * sa_row + 16]);
             acc11_0 = _mm512_fmadd_ps(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_17 = _mm512_maskz_loadu_ps(mask3, &b[17 * sb_row]);
             __m512 a0_17 = _mm512_set1_ps(a[17]);
             acc0_0 = _mm512_fmadd_ps(a0_17, b0_17, acc0_0);
@@ -16073,6 +16603,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_17, b0_17, acc10_0);
             __m512 a11_17 = _mm512_set1_ps(a[11 * sa_row + 17]);
             acc11_0 = _mm512_fmadd_ps(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_18 = _mm512_maskz_loadu_ps(mask3, &b[18 * sb_row]);
             __m512 a0_18 = _mm512_set1_ps(a[18]);
             acc0_0 = _mm512_fmadd_ps(a0_18, b0_18, acc0_0);
@@ -16098,6 +16630,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
             acc10_0 = _mm512_fmadd_ps(a10_18, b0_18, acc10_0);
             __m512 a11_18 = _mm512_set1_ps(a[11 * sa_row + 18]);
             acc11_0 = _mm512_fmadd_ps(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 11, _MM_HINT_T1);
             __m512 b0_19 = _mm512_maskz_loadu_ps(mask3, &b[19 * sb_row]);
             __m512 a0_19 = _mm512_set1_ps(a[19]);
             acc0_0 = _mm512_fmadd_ps(a0_19, b0_19, acc0_0);

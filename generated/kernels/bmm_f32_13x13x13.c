@@ -24302,21 +24302,36 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
     const int64_t sc_row = g->sc_row;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 51, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_maskload_ps(&b[8], mask5);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
@@ -24337,6 +24352,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_0 = _mm256_set1_ps(a[5 * sa_row]);
             __m256 acc5_0 = _mm256_mul_ps(a5_0, b0_0);
             __m256 acc5_1 = _mm256_mul_ps(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
             __m256 b1_1 = _mm256_maskload_ps(&b[1 * sb_row + 8], mask5);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
@@ -24357,6 +24374,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_1 = _mm256_set1_ps(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_ps(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
             __m256 b1_2 = _mm256_maskload_ps(&b[2 * sb_row + 8], mask5);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
@@ -24377,6 +24396,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_2 = _mm256_set1_ps(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_ps(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
             __m256 b1_3 = _mm256_maskload_ps(&b[3 * sb_row + 8], mask5);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
@@ -24397,6 +24418,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_3 = _mm256_set1_ps(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_ps(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
             __m256 b1_4 = _mm256_maskload_ps(&b[4 * sb_row + 8], mask5);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
@@ -24417,6 +24440,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_4 = _mm256_set1_ps(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_ps(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
             __m256 b1_5 = _mm256_maskload_ps(&b[5 * sb_row + 8], mask5);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
@@ -24437,6 +24462,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
             __m256 b1_6 = _mm256_maskload_ps(&b[6 * sb_row + 8], mask5);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
@@ -24457,6 +24484,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_6 = _mm256_set1_ps(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
             __m256 b1_7 = _mm256_maskload_ps(&b[7 * sb_row + 8], mask5);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
@@ -24477,6 +24506,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_7 = _mm256_set1_ps(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_ps(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_8 = _mm256_loadu_ps(&b[8 * sb_row]);
             __m256 b1_8 = _mm256_maskload_ps(&b[8 * sb_row + 8], mask5);
             __m256 a0_8 = _mm256_set1_ps(a[8]);
@@ -24497,6 +24528,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_8 = _mm256_set1_ps(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_ps(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_9 = _mm256_loadu_ps(&b[9 * sb_row]);
             __m256 b1_9 = _mm256_maskload_ps(&b[9 * sb_row + 8], mask5);
             __m256 a0_9 = _mm256_set1_ps(a[9]);
@@ -24517,6 +24550,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_9 = _mm256_set1_ps(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_ps(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_10 = _mm256_loadu_ps(&b[10 * sb_row]);
             __m256 b1_10 = _mm256_maskload_ps(&b[10 * sb_row + 8], mask5);
             __m256 a0_10 = _mm256_set1_ps(a[10]);
@@ -24537,6 +24572,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_10 = _mm256_set1_ps(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_ps(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_11 = _mm256_loadu_ps(&b[11 * sb_row]);
             __m256 b1_11 = _mm256_maskload_ps(&b[11 * sb_row + 8], mask5);
             __m256 a0_11 = _mm256_set1_ps(a[11]);
@@ -24557,6 +24594,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_11 = _mm256_set1_ps(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_ps(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_12 = _mm256_loadu_ps(&b[12 * sb_row]);
             __m256 b1_12 = _mm256_maskload_ps(&b[12 * sb_row + 8], mask5);
             __m256 a0_12 = _mm256_set1_ps(a[12]);
@@ -24591,6 +24630,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5)));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 51, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_maskload_ps(&b[8], mask5);
             __m256 a0_0 = _mm256_set1_ps(a[6 * sa_row]);
@@ -24865,6 +24928,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
             _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5)));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 51, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_maskload_ps(&b[8], mask5);
             __m256 a0_0 = _mm256_set1_ps(a[12 * sa_row]);
@@ -24957,21 +25024,36 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 51, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_maskload_ps(&b[8], mask5);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
@@ -24992,6 +25074,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_0 = _mm256_set1_ps(a[5 * sa_row]);
             __m256 acc5_0 = _mm256_mul_ps(a5_0, b0_0);
             __m256 acc5_1 = _mm256_mul_ps(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
             __m256 b1_1 = _mm256_maskload_ps(&b[1 * sb_row + 8], mask5);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
@@ -25012,6 +25096,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_1 = _mm256_set1_ps(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_ps(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
             __m256 b1_2 = _mm256_maskload_ps(&b[2 * sb_row + 8], mask5);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
@@ -25032,6 +25118,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_2 = _mm256_set1_ps(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_ps(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
             __m256 b1_3 = _mm256_maskload_ps(&b[3 * sb_row + 8], mask5);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
@@ -25052,6 +25140,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_3 = _mm256_set1_ps(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_ps(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
             __m256 b1_4 = _mm256_maskload_ps(&b[4 * sb_row + 8], mask5);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
@@ -25072,6 +25162,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_4 = _mm256_set1_ps(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_ps(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
             __m256 b1_5 = _mm256_maskload_ps(&b[5 * sb_row + 8], mask5);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
@@ -25092,6 +25184,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
             __m256 b1_6 = _mm256_maskload_ps(&b[6 * sb_row + 8], mask5);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
@@ -25112,6 +25206,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_6 = _mm256_set1_ps(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
             __m256 b1_7 = _mm256_maskload_ps(&b[7 * sb_row + 8], mask5);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
@@ -25132,6 +25228,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_7 = _mm256_set1_ps(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_ps(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_8 = _mm256_loadu_ps(&b[8 * sb_row]);
             __m256 b1_8 = _mm256_maskload_ps(&b[8 * sb_row + 8], mask5);
             __m256 a0_8 = _mm256_set1_ps(a[8]);
@@ -25152,6 +25250,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_8 = _mm256_set1_ps(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_ps(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_9 = _mm256_loadu_ps(&b[9 * sb_row]);
             __m256 b1_9 = _mm256_maskload_ps(&b[9 * sb_row + 8], mask5);
             __m256 a0_9 = _mm256_set1_ps(a[9]);
@@ -25172,6 +25272,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_9 = _mm256_set1_ps(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_ps(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_10 = _mm256_loadu_ps(&b[10 * sb_row]);
             __m256 b1_10 = _mm256_maskload_ps(&b[10 * sb_row + 8], mask5);
             __m256 a0_10 = _mm256_set1_ps(a[10]);
@@ -25192,6 +25294,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_10 = _mm256_set1_ps(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_ps(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_11 = _mm256_loadu_ps(&b[11 * sb_row]);
             __m256 b1_11 = _mm256_maskload_ps(&b[11 * sb_row + 8], mask5);
             __m256 a0_11 = _mm256_set1_ps(a[11]);
@@ -25212,6 +25316,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_11 = _mm256_set1_ps(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_ps(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_12 = _mm256_loadu_ps(&b[12 * sb_row]);
             __m256 b1_12 = _mm256_maskload_ps(&b[12 * sb_row + 8], mask5);
             __m256 a0_12 = _mm256_set1_ps(a[12]);
@@ -25246,6 +25352,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_mul_ps(valpha, acc5_1));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 51, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_maskload_ps(&b[8], mask5);
             __m256 a0_0 = _mm256_set1_ps(a[6 * sa_row]);
@@ -25520,6 +25650,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
             _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_mul_ps(valpha, acc5_1));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 51, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_maskload_ps(&b[8], mask5);
             __m256 a0_0 = _mm256_set1_ps(a[12 * sa_row]);
@@ -25614,21 +25748,36 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 51, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_maskload_ps(&b[8], mask5);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
@@ -25649,6 +25798,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_0 = _mm256_set1_ps(a[5 * sa_row]);
             __m256 acc5_0 = _mm256_mul_ps(a5_0, b0_0);
             __m256 acc5_1 = _mm256_mul_ps(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
             __m256 b1_1 = _mm256_maskload_ps(&b[1 * sb_row + 8], mask5);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
@@ -25669,6 +25820,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_1 = _mm256_set1_ps(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_ps(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
             __m256 b1_2 = _mm256_maskload_ps(&b[2 * sb_row + 8], mask5);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
@@ -25689,6 +25842,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_2 = _mm256_set1_ps(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_ps(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
             __m256 b1_3 = _mm256_maskload_ps(&b[3 * sb_row + 8], mask5);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
@@ -25709,6 +25864,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_3 = _mm256_set1_ps(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_ps(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
             __m256 b1_4 = _mm256_maskload_ps(&b[4 * sb_row + 8], mask5);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
@@ -25729,6 +25886,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_4 = _mm256_set1_ps(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_ps(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
             __m256 b1_5 = _mm256_maskload_ps(&b[5 * sb_row + 8], mask5);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
@@ -25749,6 +25908,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
             __m256 b1_6 = _mm256_maskload_ps(&b[6 * sb_row + 8], mask5);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
@@ -25769,6 +25930,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_6 = _mm256_set1_ps(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
             __m256 b1_7 = _mm256_maskload_ps(&b[7 * sb_row + 8], mask5);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
@@ -25789,6 +25952,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_7 = _mm256_set1_ps(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_ps(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_8 = _mm256_loadu_ps(&b[8 * sb_row]);
             __m256 b1_8 = _mm256_maskload_ps(&b[8 * sb_row + 8], mask5);
             __m256 a0_8 = _mm256_set1_ps(a[8]);
@@ -25809,6 +25974,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_8 = _mm256_set1_ps(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_ps(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_9 = _mm256_loadu_ps(&b[9 * sb_row]);
             __m256 b1_9 = _mm256_maskload_ps(&b[9 * sb_row + 8], mask5);
             __m256 a0_9 = _mm256_set1_ps(a[9]);
@@ -25829,6 +25996,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_9 = _mm256_set1_ps(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_ps(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_10 = _mm256_loadu_ps(&b[10 * sb_row]);
             __m256 b1_10 = _mm256_maskload_ps(&b[10 * sb_row + 8], mask5);
             __m256 a0_10 = _mm256_set1_ps(a[10]);
@@ -25849,6 +26018,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_10 = _mm256_set1_ps(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_ps(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_11 = _mm256_loadu_ps(&b[11 * sb_row]);
             __m256 b1_11 = _mm256_maskload_ps(&b[11 * sb_row + 8], mask5);
             __m256 a0_11 = _mm256_set1_ps(a[11]);
@@ -25869,6 +26040,8 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_11 = _mm256_set1_ps(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_ps(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 51, _MM_HINT_T1);
             __m256 b0_12 = _mm256_loadu_ps(&b[12 * sb_row]);
             __m256 b1_12 = _mm256_maskload_ps(&b[12 * sb_row + 8], mask5);
             __m256 a0_12 = _mm256_set1_ps(a[12]);
@@ -25903,6 +26076,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 51, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_maskload_ps(&b[8], mask5);
             __m256 a0_0 = _mm256_set1_ps(a[6 * sa_row]);
@@ -26177,6 +26374,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
             _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 51, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_maskload_ps(&b[8], mask5);
             __m256 a0_0 = _mm256_set1_ps(a[12 * sa_row]);
@@ -27437,21 +27638,64 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
     const int64_t sc_row = g->sc_row;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 51, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask13, &b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -27479,6 +27723,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512 acc11_0 = _mm512_mul_ps(a11_0, b0_0);
             __m512 a12_0 = _mm512_set1_ps(a[12 * sa_row]);
             __m512 acc12_0 = _mm512_mul_ps(a12_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_1 = _mm512_maskz_loadu_ps(mask13, &b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -27506,6 +27752,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_1, b0_1, acc11_0);
             __m512 a12_1 = _mm512_set1_ps(a[12 * sa_row + 1]);
             acc12_0 = _mm512_fmadd_ps(a12_1, b0_1, acc12_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_2 = _mm512_maskz_loadu_ps(mask13, &b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -27533,6 +27781,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_2, b0_2, acc11_0);
             __m512 a12_2 = _mm512_set1_ps(a[12 * sa_row + 2]);
             acc12_0 = _mm512_fmadd_ps(a12_2, b0_2, acc12_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_3 = _mm512_maskz_loadu_ps(mask13, &b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -27560,6 +27810,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_3, b0_3, acc11_0);
             __m512 a12_3 = _mm512_set1_ps(a[12 * sa_row + 3]);
             acc12_0 = _mm512_fmadd_ps(a12_3, b0_3, acc12_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_4 = _mm512_maskz_loadu_ps(mask13, &b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -27587,6 +27839,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_4, b0_4, acc11_0);
             __m512 a12_4 = _mm512_set1_ps(a[12 * sa_row + 4]);
             acc12_0 = _mm512_fmadd_ps(a12_4, b0_4, acc12_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_5 = _mm512_maskz_loadu_ps(mask13, &b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -27614,6 +27868,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_5, b0_5, acc11_0);
             __m512 a12_5 = _mm512_set1_ps(a[12 * sa_row + 5]);
             acc12_0 = _mm512_fmadd_ps(a12_5, b0_5, acc12_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_6 = _mm512_maskz_loadu_ps(mask13, &b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -27641,6 +27897,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_6, b0_6, acc11_0);
             __m512 a12_6 = _mm512_set1_ps(a[12 * sa_row + 6]);
             acc12_0 = _mm512_fmadd_ps(a12_6, b0_6, acc12_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_7 = _mm512_maskz_loadu_ps(mask13, &b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -27668,6 +27926,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_7, b0_7, acc11_0);
             __m512 a12_7 = _mm512_set1_ps(a[12 * sa_row + 7]);
             acc12_0 = _mm512_fmadd_ps(a12_7, b0_7, acc12_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_8 = _mm512_maskz_loadu_ps(mask13, &b[8 * sb_row]);
             __m512 a0_8 = _mm512_set1_ps(a[8]);
             acc0_0 = _mm512_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -27695,6 +27955,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_8, b0_8, acc11_0);
             __m512 a12_8 = _mm512_set1_ps(a[12 * sa_row + 8]);
             acc12_0 = _mm512_fmadd_ps(a12_8, b0_8, acc12_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_9 = _mm512_maskz_loadu_ps(mask13, &b[9 * sb_row]);
             __m512 a0_9 = _mm512_set1_ps(a[9]);
             acc0_0 = _mm512_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -27722,6 +27984,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_9, b0_9, acc11_0);
             __m512 a12_9 = _mm512_set1_ps(a[12 * sa_row + 9]);
             acc12_0 = _mm512_fmadd_ps(a12_9, b0_9, acc12_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_10 = _mm512_maskz_loadu_ps(mask13, &b[10 * sb_row]);
             __m512 a0_10 = _mm512_set1_ps(a[10]);
             acc0_0 = _mm512_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -27749,6 +28013,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_10, b0_10, acc11_0);
             __m512 a12_10 = _mm512_set1_ps(a[12 * sa_row + 10]);
             acc12_0 = _mm512_fmadd_ps(a12_10, b0_10, acc12_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_11 = _mm512_maskz_loadu_ps(mask13, &b[11 * sb_row]);
             __m512 a0_11 = _mm512_set1_ps(a[11]);
             acc0_0 = _mm512_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -27776,6 +28042,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_11, b0_11, acc11_0);
             __m512 a12_11 = _mm512_set1_ps(a[12 * sa_row + 11]);
             acc12_0 = _mm512_fmadd_ps(a12_11, b0_11, acc12_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_12 = _mm512_maskz_loadu_ps(mask13, &b[12 * sb_row]);
             __m512 a0_12 = _mm512_set1_ps(a[12]);
             acc0_0 = _mm512_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -27841,21 +28109,64 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
     const __mmask16 mask13 = (__mmask16)0x1FFF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 51, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask13, &b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -27883,6 +28194,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             __m512 acc11_0 = _mm512_mul_ps(a11_0, b0_0);
             __m512 a12_0 = _mm512_set1_ps(a[12 * sa_row]);
             __m512 acc12_0 = _mm512_mul_ps(a12_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_1 = _mm512_maskz_loadu_ps(mask13, &b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -27910,6 +28223,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_1, b0_1, acc11_0);
             __m512 a12_1 = _mm512_set1_ps(a[12 * sa_row + 1]);
             acc12_0 = _mm512_fmadd_ps(a12_1, b0_1, acc12_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_2 = _mm512_maskz_loadu_ps(mask13, &b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -27937,6 +28252,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_2, b0_2, acc11_0);
             __m512 a12_2 = _mm512_set1_ps(a[12 * sa_row + 2]);
             acc12_0 = _mm512_fmadd_ps(a12_2, b0_2, acc12_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_3 = _mm512_maskz_loadu_ps(mask13, &b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -27964,6 +28281,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_3, b0_3, acc11_0);
             __m512 a12_3 = _mm512_set1_ps(a[12 * sa_row + 3]);
             acc12_0 = _mm512_fmadd_ps(a12_3, b0_3, acc12_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_4 = _mm512_maskz_loadu_ps(mask13, &b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -27991,6 +28310,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_4, b0_4, acc11_0);
             __m512 a12_4 = _mm512_set1_ps(a[12 * sa_row + 4]);
             acc12_0 = _mm512_fmadd_ps(a12_4, b0_4, acc12_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_5 = _mm512_maskz_loadu_ps(mask13, &b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -28018,6 +28339,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_5, b0_5, acc11_0);
             __m512 a12_5 = _mm512_set1_ps(a[12 * sa_row + 5]);
             acc12_0 = _mm512_fmadd_ps(a12_5, b0_5, acc12_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_6 = _mm512_maskz_loadu_ps(mask13, &b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -28045,6 +28368,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_6, b0_6, acc11_0);
             __m512 a12_6 = _mm512_set1_ps(a[12 * sa_row + 6]);
             acc12_0 = _mm512_fmadd_ps(a12_6, b0_6, acc12_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_7 = _mm512_maskz_loadu_ps(mask13, &b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -28072,6 +28397,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_7, b0_7, acc11_0);
             __m512 a12_7 = _mm512_set1_ps(a[12 * sa_row + 7]);
             acc12_0 = _mm512_fmadd_ps(a12_7, b0_7, acc12_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_8 = _mm512_maskz_loadu_ps(mask13, &b[8 * sb_row]);
             __m512 a0_8 = _mm512_set1_ps(a[8]);
             acc0_0 = _mm512_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -28099,6 +28426,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_8, b0_8, acc11_0);
             __m512 a12_8 = _mm512_set1_ps(a[12 * sa_row + 8]);
             acc12_0 = _mm512_fmadd_ps(a12_8, b0_8, acc12_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_9 = _mm512_maskz_loadu_ps(mask13, &b[9 * sb_row]);
             __m512 a0_9 = _mm512_set1_ps(a[9]);
             acc0_0 = _mm512_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -28126,6 +28455,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_9, b0_9, acc11_0);
             __m512 a12_9 = _mm512_set1_ps(a[12 * sa_row + 9]);
             acc12_0 = _mm512_fmadd_ps(a12_9, b0_9, acc12_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_10 = _mm512_maskz_loadu_ps(mask13, &b[10 * sb_row]);
             __m512 a0_10 = _mm512_set1_ps(a[10]);
             acc0_0 = _mm512_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -28153,6 +28484,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_10, b0_10, acc11_0);
             __m512 a12_10 = _mm512_set1_ps(a[12 * sa_row + 10]);
             acc12_0 = _mm512_fmadd_ps(a12_10, b0_10, acc12_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_11 = _mm512_maskz_loadu_ps(mask13, &b[11 * sb_row]);
             __m512 a0_11 = _mm512_set1_ps(a[11]);
             acc0_0 = _mm512_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -28180,6 +28513,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_11, b0_11, acc11_0);
             __m512 a12_11 = _mm512_set1_ps(a[12 * sa_row + 11]);
             acc12_0 = _mm512_fmadd_ps(a12_11, b0_11, acc12_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_12 = _mm512_maskz_loadu_ps(mask13, &b[12 * sb_row]);
             __m512 a0_12 = _mm512_set1_ps(a[12]);
             acc0_0 = _mm512_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -28247,21 +28582,64 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 52; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 52 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 51, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 51, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 51, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 51, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask13, &b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -28289,6 +28667,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             __m512 acc11_0 = _mm512_mul_ps(a11_0, b0_0);
             __m512 a12_0 = _mm512_set1_ps(a[12 * sa_row]);
             __m512 acc12_0 = _mm512_mul_ps(a12_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_1 = _mm512_maskz_loadu_ps(mask13, &b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -28316,6 +28696,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_1, b0_1, acc11_0);
             __m512 a12_1 = _mm512_set1_ps(a[12 * sa_row + 1]);
             acc12_0 = _mm512_fmadd_ps(a12_1, b0_1, acc12_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_2 = _mm512_maskz_loadu_ps(mask13, &b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -28343,6 +28725,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_2, b0_2, acc11_0);
             __m512 a12_2 = _mm512_set1_ps(a[12 * sa_row + 2]);
             acc12_0 = _mm512_fmadd_ps(a12_2, b0_2, acc12_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_3 = _mm512_maskz_loadu_ps(mask13, &b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -28370,6 +28754,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_3, b0_3, acc11_0);
             __m512 a12_3 = _mm512_set1_ps(a[12 * sa_row + 3]);
             acc12_0 = _mm512_fmadd_ps(a12_3, b0_3, acc12_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_4 = _mm512_maskz_loadu_ps(mask13, &b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -28397,6 +28783,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_4, b0_4, acc11_0);
             __m512 a12_4 = _mm512_set1_ps(a[12 * sa_row + 4]);
             acc12_0 = _mm512_fmadd_ps(a12_4, b0_4, acc12_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_5 = _mm512_maskz_loadu_ps(mask13, &b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -28424,6 +28812,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_5, b0_5, acc11_0);
             __m512 a12_5 = _mm512_set1_ps(a[12 * sa_row + 5]);
             acc12_0 = _mm512_fmadd_ps(a12_5, b0_5, acc12_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_6 = _mm512_maskz_loadu_ps(mask13, &b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -28451,6 +28841,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_6, b0_6, acc11_0);
             __m512 a12_6 = _mm512_set1_ps(a[12 * sa_row + 6]);
             acc12_0 = _mm512_fmadd_ps(a12_6, b0_6, acc12_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_7 = _mm512_maskz_loadu_ps(mask13, &b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -28478,6 +28870,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_7, b0_7, acc11_0);
             __m512 a12_7 = _mm512_set1_ps(a[12 * sa_row + 7]);
             acc12_0 = _mm512_fmadd_ps(a12_7, b0_7, acc12_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_8 = _mm512_maskz_loadu_ps(mask13, &b[8 * sb_row]);
             __m512 a0_8 = _mm512_set1_ps(a[8]);
             acc0_0 = _mm512_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -28505,6 +28899,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_8, b0_8, acc11_0);
             __m512 a12_8 = _mm512_set1_ps(a[12 * sa_row + 8]);
             acc12_0 = _mm512_fmadd_ps(a12_8, b0_8, acc12_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_9 = _mm512_maskz_loadu_ps(mask13, &b[9 * sb_row]);
             __m512 a0_9 = _mm512_set1_ps(a[9]);
             acc0_0 = _mm512_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -28532,6 +28928,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_9, b0_9, acc11_0);
             __m512 a12_9 = _mm512_set1_ps(a[12 * sa_row + 9]);
             acc12_0 = _mm512_fmadd_ps(a12_9, b0_9, acc12_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_10 = _mm512_maskz_loadu_ps(mask13, &b[10 * sb_row]);
             __m512 a0_10 = _mm512_set1_ps(a[10]);
             acc0_0 = _mm512_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -28559,6 +28957,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_10, b0_10, acc11_0);
             __m512 a12_10 = _mm512_set1_ps(a[12 * sa_row + 10]);
             acc12_0 = _mm512_fmadd_ps(a12_10, b0_10, acc12_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_11 = _mm512_maskz_loadu_ps(mask13, &b[11 * sb_row]);
             __m512 a0_11 = _mm512_set1_ps(a[11]);
             acc0_0 = _mm512_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -28586,6 +28986,8 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
             acc11_0 = _mm512_fmadd_ps(a11_11, b0_11, acc11_0);
             __m512 a12_11 = _mm512_set1_ps(a[12 * sa_row + 11]);
             acc12_0 = _mm512_fmadd_ps(a12_11, b0_11, acc12_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 51, _MM_HINT_T1);
             __m512 b0_12 = _mm512_maskz_loadu_ps(mask13, &b[12 * sb_row]);
             __m512 a0_12 = _mm512_set1_ps(a[12]);
             acc0_0 = _mm512_fmadd_ps(a0_12, b0_12, acc0_0);

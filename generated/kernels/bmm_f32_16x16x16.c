@@ -42478,21 +42478,36 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_loadu_ps(&b[8]);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
@@ -42513,6 +42528,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_0 = _mm256_set1_ps(a[5 * sa_row]);
             __m256 acc5_0 = _mm256_mul_ps(a5_0, b0_0);
             __m256 acc5_1 = _mm256_mul_ps(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
             __m256 b1_1 = _mm256_loadu_ps(&b[1 * sb_row + 8]);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
@@ -42533,6 +42550,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_1 = _mm256_set1_ps(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_ps(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
             __m256 b1_2 = _mm256_loadu_ps(&b[2 * sb_row + 8]);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
@@ -42553,6 +42572,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_2 = _mm256_set1_ps(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_ps(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
             __m256 b1_3 = _mm256_loadu_ps(&b[3 * sb_row + 8]);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
@@ -42573,6 +42594,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_3 = _mm256_set1_ps(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_ps(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
             __m256 b1_4 = _mm256_loadu_ps(&b[4 * sb_row + 8]);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
@@ -42593,6 +42616,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_4 = _mm256_set1_ps(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_ps(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
             __m256 b1_5 = _mm256_loadu_ps(&b[5 * sb_row + 8]);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
@@ -42613,6 +42638,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
             __m256 b1_6 = _mm256_loadu_ps(&b[6 * sb_row + 8]);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
@@ -42633,6 +42660,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_6 = _mm256_set1_ps(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
             __m256 b1_7 = _mm256_loadu_ps(&b[7 * sb_row + 8]);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
@@ -42653,6 +42682,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_7 = _mm256_set1_ps(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_ps(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_8 = _mm256_loadu_ps(&b[8 * sb_row]);
             __m256 b1_8 = _mm256_loadu_ps(&b[8 * sb_row + 8]);
             __m256 a0_8 = _mm256_set1_ps(a[8]);
@@ -42673,6 +42704,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_8 = _mm256_set1_ps(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_ps(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_9 = _mm256_loadu_ps(&b[9 * sb_row]);
             __m256 b1_9 = _mm256_loadu_ps(&b[9 * sb_row + 8]);
             __m256 a0_9 = _mm256_set1_ps(a[9]);
@@ -42693,6 +42726,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_9 = _mm256_set1_ps(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_ps(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_10 = _mm256_loadu_ps(&b[10 * sb_row]);
             __m256 b1_10 = _mm256_loadu_ps(&b[10 * sb_row + 8]);
             __m256 a0_10 = _mm256_set1_ps(a[10]);
@@ -42713,6 +42748,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_10 = _mm256_set1_ps(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_ps(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_11 = _mm256_loadu_ps(&b[11 * sb_row]);
             __m256 b1_11 = _mm256_loadu_ps(&b[11 * sb_row + 8]);
             __m256 a0_11 = _mm256_set1_ps(a[11]);
@@ -42733,6 +42770,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_11 = _mm256_set1_ps(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_ps(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_12 = _mm256_loadu_ps(&b[12 * sb_row]);
             __m256 b1_12 = _mm256_loadu_ps(&b[12 * sb_row + 8]);
             __m256 a0_12 = _mm256_set1_ps(a[12]);
@@ -42753,6 +42792,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_13 = _mm256_loadu_ps(&b[13 * sb_row]);
             __m256 b1_13 = _mm256_loadu_ps(&b[13 * sb_row + 8]);
             __m256 a0_13 = _mm256_set1_ps(a[13]);
@@ -42773,6 +42814,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_13 = _mm256_set1_ps(a[5 * sa_row + 13]);
             acc5_0 = _mm256_fmadd_ps(a5_13, b0_13, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_13, b1_13, acc5_1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_14 = _mm256_loadu_ps(&b[14 * sb_row]);
             __m256 b1_14 = _mm256_loadu_ps(&b[14 * sb_row + 8]);
             __m256 a0_14 = _mm256_set1_ps(a[14]);
@@ -42793,6 +42836,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             __m256 a5_14 = _mm256_set1_ps(a[5 * sa_row + 14]);
             acc5_0 = _mm256_fmadd_ps(a5_14, b0_14, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_14, b1_14, acc5_1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_15 = _mm256_loadu_ps(&b[15 * sb_row]);
             __m256 b1_15 = _mm256_loadu_ps(&b[15 * sb_row + 8]);
             __m256 a0_15 = _mm256_set1_ps(a[15]);
@@ -42827,6 +42872,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[5 * sc_row + 8])));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 63, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_loadu_ps(&b[8]);
             __m256 a0_0 = _mm256_set1_ps(a[6 * sa_row]);
@@ -43161,6 +43230,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
             _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[11 * sc_row + 8])));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 63, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_loadu_ps(&b[8]);
             __m256 a0_0 = _mm256_set1_ps(a[12 * sa_row]);
@@ -43417,21 +43502,36 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
     const float alpha = g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_loadu_ps(&b[8]);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
@@ -43452,6 +43552,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_0 = _mm256_set1_ps(a[5 * sa_row]);
             __m256 acc5_0 = _mm256_mul_ps(a5_0, b0_0);
             __m256 acc5_1 = _mm256_mul_ps(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
             __m256 b1_1 = _mm256_loadu_ps(&b[1 * sb_row + 8]);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
@@ -43472,6 +43574,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_1 = _mm256_set1_ps(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_ps(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
             __m256 b1_2 = _mm256_loadu_ps(&b[2 * sb_row + 8]);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
@@ -43492,6 +43596,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_2 = _mm256_set1_ps(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_ps(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
             __m256 b1_3 = _mm256_loadu_ps(&b[3 * sb_row + 8]);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
@@ -43512,6 +43618,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_3 = _mm256_set1_ps(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_ps(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
             __m256 b1_4 = _mm256_loadu_ps(&b[4 * sb_row + 8]);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
@@ -43532,6 +43640,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_4 = _mm256_set1_ps(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_ps(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
             __m256 b1_5 = _mm256_loadu_ps(&b[5 * sb_row + 8]);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
@@ -43552,6 +43662,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
             __m256 b1_6 = _mm256_loadu_ps(&b[6 * sb_row + 8]);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
@@ -43572,6 +43684,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_6 = _mm256_set1_ps(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
             __m256 b1_7 = _mm256_loadu_ps(&b[7 * sb_row + 8]);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
@@ -43592,6 +43706,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_7 = _mm256_set1_ps(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_ps(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_8 = _mm256_loadu_ps(&b[8 * sb_row]);
             __m256 b1_8 = _mm256_loadu_ps(&b[8 * sb_row + 8]);
             __m256 a0_8 = _mm256_set1_ps(a[8]);
@@ -43612,6 +43728,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_8 = _mm256_set1_ps(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_ps(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_9 = _mm256_loadu_ps(&b[9 * sb_row]);
             __m256 b1_9 = _mm256_loadu_ps(&b[9 * sb_row + 8]);
             __m256 a0_9 = _mm256_set1_ps(a[9]);
@@ -43632,6 +43750,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_9 = _mm256_set1_ps(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_ps(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_10 = _mm256_loadu_ps(&b[10 * sb_row]);
             __m256 b1_10 = _mm256_loadu_ps(&b[10 * sb_row + 8]);
             __m256 a0_10 = _mm256_set1_ps(a[10]);
@@ -43652,6 +43772,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_10 = _mm256_set1_ps(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_ps(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_11 = _mm256_loadu_ps(&b[11 * sb_row]);
             __m256 b1_11 = _mm256_loadu_ps(&b[11 * sb_row + 8]);
             __m256 a0_11 = _mm256_set1_ps(a[11]);
@@ -43672,6 +43794,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_11 = _mm256_set1_ps(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_ps(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_12 = _mm256_loadu_ps(&b[12 * sb_row]);
             __m256 b1_12 = _mm256_loadu_ps(&b[12 * sb_row + 8]);
             __m256 a0_12 = _mm256_set1_ps(a[12]);
@@ -43692,6 +43816,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_13 = _mm256_loadu_ps(&b[13 * sb_row]);
             __m256 b1_13 = _mm256_loadu_ps(&b[13 * sb_row + 8]);
             __m256 a0_13 = _mm256_set1_ps(a[13]);
@@ -43712,6 +43838,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_13 = _mm256_set1_ps(a[5 * sa_row + 13]);
             acc5_0 = _mm256_fmadd_ps(a5_13, b0_13, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_13, b1_13, acc5_1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_14 = _mm256_loadu_ps(&b[14 * sb_row]);
             __m256 b1_14 = _mm256_loadu_ps(&b[14 * sb_row + 8]);
             __m256 a0_14 = _mm256_set1_ps(a[14]);
@@ -43732,6 +43860,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             __m256 a5_14 = _mm256_set1_ps(a[5 * sa_row + 14]);
             acc5_0 = _mm256_fmadd_ps(a5_14, b0_14, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_14, b1_14, acc5_1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_15 = _mm256_loadu_ps(&b[15 * sb_row]);
             __m256 b1_15 = _mm256_loadu_ps(&b[15 * sb_row + 8]);
             __m256 a0_15 = _mm256_set1_ps(a[15]);
@@ -43766,6 +43896,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_mul_ps(valpha, acc5_1));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 63, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_loadu_ps(&b[8]);
             __m256 a0_0 = _mm256_set1_ps(a[6 * sa_row]);
@@ -44100,6 +44254,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
             _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_mul_ps(valpha, acc5_1));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 63, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_loadu_ps(&b[8]);
             __m256 a0_0 = _mm256_set1_ps(a[12 * sa_row]);
@@ -44358,21 +44528,36 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_loadu_ps(&b[8]);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
@@ -44393,6 +44578,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_0 = _mm256_set1_ps(a[5 * sa_row]);
             __m256 acc5_0 = _mm256_mul_ps(a5_0, b0_0);
             __m256 acc5_1 = _mm256_mul_ps(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
             __m256 b1_1 = _mm256_loadu_ps(&b[1 * sb_row + 8]);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
@@ -44413,6 +44600,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_1 = _mm256_set1_ps(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_ps(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
             __m256 b1_2 = _mm256_loadu_ps(&b[2 * sb_row + 8]);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
@@ -44433,6 +44622,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_2 = _mm256_set1_ps(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_ps(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
             __m256 b1_3 = _mm256_loadu_ps(&b[3 * sb_row + 8]);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
@@ -44453,6 +44644,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_3 = _mm256_set1_ps(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_ps(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
             __m256 b1_4 = _mm256_loadu_ps(&b[4 * sb_row + 8]);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
@@ -44473,6 +44666,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_4 = _mm256_set1_ps(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_ps(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
             __m256 b1_5 = _mm256_loadu_ps(&b[5 * sb_row + 8]);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
@@ -44493,6 +44688,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
             __m256 b1_6 = _mm256_loadu_ps(&b[6 * sb_row + 8]);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
@@ -44513,6 +44710,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_6 = _mm256_set1_ps(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
             __m256 b1_7 = _mm256_loadu_ps(&b[7 * sb_row + 8]);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
@@ -44533,6 +44732,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_7 = _mm256_set1_ps(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_ps(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_8 = _mm256_loadu_ps(&b[8 * sb_row]);
             __m256 b1_8 = _mm256_loadu_ps(&b[8 * sb_row + 8]);
             __m256 a0_8 = _mm256_set1_ps(a[8]);
@@ -44553,6 +44754,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_8 = _mm256_set1_ps(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_ps(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_9 = _mm256_loadu_ps(&b[9 * sb_row]);
             __m256 b1_9 = _mm256_loadu_ps(&b[9 * sb_row + 8]);
             __m256 a0_9 = _mm256_set1_ps(a[9]);
@@ -44573,6 +44776,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_9 = _mm256_set1_ps(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_ps(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_10 = _mm256_loadu_ps(&b[10 * sb_row]);
             __m256 b1_10 = _mm256_loadu_ps(&b[10 * sb_row + 8]);
             __m256 a0_10 = _mm256_set1_ps(a[10]);
@@ -44593,6 +44798,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_10 = _mm256_set1_ps(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_ps(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_11 = _mm256_loadu_ps(&b[11 * sb_row]);
             __m256 b1_11 = _mm256_loadu_ps(&b[11 * sb_row + 8]);
             __m256 a0_11 = _mm256_set1_ps(a[11]);
@@ -44613,6 +44820,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_11 = _mm256_set1_ps(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_ps(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_12 = _mm256_loadu_ps(&b[12 * sb_row]);
             __m256 b1_12 = _mm256_loadu_ps(&b[12 * sb_row + 8]);
             __m256 a0_12 = _mm256_set1_ps(a[12]);
@@ -44633,6 +44842,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_13 = _mm256_loadu_ps(&b[13 * sb_row]);
             __m256 b1_13 = _mm256_loadu_ps(&b[13 * sb_row + 8]);
             __m256 a0_13 = _mm256_set1_ps(a[13]);
@@ -44653,6 +44864,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_13 = _mm256_set1_ps(a[5 * sa_row + 13]);
             acc5_0 = _mm256_fmadd_ps(a5_13, b0_13, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_13, b1_13, acc5_1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_14 = _mm256_loadu_ps(&b[14 * sb_row]);
             __m256 b1_14 = _mm256_loadu_ps(&b[14 * sb_row + 8]);
             __m256 a0_14 = _mm256_set1_ps(a[14]);
@@ -44673,6 +44886,8 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             __m256 a5_14 = _mm256_set1_ps(a[5 * sa_row + 14]);
             acc5_0 = _mm256_fmadd_ps(a5_14, b0_14, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_14, b1_14, acc5_1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 63, _MM_HINT_T1);
             __m256 b0_15 = _mm256_loadu_ps(&b[15 * sb_row]);
             __m256 b1_15 = _mm256_loadu_ps(&b[15 * sb_row + 8]);
             __m256 a0_15 = _mm256_set1_ps(a[15]);
@@ -44707,6 +44922,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 63, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_loadu_ps(&b[8]);
             __m256 a0_0 = _mm256_set1_ps(a[6 * sa_row]);
@@ -45041,6 +45280,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
             _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 63, 1, 2);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 b1_0 = _mm256_loadu_ps(&b[8]);
             __m256 a0_0 = _mm256_set1_ps(a[12 * sa_row]);
@@ -47002,21 +47257,76 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -47050,6 +47360,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512 acc14_0 = _mm512_mul_ps(a14_0, b0_0);
             __m512 a15_0 = _mm512_set1_ps(a[15 * sa_row]);
             __m512 acc15_0 = _mm512_mul_ps(a15_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_1 = _mm512_loadu_ps(&b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -47083,6 +47395,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_1, b0_1, acc14_0);
             __m512 a15_1 = _mm512_set1_ps(a[15 * sa_row + 1]);
             acc15_0 = _mm512_fmadd_ps(a15_1, b0_1, acc15_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_2 = _mm512_loadu_ps(&b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -47116,6 +47430,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_2, b0_2, acc14_0);
             __m512 a15_2 = _mm512_set1_ps(a[15 * sa_row + 2]);
             acc15_0 = _mm512_fmadd_ps(a15_2, b0_2, acc15_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_3 = _mm512_loadu_ps(&b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -47149,6 +47465,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_3, b0_3, acc14_0);
             __m512 a15_3 = _mm512_set1_ps(a[15 * sa_row + 3]);
             acc15_0 = _mm512_fmadd_ps(a15_3, b0_3, acc15_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_4 = _mm512_loadu_ps(&b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -47182,6 +47500,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_4, b0_4, acc14_0);
             __m512 a15_4 = _mm512_set1_ps(a[15 * sa_row + 4]);
             acc15_0 = _mm512_fmadd_ps(a15_4, b0_4, acc15_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_5 = _mm512_loadu_ps(&b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -47215,6 +47535,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_5, b0_5, acc14_0);
             __m512 a15_5 = _mm512_set1_ps(a[15 * sa_row + 5]);
             acc15_0 = _mm512_fmadd_ps(a15_5, b0_5, acc15_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_6 = _mm512_loadu_ps(&b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -47248,6 +47570,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_6, b0_6, acc14_0);
             __m512 a15_6 = _mm512_set1_ps(a[15 * sa_row + 6]);
             acc15_0 = _mm512_fmadd_ps(a15_6, b0_6, acc15_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_7 = _mm512_loadu_ps(&b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -47281,6 +47605,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_7, b0_7, acc14_0);
             __m512 a15_7 = _mm512_set1_ps(a[15 * sa_row + 7]);
             acc15_0 = _mm512_fmadd_ps(a15_7, b0_7, acc15_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_8 = _mm512_loadu_ps(&b[8 * sb_row]);
             __m512 a0_8 = _mm512_set1_ps(a[8]);
             acc0_0 = _mm512_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -47314,6 +47640,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_8, b0_8, acc14_0);
             __m512 a15_8 = _mm512_set1_ps(a[15 * sa_row + 8]);
             acc15_0 = _mm512_fmadd_ps(a15_8, b0_8, acc15_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_9 = _mm512_loadu_ps(&b[9 * sb_row]);
             __m512 a0_9 = _mm512_set1_ps(a[9]);
             acc0_0 = _mm512_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -47347,6 +47675,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_9, b0_9, acc14_0);
             __m512 a15_9 = _mm512_set1_ps(a[15 * sa_row + 9]);
             acc15_0 = _mm512_fmadd_ps(a15_9, b0_9, acc15_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_10 = _mm512_loadu_ps(&b[10 * sb_row]);
             __m512 a0_10 = _mm512_set1_ps(a[10]);
             acc0_0 = _mm512_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -47380,6 +47710,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_10, b0_10, acc14_0);
             __m512 a15_10 = _mm512_set1_ps(a[15 * sa_row + 10]);
             acc15_0 = _mm512_fmadd_ps(a15_10, b0_10, acc15_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_11 = _mm512_loadu_ps(&b[11 * sb_row]);
             __m512 a0_11 = _mm512_set1_ps(a[11]);
             acc0_0 = _mm512_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -47413,6 +47745,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_11, b0_11, acc14_0);
             __m512 a15_11 = _mm512_set1_ps(a[15 * sa_row + 11]);
             acc15_0 = _mm512_fmadd_ps(a15_11, b0_11, acc15_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_12 = _mm512_loadu_ps(&b[12 * sb_row]);
             __m512 a0_12 = _mm512_set1_ps(a[12]);
             acc0_0 = _mm512_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -47446,6 +47780,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_12, b0_12, acc14_0);
             __m512 a15_12 = _mm512_set1_ps(a[15 * sa_row + 12]);
             acc15_0 = _mm512_fmadd_ps(a15_12, b0_12, acc15_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_13 = _mm512_loadu_ps(&b[13 * sb_row]);
             __m512 a0_13 = _mm512_set1_ps(a[13]);
             acc0_0 = _mm512_fmadd_ps(a0_13, b0_13, acc0_0);
@@ -47479,6 +47815,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_13, b0_13, acc14_0);
             __m512 a15_13 = _mm512_set1_ps(a[15 * sa_row + 13]);
             acc15_0 = _mm512_fmadd_ps(a15_13, b0_13, acc15_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_14 = _mm512_loadu_ps(&b[14 * sb_row]);
             __m512 a0_14 = _mm512_set1_ps(a[14]);
             acc0_0 = _mm512_fmadd_ps(a0_14, b0_14, acc0_0);
@@ -47512,6 +47850,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_14, b0_14, acc14_0);
             __m512 a15_14 = _mm512_set1_ps(a[15 * sa_row + 14]);
             acc15_0 = _mm512_fmadd_ps(a15_14, b0_14, acc15_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_15 = _mm512_loadu_ps(&b[15 * sb_row]);
             __m512 a0_15 = _mm512_set1_ps(a[15]);
             acc0_0 = _mm512_fmadd_ps(a0_15, b0_15, acc0_0);
@@ -47585,21 +47925,76 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
     const float alpha = g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -47633,6 +48028,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             __m512 acc14_0 = _mm512_mul_ps(a14_0, b0_0);
             __m512 a15_0 = _mm512_set1_ps(a[15 * sa_row]);
             __m512 acc15_0 = _mm512_mul_ps(a15_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_1 = _mm512_loadu_ps(&b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -47666,6 +48063,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_1, b0_1, acc14_0);
             __m512 a15_1 = _mm512_set1_ps(a[15 * sa_row + 1]);
             acc15_0 = _mm512_fmadd_ps(a15_1, b0_1, acc15_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_2 = _mm512_loadu_ps(&b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -47699,6 +48098,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_2, b0_2, acc14_0);
             __m512 a15_2 = _mm512_set1_ps(a[15 * sa_row + 2]);
             acc15_0 = _mm512_fmadd_ps(a15_2, b0_2, acc15_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_3 = _mm512_loadu_ps(&b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -47732,6 +48133,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_3, b0_3, acc14_0);
             __m512 a15_3 = _mm512_set1_ps(a[15 * sa_row + 3]);
             acc15_0 = _mm512_fmadd_ps(a15_3, b0_3, acc15_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_4 = _mm512_loadu_ps(&b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -47765,6 +48168,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_4, b0_4, acc14_0);
             __m512 a15_4 = _mm512_set1_ps(a[15 * sa_row + 4]);
             acc15_0 = _mm512_fmadd_ps(a15_4, b0_4, acc15_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_5 = _mm512_loadu_ps(&b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -47798,6 +48203,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_5, b0_5, acc14_0);
             __m512 a15_5 = _mm512_set1_ps(a[15 * sa_row + 5]);
             acc15_0 = _mm512_fmadd_ps(a15_5, b0_5, acc15_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_6 = _mm512_loadu_ps(&b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -47831,6 +48238,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_6, b0_6, acc14_0);
             __m512 a15_6 = _mm512_set1_ps(a[15 * sa_row + 6]);
             acc15_0 = _mm512_fmadd_ps(a15_6, b0_6, acc15_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_7 = _mm512_loadu_ps(&b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -47864,6 +48273,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_7, b0_7, acc14_0);
             __m512 a15_7 = _mm512_set1_ps(a[15 * sa_row + 7]);
             acc15_0 = _mm512_fmadd_ps(a15_7, b0_7, acc15_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_8 = _mm512_loadu_ps(&b[8 * sb_row]);
             __m512 a0_8 = _mm512_set1_ps(a[8]);
             acc0_0 = _mm512_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -47897,6 +48308,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_8, b0_8, acc14_0);
             __m512 a15_8 = _mm512_set1_ps(a[15 * sa_row + 8]);
             acc15_0 = _mm512_fmadd_ps(a15_8, b0_8, acc15_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_9 = _mm512_loadu_ps(&b[9 * sb_row]);
             __m512 a0_9 = _mm512_set1_ps(a[9]);
             acc0_0 = _mm512_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -47930,6 +48343,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_9, b0_9, acc14_0);
             __m512 a15_9 = _mm512_set1_ps(a[15 * sa_row + 9]);
             acc15_0 = _mm512_fmadd_ps(a15_9, b0_9, acc15_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_10 = _mm512_loadu_ps(&b[10 * sb_row]);
             __m512 a0_10 = _mm512_set1_ps(a[10]);
             acc0_0 = _mm512_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -47963,6 +48378,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_10, b0_10, acc14_0);
             __m512 a15_10 = _mm512_set1_ps(a[15 * sa_row + 10]);
             acc15_0 = _mm512_fmadd_ps(a15_10, b0_10, acc15_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_11 = _mm512_loadu_ps(&b[11 * sb_row]);
             __m512 a0_11 = _mm512_set1_ps(a[11]);
             acc0_0 = _mm512_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -47996,6 +48413,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_11, b0_11, acc14_0);
             __m512 a15_11 = _mm512_set1_ps(a[15 * sa_row + 11]);
             acc15_0 = _mm512_fmadd_ps(a15_11, b0_11, acc15_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_12 = _mm512_loadu_ps(&b[12 * sb_row]);
             __m512 a0_12 = _mm512_set1_ps(a[12]);
             acc0_0 = _mm512_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -48029,6 +48448,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_12, b0_12, acc14_0);
             __m512 a15_12 = _mm512_set1_ps(a[15 * sa_row + 12]);
             acc15_0 = _mm512_fmadd_ps(a15_12, b0_12, acc15_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_13 = _mm512_loadu_ps(&b[13 * sb_row]);
             __m512 a0_13 = _mm512_set1_ps(a[13]);
             acc0_0 = _mm512_fmadd_ps(a0_13, b0_13, acc0_0);
@@ -48062,6 +48483,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_13, b0_13, acc14_0);
             __m512 a15_13 = _mm512_set1_ps(a[15 * sa_row + 13]);
             acc15_0 = _mm512_fmadd_ps(a15_13, b0_13, acc15_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_14 = _mm512_loadu_ps(&b[14 * sb_row]);
             __m512 a0_14 = _mm512_set1_ps(a[14]);
             acc0_0 = _mm512_fmadd_ps(a0_14, b0_14, acc0_0);
@@ -48095,6 +48518,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_14, b0_14, acc14_0);
             __m512 a15_14 = _mm512_set1_ps(a[15 * sa_row + 14]);
             acc15_0 = _mm512_fmadd_ps(a15_14, b0_14, acc15_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_15 = _mm512_loadu_ps(&b[15 * sb_row]);
             __m512 a0_15 = _mm512_set1_ps(a[15]);
             acc0_0 = _mm512_fmadd_ps(a0_15, b0_15, acc0_0);
@@ -48170,21 +48595,76 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -48218,6 +48698,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             __m512 acc14_0 = _mm512_mul_ps(a14_0, b0_0);
             __m512 a15_0 = _mm512_set1_ps(a[15 * sa_row]);
             __m512 acc15_0 = _mm512_mul_ps(a15_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_1 = _mm512_loadu_ps(&b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -48251,6 +48733,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_1, b0_1, acc14_0);
             __m512 a15_1 = _mm512_set1_ps(a[15 * sa_row + 1]);
             acc15_0 = _mm512_fmadd_ps(a15_1, b0_1, acc15_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_2 = _mm512_loadu_ps(&b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -48284,6 +48768,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_2, b0_2, acc14_0);
             __m512 a15_2 = _mm512_set1_ps(a[15 * sa_row + 2]);
             acc15_0 = _mm512_fmadd_ps(a15_2, b0_2, acc15_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_3 = _mm512_loadu_ps(&b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -48317,6 +48803,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_3, b0_3, acc14_0);
             __m512 a15_3 = _mm512_set1_ps(a[15 * sa_row + 3]);
             acc15_0 = _mm512_fmadd_ps(a15_3, b0_3, acc15_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_4 = _mm512_loadu_ps(&b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -48350,6 +48838,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_4, b0_4, acc14_0);
             __m512 a15_4 = _mm512_set1_ps(a[15 * sa_row + 4]);
             acc15_0 = _mm512_fmadd_ps(a15_4, b0_4, acc15_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_5 = _mm512_loadu_ps(&b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -48383,6 +48873,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_5, b0_5, acc14_0);
             __m512 a15_5 = _mm512_set1_ps(a[15 * sa_row + 5]);
             acc15_0 = _mm512_fmadd_ps(a15_5, b0_5, acc15_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_6 = _mm512_loadu_ps(&b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -48416,6 +48908,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_6, b0_6, acc14_0);
             __m512 a15_6 = _mm512_set1_ps(a[15 * sa_row + 6]);
             acc15_0 = _mm512_fmadd_ps(a15_6, b0_6, acc15_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_7 = _mm512_loadu_ps(&b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -48449,6 +48943,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_7, b0_7, acc14_0);
             __m512 a15_7 = _mm512_set1_ps(a[15 * sa_row + 7]);
             acc15_0 = _mm512_fmadd_ps(a15_7, b0_7, acc15_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_8 = _mm512_loadu_ps(&b[8 * sb_row]);
             __m512 a0_8 = _mm512_set1_ps(a[8]);
             acc0_0 = _mm512_fmadd_ps(a0_8, b0_8, acc0_0);
@@ -48482,6 +48978,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_8, b0_8, acc14_0);
             __m512 a15_8 = _mm512_set1_ps(a[15 * sa_row + 8]);
             acc15_0 = _mm512_fmadd_ps(a15_8, b0_8, acc15_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_9 = _mm512_loadu_ps(&b[9 * sb_row]);
             __m512 a0_9 = _mm512_set1_ps(a[9]);
             acc0_0 = _mm512_fmadd_ps(a0_9, b0_9, acc0_0);
@@ -48515,6 +49013,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_9, b0_9, acc14_0);
             __m512 a15_9 = _mm512_set1_ps(a[15 * sa_row + 9]);
             acc15_0 = _mm512_fmadd_ps(a15_9, b0_9, acc15_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_10 = _mm512_loadu_ps(&b[10 * sb_row]);
             __m512 a0_10 = _mm512_set1_ps(a[10]);
             acc0_0 = _mm512_fmadd_ps(a0_10, b0_10, acc0_0);
@@ -48548,6 +49048,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_10, b0_10, acc14_0);
             __m512 a15_10 = _mm512_set1_ps(a[15 * sa_row + 10]);
             acc15_0 = _mm512_fmadd_ps(a15_10, b0_10, acc15_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_11 = _mm512_loadu_ps(&b[11 * sb_row]);
             __m512 a0_11 = _mm512_set1_ps(a[11]);
             acc0_0 = _mm512_fmadd_ps(a0_11, b0_11, acc0_0);
@@ -48581,6 +49083,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_11, b0_11, acc14_0);
             __m512 a15_11 = _mm512_set1_ps(a[15 * sa_row + 11]);
             acc15_0 = _mm512_fmadd_ps(a15_11, b0_11, acc15_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_12 = _mm512_loadu_ps(&b[12 * sb_row]);
             __m512 a0_12 = _mm512_set1_ps(a[12]);
             acc0_0 = _mm512_fmadd_ps(a0_12, b0_12, acc0_0);
@@ -48614,6 +49118,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_12, b0_12, acc14_0);
             __m512 a15_12 = _mm512_set1_ps(a[15 * sa_row + 12]);
             acc15_0 = _mm512_fmadd_ps(a15_12, b0_12, acc15_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_13 = _mm512_loadu_ps(&b[13 * sb_row]);
             __m512 a0_13 = _mm512_set1_ps(a[13]);
             acc0_0 = _mm512_fmadd_ps(a0_13, b0_13, acc0_0);
@@ -48647,6 +49153,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_13, b0_13, acc14_0);
             __m512 a15_13 = _mm512_set1_ps(a[15 * sa_row + 13]);
             acc15_0 = _mm512_fmadd_ps(a15_13, b0_13, acc15_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_14 = _mm512_loadu_ps(&b[14 * sb_row]);
             __m512 a0_14 = _mm512_set1_ps(a[14]);
             acc0_0 = _mm512_fmadd_ps(a0_14, b0_14, acc0_0);
@@ -48680,6 +49188,8 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
             acc14_0 = _mm512_fmadd_ps(a14_14, b0_14, acc14_0);
             __m512 a15_14 = _mm512_set1_ps(a[15 * sa_row + 14]);
             acc15_0 = _mm512_fmadd_ps(a15_14, b0_14, acc15_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 63, _MM_HINT_T1);
             __m512 b0_15 = _mm512_loadu_ps(&b[15 * sb_row]);
             __m512 a0_15 = _mm512_set1_ps(a[15]);
             acc0_0 = _mm512_fmadd_ps(a0_15, b0_15, acc0_0);

@@ -5436,22 +5436,47 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
     const int64_t sc_row = g->sc_row;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 91, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 91, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -5465,6 +5490,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -5501,6 +5531,36 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -5621,22 +5681,47 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f32_arg
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 91, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 91, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -5650,6 +5735,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f32_arg
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -5686,6 +5776,36 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -5808,22 +5928,47 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 91, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 91, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -5837,6 +5982,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -5873,6 +6023,36 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -5991,22 +6171,29 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
     const int64_t sc_row = g->sc_row;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 91, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 91, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -6014,6 +6201,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -6035,6 +6227,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -6110,22 +6314,29 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f32_arg
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 91, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 91, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -6133,6 +6344,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f32_arg
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -6154,6 +6370,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -6231,22 +6459,29 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 91, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 91, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -6254,6 +6489,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -6275,6 +6515,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -7284,21 +7536,82 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1(const bmm_
     const int64_t sc_row = g->sc_row;
     const __mmask16 mask7 = (__mmask16)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 91, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -7324,6 +7637,9 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1(const bmm_
             __m512 acc11_0 = _mm512_setzero_ps();
             __m512 acc11_1 = _mm512_setzero_ps();
             for (int64_t k = 0; k < 23; k += 1) {
+                _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
                 __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                 __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
                 __m512 a0 = _mm512_set1_ps(a[k]);
@@ -7389,6 +7705,72 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1(const bmm_
             _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_add_ps(acc11_1, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16])));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -7495,21 +7877,82 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_b0(const bmm_f3
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 91, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -7535,6 +7978,9 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_b0(const bmm_f3
             __m512 acc11_0 = _mm512_setzero_ps();
             __m512 acc11_1 = _mm512_setzero_ps();
             for (int64_t k = 0; k < 23; k += 1) {
+                _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
                 __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                 __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
                 __m512 a0 = _mm512_set1_ps(a[k]);
@@ -7600,6 +8046,72 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_b0(const bmm_f3
             _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_mul_ps(valpha, acc11_1));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -7708,21 +8220,82 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f3
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 91, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -7748,6 +8321,9 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f3
             __m512 acc11_0 = _mm512_setzero_ps();
             __m512 acc11_1 = _mm512_setzero_ps();
             for (int64_t k = 0; k < 23; k += 1) {
+                _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
                 __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                 __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
                 __m512 a0 = _mm512_set1_ps(a[k]);
@@ -7813,6 +8389,72 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f3
             _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -7917,22 +8559,47 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1(const bmm_f
     const int64_t sc_row = g->sc_row;
     const __mmask16 mask7 = (__mmask16)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 91, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 91, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -7946,6 +8613,11 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1(const bmm_f
                 __m512 acc5_0 = _mm512_setzero_ps();
                 __m512 acc5_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -7982,6 +8654,36 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -8046,22 +8748,47 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_b0(const bmm_f32
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 91, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 91, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -8075,6 +8802,11 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_b0(const bmm_f32
                 __m512 acc5_0 = _mm512_setzero_ps();
                 __m512 acc5_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -8111,6 +8843,36 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_b0(const bmm_f32
             }
         }
         {
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -8177,22 +8939,47 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 92; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 92 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 91, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 91, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 91, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 91, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -8206,6 +8993,11 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32
                 __m512 acc5_0 = _mm512_setzero_ps();
                 __m512 acc5_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 91, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_maskz_loadu_ps(mask7, &b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -8242,6 +9034,36 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32
             }
         }
         {
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 91, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 91, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 91, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 91, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();

@@ -4170,22 +4170,47 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
     const int64_t sc_row = g->sc_row;
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 103, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -4199,6 +4224,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -4235,6 +4265,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -4348,22 +4390,47 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f32_arg
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 103, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -4377,6 +4444,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f32_arg
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -4413,6 +4485,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -4528,22 +4612,47 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 103, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -4557,6 +4666,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -4593,6 +4707,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -4704,22 +4830,29 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
     const int64_t sc_row = g->sc_row;
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -4727,6 +4860,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -4748,6 +4886,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -4840,22 +4990,29 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f32_arg
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -4863,6 +5020,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f32_arg
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -4884,6 +5046,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -4978,22 +5152,29 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -5001,6 +5182,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -5022,6 +5208,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -5802,22 +6000,83 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1(const bmm_
     const int64_t sc_row = g->sc_row;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 103, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -5843,6 +6102,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1(const bmm_
                 __m512 acc11_0 = _mm512_setzero_ps();
                 __m512 acc11_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_maskz_loadu_ps(mask10, &b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -5909,6 +6173,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1(const bmm_
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -5952,22 +6228,83 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_b0(const bmm_f3
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 103, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -5993,6 +6330,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_b0(const bmm_f3
                 __m512 acc11_0 = _mm512_setzero_ps();
                 __m512 acc11_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_maskz_loadu_ps(mask10, &b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -6059,6 +6401,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_b0(const bmm_f3
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -6104,22 +6458,83 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f3
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 103, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -6145,6 +6560,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f3
                 __m512 acc11_0 = _mm512_setzero_ps();
                 __m512 acc11_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_maskz_loadu_ps(mask10, &b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -6211,6 +6631,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f3
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -6252,22 +6684,47 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_f
     const int64_t sc_row = g->sc_row;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 103, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -6281,6 +6738,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_f
                 __m512 acc5_0 = _mm512_setzero_ps();
                 __m512 acc5_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_maskz_loadu_ps(mask10, &b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -6317,6 +6779,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -6360,22 +6834,47 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f32
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 103, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -6389,6 +6888,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f32
                 __m512 acc5_0 = _mm512_setzero_ps();
                 __m512 acc5_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_maskz_loadu_ps(mask10, &b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -6425,6 +6929,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f32
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -6470,22 +6986,47 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 103, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 103, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 103, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 103, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -6499,6 +7040,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32
                 __m512 acc5_0 = _mm512_setzero_ps();
                 __m512 acc5_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 103, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_maskz_loadu_ps(mask10, &b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -6535,6 +7081,18 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 103, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();

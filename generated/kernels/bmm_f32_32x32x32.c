@@ -3461,22 +3461,47 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 127, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -3490,6 +3515,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -3526,6 +3556,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -3638,22 +3680,47 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f32_arg
     const float alpha = g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 127, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -3667,6 +3734,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f32_arg
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -3703,6 +3775,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -3817,22 +3901,47 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 127, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -3846,6 +3955,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -3882,6 +3996,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -3992,22 +4118,29 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -4015,6 +4148,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -4036,6 +4174,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -4127,22 +4277,29 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f32_arg
     const float alpha = g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -4150,6 +4307,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f32_arg
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -4171,6 +4333,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -4264,22 +4438,29 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -4287,6 +4468,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -4308,6 +4494,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -5207,22 +5405,83 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1(const bmm_
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 127, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -5248,6 +5507,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1(const bmm_
                 __m512 acc11_0 = _mm512_setzero_ps();
                 __m512 acc11_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -5314,6 +5578,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1(const bmm_
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 26 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 26 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 26 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 27 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 27 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 27 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 28 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 28 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 28 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 29 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 29 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 29 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 26 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 26 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 26 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 27 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 27 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 27 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 28 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 28 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 28 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 29 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 29 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 29 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -5398,22 +5710,83 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_b0(const bmm_f3
     const float alpha = g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 127, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -5439,6 +5812,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_b0(const bmm_f3
                 __m512 acc11_0 = _mm512_setzero_ps();
                 __m512 acc11_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -5505,6 +5883,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_b0(const bmm_f3
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 26 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 26 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 26 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 27 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 27 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 27 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 28 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 28 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 28 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 29 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 29 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 29 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 26 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 26 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 26 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 27 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 27 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 27 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 28 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 28 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 28 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 29 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 29 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 29 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -5591,22 +6017,83 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f3
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 8) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 9) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 10) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 11) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 8) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 9) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 10) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 11) * sc_row) + 127, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -5632,6 +6119,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f3
                 __m512 acc11_0 = _mm512_setzero_ps();
                 __m512 acc11_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -5698,6 +6190,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f3
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 26 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 26 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 26 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 27 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 27 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 27 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 28 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 28 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 28 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 29 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 29 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 29 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 26 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 26 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 26 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 27 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 27 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 27 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 28 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 28 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 28 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 29 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 29 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 29 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -5780,22 +6320,47 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_f
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 127, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -5809,6 +6374,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_f
                 __m512 acc5_0 = _mm512_setzero_ps();
                 __m512 acc5_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -5845,6 +6415,18 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -5887,22 +6469,47 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f32
     const float alpha = g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 127, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -5916,6 +6523,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f32
                 __m512 acc5_0 = _mm512_setzero_ps();
                 __m512 acc5_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -5952,6 +6564,18 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f32
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();
@@ -5996,22 +6620,47 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 127, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 127, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 127, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 127, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc1_0 = _mm512_setzero_ps();
@@ -6025,6 +6674,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32
                 __m512 acc5_0 = _mm512_setzero_ps();
                 __m512 acc5_1 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 127, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 a0 = _mm512_set1_ps(a[i0 * sa_row + k]);
@@ -6061,6 +6715,18 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 127, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc1_0 = _mm512_setzero_ps();

@@ -5039,22 +5039,71 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -5068,6 +5117,13 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -5104,6 +5160,46 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -5412,22 +5508,71 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f32_arg
     const float alpha = g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -5441,6 +5586,13 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f32_arg
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -5477,6 +5629,46 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -5787,22 +5979,71 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -5816,6 +6057,13 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
                 __m256 acc5_0 = _mm256_setzero_ps();
                 __m256 acc5_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -5852,6 +6100,46 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             __m256 acc1_0 = _mm256_setzero_ps();
@@ -6158,22 +6446,41 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -6181,6 +6488,13 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -6202,6 +6516,16 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             for (int64_t k = 0; k < 64; k += 1) {
@@ -6363,22 +6687,41 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f32_arg
     const float alpha = g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -6386,6 +6729,13 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f32_arg
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -6407,6 +6757,16 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             for (int64_t k = 0; k < 64; k += 1) {
@@ -6570,22 +6930,41 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m256 acc0_0 = _mm256_setzero_ps();
                 __m256 acc0_1 = _mm256_setzero_ps();
                 __m256 acc1_0 = _mm256_setzero_ps();
@@ -6593,6 +6972,13 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
                 __m256 acc2_0 = _mm256_setzero_ps();
                 __m256 acc2_1 = _mm256_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256 b0 = _mm256_loadu_ps(&b[k * sb_row]);
                     __m256 b1 = _mm256_loadu_ps(&b[k * sb_row + 8]);
                     __m256 a0 = _mm256_set1_ps(a[i0 * sa_row + k]);
@@ -6614,6 +7000,16 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m256 acc0_0 = _mm256_setzero_ps();
             __m256 acc0_1 = _mm256_setzero_ps();
             for (int64_t k = 0; k < 64; k += 1) {
@@ -7565,22 +7961,71 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_f
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc0_2 = _mm512_setzero_ps();
@@ -7606,6 +8051,13 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_f
                 __m512 acc5_2 = _mm512_setzero_ps();
                 __m512 acc5_3 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
@@ -7668,6 +8120,46 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc0_2 = _mm512_setzero_ps();
@@ -7750,22 +8242,71 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f32
     const float alpha = g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc0_2 = _mm512_setzero_ps();
@@ -7791,6 +8332,13 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f32
                 __m512 acc5_2 = _mm512_setzero_ps();
                 __m512 acc5_3 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
@@ -7853,6 +8401,46 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f32
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc0_2 = _mm512_setzero_ps();
@@ -7937,22 +8525,71 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc0_2 = _mm512_setzero_ps();
@@ -7978,6 +8615,13 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32
                 __m512 acc5_2 = _mm512_setzero_ps();
                 __m512 acc5_3 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
@@ -8040,6 +8684,46 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc0_2 = _mm512_setzero_ps();
@@ -8120,22 +8804,41 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_f
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc0_2 = _mm512_setzero_ps();
@@ -8149,6 +8852,13 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_f
                 __m512 acc2_2 = _mm512_setzero_ps();
                 __m512 acc2_3 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
@@ -8184,6 +8894,16 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc0_2 = _mm512_setzero_ps();
@@ -8227,22 +8947,41 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f32
     const float alpha = g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc0_2 = _mm512_setzero_ps();
@@ -8256,6 +8995,13 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f32
                 __m512 acc2_2 = _mm512_setzero_ps();
                 __m512 acc2_3 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
@@ -8291,6 +9037,16 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f32
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc0_2 = _mm512_setzero_ps();
@@ -8336,22 +9092,41 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m512 acc0_0 = _mm512_setzero_ps();
                 __m512 acc0_1 = _mm512_setzero_ps();
                 __m512 acc0_2 = _mm512_setzero_ps();
@@ -8365,6 +9140,13 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32
                 __m512 acc2_2 = _mm512_setzero_ps();
                 __m512 acc2_3 = _mm512_setzero_ps();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512 b0 = _mm512_loadu_ps(&b[k * sb_row]);
                     __m512 b1 = _mm512_loadu_ps(&b[k * sb_row + 16]);
                     __m512 b2 = _mm512_loadu_ps(&b[k * sb_row + 32]);
@@ -8400,6 +9182,16 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 255, 1, 2);
             __m512 acc0_0 = _mm512_setzero_ps();
             __m512 acc0_1 = _mm512_setzero_ps();
             __m512 acc0_2 = _mm512_setzero_ps();

@@ -6664,21 +6664,44 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f32_arg
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 31, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 31, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
             __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
@@ -6696,6 +6719,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f32_arg
             __m256 acc6_0 = _mm256_mul_ps(a6_0, b0_0);
             __m256 a7_0 = _mm256_set1_ps(a[7 * sa_row]);
             __m256 acc7_0 = _mm256_mul_ps(a7_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -6713,6 +6738,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f32_arg
             acc6_0 = _mm256_fmadd_ps(a6_1, b0_1, acc6_0);
             __m256 a7_1 = _mm256_set1_ps(a[7 * sa_row + 1]);
             acc7_0 = _mm256_fmadd_ps(a7_1, b0_1, acc7_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
             acc0_0 = _mm256_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -6730,6 +6757,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f32_arg
             acc6_0 = _mm256_fmadd_ps(a6_2, b0_2, acc6_0);
             __m256 a7_2 = _mm256_set1_ps(a[7 * sa_row + 2]);
             acc7_0 = _mm256_fmadd_ps(a7_2, b0_2, acc7_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
             acc0_0 = _mm256_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -6747,6 +6776,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f32_arg
             acc6_0 = _mm256_fmadd_ps(a6_3, b0_3, acc6_0);
             __m256 a7_3 = _mm256_set1_ps(a[7 * sa_row + 3]);
             acc7_0 = _mm256_fmadd_ps(a7_3, b0_3, acc7_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
             acc0_0 = _mm256_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -6764,6 +6795,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f32_arg
             acc6_0 = _mm256_fmadd_ps(a6_4, b0_4, acc6_0);
             __m256 a7_4 = _mm256_set1_ps(a[7 * sa_row + 4]);
             acc7_0 = _mm256_fmadd_ps(a7_4, b0_4, acc7_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
             acc0_0 = _mm256_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -6781,6 +6814,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f32_arg
             acc6_0 = _mm256_fmadd_ps(a6_5, b0_5, acc6_0);
             __m256 a7_5 = _mm256_set1_ps(a[7 * sa_row + 5]);
             acc7_0 = _mm256_fmadd_ps(a7_5, b0_5, acc7_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
             acc0_0 = _mm256_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -6798,6 +6833,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f32_arg
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
             __m256 a7_6 = _mm256_set1_ps(a[7 * sa_row + 6]);
             acc7_0 = _mm256_fmadd_ps(a7_6, b0_6, acc7_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
             acc0_0 = _mm256_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -6847,21 +6884,44 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args 
     const float alpha = g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 31, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 31, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
             __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
@@ -6879,6 +6939,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args 
             __m256 acc6_0 = _mm256_mul_ps(a6_0, b0_0);
             __m256 a7_0 = _mm256_set1_ps(a[7 * sa_row]);
             __m256 acc7_0 = _mm256_mul_ps(a7_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -6896,6 +6958,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_1, b0_1, acc6_0);
             __m256 a7_1 = _mm256_set1_ps(a[7 * sa_row + 1]);
             acc7_0 = _mm256_fmadd_ps(a7_1, b0_1, acc7_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
             acc0_0 = _mm256_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -6913,6 +6977,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_2, b0_2, acc6_0);
             __m256 a7_2 = _mm256_set1_ps(a[7 * sa_row + 2]);
             acc7_0 = _mm256_fmadd_ps(a7_2, b0_2, acc7_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
             acc0_0 = _mm256_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -6930,6 +6996,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_3, b0_3, acc6_0);
             __m256 a7_3 = _mm256_set1_ps(a[7 * sa_row + 3]);
             acc7_0 = _mm256_fmadd_ps(a7_3, b0_3, acc7_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
             acc0_0 = _mm256_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -6947,6 +7015,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_4, b0_4, acc6_0);
             __m256 a7_4 = _mm256_set1_ps(a[7 * sa_row + 4]);
             acc7_0 = _mm256_fmadd_ps(a7_4, b0_4, acc7_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
             acc0_0 = _mm256_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -6964,6 +7034,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_5, b0_5, acc6_0);
             __m256 a7_5 = _mm256_set1_ps(a[7 * sa_row + 5]);
             acc7_0 = _mm256_fmadd_ps(a7_5, b0_5, acc7_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
             acc0_0 = _mm256_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -6981,6 +7053,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
             __m256 a7_6 = _mm256_set1_ps(a[7 * sa_row + 6]);
             acc7_0 = _mm256_fmadd_ps(a7_6, b0_6, acc7_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
             acc0_0 = _mm256_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -7032,21 +7106,44 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 31, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 31, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
             __m256 a0_0 = _mm256_set1_ps(a[0]);
             __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
@@ -7064,6 +7161,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
             __m256 acc6_0 = _mm256_mul_ps(a6_0, b0_0);
             __m256 a7_0 = _mm256_set1_ps(a[7 * sa_row]);
             __m256 acc7_0 = _mm256_mul_ps(a7_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_1 = _mm256_loadu_ps(&b[1 * sb_row]);
             __m256 a0_1 = _mm256_set1_ps(a[1]);
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -7081,6 +7180,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_1, b0_1, acc6_0);
             __m256 a7_1 = _mm256_set1_ps(a[7 * sa_row + 1]);
             acc7_0 = _mm256_fmadd_ps(a7_1, b0_1, acc7_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_2 = _mm256_loadu_ps(&b[2 * sb_row]);
             __m256 a0_2 = _mm256_set1_ps(a[2]);
             acc0_0 = _mm256_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -7098,6 +7199,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_2, b0_2, acc6_0);
             __m256 a7_2 = _mm256_set1_ps(a[7 * sa_row + 2]);
             acc7_0 = _mm256_fmadd_ps(a7_2, b0_2, acc7_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_3 = _mm256_loadu_ps(&b[3 * sb_row]);
             __m256 a0_3 = _mm256_set1_ps(a[3]);
             acc0_0 = _mm256_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -7115,6 +7218,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_3, b0_3, acc6_0);
             __m256 a7_3 = _mm256_set1_ps(a[7 * sa_row + 3]);
             acc7_0 = _mm256_fmadd_ps(a7_3, b0_3, acc7_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_4 = _mm256_loadu_ps(&b[4 * sb_row]);
             __m256 a0_4 = _mm256_set1_ps(a[4]);
             acc0_0 = _mm256_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -7132,6 +7237,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_4, b0_4, acc6_0);
             __m256 a7_4 = _mm256_set1_ps(a[7 * sa_row + 4]);
             acc7_0 = _mm256_fmadd_ps(a7_4, b0_4, acc7_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_5 = _mm256_loadu_ps(&b[5 * sb_row]);
             __m256 a0_5 = _mm256_set1_ps(a[5]);
             acc0_0 = _mm256_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -7149,6 +7256,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_5, b0_5, acc6_0);
             __m256 a7_5 = _mm256_set1_ps(a[7 * sa_row + 5]);
             acc7_0 = _mm256_fmadd_ps(a7_5, b0_5, acc7_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_6 = _mm256_loadu_ps(&b[6 * sb_row]);
             __m256 a0_6 = _mm256_set1_ps(a[6]);
             acc0_0 = _mm256_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -7166,6 +7275,8 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
             __m256 a7_6 = _mm256_set1_ps(a[7 * sa_row + 6]);
             acc7_0 = _mm256_fmadd_ps(a7_6, b0_6, acc7_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 31, _MM_HINT_T1);
             __m256 b0_7 = _mm256_loadu_ps(&b[7 * sb_row]);
             __m256 a0_7 = _mm256_set1_ps(a[7]);
             acc0_0 = _mm256_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -7724,21 +7835,44 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f32
     const int64_t sc_row = g->sc_row;
     const __mmask16 mask8 = (__mmask16)0xFF;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 31, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 31, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask8, &b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -7756,6 +7890,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f32
             __m512 acc6_0 = _mm512_mul_ps(a6_0, b0_0);
             __m512 a7_0 = _mm512_set1_ps(a[7 * sa_row]);
             __m512 acc7_0 = _mm512_mul_ps(a7_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_1 = _mm512_maskz_loadu_ps(mask8, &b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -7773,6 +7909,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f32
             acc6_0 = _mm512_fmadd_ps(a6_1, b0_1, acc6_0);
             __m512 a7_1 = _mm512_set1_ps(a[7 * sa_row + 1]);
             acc7_0 = _mm512_fmadd_ps(a7_1, b0_1, acc7_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_2 = _mm512_maskz_loadu_ps(mask8, &b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -7790,6 +7928,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f32
             acc6_0 = _mm512_fmadd_ps(a6_2, b0_2, acc6_0);
             __m512 a7_2 = _mm512_set1_ps(a[7 * sa_row + 2]);
             acc7_0 = _mm512_fmadd_ps(a7_2, b0_2, acc7_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_3 = _mm512_maskz_loadu_ps(mask8, &b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -7807,6 +7947,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f32
             acc6_0 = _mm512_fmadd_ps(a6_3, b0_3, acc6_0);
             __m512 a7_3 = _mm512_set1_ps(a[7 * sa_row + 3]);
             acc7_0 = _mm512_fmadd_ps(a7_3, b0_3, acc7_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_4 = _mm512_maskz_loadu_ps(mask8, &b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -7824,6 +7966,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f32
             acc6_0 = _mm512_fmadd_ps(a6_4, b0_4, acc6_0);
             __m512 a7_4 = _mm512_set1_ps(a[7 * sa_row + 4]);
             acc7_0 = _mm512_fmadd_ps(a7_4, b0_4, acc7_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_5 = _mm512_maskz_loadu_ps(mask8, &b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -7841,6 +7985,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f32
             acc6_0 = _mm512_fmadd_ps(a6_5, b0_5, acc6_0);
             __m512 a7_5 = _mm512_set1_ps(a[7 * sa_row + 5]);
             acc7_0 = _mm512_fmadd_ps(a7_5, b0_5, acc7_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_6 = _mm512_maskz_loadu_ps(mask8, &b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -7858,6 +8004,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f32
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
             __m512 a7_6 = _mm512_set1_ps(a[7 * sa_row + 6]);
             acc7_0 = _mm512_fmadd_ps(a7_6, b0_6, acc7_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_7 = _mm512_maskz_loadu_ps(mask8, &b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -7908,21 +8056,44 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_a
     const __mmask16 mask8 = (__mmask16)0xFF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 31, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 31, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask8, &b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -7940,6 +8111,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_a
             __m512 acc6_0 = _mm512_mul_ps(a6_0, b0_0);
             __m512 a7_0 = _mm512_set1_ps(a[7 * sa_row]);
             __m512 acc7_0 = _mm512_mul_ps(a7_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_1 = _mm512_maskz_loadu_ps(mask8, &b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -7957,6 +8130,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_1, b0_1, acc6_0);
             __m512 a7_1 = _mm512_set1_ps(a[7 * sa_row + 1]);
             acc7_0 = _mm512_fmadd_ps(a7_1, b0_1, acc7_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_2 = _mm512_maskz_loadu_ps(mask8, &b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -7974,6 +8149,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_2, b0_2, acc6_0);
             __m512 a7_2 = _mm512_set1_ps(a[7 * sa_row + 2]);
             acc7_0 = _mm512_fmadd_ps(a7_2, b0_2, acc7_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_3 = _mm512_maskz_loadu_ps(mask8, &b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -7991,6 +8168,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_3, b0_3, acc6_0);
             __m512 a7_3 = _mm512_set1_ps(a[7 * sa_row + 3]);
             acc7_0 = _mm512_fmadd_ps(a7_3, b0_3, acc7_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_4 = _mm512_maskz_loadu_ps(mask8, &b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -8008,6 +8187,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_4, b0_4, acc6_0);
             __m512 a7_4 = _mm512_set1_ps(a[7 * sa_row + 4]);
             acc7_0 = _mm512_fmadd_ps(a7_4, b0_4, acc7_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_5 = _mm512_maskz_loadu_ps(mask8, &b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -8025,6 +8206,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_5, b0_5, acc6_0);
             __m512 a7_5 = _mm512_set1_ps(a[7 * sa_row + 5]);
             acc7_0 = _mm512_fmadd_ps(a7_5, b0_5, acc7_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_6 = _mm512_maskz_loadu_ps(mask8, &b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -8042,6 +8225,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
             __m512 a7_6 = _mm512_set1_ps(a[7 * sa_row + 6]);
             acc7_0 = _mm512_fmadd_ps(a7_6, b0_6, acc7_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_7 = _mm512_maskz_loadu_ps(mask8, &b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);
@@ -8094,21 +8279,44 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 32; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 32 - 1, _MM_HINT_T0);
-            }
-        }
+        const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const float *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const float *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 31, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 31, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 31, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 31, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_0 = _mm512_maskz_loadu_ps(mask8, &b[0]);
             __m512 a0_0 = _mm512_set1_ps(a[0]);
             __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
@@ -8126,6 +8334,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
             __m512 acc6_0 = _mm512_mul_ps(a6_0, b0_0);
             __m512 a7_0 = _mm512_set1_ps(a[7 * sa_row]);
             __m512 acc7_0 = _mm512_mul_ps(a7_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_1 = _mm512_maskz_loadu_ps(mask8, &b[1 * sb_row]);
             __m512 a0_1 = _mm512_set1_ps(a[1]);
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
@@ -8143,6 +8353,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_1, b0_1, acc6_0);
             __m512 a7_1 = _mm512_set1_ps(a[7 * sa_row + 1]);
             acc7_0 = _mm512_fmadd_ps(a7_1, b0_1, acc7_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_2 = _mm512_maskz_loadu_ps(mask8, &b[2 * sb_row]);
             __m512 a0_2 = _mm512_set1_ps(a[2]);
             acc0_0 = _mm512_fmadd_ps(a0_2, b0_2, acc0_0);
@@ -8160,6 +8372,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_2, b0_2, acc6_0);
             __m512 a7_2 = _mm512_set1_ps(a[7 * sa_row + 2]);
             acc7_0 = _mm512_fmadd_ps(a7_2, b0_2, acc7_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_3 = _mm512_maskz_loadu_ps(mask8, &b[3 * sb_row]);
             __m512 a0_3 = _mm512_set1_ps(a[3]);
             acc0_0 = _mm512_fmadd_ps(a0_3, b0_3, acc0_0);
@@ -8177,6 +8391,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_3, b0_3, acc6_0);
             __m512 a7_3 = _mm512_set1_ps(a[7 * sa_row + 3]);
             acc7_0 = _mm512_fmadd_ps(a7_3, b0_3, acc7_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_4 = _mm512_maskz_loadu_ps(mask8, &b[4 * sb_row]);
             __m512 a0_4 = _mm512_set1_ps(a[4]);
             acc0_0 = _mm512_fmadd_ps(a0_4, b0_4, acc0_0);
@@ -8194,6 +8410,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_4, b0_4, acc6_0);
             __m512 a7_4 = _mm512_set1_ps(a[7 * sa_row + 4]);
             acc7_0 = _mm512_fmadd_ps(a7_4, b0_4, acc7_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_5 = _mm512_maskz_loadu_ps(mask8, &b[5 * sb_row]);
             __m512 a0_5 = _mm512_set1_ps(a[5]);
             acc0_0 = _mm512_fmadd_ps(a0_5, b0_5, acc0_0);
@@ -8211,6 +8429,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_5, b0_5, acc6_0);
             __m512 a7_5 = _mm512_set1_ps(a[7 * sa_row + 5]);
             acc7_0 = _mm512_fmadd_ps(a7_5, b0_5, acc7_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_6 = _mm512_maskz_loadu_ps(mask8, &b[6 * sb_row]);
             __m512 a0_6 = _mm512_set1_ps(a[6]);
             acc0_0 = _mm512_fmadd_ps(a0_6, b0_6, acc0_0);
@@ -8228,6 +8448,8 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
             __m512 a7_6 = _mm512_set1_ps(a[7 * sa_row + 6]);
             acc7_0 = _mm512_fmadd_ps(a7_6, b0_6, acc7_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 31, _MM_HINT_T1);
             __m512 b0_7 = _mm512_maskz_loadu_ps(mask8, &b[7 * sb_row]);
             __m512 a0_7 = _mm512_set1_ps(a[7]);
             acc0_0 = _mm512_fmadd_ps(a0_7, b0_7, acc0_0);

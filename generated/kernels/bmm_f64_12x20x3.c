@@ -11232,21 +11232,84 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
     const int64_t sc_row = g->sc_row;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 160; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 160 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 24; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 24 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 159, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 23, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask3);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
             __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
@@ -11272,6 +11335,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             __m256d acc10_0 = _mm256_mul_pd(a10_0, b0_0);
             __m256d a11_0 = _mm256_set1_pd(a[11 * sa_row]);
             __m256d acc11_0 = _mm256_mul_pd(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_1 = _mm256_maskload_pd(&b[1 * sb_row], mask3);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
@@ -11297,6 +11362,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_1, b0_1, acc10_0);
             __m256d a11_1 = _mm256_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm256_fmadd_pd(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_2 = _mm256_maskload_pd(&b[2 * sb_row], mask3);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
             acc0_0 = _mm256_fmadd_pd(a0_2, b0_2, acc0_0);
@@ -11322,6 +11389,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_2, b0_2, acc10_0);
             __m256d a11_2 = _mm256_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm256_fmadd_pd(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_3 = _mm256_maskload_pd(&b[3 * sb_row], mask3);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
             acc0_0 = _mm256_fmadd_pd(a0_3, b0_3, acc0_0);
@@ -11347,6 +11416,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_3, b0_3, acc10_0);
             __m256d a11_3 = _mm256_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm256_fmadd_pd(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_4 = _mm256_maskload_pd(&b[4 * sb_row], mask3);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
             acc0_0 = _mm256_fmadd_pd(a0_4, b0_4, acc0_0);
@@ -11372,6 +11443,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_4, b0_4, acc10_0);
             __m256d a11_4 = _mm256_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm256_fmadd_pd(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_5 = _mm256_maskload_pd(&b[5 * sb_row], mask3);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
             acc0_0 = _mm256_fmadd_pd(a0_5, b0_5, acc0_0);
@@ -11397,6 +11470,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_5, b0_5, acc10_0);
             __m256d a11_5 = _mm256_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm256_fmadd_pd(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_6 = _mm256_maskload_pd(&b[6 * sb_row], mask3);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
@@ -11422,6 +11497,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_6, b0_6, acc10_0);
             __m256d a11_6 = _mm256_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm256_fmadd_pd(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_7 = _mm256_maskload_pd(&b[7 * sb_row], mask3);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
             acc0_0 = _mm256_fmadd_pd(a0_7, b0_7, acc0_0);
@@ -11447,6 +11524,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_7, b0_7, acc10_0);
             __m256d a11_7 = _mm256_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm256_fmadd_pd(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_8 = _mm256_maskload_pd(&b[8 * sb_row], mask3);
             __m256d a0_8 = _mm256_set1_pd(a[8]);
             acc0_0 = _mm256_fmadd_pd(a0_8, b0_8, acc0_0);
@@ -11472,6 +11551,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_8, b0_8, acc10_0);
             __m256d a11_8 = _mm256_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm256_fmadd_pd(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_9 = _mm256_maskload_pd(&b[9 * sb_row], mask3);
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
@@ -11497,6 +11578,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_9, b0_9, acc10_0);
             __m256d a11_9 = _mm256_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm256_fmadd_pd(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_10 = _mm256_maskload_pd(&b[10 * sb_row], mask3);
             __m256d a0_10 = _mm256_set1_pd(a[10]);
             acc0_0 = _mm256_fmadd_pd(a0_10, b0_10, acc0_0);
@@ -11522,6 +11605,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_10, b0_10, acc10_0);
             __m256d a11_10 = _mm256_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm256_fmadd_pd(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_11 = _mm256_maskload_pd(&b[11 * sb_row], mask3);
             __m256d a0_11 = _mm256_set1_pd(a[11]);
             acc0_0 = _mm256_fmadd_pd(a0_11, b0_11, acc0_0);
@@ -11547,6 +11632,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_11, b0_11, acc10_0);
             __m256d a11_11 = _mm256_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm256_fmadd_pd(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_12 = _mm256_maskload_pd(&b[12 * sb_row], mask3);
             __m256d a0_12 = _mm256_set1_pd(a[12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
@@ -11572,6 +11659,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_12, b0_12, acc10_0);
             __m256d a11_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm256_fmadd_pd(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_13 = _mm256_maskload_pd(&b[13 * sb_row], mask3);
             __m256d a0_13 = _mm256_set1_pd(a[13]);
             acc0_0 = _mm256_fmadd_pd(a0_13, b0_13, acc0_0);
@@ -11597,6 +11686,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_13, b0_13, acc10_0);
             __m256d a11_13 = _mm256_set1_pd(a[11 * sa_row + 13]);
             acc11_0 = _mm256_fmadd_pd(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_14 = _mm256_maskload_pd(&b[14 * sb_row], mask3);
             __m256d a0_14 = _mm256_set1_pd(a[14]);
             acc0_0 = _mm256_fmadd_pd(a0_14, b0_14, acc0_0);
@@ -11622,6 +11713,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_14, b0_14, acc10_0);
             __m256d a11_14 = _mm256_set1_pd(a[11 * sa_row + 14]);
             acc11_0 = _mm256_fmadd_pd(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_15 = _mm256_maskload_pd(&b[15 * sb_row], mask3);
             __m256d a0_15 = _mm256_set1_pd(a[15]);
             acc0_0 = _mm256_fmadd_pd(a0_15, b0_15, acc0_0);
@@ -11647,6 +11740,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_15, b0_15, acc10_0);
             __m256d a11_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm256_fmadd_pd(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_16 = _mm256_maskload_pd(&b[16 * sb_row], mask3);
             __m256d a0_16 = _mm256_set1_pd(a[16]);
             acc0_0 = _mm256_fmadd_pd(a0_16, b0_16, acc0_0);
@@ -11672,6 +11767,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_16, b0_16, acc10_0);
             __m256d a11_16 = _mm256_set1_pd(a[11 * sa_row + 16]);
             acc11_0 = _mm256_fmadd_pd(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_17 = _mm256_maskload_pd(&b[17 * sb_row], mask3);
             __m256d a0_17 = _mm256_set1_pd(a[17]);
             acc0_0 = _mm256_fmadd_pd(a0_17, b0_17, acc0_0);
@@ -11697,6 +11794,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_17, b0_17, acc10_0);
             __m256d a11_17 = _mm256_set1_pd(a[11 * sa_row + 17]);
             acc11_0 = _mm256_fmadd_pd(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_18 = _mm256_maskload_pd(&b[18 * sb_row], mask3);
             __m256d a0_18 = _mm256_set1_pd(a[18]);
             acc0_0 = _mm256_fmadd_pd(a0_18, b0_18, acc0_0);
@@ -11722,6 +11821,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f64_a
             acc10_0 = _mm256_fmadd_pd(a10_18, b0_18, acc10_0);
             __m256d a11_18 = _mm256_set1_pd(a[11 * sa_row + 18]);
             acc11_0 = _mm256_fmadd_pd(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_19 = _mm256_maskload_pd(&b[19 * sb_row], mask3);
             __m256d a0_19 = _mm256_set1_pd(a[19]);
             acc0_0 = _mm256_fmadd_pd(a0_19, b0_19, acc0_0);
@@ -11784,21 +11885,84 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 160; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 160 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 24; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 24 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 159, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 23, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask3);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
             __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
@@ -11824,6 +11988,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             __m256d acc10_0 = _mm256_mul_pd(a10_0, b0_0);
             __m256d a11_0 = _mm256_set1_pd(a[11 * sa_row]);
             __m256d acc11_0 = _mm256_mul_pd(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_1 = _mm256_maskload_pd(&b[1 * sb_row], mask3);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
@@ -11849,6 +12015,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_1, b0_1, acc10_0);
             __m256d a11_1 = _mm256_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm256_fmadd_pd(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_2 = _mm256_maskload_pd(&b[2 * sb_row], mask3);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
             acc0_0 = _mm256_fmadd_pd(a0_2, b0_2, acc0_0);
@@ -11874,6 +12042,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_2, b0_2, acc10_0);
             __m256d a11_2 = _mm256_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm256_fmadd_pd(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_3 = _mm256_maskload_pd(&b[3 * sb_row], mask3);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
             acc0_0 = _mm256_fmadd_pd(a0_3, b0_3, acc0_0);
@@ -11899,6 +12069,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_3, b0_3, acc10_0);
             __m256d a11_3 = _mm256_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm256_fmadd_pd(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_4 = _mm256_maskload_pd(&b[4 * sb_row], mask3);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
             acc0_0 = _mm256_fmadd_pd(a0_4, b0_4, acc0_0);
@@ -11924,6 +12096,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_4, b0_4, acc10_0);
             __m256d a11_4 = _mm256_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm256_fmadd_pd(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_5 = _mm256_maskload_pd(&b[5 * sb_row], mask3);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
             acc0_0 = _mm256_fmadd_pd(a0_5, b0_5, acc0_0);
@@ -11949,6 +12123,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_5, b0_5, acc10_0);
             __m256d a11_5 = _mm256_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm256_fmadd_pd(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_6 = _mm256_maskload_pd(&b[6 * sb_row], mask3);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
@@ -11974,6 +12150,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_6, b0_6, acc10_0);
             __m256d a11_6 = _mm256_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm256_fmadd_pd(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_7 = _mm256_maskload_pd(&b[7 * sb_row], mask3);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
             acc0_0 = _mm256_fmadd_pd(a0_7, b0_7, acc0_0);
@@ -11999,6 +12177,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_7, b0_7, acc10_0);
             __m256d a11_7 = _mm256_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm256_fmadd_pd(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_8 = _mm256_maskload_pd(&b[8 * sb_row], mask3);
             __m256d a0_8 = _mm256_set1_pd(a[8]);
             acc0_0 = _mm256_fmadd_pd(a0_8, b0_8, acc0_0);
@@ -12024,6 +12204,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_8, b0_8, acc10_0);
             __m256d a11_8 = _mm256_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm256_fmadd_pd(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_9 = _mm256_maskload_pd(&b[9 * sb_row], mask3);
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
@@ -12049,6 +12231,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_9, b0_9, acc10_0);
             __m256d a11_9 = _mm256_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm256_fmadd_pd(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_10 = _mm256_maskload_pd(&b[10 * sb_row], mask3);
             __m256d a0_10 = _mm256_set1_pd(a[10]);
             acc0_0 = _mm256_fmadd_pd(a0_10, b0_10, acc0_0);
@@ -12074,6 +12258,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_10, b0_10, acc10_0);
             __m256d a11_10 = _mm256_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm256_fmadd_pd(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_11 = _mm256_maskload_pd(&b[11 * sb_row], mask3);
             __m256d a0_11 = _mm256_set1_pd(a[11]);
             acc0_0 = _mm256_fmadd_pd(a0_11, b0_11, acc0_0);
@@ -12099,6 +12285,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_11, b0_11, acc10_0);
             __m256d a11_11 = _mm256_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm256_fmadd_pd(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_12 = _mm256_maskload_pd(&b[12 * sb_row], mask3);
             __m256d a0_12 = _mm256_set1_pd(a[12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
@@ -12124,6 +12312,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_12, b0_12, acc10_0);
             __m256d a11_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm256_fmadd_pd(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_13 = _mm256_maskload_pd(&b[13 * sb_row], mask3);
             __m256d a0_13 = _mm256_set1_pd(a[13]);
             acc0_0 = _mm256_fmadd_pd(a0_13, b0_13, acc0_0);
@@ -12149,6 +12339,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_13, b0_13, acc10_0);
             __m256d a11_13 = _mm256_set1_pd(a[11 * sa_row + 13]);
             acc11_0 = _mm256_fmadd_pd(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_14 = _mm256_maskload_pd(&b[14 * sb_row], mask3);
             __m256d a0_14 = _mm256_set1_pd(a[14]);
             acc0_0 = _mm256_fmadd_pd(a0_14, b0_14, acc0_0);
@@ -12174,6 +12366,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_14, b0_14, acc10_0);
             __m256d a11_14 = _mm256_set1_pd(a[11 * sa_row + 14]);
             acc11_0 = _mm256_fmadd_pd(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_15 = _mm256_maskload_pd(&b[15 * sb_row], mask3);
             __m256d a0_15 = _mm256_set1_pd(a[15]);
             acc0_0 = _mm256_fmadd_pd(a0_15, b0_15, acc0_0);
@@ -12199,6 +12393,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_15, b0_15, acc10_0);
             __m256d a11_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm256_fmadd_pd(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_16 = _mm256_maskload_pd(&b[16 * sb_row], mask3);
             __m256d a0_16 = _mm256_set1_pd(a[16]);
             acc0_0 = _mm256_fmadd_pd(a0_16, b0_16, acc0_0);
@@ -12224,6 +12420,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_16, b0_16, acc10_0);
             __m256d a11_16 = _mm256_set1_pd(a[11 * sa_row + 16]);
             acc11_0 = _mm256_fmadd_pd(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_17 = _mm256_maskload_pd(&b[17 * sb_row], mask3);
             __m256d a0_17 = _mm256_set1_pd(a[17]);
             acc0_0 = _mm256_fmadd_pd(a0_17, b0_17, acc0_0);
@@ -12249,6 +12447,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_17, b0_17, acc10_0);
             __m256d a11_17 = _mm256_set1_pd(a[11 * sa_row + 17]);
             acc11_0 = _mm256_fmadd_pd(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_18 = _mm256_maskload_pd(&b[18 * sb_row], mask3);
             __m256d a0_18 = _mm256_set1_pd(a[18]);
             acc0_0 = _mm256_fmadd_pd(a0_18, b0_18, acc0_0);
@@ -12274,6 +12474,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_18, b0_18, acc10_0);
             __m256d a11_18 = _mm256_set1_pd(a[11 * sa_row + 18]);
             acc11_0 = _mm256_fmadd_pd(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_19 = _mm256_maskload_pd(&b[19 * sb_row], mask3);
             __m256d a0_19 = _mm256_set1_pd(a[19]);
             acc0_0 = _mm256_fmadd_pd(a0_19, b0_19, acc0_0);
@@ -12338,21 +12540,84 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 160; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 160 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 24; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 24 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 159, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 23, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_0 = _mm256_maskload_pd(&b[0], mask3);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
             __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
@@ -12378,6 +12643,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             __m256d acc10_0 = _mm256_mul_pd(a10_0, b0_0);
             __m256d a11_0 = _mm256_set1_pd(a[11 * sa_row]);
             __m256d acc11_0 = _mm256_mul_pd(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_1 = _mm256_maskload_pd(&b[1 * sb_row], mask3);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
@@ -12403,6 +12670,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_1, b0_1, acc10_0);
             __m256d a11_1 = _mm256_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm256_fmadd_pd(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_2 = _mm256_maskload_pd(&b[2 * sb_row], mask3);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
             acc0_0 = _mm256_fmadd_pd(a0_2, b0_2, acc0_0);
@@ -12428,6 +12697,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_2, b0_2, acc10_0);
             __m256d a11_2 = _mm256_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm256_fmadd_pd(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_3 = _mm256_maskload_pd(&b[3 * sb_row], mask3);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
             acc0_0 = _mm256_fmadd_pd(a0_3, b0_3, acc0_0);
@@ -12453,6 +12724,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_3, b0_3, acc10_0);
             __m256d a11_3 = _mm256_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm256_fmadd_pd(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_4 = _mm256_maskload_pd(&b[4 * sb_row], mask3);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
             acc0_0 = _mm256_fmadd_pd(a0_4, b0_4, acc0_0);
@@ -12478,6 +12751,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_4, b0_4, acc10_0);
             __m256d a11_4 = _mm256_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm256_fmadd_pd(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_5 = _mm256_maskload_pd(&b[5 * sb_row], mask3);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
             acc0_0 = _mm256_fmadd_pd(a0_5, b0_5, acc0_0);
@@ -12503,6 +12778,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_5, b0_5, acc10_0);
             __m256d a11_5 = _mm256_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm256_fmadd_pd(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_6 = _mm256_maskload_pd(&b[6 * sb_row], mask3);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
@@ -12528,6 +12805,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_6, b0_6, acc10_0);
             __m256d a11_6 = _mm256_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm256_fmadd_pd(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_7 = _mm256_maskload_pd(&b[7 * sb_row], mask3);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
             acc0_0 = _mm256_fmadd_pd(a0_7, b0_7, acc0_0);
@@ -12553,6 +12832,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_7, b0_7, acc10_0);
             __m256d a11_7 = _mm256_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm256_fmadd_pd(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_8 = _mm256_maskload_pd(&b[8 * sb_row], mask3);
             __m256d a0_8 = _mm256_set1_pd(a[8]);
             acc0_0 = _mm256_fmadd_pd(a0_8, b0_8, acc0_0);
@@ -12578,6 +12859,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_8, b0_8, acc10_0);
             __m256d a11_8 = _mm256_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm256_fmadd_pd(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_9 = _mm256_maskload_pd(&b[9 * sb_row], mask3);
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
@@ -12603,6 +12886,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_9, b0_9, acc10_0);
             __m256d a11_9 = _mm256_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm256_fmadd_pd(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_10 = _mm256_maskload_pd(&b[10 * sb_row], mask3);
             __m256d a0_10 = _mm256_set1_pd(a[10]);
             acc0_0 = _mm256_fmadd_pd(a0_10, b0_10, acc0_0);
@@ -12628,6 +12913,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_10, b0_10, acc10_0);
             __m256d a11_10 = _mm256_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm256_fmadd_pd(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_11 = _mm256_maskload_pd(&b[11 * sb_row], mask3);
             __m256d a0_11 = _mm256_set1_pd(a[11]);
             acc0_0 = _mm256_fmadd_pd(a0_11, b0_11, acc0_0);
@@ -12653,6 +12940,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_11, b0_11, acc10_0);
             __m256d a11_11 = _mm256_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm256_fmadd_pd(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_12 = _mm256_maskload_pd(&b[12 * sb_row], mask3);
             __m256d a0_12 = _mm256_set1_pd(a[12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
@@ -12678,6 +12967,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_12, b0_12, acc10_0);
             __m256d a11_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm256_fmadd_pd(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_13 = _mm256_maskload_pd(&b[13 * sb_row], mask3);
             __m256d a0_13 = _mm256_set1_pd(a[13]);
             acc0_0 = _mm256_fmadd_pd(a0_13, b0_13, acc0_0);
@@ -12703,6 +12994,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_13, b0_13, acc10_0);
             __m256d a11_13 = _mm256_set1_pd(a[11 * sa_row + 13]);
             acc11_0 = _mm256_fmadd_pd(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_14 = _mm256_maskload_pd(&b[14 * sb_row], mask3);
             __m256d a0_14 = _mm256_set1_pd(a[14]);
             acc0_0 = _mm256_fmadd_pd(a0_14, b0_14, acc0_0);
@@ -12728,6 +13021,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_14, b0_14, acc10_0);
             __m256d a11_14 = _mm256_set1_pd(a[11 * sa_row + 14]);
             acc11_0 = _mm256_fmadd_pd(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_15 = _mm256_maskload_pd(&b[15 * sb_row], mask3);
             __m256d a0_15 = _mm256_set1_pd(a[15]);
             acc0_0 = _mm256_fmadd_pd(a0_15, b0_15, acc0_0);
@@ -12753,6 +13048,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_15, b0_15, acc10_0);
             __m256d a11_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm256_fmadd_pd(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_16 = _mm256_maskload_pd(&b[16 * sb_row], mask3);
             __m256d a0_16 = _mm256_set1_pd(a[16]);
             acc0_0 = _mm256_fmadd_pd(a0_16, b0_16, acc0_0);
@@ -12778,6 +13075,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_16, b0_16, acc10_0);
             __m256d a11_16 = _mm256_set1_pd(a[11 * sa_row + 16]);
             acc11_0 = _mm256_fmadd_pd(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_17 = _mm256_maskload_pd(&b[17 * sb_row], mask3);
             __m256d a0_17 = _mm256_set1_pd(a[17]);
             acc0_0 = _mm256_fmadd_pd(a0_17, b0_17, acc0_0);
@@ -12803,6 +13102,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_17, b0_17, acc10_0);
             __m256d a11_17 = _mm256_set1_pd(a[11 * sa_row + 17]);
             acc11_0 = _mm256_fmadd_pd(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_18 = _mm256_maskload_pd(&b[18 * sb_row], mask3);
             __m256d a0_18 = _mm256_set1_pd(a[18]);
             acc0_0 = _mm256_fmadd_pd(a0_18, b0_18, acc0_0);
@@ -12828,6 +13129,8 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_f64_arg
             acc10_0 = _mm256_fmadd_pd(a10_18, b0_18, acc10_0);
             __m256d a11_18 = _mm256_set1_pd(a[11 * sa_row + 18]);
             acc11_0 = _mm256_fmadd_pd(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 23, _MM_HINT_T1);
             __m256d b0_19 = _mm256_maskload_pd(&b[19 * sb_row], mask3);
             __m256d a0_19 = _mm256_set1_pd(a[19]);
             acc0_0 = _mm256_fmadd_pd(a0_19, b0_19, acc0_0);
@@ -14502,21 +14805,84 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
     const int64_t sc_row = g->sc_row;
     const __mmask8 mask3 = (__mmask8)0x7;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 160; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 160 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 24; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 24 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 159, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 23, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask3, &b[0]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
             __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
@@ -14542,6 +14908,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             __m512d acc10_0 = _mm512_mul_pd(a10_0, b0_0);
             __m512d a11_0 = _mm512_set1_pd(a[11 * sa_row]);
             __m512d acc11_0 = _mm512_mul_pd(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_1 = _mm512_maskz_loadu_pd(mask3, &b[1 * sb_row]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
@@ -14567,6 +14935,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_1, b0_1, acc10_0);
             __m512d a11_1 = _mm512_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_pd(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_2 = _mm512_maskz_loadu_pd(mask3, &b[2 * sb_row]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
             acc0_0 = _mm512_fmadd_pd(a0_2, b0_2, acc0_0);
@@ -14592,6 +14962,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_2, b0_2, acc10_0);
             __m512d a11_2 = _mm512_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_pd(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_3 = _mm512_maskz_loadu_pd(mask3, &b[3 * sb_row]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
             acc0_0 = _mm512_fmadd_pd(a0_3, b0_3, acc0_0);
@@ -14617,6 +14989,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_3, b0_3, acc10_0);
             __m512d a11_3 = _mm512_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_pd(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_4 = _mm512_maskz_loadu_pd(mask3, &b[4 * sb_row]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
             acc0_0 = _mm512_fmadd_pd(a0_4, b0_4, acc0_0);
@@ -14642,6 +15016,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_4, b0_4, acc10_0);
             __m512d a11_4 = _mm512_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_pd(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_5 = _mm512_maskz_loadu_pd(mask3, &b[5 * sb_row]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
             acc0_0 = _mm512_fmadd_pd(a0_5, b0_5, acc0_0);
@@ -14667,6 +15043,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_5, b0_5, acc10_0);
             __m512d a11_5 = _mm512_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_pd(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_6 = _mm512_maskz_loadu_pd(mask3, &b[6 * sb_row]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
             acc0_0 = _mm512_fmadd_pd(a0_6, b0_6, acc0_0);
@@ -14692,6 +15070,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_6, b0_6, acc10_0);
             __m512d a11_6 = _mm512_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_pd(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_7 = _mm512_maskz_loadu_pd(mask3, &b[7 * sb_row]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
             acc0_0 = _mm512_fmadd_pd(a0_7, b0_7, acc0_0);
@@ -14717,6 +15097,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_7, b0_7, acc10_0);
             __m512d a11_7 = _mm512_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_pd(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_8 = _mm512_maskz_loadu_pd(mask3, &b[8 * sb_row]);
             __m512d a0_8 = _mm512_set1_pd(a[8]);
             acc0_0 = _mm512_fmadd_pd(a0_8, b0_8, acc0_0);
@@ -14742,6 +15124,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_8, b0_8, acc10_0);
             __m512d a11_8 = _mm512_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_pd(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_9 = _mm512_maskz_loadu_pd(mask3, &b[9 * sb_row]);
             __m512d a0_9 = _mm512_set1_pd(a[9]);
             acc0_0 = _mm512_fmadd_pd(a0_9, b0_9, acc0_0);
@@ -14767,6 +15151,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_9, b0_9, acc10_0);
             __m512d a11_9 = _mm512_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_pd(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_10 = _mm512_maskz_loadu_pd(mask3, &b[10 * sb_row]);
             __m512d a0_10 = _mm512_set1_pd(a[10]);
             acc0_0 = _mm512_fmadd_pd(a0_10, b0_10, acc0_0);
@@ -14792,6 +15178,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_10, b0_10, acc10_0);
             __m512d a11_10 = _mm512_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_pd(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_11 = _mm512_maskz_loadu_pd(mask3, &b[11 * sb_row]);
             __m512d a0_11 = _mm512_set1_pd(a[11]);
             acc0_0 = _mm512_fmadd_pd(a0_11, b0_11, acc0_0);
@@ -14817,6 +15205,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_11, b0_11, acc10_0);
             __m512d a11_11 = _mm512_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_pd(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_12 = _mm512_maskz_loadu_pd(mask3, &b[12 * sb_row]);
             __m512d a0_12 = _mm512_set1_pd(a[12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
@@ -14842,6 +15232,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_12, b0_12, acc10_0);
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_13 = _mm512_maskz_loadu_pd(mask3, &b[13 * sb_row]);
             __m512d a0_13 = _mm512_set1_pd(a[13]);
             acc0_0 = _mm512_fmadd_pd(a0_13, b0_13, acc0_0);
@@ -14867,6 +15259,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_13, b0_13, acc10_0);
             __m512d a11_13 = _mm512_set1_pd(a[11 * sa_row + 13]);
             acc11_0 = _mm512_fmadd_pd(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_14 = _mm512_maskz_loadu_pd(mask3, &b[14 * sb_row]);
             __m512d a0_14 = _mm512_set1_pd(a[14]);
             acc0_0 = _mm512_fmadd_pd(a0_14, b0_14, acc0_0);
@@ -14892,6 +15286,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_14, b0_14, acc10_0);
             __m512d a11_14 = _mm512_set1_pd(a[11 * sa_row + 14]);
             acc11_0 = _mm512_fmadd_pd(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_15 = _mm512_maskz_loadu_pd(mask3, &b[15 * sb_row]);
             __m512d a0_15 = _mm512_set1_pd(a[15]);
             acc0_0 = _mm512_fmadd_pd(a0_15, b0_15, acc0_0);
@@ -14917,6 +15313,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_15, b0_15, acc10_0);
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_16 = _mm512_maskz_loadu_pd(mask3, &b[16 * sb_row]);
             __m512d a0_16 = _mm512_set1_pd(a[16]);
             acc0_0 = _mm512_fmadd_pd(a0_16, b0_16, acc0_0);
@@ -14942,6 +15340,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_16, b0_16, acc10_0);
             __m512d a11_16 = _mm512_set1_pd(a[11 * sa_row + 16]);
             acc11_0 = _mm512_fmadd_pd(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_17 = _mm512_maskz_loadu_pd(mask3, &b[17 * sb_row]);
             __m512d a0_17 = _mm512_set1_pd(a[17]);
             acc0_0 = _mm512_fmadd_pd(a0_17, b0_17, acc0_0);
@@ -14967,6 +15367,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_17, b0_17, acc10_0);
             __m512d a11_17 = _mm512_set1_pd(a[11 * sa_row + 17]);
             acc11_0 = _mm512_fmadd_pd(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_18 = _mm512_maskz_loadu_pd(mask3, &b[18 * sb_row]);
             __m512d a0_18 = _mm512_set1_pd(a[18]);
             acc0_0 = _mm512_fmadd_pd(a0_18, b0_18, acc0_0);
@@ -14992,6 +15394,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
             acc10_0 = _mm512_fmadd_pd(a10_18, b0_18, acc10_0);
             __m512d a11_18 = _mm512_set1_pd(a[11 * sa_row + 18]);
             acc11_0 = _mm512_fmadd_pd(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_19 = _mm512_maskz_loadu_pd(mask3, &b[19 * sb_row]);
             __m512d a0_19 = _mm512_set1_pd(a[19]);
             acc0_0 = _mm512_fmadd_pd(a0_19, b0_19, acc0_0);
@@ -15054,21 +15458,84 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
     const __mmask8 mask3 = (__mmask8)0x7;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 160; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 160 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 24; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 24 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 159, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 23, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask3, &b[0]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
             __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
@@ -15094,6 +15561,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             __m512d acc10_0 = _mm512_mul_pd(a10_0, b0_0);
             __m512d a11_0 = _mm512_set1_pd(a[11 * sa_row]);
             __m512d acc11_0 = _mm512_mul_pd(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_1 = _mm512_maskz_loadu_pd(mask3, &b[1 * sb_row]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
@@ -15119,6 +15588,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_1, b0_1, acc10_0);
             __m512d a11_1 = _mm512_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_pd(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_2 = _mm512_maskz_loadu_pd(mask3, &b[2 * sb_row]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
             acc0_0 = _mm512_fmadd_pd(a0_2, b0_2, acc0_0);
@@ -15144,6 +15615,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_2, b0_2, acc10_0);
             __m512d a11_2 = _mm512_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_pd(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_3 = _mm512_maskz_loadu_pd(mask3, &b[3 * sb_row]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
             acc0_0 = _mm512_fmadd_pd(a0_3, b0_3, acc0_0);
@@ -15169,6 +15642,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_3, b0_3, acc10_0);
             __m512d a11_3 = _mm512_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_pd(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_4 = _mm512_maskz_loadu_pd(mask3, &b[4 * sb_row]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
             acc0_0 = _mm512_fmadd_pd(a0_4, b0_4, acc0_0);
@@ -15194,6 +15669,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_4, b0_4, acc10_0);
             __m512d a11_4 = _mm512_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_pd(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_5 = _mm512_maskz_loadu_pd(mask3, &b[5 * sb_row]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
             acc0_0 = _mm512_fmadd_pd(a0_5, b0_5, acc0_0);
@@ -15219,6 +15696,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_5, b0_5, acc10_0);
             __m512d a11_5 = _mm512_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_pd(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_6 = _mm512_maskz_loadu_pd(mask3, &b[6 * sb_row]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
             acc0_0 = _mm512_fmadd_pd(a0_6, b0_6, acc0_0);
@@ -15244,6 +15723,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_6, b0_6, acc10_0);
             __m512d a11_6 = _mm512_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_pd(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_7 = _mm512_maskz_loadu_pd(mask3, &b[7 * sb_row]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
             acc0_0 = _mm512_fmadd_pd(a0_7, b0_7, acc0_0);
@@ -15269,6 +15750,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_7, b0_7, acc10_0);
             __m512d a11_7 = _mm512_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_pd(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_8 = _mm512_maskz_loadu_pd(mask3, &b[8 * sb_row]);
             __m512d a0_8 = _mm512_set1_pd(a[8]);
             acc0_0 = _mm512_fmadd_pd(a0_8, b0_8, acc0_0);
@@ -15294,6 +15777,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_8, b0_8, acc10_0);
             __m512d a11_8 = _mm512_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_pd(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_9 = _mm512_maskz_loadu_pd(mask3, &b[9 * sb_row]);
             __m512d a0_9 = _mm512_set1_pd(a[9]);
             acc0_0 = _mm512_fmadd_pd(a0_9, b0_9, acc0_0);
@@ -15319,6 +15804,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_9, b0_9, acc10_0);
             __m512d a11_9 = _mm512_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_pd(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_10 = _mm512_maskz_loadu_pd(mask3, &b[10 * sb_row]);
             __m512d a0_10 = _mm512_set1_pd(a[10]);
             acc0_0 = _mm512_fmadd_pd(a0_10, b0_10, acc0_0);
@@ -15344,6 +15831,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_10, b0_10, acc10_0);
             __m512d a11_10 = _mm512_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_pd(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_11 = _mm512_maskz_loadu_pd(mask3, &b[11 * sb_row]);
             __m512d a0_11 = _mm512_set1_pd(a[11]);
             acc0_0 = _mm512_fmadd_pd(a0_11, b0_11, acc0_0);
@@ -15369,6 +15858,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_11, b0_11, acc10_0);
             __m512d a11_11 = _mm512_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_pd(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_12 = _mm512_maskz_loadu_pd(mask3, &b[12 * sb_row]);
             __m512d a0_12 = _mm512_set1_pd(a[12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
@@ -15394,6 +15885,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_12, b0_12, acc10_0);
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_13 = _mm512_maskz_loadu_pd(mask3, &b[13 * sb_row]);
             __m512d a0_13 = _mm512_set1_pd(a[13]);
             acc0_0 = _mm512_fmadd_pd(a0_13, b0_13, acc0_0);
@@ -15419,6 +15912,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_13, b0_13, acc10_0);
             __m512d a11_13 = _mm512_set1_pd(a[11 * sa_row + 13]);
             acc11_0 = _mm512_fmadd_pd(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_14 = _mm512_maskz_loadu_pd(mask3, &b[14 * sb_row]);
             __m512d a0_14 = _mm512_set1_pd(a[14]);
             acc0_0 = _mm512_fmadd_pd(a0_14, b0_14, acc0_0);
@@ -15444,6 +15939,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_14, b0_14, acc10_0);
             __m512d a11_14 = _mm512_set1_pd(a[11 * sa_row + 14]);
             acc11_0 = _mm512_fmadd_pd(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_15 = _mm512_maskz_loadu_pd(mask3, &b[15 * sb_row]);
             __m512d a0_15 = _mm512_set1_pd(a[15]);
             acc0_0 = _mm512_fmadd_pd(a0_15, b0_15, acc0_0);
@@ -15469,6 +15966,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_15, b0_15, acc10_0);
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_16 = _mm512_maskz_loadu_pd(mask3, &b[16 * sb_row]);
             __m512d a0_16 = _mm512_set1_pd(a[16]);
             acc0_0 = _mm512_fmadd_pd(a0_16, b0_16, acc0_0);
@@ -15494,6 +15993,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_16, b0_16, acc10_0);
             __m512d a11_16 = _mm512_set1_pd(a[11 * sa_row + 16]);
             acc11_0 = _mm512_fmadd_pd(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_17 = _mm512_maskz_loadu_pd(mask3, &b[17 * sb_row]);
             __m512d a0_17 = _mm512_set1_pd(a[17]);
             acc0_0 = _mm512_fmadd_pd(a0_17, b0_17, acc0_0);
@@ -15519,6 +16020,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_17, b0_17, acc10_0);
             __m512d a11_17 = _mm512_set1_pd(a[11 * sa_row + 17]);
             acc11_0 = _mm512_fmadd_pd(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_18 = _mm512_maskz_loadu_pd(mask3, &b[18 * sb_row]);
             __m512d a0_18 = _mm512_set1_pd(a[18]);
             acc0_0 = _mm512_fmadd_pd(a0_18, b0_18, acc0_0);
@@ -15544,6 +16047,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_18, b0_18, acc10_0);
             __m512d a11_18 = _mm512_set1_pd(a[11 * sa_row + 18]);
             acc11_0 = _mm512_fmadd_pd(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_19 = _mm512_maskz_loadu_pd(mask3, &b[19 * sb_row]);
             __m512d a0_19 = _mm512_set1_pd(a[19]);
             acc0_0 = _mm512_fmadd_pd(a0_19, b0_19, acc0_0);
@@ -15608,21 +16113,84 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 12; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 160; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 160 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 20; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 24; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 24 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 159, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 159, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 23, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 23, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_0 = _mm512_maskz_loadu_pd(mask3, &b[0]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
             __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
@@ -15648,6 +16216,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             __m512d acc10_0 = _mm512_mul_pd(a10_0, b0_0);
             __m512d a11_0 = _mm512_set1_pd(a[11 * sa_row]);
             __m512d acc11_0 = _mm512_mul_pd(a11_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_1 = _mm512_maskz_loadu_pd(mask3, &b[1 * sb_row]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
@@ -15673,6 +16243,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_1, b0_1, acc10_0);
             __m512d a11_1 = _mm512_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_pd(a11_1, b0_1, acc11_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_2 = _mm512_maskz_loadu_pd(mask3, &b[2 * sb_row]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
             acc0_0 = _mm512_fmadd_pd(a0_2, b0_2, acc0_0);
@@ -15698,6 +16270,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_2, b0_2, acc10_0);
             __m512d a11_2 = _mm512_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_pd(a11_2, b0_2, acc11_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_3 = _mm512_maskz_loadu_pd(mask3, &b[3 * sb_row]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
             acc0_0 = _mm512_fmadd_pd(a0_3, b0_3, acc0_0);
@@ -15723,6 +16297,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_3, b0_3, acc10_0);
             __m512d a11_3 = _mm512_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_pd(a11_3, b0_3, acc11_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_4 = _mm512_maskz_loadu_pd(mask3, &b[4 * sb_row]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
             acc0_0 = _mm512_fmadd_pd(a0_4, b0_4, acc0_0);
@@ -15748,6 +16324,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_4, b0_4, acc10_0);
             __m512d a11_4 = _mm512_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_pd(a11_4, b0_4, acc11_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_5 = _mm512_maskz_loadu_pd(mask3, &b[5 * sb_row]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
             acc0_0 = _mm512_fmadd_pd(a0_5, b0_5, acc0_0);
@@ -15773,6 +16351,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_5, b0_5, acc10_0);
             __m512d a11_5 = _mm512_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_pd(a11_5, b0_5, acc11_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_6 = _mm512_maskz_loadu_pd(mask3, &b[6 * sb_row]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
             acc0_0 = _mm512_fmadd_pd(a0_6, b0_6, acc0_0);
@@ -15798,6 +16378,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_6, b0_6, acc10_0);
             __m512d a11_6 = _mm512_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_pd(a11_6, b0_6, acc11_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_7 = _mm512_maskz_loadu_pd(mask3, &b[7 * sb_row]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
             acc0_0 = _mm512_fmadd_pd(a0_7, b0_7, acc0_0);
@@ -15823,6 +16405,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_7, b0_7, acc10_0);
             __m512d a11_7 = _mm512_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_pd(a11_7, b0_7, acc11_0);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_8 = _mm512_maskz_loadu_pd(mask3, &b[8 * sb_row]);
             __m512d a0_8 = _mm512_set1_pd(a[8]);
             acc0_0 = _mm512_fmadd_pd(a0_8, b0_8, acc0_0);
@@ -15848,6 +16432,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_8, b0_8, acc10_0);
             __m512d a11_8 = _mm512_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_pd(a11_8, b0_8, acc11_0);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_9 = _mm512_maskz_loadu_pd(mask3, &b[9 * sb_row]);
             __m512d a0_9 = _mm512_set1_pd(a[9]);
             acc0_0 = _mm512_fmadd_pd(a0_9, b0_9, acc0_0);
@@ -15873,6 +16459,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_9, b0_9, acc10_0);
             __m512d a11_9 = _mm512_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_pd(a11_9, b0_9, acc11_0);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_10 = _mm512_maskz_loadu_pd(mask3, &b[10 * sb_row]);
             __m512d a0_10 = _mm512_set1_pd(a[10]);
             acc0_0 = _mm512_fmadd_pd(a0_10, b0_10, acc0_0);
@@ -15898,6 +16486,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_10, b0_10, acc10_0);
             __m512d a11_10 = _mm512_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_pd(a11_10, b0_10, acc11_0);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_11 = _mm512_maskz_loadu_pd(mask3, &b[11 * sb_row]);
             __m512d a0_11 = _mm512_set1_pd(a[11]);
             acc0_0 = _mm512_fmadd_pd(a0_11, b0_11, acc0_0);
@@ -15923,6 +16513,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_11, b0_11, acc10_0);
             __m512d a11_11 = _mm512_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_pd(a11_11, b0_11, acc11_0);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_12 = _mm512_maskz_loadu_pd(mask3, &b[12 * sb_row]);
             __m512d a0_12 = _mm512_set1_pd(a[12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
@@ -15948,6 +16540,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_12, b0_12, acc10_0);
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_13 = _mm512_maskz_loadu_pd(mask3, &b[13 * sb_row]);
             __m512d a0_13 = _mm512_set1_pd(a[13]);
             acc0_0 = _mm512_fmadd_pd(a0_13, b0_13, acc0_0);
@@ -15973,6 +16567,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_13, b0_13, acc10_0);
             __m512d a11_13 = _mm512_set1_pd(a[11 * sa_row + 13]);
             acc11_0 = _mm512_fmadd_pd(a11_13, b0_13, acc11_0);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_14 = _mm512_maskz_loadu_pd(mask3, &b[14 * sb_row]);
             __m512d a0_14 = _mm512_set1_pd(a[14]);
             acc0_0 = _mm512_fmadd_pd(a0_14, b0_14, acc0_0);
@@ -15998,6 +16594,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_14, b0_14, acc10_0);
             __m512d a11_14 = _mm512_set1_pd(a[11 * sa_row + 14]);
             acc11_0 = _mm512_fmadd_pd(a11_14, b0_14, acc11_0);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_15 = _mm512_maskz_loadu_pd(mask3, &b[15 * sb_row]);
             __m512d a0_15 = _mm512_set1_pd(a[15]);
             acc0_0 = _mm512_fmadd_pd(a0_15, b0_15, acc0_0);
@@ -16023,6 +16621,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_15, b0_15, acc10_0);
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 16 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_16 = _mm512_maskz_loadu_pd(mask3, &b[16 * sb_row]);
             __m512d a0_16 = _mm512_set1_pd(a[16]);
             acc0_0 = _mm512_fmadd_pd(a0_16, b0_16, acc0_0);
@@ -16048,6 +16648,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_16, b0_16, acc10_0);
             __m512d a11_16 = _mm512_set1_pd(a[11 * sa_row + 16]);
             acc11_0 = _mm512_fmadd_pd(a11_16, b0_16, acc11_0);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 17 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_17 = _mm512_maskz_loadu_pd(mask3, &b[17 * sb_row]);
             __m512d a0_17 = _mm512_set1_pd(a[17]);
             acc0_0 = _mm512_fmadd_pd(a0_17, b0_17, acc0_0);
@@ -16073,6 +16675,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_17, b0_17, acc10_0);
             __m512d a11_17 = _mm512_set1_pd(a[11 * sa_row + 17]);
             acc11_0 = _mm512_fmadd_pd(a11_17, b0_17, acc11_0);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 18 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_18 = _mm512_maskz_loadu_pd(mask3, &b[18 * sb_row]);
             __m512d a0_18 = _mm512_set1_pd(a[18]);
             acc0_0 = _mm512_fmadd_pd(a0_18, b0_18, acc0_0);
@@ -16098,6 +16702,8 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_f64
             acc10_0 = _mm512_fmadd_pd(a10_18, b0_18, acc10_0);
             __m512d a11_18 = _mm512_set1_pd(a[11 * sa_row + 18]);
             acc11_0 = _mm512_fmadd_pd(a11_18, b0_18, acc11_0);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 19 * sb_row) + 23, _MM_HINT_T1);
             __m512d b0_19 = _mm512_maskz_loadu_pd(mask3, &b[19 * sb_row]);
             __m512d a0_19 = _mm512_set1_pd(a[19]);
             acc0_0 = _mm512_fmadd_pd(a0_19, b0_19, acc0_0);

@@ -28673,21 +28673,49 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
     const int64_t sc_row = g->sc_row;
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 103, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
@@ -28708,6 +28736,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
             __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
             __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
             __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
@@ -28728,6 +28759,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
             __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
@@ -28748,6 +28782,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
             __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
@@ -28768,6 +28805,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
             __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
@@ -28788,6 +28828,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
             __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
@@ -28808,6 +28851,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
             __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
@@ -28828,6 +28874,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
             __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
@@ -28848,6 +28897,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_8 = _mm256_loadu_pd(&b[8 * sb_row]);
             __m256d b1_8 = _mm256_loadu_pd(&b[8 * sb_row + 4]);
             __m256d a0_8 = _mm256_set1_pd(a[8]);
@@ -28868,6 +28920,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_8 = _mm256_set1_pd(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_pd(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_9 = _mm256_loadu_pd(&b[9 * sb_row]);
             __m256d b1_9 = _mm256_loadu_pd(&b[9 * sb_row + 4]);
             __m256d a0_9 = _mm256_set1_pd(a[9]);
@@ -28888,6 +28943,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_9 = _mm256_set1_pd(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_pd(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_10 = _mm256_loadu_pd(&b[10 * sb_row]);
             __m256d b1_10 = _mm256_loadu_pd(&b[10 * sb_row + 4]);
             __m256d a0_10 = _mm256_set1_pd(a[10]);
@@ -28908,6 +28966,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_10 = _mm256_set1_pd(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_pd(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_11 = _mm256_loadu_pd(&b[11 * sb_row]);
             __m256d b1_11 = _mm256_loadu_pd(&b[11 * sb_row + 4]);
             __m256d a0_11 = _mm256_set1_pd(a[11]);
@@ -28928,6 +28989,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_11 = _mm256_set1_pd(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_pd(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_12 = _mm256_loadu_pd(&b[12 * sb_row]);
             __m256d b1_12 = _mm256_loadu_pd(&b[12 * sb_row + 4]);
             __m256d a0_12 = _mm256_set1_pd(a[12]);
@@ -28962,6 +29026,42 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 4])));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 103, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
@@ -29236,6 +29336,12 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
             _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[11 * sc_row + 4])));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 103, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[12 * sa_row]);
@@ -29945,21 +30051,49 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 103, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
@@ -29980,6 +30114,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
             __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
             __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
             __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
@@ -30000,6 +30137,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
             __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
@@ -30020,6 +30160,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
             __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
@@ -30040,6 +30183,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
             __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
@@ -30060,6 +30206,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
             __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
@@ -30080,6 +30229,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
             __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
@@ -30100,6 +30252,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
             __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
@@ -30120,6 +30275,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_8 = _mm256_loadu_pd(&b[8 * sb_row]);
             __m256d b1_8 = _mm256_loadu_pd(&b[8 * sb_row + 4]);
             __m256d a0_8 = _mm256_set1_pd(a[8]);
@@ -30140,6 +30298,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_8 = _mm256_set1_pd(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_pd(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_9 = _mm256_loadu_pd(&b[9 * sb_row]);
             __m256d b1_9 = _mm256_loadu_pd(&b[9 * sb_row + 4]);
             __m256d a0_9 = _mm256_set1_pd(a[9]);
@@ -30160,6 +30321,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_9 = _mm256_set1_pd(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_pd(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_10 = _mm256_loadu_pd(&b[10 * sb_row]);
             __m256d b1_10 = _mm256_loadu_pd(&b[10 * sb_row + 4]);
             __m256d a0_10 = _mm256_set1_pd(a[10]);
@@ -30180,6 +30344,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_10 = _mm256_set1_pd(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_pd(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_11 = _mm256_loadu_pd(&b[11 * sb_row]);
             __m256d b1_11 = _mm256_loadu_pd(&b[11 * sb_row + 4]);
             __m256d a0_11 = _mm256_set1_pd(a[11]);
@@ -30200,6 +30367,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_11 = _mm256_set1_pd(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_pd(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_12 = _mm256_loadu_pd(&b[12 * sb_row]);
             __m256d b1_12 = _mm256_loadu_pd(&b[12 * sb_row + 4]);
             __m256d a0_12 = _mm256_set1_pd(a[12]);
@@ -30234,6 +30404,42 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_mul_pd(valpha, acc5_1));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 103, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
@@ -30508,6 +30714,12 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
             _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_mul_pd(valpha, acc5_1));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 103, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[12 * sa_row]);
@@ -31219,21 +31431,49 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 103, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
@@ -31254,6 +31494,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
             __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
             __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
             __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
@@ -31274,6 +31517,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
             __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
@@ -31294,6 +31540,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
             __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
@@ -31314,6 +31563,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
             __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
@@ -31334,6 +31586,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
             __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
@@ -31354,6 +31609,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
             __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
@@ -31374,6 +31632,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
             __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
@@ -31394,6 +31655,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_8 = _mm256_loadu_pd(&b[8 * sb_row]);
             __m256d b1_8 = _mm256_loadu_pd(&b[8 * sb_row + 4]);
             __m256d a0_8 = _mm256_set1_pd(a[8]);
@@ -31414,6 +31678,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_8 = _mm256_set1_pd(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_pd(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_9 = _mm256_loadu_pd(&b[9 * sb_row]);
             __m256d b1_9 = _mm256_loadu_pd(&b[9 * sb_row + 4]);
             __m256d a0_9 = _mm256_set1_pd(a[9]);
@@ -31434,6 +31701,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_9 = _mm256_set1_pd(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_pd(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_10 = _mm256_loadu_pd(&b[10 * sb_row]);
             __m256d b1_10 = _mm256_loadu_pd(&b[10 * sb_row + 4]);
             __m256d a0_10 = _mm256_set1_pd(a[10]);
@@ -31454,6 +31724,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_10 = _mm256_set1_pd(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_pd(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_11 = _mm256_loadu_pd(&b[11 * sb_row]);
             __m256d b1_11 = _mm256_loadu_pd(&b[11 * sb_row + 4]);
             __m256d a0_11 = _mm256_set1_pd(a[11]);
@@ -31474,6 +31747,9 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_11 = _mm256_set1_pd(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_pd(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 103, _MM_HINT_T1);
             __m256d b0_12 = _mm256_loadu_pd(&b[12 * sb_row]);
             __m256d b1_12 = _mm256_loadu_pd(&b[12 * sb_row + 4]);
             __m256d a0_12 = _mm256_set1_pd(a[12]);
@@ -31508,6 +31784,42 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 103, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
@@ -31782,6 +32094,12 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
             _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 103, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[12 * sa_row]);
@@ -34328,21 +34646,85 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
     const int64_t sc_row = g->sc_row;
     const __mmask8 mask5 = (__mmask8)0x1F;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 103, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_maskz_loadu_pd(mask5, &b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
@@ -34381,6 +34763,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_0 = _mm512_set1_pd(a[11 * sa_row]);
             __m512d acc11_0 = _mm512_mul_pd(a11_0, b0_0);
             __m512d acc11_1 = _mm512_mul_pd(a11_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
             __m512d b1_1 = _mm512_maskz_loadu_pd(mask5, &b[1 * sb_row + 8]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
@@ -34419,6 +34804,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_1 = _mm512_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_pd(a11_1, b0_1, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_1, b1_1, acc11_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
             __m512d b1_2 = _mm512_maskz_loadu_pd(mask5, &b[2 * sb_row + 8]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
@@ -34457,6 +34845,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_2 = _mm512_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_pd(a11_2, b0_2, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_2, b1_2, acc11_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
             __m512d b1_3 = _mm512_maskz_loadu_pd(mask5, &b[3 * sb_row + 8]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
@@ -34495,6 +34886,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_3 = _mm512_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_pd(a11_3, b0_3, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_3, b1_3, acc11_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
             __m512d b1_4 = _mm512_maskz_loadu_pd(mask5, &b[4 * sb_row + 8]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
@@ -34533,6 +34927,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_4 = _mm512_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_pd(a11_4, b0_4, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_4, b1_4, acc11_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
             __m512d b1_5 = _mm512_maskz_loadu_pd(mask5, &b[5 * sb_row + 8]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
@@ -34571,6 +34968,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_5 = _mm512_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_pd(a11_5, b0_5, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_5, b1_5, acc11_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
             __m512d b1_6 = _mm512_maskz_loadu_pd(mask5, &b[6 * sb_row + 8]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
@@ -34609,6 +35009,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_6 = _mm512_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_pd(a11_6, b0_6, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_6, b1_6, acc11_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
             __m512d b1_7 = _mm512_maskz_loadu_pd(mask5, &b[7 * sb_row + 8]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
@@ -34647,6 +35050,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_7 = _mm512_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_pd(a11_7, b0_7, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_7, b1_7, acc11_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_8 = _mm512_loadu_pd(&b[8 * sb_row]);
             __m512d b1_8 = _mm512_maskz_loadu_pd(mask5, &b[8 * sb_row + 8]);
             __m512d a0_8 = _mm512_set1_pd(a[8]);
@@ -34685,6 +35091,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_8 = _mm512_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_pd(a11_8, b0_8, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_8, b1_8, acc11_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_9 = _mm512_loadu_pd(&b[9 * sb_row]);
             __m512d b1_9 = _mm512_maskz_loadu_pd(mask5, &b[9 * sb_row + 8]);
             __m512d a0_9 = _mm512_set1_pd(a[9]);
@@ -34723,6 +35132,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_9 = _mm512_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_pd(a11_9, b0_9, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_9, b1_9, acc11_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_10 = _mm512_loadu_pd(&b[10 * sb_row]);
             __m512d b1_10 = _mm512_maskz_loadu_pd(mask5, &b[10 * sb_row + 8]);
             __m512d a0_10 = _mm512_set1_pd(a[10]);
@@ -34761,6 +35173,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_10 = _mm512_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_pd(a11_10, b0_10, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_10, b1_10, acc11_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_11 = _mm512_loadu_pd(&b[11 * sb_row]);
             __m512d b1_11 = _mm512_maskz_loadu_pd(mask5, &b[11 * sb_row + 8]);
             __m512d a0_11 = _mm512_set1_pd(a[11]);
@@ -34799,6 +35214,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_11 = _mm512_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_pd(a11_11, b0_11, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_11, b1_11, acc11_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_12 = _mm512_loadu_pd(&b[12 * sb_row]);
             __m512d b1_12 = _mm512_maskz_loadu_pd(mask5, &b[12 * sb_row + 8]);
             __m512d a0_12 = _mm512_set1_pd(a[12]);
@@ -34863,6 +35281,12 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_add_pd(acc11_1, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8])));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 103, 1, 2);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_maskz_loadu_pd(mask5, &b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[12 * sa_row]);
@@ -34955,21 +35379,85 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 103, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_maskz_loadu_pd(mask5, &b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
@@ -35008,6 +35496,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_0 = _mm512_set1_pd(a[11 * sa_row]);
             __m512d acc11_0 = _mm512_mul_pd(a11_0, b0_0);
             __m512d acc11_1 = _mm512_mul_pd(a11_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
             __m512d b1_1 = _mm512_maskz_loadu_pd(mask5, &b[1 * sb_row + 8]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
@@ -35046,6 +35537,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_1 = _mm512_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_pd(a11_1, b0_1, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_1, b1_1, acc11_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
             __m512d b1_2 = _mm512_maskz_loadu_pd(mask5, &b[2 * sb_row + 8]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
@@ -35084,6 +35578,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_2 = _mm512_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_pd(a11_2, b0_2, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_2, b1_2, acc11_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
             __m512d b1_3 = _mm512_maskz_loadu_pd(mask5, &b[3 * sb_row + 8]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
@@ -35122,6 +35619,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_3 = _mm512_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_pd(a11_3, b0_3, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_3, b1_3, acc11_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
             __m512d b1_4 = _mm512_maskz_loadu_pd(mask5, &b[4 * sb_row + 8]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
@@ -35160,6 +35660,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_4 = _mm512_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_pd(a11_4, b0_4, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_4, b1_4, acc11_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
             __m512d b1_5 = _mm512_maskz_loadu_pd(mask5, &b[5 * sb_row + 8]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
@@ -35198,6 +35701,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_5 = _mm512_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_pd(a11_5, b0_5, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_5, b1_5, acc11_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
             __m512d b1_6 = _mm512_maskz_loadu_pd(mask5, &b[6 * sb_row + 8]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
@@ -35236,6 +35742,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_6 = _mm512_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_pd(a11_6, b0_6, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_6, b1_6, acc11_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
             __m512d b1_7 = _mm512_maskz_loadu_pd(mask5, &b[7 * sb_row + 8]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
@@ -35274,6 +35783,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_7 = _mm512_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_pd(a11_7, b0_7, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_7, b1_7, acc11_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_8 = _mm512_loadu_pd(&b[8 * sb_row]);
             __m512d b1_8 = _mm512_maskz_loadu_pd(mask5, &b[8 * sb_row + 8]);
             __m512d a0_8 = _mm512_set1_pd(a[8]);
@@ -35312,6 +35824,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_8 = _mm512_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_pd(a11_8, b0_8, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_8, b1_8, acc11_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_9 = _mm512_loadu_pd(&b[9 * sb_row]);
             __m512d b1_9 = _mm512_maskz_loadu_pd(mask5, &b[9 * sb_row + 8]);
             __m512d a0_9 = _mm512_set1_pd(a[9]);
@@ -35350,6 +35865,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_9 = _mm512_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_pd(a11_9, b0_9, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_9, b1_9, acc11_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_10 = _mm512_loadu_pd(&b[10 * sb_row]);
             __m512d b1_10 = _mm512_maskz_loadu_pd(mask5, &b[10 * sb_row + 8]);
             __m512d a0_10 = _mm512_set1_pd(a[10]);
@@ -35388,6 +35906,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_10 = _mm512_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_pd(a11_10, b0_10, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_10, b1_10, acc11_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_11 = _mm512_loadu_pd(&b[11 * sb_row]);
             __m512d b1_11 = _mm512_maskz_loadu_pd(mask5, &b[11 * sb_row + 8]);
             __m512d a0_11 = _mm512_set1_pd(a[11]);
@@ -35426,6 +35947,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_11 = _mm512_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_pd(a11_11, b0_11, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_11, b1_11, acc11_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_12 = _mm512_loadu_pd(&b[12 * sb_row]);
             __m512d b1_12 = _mm512_maskz_loadu_pd(mask5, &b[12 * sb_row + 8]);
             __m512d a0_12 = _mm512_set1_pd(a[12]);
@@ -35490,6 +36014,12 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
             _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_mul_pd(valpha, acc11_1));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 103, 1, 2);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_maskz_loadu_pd(mask5, &b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[12 * sa_row]);
@@ -35584,21 +36114,85 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 13; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 104; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 104 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 103, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 103, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 103, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_maskz_loadu_pd(mask5, &b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
@@ -35637,6 +36231,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_0 = _mm512_set1_pd(a[11 * sa_row]);
             __m512d acc11_0 = _mm512_mul_pd(a11_0, b0_0);
             __m512d acc11_1 = _mm512_mul_pd(a11_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
             __m512d b1_1 = _mm512_maskz_loadu_pd(mask5, &b[1 * sb_row + 8]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
@@ -35675,6 +36272,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_1 = _mm512_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_pd(a11_1, b0_1, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_1, b1_1, acc11_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
             __m512d b1_2 = _mm512_maskz_loadu_pd(mask5, &b[2 * sb_row + 8]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
@@ -35713,6 +36313,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_2 = _mm512_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_pd(a11_2, b0_2, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_2, b1_2, acc11_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
             __m512d b1_3 = _mm512_maskz_loadu_pd(mask5, &b[3 * sb_row + 8]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
@@ -35751,6 +36354,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_3 = _mm512_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_pd(a11_3, b0_3, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_3, b1_3, acc11_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
             __m512d b1_4 = _mm512_maskz_loadu_pd(mask5, &b[4 * sb_row + 8]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
@@ -35789,6 +36395,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_4 = _mm512_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_pd(a11_4, b0_4, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_4, b1_4, acc11_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
             __m512d b1_5 = _mm512_maskz_loadu_pd(mask5, &b[5 * sb_row + 8]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
@@ -35827,6 +36436,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_5 = _mm512_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_pd(a11_5, b0_5, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_5, b1_5, acc11_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
             __m512d b1_6 = _mm512_maskz_loadu_pd(mask5, &b[6 * sb_row + 8]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
@@ -35865,6 +36477,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_6 = _mm512_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_pd(a11_6, b0_6, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_6, b1_6, acc11_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
             __m512d b1_7 = _mm512_maskz_loadu_pd(mask5, &b[7 * sb_row + 8]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
@@ -35903,6 +36518,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_7 = _mm512_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_pd(a11_7, b0_7, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_7, b1_7, acc11_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_8 = _mm512_loadu_pd(&b[8 * sb_row]);
             __m512d b1_8 = _mm512_maskz_loadu_pd(mask5, &b[8 * sb_row + 8]);
             __m512d a0_8 = _mm512_set1_pd(a[8]);
@@ -35941,6 +36559,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_8 = _mm512_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_pd(a11_8, b0_8, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_8, b1_8, acc11_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_9 = _mm512_loadu_pd(&b[9 * sb_row]);
             __m512d b1_9 = _mm512_maskz_loadu_pd(mask5, &b[9 * sb_row + 8]);
             __m512d a0_9 = _mm512_set1_pd(a[9]);
@@ -35979,6 +36600,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_9 = _mm512_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_pd(a11_9, b0_9, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_9, b1_9, acc11_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_10 = _mm512_loadu_pd(&b[10 * sb_row]);
             __m512d b1_10 = _mm512_maskz_loadu_pd(mask5, &b[10 * sb_row + 8]);
             __m512d a0_10 = _mm512_set1_pd(a[10]);
@@ -36017,6 +36641,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_10 = _mm512_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_pd(a11_10, b0_10, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_10, b1_10, acc11_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_11 = _mm512_loadu_pd(&b[11 * sb_row]);
             __m512d b1_11 = _mm512_maskz_loadu_pd(mask5, &b[11 * sb_row + 8]);
             __m512d a0_11 = _mm512_set1_pd(a[11]);
@@ -36055,6 +36682,9 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_11 = _mm512_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_pd(a11_11, b0_11, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_11, b1_11, acc11_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 103, _MM_HINT_T1);
             __m512d b0_12 = _mm512_loadu_pd(&b[12 * sb_row]);
             __m512d b1_12 = _mm512_maskz_loadu_pd(mask5, &b[12 * sb_row + 8]);
             __m512d a0_12 = _mm512_set1_pd(a[12]);
@@ -36119,6 +36749,12 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
             _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 103, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 103, 1, 2);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_maskz_loadu_pd(mask5, &b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[12 * sa_row]);

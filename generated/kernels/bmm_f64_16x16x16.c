@@ -48856,21 +48856,49 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 127, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
@@ -48891,6 +48919,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
             __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
             __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
             __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
@@ -48911,6 +48942,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
             __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
@@ -48931,6 +48965,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
             __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
@@ -48951,6 +48988,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
             __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
@@ -48971,6 +49011,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
             __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
@@ -48991,6 +49034,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
             __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
@@ -49011,6 +49057,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
             __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
@@ -49031,6 +49080,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_8 = _mm256_loadu_pd(&b[8 * sb_row]);
             __m256d b1_8 = _mm256_loadu_pd(&b[8 * sb_row + 4]);
             __m256d a0_8 = _mm256_set1_pd(a[8]);
@@ -49051,6 +49103,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_8 = _mm256_set1_pd(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_pd(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_9 = _mm256_loadu_pd(&b[9 * sb_row]);
             __m256d b1_9 = _mm256_loadu_pd(&b[9 * sb_row + 4]);
             __m256d a0_9 = _mm256_set1_pd(a[9]);
@@ -49071,6 +49126,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_9 = _mm256_set1_pd(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_pd(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_10 = _mm256_loadu_pd(&b[10 * sb_row]);
             __m256d b1_10 = _mm256_loadu_pd(&b[10 * sb_row + 4]);
             __m256d a0_10 = _mm256_set1_pd(a[10]);
@@ -49091,6 +49149,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_10 = _mm256_set1_pd(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_pd(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_11 = _mm256_loadu_pd(&b[11 * sb_row]);
             __m256d b1_11 = _mm256_loadu_pd(&b[11 * sb_row + 4]);
             __m256d a0_11 = _mm256_set1_pd(a[11]);
@@ -49111,6 +49172,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_11 = _mm256_set1_pd(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_pd(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_12 = _mm256_loadu_pd(&b[12 * sb_row]);
             __m256d b1_12 = _mm256_loadu_pd(&b[12 * sb_row + 4]);
             __m256d a0_12 = _mm256_set1_pd(a[12]);
@@ -49131,6 +49195,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_13 = _mm256_loadu_pd(&b[13 * sb_row]);
             __m256d b1_13 = _mm256_loadu_pd(&b[13 * sb_row + 4]);
             __m256d a0_13 = _mm256_set1_pd(a[13]);
@@ -49151,6 +49218,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_13 = _mm256_set1_pd(a[5 * sa_row + 13]);
             acc5_0 = _mm256_fmadd_pd(a5_13, b0_13, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_13, b1_13, acc5_1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_14 = _mm256_loadu_pd(&b[14 * sb_row]);
             __m256d b1_14 = _mm256_loadu_pd(&b[14 * sb_row + 4]);
             __m256d a0_14 = _mm256_set1_pd(a[14]);
@@ -49171,6 +49241,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             __m256d a5_14 = _mm256_set1_pd(a[5 * sa_row + 14]);
             acc5_0 = _mm256_fmadd_pd(a5_14, b0_14, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_14, b1_14, acc5_1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_15 = _mm256_loadu_pd(&b[15 * sb_row]);
             __m256d b1_15 = _mm256_loadu_pd(&b[15 * sb_row + 4]);
             __m256d a0_15 = _mm256_set1_pd(a[15]);
@@ -49205,6 +49278,42 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 4])));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 127, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
@@ -49539,6 +49648,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
             _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[11 * sc_row + 4])));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 127, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[12 * sa_row]);
@@ -50697,21 +50830,49 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
     const double alpha = g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 127, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
@@ -50732,6 +50893,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
             __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
             __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
             __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
@@ -50752,6 +50916,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
             __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
@@ -50772,6 +50939,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
             __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
@@ -50792,6 +50962,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
             __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
@@ -50812,6 +50985,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
             __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
@@ -50832,6 +51008,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
             __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
@@ -50852,6 +51031,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
             __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
@@ -50872,6 +51054,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_8 = _mm256_loadu_pd(&b[8 * sb_row]);
             __m256d b1_8 = _mm256_loadu_pd(&b[8 * sb_row + 4]);
             __m256d a0_8 = _mm256_set1_pd(a[8]);
@@ -50892,6 +51077,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_8 = _mm256_set1_pd(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_pd(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_9 = _mm256_loadu_pd(&b[9 * sb_row]);
             __m256d b1_9 = _mm256_loadu_pd(&b[9 * sb_row + 4]);
             __m256d a0_9 = _mm256_set1_pd(a[9]);
@@ -50912,6 +51100,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_9 = _mm256_set1_pd(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_pd(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_10 = _mm256_loadu_pd(&b[10 * sb_row]);
             __m256d b1_10 = _mm256_loadu_pd(&b[10 * sb_row + 4]);
             __m256d a0_10 = _mm256_set1_pd(a[10]);
@@ -50932,6 +51123,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_10 = _mm256_set1_pd(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_pd(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_11 = _mm256_loadu_pd(&b[11 * sb_row]);
             __m256d b1_11 = _mm256_loadu_pd(&b[11 * sb_row + 4]);
             __m256d a0_11 = _mm256_set1_pd(a[11]);
@@ -50952,6 +51146,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_11 = _mm256_set1_pd(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_pd(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_12 = _mm256_loadu_pd(&b[12 * sb_row]);
             __m256d b1_12 = _mm256_loadu_pd(&b[12 * sb_row + 4]);
             __m256d a0_12 = _mm256_set1_pd(a[12]);
@@ -50972,6 +51169,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_13 = _mm256_loadu_pd(&b[13 * sb_row]);
             __m256d b1_13 = _mm256_loadu_pd(&b[13 * sb_row + 4]);
             __m256d a0_13 = _mm256_set1_pd(a[13]);
@@ -50992,6 +51192,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_13 = _mm256_set1_pd(a[5 * sa_row + 13]);
             acc5_0 = _mm256_fmadd_pd(a5_13, b0_13, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_13, b1_13, acc5_1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_14 = _mm256_loadu_pd(&b[14 * sb_row]);
             __m256d b1_14 = _mm256_loadu_pd(&b[14 * sb_row + 4]);
             __m256d a0_14 = _mm256_set1_pd(a[14]);
@@ -51012,6 +51215,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             __m256d a5_14 = _mm256_set1_pd(a[5 * sa_row + 14]);
             acc5_0 = _mm256_fmadd_pd(a5_14, b0_14, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_14, b1_14, acc5_1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_15 = _mm256_loadu_pd(&b[15 * sb_row]);
             __m256d b1_15 = _mm256_loadu_pd(&b[15 * sb_row + 4]);
             __m256d a0_15 = _mm256_set1_pd(a[15]);
@@ -51046,6 +51252,42 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_mul_pd(valpha, acc5_1));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 127, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
@@ -51380,6 +51622,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
             _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_mul_pd(valpha, acc5_1));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 127, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[12 * sa_row]);
@@ -52540,21 +52806,49 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 127, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
@@ -52575,6 +52869,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
             __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
             __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
             __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
@@ -52595,6 +52892,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
             __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
@@ -52615,6 +52915,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
             __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
@@ -52635,6 +52938,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
             __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
@@ -52655,6 +52961,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
             __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
@@ -52675,6 +52984,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
             __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
@@ -52695,6 +53007,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
             __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
@@ -52715,6 +53030,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_8 = _mm256_loadu_pd(&b[8 * sb_row]);
             __m256d b1_8 = _mm256_loadu_pd(&b[8 * sb_row + 4]);
             __m256d a0_8 = _mm256_set1_pd(a[8]);
@@ -52735,6 +53053,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_8 = _mm256_set1_pd(a[5 * sa_row + 8]);
             acc5_0 = _mm256_fmadd_pd(a5_8, b0_8, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_8, b1_8, acc5_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_9 = _mm256_loadu_pd(&b[9 * sb_row]);
             __m256d b1_9 = _mm256_loadu_pd(&b[9 * sb_row + 4]);
             __m256d a0_9 = _mm256_set1_pd(a[9]);
@@ -52755,6 +53076,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_9 = _mm256_set1_pd(a[5 * sa_row + 9]);
             acc5_0 = _mm256_fmadd_pd(a5_9, b0_9, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_9, b1_9, acc5_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_10 = _mm256_loadu_pd(&b[10 * sb_row]);
             __m256d b1_10 = _mm256_loadu_pd(&b[10 * sb_row + 4]);
             __m256d a0_10 = _mm256_set1_pd(a[10]);
@@ -52775,6 +53099,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_10 = _mm256_set1_pd(a[5 * sa_row + 10]);
             acc5_0 = _mm256_fmadd_pd(a5_10, b0_10, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_10, b1_10, acc5_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_11 = _mm256_loadu_pd(&b[11 * sb_row]);
             __m256d b1_11 = _mm256_loadu_pd(&b[11 * sb_row + 4]);
             __m256d a0_11 = _mm256_set1_pd(a[11]);
@@ -52795,6 +53122,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_11 = _mm256_set1_pd(a[5 * sa_row + 11]);
             acc5_0 = _mm256_fmadd_pd(a5_11, b0_11, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_11, b1_11, acc5_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_12 = _mm256_loadu_pd(&b[12 * sb_row]);
             __m256d b1_12 = _mm256_loadu_pd(&b[12 * sb_row + 4]);
             __m256d a0_12 = _mm256_set1_pd(a[12]);
@@ -52815,6 +53145,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_13 = _mm256_loadu_pd(&b[13 * sb_row]);
             __m256d b1_13 = _mm256_loadu_pd(&b[13 * sb_row + 4]);
             __m256d a0_13 = _mm256_set1_pd(a[13]);
@@ -52835,6 +53168,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_13 = _mm256_set1_pd(a[5 * sa_row + 13]);
             acc5_0 = _mm256_fmadd_pd(a5_13, b0_13, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_13, b1_13, acc5_1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_14 = _mm256_loadu_pd(&b[14 * sb_row]);
             __m256d b1_14 = _mm256_loadu_pd(&b[14 * sb_row + 4]);
             __m256d a0_14 = _mm256_set1_pd(a[14]);
@@ -52855,6 +53191,9 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             __m256d a5_14 = _mm256_set1_pd(a[5 * sa_row + 14]);
             acc5_0 = _mm256_fmadd_pd(a5_14, b0_14, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_14, b1_14, acc5_1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 127, _MM_HINT_T1);
             __m256d b0_15 = _mm256_loadu_pd(&b[15 * sb_row]);
             __m256d b1_15 = _mm256_loadu_pd(&b[15 * sb_row + 4]);
             __m256d a0_15 = _mm256_set1_pd(a[15]);
@@ -52889,6 +53228,42 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 127, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
@@ -53223,6 +53598,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
             _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 127, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[12 * sa_row]);
@@ -57052,21 +57451,85 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 127, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_loadu_pd(&b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
@@ -57105,6 +57568,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_0 = _mm512_set1_pd(a[11 * sa_row]);
             __m512d acc11_0 = _mm512_mul_pd(a11_0, b0_0);
             __m512d acc11_1 = _mm512_mul_pd(a11_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
             __m512d b1_1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
@@ -57143,6 +57609,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_1 = _mm512_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_pd(a11_1, b0_1, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_1, b1_1, acc11_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
             __m512d b1_2 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
@@ -57181,6 +57650,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_2 = _mm512_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_pd(a11_2, b0_2, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_2, b1_2, acc11_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
             __m512d b1_3 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
@@ -57219,6 +57691,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_3 = _mm512_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_pd(a11_3, b0_3, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_3, b1_3, acc11_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
             __m512d b1_4 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
@@ -57257,6 +57732,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_4 = _mm512_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_pd(a11_4, b0_4, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_4, b1_4, acc11_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
             __m512d b1_5 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
@@ -57295,6 +57773,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_5 = _mm512_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_pd(a11_5, b0_5, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_5, b1_5, acc11_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
             __m512d b1_6 = _mm512_loadu_pd(&b[6 * sb_row + 8]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
@@ -57333,6 +57814,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_6 = _mm512_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_pd(a11_6, b0_6, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_6, b1_6, acc11_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
             __m512d b1_7 = _mm512_loadu_pd(&b[7 * sb_row + 8]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
@@ -57371,6 +57855,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_7 = _mm512_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_pd(a11_7, b0_7, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_7, b1_7, acc11_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_8 = _mm512_loadu_pd(&b[8 * sb_row]);
             __m512d b1_8 = _mm512_loadu_pd(&b[8 * sb_row + 8]);
             __m512d a0_8 = _mm512_set1_pd(a[8]);
@@ -57409,6 +57896,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_8 = _mm512_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_pd(a11_8, b0_8, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_8, b1_8, acc11_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_9 = _mm512_loadu_pd(&b[9 * sb_row]);
             __m512d b1_9 = _mm512_loadu_pd(&b[9 * sb_row + 8]);
             __m512d a0_9 = _mm512_set1_pd(a[9]);
@@ -57447,6 +57937,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_9 = _mm512_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_pd(a11_9, b0_9, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_9, b1_9, acc11_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_10 = _mm512_loadu_pd(&b[10 * sb_row]);
             __m512d b1_10 = _mm512_loadu_pd(&b[10 * sb_row + 8]);
             __m512d a0_10 = _mm512_set1_pd(a[10]);
@@ -57485,6 +57978,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_10 = _mm512_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_pd(a11_10, b0_10, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_10, b1_10, acc11_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_11 = _mm512_loadu_pd(&b[11 * sb_row]);
             __m512d b1_11 = _mm512_loadu_pd(&b[11 * sb_row + 8]);
             __m512d a0_11 = _mm512_set1_pd(a[11]);
@@ -57523,6 +58019,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_11 = _mm512_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_pd(a11_11, b0_11, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_11, b1_11, acc11_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_12 = _mm512_loadu_pd(&b[12 * sb_row]);
             __m512d b1_12 = _mm512_loadu_pd(&b[12 * sb_row + 8]);
             __m512d a0_12 = _mm512_set1_pd(a[12]);
@@ -57561,6 +58060,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_13 = _mm512_loadu_pd(&b[13 * sb_row]);
             __m512d b1_13 = _mm512_loadu_pd(&b[13 * sb_row + 8]);
             __m512d a0_13 = _mm512_set1_pd(a[13]);
@@ -57599,6 +58101,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_13 = _mm512_set1_pd(a[11 * sa_row + 13]);
             acc11_0 = _mm512_fmadd_pd(a11_13, b0_13, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_13, b1_13, acc11_1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_14 = _mm512_loadu_pd(&b[14 * sb_row]);
             __m512d b1_14 = _mm512_loadu_pd(&b[14 * sb_row + 8]);
             __m512d a0_14 = _mm512_set1_pd(a[14]);
@@ -57637,6 +58142,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_14 = _mm512_set1_pd(a[11 * sa_row + 14]);
             acc11_0 = _mm512_fmadd_pd(a11_14, b0_14, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_14, b1_14, acc11_1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_15 = _mm512_loadu_pd(&b[15 * sb_row]);
             __m512d b1_15 = _mm512_loadu_pd(&b[15 * sb_row + 8]);
             __m512d a0_15 = _mm512_set1_pd(a[15]);
@@ -57701,6 +58209,30 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_add_pd(acc11_1, _mm512_loadu_pd(&c[11 * sc_row + 8])));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 127, 1, 2);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_loadu_pd(&b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[12 * sa_row]);
@@ -57957,21 +58489,85 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
     const double alpha = g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 127, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_loadu_pd(&b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
@@ -58010,6 +58606,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_0 = _mm512_set1_pd(a[11 * sa_row]);
             __m512d acc11_0 = _mm512_mul_pd(a11_0, b0_0);
             __m512d acc11_1 = _mm512_mul_pd(a11_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
             __m512d b1_1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
@@ -58048,6 +58647,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_1 = _mm512_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_pd(a11_1, b0_1, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_1, b1_1, acc11_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
             __m512d b1_2 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
@@ -58086,6 +58688,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_2 = _mm512_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_pd(a11_2, b0_2, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_2, b1_2, acc11_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
             __m512d b1_3 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
@@ -58124,6 +58729,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_3 = _mm512_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_pd(a11_3, b0_3, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_3, b1_3, acc11_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
             __m512d b1_4 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
@@ -58162,6 +58770,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_4 = _mm512_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_pd(a11_4, b0_4, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_4, b1_4, acc11_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
             __m512d b1_5 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
@@ -58200,6 +58811,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_5 = _mm512_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_pd(a11_5, b0_5, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_5, b1_5, acc11_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
             __m512d b1_6 = _mm512_loadu_pd(&b[6 * sb_row + 8]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
@@ -58238,6 +58852,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_6 = _mm512_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_pd(a11_6, b0_6, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_6, b1_6, acc11_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
             __m512d b1_7 = _mm512_loadu_pd(&b[7 * sb_row + 8]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
@@ -58276,6 +58893,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_7 = _mm512_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_pd(a11_7, b0_7, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_7, b1_7, acc11_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_8 = _mm512_loadu_pd(&b[8 * sb_row]);
             __m512d b1_8 = _mm512_loadu_pd(&b[8 * sb_row + 8]);
             __m512d a0_8 = _mm512_set1_pd(a[8]);
@@ -58314,6 +58934,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_8 = _mm512_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_pd(a11_8, b0_8, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_8, b1_8, acc11_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_9 = _mm512_loadu_pd(&b[9 * sb_row]);
             __m512d b1_9 = _mm512_loadu_pd(&b[9 * sb_row + 8]);
             __m512d a0_9 = _mm512_set1_pd(a[9]);
@@ -58352,6 +58975,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_9 = _mm512_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_pd(a11_9, b0_9, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_9, b1_9, acc11_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_10 = _mm512_loadu_pd(&b[10 * sb_row]);
             __m512d b1_10 = _mm512_loadu_pd(&b[10 * sb_row + 8]);
             __m512d a0_10 = _mm512_set1_pd(a[10]);
@@ -58390,6 +59016,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_10 = _mm512_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_pd(a11_10, b0_10, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_10, b1_10, acc11_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_11 = _mm512_loadu_pd(&b[11 * sb_row]);
             __m512d b1_11 = _mm512_loadu_pd(&b[11 * sb_row + 8]);
             __m512d a0_11 = _mm512_set1_pd(a[11]);
@@ -58428,6 +59057,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_11 = _mm512_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_pd(a11_11, b0_11, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_11, b1_11, acc11_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_12 = _mm512_loadu_pd(&b[12 * sb_row]);
             __m512d b1_12 = _mm512_loadu_pd(&b[12 * sb_row + 8]);
             __m512d a0_12 = _mm512_set1_pd(a[12]);
@@ -58466,6 +59098,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_13 = _mm512_loadu_pd(&b[13 * sb_row]);
             __m512d b1_13 = _mm512_loadu_pd(&b[13 * sb_row + 8]);
             __m512d a0_13 = _mm512_set1_pd(a[13]);
@@ -58504,6 +59139,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_13 = _mm512_set1_pd(a[11 * sa_row + 13]);
             acc11_0 = _mm512_fmadd_pd(a11_13, b0_13, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_13, b1_13, acc11_1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_14 = _mm512_loadu_pd(&b[14 * sb_row]);
             __m512d b1_14 = _mm512_loadu_pd(&b[14 * sb_row + 8]);
             __m512d a0_14 = _mm512_set1_pd(a[14]);
@@ -58542,6 +59180,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             __m512d a11_14 = _mm512_set1_pd(a[11 * sa_row + 14]);
             acc11_0 = _mm512_fmadd_pd(a11_14, b0_14, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_14, b1_14, acc11_1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_15 = _mm512_loadu_pd(&b[15 * sb_row]);
             __m512d b1_15 = _mm512_loadu_pd(&b[15 * sb_row + 8]);
             __m512d a0_15 = _mm512_set1_pd(a[15]);
@@ -58606,6 +59247,30 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
             _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_mul_pd(valpha, acc11_1));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 127, 1, 2);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_loadu_pd(&b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[12 * sa_row]);
@@ -58864,21 +59529,85 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 16; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 128; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 128 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 8 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 9 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 10 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 11 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 8 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 9 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 10 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 11 * sc_row) + 127, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_loadu_pd(&b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
@@ -58917,6 +59646,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_0 = _mm512_set1_pd(a[11 * sa_row]);
             __m512d acc11_0 = _mm512_mul_pd(a11_0, b0_0);
             __m512d acc11_1 = _mm512_mul_pd(a11_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
             __m512d b1_1 = _mm512_loadu_pd(&b[1 * sb_row + 8]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
@@ -58955,6 +59687,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_1 = _mm512_set1_pd(a[11 * sa_row + 1]);
             acc11_0 = _mm512_fmadd_pd(a11_1, b0_1, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_1, b1_1, acc11_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
             __m512d b1_2 = _mm512_loadu_pd(&b[2 * sb_row + 8]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
@@ -58993,6 +59728,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_2 = _mm512_set1_pd(a[11 * sa_row + 2]);
             acc11_0 = _mm512_fmadd_pd(a11_2, b0_2, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_2, b1_2, acc11_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
             __m512d b1_3 = _mm512_loadu_pd(&b[3 * sb_row + 8]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
@@ -59031,6 +59769,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_3 = _mm512_set1_pd(a[11 * sa_row + 3]);
             acc11_0 = _mm512_fmadd_pd(a11_3, b0_3, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_3, b1_3, acc11_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
             __m512d b1_4 = _mm512_loadu_pd(&b[4 * sb_row + 8]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
@@ -59069,6 +59810,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_4 = _mm512_set1_pd(a[11 * sa_row + 4]);
             acc11_0 = _mm512_fmadd_pd(a11_4, b0_4, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_4, b1_4, acc11_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
             __m512d b1_5 = _mm512_loadu_pd(&b[5 * sb_row + 8]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
@@ -59107,6 +59851,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_5 = _mm512_set1_pd(a[11 * sa_row + 5]);
             acc11_0 = _mm512_fmadd_pd(a11_5, b0_5, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_5, b1_5, acc11_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
             __m512d b1_6 = _mm512_loadu_pd(&b[6 * sb_row + 8]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
@@ -59145,6 +59892,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_6 = _mm512_set1_pd(a[11 * sa_row + 6]);
             acc11_0 = _mm512_fmadd_pd(a11_6, b0_6, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_6, b1_6, acc11_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
             __m512d b1_7 = _mm512_loadu_pd(&b[7 * sb_row + 8]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
@@ -59183,6 +59933,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_7 = _mm512_set1_pd(a[11 * sa_row + 7]);
             acc11_0 = _mm512_fmadd_pd(a11_7, b0_7, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_7, b1_7, acc11_1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 8 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_8 = _mm512_loadu_pd(&b[8 * sb_row]);
             __m512d b1_8 = _mm512_loadu_pd(&b[8 * sb_row + 8]);
             __m512d a0_8 = _mm512_set1_pd(a[8]);
@@ -59221,6 +59974,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_8 = _mm512_set1_pd(a[11 * sa_row + 8]);
             acc11_0 = _mm512_fmadd_pd(a11_8, b0_8, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_8, b1_8, acc11_1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 9 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_9 = _mm512_loadu_pd(&b[9 * sb_row]);
             __m512d b1_9 = _mm512_loadu_pd(&b[9 * sb_row + 8]);
             __m512d a0_9 = _mm512_set1_pd(a[9]);
@@ -59259,6 +60015,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_9 = _mm512_set1_pd(a[11 * sa_row + 9]);
             acc11_0 = _mm512_fmadd_pd(a11_9, b0_9, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_9, b1_9, acc11_1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 10 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_10 = _mm512_loadu_pd(&b[10 * sb_row]);
             __m512d b1_10 = _mm512_loadu_pd(&b[10 * sb_row + 8]);
             __m512d a0_10 = _mm512_set1_pd(a[10]);
@@ -59297,6 +60056,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_10 = _mm512_set1_pd(a[11 * sa_row + 10]);
             acc11_0 = _mm512_fmadd_pd(a11_10, b0_10, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_10, b1_10, acc11_1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 11 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_11 = _mm512_loadu_pd(&b[11 * sb_row]);
             __m512d b1_11 = _mm512_loadu_pd(&b[11 * sb_row + 8]);
             __m512d a0_11 = _mm512_set1_pd(a[11]);
@@ -59335,6 +60097,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_11 = _mm512_set1_pd(a[11 * sa_row + 11]);
             acc11_0 = _mm512_fmadd_pd(a11_11, b0_11, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_11, b1_11, acc11_1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 12 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_12 = _mm512_loadu_pd(&b[12 * sb_row]);
             __m512d b1_12 = _mm512_loadu_pd(&b[12 * sb_row + 8]);
             __m512d a0_12 = _mm512_set1_pd(a[12]);
@@ -59373,6 +60138,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 13 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_13 = _mm512_loadu_pd(&b[13 * sb_row]);
             __m512d b1_13 = _mm512_loadu_pd(&b[13 * sb_row + 8]);
             __m512d a0_13 = _mm512_set1_pd(a[13]);
@@ -59411,6 +60179,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_13 = _mm512_set1_pd(a[11 * sa_row + 13]);
             acc11_0 = _mm512_fmadd_pd(a11_13, b0_13, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_13, b1_13, acc11_1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 14 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_14 = _mm512_loadu_pd(&b[14 * sb_row]);
             __m512d b1_14 = _mm512_loadu_pd(&b[14 * sb_row + 8]);
             __m512d a0_14 = _mm512_set1_pd(a[14]);
@@ -59449,6 +60220,9 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             __m512d a11_14 = _mm512_set1_pd(a[11 * sa_row + 14]);
             acc11_0 = _mm512_fmadd_pd(a11_14, b0_14, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_14, b1_14, acc11_1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 15 * sb_row) + 127, _MM_HINT_T1);
             __m512d b0_15 = _mm512_loadu_pd(&b[15 * sb_row]);
             __m512d b1_15 = _mm512_loadu_pd(&b[15 * sb_row + 8]);
             __m512d a0_15 = _mm512_set1_pd(a[15]);
@@ -59513,6 +60287,30 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
             _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 12 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 13 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 14 * sa_row) + 127, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 15 * sa_row) + 127, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 12 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 13 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 14 * sc_row) + 127, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 15 * sc_row) + 127, 1, 2);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d b1_0 = _mm512_loadu_pd(&b[8]);
             __m512d a0_0 = _mm512_set1_pd(a[12 * sa_row]);

@@ -6552,22 +6552,59 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
     const int64_t sc_row = g->sc_row;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 183, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -6581,6 +6618,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -6617,6 +6660,46 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -6863,22 +6946,59 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f64_arg
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 183, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -6892,6 +7012,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f64_arg
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -6928,6 +7054,46 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -7176,22 +7342,59 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 183, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -7205,6 +7408,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -7241,6 +7450,46 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -7485,22 +7734,35 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
     const int64_t sc_row = g->sc_row;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -7508,6 +7770,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -7529,6 +7797,22 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -7670,22 +7954,35 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f64_arg
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -7693,6 +7990,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f64_arg
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -7714,6 +8017,22 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -7857,22 +8176,35 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -7880,6 +8212,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -7901,6 +8239,22 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -8940,22 +9294,75 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1(const bmm_f
     const int64_t sc_row = g->sc_row;
     const __mmask8 mask7 = (__mmask8)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 16; i0 += 8) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 183, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -8981,6 +9388,12 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1(const bmm_f
                 __m512d acc7_1 = _mm512_setzero_pd();
                 __m512d acc7_2 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
@@ -9044,6 +9457,62 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -9144,22 +9613,75 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_b0(const bmm_f64
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 16; i0 += 8) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 183, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -9185,6 +9707,12 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_b0(const bmm_f64
                 __m512d acc7_1 = _mm512_setzero_pd();
                 __m512d acc7_2 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
@@ -9248,6 +9776,62 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_b0(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -9350,22 +9934,75 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 16; i0 += 8) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 6) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 7) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 6) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 7) * sc_row) + 183, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -9391,6 +10028,12 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64
                 __m512d acc7_1 = _mm512_setzero_pd();
                 __m512d acc7_2 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
@@ -9454,6 +10097,62 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 16 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 17 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 18 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 19 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 16 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 17 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 18 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 19 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -9552,22 +10251,43 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1(const bmm_f
     const int64_t sc_row = g->sc_row;
     const __mmask8 mask7 = (__mmask8)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 183, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -9581,6 +10301,12 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1(const bmm_f
                 __m512d acc3_1 = _mm512_setzero_pd();
                 __m512d acc3_2 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
@@ -9616,6 +10342,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -9676,22 +10426,43 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_b0(const bmm_f64
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 183, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -9705,6 +10476,12 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_b0(const bmm_f64
                 __m512d acc3_1 = _mm512_setzero_pd();
                 __m512d acc3_2 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
@@ -9740,6 +10517,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_b0(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -9802,22 +10603,43 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 23; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 184; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 184 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 183, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 183, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 183, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 183, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -9831,6 +10653,12 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64
                 __m512d acc3_1 = _mm512_setzero_pd();
                 __m512d acc3_2 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 23; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 183, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_maskz_loadu_pd(mask7, &b[k * sb_row + 16]);
@@ -9866,6 +10694,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 20 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 21 * sa_row) + 183, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 22 * sa_row) + 183, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 20 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 21 * sc_row) + 183, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 22 * sc_row) + 183, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();

@@ -5409,22 +5409,71 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
     const int64_t sc_row = g->sc_row;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 207, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -5438,6 +5487,13 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -5474,6 +5530,26 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -5701,22 +5777,71 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f64_arg
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 207, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -5730,6 +5855,13 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f64_arg
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -5766,6 +5898,26 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -5995,22 +6147,71 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 207, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -6024,6 +6225,13 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -6060,6 +6268,26 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -6285,22 +6513,41 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
     const int64_t sc_row = g->sc_row;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -6308,6 +6555,13 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -6329,6 +6583,26 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -6502,22 +6776,41 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f64_arg
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -6525,6 +6818,13 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f64_arg
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -6546,6 +6846,26 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -6721,22 +7041,41 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -6744,6 +7083,13 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -6765,6 +7111,26 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -7695,22 +8061,71 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_f
     const int64_t sc_row = g->sc_row;
     const __mmask8 mask2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 207, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -7736,6 +8151,13 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_f
                 __m512d acc5_2 = _mm512_setzero_pd();
                 __m512d acc5_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -7798,6 +8220,26 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -7855,22 +8297,71 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f64
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 207, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -7896,6 +8387,13 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f64
                 __m512d acc5_2 = _mm512_setzero_pd();
                 __m512d acc5_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -7958,6 +8456,26 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -8017,22 +8535,71 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 207, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -8058,6 +8625,13 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64
                 __m512d acc5_2 = _mm512_setzero_pd();
                 __m512d acc5_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -8120,6 +8694,26 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -8175,22 +8769,41 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1(const bmm_f
     const int64_t sc_row = g->sc_row;
     const __mmask8 mask2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -8204,6 +8817,13 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1(const bmm_f
                 __m512d acc2_2 = _mm512_setzero_pd();
                 __m512d acc2_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -8239,6 +8859,26 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -8296,22 +8936,41 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_b0(const bmm_f64
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -8325,6 +8984,13 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_b0(const bmm_f64
                 __m512d acc2_2 = _mm512_setzero_pd();
                 __m512d acc2_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -8360,6 +9026,26 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_b0(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -8419,22 +9105,41 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 26; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 208; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 208 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 207, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 207, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 207, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 207, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -8448,6 +9153,13 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64
                 __m512d acc2_2 = _mm512_setzero_pd();
                 __m512d acc2_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 26; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 207, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -8483,6 +9195,26 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 24 * sa_row) + 207, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 25 * sa_row) + 207, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 24 * sc_row) + 207, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 25 * sc_row) + 207, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();

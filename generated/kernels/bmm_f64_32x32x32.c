@@ -4832,22 +4832,71 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -4861,6 +4910,13 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -4897,6 +4953,26 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -5149,22 +5225,71 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f64_arg
     const double alpha = g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -5178,6 +5303,13 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f64_arg
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -5214,6 +5346,26 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -5468,22 +5620,71 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -5497,6 +5698,13 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -5533,6 +5741,26 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -5783,22 +6011,41 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -5806,6 +6053,13 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -5827,6 +6081,26 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -6016,22 +6290,41 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f64_arg
     const double alpha = g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -6039,6 +6332,13 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f64_arg
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -6060,6 +6360,26 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -6251,22 +6571,41 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -6274,6 +6613,13 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -6295,6 +6641,26 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -7235,22 +7601,71 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_f
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -7276,6 +7691,13 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_f
                 __m512d acc5_2 = _mm512_setzero_pd();
                 __m512d acc5_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -7338,6 +7760,26 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -7394,22 +7836,71 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f64
     const double alpha = g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -7435,6 +7926,13 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f64
                 __m512d acc5_2 = _mm512_setzero_pd();
                 __m512d acc5_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -7497,6 +7995,26 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -7555,22 +8073,71 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 255, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -7596,6 +8163,13 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64
                 __m512d acc5_2 = _mm512_setzero_pd();
                 __m512d acc5_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -7658,6 +8232,26 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -7712,22 +8306,41 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1(const bmm_f
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -7741,6 +8354,13 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1(const bmm_f
                 __m512d acc2_2 = _mm512_setzero_pd();
                 __m512d acc2_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -7776,6 +8396,26 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -7832,22 +8472,41 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_b0(const bmm_f64
     const double alpha = g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -7861,6 +8520,13 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_b0(const bmm_f64
                 __m512d acc2_2 = _mm512_setzero_pd();
                 __m512d acc2_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -7896,6 +8562,26 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_b0(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -7954,22 +8640,41 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 32; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 256; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 256 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 255, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 255, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 255, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 255, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -7983,6 +8688,13 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64
                 __m512d acc2_2 = _mm512_setzero_pd();
                 __m512d acc2_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 32; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 255, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -8018,6 +8730,26 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 30 * sa_row) + 255, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 31 * sa_row) + 255, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 30 * sc_row) + 255, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 31 * sc_row) + 255, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();

@@ -8717,22 +8717,119 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 511, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -8746,6 +8843,17 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -8782,6 +8890,78 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -9426,22 +9606,119 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f64_arg
     const double alpha = g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 511, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -9455,6 +9732,17 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f64_arg
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -9491,6 +9779,78 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -10137,22 +10497,119 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 511, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -10166,6 +10623,17 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
                 __m256d acc5_0 = _mm256_setzero_pd();
                 __m256d acc5_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -10202,6 +10670,78 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             __m256d acc1_0 = _mm256_setzero_pd();
@@ -10844,22 +11384,65 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -10867,6 +11450,17 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -10888,6 +11482,24 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             for (int64_t k = 0; k < 64; k += 1) {
@@ -11217,22 +11829,65 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f64_arg
     const double alpha = g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -11240,6 +11895,17 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f64_arg
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -11261,6 +11927,24 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             for (int64_t k = 0; k < 64; k += 1) {
@@ -11592,22 +12276,65 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
                 __m256d acc0_0 = _mm256_setzero_pd();
                 __m256d acc0_1 = _mm256_setzero_pd();
                 __m256d acc1_0 = _mm256_setzero_pd();
@@ -11615,6 +12342,17 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
                 __m256d acc2_0 = _mm256_setzero_pd();
                 __m256d acc2_1 = _mm256_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m256d b0 = _mm256_loadu_pd(&b[k * sb_row]);
                     __m256d b1 = _mm256_loadu_pd(&b[k * sb_row + 4]);
                     __m256d a0 = _mm256_set1_pd(a[i0 * sa_row + k]);
@@ -11636,6 +12374,24 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m256d acc0_0 = _mm256_setzero_pd();
             __m256d acc0_1 = _mm256_setzero_pd();
             for (int64_t k = 0; k < 64; k += 1) {
@@ -13409,22 +14165,119 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_f
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 511, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -13450,6 +14303,17 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_f
                 __m512d acc5_2 = _mm512_setzero_pd();
                 __m512d acc5_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -13512,6 +14376,78 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -13742,22 +14678,119 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f64
     const double alpha = g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 511, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -13783,6 +14816,17 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f64
                 __m512d acc5_2 = _mm512_setzero_pd();
                 __m512d acc5_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -13845,6 +14889,78 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -14077,22 +15193,119 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 3) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 4) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 5) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 3) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 4) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 5) * sc_row) + 511, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -14118,6 +15331,17 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
                 __m512d acc5_2 = _mm512_setzero_pd();
                 __m512d acc5_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -14180,6 +15404,78 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 60 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 61 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 62 * sa_row) + 511, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 60 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 61 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 62 * sc_row) + 511, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -14408,22 +15704,65 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_f
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -14437,6 +15776,17 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_f
                 __m512d acc2_2 = _mm512_setzero_pd();
                 __m512d acc2_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -14472,6 +15822,24 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_f
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -14585,22 +15953,65 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f64
     const double alpha = g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -14614,6 +16025,17 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f64
                 __m512d acc2_2 = _mm512_setzero_pd();
                 __m512d acc2_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -14649,6 +16071,24 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();
@@ -14764,22 +16204,65 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 64; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 512 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 1) * sa_row) + 511, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 0, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 128, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 192, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 256, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 320, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 384, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 448, _MM_HINT_T1);
+                _mm_prefetch((const char *)(na + (i0 + 2) * sa_row) + 511, _MM_HINT_T1);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 1) * sc_row) + 511, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 0, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 64, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 128, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 192, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 256, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 320, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 384, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 448, 1, 2);
+                __builtin_prefetch((const char *)(nc + (i0 + 2) * sc_row) + 511, 1, 2);
                 __m512d acc0_0 = _mm512_setzero_pd();
                 __m512d acc0_1 = _mm512_setzero_pd();
                 __m512d acc0_2 = _mm512_setzero_pd();
@@ -14793,6 +16276,17 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
                 __m512d acc2_2 = _mm512_setzero_pd();
                 __m512d acc2_3 = _mm512_setzero_pd();
                 for (int64_t k = 0; k < 64; k += 1) {
+                    if (i0 == 0) {
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 0, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 64, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 128, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 192, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 256, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 320, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 384, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 448, _MM_HINT_T1);
+                        _mm_prefetch((const char *)(nb + (k) * sb_row) + 511, _MM_HINT_T1);
+                    }
                     __m512d b0 = _mm512_loadu_pd(&b[k * sb_row]);
                     __m512d b1 = _mm512_loadu_pd(&b[k * sb_row + 8]);
                     __m512d b2 = _mm512_loadu_pd(&b[k * sb_row + 16]);
@@ -14828,6 +16322,24 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
             }
         }
         {
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 192, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 256, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 320, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 384, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 448, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 63 * sa_row) + 511, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 64, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 128, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 192, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 256, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 320, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 384, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 448, 1, 2);
+            __builtin_prefetch((const char *)(nc + 63 * sc_row) + 511, 1, 2);
             __m512d acc0_0 = _mm512_setzero_pd();
             __m512d acc0_1 = _mm512_setzero_pd();
             __m512d acc0_2 = _mm512_setzero_pd();

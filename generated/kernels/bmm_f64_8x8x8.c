@@ -6994,21 +6994,36 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_arg
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
@@ -7029,6 +7044,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_arg
             __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
             __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
             __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
             __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
@@ -7049,6 +7066,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_arg
             __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
             __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
@@ -7069,6 +7088,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_arg
             __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
             __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
@@ -7089,6 +7110,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_arg
             __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
             __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
@@ -7109,6 +7132,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_arg
             __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
             __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
@@ -7129,6 +7154,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_arg
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
             __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
@@ -7149,6 +7176,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_arg
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
             __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
@@ -7183,6 +7212,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_arg
             _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 4])));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
@@ -7275,21 +7312,36 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
     const double alpha = g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
@@ -7310,6 +7362,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
             __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
             __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
             __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
             __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
@@ -7330,6 +7384,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
             __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
             __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
@@ -7350,6 +7406,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
             __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
             __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
@@ -7370,6 +7428,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
             __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
             __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
@@ -7390,6 +7450,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
             __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
             __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
@@ -7410,6 +7472,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
             __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
@@ -7430,6 +7494,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
             __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
@@ -7464,6 +7530,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
             _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_mul_pd(valpha, acc5_1));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
@@ -7558,21 +7632,36 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[0]);
@@ -7593,6 +7682,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a5_0 = _mm256_set1_pd(a[5 * sa_row]);
             __m256d acc5_0 = _mm256_mul_pd(a5_0, b0_0);
             __m256d acc5_1 = _mm256_mul_pd(a5_0, b1_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_1 = _mm256_loadu_pd(&b[1 * sb_row]);
             __m256d b1_1 = _mm256_loadu_pd(&b[1 * sb_row + 4]);
             __m256d a0_1 = _mm256_set1_pd(a[1]);
@@ -7613,6 +7704,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a5_1 = _mm256_set1_pd(a[5 * sa_row + 1]);
             acc5_0 = _mm256_fmadd_pd(a5_1, b0_1, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_1, b1_1, acc5_1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_2 = _mm256_loadu_pd(&b[2 * sb_row]);
             __m256d b1_2 = _mm256_loadu_pd(&b[2 * sb_row + 4]);
             __m256d a0_2 = _mm256_set1_pd(a[2]);
@@ -7633,6 +7726,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a5_2 = _mm256_set1_pd(a[5 * sa_row + 2]);
             acc5_0 = _mm256_fmadd_pd(a5_2, b0_2, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_2, b1_2, acc5_1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_3 = _mm256_loadu_pd(&b[3 * sb_row]);
             __m256d b1_3 = _mm256_loadu_pd(&b[3 * sb_row + 4]);
             __m256d a0_3 = _mm256_set1_pd(a[3]);
@@ -7653,6 +7748,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a5_3 = _mm256_set1_pd(a[5 * sa_row + 3]);
             acc5_0 = _mm256_fmadd_pd(a5_3, b0_3, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_3, b1_3, acc5_1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_4 = _mm256_loadu_pd(&b[4 * sb_row]);
             __m256d b1_4 = _mm256_loadu_pd(&b[4 * sb_row + 4]);
             __m256d a0_4 = _mm256_set1_pd(a[4]);
@@ -7673,6 +7770,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a5_4 = _mm256_set1_pd(a[5 * sa_row + 4]);
             acc5_0 = _mm256_fmadd_pd(a5_4, b0_4, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_4, b1_4, acc5_1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_5 = _mm256_loadu_pd(&b[5 * sb_row]);
             __m256d b1_5 = _mm256_loadu_pd(&b[5 * sb_row + 4]);
             __m256d a0_5 = _mm256_set1_pd(a[5]);
@@ -7693,6 +7792,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_6 = _mm256_loadu_pd(&b[6 * sb_row]);
             __m256d b1_6 = _mm256_loadu_pd(&b[6 * sb_row + 4]);
             __m256d a0_6 = _mm256_set1_pd(a[6]);
@@ -7713,6 +7814,8 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m256d b0_7 = _mm256_loadu_pd(&b[7 * sb_row]);
             __m256d b1_7 = _mm256_loadu_pd(&b[7 * sb_row + 4]);
             __m256d a0_7 = _mm256_set1_pd(a[7]);
@@ -7747,6 +7850,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
             _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
         }
         {
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
             __m256d b1_0 = _mm256_loadu_pd(&b[4]);
             __m256d a0_0 = _mm256_set1_pd(a[6 * sa_row]);
@@ -8344,21 +8455,44 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f64
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
             __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
@@ -8376,6 +8510,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f64
             __m512d acc6_0 = _mm512_mul_pd(a6_0, b0_0);
             __m512d a7_0 = _mm512_set1_pd(a[7 * sa_row]);
             __m512d acc7_0 = _mm512_mul_pd(a7_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
@@ -8393,6 +8529,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f64
             acc6_0 = _mm512_fmadd_pd(a6_1, b0_1, acc6_0);
             __m512d a7_1 = _mm512_set1_pd(a[7 * sa_row + 1]);
             acc7_0 = _mm512_fmadd_pd(a7_1, b0_1, acc7_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
             acc0_0 = _mm512_fmadd_pd(a0_2, b0_2, acc0_0);
@@ -8410,6 +8548,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f64
             acc6_0 = _mm512_fmadd_pd(a6_2, b0_2, acc6_0);
             __m512d a7_2 = _mm512_set1_pd(a[7 * sa_row + 2]);
             acc7_0 = _mm512_fmadd_pd(a7_2, b0_2, acc7_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
             acc0_0 = _mm512_fmadd_pd(a0_3, b0_3, acc0_0);
@@ -8427,6 +8567,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f64
             acc6_0 = _mm512_fmadd_pd(a6_3, b0_3, acc6_0);
             __m512d a7_3 = _mm512_set1_pd(a[7 * sa_row + 3]);
             acc7_0 = _mm512_fmadd_pd(a7_3, b0_3, acc7_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
             acc0_0 = _mm512_fmadd_pd(a0_4, b0_4, acc0_0);
@@ -8444,6 +8586,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f64
             acc6_0 = _mm512_fmadd_pd(a6_4, b0_4, acc6_0);
             __m512d a7_4 = _mm512_set1_pd(a[7 * sa_row + 4]);
             acc7_0 = _mm512_fmadd_pd(a7_4, b0_4, acc7_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
             acc0_0 = _mm512_fmadd_pd(a0_5, b0_5, acc0_0);
@@ -8461,6 +8605,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f64
             acc6_0 = _mm512_fmadd_pd(a6_5, b0_5, acc6_0);
             __m512d a7_5 = _mm512_set1_pd(a[7 * sa_row + 5]);
             acc7_0 = _mm512_fmadd_pd(a7_5, b0_5, acc7_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
             acc0_0 = _mm512_fmadd_pd(a0_6, b0_6, acc0_0);
@@ -8478,6 +8624,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f64
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
             __m512d a7_6 = _mm512_set1_pd(a[7 * sa_row + 6]);
             acc7_0 = _mm512_fmadd_pd(a7_6, b0_6, acc7_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
             acc0_0 = _mm512_fmadd_pd(a0_7, b0_7, acc0_0);
@@ -8527,21 +8675,44 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_a
     const double alpha = g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
             __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
@@ -8559,6 +8730,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_a
             __m512d acc6_0 = _mm512_mul_pd(a6_0, b0_0);
             __m512d a7_0 = _mm512_set1_pd(a[7 * sa_row]);
             __m512d acc7_0 = _mm512_mul_pd(a7_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
@@ -8576,6 +8749,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_1, b0_1, acc6_0);
             __m512d a7_1 = _mm512_set1_pd(a[7 * sa_row + 1]);
             acc7_0 = _mm512_fmadd_pd(a7_1, b0_1, acc7_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
             acc0_0 = _mm512_fmadd_pd(a0_2, b0_2, acc0_0);
@@ -8593,6 +8768,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_2, b0_2, acc6_0);
             __m512d a7_2 = _mm512_set1_pd(a[7 * sa_row + 2]);
             acc7_0 = _mm512_fmadd_pd(a7_2, b0_2, acc7_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
             acc0_0 = _mm512_fmadd_pd(a0_3, b0_3, acc0_0);
@@ -8610,6 +8787,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_3, b0_3, acc6_0);
             __m512d a7_3 = _mm512_set1_pd(a[7 * sa_row + 3]);
             acc7_0 = _mm512_fmadd_pd(a7_3, b0_3, acc7_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
             acc0_0 = _mm512_fmadd_pd(a0_4, b0_4, acc0_0);
@@ -8627,6 +8806,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_4, b0_4, acc6_0);
             __m512d a7_4 = _mm512_set1_pd(a[7 * sa_row + 4]);
             acc7_0 = _mm512_fmadd_pd(a7_4, b0_4, acc7_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
             acc0_0 = _mm512_fmadd_pd(a0_5, b0_5, acc0_0);
@@ -8644,6 +8825,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_5, b0_5, acc6_0);
             __m512d a7_5 = _mm512_set1_pd(a[7 * sa_row + 5]);
             acc7_0 = _mm512_fmadd_pd(a7_5, b0_5, acc7_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
             acc0_0 = _mm512_fmadd_pd(a0_6, b0_6, acc0_0);
@@ -8661,6 +8844,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
             __m512d a7_6 = _mm512_set1_pd(a[7 * sa_row + 6]);
             acc7_0 = _mm512_fmadd_pd(a7_6, b0_6, acc7_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
             acc0_0 = _mm512_fmadd_pd(a0_7, b0_7, acc0_0);
@@ -8712,21 +8897,44 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
-        if (t + 1 < g->batch) {
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(a + g->sa_batch + i * g->sa_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-            for (int64_t i = 0; i < 8; ++i) {
-                const char *r = (const char *)(b + g->sb_batch + i * g->sb_row);
-                for (int o = 0; o < 64; o += 64)
-                    _mm_prefetch(r + o, _MM_HINT_T0);
-                _mm_prefetch(r + 64 - 1, _MM_HINT_T0);
-            }
-        }
+        const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
+        const double *nb = t + 1 < g->batch ? b + g->sb_batch : b;
+        const double *nc = t + 1 < g->batch ? c + g->sc_batch : c;
         {
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 0 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 1 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 2 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 3 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 4 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 5 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 6 * sa_row) + 63, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(na + 7 * sa_row) + 63, _MM_HINT_T1);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 0 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 1 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 2 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 3 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 4 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 5 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 6 * sc_row) + 63, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 0, 1, 2);
+            __builtin_prefetch((const char *)(nc + 7 * sc_row) + 63, 1, 2);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 0 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
             __m512d a0_0 = _mm512_set1_pd(a[0]);
             __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
@@ -8744,6 +8952,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
             __m512d acc6_0 = _mm512_mul_pd(a6_0, b0_0);
             __m512d a7_0 = _mm512_set1_pd(a[7 * sa_row]);
             __m512d acc7_0 = _mm512_mul_pd(a7_0, b0_0);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 1 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_1 = _mm512_loadu_pd(&b[1 * sb_row]);
             __m512d a0_1 = _mm512_set1_pd(a[1]);
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
@@ -8761,6 +8971,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_1, b0_1, acc6_0);
             __m512d a7_1 = _mm512_set1_pd(a[7 * sa_row + 1]);
             acc7_0 = _mm512_fmadd_pd(a7_1, b0_1, acc7_0);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 2 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_2 = _mm512_loadu_pd(&b[2 * sb_row]);
             __m512d a0_2 = _mm512_set1_pd(a[2]);
             acc0_0 = _mm512_fmadd_pd(a0_2, b0_2, acc0_0);
@@ -8778,6 +8990,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_2, b0_2, acc6_0);
             __m512d a7_2 = _mm512_set1_pd(a[7 * sa_row + 2]);
             acc7_0 = _mm512_fmadd_pd(a7_2, b0_2, acc7_0);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 3 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_3 = _mm512_loadu_pd(&b[3 * sb_row]);
             __m512d a0_3 = _mm512_set1_pd(a[3]);
             acc0_0 = _mm512_fmadd_pd(a0_3, b0_3, acc0_0);
@@ -8795,6 +9009,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_3, b0_3, acc6_0);
             __m512d a7_3 = _mm512_set1_pd(a[7 * sa_row + 3]);
             acc7_0 = _mm512_fmadd_pd(a7_3, b0_3, acc7_0);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 4 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_4 = _mm512_loadu_pd(&b[4 * sb_row]);
             __m512d a0_4 = _mm512_set1_pd(a[4]);
             acc0_0 = _mm512_fmadd_pd(a0_4, b0_4, acc0_0);
@@ -8812,6 +9028,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_4, b0_4, acc6_0);
             __m512d a7_4 = _mm512_set1_pd(a[7 * sa_row + 4]);
             acc7_0 = _mm512_fmadd_pd(a7_4, b0_4, acc7_0);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 5 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_5 = _mm512_loadu_pd(&b[5 * sb_row]);
             __m512d a0_5 = _mm512_set1_pd(a[5]);
             acc0_0 = _mm512_fmadd_pd(a0_5, b0_5, acc0_0);
@@ -8829,6 +9047,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_5, b0_5, acc6_0);
             __m512d a7_5 = _mm512_set1_pd(a[7 * sa_row + 5]);
             acc7_0 = _mm512_fmadd_pd(a7_5, b0_5, acc7_0);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 6 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_6 = _mm512_loadu_pd(&b[6 * sb_row]);
             __m512d a0_6 = _mm512_set1_pd(a[6]);
             acc0_0 = _mm512_fmadd_pd(a0_6, b0_6, acc0_0);
@@ -8846,6 +9066,8 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
             __m512d a7_6 = _mm512_set1_pd(a[7 * sa_row + 6]);
             acc7_0 = _mm512_fmadd_pd(a7_6, b0_6, acc7_0);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 0, _MM_HINT_T1);
+            _mm_prefetch((const char *)(nb + 7 * sb_row) + 63, _MM_HINT_T1);
             __m512d b0_7 = _mm512_loadu_pd(&b[7 * sb_row]);
             __m512d a0_7 = _mm512_set1_pd(a[7]);
             acc0_0 = _mm512_fmadd_pd(a0_7, b0_7, acc0_0);
