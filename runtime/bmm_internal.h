@@ -111,8 +111,9 @@ size_t bmm__kernel_count(void);
 const bmm_kernel_desc *bmm__kernel_by_name(const char *name);
 /* bmm__applies (bmm_select.h) on this CPU. */
 int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm_call *c);
-/* Kernels that apply to c on this CPU; stores up to max in out and returns how many there
- * are in all (call with max 0 to count). */
+/* Kernels that apply to c on this CPU; stores up to max in out, in the static rule's order
+ * (best first) among those stored, and returns how many there are in all (call with max 0 to
+ * count). */
 size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t max);
 const bmm_kernel_desc *bmm__estimate(const bmm_call *c);  /* NULL: generic */
 /* 16 hex digits: a hash of every registered table's name, version, spec hash and kernel

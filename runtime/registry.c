@@ -273,10 +273,19 @@ int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm_call *c)
     return bmm__applies(k, c, bmm__cpu_max_isa());
 }
 
-size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t max)
+/* The call as the static rule sees it: with this CPU's AVX-512 width. */
+static bmm_call rule_view(const bmm_call *c)
+{
+    bmm_call cc = *c;
+    cc.split512 = bmm__cpu_avx512_split();
+    return cc;
+}
+
+size_t bmm__candidates(const bmm_call *call, const bmm_kernel_desc **out, size_t max)
 {
     size_t found = 0;
     int isa = bmm__cpu_max_isa();
+    const bmm_call cc = rule_view(call), *c = &cc;
     pthread_once(&builtin_once, summarize_builtin);
     for (size_t t = 0, nt = table_count(); t < nt; t++)
         for (int32_t i = 0; i < tables[t]->nparts; i++)
@@ -288,6 +297,15 @@ size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t ma
                     found++;
                 }
             }
+    /* the static rule's order, best first (a stable insertion sort: a few dozen at most) */
+    for (size_t i = 1; i < found && i < max; i++) {
+        const bmm_kernel_desc *k = out[i];
+        int64_t s = bmm__rule_score(k, c);
+        size_t j = i;
+        for (; j > 0 && bmm__rule_score(out[j - 1], c) < s; j--)
+            out[j] = out[j - 1];
+        out[j] = k;
+    }
     return found;
 }
 
@@ -296,9 +314,7 @@ const bmm_kernel_desc *bmm__estimate(const bmm_call *call)
     const bmm_kernel_desc *best = NULL;
     int64_t best_score = -1;
     int isa = bmm__cpu_max_isa();
-    bmm_call cc = *call;  /* the rule weighs some choices by the CPU's AVX-512 width */
-    const bmm_call *c = &cc;
-    cc.split512 = bmm__cpu_avx512_split();
+    const bmm_call cc = rule_view(call), *c = &cc;
     pthread_once(&builtin_once, summarize_builtin);
     for (size_t t = 0, nt = table_count(); t < nt; t++)
         for (int32_t i = 0; i < tables[t]->nparts; i++)

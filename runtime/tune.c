@@ -302,32 +302,19 @@ static const bmm_kernel_desc *fastest_agreeing(const bmm_kernel_desc **cand, siz
     const sample_buffers *sb, double margin)
 {
     for (;;) {
-        size_t w = nc;
-        for (size_t i = 0; i < nc; i++)
-            if (!wrong[i] && (i ? margin : 1) * times[i] < (w && w < nc ? margin : 1) * times[w])
-                w = i;
+        size_t w = nc;  /* weighed: every candidate's time but cand[0]'s times margin */
+        double best = times[nc];
+        for (size_t i = 0; i < nc; i++) {
+            double t = (i ? margin : 1) * times[i];
+            if (!wrong[i] && t < best)
+                w = i, best = t;
+        }
         if (w == nc)
             return NULL;
         if (agrees(cand[w], sample, alpha, beta, sb))
             return cand[w];
         wrong[w] = 1;
         bmm__note("measure: %s disagrees with the generic path; not used", cand[w]->name);
-    }
-}
-
-/* Candidates in the static rule's order, best first (insertion sort: a few dozen at most). */
-static void by_rule(const bmm_kernel_desc **cand, size_t nc, const bmm_call *call)
-{
-    bmm_call cc = *call;  /* as bmm__estimate sees it */
-    const bmm_call *c = &cc;
-    cc.split512 = bmm__cpu_avx512_split();
-    for (size_t i = 1; i < nc; i++) {
-        const bmm_kernel_desc *k = cand[i];
-        int64_t s = bmm__rule_score(k, c);
-        size_t j = i;
-        for (; j > 0 && bmm__rule_score(cand[j - 1], c) < s; j--)
-            cand[j] = cand[j - 1];
-        cand[j] = k;
     }
 }
 
@@ -367,8 +354,7 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_ker
         st = bmm__fail(BMM_ENOMEM, "measure: cannot allocate the timing log");
         goto out;
     }
-    bmm__candidates(c, cand, nc);
-    by_rule(cand, nc, c);
+    bmm__candidates(c, cand, nc);  /* in the static rule's order: cand[0] is its pick */
     const int cold = c->key.streaming;
     /* The rule's first pick, once: a sample whose calls would eat the budget is cut (a
      * streaming one no smaller than MIN_STREAM_BYTES, beyond the caches). */

@@ -124,6 +124,11 @@ static void test_measure_records_wisdom(void **state)
     assert_string_equal(measured, again);
     plan_and_check(BMM_F64, 9, 23, 23, 23, TH_SF, 1, 0.5, BMM_MEASURE, measured, sizeof measured);
     plan_and_check(BMM_F64, 3, 3, 5, 7, TH_SF, -1, 0, BMM_MEASURE, measured, sizeof measured);
+    /* streaming seq-first, 120 MiB: timed on a cut sample whose rows keep their items
+     * adjacent, checked on a few items; the winner is recorded and computes every item right */
+    plan_and_check(BMM_F32, 40000, 16, 16, 16, TH_SF, 1, 0, BMM_MEASURE, measured, sizeof measured);
+    plan_and_check(BMM_F32, 40000, 16, 16, 16, TH_SF, 1, 0, BMM_WISDOM_ONLY, again, sizeof again);
+    assert_string_equal(measured, again);
     bmm_wisdom_forget();
     bmm_plan *plan = NULL;
     bmm_stride s = bmm_stride_batch_first(8, 8);
