@@ -14,7 +14,9 @@ extern "C" {
 #endif
 
 enum { BENCH_BF = 1, BENCH_SF = 2 };            /* all three operands alike */
-enum { BENCH_CACHE = 0, BENCH_STREAM = 1 };     /* ~256 KiB or ~256 MiB of operands */
+/* ~256 KiB or ~256 MiB of operands; ~16 KiB (the scaling run only: below the threads' work
+ * threshold) */
+enum { BENCH_CACHE = 0, BENCH_STREAM = 1, BENCH_SMALL = 2 };
 
 typedef struct bench_case {
     bmm_dtype dtype;
@@ -38,6 +40,9 @@ typedef struct bench_contender {
     /* One batched product: C = A B for every item (alpha 1, beta 0). */
     void (*run)(void *state, const bench_case *c);
     void (*release)(void *state);
+    /* Runs on n threads from now on (prepare() and run() after it); NULL: one thread only (left
+     * out of the scaling run). */
+    void (*threads)(int n);
 } bench_contender;
 
 /* contenders.c: every contender built in, NULL-terminated. */
@@ -45,6 +50,10 @@ typedef struct bench_contender {
 void *bench_stateless(const bench_case *c, const char **why);
 void bench_release_none(void *state);
 extern const bench_contender *const bench_contenders[];
+
+/* The threads of the scaling run (BENCH_THREADS; 1 otherwise): its limits are measured on
+ * that many. */
+extern int bench_threads;
 
 /* cases.c */
 const char *bench_layout_name(int layout);

@@ -8,6 +8,7 @@
 
 #define CACHE_BYTES ((int64_t)256 << 10)
 #define STREAM_BYTES ((int64_t)256 << 20)
+#define SMALL_BYTES ((int64_t)16 << 10)
 
 const bench_shape bench_shapes[] = {
 #define BENCH_SHAPE(n, m, p) { n, m, p, 0 },
@@ -20,7 +21,10 @@ const bench_shape bench_shapes[] = {
 const int bench_nshapes = (int)(sizeof bench_shapes / sizeof bench_shapes[0]);
 
 const char *bench_layout_name(int layout) { return layout == BENCH_BF ? "bf" : "sf"; }
-const char *bench_regime_name(int regime) { return regime == BENCH_CACHE ? "cache" : "stream"; }
+const char *bench_regime_name(int regime)
+{
+    return regime == BENCH_CACHE ? "cache" : regime == BENCH_STREAM ? "stream" : "small";
+}
 
 /* Operand buffers, kept from case to case: allocating and faulting in 256 MiB per streaming
  * case cost more than running it. Slot 2 (C) is a shared mapping, so that the checking child's
@@ -72,7 +76,10 @@ int bench_case_setup(bench_case *c, bmm_dtype dt, int layout, int regime, int64_
     memset(c, 0, sizeof *c);
     size_t es = dt == BMM_F32 ? sizeof(float) : sizeof(double);
     int64_t per = (n * m + m * p + n * p) * (int64_t)es;
-    int64_t target = regime == BENCH_CACHE ? CACHE_BYTES : STREAM_BYTES;
+    /* in cache: each thread's share (the scaling run's threads) */
+    int64_t target = regime == BENCH_CACHE ? CACHE_BYTES * bench_threads
+        : regime == BENCH_STREAM              ? STREAM_BYTES
+                                              : SMALL_BYTES;
     c->dtype = dt;
     c->layout = layout;
     c->regime = regime;

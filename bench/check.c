@@ -29,6 +29,8 @@ const char *bench_check(const bench_contender *k, void *state, bench_case *c)
         madvise(c->C, (size_t)c->ext[2] * (f32 ? sizeof(float) : sizeof(double)),
             MADV_POPULATE_WRITE);
 #endif
+        if (k->threads)  /* OpenMP's pool does not survive fork: the check runs on one */
+            k->threads(1);
         k->run(state, c);
         _exit(0);
     }

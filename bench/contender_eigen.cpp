@@ -74,4 +74,4 @@ void run(void *s, const bench_case *c) { reinterpret_cast<fn>(s)(c); }
 
 }  // namespace
 
-extern "C" const bench_contender bench_eigen = { "eigen", init, info, prepare, run, bench_release_none };
+extern "C" const bench_contender bench_eigen = { "eigen", init, info, prepare, run, bench_release_none, NULL };

@@ -82,5 +82,5 @@ static void run_pf(void *s, const bench_case *c)
 
 static void release(void *s) { free(s); }
 
-const bench_contender bench_libxsmm = { "libxsmm", init, info, prep_plain, run_plain, release };
-const bench_contender bench_libxsmm_pf = { "libxsmm-pf", init, info, prep_pf, run_pf, release };
+const bench_contender bench_libxsmm = { "libxsmm", init, info, prep_plain, run_plain, release, NULL };
+const bench_contender bench_libxsmm_pf = { "libxsmm-pf", init, info, prep_pf, run_pf, release, NULL };

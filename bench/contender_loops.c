@@ -8,7 +8,8 @@
  *   acc  the ikj order into a row of accumulators, stored once
  * The compiler's best order differs by shape (on Zen 4, 2x2x2 f32: ijk 2.3x ikj; 8x8x8: ijk
  * 10x acc), so prepare() times the three on the case and keeps the fastest: the baseline is
- * the best of them, not one guess. */
+ * the best of them, not one guess. In the scaling run, the batch loop is what a user would
+ * write for threads: `omp parallel for` over contiguous chunks of the batch. */
 #include <stddef.h>
 #include <time.h>
 
@@ -95,14 +96,34 @@ typedef struct {
 
 static loop_state chosen[sizeof loops / sizeof loops[0]][2][2];   /* [shape][f64][sf] */
 
+/* Items [lo, hi). */
+static void run_items(const loop_state *l, const bench_case *c, int64_t lo, int64_t hi)
+{
+    const int f64 = c->dtype == BMM_F64;
+    const size_t es = f64 ? sizeof(double) : sizeof(float);
+    const char *a = (const char *)c->A + (size_t)(lo * c->sa.batch) * es;
+    const char *b = (const char *)c->B + (size_t)(lo * c->sb.batch) * es;
+    char *o = (char *)c->C + (size_t)(lo * c->sc.batch) * es;
+    if (c->layout == BENCH_BF)
+        l->s->bf[f64][l->order](hi - lo, a, b, o);
+    else
+        l->s->sf[f64][l->order](hi - lo, a, b, o, c->sa.row, c->sb.row, c->sc.row);
+}
+
+static int nthreads = 1;
+static void threads(int n) { nthreads = n; }
+
 static void run(void *st, const bench_case *c)
 {
-    const loop_state *l = st;
-    const int f64 = c->dtype == BMM_F64;
-    if (c->layout == BENCH_BF)
-        l->s->bf[f64][l->order](c->batch, c->A, c->B, c->C);
-    else
-        l->s->sf[f64][l->order](c->batch, c->A, c->B, c->C, c->sa.row, c->sb.row, c->sc.row);
+    if (nthreads == 1) {  /* no parallel region at all (the check runs in a forked child) */
+        run_items(st, c, 0, c->batch);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+#endif
+    for (int t = 0; t < nthreads; t++)
+        run_items(st, c, c->batch * t / nthreads, c->batch * (t + 1) / nthreads);
 }
 
 static double seconds(void)
@@ -147,4 +168,4 @@ static void *prepare(const bench_case *c, const char **why)
     return NULL;
 }
 
-const bench_contender bench_loops = { "compiler-loops", ok, info, prepare, run, bench_release_none };
+const bench_contender bench_loops = { "compiler-loops", ok, info, prepare, run, bench_release_none, threads };

@@ -1,5 +1,6 @@
 /* contender_openblas.c: OpenBLAS, one cblas_?gemm per matrix (row-major, leading dimension =
- * the row stride), pinned to one thread. Version 0.3.21 has no batched cblas call. */
+ * the row stride), on one thread, or in the scaling run on OpenBLAS's threads (which it uses
+ * only inside one product: small ones stay on one). Version 0.3.21 has no batched cblas call. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,11 @@ static const char *info(void)
     return s;
 }
 
+static void threads(int n)
+{
+    openblas_set_num_threads(n);
+}
+
 static void run(void *s, const bench_case *c)
 {
     (void)s;
@@ -46,4 +52,4 @@ static void run(void *s, const bench_case *c)
     }
 }
 
-const bench_contender bench_openblas = { "openblas", init, info, bench_stateless, run, bench_release_none };
+const bench_contender bench_openblas = { "openblas", init, info, bench_stateless, run, bench_release_none, threads };

@@ -56,4 +56,4 @@ static void run(void *state, const bench_case *c)
     }
 }
 
-const bench_contender bench_specialized = { "bmm-specialized", ok, info, prepare, run, bench_release_none };
+const bench_contender bench_specialized = { "bmm-specialized", ok, info, prepare, run, bench_release_none, NULL };

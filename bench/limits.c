@@ -1,5 +1,6 @@
 /* limits.c: the roofline's two numbers, measured in the run that uses them: FMA throughput
- * with enough independent accumulators to hide the latency, and triad bandwidth. */
+ * of one core with enough independent accumulators to hide the latency, and triad bandwidth
+ * on bench_threads threads (the scaling run: every core, as its contenders). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,6 +85,8 @@ double bench_peak_gflops(bmm_dtype dt)
     return (double)(REPS / 10) * ACC * 2 / t * 1e-9;
 }
 
+int bench_threads = 1;
+
 double bench_triad_gbs(int64_t bytes)
 {
     size_t n = (size_t)(bytes / 3 / sizeof(double));
@@ -93,11 +96,18 @@ double bench_triad_gbs(int64_t bytes)
         free(a), free(b), free(c);
         return 0;
     }
+    const int nt = bench_threads;  /* each thread its own contiguous part, first touched by it */
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
     for (size_t i = 0; i < n; i++)
         a[i] = 0, b[i] = (double)i, c[i] = 1;
     double best = 1e30, total = 0;
     for (int rep = 0; rep < 1000 && (rep < 5 || total < 0.5); rep++) {
         double t = now();
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
         for (size_t i = 0; i < n; i++)
             a[i] = b[i] + 0.5 * c[i];
         t = now() - t;

@@ -2,9 +2,10 @@
 # report.sh [--quick] [--out DIR] [--filter REGEX]: builds the benchmark, runs it pinned to one
 # core, saves Google Benchmark's JSON as DIR/raw.json and turns it into DIR/report.md and
 # DIR/report.svg (default DIR: bench-results/), with the attention step on torch tensors
-# (bench/attention.py: torch.bmm against bmmgen) appended. --quick: a few shapes in cache,
-# under 2 minutes; the full run (every shape, dtype, layout, both regimes, the default spec's
-# shapes and bench/unseen.lua's) takes about 15.
+# (bench/attention.py: torch.bmm against bmmgen) appended, and on a machine of several cores
+# the scaling table (every core against one, bench/scaling.py). --quick: a few shapes in
+# cache, under 3 minutes; the full run (every shape, dtype, layout, both regimes, the default
+# spec's shapes and bench/unseen.lua's) takes about 25.
 # The filter is a regex over regime/dtype/layout/NxMxP/contender, e.g. 'cache/f32/sf/'.
 set -eu
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ done
 BMM_EXTRA_PACKAGES="g++ libbenchmark-dev libopenblas-dev libblis-dev libblis-serial-dev libxsmm-dev libeigen3-dev gnuplot-nox python3 python3-torch" \
   sh scripts/deps.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBMM_BUILD_BENCH=ON -DBMM_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j "$(nproc)" --target bmm-bench bmm_shared >/dev/null
+cmake --build build-bench -j "$(nproc)" --target bmm-bench bmm-thread-sweep bmm_shared >/dev/null
 
 # Fair peers: OpenBLAS picks its own kernels for this CPU (an environment may preset AVX2 ones),
 # and BLIS 0.9.0, which does not know Zen 5 and would fall back to generic C, gets zen3's (6).
@@ -62,5 +63,22 @@ if [ -n "$more" ]; then
   cat "$out/overhead.md" >>"$out/report.md"
 else
   echo "bench/report.sh: no torch for /usr/bin/python3: torch.bmm and the attention step are left out" >&2
+fi
+# The scaling run, on every core: each contender that runs threads (bmmgen, the compiler's loops
+# under omp parallel for, OpenBLAS) on one thread and on all, back to back, in cache (each
+# thread's share ~256 KiB), streaming and small batches; bench/scaling.py makes the table.
+ncpu=$(nproc)
+if [ "$ncpu" -gt 1 ]; then
+  shapes='4x4x4|8x8x8|16x16x16|32x32x32|64x64x64|10x256x1|1x37x256'
+  sfilter="(cache|stream|small)/(f32|f64)/(bf|sf)/($shapes)/"
+  [ "$quick" = 1 ] && sfilter='(cache|small)/f32/(bf|sf)/(4x4x4|16x16x16|64x64x64)/'
+  BENCH_THREADS=$ncpu taskset -c "0-$((ncpu - 1))" build-bench/bench/bmm-bench \
+    --benchmark_filter="^(limits/triad/|$sfilter)" --benchmark_min_time="$mintime" \
+    --benchmark_out="$out/threads.json" --benchmark_out_format=json \
+    --benchmark_format=console >"$out/threads-console.txt"
+  mt=""
+  [ -f "$out/torch-mt.json" ] && mt="$out/torch-mt.json"
+  printf '\n## Threads: %s cores against one\n\n' "$ncpu" >>"$out/report.md"
+  python3 bench/scaling.py "$out/threads.json" $mt >>"$out/report.md"
 fi
 echo "bench/report.sh: $out/report.md, $out/report.svg, $out/raw.json" >&2

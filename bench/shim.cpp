@@ -3,10 +3,14 @@
 // by any of them), checks each contender once before timing it, and reports GFLOP/s, GB/s,
 // the case's roofline bound and the percentage of it reached. The machine's limits are
 // measured first, in the same run, as benchmarks of their own (limits/...).
+// The scaling run (BENCH_THREADS=N, N > 1): only contenders that can run threads, each on one
+// thread and on N back to back (names end in @1 and @N), in cache, streaming and small
+// batches (below bmmgen's threads threshold); the bound is that of N cores.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -27,9 +31,9 @@ double bound_of(const bench_case *c)
 {
     double &peak = lim.peak[c->dtype == BMM_F64];
     if (peak == 0) peak = bench_peak_gflops(c->dtype);
-    double &gbs = c->regime == BENCH_CACHE ? lim.l2 : lim.dram;
-    if (gbs == 0) gbs = bench_triad_gbs(c->regime == BENCH_CACHE ? int64_t(512) << 10 : int64_t(768) << 20);
-    return bench_bound(c, peak, gbs);
+    double &gbs = c->regime == BENCH_STREAM ? lim.dram : lim.l2;
+    if (gbs == 0) gbs = bench_triad_gbs(c->regime == BENCH_STREAM ? int64_t(768) << 20 : int64_t(512) << 10);
+    return bench_bound(c, peak * bench_threads, gbs);
 }
 
 struct spec {
@@ -51,6 +55,15 @@ struct current {
 } cur;
 
 std::vector<const bench_contender *> contenders;
+std::vector<int> contender_threads;  // per entry of contenders: the threads it runs on
+
+// The contender ki, set to its threads.
+const bench_contender *use(size_t ki)
+{
+    const bench_contender *k = contenders[ki];
+    if (k->threads) k->threads(contender_threads[ki]);
+    return k;
+}
 
 // In-cache GFLOP/s per (dtype, layout, shape, contender): a contender that would need more than
 // MAX_STREAM_CALL_S per streaming call at its in-cache rate is not streamed (BLIS on 2x2x2:
@@ -80,7 +93,7 @@ void run_case(benchmark::State &st, spec s, size_t ki)
         st.SkipWithError("out of memory for the operands");
         return;
     }
-    const bench_contender *k = contenders[ki];
+    const bench_contender *k = use(ki);
     bench_case *c = &cur.c;
     if (!cur.done[ki]) {  // prepare and check once per case, never timed
         cur.done[ki] = true;
@@ -155,6 +168,14 @@ std::string cpu_model()
 int main(int argc, char **argv)
 {
     benchmark::Initialize(&argc, argv);
+    if (const char *t = std::getenv("BENCH_THREADS")) {
+        bench_threads = std::atoi(t);
+        if (bench_threads < 1 || bench_threads > 1024) {
+            std::fprintf(stderr, "bench: BENCH_THREADS=%s: want a number of threads in [1, 1024]\n", t);
+            return 2;
+        }
+    }
+    benchmark::AddCustomContext("threads", std::to_string(bench_threads));
     benchmark::AddCustomContext("cpu_model", cpu_model());
     std::string unseen;  // the report's group of shapes the default spec has no kernels for
     for (int si = 0; si < bench_nshapes; si++)
@@ -168,7 +189,17 @@ int main(int argc, char **argv)
             std::fprintf(stderr, "bench: contender %s left out: %s\n", bench_contenders[i]->name, why);
             continue;
         }
-        contenders.push_back(bench_contenders[i]);
+        if (bench_threads == 1) {
+            contenders.push_back(bench_contenders[i]);
+            contender_threads.push_back(1);
+        } else if (bench_contenders[i]->threads) {
+            for (int t : { 1, bench_threads }) {
+                contenders.push_back(bench_contenders[i]);
+                contender_threads.push_back(t);
+            }
+        } else {
+            continue;
+        }
         benchmark::AddCustomContext(std::string("contender:") + bench_contenders[i]->name,
             bench_contenders[i]->info());
     }
@@ -179,7 +210,9 @@ int main(int argc, char **argv)
     benchmark::RegisterBenchmark("limits/triad/dram", limit_triad, int64_t(768) << 20, &lim.dram)
         ->Iterations(1)->UseRealTime();
     int key = 0;
-    for (int regime : { BENCH_CACHE, BENCH_STREAM })
+    std::vector<int> regimes = { BENCH_CACHE, BENCH_STREAM };
+    if (bench_threads > 1) regimes.push_back(BENCH_SMALL);
+    for (int regime : regimes)
         for (bmm_dtype dt : { BMM_F32, BMM_F64 })
             for (int layout : { BENCH_BF, BENCH_SF })
                 for (int si = 0; si < bench_nshapes; si++, key++) {
@@ -190,8 +223,9 @@ int main(int argc, char **argv)
                         bench_regime_name(regime), dt == BMM_F32 ? "f32" : "f64",
                         bench_layout_name(layout), (long long)sh.n, (long long)sh.m, (long long)sh.p);
                     for (size_t ki = 0; ki < contenders.size(); ki++) {
-                        auto *b = benchmark::RegisterBenchmark(
-                            (base + std::string(contenders[ki]->name)).c_str(), run_case, s, ki);
+                        std::string name = std::string(base) + contenders[ki]->name;
+                        if (bench_threads > 1) name += "@" + std::to_string(contender_threads[ki]);
+                        auto *b = benchmark::RegisterBenchmark(name.c_str(), run_case, s, ki);
                         b->UseRealTime();
                         // a streaming call moves 256 MiB: a few calls are a steady sample
                         if (regime == BENCH_STREAM) b->MinTime(STREAM_MIN_TIME_S);

@@ -33,6 +33,9 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/bmmgenConfig.cmake
 # Relocatable: the prefix is found from where bmm.pc is (install --prefix may move it).
 file(RELATIVE_PATH BMM_PC_TO_PREFIX /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
 string(REGEX REPLACE "/$" "" BMM_PC_TO_PREFIX "${BMM_PC_TO_PREFIX}")
+if(OpenMP_C_FOUND)
+  set(BMM_PC_OPENMP ${OpenMP_C_FLAGS})  # GCC: -fopenmp, which links libgomp
+endif()
 configure_file(cmake/bmm.pc.in ${CMAKE_CURRENT_BINARY_DIR}/bmm.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/bmm.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/bmmgen)

@@ -73,6 +73,21 @@ enum {
     BMM_WISDOM_ONLY = 1u << 1, /* use wisdom or fail with BMM_EUNSUPPORTED */
     BMM_GENERIC_ONLY = 1u << 2 /* always the generic path (for comparisons and debugging) */
 };
+/* Threads over the batch. A plan flag BMM_THREADS(n), 1 <= n <= BMM_THREADS_MAX, runs the
+ * plan on at most n threads (and BMM_MEASURE times it so); without it, a plan takes the
+ * process default: bmm_set_num_threads, else the environment variable BMM_NUM_THREADS, else
+ * OpenMP's (OMP_NUM_THREADS, else every core the process may use). Fewer run where the work is
+ * too small to pay for them (one per ~15 us of one-core work), none inside an OpenMP parallel
+ * region or while another call of the process runs threads, and none in a child forked after
+ * threads ran. The batch is cut into contiguous chunks computed by the serial call's kernel:
+ * results are bitwise the same for any number of threads. Built without OpenMP: always one. */
+#define BMM_THREADS_MAX 1024
+#define BMM_THREADS(n) ((unsigned)(n) << 16)
+/* The process default (0: back to BMM_NUM_THREADS or OpenMP's); BMM_EINVAL outside
+ * [0, BMM_THREADS_MAX]. Plans made earlier keep their count. */
+BMM_API bmm_status bmm_set_num_threads(int n);
+/* The threads a call without BMM_THREADS asks for now (1 without OpenMP). */
+BMM_API int bmm_get_num_threads(void);
 
 /* Creates a plan for a problem; *plan is set to NULL on error. Wisdom (in memory, or from
  * the file named by BMM_WISDOM, imported at the first call) is consulted before anything
@@ -85,6 +100,8 @@ BMM_API bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt,
 BMM_API bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void *C);
 /* Name of the chosen kernel ("generic" for the generic path); "" for NULL. */
 BMM_API const char *bmm_plan_kernel(const bmm_plan *plan);
+/* The threads the plan's executions use (at most: see BMM_THREADS); 0 for NULL. */
+BMM_API int bmm_plan_threads(const bmm_plan *plan);
 BMM_API void bmm_plan_destroy(bmm_plan *plan);
 
 /* Persisted tuning. A file is versioned text signed with the kernel tables and the CPU; one

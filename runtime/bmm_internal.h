@@ -2,8 +2,8 @@
  * to reach single kernels and the timer.
  *
  * The files form a chain; each calls only those below it, never one above:
- *   cblas.c -> plan.c -> tune.c, wisdom.c -> registry.c -> problem.c, cpu.c, generic.c, bmm_select.h
- *   -> error.c
+ *   cblas.c -> plan.c -> tune.c, wisdom.c -> threads.c -> registry.c -> problem.c, cpu.c,
+ *   generic.c, bmm_select.h -> error.c
  * A lower layer that changes what an upper one may have cached (a table registered, wisdom
  * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer
  * compares epochs instead of being called back. */
@@ -126,6 +126,19 @@ void bmm__config_changed(void);
 void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, double beta,
     const void *A, const void *B, void *C);
 
+/* threads.c */
+/* The threads a call asks for: bmm_set_num_threads, else BMM_NUM_THREADS, else OpenMP's
+ * default (1 without OpenMP). */
+int bmm__threads_default(void);
+/* The threads a call of a plan for `threads` runs on now: fewer when the team has been idle
+ * (asleep) and the work does not pay its wake-up. */
+int bmm__threads_awake(const bmm__problem *pr, int threads);
+/* Runs kernel k on a checked problem over at most `threads` threads (chunks of whole grains,
+ * bitwise the serial result), serially where threads would nest, pile up or follow a fork;
+ * returns how many ran. */
+int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
+    double beta, const void *A, const void *B, void *C, int threads);
+
 /* wisdom.c */
 /* Imports $BMM_WISDOM once, at the first call of any kind (so a forget or export sees it). */
 void bmm__wisdom_init(void);
@@ -135,10 +148,10 @@ void bmm__wisdom_record(const bmm_call *c, const bmm_kernel_desc *k);
 /* tune.c */
 /* Seconds of BMM_TUNE_BUDGET_MS (default 0.05; values outside (0, 60000] ms refused). */
 double bmm__tune_budget(void);
-/* Seconds per call of kernel k on these operands: warm-up, then the best of repetitions
- * within budget seconds. */
+/* Seconds per call of kernel k on these operands over `threads` threads: warm-up, then the
+ * best of repetitions within budget seconds. */
 double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
-    double beta, const void *A, const void *B, void *C, double budget);
+    double beta, const void *A, const void *B, void *C, double budget, int threads);
 /* One candidate's timing (kernel NULL: the generic path). */
 typedef struct bmm__timing {
     const bmm_kernel_desc *kernel;
@@ -153,12 +166,13 @@ typedef struct bmm__timings {
     size_t n;
     int64_t batch;
 } bmm__timings;
-/* Times the candidates of class c on private buffers shaped like pr (within the tuning budget,
- * tune.c says how), with finite scalars of pr's alpha/beta class; *best is the winner (NULL: generic). log->n is 0 when nothing could
- * be timed (batch 0, operands too large): *best is then the static rule's pick and must not
- * be recorded as measured. */
-bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_kernel_desc **best,
-    bmm__timings *log);
+/* Times the candidates of class c on private buffers shaped like pr, run on `threads`
+ * threads as the plan will be (within the tuning budget, tune.c says how), with finite scalars
+ * of pr's alpha/beta class; *best is the winner (NULL: generic). log->n is 0 when nothing
+ * could be timed (batch 0, operands too large): *best is then the static rule's pick and must
+ * not be recorded as measured. */
+bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, int threads,
+    const bmm_kernel_desc **best, bmm__timings *log);
 
 /* plan.c */
 /* How a plan's kernel was chosen, and (measured) every candidate's timing. */
@@ -172,8 +186,9 @@ typedef struct bmm__choice {
 #define BMM__RETUNE (1u << 30)
 /* The planner: alpha == 0 needs no kernel (C = beta*C), else wisdom, else BMM_MEASURE times
  * the candidates (and records the winner if it could time them), else the static rule. Used
- * by plans, one-shot calls and bmm-tune alike. alpha as the kernel gets it. */
+ * by plans, one-shot calls and bmm-tune alike. alpha as the kernel gets it; c->key.threads
+ * is the class of `threads`, the count the plan runs with. */
 bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
-    unsigned flags, bmm__choice *out);
+    unsigned flags, int threads, bmm__choice *out);
 
 #endif

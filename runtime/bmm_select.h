@@ -204,6 +204,9 @@ typedef struct bmm_call_key {
     int32_t scalars;         /* BMM_SCALARS_* class of (alpha, beta) */
     int32_t layout[3];       /* class of A, B, C: BMM_LAYOUT_BF, BMM_LAYOUT_SF or 0 (other) */
     int32_t streaming;       /* batch regime: 1 past BMM__CACHE_REGIME_BYTES, else 0 (in cache) */
+    int32_t threads;         /* thread class: 1 when the call runs on several threads, else 0
+                              * (set by the caller of bmm__call_init) */
+    int32_t zero;            /* 0: no padding in the key */
     int64_t n, m, p;
 } bmm_call_key;
 
@@ -363,6 +366,81 @@ static inline void bmm__pick(const bmm_kernel_desc *ks, size_t count, const bmm_
             if (s > *best_score)
                 *best = &ks[i], *best_score = s;
         }
+}
+
+/* ---- threads over the batch ---- */
+
+/* Work below this many nanoseconds per thread runs on fewer threads (serial below two shares):
+ * the team's fork and join and moving operands to another core's caches cost more than the
+ * share saves. From the sweep in docs/runtime.md (Zen 4 VM, 2 cores, team awake): a fork and
+ * join costs 0.65 us; two threads run 1.2x at 2 us of one-core work, 1.4-1.6x at 4-5 us (an
+ * estimate of 6-9 us), 1.7x at 8 us. */
+#define BMM__THREAD_MIN_NS 3000.0
+/* ... and this many when the team has been idle (threads.c): waking a sleeping thread cost
+ * 35-100 us on the same VM (a halted vCPU), so a lone call gets two threads only past an
+ * estimated 0.5 ms of work. */
+#define BMM__THREAD_COLD_NS 250000.0
+/* The estimate's rates, about one core's best (Zen 4: 113 GFLOP/s f32 on 64x64x64, 100+ GB/s
+ * from L2, 26-34 GB/s from DRAM), so that it errs short and threads start late rather than
+ * early: flops per ns (f32; f64 half), bytes per ns in cache and streaming. */
+#define BMM__THREAD_FLOPS_PER_NS 96.0
+#define BMM__THREAD_CACHE_BYTES_PER_NS 128.0
+#define BMM__THREAD_STREAM_BYTES_PER_NS 32.0
+#define BMM__THREADS_MAX 1024  /* most threads a call may ask for (bmm.h: BMM_THREADS_MAX) */
+
+/* Estimated one-core nanoseconds of a batch. */
+static inline double bmm__work_ns(int dtype, int64_t batch, int64_t n, int64_t m, int64_t p)
+{
+    double es = dtype == BMM_F64 ? 8.0 : 4.0, b = (double)batch;
+    double flops = 2.0 * b * (double)n * (double)m * (double)p;
+    double bytes = es * b * ((double)n * (double)m + (double)m * (double)p + (double)n * (double)p);
+    double rate = bytes > BMM__CACHE_REGIME_BYTES ? BMM__THREAD_STREAM_BYTES_PER_NS
+                                                  : BMM__THREAD_CACHE_BYTES_PER_NS;
+    return flops / (BMM__THREAD_FLOPS_PER_NS * 4.0 / es) + bytes / rate;
+}
+
+/* The threads that pay for work_ns (1 <= result <= want, <= batch) at per_ns per thread. */
+static inline int bmm__threads_for_work(double work_ns, int64_t batch, int want, double per_ns)
+{
+    double shares = work_ns / per_ns;
+    if (want > BMM__THREADS_MAX)
+        want = BMM__THREADS_MAX;
+    if (shares < (double)want)
+        want = (int)shares;
+    if ((double)want > (double)batch)
+        want = (int)batch;
+    return want > 1 ? want : 1;
+}
+
+/* The threads that pay for a batch while the team is awake. */
+static inline int bmm__threads_worth(int dtype, int64_t batch, int64_t n, int64_t m, int64_t p,
+    int want)
+{
+    return bmm__threads_for_work(bmm__work_ns(dtype, batch, n, m, p), batch, want,
+        BMM__THREAD_MIN_NS);
+}
+
+/* Items a kernel computes together: the across-batch and packed forms hand the last
+ * batch % grain items to another kernel, whose rounding may differ, so a thread's chunk
+ * starts at a multiple of it and every item is computed as the serial call computes it. */
+static inline int64_t bmm__batch_grain(const bmm_kernel_desc *k)
+{
+    if (k && k->form == BMM_FORM_XB)
+        return k->lanes;
+    if (k && k->form == BMM_FORM_PACKED)
+        return k->tile;
+    return 1;
+}
+
+/* Thread t of nt: items [*lo, *hi) of batch, static and contiguous, whole grains, the last
+ * chunk also taking the items past the last whole grain. Empty when there are fewer grains
+ * than threads. */
+static inline void bmm__chunk(int64_t batch, int64_t grain, int t, int nt, int64_t *lo,
+    int64_t *hi)
+{
+    int64_t grains = batch / grain, each = grains / nt, more = grains % nt;
+    *lo = (each * t + (t < more ? t : more)) * grain;  /* the first `more` chunks: one more */
+    *hi = t == nt - 1 ? batch : *lo + (each + (t < more)) * grain;
 }
 
 #endif

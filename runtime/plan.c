@@ -15,12 +15,19 @@ struct bmm_plan {
     bmm__problem pr;
     double alpha, beta;
     const bmm_kernel_desc *kernel;  /* NULL: the generic path */
+    int threads;                    /* at most this many run it (bmm__run_threads) */
 };
 
 /* ---- plan cache ---- */
 
+/* The whole problem and its thread class (wisdom may answer each class differently). */
 typedef struct {
-    bmm__problem key;
+    bmm__problem pr;
+    int64_t many;  /* 1: run on several threads */
+} cache_key;
+
+typedef struct {
+    cache_key key;
     const bmm_kernel_desc *kernel;
     int used;
 } slot;
@@ -34,16 +41,16 @@ static unsigned slots_epoch;  /* the epoch the slots were filled under; under ca
 
 static _Thread_local struct {
     unsigned epoch;           /* 0: empty (the registry's epoch starts at 1) */
-    bmm__problem key;
+    cache_key key;
     const bmm_kernel_desc *kernel;
 } last;
 
-static size_t hash_key(const bmm__problem *k)
+static size_t hash_key(const cache_key *k)
 {
     return bmm__hash_slot(k, sizeof *k);
 }
 
-static int cache_get(const bmm__problem *k, const bmm_kernel_desc **kd)
+static int cache_get(const cache_key *k, const bmm_kernel_desc **kd)
 {
     unsigned epoch = bmm__config_epoch();
     if (last.epoch == epoch && memcmp(&last.key, k, sizeof *k) == 0) {
@@ -72,7 +79,7 @@ static int cache_get(const bmm__problem *k, const bmm_kernel_desc **kd)
     return found;
 }
 
-static void insert(slot *tab, size_t size, const bmm__problem *k, const bmm_kernel_desc *kd)
+static void insert(slot *tab, size_t size, const cache_key *k, const bmm_kernel_desc *kd)
 {
     size_t i = hash_key(k) & (size - 1);
     while (tab[i].used && memcmp(&tab[i].key, k, sizeof *k) != 0)
@@ -106,7 +113,7 @@ static int reserve(void)
 }
 
 /* Caches a choice made under epoch; not if the configuration has changed since. */
-static void cache_put(const bmm__problem *k, const bmm_kernel_desc *kd, unsigned epoch)
+static void cache_put(const cache_key *k, const bmm_kernel_desc *kd, unsigned epoch)
 {
     pthread_rwlock_wrlock(&cache_lock);
     if (epoch == bmm__config_epoch()) {
@@ -132,7 +139,7 @@ static const char *name_of(const bmm_kernel_desc *kd)
 }
 
 bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
-    unsigned flags, bmm__choice *out)
+    unsigned flags, int threads, bmm__choice *out)
 {
     *out = (bmm__choice){ NULL, "generic only", 0, { NULL, 0, 0 } };
     bmm__wisdom_init();
@@ -150,7 +157,7 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
             pr->dtype == BMM_F32 ? "f32" : "f64", (long long)pr->n, (long long)pr->m,
             (long long)pr->p, (long long)pr->batch);
     } else if (flags & BMM_MEASURE) {
-        bmm_status st = bmm__measure(pr, c, &out->kernel, &out->log);
+        bmm_status st = bmm__measure(pr, c, threads, &out->kernel, &out->log);
         if (st != BMM_OK)
             return st;
         out->measured = out->log.n > 0;  /* only what was timed is recorded */
@@ -165,20 +172,24 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
     return BMM_OK;
 }
 
-/* A checked problem's kernel (one-shot calls and plans): its class computed once, here. */
-static bmm_status choose(const bmm__problem *pr, double alpha, unsigned flags,
+/* A checked problem's kernel (one-shot calls and plans) for a run on `threads` threads: its
+ * class computed once, here. */
+static bmm_status choose(const bmm__problem *pr, double alpha, unsigned flags, int threads,
     const bmm_kernel_desc **kd)
 {
     bmm_call c;
     bmm__choice ch;
     bmm__call_of(pr, &c);
-    bmm_status st = bmm__choose(pr, &c, alpha, flags, &ch);
+    c.key.threads = threads > 1;
+    bmm_status st = bmm__choose(pr, &c, alpha, flags, threads, &ch);
     free(ch.log.v);
     *kd = ch.kernel;
     return st;
 }
 
 /* ---- plans ---- */
+
+#define THREADS_FIELD (0x1fffu << 16)  /* BMM_THREADS(n): n in bits 16..28 */
 
 bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
     int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta,
@@ -188,8 +199,12 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
     if (!plan)
         return bmm__fail(BMM_EINVAL, "plan is NULL");
     *plan = NULL;
-    if (flags & ~(unsigned)(BMM_MEASURE | BMM_WISDOM_ONLY | BMM_GENERIC_ONLY))
+    if (flags & ~(unsigned)(BMM_MEASURE | BMM_WISDOM_ONLY | BMM_GENERIC_ONLY | THREADS_FIELD))
         return bmm__fail(BMM_EINVAL, "flags has unknown bits 0x%x", flags);
+    int want = (int)((flags & THREADS_FIELD) >> 16);
+    if (want > BMM_THREADS_MAX)
+        return bmm__fail(BMM_EINVAL, "flags: BMM_THREADS(%d) is outside [1, %d]", want,
+            BMM_THREADS_MAX);
     bmm__problem pr;
     alpha = bmm__scalar_round(dt, alpha);  /* what the kernel gets, and its class */
     beta = bmm__scalar_round(dt, beta);
@@ -197,8 +212,9 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
     bmm_status st = bmm__check_problem(&pr);
     if (st != BMM_OK)
         return st;
+    int threads = bmm__threads_worth(dt, batch, n, m, p, want ? want : bmm__threads_default());
     const bmm_kernel_desc *kd = NULL;
-    if ((st = choose(&pr, alpha, flags, &kd)) != BMM_OK)
+    if ((st = choose(&pr, alpha, flags, threads, &kd)) != BMM_OK)
         return st;
     bmm_plan *pl = malloc(sizeof *pl);
     if (!pl)
@@ -207,6 +223,7 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
     pl->alpha = alpha;
     pl->beta = beta;
     pl->kernel = kd;
+    pl->threads = threads;
     *plan = pl;
     return BMM_OK;
 }
@@ -218,13 +235,19 @@ bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void 
     bmm_status st = bmm__check_operands(&plan->pr, A, B, C);
     if (st != BMM_OK)
         return st;
-    bmm__run(plan->kernel, &plan->pr, plan->alpha, plan->beta, A, B, C);
+    bmm__run_threads(plan->kernel, &plan->pr, plan->alpha, plan->beta, A, B, C,
+        bmm__threads_awake(&plan->pr, plan->threads));
     return BMM_OK;
 }
 
 const char *bmm_plan_kernel(const bmm_plan *plan)
 {
     return plan ? name_of(plan->kernel) : "";
+}
+
+int bmm_plan_threads(const bmm_plan *plan)
+{
+    return plan ? plan->threads : 0;
 }
 
 void bmm_plan_destroy(bmm_plan *plan)
@@ -246,13 +269,15 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
         return st;
     }
     const bmm_kernel_desc *kd;
-    if (!cache_get(&pr, &kd)) {
+    const int threads = bmm__threads_worth(dt, batch, n, m, p, bmm__threads_default());
+    cache_key key = { pr, threads > 1 };
+    if (!cache_get(&key, &kd)) {
         unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */
-        if ((st = choose(&pr, alpha, BMM_ESTIMATE, &kd)) != BMM_OK)
+        if ((st = choose(&pr, alpha, BMM_ESTIMATE, threads, &kd)) != BMM_OK)
             return st;
-        cache_put(&pr, kd, epoch);
+        cache_put(&key, kd, epoch);
     }
-    bmm__run(kd, &pr, alpha, beta, A, B, C);
+    bmm__run_threads(kd, &pr, alpha, beta, A, B, C, bmm__threads_awake(&pr, threads));
     return BMM_OK;
 }
 

@@ -1,6 +1,7 @@
 /* tune.c: BMM_MEASURE. Times the applicable kernels on private buffers with the plan's
  * strides, best of repetitions, and keeps the whole plan (sample set-up, warm-ups, the check)
- * within a time budget (BMM_TUNE_BUDGET_MS, default 50):
+ * within a time budget (BMM_TUNE_BUDGET_MS, default 50), each call on the threads the plan will
+ * run with (several cores share L3 and DRAM: the winner may change):
  * - candidates are timed in the static rule's order, each with an equal share of what is
  *   left, so when a large sample leaves no time for all, those left untimed are the least
  *   likely winners;
@@ -70,14 +71,15 @@ double bmm__tune_budget(void)
  * the best of repetitions until budget seconds have passed (at least one; three when time
  * allows), stopping as soon as one call is CANNOT_WIN times bar (the best so far; 0: none). */
 static double time_one(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
-    double beta, const void *A, const void *B, void *C, double budget, double bar, int cold)
+    double beta, const void *A, const void *B, void *C, double budget, double bar, int cold,
+    int threads)
 {
     double start = now(), best = 1e30;
-    if (!cold)
-        bmm__run(k, pr, alpha, beta, A, B, C);  /* warm-up: caches, page faults, branch history */
+    if (!cold)  /* warm-up: caches, page faults, branch history, the threads' wake-up */
+        bmm__run_threads(k, pr, alpha, beta, A, B, C, threads);
     for (int rep = 0; rep < 1000; rep++) {
         double t0 = now();
-        bmm__run(k, pr, alpha, beta, A, B, C);
+        bmm__run_threads(k, pr, alpha, beta, A, B, C, threads);
         double t1 = now(), t = t1 - t0;
         if (t < best)
             best = t;
@@ -90,9 +92,9 @@ static double time_one(const bmm_kernel_desc *k, const bmm__problem *pr, double 
 }
 
 double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
-    double beta, const void *A, const void *B, void *C, double budget)
+    double beta, const void *A, const void *B, void *C, double budget, int threads)
 {
-    return time_one(k, pr, alpha, beta, A, B, C, budget, 0, 0);
+    return time_one(k, pr, alpha, beta, A, B, C, budget, 0, 0, threads);
 }
 
 /* elems values in [-0.5, 0.5): a short pseudo-random run, then copies of it (generating every
@@ -318,8 +320,8 @@ static const bmm_kernel_desc *fastest_agreeing(const bmm_kernel_desc **cand, siz
     }
 }
 
-bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_kernel_desc **best,
-    bmm__timings *log)
+bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, int threads,
+    const bmm_kernel_desc **best, bmm__timings *log)
 {
     const double start = now(), budget = bmm__tune_budget();
     *log = (bmm__timings){ NULL, 0, 0 };
@@ -359,7 +361,7 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_ker
     /* The rule's first pick, once: a sample whose calls would eat the budget is cut (a
      * streaming one no smaller than MIN_STREAM_BYTES, beyond the caches). */
     double t0 = now();
-    bmm__run(cand[0], &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2]);
+    bmm__run_threads(cand[0], &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2], threads);
     double once = now() - t0, most = budget / 5;
     if (once > most && sample.batch > 1) {
         double keep = most / once, floor_bytes = cold ? (double)MIN_STREAM_BYTES : 0;
@@ -372,9 +374,10 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_ker
                 (long long)sample.batch);
         }
     }
-    /* The check's few items: a probe of what one call on the sample would cost. */
+    /* The check's few items, on one thread: a probe of what one call on the sample would cost
+     * on `threads`. */
     const bmm__problem few = check_of(&sample);
-    const double scale = (double)sample.batch / (double)few.batch;
+    const double scale = (double)sample.batch / (double)few.batch / (threads > 1 ? threads : 1);
     double bar = 0;
     size_t timed = 0;
     for (size_t i = 0; i < nc; i++) {
@@ -392,7 +395,7 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_ker
             }
         }
         times[i] = time_one(cand[i], &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2],
-            left / (double)(nc - i), bar, cold);
+            left / (double)(nc - i), bar, cold, threads);
         if (bar == 0 || times[i] < bar)
             bar = times[i];
         timed++;
@@ -401,9 +404,10 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, const bmm_ker
      * if that could win, on the whole sample, cold like the kernels when streaming (the few
      * items sit in cache: a scaled time alone once made it beat every streaming kernel). */
     times[nc] = scale * time_one(NULL, &few, alpha, beta, sb.at[0], sb.at[1], sb.at[2],
-        budget / (double)(4 * (nc + 1)), bar / scale, 0);
-    if (times[nc] <= CANNOT_WIN * bar && scale > 1)
-        times[nc] = time_one(NULL, &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2], 0, bar, cold);
+        budget / (double)(4 * (nc + 1)), bar / scale, 0, 1);
+    if (times[nc] <= CANNOT_WIN * bar && few.batch < sample.batch)
+        times[nc] = time_one(NULL, &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2], 0, bar, cold,
+            threads);
     for (size_t i = 0; i <= nc; i++)
         bmm__note("measure: %-44s %10.3f us", i < nc ? cand[i]->name : "generic",
             times[i] * 1e6);

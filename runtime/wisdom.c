@@ -1,10 +1,11 @@
 /* wisdom.c: remembered choices, keyed by the call class's key (bmm_select.h: dtype, shape,
- * layout class of each operand, batch regime, alpha/beta form), persisted as versioned text:
+ * layout class of each operand, batch regime, thread class, alpha/beta form), persisted as
+ * versioned text:
  *
- *   bmmgen-wisdom 2
+ *   bmmgen-wisdom 3
  *   table <16 hex digits: hash of every registered table's name, version, spec hash, count>
  *   cpu <vendor>-<family>-<model>-<stepping>-<isa>
- *   entry <dtype> <n> <m> <p> <layout A> <layout B> <layout C> <regime> <scalars> <kernel>
+ *   entry <dtype> <n> <m> <p> <layout A> <layout B> <layout C> <regime> <threads> <scalars> <kernel>
  *   end <number of entries>
  *
  * The parser is strict: fields one space apart, each line consumed whole and ended by '\n',
@@ -26,7 +27,7 @@
 
 #include "bmm_internal.h"
 
-#define FORMAT_VERSION 2
+#define FORMAT_VERSION 3  /* 3: the thread class */
 #define MAX_LINE 512
 #define MAX_ENTRIES ((size_t)1 << 21)
 
@@ -48,6 +49,7 @@ static wtable wisdom;
 static const char *const DTYPE[] = { "?", "f32", "f64" };
 static const char *const LAYOUT[] = { "x", "bf", "sf" };
 static const char *const REGIME[] = { "cache", "stream" };
+static const char *const THREADS[] = { "one", "many" };
 
 static size_t hash_key(const bmm_call_key *k)
 {
@@ -262,9 +264,9 @@ static bmm_status parse_header(FILE *f, const char *path, int *lineno)
 /* One "entry" line -> key and kernel; NULL, or what is wrong with it. */
 static const char *parse_entry(char *line, bmm_call_key *k, const bmm_kernel_desc **kd)
 {
-    char *w[11];
-    if (split(line, w, 11) != 11 || strcmp(w[0], "entry") != 0)
-        return "malformed entry (want 'entry' and 10 fields one space apart)";
+    char *w[12];
+    if (split(line, w, 12) != 12 || strcmp(w[0], "entry") != 0)
+        return "malformed entry (want 'entry' and 11 fields one space apart)";
     memset(k, 0, sizeof *k);
     k->dtype = lookup_word(w[1], DTYPE, 3);
     if (k->dtype < 1)
@@ -278,15 +280,17 @@ static const char *parse_entry(char *line, bmm_call_key *k, const bmm_kernel_des
             return "unknown value for a layout";
     if ((k->streaming = lookup_word(w[8], REGIME, 2)) < 0)
         return "unknown value for the regime";
+    if ((k->threads = lookup_word(w[9], THREADS, 2)) < 0)
+        return "unknown value for the thread class";
     k->scalars = -1;
     for (int f = 0; f < BMM_SCALARS_COUNT; f++)
-        if (strcmp(w[9], bmm__scalar_forms[f].word) == 0)
+        if (strcmp(w[10], bmm__scalar_forms[f].word) == 0)
             k->scalars = f;
     if (k->scalars < 0)
         return "unknown value for the alpha/beta form";
     *kd = NULL;
-    if (strcmp(w[10], "generic") != 0) {
-        if (!(*kd = bmm__kernel_by_name(w[10])))
+    if (strcmp(w[11], "generic") != 0) {
+        if (!(*kd = bmm__kernel_by_name(w[11])))
             return "unknown value or kernel";
         if (!kernel_fits_key(*kd, k))
             return "the kernel named does not serve the entry's class";
@@ -397,9 +401,9 @@ static int key_order(const void *x, const void *y)
 {
     const bmm_call_key *a = &((const wentry *)x)->key, *b = &((const wentry *)y)->key;
     const int64_t u[] = { a->dtype, a->n, a->m, a->p, a->layout[0], a->layout[1], a->layout[2],
-        a->streaming, a->scalars };
+        a->streaming, a->threads, a->scalars };
     const int64_t v[] = { b->dtype, b->n, b->m, b->p, b->layout[0], b->layout[1], b->layout[2],
-        b->streaming, b->scalars };
+        b->streaming, b->threads, b->scalars };
     for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
         if (u[i] != v[i])
             return u[i] < v[i] ? -1 : 1;
@@ -427,10 +431,10 @@ static int write_all(FILE *f, const wentry *v, size_t n)
                  bmm__table_signature(), bmm__cpu_signature()) > 0;
     for (size_t i = 0; i < n && ok; i++) {
         const bmm_call_key *k = &v[i].key;
-        ok = fprintf(f, "entry %s %lld %lld %lld %s %s %s %s %s %s\n", DTYPE[k->dtype],
+        ok = fprintf(f, "entry %s %lld %lld %lld %s %s %s %s %s %s %s\n", DTYPE[k->dtype],
                  (long long)k->n, (long long)k->m, (long long)k->p, LAYOUT[k->layout[0]],
                  LAYOUT[k->layout[1]], LAYOUT[k->layout[2]], REGIME[k->streaming],
-                 bmm__scalar_forms[k->scalars].word, v[i].kernel ? v[i].kernel->name : "generic")
+                 THREADS[k->threads], bmm__scalar_forms[k->scalars].word, v[i].kernel ? v[i].kernel->name : "generic")
             > 0;
     }
     return ok && fprintf(f, "end %zu\n", n) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;

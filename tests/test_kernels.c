@@ -9,7 +9,8 @@
  * A shape-generic kernel runs every shape of its free sizes in 1..17 (batch-first, operands
  * ending at a guard page, so a tail that reads or writes past an operand faults), long inner
  * sizes, and every layout class on a set of shapes: seq-first, padded rows, A or B broadcast,
- * and for portable C any strides (transposed, column-major, padded). */
+ * and for portable C any strides (transposed, column-major, padded).
+ * Every kernel also runs its batch over 2, 3 and 8 threads, bitwise the same as on one. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,46 @@ static void run_any(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t 
     th_case_free(&tc);
 }
 
+/* Over 2, 3 and 8 threads (static chunks of whole grains) the kernel gives the bits it gives on
+ * one: batch 61, a prime, so chunks are uneven and a remainder follows the last whole group of
+ * an across-batch or packed form. Built with OpenMP, the threads must really run. */
+static void same_bits_on_threads(const bmm_kernel_desc *k, int64_t n, int64_t m, int64_t p,
+    int layout, const double ab[2])
+{
+    const int64_t batch = 61;
+    unsigned s = 7;
+    assert_true(ab[0] != 0);  /* alpha 0 runs no kernel */
+    bmm_stride sa = th_stride(layout, n, m, batch, &s), sb = th_stride(layout, m, p, batch, &s);
+    bmm_stride sc = th_stride(layout, n, p, batch, &s);
+    th_case tc;
+    th_case_init(&tc, (bmm_dtype)k->dtype, batch, n, m, p, sa, sb, sc, ab[0], ab[1], 7, 0);
+    bmm_call call;
+    bmm__call_of(&tc.pr, &call);
+    assert_true(bmm__kernel_applies(k, &call));
+    size_t bytes = (size_t)tc.ext[2] * bmm__dtype_size(k->dtype);
+    assert_int_equal(bmm__run_threads(k, &tc.pr, ab[0], ab[1], tc.A, tc.B, tc.C, 1), 1);
+    void *one = th_copy_c(&tc);
+    static const int counts[] = { 2, 3, 8 };
+    for (int i = 0; i < 3; i++) {
+        th_case_reset(&tc);
+        int ran = bmm__run_threads(k, &tc.pr, ab[0], ab[1], tc.A, tc.B, tc.C, counts[i]);
+#ifdef BMM_TEST_OPENMP
+        int64_t grains = batch / bmm__batch_grain(k);
+        assert_int_equal(ran, counts[i] < grains ? counts[i] : grains);
+#else
+        assert_int_equal(ran, 1);
+#endif
+        void *got = th_copy_c(&tc);
+        if (memcmp(got, one, bytes) != 0) {
+            print_error("%s on %d threads: C differs from one thread's\n", k->name, counts[i]);
+            fail();
+        }
+        free(got);
+    }
+    free(one);
+    th_case_free(&tc);
+}
+
 /* A size of a shape-generic kernel: its own where fixed, else v. */
 static int64_t size_or(int32_t fixed, int64_t v)
 {
@@ -155,6 +196,7 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
     bmm__call_of(&tc.pr, &call);
     assert_int_equal(bmm__kernel_applies(k, &call), !(k->needs & BMM_NEEDS_PACKABLE_B));
     th_case_free(&tc);
+    same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF, ab[0]);
 }
 
 static void test_kernel(void **state)
@@ -180,6 +222,7 @@ static void test_kernel(void **state)
      * operands' ends nothing may be touched */
     for (int64_t batch = 2; batch <= 17; batch++)
         run_one(k, batch, layouts[0], 0, scal[0][0], scal[0][1], seed++, 1);
+    same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], scal[0]);
 }
 
 int main(int argc, char **argv)

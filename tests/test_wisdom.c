@@ -100,9 +100,10 @@ static void test_bad_files_keep_state(void **state)
 
     char bad[8192];
     struct { const char *from, *to, *needle; } edits[] = {
-        { "bmmgen-wisdom 2", "bmmgen-wisdom 9", "format '9'" },
-        { "bmmgen-wisdom 2", "bmmgen-wisdom 2.9", "format '2.9'" },
-        { "bmmgen-wisdom 2", "bmmgen-wisdom 2 junk", "not a bmmgen wisdom file" },
+        { "bmmgen-wisdom 3", "bmmgen-wisdom 9", "format '9'" },
+        { "bmmgen-wisdom 3", "bmmgen-wisdom 2", "format '2'" },
+        { "bmmgen-wisdom 3", "bmmgen-wisdom 3.9", "format '3.9'" },
+        { "bmmgen-wisdom 3", "bmmgen-wisdom 3 junk", "not a bmmgen wisdom file" },
         { "bmmgen-wisdom", "something-else", "not a bmmgen wisdom file" },
         { "table ", "table 0", "kernel table" },
         { "cpu ", "cpu X", "made on CPU" },
@@ -110,6 +111,8 @@ static void test_bad_files_keep_state(void **state)
         { " bmm_f", " zmm_f", "unknown value or kernel" },
         { "end 1", "end 2", "'end' says 2" },
         { " cache ", " warm ", "unknown value" },
+        { " one ", " two ", "unknown value for the thread class" },
+        { " one ", " ", "malformed entry" },
         { "entry f64 5", "entry f64 x", "a size" },
         { "entry f64 5", "entry f64 99999999999999999999", "a size" },
         { "entry f64 5", "entry f64 +5", "a size" },
@@ -233,10 +236,10 @@ static void test_large_file(void **state)
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     const int count = 200000;
-    fprintf(f, "bmmgen-wisdom 2\ntable %s\ncpu %s\n", bmm__table_signature(),
+    fprintf(f, "bmmgen-wisdom 3\ntable %s\ncpu %s\n", bmm__table_signature(),
         bmm__cpu_signature());
     for (int i = 0; i < count; i++)
-        fprintf(f, "entry f64 %d %d 7 bf bf bf cache a1b0 generic\n", 100 + i % 1000,
+        fprintf(f, "entry f64 %d %d 7 bf bf bf cache one a1b0 generic\n", 100 + i % 1000,
             100 + i / 1000);
     fprintf(f, "end %d\n", count);
     fclose(f);

@@ -31,8 +31,8 @@ static void write_wisdom(void)
 {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "bmmgen-wisdom 2\ntable %s\ncpu %s\n"
-               "entry f32 4 4 4 bf bf bf cache a1b0 bmm_f32_4x4x4_bf_c99_b0\nend 1\n",
+    fprintf(f, "bmmgen-wisdom 3\ntable %s\ncpu %s\n"
+               "entry f32 4 4 4 bf bf bf cache one a1b0 bmm_f32_4x4x4_bf_c99_b0\nend 1\n",
         bmm__table_signature(), bmm__cpu_signature());
     fclose(f);
     setenv("BMM_WISDOM", path, 1);

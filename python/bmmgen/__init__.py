@@ -17,11 +17,12 @@ import sys
 
 from ._lib import Error, path as library_path
 from ._ops import baddbmm, bmm
-from ._plan import Plan, export_wisdom, forget_wisdom, import_wisdom, kernels
+from ._plan import (Plan, export_wisdom, forget_wisdom, get_num_threads, import_wisdom, kernels,
+                    set_num_threads)
 
 __version__ = "0.1.0"
 __all__ = ["bmm", "baddbmm", "Plan", "Error", "import_wisdom", "export_wisdom", "forget_wisdom",
-           "kernels", "library_path"]
+           "kernels", "library_path", "set_num_threads", "get_num_threads"]
 
 # torch.ops.bmmgen exists once bmmgen is imported wherever torch is installed (importing torch
 # takes about a second; BMMGEN_NO_TORCH=1 skips it until a tensor is passed).

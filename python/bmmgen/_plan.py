@@ -24,10 +24,13 @@ class Plan:
     plan(a, b, out=None) computes out = alpha a b + beta out and returns out; the operands must
     have the planned shapes, dtype and strides (ValueError otherwise). beta != 0 needs out.
     plan.kernel names the chosen kernel ("generic" for the reference path). No autograd: use
-    bmmgen.bmm for that. A plan may be called from several threads at once."""
+    bmmgen.bmm for that. A plan may be called from several threads at once. threads=N runs it on at
+    most N threads over the batch (default: bmmgen.get_num_threads() when planned); plan.threads
+    says how many it gets (fewer where the work is small; results are the same bits on any
+    number)."""
 
     def __init__(self, a, b, out=None, *, alpha=1.0, beta=0.0, measure=False, wisdom_only=False,
-                 generic_only=False):
+                 generic_only=False, threads=None):
         self._handle = None
         self._kind = _ops._kind(a)
         A = _ops._operand(a, self._kind, "a")
@@ -59,12 +62,19 @@ class Plan:
         self._seen = set()  # signatures (ops._signature) of calls that passed every check
         flags = ((_lib.MEASURE if measure else 0) | (_lib.WISDOM_ONLY if wisdom_only else 0)
                  | (_lib.GENERIC_ONLY if generic_only else 0))
+        if threads is not None:
+            if isinstance(threads, bool) or not isinstance(threads, int) \
+                    or not 1 <= threads <= _lib.THREADS_MAX:
+                raise ValueError("bmmgen.Plan: threads must be an int in [1, %d], got %r"
+                                 % (_lib.THREADS_MAX, threads))
+            flags |= threads << _lib.THREADS_SHIFT
         handle = ctypes.c_void_p()
         _lib.check(_lib.plan_create(ctypes.byref(handle), A[_ops.DT], batch, n, m, p,
                                     _lib.Stride(*A[_ops.STRIDES]), _lib.Stride(*B[_ops.STRIDES]),
                                     _lib.Stride(*sc), self._alpha, self._beta, flags))
         self._handle = handle.value
         self.kernel = _lib.plan_kernel(self._handle).decode()
+        self.threads = _lib.plan_threads(self._handle)
         self.shape = (batch, n, m, p)
 
     def _matches(self, op, i, name):
@@ -136,6 +146,19 @@ def import_wisdom(path):
 def export_wisdom(path):
     """Writes all wisdom to a file, atomically (a reader sees the old file or the new, whole)."""
     _lib.check(_lib.wisdom_export(_path(path)))
+
+
+def set_num_threads(n):
+    """Threads over the batch for calls and plans made from now on (0: back to BMM_NUM_THREADS,
+    else OpenMP's default). One thread where libbmm was built without OpenMP."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError("bmmgen.set_num_threads: n must be an int, got %r" % (n,))
+    _lib.check(_lib.set_num_threads(n))
+
+
+def get_num_threads():
+    """The threads a call asks for now (bmmgen.set_num_threads, BMM_NUM_THREADS, OpenMP)."""
+    return _lib.get_num_threads()
 
 
 def forget_wisdom():

@@ -31,6 +31,8 @@ static void usage(FILE *f)
         "  --batch N            batch size (default: operands take about 256 KiB)\n"
         "  --wisdom FILE        wisdom file to write (default: $BMM_WISDOM or bmm.wisdom)\n"
         "  --budget MS          tuning time budget per plan (default 50)\n"
+        "  --threads N          plan for at most N threads (default: BMM_NUM_THREADS, else\n"
+        "                       OpenMP's default)\n"
         "  --retune             measure again even where the wisdom file has an answer\n"
         "  --force              replace a wisdom file made for another CPU or kernel table\n"
         "  -v                   print every candidate's GFLOP/s\n");
@@ -91,6 +93,7 @@ typedef struct {
     int estimate_close;      /* ... or one within 10% of its speed */
     int specialized;         /* a specialized kernel (shape compiled in) applies */
     double plan_ms;          /* wall time of the measured plan; NAN when from wisdom */
+    int threads;             /* the threads its plan runs on */
 } result;
 
 static double seconds_now(void)
@@ -119,7 +122,7 @@ static double best_c99(const bmm__timing *log, size_t n)
 /* Planned from wisdom, there was no search: time the figures of the table (the chosen kernel,
  * the generic path and the portable C kernels) on the case's own operands. */
 static bmm__timings time_figures(const bmm__problem *pr, const bmm_call *c,
-    const bmm_kernel_desc *chosen, const void *A, const void *B, void *C)
+    const bmm_kernel_desc *chosen, const void *A, const void *B, void *C, int threads)
 {
     size_t nc = bmm__candidates(c, NULL, 0), n = 0;
     const bmm_kernel_desc **cand = malloc((nc + 1) * sizeof *cand);
@@ -130,12 +133,14 @@ static bmm__timings time_figures(const bmm__problem *pr, const bmm_call *c,
         return (bmm__timings){ NULL, 0, 0 };
     }
     bmm__candidates(c, cand, nc);
-    t.v[n++] = (bmm__timing){ NULL, bmm__time_kernel(NULL, pr, 1, 0, A, B, C, 0.01), 0 };
+    t.v[n++] = (bmm__timing){ NULL, bmm__time_kernel(NULL, pr, 1, 0, A, B, C, 0.01, threads), 0 };
     if (chosen)
-        t.v[n++] = (bmm__timing){ chosen, bmm__time_kernel(chosen, pr, 1, 0, A, B, C, 0.01), 0 };
+        t.v[n++] = (bmm__timing){ chosen,
+            bmm__time_kernel(chosen, pr, 1, 0, A, B, C, 0.01, threads), 0 };
     for (size_t i = 0; i < nc; i++)
         if (cand[i]->isa == BMM_ISA_C99 && cand[i] != chosen)
-            t.v[n++] = (bmm__timing){ cand[i], bmm__time_kernel(cand[i], pr, 1, 0, A, B, C, 0.01), 0 };
+            t.v[n++] = (bmm__timing){ cand[i],
+                bmm__time_kernel(cand[i], pr, 1, 0, A, B, C, 0.01, threads), 0 };
     t.n = n;
     free(cand);
     return t;
@@ -183,9 +188,10 @@ static void summarize(const tcase *c, const bmm__choice *ch,
     }
 }
 
-/* Plans one case as the library does (BMM_MEASURE: wisdom, else a measured search) and fills
- * the row of the table. Returns 0 on success. */
-static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int verbose, result *r)
+/* Plans one case as the library does (BMM_MEASURE: wisdom, else a measured search; on the
+ * threads that pay, of at most want) and fills the row of the table. Returns 0 on success. */
+static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want, int verbose,
+    result *r)
 {
     size_t es = c->dtype == BMM_F32 ? 4 : 8;
     /* in double: sizes given on the command line may be near 2^63 */
@@ -217,10 +223,12 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int verbo
     int rc = 1;
     bmm_call call;
     st = !A || !B || !C ? bmm__fail(BMM_ENOMEM, "cannot allocate the operands") : BMM_OK;
+    r->threads = bmm__threads_worth(c->dtype, batch, c->n, c->m, c->p, want);
     if (st == BMM_OK) {
         bmm__call_of(&pr, &call);
+        call.key.threads = r->threads > 1;
         double t0 = seconds_now();
-        st = bmm__choose(&pr, &call, 1.0, flags, &ch);
+        st = bmm__choose(&pr, &call, 1.0, flags, r->threads, &ch);
         r->plan_ms = ch.measured ? 1e3 * (seconds_now() - t0) : NAN;
     }
     if (st != BMM_OK) {
@@ -228,10 +236,10 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int verbo
         goto out;
     }
     if (!ch.log.n)
-        ch.log = time_figures(&pr, &call, ch.kernel, A, B, C);
+        ch.log = time_figures(&pr, &call, ch.kernel, A, B, C, r->threads);
     for (size_t i = 0; i < ch.log.n; i++)   /* the generic path, left untimed by the budget */
         if (!ch.log.v[i].kernel && ch.log.v[i].seconds >= 1e30)
-            ch.log.v[i].seconds = bmm__time_kernel(NULL, &pr, 1, 0, A, B, C, 0.01)
+            ch.log.v[i].seconds = bmm__time_kernel(NULL, &pr, 1, 0, A, B, C, 0.01, r->threads)
                 * (double)ch.log.batch / (double)pr.batch;
     r->specialized = 0;
     bmm__kernel_iter it = { 0, 0, 0 };
@@ -266,7 +274,7 @@ static int parse_shape(const char *a, int64_t shape[3])
 }
 
 typedef struct {
-    int want_dtype, want_layout, nshapes, verbose, retune, force;
+    int want_dtype, want_layout, nshapes, verbose, retune, force, threads;
     int64_t batch, shapes[256][3];
     const char *wisdom;
 } options;
@@ -303,6 +311,11 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--wisdom") && v) {
             o->wisdom = v;
             i++;
+        } else if (!strcmp(a, "--threads") && v) {
+            o->threads = (int)parse_size(v, BMM_THREADS_MAX);
+            if (!o->threads)
+                o->threads = -1;
+            i++;
         } else if (!strcmp(a, "--budget") && v) {
             setenv("BMM_TUNE_BUDGET_MS", v, 1);
             i++;
@@ -314,8 +327,9 @@ static int parse_args(int argc, char **argv, options *o)
             return 2;
         }
     }
-    if (o->want_dtype < 0 || o->want_layout < 0 || o->batch < 0) {
-        fprintf(stderr, "bmm-tune: --dtype takes f32|f64, --layout bf|sf, --batch N >= 1\n");
+    if (o->want_dtype < 0 || o->want_layout < 0 || o->batch < 0 || o->threads < 0) {
+        fprintf(stderr, "bmm-tune: --dtype takes f32|f64, --layout bf|sf, --batch N >= 1, "
+                        "--threads N in [1, %d]\n", BMM_THREADS_MAX);
         return 2;
     }
     return -1;
@@ -398,9 +412,12 @@ static void add_row(totals *t, const tcase *c, const char *shape, const result *
         t->same += r->estimate_same;
         t->close += r->estimate_close;
     }
-    printf("%-12s %-5s %-6s %-44s %8.2f %7.2fx %7.2fx  %s\n", shape,
+    char threads[32] = "";
+    if (r->threads > 1)
+        snprintf(threads, sizeof threads, ", %d threads", r->threads);
+    printf("%-12s %-5s %-6s %-44s %8.2f %7.2fx %7.2fx  %s%s\n", shape,
         c->dtype == BMM_F32 ? "f32" : "f64", c->layout == BMM_LAYOUT_BF ? "bf" : "sf",
-        r->kernel, r->gflops, r->vs_generic, r->vs_c99, r->source);
+        r->kernel, r->gflops, r->vs_generic, r->vs_c99, r->source, threads);
     fflush(stdout);
 }
 
@@ -431,7 +448,9 @@ int main(int argc, char **argv)
     int ncases = build_cases(&o, cases);
     if (load_wisdom(&o) != 0)
         return 1;
-    fprintf(stderr, "bmm-tune: %d cases on CPU %s\n", ncases, bmm__cpu_signature());
+    int want = o.threads ? o.threads : bmm_get_num_threads();
+    fprintf(stderr, "bmm-tune: %d cases on CPU %s, up to %d thread%s (cases with too little "
+                    "work run on fewer)\n", ncases, bmm__cpu_signature(), want, want > 1 ? "s" : "");
     printf("%-12s %-5s %-6s %-44s %8s %8s %8s  %s\n", "shape", "dtype", "layout", "kernel",
         "GFLOP/s", "vs gen", "vs c99", "from");
     static totals t;
@@ -444,7 +463,8 @@ int main(int argc, char **argv)
         progress(i, ncases, shape);
         result r;
         r.specialized = 1;  /* a failed case is not listed as unspecialized */
-        if (run_case(c, o.batch, BMM_MEASURE | (o.retune ? BMM__RETUNE : 0u), o.verbose, &r) != 0)
+        if (run_case(c, o.batch, BMM_MEASURE | (o.retune ? BMM__RETUNE : 0u), want, o.verbose,
+                &r) != 0)
             t.failed++;
         else
             add_row(&t, c, shape, &r);

@@ -4,7 +4,8 @@
 # finds it and generates its own shapes (and a pkg-config build, and the installed Python
 # package). subdir: a CMake project
 # that adds bmmgen's source with add_subdirectory. vendor: a vendored pair compiled with plain
-# cc commands by gcc and clang as C99, and by g++ as C++. Any failure exits non-zero.
+# cc commands by gcc and clang as C99 (gcc also with -fopenmp, run on 1, 2, 3 and 8 threads),
+# and by g++ as C++. Any failure exits non-zero.
 set -eu
 mode=$1 src=$2 build=$3 work=$4
 here=$src/tests/consumers
@@ -45,8 +46,19 @@ vendor)
     quiet $cc -std=c99 -pedantic -Wall -Wextra -Werror -O2 -I"$work" -o "$work/main-$cc" \
       "$here/vendor/main.c" "$work/vbmm.c" -lm
     echo "== $cc -std=c99"
-    "$work/main-$cc"
+    "$work/main-$cc" >"$work/main-$cc.out" || { cat "$work/main-$cc.out"; exit 1; }
+    cat "$work/main-$cc.out"
   done
+  # with OpenMP: the batch split over threads, the same bits for any thread count
+  quiet gcc -std=c99 -pedantic -Wall -Wextra -Werror -O2 -fopenmp -I"$work" -o "$work/main-omp" \
+    "$here/vendor/main.c" "$work/vbmm.c" -lm
+  OMP_NUM_THREADS=1 "$work/main-omp" >"$work/omp-1"
+  for t in 2 3 8; do
+    OMP_NUM_THREADS=$t "$work/main-omp" >"$work/omp-$t" || { cat "$work/omp-$t"; exit 1; }
+    diff "$work/omp-1" "$work/omp-$t" || { echo "run.sh: results differ with $t threads" >&2; exit 1; }
+  done
+  diff "$work/omp-1" "$work/main-gcc.out" || { echo "run.sh: -fopenmp changed the results" >&2; exit 1; }
+  echo "== gcc -fopenmp: the same output with OMP_NUM_THREADS=1, 2, 3 and 8"
   quiet g++ -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -I"$work" -o "$work/main-cxx" \
     "$here/vendor/main.c" "$work/vbmm.c"
   echo "== g++ (as C++)"

@@ -134,6 +134,36 @@ def test_threads():
     assert not errors, errors
 
 
+def test_threads_over_the_batch_same_bits():
+    """Any number of threads over the batch gives the bits of one; plans say how many they get."""
+    a = np.random.default_rng(5).standard_normal((20011, 13, 13)).astype(np.float32)
+    b = np.random.default_rng(6).standard_normal((20011, 13, 13)).astype(np.float32)
+    one = bmmgen.Plan(a, b, threads=1)
+    assert one.threads == 1
+    want = one(a, b)
+    default = bmmgen.get_num_threads()
+    try:
+        for t in (2, 3, 8):
+            plan = bmmgen.Plan(a, b, threads=t)
+            assert plan.threads in (1, t)  # 1: libbmm built without OpenMP
+            assert np.array_equal(plan(a, b), want)
+            bmmgen.set_num_threads(t)
+            assert bmmgen.get_num_threads() in (1, t)
+            assert np.array_equal(bmmgen.bmm(a, b), want)
+    finally:
+        bmmgen.set_num_threads(0)
+    assert bmmgen.get_num_threads() == default
+    small = bmmgen.Plan(a[:4], b[:4], threads=8)
+    assert small.threads == 1  # too little work to pay for threads
+    for bad in (0, -1, 1025, 2.0, True):
+        with pytest.raises(ValueError):
+            bmmgen.Plan(a, b, threads=bad)
+    with pytest.raises(bmmgen.Error):
+        bmmgen.set_num_threads(-1)
+    with pytest.raises(TypeError):
+        bmmgen.set_num_threads("2")
+
+
 def test_gil_released_during_the_call():
     """While one thread is inside a long call, another runs Python code."""
     a = np.full((200000, 16, 16), 0.5, np.float32)

@@ -1,7 +1,8 @@
 /* main.c: a project that compiles only a vendored pair (bmmgen.lua --vendor vbmm --shapes
  * 7x7x5,9x3x4), with a plain cc command: no runtime, no Lua, no CMake. Checks results, that
  * the vendored shapes run a specialized kernel, that other shapes run a shape-generic one, and
- * the error codes. */
+ * the error codes. Prints a hash of every C: built with -fopenmp, the output must be the same
+ * for any OMP_NUM_THREADS (run.sh compares). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +10,23 @@
 #include "vbmm.h"
 #include "../reference.h"
 
-static int run(int f64, int seq_first, int64_t n, int64_t m, int64_t p, double alpha, double beta,
-    int want_generated)
+/* FNV-1a of C's bytes. */
+static unsigned long long hash(const void *p, size_t n)
 {
-    const int64_t batch = 37;
+    unsigned long long h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
+    return h;
+}
+
+static int run(int64_t batch, int f64, int seq_first, int64_t n, int64_t m, int64_t p,
+    double alpha, double beta, int want_generated)
+{
     size_t es = f64 ? sizeof(double) : sizeof(float);
     char what[96];
-    snprintf(what, sizeof what, "%s %s %lldx%lldx%lld alpha %g beta %g", f64 ? "f64" : "f32",
-        seq_first ? "sf" : "bf", (long long)n, (long long)m, (long long)p, alpha, beta);
+    snprintf(what, sizeof what, "%s %s %lldx%lldx%lld alpha %g beta %g batch %lld",
+        f64 ? "f64" : "f32", seq_first ? "sf" : "bf", (long long)n, (long long)m, (long long)p,
+        alpha, beta, (long long)batch);
     void *A = malloc(batch * n * m * es), *B = malloc(batch * m * p * es);
     void *C = malloc(batch * n * p * es), *C0 = malloc(batch * n * p * es);
     for (int64_t i = 0; i < batch * n * m; i++)
@@ -41,7 +51,8 @@ static int run(int f64, int seq_first, int64_t n, int64_t m, int64_t p, double a
                        (const float *)B, sb, (float)beta, (float *)C, sc);
     bad |= st != VBMM_OK;
     bad |= ref_check(what, f64, batch, n, m, p, alpha, A, ra, B, rb, beta, C0, C, rc);
-    printf("%-40s %s %s\n", what, kernel, bad ? "FAILED" : "ok");
+    printf("%-52s %-36s bits %016llx %s\n", what, kernel, hash(C, batch * n * p * es),
+        bad ? "FAILED" : "ok");
 
     /* bad input: a status, and C untouched */
     memcpy(C, C0, batch * n * p * es);
@@ -111,8 +122,11 @@ int main(void)
         for (int f64 = 0; f64 < 2; f64++)
             for (int sf = 0; sf < 2; sf++) {
                 const int64_t *sh = shapes[s];
-                bad |= run(f64, sf, sh[0], sh[1], sh[2], 1, 0, (int)sh[3]);
-                bad |= run(f64, sf, sh[0], sh[1], sh[2], -0.5, 2, (int)sh[3]);
+                /* 20011 items: enough work for several threads, a prime: chunk edges */
+                for (int64_t batch = 37; batch <= 20011; batch += 20011 - 37) {
+                    bad |= run(batch, f64, sf, sh[0], sh[1], sh[2], 1, 0, (int)sh[3]);
+                    bad |= run(batch, f64, sf, sh[0], sh[1], sh[2], -0.5, 2, (int)sh[3]);
+                }
             }
     bad |= views();
     printf("%s\n", bad ? "FAILED" : "all passed");
