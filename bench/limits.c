@@ -103,7 +103,9 @@ double bench_triad_gbs(int64_t bytes)
     for (size_t i = 0; i < n; i++)
         a[i] = 0, b[i] = (double)i, c[i] = 1;
     double best = 1e30, total = 0;
-    for (int rep = 0; rep < 1000 && (rep < 5 || total < 0.5); rep++) {
+    /* best of many: from DRAM, on a shared VM, single runs spread 35-54 GB/s (2 cores) */
+    const double span = bytes > ((int64_t)64 << 20) ? 1.5 : 0.5;
+    for (int rep = 0; rep < 1000 && (rep < 5 || total < span); rep++) {
         double t = now();
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

@@ -73,12 +73,18 @@ if [ "$ncpu" -gt 1 ]; then
   sfilter="(cache|stream|small)/(f32|f64)/(bf|sf)/($shapes)/"
   [ "$quick" = 1 ] && sfilter='(cache|small)/f32/(bf|sf)/(4x4x4|16x16x16|64x64x64)/'
   BENCH_THREADS=$ncpu taskset -c "0-$((ncpu - 1))" build-bench/bench/bmm-bench \
-    --benchmark_filter="^(limits/triad/|$sfilter)" --benchmark_min_time="$mintime" \
+    --benchmark_filter="^(limits/|$sfilter)" --benchmark_min_time="$mintime" \
     --benchmark_out="$out/threads.json" --benchmark_out_format=json \
     --benchmark_format=console >"$out/threads-console.txt"
-  mt=""
-  [ -f "$out/torch-mt.json" ] && mt="$out/torch-mt.json"
+  torch=""
+  if [ -n "$more" ]; then  # torch.bmm on the same cases, one thread and its default (every core)
+    for t in one all; do
+      /usr/bin/python3 bench/torch_bench.py "$out/threads.json" "$out/threads-torch-$t.json" \
+        --threads $t --scaling "$ncpu" --min-time "$mintime" 2>>"$out/threads-torch.log"
+      torch="$torch $out/threads-torch-$t.json"
+    done
+  fi
   printf '\n## Threads: %s cores against one\n\n' "$ncpu" >>"$out/report.md"
-  python3 bench/scaling.py "$out/threads.json" $mt >>"$out/report.md"
+  python3 bench/scaling.py "$out/threads.json" $torch >>"$out/report.md"
 fi
 echo "bench/report.sh: $out/report.md, $out/report.svg, $out/raw.json" >&2

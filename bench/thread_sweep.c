@@ -3,11 +3,16 @@
  * 64x64x64, f32 and f64, batch-first and seq-first, batches doubling from 4: the static rule's
  * kernel on one thread and on two (exactly two: bmm__run_threads, no threshold), best of 7
  * back to back (the team awake), with the work estimate and the count the threshold gives; then
- * a few cases called once after 5 ms idle (the team asleep), medians of 51. Run it on two
- * cores: taskset -c 0,1 build-bench/bench/bmm-thread-sweep. */
+ * a few cases called once after 5 ms idle (the team asleep), medians of 51; then calls from
+ * inside the caller's own parallel region (each of its threads a half of the batch), plans
+ * for the default count against plans for one thread. Run it on two cores:
+ * taskset -c 0,1 build-bench/bench/bmm-thread-sweep. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "bmm_internal.h"
 
@@ -125,5 +130,44 @@ int main(void)
             two * 1e6, one / two);
         release(&c);
     }
+#ifdef _OPENMP
+    printf("inside the caller's parallel region of 2 threads, each a half of the batch: plans "
+           "for the default count (%d) against plans for one thread, best of 7\n",
+        bmm_get_num_threads());
+    static const int64_t nested[][4] = { { 4, 4, 4, 8192 }, { 16, 16, 16, 1024 },
+        { 64, 64, 64, 64 } };
+    for (size_t i = 0; i < sizeof nested / sizeof nested[0]; i++) {
+        const int64_t *q = nested[i], half = q[3] / 2;
+        sweep_case c;
+        if (!setup(&c, BMM_F32, 0, q[3], q[0], q[1], q[2]))
+            return 1;
+        double t[2];
+        for (int one = 0; one < 2; one++) {
+            bmm_plan *pl = NULL;
+            if (bmm_plan_create(&pl, BMM_F32, half, q[0], q[1], q[2], c.pr.sa, c.pr.sb, c.pr.sc,
+                    1, 0, one ? BMM_THREADS(1) : 0) != BMM_OK)
+                return 1;
+            t[one] = 1e30;
+            for (int r = 0; r < 7; r++) {
+                double t0 = now();
+                for (int k = 0; k < 200; k++) {
+#pragma omp parallel num_threads(2)
+                    {
+                        int64_t at = omp_get_thread_num() * half;
+                        bmm_execute(pl, (const float *)c.A + at * c.pr.sa.batch,
+                            (const float *)c.B + at * c.pr.sb.batch, (float *)c.C + at * c.pr.sc.batch);
+                    }
+                }
+                double d = (now() - t0) / 200;
+                t[one] = d < t[one] ? d : t[one];
+            }
+            bmm_plan_destroy(pl);
+        }
+        printf("  f32 bf %lldx%lldx%lld batch %5lld  default-count plans %9.2f us  one-thread "
+               "plans %9.2f us  %.2fx\n", (long long)q[0], (long long)q[1], (long long)q[2],
+            (long long)q[3], t[0] * 1e6, t[1] * 1e6, t[1] / t[0]);
+        release(&c);
+    }
+#endif
     return 0;
 }

@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import bmmgen  # noqa: E402
 
-TARGET = {"cache": 256 << 10, "stream": 256 << 20}
+TARGET = {"cache": 256 << 10, "stream": 256 << 20, "small": 16 << 10}  # as bench/cases.c
 
 
 def cases_of(raw):
@@ -117,6 +117,8 @@ def main():
     threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "one"
     default_threads = torch.get_num_threads()
     min_time = float(sys.argv[sys.argv.index("--min-time") + 1]) if "--min-time" in sys.argv else 0.2
+    if "--scaling" in sys.argv:  # the cases of bmm-bench's scaling run: cache per thread
+        TARGET["cache"] *= int(sys.argv[sys.argv.index("--scaling") + 1])
     with open(raw_path) as f:
         raw = json.load(f)
     if threads == "one":
