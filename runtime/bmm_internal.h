@@ -130,6 +130,8 @@ void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, do
 /* The threads a call asks for: bmm_set_num_threads, else BMM_NUM_THREADS, else OpenMP's
  * default (1 without OpenMP). */
 int bmm__threads_default(void);
+/* What a plan asking for `want` threads (0: the default) may run on: 1 without OpenMP. */
+int bmm__threads_request(int want);
 /* The threads a call of a plan for `threads` runs on now: fewer when the team has been idle
  * (asleep) and the work does not pay its wake-up. */
 int bmm__threads_awake(const bmm__problem *pr, int threads);

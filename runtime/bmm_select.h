@@ -377,7 +377,7 @@ static inline void bmm__pick(const bmm_kernel_desc *ks, size_t count, const bmm_
  * estimate of 6-9 us), 1.7x at 8 us. */
 #define BMM__THREAD_MIN_NS 3000.0
 /* ... and this many when the team has been idle (threads.c): waking a sleeping thread cost
- * 35-100 us on the same VM (a halted vCPU), so a lone call gets two threads only past an
+ * 10-100 us on the same VM (a halted vCPU), so a lone call gets two threads only past an
  * estimated 0.5 ms of work. */
 #define BMM__THREAD_COLD_NS 250000.0
 /* The estimate's rates, about one core's best (Zen 4: 113 GFLOP/s f32 on 64x64x64, 100+ GB/s
@@ -416,6 +416,8 @@ static inline int bmm__threads_for_work(double work_ns, int64_t batch, int want,
 static inline int bmm__threads_worth(int dtype, int64_t batch, int64_t n, int64_t m, int64_t p,
     int want)
 {
+    if (want <= 1)
+        return 1;
     return bmm__threads_for_work(bmm__work_ns(dtype, batch, n, m, p), batch, want,
         BMM__THREAD_MIN_NS);
 }

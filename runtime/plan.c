@@ -212,7 +212,7 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
     bmm_status st = bmm__check_problem(&pr);
     if (st != BMM_OK)
         return st;
-    int threads = bmm__threads_worth(dt, batch, n, m, p, want ? want : bmm__threads_default());
+    int threads = bmm__threads_worth(dt, batch, n, m, p, bmm__threads_request(want));
     const bmm_kernel_desc *kd = NULL;
     if ((st = choose(&pr, alpha, flags, threads, &kd)) != BMM_OK)
         return st;

@@ -10,7 +10,7 @@
  * OpenMP, everything is serial.
  *
  * A team that has been idle sleeps (libgomp's threads spin for 2.5-5 ms after a region on a
- * Zen 4 VM, then block), and waking it costs 35-100 us there: a call that wants threads when
+ * Zen 4 VM, then block), and waking it cost 10-100 us there: a call that wants threads when
  * neither a team ran nor a call wanted one within WARM_NS gets them only for work past
  * BMM__THREAD_COLD_NS per thread. A stream of calls keeps the team awake; the first of it
  * pays the wake-up (bmm__threads_awake; bmm__run_threads itself runs the count it is given). */
@@ -55,16 +55,26 @@ static void read_env(void)
 
 int bmm__threads_default(void)
 {
+    pthread_once(&env_once, read_env);  /* a bad value is reported with or without OpenMP */
 #ifdef _OPENMP
     int n = atomic_load_explicit(&chosen, memory_order_relaxed);
     if (n)
         return n;
-    pthread_once(&env_once, read_env);
     if (env_threads)
         return env_threads;
     n = omp_get_max_threads();  /* OMP_NUM_THREADS, else the cores this process may use */
     return n < 1 ? 1 : n > BMM_THREADS_MAX ? BMM_THREADS_MAX : n;
 #else
+    return 1;
+#endif
+}
+
+int bmm__threads_request(int want)
+{
+#ifdef _OPENMP
+    return want ? want : bmm__threads_default();
+#else
+    (void)want;
     return 1;
 #endif
 }
@@ -131,7 +141,7 @@ int bmm__threads_awake(const bmm__problem *pr, int threads)
     return bmm__threads_for_work(bmm__work_ns(pr->dtype, pr->batch, pr->n, pr->m, pr->p),
         pr->batch, threads, BMM__THREAD_COLD_NS);
 #else
-    (void)pr;
+    (void)pr, (void)threads;
     return 1;
 #endif
 }

@@ -57,7 +57,8 @@ vendor)
     OMP_NUM_THREADS=$t "$work/main-omp" >"$work/omp-$t" || { cat "$work/omp-$t"; exit 1; }
     diff "$work/omp-1" "$work/omp-$t" || { echo "run.sh: results differ with $t threads" >&2; exit 1; }
   done
-  diff "$work/omp-1" "$work/main-gcc.out" || { echo "run.sh: -fopenmp changed the results" >&2; exit 1; }
+  grep -v "forked" "$work/omp-1" | diff - "$work/main-gcc.out" \
+    || { echo "run.sh: -fopenmp changed the results" >&2; exit 1; }
   echo "== gcc -fopenmp: the same output with OMP_NUM_THREADS=1, 2, 3 and 8"
   quiet g++ -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 -I"$work" -o "$work/main-cxx" \
     "$here/vendor/main.c" "$work/vbmm.c"

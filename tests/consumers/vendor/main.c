@@ -6,6 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(_OPENMP) && defined(__unix__)
+#include <sys/wait.h>
+#include <unistd.h>
+#define FORK_TEST 1
+#endif
 
 #include "vbmm.h"
 #include "../reference.h"
@@ -114,6 +119,33 @@ static int views(void)
     return bad;
 }
 
+#ifdef FORK_TEST
+/* Built with OpenMP: a child forked after the batch ran on threads still computes (serially:
+ * libgomp's pool does not survive fork, and a team in the child would hang). */
+static int after_fork(void)
+{
+    enum { BATCH = 20011 };
+    static float A[BATCH * 63], B[BATCH * 35], C[BATCH * 45];
+    vbmm_stride sa = { 63, 7, 1 }, sb = { 35, 5, 1 }, sc = { 45, 5, 1 };
+    for (int i = 0; i < BATCH * 63; i++)
+        A[i] = (float)(i % 7) - 3;
+    for (int i = 0; i < BATCH * 35; i++)
+        B[i] = (float)(i % 5) - 2;
+    int bad = vbmm_sgemm_strided(BATCH, 9, 7, 5, 1, A, sa, B, sb, 0, C, sc) != VBMM_OK;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(30);
+        _exit(vbmm_sgemm_strided(BATCH, 9, 7, 5, 1, A, sa, B, sb, 0, C, sc) != VBMM_OK);
+    }
+    int status = 0;
+    bad |= pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)
+        || WEXITSTATUS(status) != 0;
+    printf("%-52s %s\n", "a call in a child forked after threads ran", bad ? "FAILED" : "ok");
+    return bad;
+}
+#endif
+
 int main(void)
 {
     static const int64_t shapes[][4] = { { 7, 7, 5, 1 }, { 9, 3, 4, 1 }, { 4, 6, 2, 0 } };
@@ -129,6 +161,9 @@ int main(void)
                 }
             }
     bad |= views();
+#ifdef FORK_TEST
+    bad |= after_fork();
+#endif
     printf("%s\n", bad ? "FAILED" : "all passed");
     return bad;
 }
