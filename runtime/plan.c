@@ -2,9 +2,11 @@
  *
  * Choosing: BMM_GENERIC_ONLY, else wisdom, else BMM_WISDOM_ONLY fails, else BMM_MEASURE
  * times the candidates and records the winner, else the static rule. The one-shot calls keep
- * their choices in a plan cache keyed by the whole problem (a fixed-size zero-filled struct),
- * behind a read-write lock, with a one-entry thread-local cache in front of it. Cached choices
- * hold while the registry's configuration epoch is the one they were made under. */
+ * their choices in a plan cache keyed by the whole problem and its thread class (a fixed-size
+ * zero-filled struct), behind a read-write lock, with a one-entry thread-local cache in front
+ * of it. Cached choices hold while the registry's configuration epoch is the one they were
+ * made under. A plan fixes its thread count when made (BMM_THREADS or the default, as the work
+ * allows: threads.c); each execution runs on it, or fewer while the team sleeps. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
