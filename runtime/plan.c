@@ -2,8 +2,8 @@
  *
  * Choosing: BMM_GENERIC_ONLY, else wisdom, else BMM_WISDOM_ONLY fails, else BMM_MEASURE
  * times the candidates and records the winner, else the static rule. The one-shot calls keep
- * their choices in a plan cache keyed by the whole problem and its thread class (a fixed-size
- * zero-filled struct), behind a read-write lock, with a one-entry thread-local cache in front
+ * their choices (kernel and threads) in a plan cache keyed by the whole problem and the thread
+ * count asked for (a fixed-size zero-filled struct), behind a read-write lock, with a one-entry thread-local cache in front
  * of it. Cached choices hold while the registry's configuration epoch is the one they were
  * made under. A plan fixes its thread count when made (BMM_THREADS or the default, as the work
  * allows: threads.c); each execution runs on it, or fewer while the team sleeps. */
@@ -22,15 +22,22 @@ struct bmm_plan {
 
 /* ---- plan cache ---- */
 
-/* The whole problem and its thread class (wisdom may answer each class differently). */
+/* The whole problem and the threads asked for (the default count, read per call). */
 typedef struct {
     bmm__problem pr;
-    int64_t many;  /* 1: run on several threads */
+    int64_t want;
 } cache_key;
+
+/* What a one-shot call runs: the kernel, and the threads the work pays for (its class is what
+ * wisdom was asked with). Kept so a cached call computes neither. */
+typedef struct {
+    const bmm_kernel_desc *kernel;
+    int threads;
+} choice;
 
 typedef struct {
     cache_key key;
-    const bmm_kernel_desc *kernel;
+    choice ch;
     int used;
 } slot;
 
@@ -44,7 +51,7 @@ static unsigned slots_epoch;  /* the epoch the slots were filled under; under ca
 static _Thread_local struct {
     unsigned epoch;           /* 0: empty (the registry's epoch starts at 1) */
     cache_key key;
-    const bmm_kernel_desc *kernel;
+    choice ch;
 } last;
 
 static size_t hash_key(const cache_key *k)
@@ -52,11 +59,11 @@ static size_t hash_key(const cache_key *k)
     return bmm__hash_slot(k, sizeof *k);
 }
 
-static int cache_get(const cache_key *k, const bmm_kernel_desc **kd)
+static int cache_get(const cache_key *k, choice *ch)
 {
     unsigned epoch = bmm__config_epoch();
     if (last.epoch == epoch && memcmp(&last.key, k, sizeof *k) == 0) {
-        *kd = last.kernel;
+        *ch = last.ch;
         return 1;
     }
     int found = 0;
@@ -66,7 +73,7 @@ static int cache_get(const cache_key *k, const bmm_kernel_desc **kd)
             if (!slots[i].used)
                 break;
             if (memcmp(&slots[i].key, k, sizeof *k) == 0) {
-                *kd = slots[i].kernel;
+                *ch = slots[i].ch;
                 found = 1;
                 break;
             }
@@ -76,18 +83,18 @@ static int cache_get(const cache_key *k, const bmm_kernel_desc **kd)
     if (found) {
         last.epoch = epoch;
         last.key = *k;
-        last.kernel = *kd;
+        last.ch = *ch;
     }
     return found;
 }
 
-static void insert(slot *tab, size_t size, const cache_key *k, const bmm_kernel_desc *kd)
+static void insert(slot *tab, size_t size, const cache_key *k, const choice *ch)
 {
     size_t i = hash_key(k) & (size - 1);
     while (tab[i].used && memcmp(&tab[i].key, k, sizeof *k) != 0)
         i = (i + 1) & (size - 1);
     tab[i].key = *k;
-    tab[i].kernel = kd;
+    tab[i].ch = *ch;
     tab[i].used = 1;
 }
 
@@ -107,7 +114,7 @@ static int reserve(void)
         return 0;
     for (size_t i = 0; i < nslots; i++)
         if (slots[i].used)
-            insert(grown, size, &slots[i].key, slots[i].kernel);
+            insert(grown, size, &slots[i].key, &slots[i].ch);
     free(slots);
     slots = grown;
     nslots = size;
@@ -115,7 +122,7 @@ static int reserve(void)
 }
 
 /* Caches a choice made under epoch; not if the configuration has changed since. */
-static void cache_put(const cache_key *k, const bmm_kernel_desc *kd, unsigned epoch)
+static void cache_put(const cache_key *k, const choice *ch, unsigned epoch)
 {
     pthread_rwlock_wrlock(&cache_lock);
     if (epoch == bmm__config_epoch()) {
@@ -126,7 +133,7 @@ static void cache_put(const cache_key *k, const bmm_kernel_desc *kd, unsigned ep
             slots_epoch = epoch;
         }
         if (reserve()) {  /* else not cached; the choice is still used for this call */
-            insert(slots, nslots, k, kd);
+            insert(slots, nslots, k, ch);
             nused++;
         }
     }
@@ -270,16 +277,16 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
         bmm__wisdom_init();  /* a first call of any kind imports $BMM_WISDOM (a miss does too) */
         return st;
     }
-    const bmm_kernel_desc *kd;
-    const int threads = bmm__threads_worth(dt, batch, n, m, p, bmm__threads_default());
-    cache_key key = { pr, threads > 1 };
-    if (!cache_get(&key, &kd)) {
+    cache_key key = { pr, bmm__threads_default() };
+    choice ch;
+    if (!cache_get(&key, &ch)) {
         unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */
-        if ((st = choose(&pr, alpha, BMM_ESTIMATE, threads, &kd)) != BMM_OK)
+        ch.threads = bmm__threads_worth(dt, batch, n, m, p, (int)key.want);
+        if ((st = choose(&pr, alpha, BMM_ESTIMATE, ch.threads, &ch.kernel)) != BMM_OK)
             return st;
-        cache_put(&key, kd, epoch);
+        cache_put(&key, &ch, epoch);
     }
-    bmm__run_threads(kd, &pr, alpha, beta, A, B, C, bmm__threads_awake(&pr, threads));
+    bmm__run_threads(ch.kernel, &pr, alpha, beta, A, B, C, bmm__threads_awake(&pr, ch.threads));
     return BMM_OK;
 }
 
