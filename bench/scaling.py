@@ -9,15 +9,11 @@ least 64 matrices per thread at 0.9 x N,
 streaming at 90% of the all-core DRAM bound, small batches (below the threads threshold) at
 0.98x or better."""
 import json
-import math
 import sys
 
+from report import geomean  # bench/report.py, beside this file
+
 SHOWN = ["bmm-measure", "bmm-oneshot", "compiler-loops", "openblas"]
-
-
-def geomean(xs):
-    xs = [x for x in xs if x and x > 0]
-    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
 
 def main():
