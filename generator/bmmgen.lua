@@ -7,29 +7,7 @@ package.path = script_dir .. "/?.lua;" .. package.path
 local util = require("util")
 local options = require("options")
 local driver = require("driver")
-
-local USAGE = [[
-usage: bmmgen.lua [--spec FILE] --out DIR [options]
-  --spec FILE           spec file (a Lua file returning a table)
-  --out DIR             output folder (written only if there was no error)
-  --shapes LIST         e.g. 4x4x4,5x7x3 (overrides the spec's shapes)
-  --dtypes LIST         f32,f64
-  --layouts LIST        bf,sf
-  --isas LIST           c99,avx2,avx512
-  --scalars LIST        a1b0,b0,ab
-  --unroll-budget N     multiply-adds per matrix up to which kernels are fully unrolled
-  --tile RxC            register tile of the looped form, e.g. 4x8
-  --name NAME           spec name (C identifier; names the kernel table)
-  --anyshape yes|no     also the shape-generic kernels, which serve every other shape (default yes)
-  --vendor NAME         write NAME.c and NAME.h: the kernels, a dispatcher and a generic
-                        fallback, needing only a C99 compiler (no runtime, no Lua, no CMake)
-  --list-files          print the files the output folder would get, one per line
-  --templates DIR       template folder (default: ../templates beside this script)
-  --runtime DIR         runtime headers pasted by --vendor (default: ../runtime beside this script)
-  --stop-after STAGE    spec|problems|variants|ir|c|files: stop after that stage
-  --dump                print the last stage's output to stdout instead of writing files
-  --version             print the generator version
-]]
+local cli = require("cli")
 
 local function fail(msgs)
   for _, m in ipairs(msgs) do io.stderr:write(m, "\n") end
@@ -37,80 +15,12 @@ local function fail(msgs)
   os.exit(1)
 end
 
-local function usage_error(msg) fail({ "<command line>:0: error: " .. msg }) end
-
--- Spec fields the command line may replace: flag -> field, and how its value is read.
-local function tile_value(v)
-  local r, c = v:match("^(%d+)x(%d+)$")
-  return r and { rows = tonumber(r), cols = tonumber(c) } or v
-end
-local SPEC_FLAGS = {
-  ["--shapes"] = { "shapes", util.split_list }, ["--dtypes"] = { "dtypes", util.split_list },
-  ["--layouts"] = { "layouts", util.split_list }, ["--isas"] = { "isas", util.split_list },
-  ["--scalars"] = { "scalars", util.split_list },
-  ["--unroll-budget"] = { "unroll_budget", function(v) return tonumber(v) or v end },
-  ["--tile"] = { "tile", tile_value },
-  ["--name"] = { "name", function(v) return v end },
-  ["--anyshape"] = { "anyshape", function(v)
-    if v == "yes" then return true elseif v == "no" then return false end
-    return v
-  end },
-}
-
--- Flags of the run itself: flag -> function(o, value) (value nil: the flag takes none).
-local RUN_FLAGS = {
-  ["--dump"] = { false, function(o) o.dump = true end },
-  ["--list-files"] = { false, function(o) o.list_files = true end },
-  ["--spec"] = { true, function(o, v, shown) o.spec_path = v; shown[#shown + 1] = "--spec " .. v end },
-  ["--out"] = { true, function(o, v, shown)
-    o.out = v
-    shown[#shown + 1] = "--out " .. (v:gsub("/+$", ""):match("([^/]*)$"))
-  end },
-  ["--templates"] = { true, function(o, v) o.tdir = v end },
-  ["--runtime"] = { true, function(o, v) o.rdir = v end },
-  ["--vendor"] = { true, function(o, v, shown)
-    if not v:match("^[%a_][%w_]*$") then usage_error("--vendor: \"" .. v .. "\" is not a C identifier") end
-    o.vendor = v
-    shown[#shown + 1] = "--vendor " .. v
-  end },
-  ["--stop-after"] = { true, function(o, v)
-    for _, s in ipairs(driver.STAGES) do if s == v then o.stop_after = v; return end end
-    usage_error("--stop-after: unknown stage \"" .. v .. "\" (known: "
-      .. table.concat(driver.STAGES, ", ") .. ")")
-  end },
-}
-
-local function parse_args(argv)
-  local o = { cli = {}, tdir = script_dir .. "/../templates", rdir = script_dir .. "/../runtime" }
-  local shown = { "generator/bmmgen.lua" }
-  local i = 1
-  while i <= #argv do
-    local a, v = argv[i], argv[i + 1]
-    local run, field = RUN_FLAGS[a], SPEC_FLAGS[a]
-    if a == "--help" or a == "-h" then io.write(USAGE); os.exit(0)
-    elseif a == "--version" then io.write("bmmgen ", options.version, "\n"); os.exit(0)
-    elseif not run and not field then usage_error("unknown option \"" .. a .. "\" (see --help)")
-    elseif (field or run[1]) and v == nil then usage_error(a .. " needs a value")
-    elseif run then
-      run[2](o, v, shown)
-      i = i + (run[1] and 1 or 0)
-    else
-      o.cli[field[1]] = { value = field[2](v), flag = a }
-      shown[#shown + 1] = a .. " " .. v
-      i = i + 1
-    end
-    i = i + 1
-  end
-  if not o.dump and not o.stop_after and not o.list_files and not o.out then
-    usage_error("--out DIR is required (or --dump)")
-  end
-  if not o.spec_path and not o.cli.shapes then usage_error("give --spec FILE or --shapes LIST") end
-  if o.vendor and not o.cli.name then o.cli.name = { value = o.vendor, flag = "--vendor" } end
-  o.command = table.concat(shown, " ")
-  return o
-end
-
-local o = parse_args(arg)
+local argv = {}
+for i = 1, #arg do argv[i] = arg[i] end
+local o, err = cli.parse(argv, script_dir)
+if not o then fail({ err }) end
+if o.help then io.write(cli.USAGE); os.exit(0) end
+if o.version then io.write("bmmgen ", options.version, "\n"); os.exit(0) end
 local result, errs = driver.run(o)
 if not result then fail(errs) end
 if result.stage == "list" then
@@ -127,6 +37,6 @@ if o.dump then
   os.exit(0)
 end
 if result.stage ~= "files" then os.exit(0) end
-local n, err = require("writer").write(o.out, result.value)
-if not n then fail({ err }) end
+local n, werr = require("writer").write(o.out, result.value)
+if not n then fail({ werr }) end
 io.stderr:write(string.format("bmmgen: %d file(s) written to %s\n", n, o.out))

@@ -2,14 +2,13 @@
 -- in isa.lua. The version and the kernel ABI are read from the runtime's headers, where they
 -- are written once (bmm.h's BMM_VERSION, bmm_kernel.h's BMM_KERNEL_ABI).
 local isa = require("isa")
+local source = require("source")
 
 -- A #define from a header of runtime/ beside this generator (installed: share/bmmgen/runtime).
 local function runtime_define(file, macro, pattern)
   local here = debug.getinfo(1, "S").source:match("^@(.*)[/\\][^/\\]*$") or "."
   local path = here .. "/../runtime/" .. file
-  local f = io.open(path, "rb")
-  local text = f and f:read("*a") or ""
-  if f then f:close() end
+  local text = source.read(path) or ""
   return text:match("#define " .. macro .. " " .. pattern)
     or error(path .. ":0: error: no " .. macro .. " (the generator reads it there)", 0)
 end

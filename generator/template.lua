@@ -2,6 +2,7 @@
 -- the caller did not give, or one given but never used, is an error naming template and line.
 -- "$$" stands for a literal "$" (CMake text needs it).
 local compat = require("compat")
+local source = require("source")
 
 local M = {}
 
@@ -10,10 +11,8 @@ local cache = {}
 function M.load(dir, name)
   local path = dir .. "/" .. name
   if cache[path] then return cache[path] end
-  local f = io.open(path, "rb")
-  if not f then error(path .. ":0: error: cannot open template", 0) end
-  local text = f:read("*a")
-  f:close()
+  local text = source.read(path)
+  if not text then error(path .. ":0: error: cannot open template", 0) end
   cache[path] = { name = path, text = text }
   return cache[path]
 end

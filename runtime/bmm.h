@@ -71,8 +71,23 @@ enum {
     BMM_MEASURE = 1u << 0,     /* time the candidates here; record the winner in wisdom (nothing
                                   is recorded when nothing could be timed: batch 0, too large) */
     BMM_WISDOM_ONLY = 1u << 1, /* use wisdom or fail with BMM_EUNSUPPORTED */
-    BMM_GENERIC_ONLY = 1u << 2 /* always the generic path (for comparisons and debugging) */
+    BMM_GENERIC_ONLY = 1u << 2, /* always the generic path (for comparisons and debugging) */
+    BMM_GENERATE = 1u << 3      /* generation on demand: see below */
 };
+/* Generation on demand. With BMM_GENERATE (one-shot calls: the environment variable
+ * BMM_GENERATE=1), a plan whose shape no specialized kernel serves first gets kernels made for
+ * its class alone (dtype, shape, layout, alpha/beta form; every ISA this CPU runs): generated
+ * by the generator compiled into the library, compiled by BMM_CC (else the compiler the
+ * library was built with, else cc; no shell) within BMM_GENERATE_TIMEOUT_MS (default 10000),
+ * and loaded. The object is cached in BMM_CACHE_DIR (else $XDG_CACHE_HOME/bmmgen, else
+ * ~/.cache/bmmgen; created 0700, at most BMM_CACHE_MAX_MB, default 256, least recently used
+ * evicted) with the choices BMM_MEASURE makes among its kernels: a later process loads both.
+ * Nothing there is loaded unless it is the user's own, writable by no one else, not a
+ * symlink, and whole. Any failure leaves the shape-generic kernels to serve the plan (a
+ * BMM_VERBOSE note says why); it never fails the call. */
+/* Deletes every generated object and its choices from the cache directory (kernels loaded
+ * stay loaded); BMM_EIO when the directory is missing or refused. */
+BMM_API bmm_status bmm_cache_clear(void);
 /* Threads over the batch. A plan flag BMM_THREADS(n), 1 <= n <= BMM_THREADS_MAX, runs the
  * plan on at most n threads (and BMM_MEASURE times it so); without it, a plan takes the
  * process default: bmm_set_num_threads, else the environment variable BMM_NUM_THREADS, else
@@ -126,6 +141,7 @@ BMM_API unsigned bmm_config_generation(void);
  * The table must stay valid for the life of the process; registering it again does nothing.
  * BMM_EINVAL names what is malformed; BMM_EUNSUPPORTED: the table was generated for another
  * kernel ABI (bmm_kernel.h's BMM_KERNEL_ABI; regenerate it); BMM_ENOMEM past 63 extra tables.
+ * (Tables made by BMM_GENERATE are outside both the count and the signature.)
  * Wisdom is signed with every table registered, so register before importing wisdom made with
  * them. */
 struct bmm_kernel_table;

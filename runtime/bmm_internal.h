@@ -2,8 +2,8 @@
  * to reach single kernels and the timer.
  *
  * The files form a chain; each calls only those below it, never one above:
- *   cblas.c -> plan.c -> tune.c, wisdom.c -> threads.c -> registry.c -> problem.c, cpu.c,
- *   generic.c, bmm_select.h -> error.c
+ *   cblas.c -> plan.c -> ondemand.c -> tune.c, wisdom.c -> threads.c -> registry.c ->
+ *   problem.c, cpu.c, generic.c, luagen.c, spawn.c, cache.c, bmm_select.h -> error.c
  * A lower layer that changes what an upper one may have cached (a table registered, wisdom
  * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer
  * compares epochs instead of being called back. */
@@ -94,6 +94,73 @@ void bmm__call_of(const bmm__problem *pr, bmm_call *c);
 void bmm__generic(const bmm__problem *pr, double alpha, double beta,
     const void *A, const void *B, void *C);
 
+/* A path buffer's size: the cache directory's path is at most this long, less the room its
+ * files' names take (cache.c refuses a longer one). */
+#define BMM__PATH_MAX 512
+
+/* embedded.c (made while building by cmake/embed.cmake): the generator's modules, templates
+ * and the runtime headers generated kernels include, as bytes, paths relative to the source
+ * tree ("generator/cli.lua"). */
+typedef struct bmm__embedded_file {
+    const char *path;
+    const unsigned char *text;  /* size bytes, then a NUL */
+    size_t size;
+} bmm__embedded_file;
+extern const bmm__embedded_file bmm__embedded_files[];
+extern const size_t bmm__embedded_count;
+
+/* luagen.c: the generator, run inside the library (Lua 5.4 or LuaJIT). */
+typedef struct bmm__gen_file {
+    char *path, *text;  /* relative to the output folder; text NUL-terminated */
+    size_t size;
+} bmm__gen_file;
+typedef struct bmm__gen_files {
+    bmm__gen_file *v;
+    size_t n;
+} bmm__gen_files;
+/* bmmgen.lua's pipeline on its arguments (without the program name): the files it would
+ * write, byte for byte, in path order; else a message in err (BMM_EINVAL: the generator
+ * refused the arguments; BMM_EUNSUPPORTED: no Lua). */
+bmm_status bmm__lua_generate(int argc, const char *const *argv, bmm__gen_files *out, char *err,
+    size_t errlen);
+void bmm__gen_files_free(bmm__gen_files *f);
+/* FNV-1a of every embedded file: a changed generator makes new objects. */
+uint64_t bmm__generator_hash(void);
+
+/* spawn.c: runs argv (argv[0] searched in PATH) without a shell, its output to log_path
+ * (NULL: discarded), killed with everything it started past timeout_ms. 0 when it exited 0,
+ * else -1 and what happened in err. */
+int bmm__spawn(const char *const *argv, const char *log_path, long timeout_ms, char *err,
+    size_t errlen);
+
+/* cache.c: the directory of generated objects (see there for the rules). */
+typedef struct bmm__cache {
+    int fd;                      /* the directory, opened after its checks */
+    char path[BMM__PATH_MAX];
+} bmm__cache;
+bmm_status bmm__cache_open(bmm__cache *c, char *err, size_t errlen);
+void bmm__cache_close(bmm__cache *c);
+/* A file of the directory, checked (ours, writable by us alone, regular, not a symlink):
+ * its descriptor, or -1 with errno ENOENT (missing) or another (refused, err says why). */
+int bmm__cache_open_file(const bmm__cache *c, const char *name, char *err, size_t errlen);
+/* The whole file (malloc'd, one spare byte after it), or -1. */
+int bmm__cache_read_all(int fd, unsigned char **data, size_t *size);
+void bmm__cache_touch(int fd);
+void bmm__cache_remove(const bmm__cache *c, const char *name);
+/* Writes name whole: a private temporary file, fsync, rename, the directory fsynced. */
+bmm_status bmm__cache_publish(const bmm__cache *c, const char *name, const void *data,
+    size_t size, char *err, size_t errlen);
+/* The lock file, locked (blocks while another process holds it): a descriptor to unlock,
+ * or -1 (then nothing is locked: the cost is at worst a second compile). */
+int bmm__cache_lock(const bmm__cache *c);
+void bmm__cache_unlock(int fd);
+/* BMM_CACHE_MAX_MB in bytes (default 256 MiB). */
+uint64_t bmm__cache_max_bytes(void);
+/* Deletes the least recently used objects (and their wisdom) until the rest fit max_bytes. */
+void bmm__cache_evict(const bmm__cache *c, uint64_t max_bytes, const char *keep);
+/* Deletes every file of ours; returns how many. */
+size_t bmm__cache_clear_all(const bmm__cache *c);
+
 /* cpu.c */
 int bmm__cpu_max_isa(void);  /* the widest BMM_ISA_* this CPU, its OS and BMM_ARCH admit */
 int bmm__cpu_avx512_split(void);  /* AVX-512 on 256-bit halves (bmm_simd.h), for the rule */
@@ -119,6 +186,13 @@ const bmm_kernel_desc *bmm__estimate(const bmm_call *c);  /* NULL: generic */
 /* 16 hex digits: a hash of every registered table's name, version, spec hash and kernel
  * count, in order (wisdom made with other kernels is refused). */
 const char *bmm__table_signature(void);
+/* Registers a table made by generation on demand: like bmm_register_kernels, but outside the
+ * table signature (wisdom files stay valid; their choices of generated kernels are kept in
+ * the cache instead) and up to MAX_TABLES in all. */
+bmm_status bmm__register_generated(const bmm_kernel_table *table);
+/* k belongs to a table registered by bmm__register_generated. */
+int bmm__kernel_generated(const bmm_kernel_desc *k);
+size_t bmm__table_kernel_count(const bmm_kernel_table *t);
 /* The configuration epoch: bumped whenever a cached choice may have become stale. */
 unsigned bmm__config_epoch(void);
 void bmm__config_changed(void);
@@ -175,6 +249,23 @@ typedef struct bmm__timings {
  * not be recorded as measured. */
 bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, int threads,
     const bmm_kernel_desc **best, bmm__timings *log);
+
+/* ondemand.c: generation on demand */
+/* With no specialized kernel for c here: loads (or generates, compiles and caches) kernels
+ * for c's class and registers them, with the choices measured for it before. 1 when new
+ * kernels joined; 0 otherwise (a failure is a BMM_VERBOSE note, never an error). */
+int bmm__generate(const bmm_call *c);
+/* Keeps a measured choice for c beside its generated object (a later process reuses it). */
+void bmm__generate_remember(const bmm_call *c, const bmm_kernel_desc *k);
+/* BMM_GENERATE=1 in the environment: one-shot calls generate. */
+int bmm__generate_env(void);
+/* What the calling thread's last bmm__generate did, and how long each step took. */
+typedef struct bmm__generate_stats {
+    char source[24];     /* "compiled", "cache", "loaded before", "failed", "failed before" */
+    int kernels;
+    double generate_ms, compile_ms, load_ms;
+} bmm__generate_stats;
+void bmm__generate_last(bmm__generate_stats *s);
 
 /* plan.c */
 /* How a plan's kernel was chosen, and (measured) every candidate's timing. */

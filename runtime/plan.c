@@ -158,6 +158,8 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
         out->source = "alpha = 0";
         return BMM_OK;
     }
+    if (flags & BMM_GENERATE)
+        bmm__generate(c);  /* new kernels join the candidates below; a failure leaves the old */
     if (!(flags & BMM__RETUNE) && bmm__wisdom_lookup(c, &out->kernel)) {
         out->source = "wisdom";
     } else if (flags & BMM_WISDOM_ONLY) {
@@ -173,6 +175,8 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
         out->source = out->measured ? "measured" : "static rule (nothing to time)";
         if (out->measured)
             bmm__wisdom_record(c, out->kernel);
+        if (out->measured && (flags & BMM_GENERATE))
+            bmm__generate_remember(c, out->kernel);
     } else {
         out->kernel = bmm__estimate(c);
         out->source = "static rule";
@@ -208,7 +212,8 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
     if (!plan)
         return bmm__fail(BMM_EINVAL, "plan is NULL");
     *plan = NULL;
-    if (flags & ~(unsigned)(BMM_MEASURE | BMM_WISDOM_ONLY | BMM_GENERIC_ONLY | THREADS_FIELD))
+    if (flags & ~(unsigned)(BMM_MEASURE | BMM_WISDOM_ONLY | BMM_GENERIC_ONLY | BMM_GENERATE
+                            | THREADS_FIELD))
         return bmm__fail(BMM_EINVAL, "flags has unknown bits 0x%x", flags);
     int want = (int)((flags & THREADS_FIELD) >> 16);
     if (want > BMM_THREADS_MAX)
@@ -282,7 +287,8 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
     if (!cache_get(&key, &ch)) {
         unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */
         ch.threads = bmm__threads_worth(dt, batch, n, m, p, (int)key.want);
-        if ((st = choose(&pr, alpha, BMM_ESTIMATE, ch.threads, &ch.kernel)) != BMM_OK)
+        unsigned flags = bmm__generate_env() ? BMM_GENERATE : BMM_ESTIMATE;
+        if ((st = choose(&pr, alpha, flags, ch.threads, &ch.kernel)) != BMM_OK)
             return st;
         cache_put(&key, &ch, epoch);
     }

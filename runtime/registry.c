@@ -13,7 +13,8 @@
 /* The built-in table, then those registered at run time (bmm_register_kernels). Slots are
  * written once, under the lock, before the count that publishes them; readers take the
  * count with acquire and walk without locking. */
-#define MAX_TABLES 64
+#define MAX_TABLES 1024  /* generated on demand included */
+#define MAX_USER_TABLES 64  /* the built-in table and those of bmm_register_kernels */
 #ifdef BMM_NO_DEFAULT_KERNELS /* built with -DBMM_DEFAULT_KERNELS=OFF: registered tables only */
 static const bmm_kernel_table *tables[MAX_TABLES];
 static atomic_size_t ntables = 0;
@@ -22,6 +23,8 @@ static const bmm_kernel_table *tables[MAX_TABLES] = { &bmm_table_default };
 static atomic_size_t ntables = 1;
 #endif
 static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
+/* generated[t]: tables[t] came from generation on demand (outside the signature). */
+static unsigned char generated[MAX_TABLES];
 static atomic_uint epoch = 1;
 
 /* What every kernel of a part shares, so that choosing skips a part of another shape without
@@ -141,8 +144,7 @@ size_t bmm__kernel_count(void)
 {
     size_t n = 0, nt = table_count();
     for (size_t t = 0; t < nt; t++)
-        for (int32_t i = 0; i < tables[t]->nparts; i++)
-            n += (size_t)tables[t]->parts[i].count;
+        n += bmm__table_kernel_count(tables[t]);
     return n;
 }
 
@@ -213,7 +215,15 @@ static const char *table_error(const bmm_kernel_table *t)
     return NULL;
 }
 
-bmm_status bmm_register_kernels(const bmm_kernel_table *table)
+size_t bmm__table_kernel_count(const bmm_kernel_table *t)
+{
+    size_t n = 0;
+    for (int32_t i = 0; i < t->nparts; i++)
+        n += (size_t)t->parts[i].count;
+    return n;
+}
+
+static bmm_status add_table(const bmm_kernel_table *table, int gen)
 {
     if (!table)
         return bmm__fail(BMM_EINVAL, "table is NULL");
@@ -226,15 +236,18 @@ bmm_status bmm_register_kernels(const bmm_kernel_table *table)
             table->spec_name ? table->spec_name : "?", bad);
     bmm_status st = BMM_OK;
     pthread_mutex_lock(&register_lock);
-    size_t nt = table_count();
+    size_t nt = table_count(), users = 0;
     int known = 0;
-    for (size_t t = 0; t < nt; t++)
+    for (size_t t = 0; t < nt; t++) {
         known |= tables[t] == table;
-    if (!known && nt == MAX_TABLES) {
+        users += !generated[t];
+    }
+    if (!known && (nt == MAX_TABLES || (!gen && users == MAX_USER_TABLES))) {
         st = bmm__fail(BMM_ENOMEM, "kernel table \"%s\": already %d tables registered",
-            table->spec_name, MAX_TABLES);
+            table->spec_name, gen ? MAX_TABLES : MAX_USER_TABLES);
     } else if (!known) {
         tables[nt] = table;
+        generated[nt] = (unsigned char)gen;
         summaries[nt] = summarize(table);
         names[nt] = index_names(table);
         atomic_store_explicit(&ntables, nt + 1, memory_order_release);
@@ -246,6 +259,27 @@ bmm_status bmm_register_kernels(const bmm_kernel_table *table)
             table->version, table->spec_hash);
     }
     return st;
+}
+
+bmm_status bmm_register_kernels(const bmm_kernel_table *table)
+{
+    return add_table(table, 0);
+}
+
+bmm_status bmm__register_generated(const bmm_kernel_table *table)
+{
+    return add_table(table, 1);
+}
+
+int bmm__kernel_generated(const bmm_kernel_desc *k)
+{
+    for (size_t t = 0, nt = table_count(); t < nt; t++)
+        for (int32_t i = 0; generated[t] && i < tables[t]->nparts; i++) {
+            const bmm_kernel_part *pt = &tables[t]->parts[i];
+            if (k >= pt->kernels && k < pt->kernels + pt->count)
+                return 1;
+        }
+    return 0;
 }
 
 const bmm_kernel_desc *bmm__kernel_by_name(const char *name)
@@ -335,12 +369,16 @@ const char *bmm__table_signature(void)
     static _Thread_local char sig[17];
     uint64_t h = BMM__FNV_BASIS;
     char count[32];
+    size_t kernels = 0;
     for (size_t t = 0, nt = table_count(); t < nt; t++) {
+        if (generated[t])
+            continue;
         h = hash_more(h, tables[t]->spec_name);
         h = hash_more(h, tables[t]->version);
         h = hash_more(h, tables[t]->spec_hash);
+        kernels += bmm__table_kernel_count(tables[t]);
     }
-    snprintf(count, sizeof count, "%zu", bmm__kernel_count());
+    snprintf(count, sizeof count, "%zu", kernels);
     h = hash_more(h, count);
     snprintf(sig, sizeof sig, "%016llx", (unsigned long long)h);
     return sig;

@@ -11,7 +11,7 @@
  * The parser is strict: fields one space apart, each line consumed whole and ended by '\n',
  * numbers in range, no duplicate keys, each kernel of the entry's class. A file that is not
  * exactly this, or is signed for another table or CPU, is rejected whole and the wisdom in
- * memory is kept. Entries live in a hash table (at most MAX_ENTRIES). Export writes a private
+ * memory is kept. Choices of kernels generated on demand are not exported. Entries live in a hash table (at most MAX_ENTRIES). Export writes a private
  * temporary file in the target's directory (mkstemp: never through a planted name), fsyncs
  * it, renames it over the target and fsyncs the directory. Every change bumps the registry's
  * configuration epoch. */
@@ -410,14 +410,16 @@ static int key_order(const void *x, const void *y)
     return 0;
 }
 
-/* The entries in key order (the file is the same for the same wisdom); NULL on ENOMEM. */
+/* The entries in key order (the file is the same for the same wisdom); NULL on ENOMEM.
+ * Choices of kernels generated on demand stay out: another process may not have loaded them
+ * (the generation cache keeps those choices beside the kernels). */
 static wentry *sorted_entries(size_t *n)
 {
     pthread_mutex_lock(&lock);
     wentry *v = malloc((wisdom.len ? wisdom.len : 1) * sizeof *v);
     *n = 0;
     for (size_t i = 0; v && i < wisdom.cap; i++)
-        if (wisdom.v[i].used)
+        if (wisdom.v[i].used && !(wisdom.v[i].kernel && bmm__kernel_generated(wisdom.v[i].kernel)))
             v[(*n)++] = wisdom.v[i];
     pthread_mutex_unlock(&lock);
     if (v)

@@ -3,7 +3,7 @@
 # Run by tune.sh, test.sh and bench/report.sh (which adds BMM_EXTRA_PACKAGES); safe to run
 # again (installs nothing when all is there).
 set -eu
-BMM_PACKAGES="cmake make gcc pkg-config lua5.4 luajit libcmocka-dev ${BMM_EXTRA_PACKAGES:-}"
+BMM_PACKAGES="cmake make gcc pkg-config lua5.4 luajit liblua5.4-dev libcmocka-dev ${BMM_EXTRA_PACKAGES:-}"
 missing=""
 for pkg in $BMM_PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

@@ -20,7 +20,7 @@ elif [ "${1:-}" = "--tsan" ]; then
   BMM_EXTRA_PACKAGES="clang libclang-rt-dev" sh scripts/deps.sh
   dir=build-tsan
   flags="-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBMM_TSAN=ON -DBMM_BUILD_BENCH=OFF"
-  only="^(test_threads|test_batch_threads|test_wisdom|test_wisdom_env|test_plan|test_layers|test_register)$"
+  only="^(test_threads|test_batch_threads|test_wisdom|test_wisdom_env|test_plan|test_layers|test_register|test_generate)$"
 fi
 cmake -S . -B "$dir" $flags -DBMM_WERROR=ON >/dev/null
 cmake --build "$dir" -j "$(nproc)" >/dev/null

@@ -5,8 +5,8 @@
 set -eu
 rank() {
   case $1 in
-    error|stride) echo 0 ;; cpu|generic|problem) echo 1 ;; registry) echo 2 ;; threads) echo 3 ;;
-    wisdom|tune) echo 4 ;; plan) echo 5 ;; cblas) echo 6 ;; *) echo "check_layers: no layer for $1" >&2; exit 2 ;;
+    error|stride) echo 0 ;; cpu|generic|problem|luagen|spawn|cache) echo 1 ;; registry) echo 2 ;;
+    threads) echo 3 ;; wisdom|tune) echo 4 ;; ondemand) echo 5 ;; plan) echo 6 ;; cblas) echo 7 ;; *) echo "check_layers: no layer for $1" >&2; exit 2 ;;
   esac
 }
 objs=$(find "$@" -name '*.c.o' -path '*runtime*' ! -path '*tools*')

@@ -10,7 +10,9 @@
  * ending at a guard page, so a tail that reads or writes past an operand faults), long inner
  * sizes, and every layout class on a set of shapes: seq-first, padded rows, A or B broadcast,
  * and for portable C any strides (transposed, column-major, padded).
- * Every kernel also runs its batch over 2, 3 and 8 threads, bitwise the same as on one. */
+ * Every kernel also runs its batch over 2, 3 and 8 threads, bitwise the same as on one.
+ * `test_kernels --generate DT NxMxP bf|sf FORM` first makes kernels for that class by
+ * generation on demand (BMM_CACHE_DIR), then runs every one of them through the same tests. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,13 +227,38 @@ static void test_kernel(void **state)
     same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], scal[0]);
 }
 
+/* Makes kernels for one class by generation on demand: 0 when it failed. */
+static int generate(char **argv)
+{
+    long long n, m, p;
+    int form = -1;
+    for (int f = 0; f < BMM_SCALARS_COUNT; f++)
+        if (strcmp(argv[3], bmm__scalar_forms[f].word) == 0)
+            form = f;
+    if (sscanf(argv[1], "%lldx%lldx%lld", &n, &m, &p) != 3 || form < 0)
+        return 0;
+    int bf = strcmp(argv[2], "bf") == 0;
+    int64_t sa[3] = { bf ? n * m : m, bf ? m : 8 * m, 1 }, sb[3] = { bf ? m * p : p, bf ? p : 8 * p, 1 };
+    int64_t sc[3] = { bf ? n * p : p, bf ? p : 8 * p, 1 };
+    bmm_call call;
+    bmm__call_init(&call, strcmp(argv[0], "f64") == 0 ? BMM_F64 : BMM_F32, 8, n, m, p, sa, sb, sc,
+        form);
+    return bmm__generate(&call);
+}
+
 int main(int argc, char **argv)
 {
+    int generated = argc == 6 && strcmp(argv[1], "--generate") == 0;
+    if (generated && !generate(argv + 2)) {
+        fprintf(stderr, "generation on demand made no kernels for %s %s %s %s (BMM_VERBOSE=1 "
+            "says why)\n", argv[2], argv[3], argv[4], argv[5]);
+        return 1;
+    }
     struct CMUnitTest *tests = calloc(bmm__kernel_count(), sizeof *tests);
     size_t nt = 0, skipped = 0;
     bmm__kernel_iter it = { 0, 0, 0 };
     for (const bmm_kernel_desc *k; (k = bmm__kernel_next(&it));) {
-        if (argc > 1 && strcmp(argv[1], k->name) != 0)
+        if (generated ? !bmm__kernel_generated(k) : argc > 1 && strcmp(argv[1], k->name) != 0)
             continue;
         if (!bmm__cpu_admits(k->isa)) {
             fprintf(stderr, "%s: skipped: this CPU (or BMM_ARCH) does not admit its ISA\n",

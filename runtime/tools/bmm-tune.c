@@ -35,6 +35,10 @@ static void usage(FILE *f)
         "                       OpenMP's default)\n"
         "  --retune             measure again even where the wisdom file has an answer\n"
         "  --force              replace a wisdom file made for another CPU or kernel table\n"
+        "  --generate           generation on demand (BMM_GENERATE) for the shapes given: report\n"
+        "                       the generated kernels' speed against the shape-generic ones, and\n"
+        "                       the time to generate, compile, load and tune\n"
+        "  --clear-cache        delete every generated object from the cache and exit\n"
         "  -v                   print every candidate's GFLOP/s\n");
 }
 
@@ -94,6 +98,10 @@ typedef struct {
     int specialized;         /* a specialized kernel (shape compiled in) applies */
     double plan_ms;          /* wall time of the measured plan; NAN when from wisdom */
     int threads;             /* the threads its plan runs on */
+    double vs_anyshape;      /* the best shape-generic kernel's time over the chosen's (NAN:
+                              * none was timed) */
+    bmm__generate_stats gen; /* --generate: what generation did */
+    double plan_total_ms;    /* the plan's wall time, generation included */
 } result;
 
 static double seconds_now(void)
@@ -108,12 +116,14 @@ static double gflops_of(const tcase *c, int64_t batch, double seconds)
     return 2.0 * (double)c->n * (double)c->m * (double)c->p * (double)batch / seconds * 1e-9;
 }
 
-/* Best time of the portable C kernels among the timings (NAN if none applied or was timed). */
-static double best_c99(const bmm__timing *log, size_t n)
+/* Best time of the portable C kernels (anyshape: of the shape-generic kernels) among the
+ * timings (NAN if none applied or was timed). */
+static double best_of(const bmm__timing *log, size_t n, int anyshape)
 {
     double t = NAN;
     for (size_t i = 0; i < n; i++)
-        if (log[i].kernel && log[i].kernel->isa == BMM_ISA_C99 && !log[i].wrong
+        if (log[i].kernel && !log[i].wrong
+            && (anyshape ? !bmm__specialized(log[i].kernel) : log[i].kernel->isa == BMM_ISA_C99)
             && log[i].seconds < 1e30 && !(log[i].seconds >= t))
             t = log[i].seconds;
     return t;
@@ -122,7 +132,8 @@ static double best_c99(const bmm__timing *log, size_t n)
 /* Planned from wisdom, there was no search: time the figures of the table (the chosen kernel,
  * the generic path and the portable C kernels) on the case's own operands. */
 static bmm__timings time_figures(const bmm__problem *pr, const bmm_call *c,
-    const bmm_kernel_desc *chosen, const void *A, const void *B, void *C, int threads)
+    const bmm_kernel_desc *chosen, const void *A, const void *B, void *C, int threads,
+    int anyshape)
 {
     size_t nc = bmm__candidates(c, NULL, 0), n = 0;
     const bmm_kernel_desc **cand = malloc((nc + 1) * sizeof *cand);
@@ -138,7 +149,8 @@ static bmm__timings time_figures(const bmm__problem *pr, const bmm_call *c,
         t.v[n++] = (bmm__timing){ chosen,
             bmm__time_kernel(chosen, pr, 1, 0, A, B, C, 0.01, threads), 0 };
     for (size_t i = 0; i < nc; i++)
-        if (cand[i]->isa == BMM_ISA_C99 && cand[i] != chosen)
+        if ((cand[i]->isa == BMM_ISA_C99 || (anyshape && !bmm__specialized(cand[i])))
+            && cand[i] != chosen)
             t.v[n++] = (bmm__timing){ cand[i],
                 bmm__time_kernel(cand[i], pr, 1, 0, A, B, C, 0.01, threads), 0 };
     t.n = n;
@@ -180,7 +192,8 @@ static void summarize(const tcase *c, const bmm__choice *ch,
     r->source = ch->source;
     r->gflops = gflops_of(c, log->batch, t_win);
     r->vs_generic = t_gen / t_win;
-    r->vs_c99 = best_c99(log->v, log->n) / t_win;
+    r->vs_c99 = best_of(log->v, log->n, 0) / t_win;
+    r->vs_anyshape = best_of(log->v, log->n, 1) / t_win;
     r->estimate_same = r->estimate_close = -1;
     if (ch->measured) {
         r->estimate_same = est == ch->kernel;
@@ -230,13 +243,16 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want,
         double t0 = seconds_now();
         st = bmm__choose(&pr, &call, 1.0, flags, r->threads, &ch);
         r->plan_ms = ch.measured ? 1e3 * (seconds_now() - t0) : NAN;
+        r->plan_total_ms = 1e3 * (seconds_now() - t0);
+        bmm__generate_last(&r->gen);
     }
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s: %s\n", bmm_strerror(st), bmm_last_error());
         goto out;
     }
     if (!ch.log.n)
-        ch.log = time_figures(&pr, &call, ch.kernel, A, B, C, r->threads);
+        ch.log = time_figures(&pr, &call, ch.kernel, A, B, C, r->threads,
+            (flags & BMM_GENERATE) != 0);
     for (size_t i = 0; i < ch.log.n; i++)   /* the generic path, left untimed by the budget */
         if (!ch.log.v[i].kernel && ch.log.v[i].seconds >= 1e30)
             ch.log.v[i].seconds = bmm__time_kernel(NULL, &pr, 1, 0, A, B, C, 0.01, r->threads)
@@ -274,7 +290,7 @@ static int parse_shape(const char *a, int64_t shape[3])
 }
 
 typedef struct {
-    int want_dtype, want_layout, nshapes, verbose, retune, force, threads;
+    int want_dtype, want_layout, nshapes, verbose, retune, force, threads, generate, clear_cache;
     int64_t batch, shapes[256][3];
     const char *wisdom;
 } options;
@@ -297,6 +313,10 @@ static int parse_args(int argc, char **argv, options *o)
             o->retune = 1;
         } else if (!strcmp(a, "--force")) {
             o->force = 1;
+        } else if (!strcmp(a, "--generate")) {
+            o->generate = 1;
+        } else if (!strcmp(a, "--clear-cache")) {
+            o->clear_cache = 1;
         } else if (!strcmp(a, "--dtype") && v) {
             o->want_dtype = !strcmp(v, "f32") ? BMM_F32 : !strcmp(v, "f64") ? BMM_F64 : -1;
             i++;
@@ -330,6 +350,11 @@ static int parse_args(int argc, char **argv, options *o)
     if (o->want_dtype < 0 || o->want_layout < 0 || o->batch < 0 || o->threads < 0) {
         fprintf(stderr, "bmm-tune: --dtype takes f32|f64, --layout bf|sf, --batch N >= 1, "
                         "--threads N in [1, %d]\n", BMM_THREADS_MAX);
+        return 2;
+    }
+    if (o->generate && !o->nshapes) {
+        fprintf(stderr, "bmm-tune: --generate needs shapes (NxMxP ...): the built-in ones have "
+                        "specialized kernels already\n");
         return 2;
     }
     return -1;
@@ -387,8 +412,8 @@ static int load_wisdom(const options *o)
 }
 
 typedef struct {
-    int failed, done, measured, same, close, nc99, over;
-    double log_generic, log_c99, plan_ms[MAX_CASES];
+    int failed, done, measured, same, close, nc99, over, nany;
+    double log_generic, log_c99, log_any, plan_ms[MAX_CASES];
 } totals;
 
 static int cmp_double(const void *a, const void *b)
@@ -418,6 +443,18 @@ static void add_row(totals *t, const tcase *c, const char *shape, const result *
     printf("%-12s %-5s %-6s %-44s %8.2f %7.2fx %7.2fx  %s%s\n", shape,
         c->dtype == BMM_F32 ? "f32" : "f64", c->layout == BMM_LAYOUT_BF ? "bf" : "sf",
         r->kernel, r->gflops, r->vs_generic, r->vs_c99, r->source, threads);
+    if (r->gen.source[0]) {  /* --generate */
+        const bmm__generate_stats *g = &r->gen;
+        double tune = r->plan_total_ms - g->generate_ms - g->compile_ms - g->load_ms;
+        printf("%-12s generated kernels (%s, %d): %.2fx the best shape-generic kernel; plan "
+               "%.1f ms = generate %.1f + compile %.1f + load %.2f + choose %.1f\n", "",
+            g->source, g->kernels, r->vs_anyshape, r->plan_total_ms, g->generate_ms,
+            g->compile_ms, g->load_ms, tune > 0 ? tune : 0);
+        if (r->vs_anyshape == r->vs_anyshape) {
+            t->log_any += log(r->vs_anyshape);
+            t->nany++;
+        }
+    }
     fflush(stdout);
 }
 
@@ -430,6 +467,9 @@ static void print_totals(totals *t)
     if (t->measured)
         printf("static rule (BMM_ESTIMATE) picked the measured winner in %d of %d cases, "
                "one within 10%% of it in %d\n", t->same, t->measured, t->close);
+    if (t->nany)
+        printf("generated kernels: geometric mean %.2fx the best shape-generic kernel over %d "
+               "cases\n", exp(t->log_any / t->nany), t->nany);
     if (t->measured) {
         qsort(t->plan_ms, (size_t)t->measured, sizeof t->plan_ms[0], cmp_double);
         printf("measured plans: median %.1f ms, longest %.1f ms, budget %.0f ms; %d of %d took "
@@ -445,6 +485,14 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    if (o.clear_cache) {
+        if (bmm_cache_clear() != BMM_OK) {
+            fprintf(stderr, "bmm-tune: %s\n", bmm_last_error());
+            return 1;
+        }
+        fprintf(stderr, "bmm-tune: generation cache cleared\n");
+        return 0;
+    }
     int ncases = build_cases(&o, cases);
     if (load_wisdom(&o) != 0)
         return 1;
@@ -462,9 +510,10 @@ int main(int argc, char **argv)
             (long long)c->p);
         progress(i, ncases, shape);
         result r;
+        memset(&r, 0, sizeof r);
         r.specialized = 1;  /* a failed case is not listed as unspecialized */
-        if (run_case(c, o.batch, BMM_MEASURE | (o.retune ? BMM__RETUNE : 0u), want, o.verbose,
-                &r) != 0)
+        unsigned flags = BMM_MEASURE | (o.retune ? BMM__RETUNE : 0u) | (o.generate ? BMM_GENERATE : 0u);
+        if (run_case(c, o.batch, flags, want, o.verbose, &r) != 0)
             t.failed++;
         else
             add_row(&t, c, shape, &r);

@@ -1,0 +1,623 @@
+/* ondemand.c: generation on demand (BMM_GENERATE). A call class that no specialized kernel
+ * serves gets kernels made for that class alone (its dtype, shape, layout and alpha/beta
+ * form, for every ISA this CPU runs): the embedded generator writes them (luagen.c), the
+ * machine's compiler builds a shared object (spawn.c), the cache keeps it (cache.c), the
+ * registry takes its table, and the planner chooses among old and new kernels as usual.
+ *
+ * An object is named by a hash of everything that shapes it: generator version and sources,
+ * kernel ABI, the compiler and its version, the flags, the CPU and the class. It ends in a
+ * trailer (magic, length, FNV-1a of the bytes before it): a truncated or altered file fails
+ * the check, is deleted and made again. dlopen reaches it through the checked directory's
+ * descriptor (/proc/self/fd/<dir>/<name>), never through a path that could be swapped. Measured choices for the class
+ * are kept beside the object (<key>.wisdom), so a new process neither compiles nor times.
+ *
+ * Any failure (no Lua, no compiler, a compile error or timeout, a refused directory, a class
+ * the generator rejects) leaves the shape-generic kernels to serve the call, with a
+ * BMM_VERBOSE note; the call itself succeeds. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bmm_internal.h"
+
+#ifndef BMM_BUILD_CC
+#define BMM_BUILD_CC "cc"
+#endif
+
+/* Fixed and part of the key: the build's own kernel flags (C99, -O3, PIC), shared. */
+static const char *const FLAGS[] = { "-std=c99", "-O3", "-fPIC", "-shared" };
+#define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
+#define DEFAULT_TIMEOUT_MS 10000
+static const char MAGIC[8] = { 'B', 'M', 'M', 'O', 'B', 'J', '1', '\n' };
+#define TRAILER 24  /* magic, length, hash */
+
+/* Classes tried in this process: made or loaded (table set), or failed (not tried again). */
+typedef struct {
+    uint64_t key;
+    const bmm_kernel_table *table;
+} attempt;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static attempt *attempts;
+static size_t nattempts, cap_attempts;
+/* The compiler's identity, asked once per compiler (its --version costs a process); one that
+ * failed is not asked again. The generator's hash, computed once. */
+static char cc_seen[BMM__PATH_MAX], cc_ident[256], cc_bad[BMM__PATH_MAX];
+static uint64_t generator_hash;
+
+static _Thread_local bmm__generate_stats last;
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+void bmm__generate_last(bmm__generate_stats *s)
+{
+    *s = last;
+}
+
+int bmm__generate_env(void)
+{
+    const char *v = getenv("BMM_GENERATE");
+    return v && strcmp(v, "1") == 0;
+}
+
+static long timeout_ms(void)
+{
+    const char *v = getenv("BMM_GENERATE_TIMEOUT_MS");
+    char *end;
+    long ms = v && *v ? strtol(v, &end, 10) : -1;
+    return ms >= 1 && ms <= 3600000 && !*end ? ms : DEFAULT_TIMEOUT_MS;
+}
+
+/* The compiler: BMM_CC, else the one the library was built with if it is there, else cc. */
+static const char *compiler(void)
+{
+    const char *cc = getenv("BMM_CC");
+    if (cc && *cc)
+        return cc;
+    if (BMM_BUILD_CC[0] == '/' && access(BMM_BUILD_CC, X_OK) == 0)
+        return BMM_BUILD_CC;
+    return "cc";
+}
+
+/* ---- the class ---- */
+
+/* The generator's command line for class c (argv[0] is not the program: the generator takes
+ * the arguments only), written into buf. The layout: bf when every operand has packed rows,
+ * else sf (unit column strides); none fits a transposed or negative-stride operand. */
+typedef struct {
+    char buf[6][64];
+    const char *argv[20];
+    int argc;
+    char text[512];  /* the arguments, one space apart: for the key and the notes */
+} gen_args;
+
+static const char *class_args(const bmm_call *c, uint64_t tag, gen_args *g)
+{
+    const bmm_call_key *q = &c->key;
+    const char *layout = (c->fits >> BMM_LAYOUT_BF) & 1u ? "bf"
+        : (c->fits >> BMM_LAYOUT_SF) & 1u ? "sf" : NULL;
+    if (!layout)
+        return "no generated layout fits its strides (a column stride other than 1, or a "
+               "negative stride)";
+    if (q->n > 4096 || q->m > 4096 || q->p > 4096)
+        return "a dimension is past the generator's limit (4096)";
+    int isa = bmm__cpu_max_isa();
+    snprintf(g->buf[0], 64, "%lldx%lldx%lld", (long long)q->n, (long long)q->m, (long long)q->p);
+    snprintf(g->buf[1], 64, "%s", q->dtype == BMM_F32 ? "f32" : "f64");
+    snprintf(g->buf[2], 64, "%s", layout);
+    snprintf(g->buf[3], 64, "%s", bmm__scalar_forms[q->scalars].word);
+    snprintf(g->buf[4], 64, "c99%s%s", isa >= BMM_ISA_AVX2 ? ",avx2" : "",
+        isa >= BMM_ISA_AVX512 ? ",avx512" : "");
+    snprintf(g->buf[5], 64, "od_%016llx", (unsigned long long)tag);
+    const char *v[] = { "--shapes", g->buf[0], "--dtypes", g->buf[1], "--layouts", g->buf[2],
+        "--scalars", g->buf[3], "--isas", g->buf[4], "--anyshape", "no", "--name", g->buf[5],
+        "--templates", "templates", "--runtime", "runtime", "--out", "ondemand" };
+    g->argc = (int)(sizeof v / sizeof v[0]);
+    memcpy(g->argv, v, sizeof v);
+    snprintf(g->text, sizeof g->text, "%s %s %s %s %s", g->buf[1], g->buf[0], g->buf[2],
+        g->buf[3], g->buf[4]);
+    return NULL;
+}
+
+/* The compiler's first line of --version, or NULL and why. Called with the lock held. */
+static const char *compiler_ident(const bmm__cache *dir, const char *cc, char *err, size_t errlen)
+{
+    if (strcmp(cc, cc_seen) == 0 && cc_ident[0])
+        return cc_ident;
+    if (strcmp(cc, cc_bad) == 0) {
+        snprintf(err, errlen, "%s failed before in this process", cc);
+        return NULL;
+    }
+    char log[2 * BMM__PATH_MAX];
+    snprintf(log, sizeof log, "%s/.tmp-%ld-ccversion", dir->path, (long)getpid());
+    const char *argv[] = { cc, "--version", NULL };
+    int rc = bmm__spawn(argv, log, timeout_ms(), err, errlen);
+    FILE *f = rc == 0 ? fopen(log, "r") : NULL;
+    char line[256] = "";
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = '\0';
+        fclose(f);
+    }
+    unlink(log);
+    if (rc != 0) {
+        snprintf(cc_bad, sizeof cc_bad, "%s", cc);
+        return NULL;
+    }
+    line[strcspn(line, "\n")] = '\0';
+    if (!line[0]) {
+        snprintf(err, errlen, "%s --version printed nothing", cc);
+        return NULL;
+    }
+    snprintf(cc_seen, sizeof cc_seen, "%s", cc);
+    snprintf(cc_ident, sizeof cc_ident, "%s", line);
+    return cc_ident;
+}
+
+/* The object's key: every input that changes the object. Called with the lock held. */
+static uint64_t object_key(const char *cc, const char *ident, const char *class_text)
+{
+    char text[2048];
+    if (!generator_hash)
+        generator_hash = bmm__generator_hash();
+    int n = snprintf(text, sizeof text, "bmmgen %s abi %d generator %016llx cc %s (%s) cpu %s "
+        "class %s flags", BMM_VERSION, BMM_KERNEL_ABI,
+        (unsigned long long)generator_hash, cc, ident, bmm__cpu_signature(), class_text);
+    uint64_t h = bmm__fnv1a(BMM__FNV_BASIS, text, n > 0 ? (size_t)n : 0);
+    for (size_t i = 0; i < NFLAGS; i++)
+        h = bmm__fnv1a(h, FLAGS[i], strlen(FLAGS[i]) + 1);
+    return h;
+}
+
+/* ---- loading ---- */
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int trailer_ok(const unsigned char *b, size_t n)
+{
+    if (n < TRAILER + 64)
+        return 0;
+    const unsigned char *t = b + n - TRAILER;
+    return memcmp(t, MAGIC, 8) == 0 && get64(t + 8) == n - TRAILER
+        && get64(t + 16) == bmm__fnv1a(BMM__FNV_BASIS, b, n - TRAILER);
+}
+
+typedef enum { LOADED, MISSING, BROKEN } load_result;
+
+/* Loads <key>.so: checked (owner, mode, no symlink, trailer), mapped through its descriptor,
+ * its table of the right ABI and name registered. BROKEN: the file is deleted (the caller
+ * makes it again). */
+static load_result load(const bmm__cache *dir, uint64_t key, const bmm_kernel_table **out,
+    char *err, size_t errlen)
+{
+    char name[32], sym[64], fdpath[2 * BMM__PATH_MAX];
+    snprintf(name, sizeof name, "%016llx.so", (unsigned long long)key);
+    snprintf(sym, sizeof sym, "bmm_table_od_%016llx", (unsigned long long)key);
+    int fd = bmm__cache_open_file(dir, name, err, errlen);
+    if (fd < 0)
+        return errno == ENOENT ? MISSING : (bmm__cache_remove(dir, name), BROKEN);
+    unsigned char *b;
+    size_t n;
+    const char *bad = NULL;
+    if (bmm__cache_read_all(fd, &b, &n) != 0 || !trailer_ok(b, n))
+        bad = "truncated or altered (its trailer does not match)";
+    free(b);
+    void *so = NULL;
+    const bmm_kernel_table *t = NULL;
+    if (!bad) {
+        /* through the checked directory's descriptor, by the object's own name (dlopen takes
+         * an already loaded name for the same object: "/proc/self/fd/<file>" would be one) */
+        snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d/%s", dir->fd, name);
+        if (access(fdpath, R_OK) != 0)  /* no /proc: the path, checked above */
+            snprintf(fdpath, sizeof fdpath, "%s/%s", dir->path, name);
+        if (!(so = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL)))
+            bad = "not a loadable shared object";
+        else if (!(t = (const bmm_kernel_table *)dlsym(so, sym)))
+            bad = "its kernel table is missing";
+        else if (t->abi != BMM_KERNEL_ABI)
+            bad = "its kernel table has another kernel ABI";
+        else if (bmm__register_generated(t) != BMM_OK)
+            bad = bmm_last_error();
+    }
+    if (bad) {
+        snprintf(err, errlen, "%s/%s: %s", dir->path, name, bad);
+        if (so)
+            dlclose(so);
+        bmm__cache_remove(dir, name);
+        close(fd);
+        return BROKEN;
+    }
+    bmm__cache_touch(fd);
+    close(fd);
+    *out = t;
+    return LOADED;  /* the object stays mapped for the life of the process */
+}
+
+/* ---- making ---- */
+
+/* Writes text to dir/rel (creating rel's folder). */
+static int write_file(const char *dir, const char *rel, const void *text, size_t n)
+{
+    char path[2 * BMM__PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    char *slash = strrchr(path, '/');
+    if (slash && slash > path + strlen(dir)) {
+        *slash = '\0';
+        mkdir(path, 0700);
+        *slash = '/';
+    }
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(text, 1, n, f) == n;
+    return (f && fclose(f) == 0) && ok;
+}
+
+static void remove_tree(const char *dir, const bmm__gen_files *files)
+{
+    char path[2 * BMM__PATH_MAX];
+    for (size_t i = 0; i < files->n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files->v[i].path);
+        unlink(path);
+    }
+    const char *extra[] = { "bmm.h", "bmm_kernel.h", "bmm_simd.h", "out.so", "log", "kernels" };
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, extra[i]);
+        if (unlink(path) != 0)
+            rmdir(path);
+    }
+    rmdir(dir);
+}
+
+/* The first line of the compiler's log, for the note. */
+static void log_head(const char *dir, char *out, size_t len)
+{
+    char path[2 * BMM__PATH_MAX];
+    snprintf(path, sizeof path, "%s/log", dir);
+    FILE *f = fopen(path, "r");
+    out[0] = '\0';
+    if (f) {
+        if (!fgets(out, (int)len, f))
+            out[0] = '\0';
+        fclose(f);
+    }
+    out[strcspn(out, "\n")] = '\0';
+}
+
+/* Generates, compiles and publishes <key>.so. */
+static bmm_status make(const bmm__cache *dir, uint64_t key, const gen_args *g, const char *cc,
+    char *err, size_t errlen)
+{
+    bmm__gen_files files;
+    double t0 = now_ms();
+    bmm_status st = bmm__lua_generate(g->argc, g->argv, &files, err, errlen);
+    last.generate_ms = now_ms() - t0;
+    if (st != BMM_OK)
+        return st;
+    char build[BMM__PATH_MAX + 32];
+    snprintf(build, sizeof build, "%s/build-XXXXXX", dir->path);
+    if (!mkdtemp(build)) {
+        snprintf(err, errlen, "%s: cannot make a build folder: %s", dir->path, strerror(errno));
+        bmm__gen_files_free(&files);
+        return BMM_EIO;
+    }
+    /* the sources (README.md and files.cmake are for CMake builds) and the headers they use */
+    const char *argv[NFLAGS + 16];
+    char out[2 * BMM__PATH_MAX], inc[2 * BMM__PATH_MAX];
+    char srcs[4][2 * BMM__PATH_MAX];
+    size_t na = 0, ns = 0;
+    int ok = 1;
+    argv[na++] = cc;
+    for (size_t i = 0; i < NFLAGS; i++)
+        argv[na++] = FLAGS[i];
+    snprintf(inc, sizeof inc, "-I%s", build);
+    argv[na++] = inc;
+    for (size_t i = 0; i < files.n; i++) {
+        const char *p = files.v[i].path;
+        size_t len = strlen(p);
+        int is_c = len > 2 && strcmp(p + len - 2, ".c") == 0;
+        if (!is_c && !(len > 2 && strcmp(p + len - 2, ".h") == 0))
+            continue;
+        ok &= write_file(build, p, files.v[i].text, files.v[i].size);
+        if (is_c && ns < 4) {
+            snprintf(srcs[ns], sizeof srcs[ns], "%s/%s", build, p);
+            argv[na++] = srcs[ns++];
+        } else if (is_c) {
+            ok = 0;  /* one kernel file and the table: never more */
+        }
+    }
+    for (size_t i = 0; i < bmm__embedded_count; i++) {
+        const bmm__embedded_file *f = &bmm__embedded_files[i];
+        if (strncmp(f->path, "runtime/", 8) == 0)
+            ok &= write_file(build, f->path + 8, f->text, f->size);
+    }
+    snprintf(out, sizeof out, "%s/out.so", build);
+    argv[na++] = "-o";
+    argv[na++] = out;
+    argv[na] = NULL;
+    char logp[2 * BMM__PATH_MAX];
+    snprintf(logp, sizeof logp, "%s/log", build);
+    t0 = now_ms();
+    if (!ok) {
+        snprintf(err, errlen, "%s: cannot write the generated sources", build);
+        st = BMM_EIO;
+    } else if (bmm__spawn(argv, logp, timeout_ms(), err, errlen) != 0) {
+        char head[200];
+        log_head(build, head, sizeof head);
+        if (head[0]) {
+            size_t l = strlen(err);
+            snprintf(err + l, errlen - l, ": %s", head);
+        }
+        st = BMM_EUNSUPPORTED;
+    }
+    last.compile_ms = now_ms() - t0;
+    if (st == BMM_OK) {  /* the object and its trailer, published whole */
+        unsigned char *b = NULL, *nb;
+        size_t n = 0;
+        int fd = open(out, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || bmm__cache_read_all(fd, &b, &n) != 0 || !(nb = realloc(b, n + TRAILER))) {
+            snprintf(err, errlen, "%s: cannot read the compiled object", out);
+            st = BMM_EIO;
+        } else {
+            b = nb;
+            memcpy(b + n, MAGIC, 8);
+            put64(b + n + 8, n);
+            put64(b + n + 16, bmm__fnv1a(BMM__FNV_BASIS, b, n));
+            char name[32];
+            snprintf(name, sizeof name, "%016llx.so", (unsigned long long)key);
+            st = bmm__cache_publish(dir, name, b, n + TRAILER, err, errlen);
+        }
+        if (fd >= 0)
+            close(fd);
+        free(b);
+    }
+    remove_tree(build, &files);
+    bmm__gen_files_free(&files);
+    return st;
+}
+
+/* ---- the class's measured choices, beside its object ---- */
+
+static const char *const REGIME[] = { "cache", "stream" };
+static const char *const THREADS[] = { "one", "many" };
+#define WISDOM_HEAD "bmmgen-ondemand-wisdom 1\n"
+
+/* Records the lines of <key>.wisdom that name a kernel serving c's class in its regime and
+ * thread class; a line that does not is skipped. */
+static void import_choices(const bmm__cache *dir, uint64_t key, const bmm_call *c)
+{
+    char name[40], err[256];
+    snprintf(name, sizeof name, "%016llx.wisdom", (unsigned long long)key);
+    int fd = bmm__cache_open_file(dir, name, err, sizeof err);
+    unsigned char *b;
+    size_t n;
+    if (fd < 0)
+        return;
+    int rd = bmm__cache_read_all(fd, &b, &n);
+    close(fd);
+    if (rd != 0)
+        return;
+    b[n] = '\0';
+    char *text = (char *)b;
+    if (strncmp(text, WISDOM_HEAD, strlen(WISDOM_HEAD)) != 0) {
+        bmm__note("%s/%s: not ondemand wisdom; deleted", dir->path, name);
+        bmm__cache_remove(dir, name);
+        free(b);
+        return;
+    }
+    char *save = NULL;
+    for (char *line = strtok_r(text + strlen(WISDOM_HEAD), "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char r[16], t[16], k[256];
+        if (sscanf(line, "%15s %15s %255s", r, t, k) != 3)
+            continue;
+        bmm_call cc = *c;
+        cc.key.streaming = strcmp(r, REGIME[1]) == 0;
+        cc.key.threads = strcmp(t, THREADS[1]) == 0;
+        if ((!cc.key.streaming && strcmp(r, REGIME[0])) || (!cc.key.threads && strcmp(t, THREADS[0])))
+            continue;
+        const bmm_kernel_desc *kd = strcmp(k, "generic") ? bmm__kernel_by_name(k) : NULL;
+        if (strcmp(k, "generic") && (!kd || !bmm__kernel_applies(kd, &cc)))
+            continue;
+        bmm__wisdom_record(&cc, kd);
+    }
+    free(b);
+}
+
+/* ---- the entry points ---- */
+
+static attempt *find_attempt(uint64_t key)
+{
+    for (size_t i = 0; i < nattempts; i++)
+        if (attempts[i].key == key)
+            return &attempts[i];
+    return NULL;
+}
+
+static void add_attempt(uint64_t key, const bmm_kernel_table *t)
+{
+    if (nattempts == cap_attempts) {
+        size_t nc = cap_attempts ? 2 * cap_attempts : 16;
+        attempt *v = realloc(attempts, nc * sizeof *v);
+        if (!v)
+            return;  /* forgetting only means trying again */
+        attempts = v, cap_attempts = nc;
+    }
+    attempts[nattempts++] = (attempt){ key, t };
+}
+
+/* A specialized kernel (shape compiled in) serves c on this CPU. */
+static int has_specialized(const bmm_call *c)
+{
+    const bmm_kernel_desc *v[256];
+    size_t n = bmm__candidates(c, v, 256);
+    for (size_t i = 0; i < n && i < 256; i++)
+        if (bmm__specialized(v[i]))
+            return 1;
+    return 0;
+}
+
+/* The cache directory and the class's key; 0 and a note when generation cannot run. */
+static int locate(const bmm_call *c, bmm__cache *dir, gen_args *g, uint64_t *key, char *err,
+    size_t errlen)
+{
+    const char *why = class_args(c, 0, g);
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        return 0;
+    }
+    if (bmm__cache_open(dir, err, errlen) != BMM_OK)
+        return 0;
+    const char *cc = compiler(), *ident = compiler_ident(dir, cc, err, errlen);
+    if (!ident) {
+        bmm__cache_close(dir);
+        return 0;
+    }
+    *key = object_key(cc, ident, g->text);
+    class_args(c, *key, g);  /* the table's name carries the key */
+    return 1;
+}
+
+int bmm__generate(const bmm_call *c)
+{
+    memset(&last, 0, sizeof last);
+    if (has_specialized(c))
+        return 0;
+    char err[2048] = "";
+    bmm__cache dir;
+    gen_args g;
+    uint64_t key = 0;
+    const bmm_kernel_table *t = NULL;
+    pthread_mutex_lock(&lock);  /* one class at a time in the process; the lock file across */
+    int usable = locate(c, &dir, &g, &key, err, sizeof err);
+    attempt *a = usable ? find_attempt(key) : NULL;
+    if (a) {
+        t = a->table;
+        snprintf(last.source, sizeof last.source, "%s", t ? "loaded before" : "failed before");
+    } else if (usable) {
+        double t0 = now_ms();
+        load_result r = load(&dir, key, &t, err, sizeof err);
+        if (r == BROKEN)
+            bmm__note("generation cache: %s; making it again", err);
+        if (r != LOADED) {
+            int lk = bmm__cache_lock(&dir);
+            r = load(&dir, key, &t, err, sizeof err);  /* another process may have made it */
+            if (r != LOADED) {
+                bmm_status st = make(&dir, key, &g, compiler(), err, sizeof err);
+                t0 = now_ms();
+                r = st == BMM_OK ? load(&dir, key, &t, err, sizeof err) : BROKEN;
+                snprintf(last.source, sizeof last.source, "compiled");
+                if (st == BMM_OK)
+                    bmm__cache_evict(&dir, bmm__cache_max_bytes(), NULL);
+            } else {
+                snprintf(last.source, sizeof last.source, "cache");
+            }
+            bmm__cache_unlock(lk);
+        } else {
+            snprintf(last.source, sizeof last.source, "cache");
+        }
+        last.load_ms = now_ms() - t0;
+        if (r == LOADED)
+            import_choices(&dir, key, c);
+        else
+            t = NULL;
+        add_attempt(key, t);
+    }
+    if (usable)
+        bmm__cache_close(&dir);
+    pthread_mutex_unlock(&lock);
+    if (!t) {
+        snprintf(last.source, sizeof last.source, "failed");
+        bmm__note("generation on demand for %s %lldx%lldx%lld failed, shape-generic kernels "
+            "serve it: %s", c->key.dtype == BMM_F32 ? "f32" : "f64", (long long)c->key.n,
+            (long long)c->key.m, (long long)c->key.p, err[0] ? err : "(no reason given)");
+        return 0;
+    }
+    last.kernels = (int)bmm__table_kernel_count(t);
+    bmm__note("generation on demand: %s (%d kernels, key %016llx, %s): generate %.1f ms, "
+        "compile %.1f ms, load %.2f ms", g.text, last.kernels, (unsigned long long)key,
+        last.source, last.generate_ms, last.compile_ms, last.load_ms);
+    return 1;
+}
+
+void bmm__generate_remember(const bmm_call *c, const bmm_kernel_desc *k)
+{
+    char err[2048], name[40];
+    bmm__cache dir;
+    gen_args g;
+    uint64_t key;
+    pthread_mutex_lock(&lock);
+    if (!locate(c, &dir, &g, &key, err, sizeof err)) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    attempt *a = find_attempt(key);
+    if (a && a->table) {
+        snprintf(name, sizeof name, "%016llx.wisdom", (unsigned long long)key);
+        int lk = bmm__cache_lock(&dir);
+        char text[8192];
+        size_t len = (size_t)snprintf(text, sizeof text, "%s", WISDOM_HEAD);
+        int fd = bmm__cache_open_file(&dir, name, err, sizeof err);
+        unsigned char *b = NULL;
+        size_t n = 0;
+        char mine[300];
+        snprintf(mine, sizeof mine, "%s %s ", REGIME[c->key.streaming], THREADS[c->key.threads]);
+        if (fd >= 0 && bmm__cache_read_all(fd, &b, &n) == 0
+            && n > strlen(WISDOM_HEAD) && n < sizeof text / 2) {
+            b[n] = '\0';
+            char *save = NULL;  /* keep the other regimes' lines */
+            for (char *line = strtok_r((char *)b + strlen(WISDOM_HEAD), "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save))
+                if (strncmp(line, mine, strlen(mine)) != 0)
+                    len += (size_t)snprintf(text + len, sizeof text - len, "%s\n", line);
+        }
+        if (fd >= 0)
+            close(fd);
+        free(b);
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s%s\n", mine,
+            k ? k->name : "generic");
+        if (len < sizeof text && bmm__cache_publish(&dir, name, text, len, err, sizeof err) != BMM_OK)
+            bmm__note("generation cache: %s", err);
+        bmm__cache_unlock(lk);
+    }
+    bmm__cache_close(&dir);
+    pthread_mutex_unlock(&lock);
+}
+
+bmm_status bmm_cache_clear(void)
+{
+    char err[1024];
+    bmm__cache dir;
+    pthread_mutex_lock(&lock);
+    bmm_status st = bmm__cache_open(&dir, err, sizeof err);
+    if (st == BMM_OK) {
+        int lk = bmm__cache_lock(&dir);
+        size_t n = bmm__cache_clear_all(&dir);
+        bmm__cache_unlock(lk);
+        bmm__note("generation cache %s: %zu files deleted", dir.path, n);
+        bmm__cache_close(&dir);
+    }
+    pthread_mutex_unlock(&lock);
+    return st == BMM_OK ? BMM_OK : bmm__fail(st, "%s", err);
+}

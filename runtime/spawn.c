@@ -1,0 +1,93 @@
+/* spawn.c: runs a program (the compiler) without a shell: posix_spawnp with an argument
+ * vector, in a process group of its own so that a time limit kills the compiler driver and
+ * whatever it started (cc1, as, ld), its output to a file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bmm_internal.h"
+
+extern char **environ;
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* Waits for pid until deadline_ms: 1 and its status, or 0 past the deadline. Polls with a
+ * sleep growing from 0.1 to 5 ms (no SIGCHLD handler: the library must not take the
+ * process's signals). */
+static int wait_until(pid_t pid, double deadline_ms, int *status)
+{
+    long nap_ns = 100000;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 1;
+        if (r < 0 && errno != EINTR) {
+            *status = -1;
+            return 1;
+        }
+        if (now_ms() >= deadline_ms)
+            return 0;
+        struct timespec nap = { 0, nap_ns };
+        nanosleep(&nap, NULL);
+        if (nap_ns < 5000000)
+            nap_ns *= 2;
+    }
+}
+
+int bmm__spawn(const char *const *argv, const char *log_path, long timeout_ms, char *err,
+    size_t errlen)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    pid_t pid;
+    int status = 0, rc;
+    if (posix_spawn_file_actions_init(&fa) != 0) {
+        snprintf(err, errlen, "cannot start %s: out of memory", argv[0]);
+        return -1;
+    }
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+    const char *out = log_path ? log_path : "/dev/null";
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    rc = posix_spawnp(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(rc));
+        return -1;
+    }
+    if (!wait_until(pid, now_ms() + (double)timeout_ms, &status)) {
+        kill(-pid, SIGKILL);  /* the group: the driver and what it started */
+        waitpid(pid, &status, 0);
+        snprintf(err, errlen, "%s ran past %ld ms (BMM_GENERATE_TIMEOUT_MS) and was killed",
+            argv[0], timeout_ms);
+        return -1;
+    }
+    if (status == -1) {
+        snprintf(err, errlen, "%s: lost its exit status (SIGCHLD ignored?)", argv[0]);
+        return -1;
+    }
+    if (WIFSIGNALED(status)) {
+        snprintf(err, errlen, "%s was killed by signal %d", argv[0], WTERMSIG(status));
+        return -1;
+    }
+    if (WEXITSTATUS(status) != 0) {
+        snprintf(err, errlen, "%s exited with status %d", argv[0], WEXITSTATUS(status));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,707 @@
+/* test_generate.c: generation on demand (BMM_GENERATE) and its cache, end to end. Most cases
+ * run this program again as a child process (`test_generate child ...`: one plan, its result
+ * checked against the long-double reference, a line saying what happened), so that cold and
+ * warm caches, races between processes, broken objects, bad compilers and refused directories
+ * are seen as a user's process sees them. Every case gets a fresh cache directory.
+ * (test_kernels --generate checks every generated kernel as the built-in ones are.) */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char base[256];   /* this run's scratch folder */
+static char self[1024];  /* this program */
+static int ncase;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A fresh cache directory path (not created) for the next case. */
+static const char *fresh_dir(char *out, size_t len)
+{
+    snprintf(out, len, "%s/cache%d", base, ++ncase);
+    return out;
+}
+
+/* ---- the child: one plan with BMM_GENERATE ---- */
+
+/* child DT NxMxP LAYOUT(bf|sf|tr) MEASURE(0|1) ONESHOT(0|1): prints "kernel=K source=S". */
+static int child(char **argv)
+{
+    bmm_dtype dt = strcmp(argv[0], "f64") == 0 ? BMM_F64 : BMM_F32;
+    long long n, m, p;
+    if (sscanf(argv[1], "%lldx%lldx%lld", &n, &m, &p) != 3)
+        return 2;
+    int64_t batch = 97;
+    unsigned seed = 5;
+    int lay = strcmp(argv[2], "sf") == 0 ? TH_SF : strcmp(argv[2], "tr") == 0 ? TH_BF_TRANSPOSED : TH_BF;
+    th_case tc;
+    th_case_init(&tc, dt, batch, n, m, p, th_stride(lay, n, m, batch, &seed),
+        th_stride(lay, m, p, batch, &seed), th_stride(lay, n, p, batch, &seed), 1.0, 0.0, 5, 1);
+    const char *kernel = "?";
+    bmm_status st;
+    bmm_plan *plan = NULL;
+    if (strcmp(argv[4], "1") == 0) {  /* one-shot: BMM_GENERATE=1 in the environment decides */
+        st = dt == BMM_F32
+            ? bmm_sgemm_strided(batch, n, m, p, 1.0f, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0f, tc.C, tc.pr.sc)
+            : bmm_dgemm_strided(batch, n, m, p, 1.0, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0, tc.C, tc.pr.sc);
+    } else {
+        unsigned flags = BMM_GENERATE | (strcmp(argv[3], "1") == 0 ? BMM_MEASURE : 0u);
+        st = bmm_plan_create(&plan, dt, batch, n, m, p, tc.pr.sa, tc.pr.sb, tc.pr.sc, 1.0, 0.0,
+            flags);
+        if (st == BMM_OK) {
+            kernel = bmm_plan_kernel(plan);
+            st = bmm_execute(plan, tc.A, tc.B, tc.C);
+        }
+    }
+    if (st != BMM_OK) {
+        printf("status=%d error=%s\n", (int)st, bmm_last_error());
+        return 1;
+    }
+    th_check(&tc, NULL, 4.0, "the child's plan");  /* exits non-zero on a wrong result */
+    bmm__generate_stats g;
+    bmm__generate_last(&g);
+    printf("kernel=%s source=%s\n", kernel, g.source[0] ? g.source : "none");
+    bmm_plan_destroy(plan);
+    th_case_free(&tc);
+    return 0;
+}
+
+/* ---- the parent's helpers ---- */
+
+typedef struct {
+    char out[4096];   /* the child's stdout and stderr */
+    int status;       /* its exit status */
+    double seconds;
+} run_result;
+
+/* Starts `self child args...` with env ("NAME=value", NULL-ended) set over ours; returns the
+ * pid, its output on *fd. */
+static pid_t start(const char *const *env, const char *const *args, int *fd)
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        for (size_t i = 0; env && env[i]; i++) {
+            char name[128];
+            const char *eq = strchr(env[i], '=');
+            snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
+            setenv(name, eq + 1, 1);
+        }
+        const char *argv[16] = { self, "child" };
+        size_t n = 2;
+        for (size_t i = 0; args[i] && n < 15; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(self, (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    *fd = pfd[0];
+    return pid;
+}
+
+static void finish(pid_t pid, int fd, run_result *r)
+{
+    size_t got = 0;
+    ssize_t k;
+    while ((k = read(fd, r->out + got, sizeof r->out - 1 - got)) > 0)
+        got += (size_t)k;
+    r->out[got] = '\0';
+    close(fd);
+    int st;
+    waitpid(pid, &st, 0);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static run_result run(const char *const *env, const char *const *args)
+{
+    run_result r;
+    int fd;
+    double t0 = now_s();
+    pid_t pid = start(env, args, &fd);
+    finish(pid, fd, &r);
+    r.seconds = now_s() - t0;
+    if (r.status != 0)
+        print_message("child exited %d:\n%s\n", r.status, r.out);
+    return r;
+}
+
+static void expect(const run_result *r, const char *what)
+{
+    if (!strstr(r->out, what)) {
+        print_error("expected \"%s\" in the child's output:\n%s\n", what, r->out);
+        fail();
+    }
+}
+
+/* Files of dir whose names end in suffix. */
+static int count_files(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t l = strlen(e->d_name), s = strlen(suffix);
+        n += l >= s && strcmp(e->d_name + l - s, suffix) == 0 && e->d_name[0] != '.';
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* The path of the one object in dir. */
+static void object_path(const char *dir, char *out, size_t len)
+{
+    DIR *d = opendir(dir);
+    out[0] = '\0';
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        if (l == 19 && strcmp(e->d_name + 16, ".so") == 0)
+            snprintf(out, len, "%s/%s", dir, e->d_name);
+    }
+    if (d)
+        closedir(d);
+    assert_true(out[0] != '\0');
+}
+
+/* No temporary file or build folder left behind. */
+static void assert_clean(const char *dir)
+{
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strncmp(e->d_name, ".tmp-", 5) == 0 || strncmp(e->d_name, "build-", 6) == 0) {
+            print_error("%s/%s left behind\n", dir, e->d_name);
+            fail();
+        }
+    if (d)
+        closedir(d);
+}
+
+static void write_script(const char *path, const char *body)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\n%s\n", body);
+    fclose(f);
+    assert_int_equal(chmod(path, 0700), 0);
+}
+
+#define ENV_DIR(name, dir) char name[600]; snprintf(name, sizeof name, "BMM_CACHE_DIR=%s", dir)
+
+static const char *const PLAN_7x9x5[] = { "f32", "7x9x5", "bf", "0", "0", NULL };
+
+/* ---- cases ---- */
+
+/* First process compiles; a second loads from the cache without compiling. */
+static void cold_then_warm(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_VERBOSE=1", NULL };
+    run_result r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "kernel=bmm_f32_7x9x5_bf_");
+    expect(&r, "source=compiled");
+    assert_int_equal(count_files(dir, ".so"), 1);
+    struct stat st;
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_clean(dir);
+    r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "kernel=bmm_f32_7x9x5_bf_");
+    expect(&r, "source=cache");
+    assert_int_equal(count_files(dir, ".so"), 1);
+}
+
+/* Two processes on one key at once: both right, one object, nothing half-written left. */
+static void two_processes_race(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, NULL };
+    run_result r[2];
+    int fd[2];
+    pid_t pid[2];
+    for (int i = 0; i < 2; i++)
+        pid[i] = start(env, PLAN_7x9x5, &fd[i]);
+    for (int i = 0; i < 2; i++) {
+        finish(pid[i], fd[i], &r[i]);
+        assert_int_equal(r[i].status, 0);
+        expect(&r[i], "kernel=bmm_f32_7x9x5_bf_");
+    }
+    /* the lock file: one compiled, the other waited and loaded its object */
+    int compiled = (strstr(r[0].out, "source=compiled") != NULL) + (strstr(r[1].out, "source=compiled") != NULL);
+    assert_int_equal(compiled, 1);
+    assert_int_equal(count_files(dir, ".so"), 1);
+    assert_clean(dir);
+}
+
+/* A truncated object and one with a byte changed: deleted and made again. */
+static void broken_object_remade(void **state)
+{
+    (void)state;
+    char dir[512], obj[1024];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_VERBOSE=1", NULL };
+    assert_int_equal(run(env, PLAN_7x9x5).status, 0);
+    object_path(dir, obj, sizeof obj);
+    struct stat st;
+    assert_int_equal(stat(obj, &st), 0);
+    assert_int_equal(truncate(obj, st.st_size / 2), 0);
+    run_result r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "truncated or altered");
+    expect(&r, "source=compiled");
+    /* one byte in the middle flipped */
+    int fd = open(obj, O_RDWR);
+    unsigned char b;
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &b, 1, st.st_size / 3), 1);
+    b ^= 0x40;
+    assert_int_equal(pwrite(fd, &b, 1, st.st_size / 3), 1);
+    close(fd);
+    r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "truncated or altered");
+    expect(&r, "source=compiled");
+    r = run(env, PLAN_7x9x5);
+    expect(&r, "source=cache");
+}
+
+/* An object whose table has another kernel ABI (made by hand, with a valid trailer): deleted
+ * and made again, never registered. */
+static void wrong_abi_remade(void **state)
+{
+    (void)state;
+    char dir[512], obj[1024], src[600], so[600], cmd[2048];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_VERBOSE=1", NULL };
+    assert_int_equal(run(env, PLAN_7x9x5).status, 0);
+    object_path(dir, obj, sizeof obj);
+    const char *key = strrchr(obj, '/') + 1;
+    snprintf(src, sizeof src, "%s/abi.c", base);
+    snprintf(so, sizeof so, "%s/abi.so", base);
+    FILE *f = fopen(src, "w");
+    assert_non_null(f);
+    fprintf(f, "#include \"bmm_kernel.h\"\nconst bmm_kernel_table bmm_table_od_%.16s = "
+               "{ %d, \"od\", \"0\", \"0\", 0, 0 };\n", key, BMM_KERNEL_ABI + 1);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cc -shared -fPIC -I%s -o %s %s", BMM_TEST_RUNTIME_DIR, so, src);
+    assert_int_equal(system(cmd), 0);
+    /* the trailer: magic, length, FNV-1a */
+    f = fopen(so, "rb");
+    assert_non_null(f);
+    unsigned char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 24, f);
+    fclose(f);
+    uint64_t h = bmm__fnv1a(BMM__FNV_BASIS, buf, n);
+    memcpy(buf + n, "BMMOBJ1\n", 8);
+    for (int i = 0; i < 8; i++) {
+        buf[n + 8 + i] = (unsigned char)((uint64_t)n >> (8 * i));
+        buf[n + 16 + i] = (unsigned char)(h >> (8 * i));
+    }
+    f = fopen(obj, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, n + 24, f), n + 24);
+    fclose(f);
+    run_result r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "another kernel ABI");
+    expect(&r, "source=compiled");
+}
+
+/* The compiler missing, failing or hanging: shape-generic kernels, right results, a note. */
+static void bad_compilers(void **state)
+{
+    (void)state;
+    char dir[512], fails[600], hangs[600], pidfile[600], body[1024];
+    snprintf(fails, sizeof fails, "%s/cc-fails", base);
+    snprintf(hangs, sizeof hangs, "%s/cc-hangs", base);
+    snprintf(pidfile, sizeof pidfile, "%s/hang.pid", base);
+    write_script(fails, "[ \"$1\" = --version ] && { echo stub-cc 1.0; exit 0; }\n"
+                        "echo 'stub-cc: error: no' >&2; exit 3");
+    snprintf(body, sizeof body, "[ \"$1\" = --version ] && { echo stub-cc 1.0; exit 0; }\n"
+                                "echo $$ > %s; exec sleep 60", pidfile);
+    write_script(hangs, body);
+    struct { const char *cc, *expect; } cases[] = {
+        { "BMM_CC=/nonexistent/cc", "cannot run /nonexistent/cc" },
+        { NULL, "exited with status 3: stub-cc: error: no" },
+        { NULL, "ran past 300 ms (BMM_GENERATE_TIMEOUT_MS) and was killed" },
+    };
+    char cc1[700], cc2[700];
+    snprintf(cc1, sizeof cc1, "BMM_CC=%s", fails);
+    snprintf(cc2, sizeof cc2, "BMM_CC=%s", hangs);
+    cases[1].cc = cc1, cases[2].cc = cc2;
+    for (int i = 0; i < 3; i++) {
+        fresh_dir(dir, sizeof dir);
+        ENV_DIR(e, dir);
+        const char *env[] = { e, cases[i].cc, "BMM_VERBOSE=1", "BMM_GENERATE_TIMEOUT_MS=300", NULL };
+        run_result r = run(env, PLAN_7x9x5);
+        assert_int_equal(r.status, 0);  /* the call succeeds, its result checked */
+        expect(&r, cases[i].expect);
+        expect(&r, "shape-generic kernels serve it");
+        expect(&r, "source=failed");
+        expect(&r, "kernel=bmm_f32_nxmxp_");
+        assert_int_equal(count_files(dir, ".so"), 0);
+        assert_clean(dir);
+        assert_true(r.seconds < 20);
+    }
+    /* the hanging compiler was killed, not left running */
+    FILE *f = fopen(pidfile, "r");
+    long pid = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    assert_int_equal(kill((pid_t)pid, 0), -1);
+}
+
+/* Directories that must be refused: writable by others, owned by someone else, a symlink. A
+ * valid object planted there is never loaded. */
+static void refused_directories(void **state)
+{
+    (void)state;
+    char good[512], dir[512], obj[1024], cmd[2048];
+    fresh_dir(good, sizeof good);
+    ENV_DIR(eg, good);
+    const char *genv[] = { eg, NULL };
+    assert_int_equal(run(genv, PLAN_7x9x5).status, 0);
+    object_path(good, obj, sizeof obj);
+    for (int i = 0; i < 3; i++) {
+        fresh_dir(dir, sizeof dir);
+        const char *why;
+        if (i == 2) {
+            char target[600];
+            snprintf(target, sizeof target, "%s-target", dir);
+            assert_int_equal(mkdir(target, 0700), 0);
+            assert_int_equal(symlink(target, dir), 0);
+            snprintf(cmd, sizeof cmd, "cp %s %s/", obj, target);
+            why = "a symlink or not a directory";
+        } else {
+            assert_int_equal(mkdir(dir, 0700), 0);
+            snprintf(cmd, sizeof cmd, "cp %s %s/", obj, dir);
+            why = i == 0 ? "writable by group or others" : "owned by another user";
+        }
+        assert_int_equal(system(cmd), 0);
+        if (i == 0)
+            assert_int_equal(chmod(dir, 0777), 0);
+        if (i == 1 && geteuid() == 0)
+            assert_int_equal(chown(dir, 65534, 65534), 0);
+        if (i == 1 && geteuid() != 0)  /* not root: a directory that is root's */
+            snprintf(dir, sizeof dir, "/");
+        ENV_DIR(e, dir);
+        const char *env[] = { e, "BMM_VERBOSE=1", NULL };
+        run_result r = run(env, PLAN_7x9x5);
+        assert_int_equal(r.status, 0);
+        expect(&r, why);
+        expect(&r, "source=failed");
+        expect(&r, "kernel=bmm_f32_nxmxp_");
+    }
+}
+
+/* A file of the cache that is a symlink, or writable by others: not loaded, replaced. */
+static void refused_files(void **state)
+{
+    (void)state;
+    char dir[512], obj[1024], other[1100];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_VERBOSE=1", NULL };
+    assert_int_equal(run(env, PLAN_7x9x5).status, 0);
+    object_path(dir, obj, sizeof obj);
+    snprintf(other, sizeof other, "%s.elsewhere", obj);
+    assert_int_equal(rename(obj, other), 0);
+    assert_int_equal(symlink(other, obj), 0);
+    run_result r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "a symlink");
+    expect(&r, "source=compiled");
+    assert_int_equal(chmod(obj, 0666), 0);
+    r = run(env, PLAN_7x9x5);
+    expect(&r, "writable by group or others");
+    expect(&r, "source=compiled");
+    struct stat st;
+    assert_int_equal(lstat(obj, &st), 0);
+    assert_true(S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600);
+}
+
+/* Classes the generator cannot serve fall back with a note naming why. */
+static void unservable_classes(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_VERBOSE=1", NULL };
+    const char *const big[] = { "f32", "5000x1x2", "bf", "0", "0", NULL };
+    run_result r = run(env, big);
+    assert_int_equal(r.status, 0);
+    expect(&r, "past the generator's limit");
+    const char *const tr[] = { "f32", "7x9x5", "tr", "0", "0", NULL };
+    r = run(env, tr);
+    assert_int_equal(r.status, 0);
+    expect(&r, "no generated layout fits its strides");
+    assert_int_equal(count_files(dir, ".so"), 0);
+}
+
+/* One-shot calls generate with BMM_GENERATE=1, and only then. */
+static void oneshot_env(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *const args[] = { "f64", "6x7x3", "sf", "0", "1", NULL };
+    const char *off[] = { e, NULL }, *on[] = { e, "BMM_GENERATE=1", NULL };
+    assert_int_equal(run(off, args).status, 0);
+    assert_int_equal(count_files(dir, ".so"), 0);
+    run_result r = run(on, args);
+    assert_int_equal(r.status, 0);
+    expect(&r, "source=compiled");
+    assert_int_equal(count_files(dir, ".so"), 1);
+}
+
+/* BMM_MEASURE's choice is kept beside the object: a second process neither compiles nor
+ * times. A wisdom file exported after generating still imports in a process without it. */
+static void measured_choice_kept(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_VERBOSE=1", NULL };
+    const char *const args[] = { "f32", "9x5x7", "bf", "1", "0", NULL };
+    run_result r = run(env, args);
+    assert_int_equal(r.status, 0);
+    expect(&r, "(measured)");
+    assert_int_equal(count_files(dir, ".wisdom"), 1);
+    r = run(env, args);
+    assert_int_equal(r.status, 0);
+    expect(&r, "source=cache");
+    expect(&r, "(wisdom)");
+    if (strstr(r.out, "measure:")) {
+        print_error("the second process timed candidates:\n%s\n", r.out);
+        fail();
+    }
+}
+
+/* Threads planning the same new shape at once: one compile, the same kernel for all. */
+typedef struct {
+    pthread_barrier_t *go;
+    char kernel[128];
+    char source[24];
+    int ok;
+} thread_arg;
+
+static void *plan_thread(void *p)
+{
+    thread_arg *a = p;
+    bmm_plan *plan = NULL;
+    pthread_barrier_wait(a->go);
+    a->ok = bmm_plan_create(&plan, BMM_F32, 50, 11, 3, 6, bmm_stride_batch_first(11, 3),
+        bmm_stride_batch_first(3, 6), bmm_stride_batch_first(11, 6), 1.0, 0.0, BMM_GENERATE) == BMM_OK;
+    bmm__generate_stats g;
+    bmm__generate_last(&g);
+    snprintf(a->source, sizeof a->source, "%s", g.source);
+    snprintf(a->kernel, sizeof a->kernel, "%s", bmm_plan_kernel(plan));
+    bmm_plan_destroy(plan);
+    return NULL;
+}
+
+static void threads_same_shape(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    setenv("BMM_CACHE_DIR", dir, 1);
+    enum { T = 4 };
+    pthread_t t[T];
+    thread_arg a[T];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, T);
+    for (int i = 0; i < T; i++) {
+        a[i].go = &go;
+        assert_int_equal(pthread_create(&t[i], NULL, plan_thread, &a[i]), 0);
+    }
+    int compiled = 0;
+    for (int i = 0; i < T; i++) {
+        pthread_join(t[i], NULL);
+        assert_true(a[i].ok);
+        assert_string_equal(a[i].kernel, a[0].kernel);
+        compiled += strcmp(a[i].source, "compiled") == 0;
+    }
+    pthread_barrier_destroy(&go);
+    assert_non_null(strstr(a[0].kernel, "_11x3x6_"));
+    assert_int_equal(compiled, 1);
+    assert_int_equal(count_files(dir, ".so"), 1);
+    /* the wisdom file holds no generated kernel: another process can import it */
+    char wf[600];
+    snprintf(wf, sizeof wf, "%s/exported.wisdom", base);
+    bmm_plan *plan;
+    assert_int_equal(bmm_plan_create(&plan, BMM_F32, 50, 11, 3, 6, bmm_stride_batch_first(11, 3),
+        bmm_stride_batch_first(3, 6), bmm_stride_batch_first(11, 6), 1.0, 0.0,
+        BMM_GENERATE | BMM_MEASURE), BMM_OK);
+    bmm_plan_destroy(plan);
+    assert_int_equal(bmm_wisdom_export_file(wf), BMM_OK);
+    FILE *f = fopen(wf, "r");
+    char line[600];
+    while (f && fgets(line, sizeof line, f))
+        assert_null(strstr(line, "_11x3x6_"));
+    fclose(f);
+    unsetenv("BMM_CACHE_DIR");
+}
+
+/* The size cap evicts the least recently used objects; bmm_cache_clear empties the cache. */
+static void eviction_and_clear(void **state)
+{
+    (void)state;
+    char dir[512], path[700];
+    fresh_dir(dir, sizeof dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    static const char *const old[] = { "00000000000000a1", "00000000000000a2", "00000000000000a3" };
+    static char mib[1 << 20];
+    for (int i = 0; i < 3; i++) {  /* 1 MiB objects used 300, 200 and 100 s ago */
+        snprintf(path, sizeof path, "%s/%s.so", dir, old[i]);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(mib, 1, sizeof mib, f), sizeof mib);
+        fclose(f);
+        struct timeval tv[2];
+        gettimeofday(&tv[0], NULL);
+        tv[0].tv_sec -= 300 - 100 * i;
+        tv[1] = tv[0];
+        assert_int_equal(utimes(path, tv), 0);
+    }
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_CACHE_MAX_MB=2", NULL };
+    assert_int_equal(run(env, PLAN_7x9x5).status, 0);
+    /* 3 MiB and the new object over 2 MiB: the two oldest go */
+    assert_int_equal(count_files(dir, ".so"), 2);
+    snprintf(path, sizeof path, "%s/%s.so", dir, old[2]);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/%s.so", dir, old[0]);
+    assert_int_equal(access(path, F_OK), -1);
+    setenv("BMM_CACHE_DIR", dir, 1);
+    assert_int_equal(bmm_cache_clear(), BMM_OK);
+    unsetenv("BMM_CACHE_DIR");
+    assert_int_equal(count_files(dir, ".so"), 0);
+}
+
+/* The embedded generator writes byte for byte what generator/bmmgen.lua writes. */
+static void embedded_matches_cli(void **state)
+{
+    (void)state;
+    static const char *const classes[][6] = {
+        { "7x9x5", "f32", "bf", "a1b0", "c99,avx2,avx512", "od_0123456789abcdef" },
+        { "13x4x1", "f64", "sf", "ab", "c99,avx2", "od_x" },
+        { "3x3x3", "f32", "sf", "a1b1", "c99,avx2,avx512", "od_y" },
+        { "40x40x40", "f64", "bf", "b0", "c99,avx512", "od_z" },
+    };
+    for (size_t c = 0; c < sizeof classes / sizeof classes[0]; c++) {
+        const char *argv[] = { "--shapes", classes[c][0], "--dtypes", classes[c][1], "--layouts",
+            classes[c][2], "--scalars", classes[c][3], "--isas", classes[c][4], "--anyshape", "no",
+            "--name", classes[c][5], "--templates", "templates", "--runtime", "runtime", "--out",
+            "ondemand" };
+        bmm__gen_files files;
+        char err[1024];
+        assert_int_equal(bmm__lua_generate(20, argv, &files, err, sizeof err), BMM_OK);
+        assert_true(files.n >= 5);
+        static const char *const luas[] = { BMM_TEST_LUA54, BMM_TEST_LUAJIT };
+        for (int l = 0; l < 2; l++) {
+            if (!luas[l][0] || strstr(luas[l], "NOTFOUND"))
+                continue;  /* scripts/deps.sh installs both; a build without one tests the other */
+            char out[600], cmd[4096], path[1400];
+            snprintf(out, sizeof out, "%s/cli%zu-%d/ondemand", base, c, l);
+            snprintf(cmd, sizeof cmd, "%s %s/generator/bmmgen.lua --shapes %s --dtypes %s "
+                "--layouts %s --scalars %s --isas %s --anyshape no --name %s --out %s 2>/dev/null",
+                luas[l], BMM_TEST_SOURCE_DIR, classes[c][0], classes[c][1], classes[c][2],
+                classes[c][3], classes[c][4], classes[c][5], out);
+            assert_int_equal(system(cmd), 0);
+            size_t count = 0;
+            for (size_t i = 0; i < files.n; i++) {
+                snprintf(path, sizeof path, "%s/%s", out, files.v[i].path);
+                FILE *f = fopen(path, "rb");
+                assert_non_null(f);
+                char *text = malloc(files.v[i].size + 2);
+                size_t got = fread(text, 1, files.v[i].size + 1, f);
+                fclose(f);
+                if (got != files.v[i].size || memcmp(text, files.v[i].text, got) != 0) {
+                    print_error("%s (%s) differs from the embedded generator's\n", path, luas[l]);
+                    fail();
+                }
+                free(text);
+                count++;
+            }
+            snprintf(cmd, sizeof cmd, "test $(find %s -type f | wc -l) -eq %zu", out, count);
+            assert_int_equal(system(cmd), 0);  /* and no file more */
+        }
+        bmm__gen_files_free(&files);
+    }
+    /* a class the generator refuses: the message names the field */
+    const char *bad[] = { "--shapes", "0x3x3", "--out", "x" };
+    bmm__gen_files files;
+    char err[1024];
+    assert_int_equal(bmm__lua_generate(4, bad, &files, err, sizeof err), BMM_EINVAL);
+    assert_non_null(strstr(err, "shapes"));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 7 && strcmp(argv[1], "child") == 0)
+        return child(argv + 2);
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return 1;
+    self[n] = '\0';
+    snprintf(base, sizeof base, "/tmp/bmm-test-generate-XXXXXX");
+    if (!mkdtemp(base))
+        return 1;
+    unsetenv("BMM_GENERATE");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(embedded_matches_cli),
+        cmocka_unit_test(cold_then_warm),
+        cmocka_unit_test(two_processes_race),
+        cmocka_unit_test(broken_object_remade),
+        cmocka_unit_test(wrong_abi_remade),
+        cmocka_unit_test(bad_compilers),
+        cmocka_unit_test(refused_directories),
+        cmocka_unit_test(refused_files),
+        cmocka_unit_test(unservable_classes),
+        cmocka_unit_test(oneshot_env),
+        cmocka_unit_test(measured_choice_kept),
+        cmocka_unit_test(threads_same_shape),
+        cmocka_unit_test(eviction_and_clear),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "chmod -R u+rwx %s 2>/dev/null; rm -rf %s", base, base);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", base);
+    return rc;
+}
