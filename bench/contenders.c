@@ -6,7 +6,7 @@
 
 extern const bench_contender bench_bmm_measure, bench_bmm_estimate, bench_bmm_oneshot,
     bench_bmm_generic, bench_loops, bench_openblas, bench_blis, bench_libxsmm, bench_libxsmm_pf,
-    bench_eigen, bench_specialized, bench_wrong, bench_crash;
+    bench_eigen, bench_specialized, bench_bmm_generate, bench_wrong, bench_crash;
 
 void *bench_stateless(const bench_case *c, const char **why)
 {
@@ -18,7 +18,7 @@ void bench_release_none(void *state) { (void)state; }
 
 const bench_contender *const bench_contenders[] = {
     &bench_bmm_measure, &bench_bmm_estimate, &bench_bmm_oneshot, &bench_bmm_generic,
-    &bench_specialized, &bench_loops,
+    &bench_specialized, &bench_bmm_generate, &bench_loops,
 #ifdef BENCH_HAVE_OPENBLAS
     &bench_openblas,
 #endif

@@ -14,7 +14,7 @@ import sys
 PEERS = ["openblas", "blis", "libxsmm", "libxsmm-pf", "eigen", "torch-1t"]  # one core each
 TORCH, TORCH_MT, PY = "torch-1t", "torch-mt", "bmmgen-py"
 BMM = "bmm-measure"
-SPECIALIZED, GENERIC = "bmm-specialized", "bmm-generic"
+SPECIALIZED, GENERIC, GENERATE = "bmm-specialized", "bmm-generic", "bmm-generate"
 GROUPS = [  # the groups of generator/specs/default.lua (the unseen shapes are a group of their own)
     ("tiny", lambda n, m, p: max(n, m, p) <= 8 and n == m == p),
     ("odd", lambda n, m, p: (n, m, p) in [(5, 7, 3), (3, 5, 7), (12, 20, 3)]),
@@ -56,10 +56,19 @@ def unseen_summary(ks, cases, speed):
     peer, loops = stat([speed[k][0] for k in ks]), stat([speed[k][1] for k in ks])
     spec = stat([ratio(cases[k], BMM, SPECIALIZED) for k in ks])
     gen = stat([ratio(cases[k], BMM, GENERIC) for k in ks])
-    return ["- unseen shapes (shape-generic kernels; geomean, lowest): over the best peer "
-            "%.2fx, %.2fx; over the compiler's loops %.2fx, %.2fx; of the specialized kernel "
-            "(`%s`) %.2fx, %.2fx; over the scalar generic path %.2fx, %.2fx" % (
-                peer + loops + (SPECIALIZED,) + spec + gen)]
+    out = ["- unseen shapes (shape-generic kernels; geomean, lowest): over the best peer "
+           "%.2fx, %.2fx; over the compiler's loops %.2fx, %.2fx; of the specialized kernel "
+           "(`%s`) %.2fx, %.2fx; over the scalar generic path %.2fx, %.2fx" % (
+               peer + loops + (SPECIALIZED,) + spec + gen)]
+    made = [k for k in ks if isinstance(cases[k]["gf"].get(GENERATE), float)]
+    if made:
+        of_spec = stat([ratio(cases[k], GENERATE, SPECIALIZED) for k in made])
+        over_any = stat([ratio(cases[k], GENERATE, BMM) for k in made])
+        out.append("- unseen shapes generated on demand (`%s`, %d cases; geomean, lowest): of "
+                   "the same shape's kernels built with the program (`%s`) %.2fx, %.2fx (target "
+                   ">= 0.9x); over the shape-generic kernels (`%s`) %.2fx, %.2fx (target >= 1.2x)"
+                   % ((GENERATE, len(made), SPECIALIZED) + of_spec + (BMM,) + over_any))
+    return out
 
 
 def torch_summary(keys, cases):

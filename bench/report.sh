@@ -38,6 +38,9 @@ if [ "$quick" = 1 ]; then
 fi
 [ -n "$filter" ] || filter='.'
 mkdir -p "$out"
+# bmm-generate's kernels: generated and compiled on its first run (about a second per class,
+# pinned), loaded from this cache after
+export BMM_CACHE_DIR="${BMM_CACHE_DIR:-$PWD/build-bench/generate-cache}"
 taskset -c 0 build-bench/bench/bmm-bench --benchmark_filter="^(limits/|.*${filter})" \
   --benchmark_min_time="$mintime" --benchmark_out="$out/raw.json" --benchmark_out_format=json \
   --benchmark_format=console >"$out/console.txt"

@@ -76,7 +76,8 @@ enum {
 };
 /* Generation on demand. With BMM_GENERATE (one-shot calls: the environment variable
  * BMM_GENERATE=1), a plan whose shape no specialized kernel serves first gets kernels made for
- * its class alone (dtype, shape, layout, alpha/beta form; every ISA this CPU runs): generated
+ * its class alone (dtype, shape, layout, alpha/beta form; every vector ISA this CPU
+ * runs, and portable C for products of at most 64 multiply-adds or without vectors): generated
  * by the generator compiled into the library, compiled by BMM_CC (else the compiler the
  * library was built with, else cc; no shell) within BMM_GENERATE_TIMEOUT_MS (default 10000),
  * and loaded. The object is cached in BMM_CACHE_DIR (else $XDG_CACHE_HOME/bmmgen, else

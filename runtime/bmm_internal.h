@@ -220,6 +220,8 @@ int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, double al
 void bmm__wisdom_init(void);
 int bmm__wisdom_lookup(const bmm_call *c, const bmm_kernel_desc **k);
 void bmm__wisdom_record(const bmm_call *c, const bmm_kernel_desc *k);
+/* Forgets the choice for c's key, if any (made before c's class had kernels of its own). */
+void bmm__wisdom_drop(const bmm_call *c);
 
 /* tune.c */
 /* Seconds of BMM_TUNE_BUDGET_MS (default 0.05; values outside (0, 60000] ms refused). */

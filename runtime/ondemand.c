@@ -1,8 +1,9 @@
 /* ondemand.c: generation on demand (BMM_GENERATE). A call class that no specialized kernel
  * serves gets kernels made for that class alone (its dtype, shape, layout and alpha/beta
- * form, for every ISA this CPU runs): the embedded generator writes them (luagen.c), the
- * machine's compiler builds a shared object (spawn.c), the cache keeps it (cache.c), the
- * registry takes its table, and the planner chooses among old and new kernels as usual.
+ * form; every vector ISA this CPU runs, portable C for tiny products): the embedded
+ * generator writes them (luagen.c), the machine's compiler builds a shared object (spawn.c),
+ * the cache keeps it (cache.c), the registry takes its table, and the planner chooses among
+ * old and new kernels as usual.
  *
  * An object is named by a hash of everything that shapes it: generator version and sources,
  * kernel ABI, the compiler and its version, the flags, the CPU and the class. It ends in a
@@ -117,8 +118,13 @@ static const char *class_args(const bmm_call *c, uint64_t tag, gen_args *g)
     snprintf(g->buf[1], 64, "%s", q->dtype == BMM_F32 ? "f32" : "f64");
     snprintf(g->buf[2], 64, "%s", layout);
     snprintf(g->buf[3], 64, "%s", bmm__scalar_forms[q->scalars].word);
-    snprintf(g->buf[4], 64, "c99%s%s", isa >= BMM_ISA_AVX2 ? ",avx2" : "",
+    /* portable C only where it can win: no vectors here, or a tiny product (the static rule
+     * takes it up to 8 multiply-adds); elsewhere it would only add to the compile (~40%) */
+    int c99 = isa == BMM_ISA_C99 || bmm__volume_at_most(q->n, q->m, q->p, 64);
+    snprintf(g->buf[4], 64, "%s%s%s", c99 ? "c99" : "", isa >= BMM_ISA_AVX2 ? ",avx2" : "",
         isa >= BMM_ISA_AVX512 ? ",avx512" : "");
+    if (!c99)
+        memmove(g->buf[4], g->buf[4] + 1, strlen(g->buf[4]));  /* the leading comma */
     snprintf(g->buf[5], 64, "od_%016llx", (unsigned long long)tag);
     const char *v[] = { "--shapes", g->buf[0], "--dtypes", g->buf[1], "--layouts", g->buf[2],
         "--scalars", g->buf[3], "--isas", g->buf[4], "--anyshape", "no", "--name", g->buf[5],
@@ -538,8 +544,15 @@ int bmm__generate(const bmm_call *c)
             snprintf(last.source, sizeof last.source, "cache");
         }
         last.load_ms = now_ms() - t0;
-        if (r == LOADED)
+        if (r == LOADED) {  /* choices made without these kernels are stale: the cache's win */
+            for (int regime = 0; regime < 2; regime++)
+                for (int threads = 0; threads < 2; threads++) {
+                    bmm_call cc = *c;
+                    cc.key.streaming = regime, cc.key.threads = threads;
+                    bmm__wisdom_drop(&cc);
+                }
             import_choices(&dir, key, c);
+        }
         else
             t = NULL;
         add_attempt(key, t);

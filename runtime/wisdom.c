@@ -139,6 +139,27 @@ void bmm__wisdom_record(const bmm_call *c, const bmm_kernel_desc *kd)
         bmm__config_changed();  /* a choice cached for this class may differ */
 }
 
+void bmm__wisdom_drop(const bmm_call *c)
+{
+    pthread_mutex_lock(&lock);
+    wentry *e = find(&wisdom, &c->key);
+    if (e) {  /* backward-shift deletion: later entries of the probe chain move up */
+        size_t mask = wisdom.cap - 1, hole = (size_t)(e - wisdom.v);
+        for (size_t i = (hole + 1) & mask; wisdom.v[i].used; i = (i + 1) & mask) {
+            size_t home = hash_key(&wisdom.v[i].key) & mask;
+            if (((i - home) & mask) >= ((i - hole) & mask)) {
+                wisdom.v[hole] = wisdom.v[i];
+                hole = i;
+            }
+        }
+        memset(&wisdom.v[hole], 0, sizeof wisdom.v[hole]);
+        wisdom.len--;
+    }
+    pthread_mutex_unlock(&lock);
+    if (e)
+        bmm__config_changed();
+}
+
 void bmm_wisdom_forget(void)
 {
     bmm__wisdom_init();  /* $BMM_WISDOM first, so that it is forgotten too */

@@ -40,7 +40,8 @@ static const char *fresh_dir(char *out, size_t len)
 
 /* ---- the child: one plan with BMM_GENERATE ---- */
 
-/* child DT NxMxP LAYOUT(bf|sf|tr) MEASURE(0|1) ONESHOT(0|1): prints "kernel=K source=S". */
+/* child DT NxMxP LAYOUT(bf|sf|tr) MEASURE ONESHOT(0|1): prints "kernel=K source=S". MEASURE 1:
+ * BMM_MEASURE; 2: first a measured plan without BMM_GENERATE (its choice recorded), then 1. */
 static int child(char **argv)
 {
     bmm_dtype dt = strcmp(argv[0], "f64") == 0 ? BMM_F64 : BMM_F32;
@@ -61,7 +62,13 @@ static int child(char **argv)
             ? bmm_sgemm_strided(batch, n, m, p, 1.0f, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0f, tc.C, tc.pr.sc)
             : bmm_dgemm_strided(batch, n, m, p, 1.0, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0, tc.C, tc.pr.sc);
     } else {
-        unsigned flags = BMM_GENERATE | (strcmp(argv[3], "1") == 0 ? BMM_MEASURE : 0u);
+        unsigned flags = BMM_GENERATE | (strcmp(argv[3], "0") != 0 ? BMM_MEASURE : 0u);
+        if (strcmp(argv[3], "2") == 0) {
+            st = bmm_plan_create(&plan, dt, batch, n, m, p, tc.pr.sa, tc.pr.sb, tc.pr.sc, 1.0,
+                0.0, BMM_MEASURE);
+            printf("before=%s\n", st == BMM_OK ? bmm_plan_kernel(plan) : "?");
+            bmm_plan_destroy(plan);
+        }
         st = bmm_plan_create(&plan, dt, batch, n, m, p, tc.pr.sa, tc.pr.sb, tc.pr.sc, 1.0, 0.0,
             flags);
         if (st == BMM_OK) {
@@ -500,15 +507,33 @@ static void measured_choice_kept(void **state)
     run_result r = run(env, args);
     assert_int_equal(r.status, 0);
     expect(&r, "(measured)");
+    expect(&r, "kernel=bmm_f32_9x5x7_bf_");
     assert_int_equal(count_files(dir, ".wisdom"), 1);
     r = run(env, args);
     assert_int_equal(r.status, 0);
     expect(&r, "source=cache");
     expect(&r, "(wisdom)");
+    expect(&r, "kernel=bmm_f32_9x5x7_bf_");
     if (strstr(r.out, "measure:")) {
         print_error("the second process timed candidates:\n%s\n", r.out);
         fail();
     }
+}
+
+/* A choice measured before the class had kernels of its own (shape-generic ones won) does not
+ * hide the generated kernels: generating drops it, and they are timed. */
+static void earlier_choice_dropped(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_VERBOSE=1", NULL };
+    const char *const args[] = { "f32", "9x9x9", "bf", "2", "0", NULL };
+    run_result r = run(env, args);
+    assert_int_equal(r.status, 0);
+    expect(&r, "kernel=bmm_f32_9x9x9_bf_");
+    assert_null(strstr(r.out, "before=bmm_f32_9x9x9_"));  /* none before: it ran another */
 }
 
 /* Threads planning the same new shape at once: one compile, the same kernel for all. */
@@ -695,6 +720,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(unservable_classes),
         cmocka_unit_test(oneshot_env),
         cmocka_unit_test(measured_choice_kept),
+        cmocka_unit_test(earlier_choice_dropped),
         cmocka_unit_test(threads_same_shape),
         cmocka_unit_test(eviction_and_clear),
     };

@@ -151,6 +151,34 @@ static void test_bad_files_keep_state(void **state)
 }
 
 /* The signature of 20 registered tables is still one short word: export, then import works. */
+/* Dropping entries from the open-addressed table keeps every other entry findable (the
+ * probe chains are mended), whatever the collisions. */
+static void test_drop_keeps_the_rest(void **state)
+{
+    (void)state;
+    bmm_wisdom_forget();
+    enum { N = 3000 };
+    const bmm_kernel_desc *k = bmm_kernel_at(0);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < N; i++) {
+            bmm_call c;
+            memset(&c, 0, sizeof c);
+            c.key.dtype = k->dtype, c.key.n = 1 + i, c.key.m = 1 + i % 7, c.key.p = 3;
+            if (pass == 0)
+                bmm__wisdom_record(&c, NULL);
+            else if (i % 3 == 0)
+                bmm__wisdom_drop(&c);
+        }
+    for (int i = 0; i < N; i++) {
+        bmm_call c;
+        const bmm_kernel_desc *kd = k;
+        memset(&c, 0, sizeof c);
+        c.key.dtype = k->dtype, c.key.n = 1 + i, c.key.m = 1 + i % 7, c.key.p = 3;
+        assert_int_equal(bmm__wisdom_lookup(&c, &kd), i % 3 != 0);
+    }
+    bmm_wisdom_forget();
+}
+
 static void test_many_tables(void **state)
 {
     (void)state;
@@ -295,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_export_import),
         cmocka_unit_test(test_large_file),
         cmocka_unit_test(test_measure_records_only_measurements),
+        cmocka_unit_test(test_drop_keeps_the_rest),
         cmocka_unit_test(test_many_tables),  /* last: it changes the table signature */
     };
     int rc = cmocka_run_group_tests_name("wisdom", tests, NULL, NULL);
