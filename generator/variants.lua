@@ -91,12 +91,18 @@ end
 local function vector_forms(pr, spec, name)
   local I = isa[name]
   local W = I.width[pr.dtype]
-  -- p = 1: one lane of each vector would do work; dot products along m instead
-  if pr.p == 1 then return { { kind = "dot" } } end
-  local out = {}
   -- The budget counts scalar multiply-adds; a vector one does W of them, but a function of
   -- budget/W vector FMAs would outgrow the instruction cache, so vectors get a quarter.
-  if pr.n * pr.m * ceil_div(pr.p, W) <= idiv(spec.unroll_budget, 4) then
+  local vbudget = idiv(spec.unroll_budget, 4)
+  -- p = 1: one lane of each vector would do work; dot products along m instead. They are
+  -- fully unrolled, so only up to half the budget in vector FMAs (no stores between them: twice
+  -- the rows form's; 64x128x1 f64 on AVX2 is at it): past it the compile takes seconds (61x512x1
+  -- f64 took 3 to 10 s) and the shape-generic gdot form, which loops, is as fast.
+  if pr.p == 1 then
+    return pr.n * ceil_div(pr.m, W) <= 2 * vbudget and { { kind = "dot" } } or {}
+  end
+  local out = {}
+  if pr.n * pr.m * ceil_div(pr.p, W) <= vbudget then
     out[#out + 1] = { kind = "rows" }
   else
     local R = idiv(I.acc, math.min(ceil_div(pr.p, W), I.vmax))

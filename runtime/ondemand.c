@@ -321,6 +321,15 @@ static bmm_status make(const bmm__cache *dir, uint64_t key, const gen_args *g, c
     last.generate_ms = now_ms() - t0;
     if (st != BMM_OK)
         return st;
+    size_t nkernels = 0;
+    for (size_t i = 0; i < files.n; i++)
+        nkernels += strncmp(files.v[i].path, "kernels/", 8) == 0;
+    if (!nkernels) {  /* e.g. p = 1 with long rows: only the looping shape-generic form fits */
+        snprintf(err, errlen, "the generator has no specialized form for this class within its "
+            "unroll budget");
+        bmm__gen_files_free(&files);
+        return BMM_EUNSUPPORTED;
+    }
     char build[BMM__PATH_MAX + 32];
     snprintf(build, sizeof build, "%s/build-XXXXXX", dir->path);
     if (!mkdtemp(build)) {

@@ -3,8 +3,9 @@ torch tensors, through libbmm's generated kernels (ctypes; no compile step).
 
     bmmgen.bmm(a, b, out=None)                       torch.bmm
     bmmgen.baddbmm(c, a, b, *, beta=1, alpha=1, out=None)   torch.baddbmm
-    bmmgen.Plan(a, b, out=None, *, alpha, beta, measure)    plan once, call many times
+    bmmgen.Plan(a, b, out=None, *, alpha, beta, measure, threads, generate)   plan once, call many times
     bmmgen.import_wisdom(path), export_wisdom(path), forget_wisdom()
+    bmmgen.clear_cache()                             kernels generated on demand (generate=True)
     bmmgen.kernels()                                 the kernel table
     torch.ops.bmmgen.bmm, torch.ops.bmmgen.baddbmm   torch operators, with autograd
 
@@ -17,12 +18,12 @@ import sys
 
 from ._lib import Error, path as library_path
 from ._ops import baddbmm, bmm
-from ._plan import (Plan, export_wisdom, forget_wisdom, get_num_threads, import_wisdom, kernels,
-                    set_num_threads)
+from ._plan import (Plan, clear_cache, export_wisdom, forget_wisdom, get_num_threads,
+                    import_wisdom, kernels, set_num_threads)
 
 __version__ = "0.1.0"
 __all__ = ["bmm", "baddbmm", "Plan", "Error", "import_wisdom", "export_wisdom", "forget_wisdom",
-           "kernels", "library_path", "set_num_threads", "get_num_threads"]
+           "kernels", "library_path", "set_num_threads", "get_num_threads", "clear_cache"]
 
 # torch.ops.bmmgen exists once bmmgen is imported wherever torch is installed (importing torch
 # takes about a second; BMMGEN_NO_TORCH=1 skips it until a tensor is passed).

@@ -13,7 +13,7 @@ import os
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 F32, F64 = 1, 2  # bmm_dtype
-ESTIMATE, MEASURE, WISDOM_ONLY, GENERIC_ONLY = 0, 1, 2, 4  # plan flags
+ESTIMATE, MEASURE, WISDOM_ONLY, GENERIC_ONLY, GENERATE = 0, 1, 2, 4, 8  # plan flags
 THREADS_SHIFT, THREADS_MAX = 16, 1024  # BMM_THREADS(n) = n << 16
 STATUS_NAMES = ("BMM_OK", "BMM_EINVAL", "BMM_EOVERLAP", "BMM_ENOMEM", "BMM_EUNSUPPORTED",
                 "BMM_EIO", "BMM_EFORMAT")
@@ -99,6 +99,7 @@ last_error = _declare("bmm_last_error", ctypes.c_char_p, [])
 wisdom_import = _declare("bmm_wisdom_import_file", _int, [ctypes.c_char_p])
 wisdom_export = _declare("bmm_wisdom_export_file", _int, [ctypes.c_char_p])
 wisdom_forget = _declare("bmm_wisdom_forget", None, [])
+cache_clear = _declare("bmm_cache_clear", _int, [])
 generation = _declare("bmm_config_generation", ctypes.c_uint, [])
 set_num_threads = _declare("bmm_set_num_threads", _int, [_int])
 get_num_threads = _declare("bmm_get_num_threads", _int, [])

@@ -18,8 +18,11 @@ class Plan:
 
     measure=True times the candidate kernels on this machine first (BMM_MEASURE) and records
     the winner in wisdom; wisdom_only=True fails (bmmgen.Error, BMM_EUNSUPPORTED) without
-    wisdom for the problem; generic_only=True always runs the scalar reference path. The
-    operands' data are not read or written while planning.
+    wisdom for the problem; generic_only=True always runs the scalar reference path.
+    generate=True makes specialized kernels for a shape that has none (BMM_GENERATE: generated,
+    compiled by the machine's C compiler and cached in BMM_CACHE_DIR, ~/.cache/bmmgen by
+    default; a failure leaves the shape-generic kernels). The operands' data are not read or
+    written while planning.
 
     plan(a, b, out=None) computes out = alpha a b + beta out and returns out; the operands must
     have the planned shapes, dtype and strides (ValueError otherwise). beta != 0 needs out.
@@ -30,7 +33,7 @@ class Plan:
     number)."""
 
     def __init__(self, a, b, out=None, *, alpha=1.0, beta=0.0, measure=False, wisdom_only=False,
-                 generic_only=False, threads=None):
+                 generic_only=False, threads=None, generate=False):
         self._handle = None
         self._kind = _ops._kind(a)
         A = _ops._operand(a, self._kind, "a")
@@ -61,7 +64,7 @@ class Plan:
         self._shape = self.out_shape = shape
         self._seen = set()  # signatures (ops._signature) of calls that passed every check
         flags = ((_lib.MEASURE if measure else 0) | (_lib.WISDOM_ONLY if wisdom_only else 0)
-                 | (_lib.GENERIC_ONLY if generic_only else 0))
+                 | (_lib.GENERIC_ONLY if generic_only else 0) | (_lib.GENERATE if generate else 0))
         if threads is not None:
             if isinstance(threads, bool) or not isinstance(threads, int) \
                     or not 1 <= threads <= _lib.THREADS_MAX:
@@ -164,6 +167,12 @@ def get_num_threads():
 def forget_wisdom():
     """Forgets all wisdom and every cached choice of the one-shot calls."""
     _lib.wisdom_forget()
+
+
+def clear_cache():
+    """Deletes every kernel generated on demand (Plan(generate=True)) from the cache directory;
+    kernels already loaded stay loaded."""
+    _lib.check(_lib.cache_clear())
 
 
 Kernel = collections.namedtuple(

@@ -106,6 +106,23 @@ def test_kernels():
     assert (4, 4, 4) in spec and (64, 64, 64) in spec
 
 
+def test_plan_generate(tmp_path, monkeypatch):
+    """generate=True: specialized kernels for a shape that had none, compiled once, loaded from
+    the cache by a later plan; clear_cache() empties the cache."""
+    monkeypatch.setenv("BMM_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((40, 7, 23)).astype(np.float32)
+    b = rng.standard_normal((40, 23, 5)).astype(np.float32)
+    plain = bmmgen.Plan(a, b)
+    assert "_nxmxp_" in plain.kernel or "_nxmx" in plain.kernel    # shape-generic
+    plan = bmmgen.Plan(a, b, generate=True)
+    assert plan.kernel.startswith("bmm_f32_7x23x5_bf_"), plan.kernel
+    np.testing.assert_allclose(plan(a, b), np.matmul(a, b), rtol=1e-4, atol=1e-4)
+    assert len(list((tmp_path / "cache").glob("*.so"))) == 1
+    bmmgen.clear_cache()
+    assert not list((tmp_path / "cache").glob("*.so"))
+
+
 def test_threads():
     """Eight threads, each its own shapes, dtypes and layouts, calling at once."""
     errors = []
