@@ -1,12 +1,18 @@
 # BmmEmbed.cmake: what generation on demand needs inside libbmm.
 
 # The Lua library to embed: Lua 5.4's (Debian: liblua5.4-dev), else LuaJIT's
-# (libluajit-5.1-dev). Sets include dir and library, or both empty (then the library is built
-# without generation on demand, and BMM_GENERATE falls back with a note).
+# (libluajit-5.1-dev); BMM_EMBED_LUA=lua5.4|luajit picks one. Sets include dir and library, or
+# both empty (then the library is built without generation on demand, and BMM_GENERATE falls
+# back with a note). Both give the same files (generator/ runs the same under both).
+set(BMM_EMBED_LUA "auto" CACHE STRING "Lua library embedded for generation on demand: auto, lua5.4 or luajit")
 function(bmm_find_lua_library inc lib)
+  set(mods lua5.4 lua-5.4 luajit)
+  if(NOT BMM_EMBED_LUA STREQUAL "auto")
+    set(mods ${BMM_EMBED_LUA})
+  endif()
   find_package(PkgConfig QUIET)
   if(PkgConfig_FOUND)
-    foreach(mod lua5.4 lua-5.4 luajit)
+    foreach(mod ${mods})
       pkg_check_modules(BMM_PC_${mod} QUIET ${mod})
       if(BMM_PC_${mod}_FOUND)
         find_library(BMM_LUA_LIB_${mod} NAMES ${BMM_PC_${mod}_LIBRARIES}

@@ -292,7 +292,8 @@ static size_t scan(const bmm__cache *c, int all, object **objs)
             continue;
         }
         size_t len = strlen(e->d_name);
-        if (len < 3 || strcmp(e->d_name + len - 3, ".so") != 0 || e->d_name[0] == '.')
+        if (len < 3 || len >= sizeof (*objs)->name || strcmp(e->d_name + len - 3, ".so") != 0
+            || e->d_name[0] == '.')
             continue;
         if (n == cap) {
             object *v = realloc(*objs, (cap = cap ? 2 * cap : 16) * sizeof *v);
@@ -301,7 +302,7 @@ static size_t scan(const bmm__cache *c, int all, object **objs)
             *objs = v;
         }
         object *o = &(*objs)[n++];
-        snprintf(o->name, sizeof o->name, "%s", e->d_name);
+        memcpy(o->name, e->d_name, len + 1);
         o->size = st.st_size;
         o->mtime = st.st_mtim;
     }
