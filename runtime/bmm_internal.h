@@ -132,6 +132,12 @@ uint64_t bmm__generator_hash(void);
  * else -1 and what happened in err. */
 int bmm__spawn(const char *const *argv, const char *log_path, long timeout_ms, char *err,
     size_t errlen);
+/* The same in two steps, for programs that run side by side: start (a pid, or -1), then wait
+ * until a deadline (bmm__spawn_deadline) shared by all. */
+int bmm__spawn_start(const char *const *argv, const char *log_path, char *err, size_t errlen);
+double bmm__spawn_deadline(long timeout_ms);
+int bmm__spawn_wait(int pid, const char *name, double deadline_ms, long timeout_ms, char *err,
+    size_t errlen);
 
 /* cache.c: the directory of generated objects (see there for the rules). */
 typedef struct bmm__cache {

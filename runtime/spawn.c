@@ -45,13 +45,11 @@ static int wait_until(pid_t pid, double deadline_ms, int *status)
     }
 }
 
-int bmm__spawn(const char *const *argv, const char *log_path, long timeout_ms, char *err,
-    size_t errlen)
+int bmm__spawn_start(const char *const *argv, const char *log_path, char *err, size_t errlen)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     pid_t pid;
-    int status = 0, rc;
     if (posix_spawn_file_actions_init(&fa) != 0) {
         snprintf(err, errlen, "cannot start %s: out of memory", argv[0]);
         return -1;
@@ -63,31 +61,51 @@ int bmm__spawn(const char *const *argv, const char *log_path, long timeout_ms, c
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    rc = posix_spawnp(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
+    int rc = posix_spawnp(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (rc != 0) {
         snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(rc));
         return -1;
     }
-    if (!wait_until(pid, now_ms() + (double)timeout_ms, &status)) {
+    return pid;
+}
+
+double bmm__spawn_deadline(long timeout_ms)
+{
+    return now_ms() + (double)timeout_ms;
+}
+
+int bmm__spawn_wait(int pid, const char *name, double deadline_ms, long timeout_ms, char *err,
+    size_t errlen)
+{
+    int status = 0;
+    if (!wait_until(pid, deadline_ms, &status)) {
         kill(-pid, SIGKILL);  /* the group: the driver and what it started */
         waitpid(pid, &status, 0);
         snprintf(err, errlen, "%s ran past %ld ms (BMM_GENERATE_TIMEOUT_MS) and was killed",
-            argv[0], timeout_ms);
+            name, timeout_ms);
         return -1;
     }
     if (status == -1) {
-        snprintf(err, errlen, "%s: lost its exit status (SIGCHLD ignored?)", argv[0]);
+        snprintf(err, errlen, "%s: lost its exit status (SIGCHLD ignored?)", name);
         return -1;
     }
     if (WIFSIGNALED(status)) {
-        snprintf(err, errlen, "%s was killed by signal %d", argv[0], WTERMSIG(status));
+        snprintf(err, errlen, "%s was killed by signal %d", name, WTERMSIG(status));
         return -1;
     }
     if (WEXITSTATUS(status) != 0) {
-        snprintf(err, errlen, "%s exited with status %d", argv[0], WEXITSTATUS(status));
+        snprintf(err, errlen, "%s exited with status %d", name, WEXITSTATUS(status));
         return -1;
     }
     return 0;
+}
+
+int bmm__spawn(const char *const *argv, const char *log_path, long timeout_ms, char *err,
+    size_t errlen)
+{
+    double deadline = bmm__spawn_deadline(timeout_ms);
+    pid_t pid = bmm__spawn_start(argv, log_path, err, errlen);
+    return pid < 0 ? -1 : bmm__spawn_wait(pid, argv[0], deadline, timeout_ms, err, errlen);
 }
