@@ -275,8 +275,9 @@ int bmm__kernel_generated(const bmm_kernel_desc *k)
 {
     for (size_t t = 0, nt = table_count(); t < nt; t++)
         for (int32_t i = 0; generated[t] && i < tables[t]->nparts; i++) {
-            const bmm_kernel_part *pt = &tables[t]->parts[i];
-            if (k >= pt->kernels && k < pt->kernels + pt->count)
+            const bmm_kernel_part *pt = &tables[t]->parts[i];  /* addresses: k may be elsewhere */
+            uintptr_t a = (uintptr_t)k, lo = (uintptr_t)pt->kernels;
+            if (a >= lo && a < lo + (uintptr_t)pt->count * sizeof *pt->kernels)
                 return 1;
         }
     return 0;
