@@ -2,16 +2,9 @@
 -- changed (so builds stay incremental) and removes kernel files the previous run listed in its
 -- files.cmake but this run no longer makes.
 local compat = require("compat")
+local read = require("source").read
 
 local M = {}
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 

@@ -323,7 +323,7 @@ static void remove_tree(const char *dir, const gen_args *g, bmm__gen_files *file
             snprintf(path, sizeof path, "%s/%s/%s", dir, g->isas[i], files[i].v[j].path);
             unlink(path);
         }
-        const char *extra[] = { "k.o", "log", "kernels", "" };
+        const char *extra[] = { "k.o", "log", "kernels", "" };  /* "": the ISA's folder */
         for (size_t j = 0; j < sizeof extra / sizeof extra[0]; j++) {
             snprintf(path, sizeof path, "%s/%s/%s", dir, g->isas[i], extra[j]);
             if (unlink(path) != 0)
