@@ -19,6 +19,8 @@ usage: bmmgen.lua [--spec FILE] --out DIR [options]
   --tile RxC            register tile of the looped form, e.g. 4x8
   --name NAME           spec name (C identifier; names the kernel table)
   --anyshape yes|no     also the shape-generic kernels, which serve every other shape (default yes)
+  --prefetch yes|no     also the _pf twins of larger seq-first forms, which prefetch the next
+                        batch item (default yes; they win only when the batch streams)
   --vendor NAME         write NAME.c and NAME.h: the kernels, a dispatcher and a generic
                         fallback, needing only a C99 compiler (no runtime, no Lua, no CMake)
   --list-files          print the files the output folder would get, one per line
@@ -37,6 +39,10 @@ local function tile_value(v)
   local r, c = v:match("^(%d+)x(%d+)$")
   return r and { rows = tonumber(r), cols = tonumber(c) } or v
 end
+local function yes_no(v)
+  if v == "yes" then return true elseif v == "no" then return false end
+  return v
+end
 local SPEC_FLAGS = {
   ["--shapes"] = { "shapes", util.split_list }, ["--dtypes"] = { "dtypes", util.split_list },
   ["--layouts"] = { "layouts", util.split_list }, ["--isas"] = { "isas", util.split_list },
@@ -44,10 +50,8 @@ local SPEC_FLAGS = {
   ["--unroll-budget"] = { "unroll_budget", function(v) return tonumber(v) or v end },
   ["--tile"] = { "tile", tile_value },
   ["--name"] = { "name", function(v) return v end },
-  ["--anyshape"] = { "anyshape", function(v)
-    if v == "yes" then return true elseif v == "no" then return false end
-    return v
-  end },
+  ["--anyshape"] = { "anyshape", yes_no },
+  ["--prefetch"] = { "prefetch", yes_no },
 }
 
 -- Flags of the run itself: flag -> function(o, value) (value nil: the flag takes none).

@@ -58,6 +58,9 @@ return {
     tile = { rows = 4, cols = 8 },
     -- Also the shape-generic kernels (n, m, p at run time): every other shape is served.
     anyshape = true,
+    -- Also the "_pf" twins (prefetch_min_madds below); generation on demand leaves them out
+    -- for a plan whose batch fits in cache, where they never win and double the compile.
+    prefetch = true,
   },
 
   -- Limits of a spec's values.

@@ -79,8 +79,9 @@ local function wordlist(key, vocab, order)
           .. table.concat(order, ", ") .. ")")
       elseif seen[v[i]] then
         bad({ key, i }, "duplicate value " .. describe(v[i]))
+      else
+        seen[v[i]] = true  -- only a known value: v[i] may be nil (a hole in the list)
       end
-      seen[v[i]] = true
     end
     local out = {}
     for _, w in ipairs(order) do if seen[w] then out[#out + 1] = w end end
@@ -143,10 +144,12 @@ local function check_tile(tile, bad)
   return { rows = tile.rows, cols = tile.cols }
 end
 
-local function check_anyshape(v, bad)
-  if v == nil then v = options.defaults.anyshape end
-  if type(v) ~= "boolean" then bad({ "anyshape" }, "must be true or false (got " .. describe(v) .. ")") end
-  return v
+local function flag(key)
+  return function(v, bad)
+    if v == nil then v = options.defaults[key] end
+    if type(v) ~= "boolean" then bad({ key }, "must be true or false (got " .. describe(v) .. ")") end
+    return v
+  end
 end
 
 -- Every field a spec may have, and its check.
@@ -159,7 +162,8 @@ local FIELDS = {
   shapes = check_shapes,
   unroll_budget = check_budget,
   tile = check_tile,
-  anyshape = check_anyshape,
+  anyshape = flag("anyshape"),
+  prefetch = flag("prefetch"),
 }
 
 -- raw: table from the spec file (or {}); where: file name; line_of: path -> line;
@@ -193,14 +197,40 @@ function M.validate(raw, where, line_of, cli)
   return spec
 end
 
--- A spec is code: it runs under an instruction limit, so one that loops is an error, not a hang.
+-- A spec is code: it runs under an instruction limit and a memory limit, so one that loops or
+-- grows without end is an error, not a hang or the machine's memory. The hook runs every few
+-- instructions because one instruction can double a string (s = s .. s); string.rep, which
+-- can ask for gigabytes in one call, is checked before it runs.
 local SPEC_INSTRUCTIONS = 10000000
+local SPEC_MEMORY_KB = 64 * 1024
+local HOOK_EVERY = 4
 local function run_limited(chunk)
   if jit then jit.off(chunk, true) end  -- count hooks do not fire inside compiled traces
-  debug.sethook(function() error("ran past " .. SPEC_INSTRUCTIONS .. " instructions", 0) end,
-    "", SPEC_INSTRUCTIONS)
+  local base = collectgarbage("count")
+  local function over_memory(kb)
+    return "used more than " .. math.floor(SPEC_MEMORY_KB / 1024) .. " MB of memory"
+      .. (kb and (" (asked for " .. math.floor(kb / 1024) .. " MB more)") or "")
+  end
+  local strings = getmetatable("")
+  local plain = strings.__index
+  local rep = plain.rep
+  strings.__index = setmetatable({ rep = function(s, n, sep)
+    local kb = ((#tostring(s) + #tostring(sep or "")) * (tonumber(n) or 0)) / 1024
+    if kb > SPEC_MEMORY_KB then error(over_memory(kb), 2) end
+    return rep(s, n, sep)
+  end }, { __index = plain })
+  local left = SPEC_INSTRUCTIONS / HOOK_EVERY
+  debug.sethook(function()
+    left = left - 1
+    if left <= 0 then error("ran past " .. SPEC_INSTRUCTIONS .. " instructions", 0) end
+    if collectgarbage("count") - base > SPEC_MEMORY_KB then
+      collectgarbage()  -- garbage is not use: count again after a full collection
+      if collectgarbage("count") - base > SPEC_MEMORY_KB then error(over_memory(), 0) end
+    end
+  end, "", HOOK_EVERY)
   local ok, raw = pcall(chunk)
   debug.sethook()
+  strings.__index = plain
   return ok, raw
 end
 

@@ -109,7 +109,7 @@ local function vector_forms(pr, spec, name)
     out[#out + 1] = { kind = "rl", tile = R }
     if idiv(R, 2) >= 2 then out[#out + 1] = { kind = "rl", tile = idiv(R, 2) } end
   end
-  if pr.layout == "sf" and pr.n * pr.m * pr.p >= options.prefetch_min_madds then
+  if spec.prefetch and pr.layout == "sf" and pr.n * pr.m * pr.p >= options.prefetch_min_madds then
     for i = 1, #out do out[#out + 1] = { kind = out[i].kind, tile = out[i].tile, prefetch = true } end
   end
   if I.permute and M.flat_rows(pr, W) > 1 and pr.p < W then out[#out + 1] = { kind = "flat" } end

@@ -16,18 +16,25 @@ for t in wisdom execute generator; do
   build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$secs" -timeout=30 -print_final_stats=1 \
     -artifact_prefix=build-fuzz/crash-$t/ build-fuzz/corpus-$t tests/fuzz/corpus/$t \
     >build-fuzz/fuzz_$t.log 2>&1 &
-  pids="$pids $!"
+  pids="$pids $t:$!"
 done
-failed=0
-for pid in $pids; do wait "$pid" || failed=1; done
+failed=""
+for tp in $pids; do wait "${tp#*:}" || failed="$failed ${tp%%:*}"; done
 for t in wisdom execute generator; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' build-fuzz/fuzz_$t.log)
   echo "fuzz_$t: ${runs:-?} executions in ${secs} s"
 done
-if [ "$failed" != 0 ]; then
-  for t in wisdom execute generator; do
-    grep -q "^stat::number_of_executed_units" build-fuzz/fuzz_$t.log || tail -n 40 build-fuzz/fuzz_$t.log
+if [ -n "$failed" ]; then
+  # What a CI log needs to reproduce it: the target's report and the input, in hex.
+  for t in $failed; do
+    echo "== fuzz_$t failed; the end of build-fuzz/fuzz_$t.log:"
+    grep -v '^#[0-9]' build-fuzz/fuzz_$t.log | tail -n 60
+    for f in build-fuzz/crash-$t/*; do
+      [ -f "$f" ] || continue
+      echo "== $f ($(wc -c <"$f") bytes; run it: build-fuzz/tests/fuzz/fuzz_$t $f)"
+      od -A d -c "$f" | head -n 40
+    done
   done
-  echo "fuzz.sh: a target failed; its input is in build-fuzz/crash-*" >&2
+  echo "fuzz.sh: failed:$failed; inputs in build-fuzz/crash-*" >&2
   exit 1
 fi

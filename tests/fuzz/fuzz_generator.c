@@ -5,7 +5,9 @@
  * error escaping it (a traceback) is a crash. Specs run under an instruction limit.
  * libFuzzer cannot see inside liblua, so a line hook feeds the Lua lines run (source and line,
  * hashed) to it as extra coverage counters; debug.sethook is replaced so that the generator's
- * own count hook (the spec's instruction limit) runs beside it. */
+ * own count hook (the spec's instruction limit) runs beside it. Lua allocates through a capped
+ * allocator: past LUA_MEMORY_CAP it fails like malloc, and the generator's "not enough memory"
+ * is a clean end, where libFuzzer's own memory limit would have called it a crash. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -90,6 +92,27 @@ static int fuzz_sethook(lua_State *L)
     return 0;
 }
 
+/* Lua's whole heap, far above what a generator run to the variants stage uses. */
+#define LUA_MEMORY_CAP ((size_t)512 << 20)
+static size_t lua_heap;
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        lua_heap -= old;
+        return NULL;
+    }
+    if (nsize > old && nsize - old > LUA_MEMORY_CAP - lua_heap)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p)
+        lua_heap = lua_heap - old + nsize;
+    return p;
+}
+
 static int run(lua_State *L, int argc, const char **argv)
 {
     lua_newtable(L);
@@ -106,8 +129,11 @@ static int run(lua_State *L, int argc, const char **argv)
     }
     for (int i = 0; i < argc; i++)
         lua_pushstring(L, argv[i]);
-    if (lua_pcall(L, argc, 0, 0) == LUA_OK)
+    int status = lua_pcall(L, argc, 0, 0);
+    if (status == LUA_OK || status == LUA_ERRMEM)
         return 0;
+    if (lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "not enough memory") == 0)
+        return 0;  /* the cap, re-raised by a pcall on the way out */
     int code = -1;
     if (lua_istable(L, -1)) {
         lua_getfield(L, -1, "exit");
@@ -152,8 +178,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             argv[argc++] = a;
     } else {
         FILE *f = fopen(spec_path, "wb");
-        fwrite(data, 1, size, f);
-        fclose(f);
+        if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0) {
+            perror(spec_path);
+            abort();
+        }
         argv[argc++] = "--spec";
         argv[argc++] = spec_path;
     }
@@ -161,7 +189,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     argv[argc++] = "/nonexistent/fuzz-out";
     argv[argc++] = "--stop-after";
     argv[argc++] = "variants";
-    lua_State *L = luaL_newstate();
+    lua_heap = 0;
+    lua_State *L = lua_newstate(capped_alloc, NULL);
+    if (!L)
+        abort();
     luaL_openlibs(L);
     if (luaL_dostring(L, PRELUDE) != LUA_OK)
         abort();

@@ -85,6 +85,11 @@ local BAD = {
   -- found by fuzz_generator: a spec that loops, a binary chunk; both in file:line: error: form
   { 'local n = 0\nwhile true do n = n + 1 end\n', ":0: error: spec raised: ran past" },
   { '\27Lua binary', ":0: error: " },
+  -- found by fuzz_generator: a hole in a word list (an undefined name) was a Lua error
+  { 'return {\n  shapes = { "4x4x4" },\n  dtypes = { nosuch, "f32" },\n}\n', ":3: error: dtypes[1]: unknown value nil" },
+  -- a spec that grows a string without end, or asks string.rep for gigabytes: the memory limit
+  { 'local s = "x"\nwhile true do s = s .. s end\n', ":0: error: spec raised: used more than 64 MB" },
+  { 'return { shapes = { ("4"):rep(2^40) } }\n', ":1: used more than 64 MB of memory (asked for" },
 }
 for i, case in ipairs(BAD) do
   test("bad spec " .. util.cint(i) .. " names its field", function()
@@ -114,6 +119,21 @@ test("anyshape: a boolean; false leaves the shape-generic kernels out; a bad val
   for _, d in ipairs(r.value) do check(not d.anyshape, d.name) end
   local bad, errs = run_spec(GOOD:gsub("}\n$", '  anyshape = "yes",\n}\n'), "spec")
   check(not bad); check(errs[1]:find(":4: error: anyshape: must be true or false", 1, true), errs[1])
+end)
+
+test("prefetch: a boolean; false leaves the _pf twins out and nothing else", function()
+  local base = 'return {\n  shapes = { "9x9x9" },\n  layouts = { "sf" },\n  isas = { "avx512" },\n'
+  local with = run_spec(base .. '}\n', "variants").value
+  local without = run_spec(base .. '  prefetch = false,\n}\n', "variants").value
+  local pf, rest = 0, {}
+  for _, d in ipairs(with) do
+    if d.prefetch then pf = pf + 1 else rest[#rest + 1] = d.name end
+  end
+  check(pf > 0, "9x9x9 seq-first has no _pf form")
+  eq(#without, #rest)
+  for i, d in ipairs(without) do eq(d.name, rest[i]) end
+  local bad, errs = run_spec(base .. '  prefetch = 1,\n}\n', "spec")
+  check(not bad); check(errs[1]:find(":5: error: prefetch: must be true or false", 1, true), errs[1])
 end)
 
 test("problems and variants are sorted and named in the fixed order", function()
