@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "bmm.h"
 #include "bmm_kernel.h"
@@ -37,6 +38,14 @@ static inline uint64_t bmm__fnv1a(uint64_t h, const void *p, size_t n)
 }
 
 /* A hash for a table of power-of-two size: the high bits folded into the low ones. */
+/* A monotonic clock in milliseconds: timing kernels, compiles and deadlines. */
+static inline double bmm__now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
 static inline size_t bmm__hash_slot(const void *p, size_t n)
 {
     uint64_t h = bmm__fnv1a(BMM__FNV_BASIS, p, n);
@@ -269,7 +278,9 @@ void bmm__generate_remember(const bmm_call *c, const bmm_kernel_desc *k);
 int bmm__generate_env(void);
 /* What the calling thread's last bmm__generate did, and how long each step took. */
 typedef struct bmm__generate_stats {
-    char source[24];     /* "compiled", "cache", "loaded before", "failed", "failed before" */
+    char source[24];     /* "compiled", "cache", "loaded before", "failed", "failed before",
+                          * "not generated" (a class the rules leave to shape-generic ones) */
+    char why[160];       /* with no kernels: why, cut short */
     int kernels;
     double generate_ms, compile_ms, load_ms;
 } bmm__generate_stats;

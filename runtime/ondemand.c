@@ -45,6 +45,13 @@ typedef struct {
     const bmm_kernel_table *table;
 } attempt;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* fork while another thread generates (it holds the lock for the whole compile) would leave
+ * the child a lock no thread of its own will release: its first generation would hang. So
+ * fork waits for a generation in flight, and the child starts with the lock free. */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void before_fork(void) { pthread_mutex_lock(&lock); }
+static void after_fork(void) { pthread_mutex_unlock(&lock); }
+static void watch_fork(void) { pthread_atfork(before_fork, after_fork, after_fork); }
 static attempt *attempts;
 static size_t nattempts, cap_attempts;
 /* The compiler's identity, asked once per compiler (its --version costs a process); one that
@@ -53,13 +60,6 @@ static char cc_seen[BMM__PATH_MAX], cc_ident[256], cc_bad[BMM__PATH_MAX];
 static uint64_t generator_hash;
 
 static _Thread_local bmm__generate_stats last;
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
 
 void bmm__generate_last(bmm__generate_stats *s)
 {
@@ -100,10 +100,11 @@ static const char *compiler(void)
  * transposed or negative-stride operand. */
 typedef struct {
     char buf[6][64];
+    int prefetch;  /* the _pf twins too: seq-first and a streaming batch */
     const char *isas[BMM_ISA_COUNT];
     int nisa;
     uint64_t key;
-    const char *argv[20];
+    const char *argv[24];
     int argc;
     char text[512];  /* the class, one space apart: for the key and the notes */
 } gen_args;
@@ -115,7 +116,9 @@ static void isa_args(gen_args *g, int i)
     snprintf(g->buf[5], 64, "od_%016llx_%s", (unsigned long long)g->key, g->isas[i]);
     const char *v[] = { "--shapes", g->buf[0], "--dtypes", g->buf[1], "--layouts", g->buf[2],
         "--scalars", g->buf[3], "--isas", g->buf[4], "--anyshape", "no", "--name", g->buf[5],
-        "--templates", "templates", "--runtime", "runtime", "--out", "ondemand" };
+        "--templates", "templates", "--runtime", "runtime", "--out", "ondemand",
+        "--prefetch", g->prefetch ? "yes" : "no" };
+    _Static_assert(sizeof v <= sizeof g->argv, "gen_args.argv holds every argument");
     g->argc = (int)(sizeof v / sizeof v[0]);
     memcpy(g->argv, v, sizeof v);
 }
@@ -151,8 +154,11 @@ static const char *class_args(const bmm_call *c, gen_args *g)
         g->isas[g->nisa++] = "avx2";
     if (isa >= BMM_ISA_AVX512)
         g->isas[g->nisa++] = "avx512";
-    int n = snprintf(g->text, sizeof g->text, "%s %s %s %s ", g->buf[1], g->buf[0], g->buf[2],
-        g->buf[3]);
+    /* The prefetching twins only where they can win: a seq-first batch too large for the
+     * cache. In cache they never do, and they double a seq-first class's compile. */
+    g->prefetch = layout[0] == 's' && q->streaming;
+    int n = snprintf(g->text, sizeof g->text, "%s %s %s %s %s", g->buf[1], g->buf[0], g->buf[2],
+        g->buf[3], g->prefetch ? "pf " : "");
     for (int i = 0; i < g->nisa && n > 0 && (size_t)n < sizeof g->text; i++)
         n += snprintf(g->text + n, sizeof g->text - (size_t)n, "%s%s", i ? "," : "", g->isas[i]);
     return NULL;
@@ -485,18 +491,18 @@ static bmm_status make(const bmm__cache *dir, gen_args *g, const char *cc, char 
         return BMM_EIO;
     }
     int nkernel_files;
-    double t0 = now_ms();
+    double t0 = bmm__now_ms();
     bmm_status st = generate_all(g, build, files, &nkernel_files, err, errlen);
-    last.generate_ms = now_ms() - t0;
+    last.generate_ms = bmm__now_ms() - t0;
     if (st == BMM_OK && !nkernel_files) {  /* e.g. p = 1, long rows: only the looping gdot fits */
         snprintf(err, errlen, "the generator has no specialized form for this class within its "
             "unroll budget");
         st = BMM_EUNSUPPORTED;
     }
-    t0 = now_ms();
+    t0 = bmm__now_ms();
     if (st == BMM_OK)
         st = compile_all(g, build, files, cc, err, errlen);
-    last.compile_ms = now_ms() - t0;
+    last.compile_ms = bmm__now_ms() - t0;
     if (st == BMM_OK) {  /* the object and its trailer, published whole */
         char out[BMM__PATH_MAX + 64], name[32];
         unsigned char *b = NULL, *nb;
@@ -612,6 +618,7 @@ static int locate(const bmm_call *c, bmm__cache *dir, gen_args *g, uint64_t *key
     const char *why = class_args(c, g);
     if (why) {
         snprintf(err, errlen, "%s", why);
+        snprintf(last.source, sizeof last.source, "not generated");
         return 0;
     }
     if (bmm__cache_open(dir, err, errlen) != BMM_OK)
@@ -636,14 +643,17 @@ int bmm__generate(const bmm_call *c)
     uint64_t key = 0;
     const bmm_kernel_table *t = NULL;
     int kernels = 0;
+    pthread_once(&fork_once, watch_fork);
     pthread_mutex_lock(&lock);  /* one class at a time in the process; the lock file across */
     int usable = locate(c, &dir, &g, &key, err, sizeof err);
     attempt *a = usable ? find_attempt(key) : NULL;
     if (a) {
         t = a->table;
         snprintf(last.source, sizeof last.source, "%s", t ? "loaded before" : "failed before");
+        if (!t)
+            snprintf(err, sizeof err, "it failed earlier in this process (not tried again)");
     } else if (usable) {
-        double t0 = now_ms();
+        double t0 = bmm__now_ms();
         load_result r = load(&dir, &g, &t, &kernels, err, sizeof err);
         if (r == BROKEN)
             bmm__note("generation cache: %s; making it again", err);
@@ -652,7 +662,7 @@ int bmm__generate(const bmm_call *c)
             r = load(&dir, &g, &t, &kernels, err, sizeof err);  /* another process may have made it */
             if (r != LOADED) {
                 bmm_status st = make(&dir, &g, compiler(), err, sizeof err);
-                t0 = now_ms();
+                t0 = bmm__now_ms();
                 r = st == BMM_OK ? load(&dir, &g, &t, &kernels, err, sizeof err) : BROKEN;
                 snprintf(last.source, sizeof last.source, "compiled");
                 if (st == BMM_OK)
@@ -664,7 +674,7 @@ int bmm__generate(const bmm_call *c)
         } else {
             snprintf(last.source, sizeof last.source, "cache");
         }
-        last.load_ms = now_ms() - t0;
+        last.load_ms = bmm__now_ms() - t0;
         if (r == LOADED) {  /* choices made without these kernels are stale: the cache's win */
             for (int regime = 0; regime < 2; regime++)
                 for (int threads = 0; threads < 2; threads++) {
@@ -682,10 +692,16 @@ int bmm__generate(const bmm_call *c)
         bmm__cache_close(&dir);
     pthread_mutex_unlock(&lock);
     if (!t) {
-        snprintf(last.source, sizeof last.source, "failed");
-        bmm__note("generation on demand for %s %lldx%lldx%lld failed, shape-generic kernels "
+        if (strcmp(last.source, "not generated") != 0 && strcmp(last.source, "failed before") != 0)
+            snprintf(last.source, sizeof last.source, "failed");
+        if (!err[0])
+            snprintf(err, sizeof err, "(no reason given)");
+        size_t l = strlen(err) < sizeof last.why ? strlen(err) : sizeof last.why - 1;
+        memcpy(last.why, err, l);
+        last.why[l] = 0;
+        bmm__note("generation on demand for %s %lldx%lldx%lld: %s, shape-generic kernels "
             "serve it: %s", c->key.dtype == BMM_F32 ? "f32" : "f64", (long long)c->key.n,
-            (long long)c->key.m, (long long)c->key.p, err[0] ? err : "(no reason given)");
+            (long long)c->key.m, (long long)c->key.p, last.source, err);
         return 0;
     }
     last.kernels = kernels;

@@ -15,13 +15,6 @@
 
 extern char **environ;
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
 /* Waits for pid until deadline_ms: 1 and its status, or 0 past the deadline. Polls with a
  * sleep growing from 0.1 to 5 ms (no SIGCHLD handler: the library must not take the
  * process's signals). */
@@ -36,7 +29,7 @@ static int wait_until(pid_t pid, double deadline_ms, int *status)
             *status = -1;
             return 1;
         }
-        if (now_ms() >= deadline_ms)
+        if (bmm__now_ms() >= deadline_ms)
             return 0;
         struct timespec nap = { 0, nap_ns };
         nanosleep(&nap, NULL);
@@ -73,7 +66,7 @@ int bmm__spawn_start(const char *const *argv, const char *log_path, char *err, s
 
 double bmm__spawn_deadline(long timeout_ms)
 {
-    return now_ms() + (double)timeout_ms;
+    return bmm__now_ms() + (double)timeout_ms;
 }
 
 int bmm__spawn_wait(int pid, const char *name, double deadline_ms, long timeout_ms, char *err,

@@ -41,12 +41,7 @@
 #define CANNOT_WIN 1.25                        /* first timed call over the best: stop */
 #define STREAM_MARGIN 1.25                     /* what beats the rule's pick when streaming */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now(void) { return bmm__now_ms() * 1e-3; }  /* seconds */
 
 #define DEFAULT_BUDGET_MS 50.0
 #define MAX_BUDGET_MS 60000.0

@@ -89,6 +89,53 @@ static int child(char **argv)
     return 0;
 }
 
+/* forker: a thread plans f32 7x9x5 (its compiler hangs until BMM_GENERATE_TIMEOUT_MS); while
+ * it generates, the main thread forks, and the child plans another new class. Prints
+ * "forked child: ok" once the child is done, or "forked child: hung" if it did not finish in
+ * 20 s (the generation lock left held in the child). */
+static void sleep_ms(long ms)
+{
+    struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&t, NULL);
+}
+
+static void *plan_in_thread(void *arg)
+{
+    char *argv[] = { "f32", "7x9x5", "bf", "0", "0" };
+    *(int *)arg = child(argv);
+    return NULL;
+}
+
+static int forker(void)
+{
+    pthread_t t;
+    int rc = -1;
+    if (pthread_create(&t, NULL, plan_in_thread, &rc) != 0)
+        return 2;
+    sleep_ms(300);  /* the thread is compiling now: the stub hangs */
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("BMM_CC", "/nonexistent/cc", 1);  /* fails at once: the test is the lock */
+        char *argv[] = { "f32", "9x7x5", "bf", "0", "0" };
+        _exit(child(argv));
+    }
+    int st = 0, done = 0;
+    for (int i = 0; i < 2000 && pid > 0 && !done; i++) {
+        done = waitpid(pid, &st, WNOHANG) == pid;
+        if (!done)
+            sleep_ms(10);
+    }
+    if (!done && pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    pthread_join(t, NULL);
+    printf("forked child: %s (status %d); thread: %d\n", done ? "ok" : "hung",
+        WIFEXITED(st) ? WEXITSTATUS(st) : -1, rc);
+    return done && WIFEXITED(st) && WEXITSTATUS(st) == 0 && rc == 0 ? 0 : 1;
+}
+
 /* ---- the parent's helpers ---- */
 
 typedef struct {
@@ -116,7 +163,7 @@ static pid_t start(const char *const *env, const char *const *args, int *fd)
             setenv(name, eq + 1, 1);
         }
         const char *argv[16] = { self, "child" };
-        size_t n = 2;
+        size_t n = strcmp(args[0], "forker") == 0 ? 1 : 2;  /* forker: no "child" */
         for (size_t i = 0; args[i] && n < 15; i++)
             argv[n++] = args[i];
         argv[n] = NULL;
@@ -473,10 +520,12 @@ static void unservable_classes(void **state)
     run_result r = run(env, big);
     assert_int_equal(r.status, 0);
     expect(&r, "past the generator's limit");
+    expect(&r, "source=not generated");
     const char *const far[] = { "f32", "23x9x1", "sf", "0", "0", NULL };
     r = run(env, far);
     assert_int_equal(r.status, 0);
     expect(&r, "the shape-generic kernels are as fast as specialized ones there");
+    expect(&r, "source=not generated");
     const char *const dot[] = { "f64", "61x512x1", "bf", "0", "0", NULL };
     r = run(env, dot);
     assert_int_equal(r.status, 0);
@@ -710,10 +759,34 @@ static void embedded_matches_cli(void **state)
     assert_non_null(strstr(err, "shapes"));
 }
 
+/* fork while another thread generates: the child's own generation must not hang on the
+ * lock the generating thread held at fork (the fork waits for it instead). */
+static void fork_while_generating(void **state)
+{
+    (void)state;
+    char dir[512], hangs[600], cc[700];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    snprintf(hangs, sizeof hangs, "%s/cc-hangs-fork", base);
+    write_script(hangs, "[ \"$1\" = --version ] && { echo stub-cc 1.0; exit 0; }\nexec sleep 60");
+    snprintf(cc, sizeof cc, "BMM_CC=%s", hangs);
+    /* (ThreadSanitizer: the forked child's copy of the generating thread is no leak) */
+    const char *env[] = { e, cc, "BMM_VERBOSE=1", "BMM_GENERATE_TIMEOUT_MS=1500",
+        "TSAN_OPTIONS=halt_on_error=1 report_thread_leaks=0", NULL };
+    const char *const args[] = { "forker", NULL };
+    run_result r = run(env, args);
+    assert_int_equal(r.status, 0);
+    expect(&r, "forked child: ok (status 0); thread: 0");
+    expect(&r, "cannot run /nonexistent/cc");       /* the child generated, and failed cleanly */
+    expect(&r, "ran past 1500 ms (BMM_GENERATE_TIMEOUT_MS)");  /* the thread's compiler */
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 7 && strcmp(argv[1], "child") == 0)
         return child(argv + 2);
+    if (argc == 2 && strcmp(argv[1], "forker") == 0)
+        return forker();
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0)
         return 1;
@@ -737,6 +810,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(earlier_choice_dropped),
         cmocka_unit_test(threads_same_shape),
         cmocka_unit_test(eviction_and_clear),
+        cmocka_unit_test(fork_while_generating),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];

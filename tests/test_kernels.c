@@ -11,8 +11,10 @@
  * sizes, and every layout class on a set of shapes: seq-first, padded rows, A or B broadcast,
  * and for portable C any strides (transposed, column-major, padded).
  * Every kernel also runs its batch over 2, 3 and 8 threads, bitwise the same as on one.
- * `test_kernels --generate DT NxMxP bf|sf FORM` first makes kernels for that class by
- * generation on demand (BMM_CACHE_DIR), then runs every one of them through the same tests. */
+ * `test_kernels --generate DT NxMxP bf|sf FORM [stream]` first makes kernels for that class by
+ * generation on demand (BMM_CACHE_DIR), then runs every one of them through the same tests;
+ * `stream` asks for them as a batch too large for the cache does, which alone gets the
+ * prefetching `_pf` forms of a seq-first class (checked: with it some, without it none). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,7 +230,7 @@ static void test_kernel(void **state)
 }
 
 /* Makes kernels for one class by generation on demand: 0 when it failed. */
-static int generate(char **argv)
+static int generate(char **argv, int stream)
 {
     long long n, m, p;
     int form = -1;
@@ -241,19 +243,21 @@ static int generate(char **argv)
     int64_t sa[3] = { bf ? n * m : m, bf ? m : 8 * m, 1 }, sb[3] = { bf ? m * p : p, bf ? p : 8 * p, 1 };
     int64_t sc[3] = { bf ? n * p : p, bf ? p : 8 * p, 1 };
     bmm_call call;
-    bmm__call_init(&call, strcmp(argv[0], "f64") == 0 ? BMM_F64 : BMM_F32, 8, n, m, p, sa, sb, sc,
-        form);
+    bmm__call_init(&call, strcmp(argv[0], "f64") == 0 ? BMM_F64 : BMM_F32, stream ? 1 << 16 : 8,
+        n, m, p, sa, sb, sc, form);
     return bmm__generate(&call);
 }
 
 int main(int argc, char **argv)
 {
-    int generated = argc == 6 && strcmp(argv[1], "--generate") == 0;
-    if (generated && !generate(argv + 2)) {
+    int generated = (argc == 6 || argc == 7) && strcmp(argv[1], "--generate") == 0;
+    int stream = generated && argc == 7 && strcmp(argv[6], "stream") == 0;
+    if (generated && !generate(argv + 2, stream)) {
         fprintf(stderr, "generation on demand made no kernels for %s %s %s %s (BMM_VERBOSE=1 "
             "says why)\n", argv[2], argv[3], argv[4], argv[5]);
         return 1;
     }
+    size_t prefetching = 0;
     struct CMUnitTest *tests = calloc(bmm__kernel_count(), sizeof *tests);
     size_t nt = 0, skipped = 0;
     bmm__kernel_iter it = { 0, 0, 0 };
@@ -268,6 +272,13 @@ int main(int argc, char **argv)
         }
         struct CMUnitTest t = { k->name, test_kernel, NULL, NULL, (void *)k };
         tests[nt++] = t;
+        prefetching += strstr(k->name, "_pf_") != NULL;
+    }
+    if (generated && strcmp(argv[4], "sf") == 0 && (prefetching > 0) != stream) {
+        fprintf(stderr, "%zu generated _pf kernels for a %s batch\n", prefetching,
+            stream ? "streaming" : "cached");
+        free(tests);
+        return 1;
     }
     if (nt == 0 && skipped) {
         free(tests);

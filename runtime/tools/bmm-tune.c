@@ -450,6 +450,8 @@ static void add_row(totals *t, const tcase *c, const char *shape, const result *
                "%.1f ms = generate %.1f + compile %.1f + load %.2f + choose %.1f\n", "",
             g->source, g->kernels, r->vs_anyshape, r->plan_total_ms, g->generate_ms,
             g->compile_ms, g->load_ms, tune > 0 ? tune : 0);
+        if (!g->kernels && g->why[0])
+            printf("%-12s %s\n", "", g->why);
         if (r->vs_anyshape == r->vs_anyshape) {
             t->log_any += log(r->vs_anyshape);
             t->nany++;
@@ -524,7 +526,7 @@ int main(int argc, char **argv)
     progress(ncases, ncases, "done");
     fprintf(stderr, "\n");
     print_totals(&t);
-    if (*unspecialized)
+    if (*unspecialized && !o.generate)  /* with --generate, each row's note says why */
         printf("no specialized kernels for %s: shape-generic ones ran. To generate specialized "
                "kernels: bmmgen.lua --shapes %s --name NAME --out DIR and build DIR/files.cmake "
                "into the program (or, in CMake, bmm_generate_kernels(TARGET SHAPES ... DTYPES f32 "
